@@ -1,0 +1,84 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+let package = Package(
+    name: "Helios",
+    platforms: [.macOS(.v15)],
+    products: [
+        .library(name: "HeliosMedia", targets: ["HeliosMedia"]),
+        .library(name: "HeliosOrchestrator", targets: ["HeliosOrchestrator"]),
+        .executable(name: "helios-stitch", targets: ["helios-stitch"]),
+        .executable(name: "helios", targets: ["helios"]),
+        .executable(name: "helios-synth", targets: ["helios-synth"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.0.0"),
+        .package(url: "https://github.com/swiftlang/swift-subprocess", from: "1.0.0"),
+    ],
+    targets: [
+        // FFmpeg's C libraries, found with pkg-config; apt names the Debian packages.
+        .systemLibrary(
+            name: "CFFmpeg",
+            pkgConfig: "libavformat",
+            providers: [.apt(["libavformat-dev", "libavcodec-dev", "libavutil-dev", "libswscale-dev"])]
+        ),
+        // Macros that Swift cannot import (AVERROR, AV_NOPTS_VALUE, ...) as static inline functions.
+        .target(name: "CHeliosShims", dependencies: ["CFFmpeg"]),
+        // Safe Swift wrappers over libavformat/libavcodec, probing, validation and the stitcher.
+        .target(
+            name: "HeliosMedia",
+            dependencies: [
+                "CFFmpeg", "CHeliosShims",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // Job specs, durable job state, the executor and worker adapters. Knows nothing of FFmpeg.
+        .target(
+            name: "HeliosOrchestrator",
+            dependencies: [
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Subprocess", package: "swift-subprocess"),
+            ]
+        ),
+        // The deterministic synthetic renderer and verifier used by the E2E harness.
+        .target(
+            name: "HeliosSynth",
+            dependencies: ["HeliosMedia", "CFFmpeg", "CHeliosShims"]
+        ),
+        .executableTarget(
+            name: "helios-stitch",
+            dependencies: [
+                "HeliosMedia",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .executableTarget(
+            name: "helios",
+            dependencies: [
+                "HeliosMedia", "HeliosOrchestrator",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .executableTarget(
+            name: "helios-synth",
+            dependencies: [
+                "HeliosSynth",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .testTarget(name: "HeliosMediaTests", dependencies: ["HeliosMedia"]),
+        .testTarget(name: "HeliosOrchestratorTests", dependencies: ["HeliosOrchestrator"]),
+        .testTarget(name: "HeliosSynthTests", dependencies: ["HeliosSynth"]),
+        .testTarget(name: "HeliosCLITests", dependencies: ["helios-stitch", "HeliosMedia"]),
+        .testTarget(
+            name: "HeliosE2ETests",
+            dependencies: ["HeliosMedia", "HeliosOrchestrator", "HeliosSynth", "helios-synth", "helios"]
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

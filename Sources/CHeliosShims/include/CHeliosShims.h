@@ -1,0 +1,26 @@
+#ifndef CHELIOS_SHIMS_H
+#define CHELIOS_SHIMS_H
+#include <libavformat/avformat.h>
+#include <libavutil/error.h>
+#include <libavutil/avutil.h>
+
+/// Values behind FFmpeg macros that Swift cannot import.
+static inline int helios_averror(int e) { return AVERROR(e); }
+static inline int helios_averror_eof(void) { return AVERROR_EOF; }
+static inline int helios_averror_invaliddata(void) { return AVERROR_INVALIDDATA; }
+static inline int helios_averror_exit(void) { return AVERROR_EXIT; }
+static inline int helios_averror_eagain(void) { return AVERROR(EAGAIN); }
+static inline int64_t helios_nopts_value(void) { return AV_NOPTS_VALUE; }
+static inline AVRational helios_time_base_q(void) { return AV_TIME_BASE_Q; }
+static inline int helios_pkt_flag_key(void) { return AV_PKT_FLAG_KEY; }
+static inline int helios_pkt_flag_discard(void) { return AV_PKT_FLAG_DISCARD; }
+static inline int helios_pkt_flag_corrupt(void) { return AV_PKT_FLAG_CORRUPT; }
+static inline uint32_t helios_mktag(char a, char b, char c, char d) { return MKTAG(a, b, c, d); }
+
+/// Writes the message for an FFmpeg error code into buf (what av_err2str does).
+void helios_strerror(int code, char *buf, size_t size);
+
+/// Installs an av_log callback that forwards formatted lines to `sink` (NULL restores the default).
+typedef void (*helios_log_sink)(int level, const char *line);
+void helios_set_log_sink(helios_log_sink sink);
+#endif

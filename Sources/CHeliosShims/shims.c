@@ -1,0 +1,25 @@
+#include "CHeliosShims.h"
+#include <stdio.h>
+#include <stdarg.h>
+
+void helios_strerror(int code, char *buf, size_t size) {
+    if (av_strerror(code, buf, size) < 0) {
+        snprintf(buf, size, "FFmpeg error %d", code);
+    }
+}
+
+static helios_log_sink current_sink = NULL;
+
+static void helios_log_callback(void *avcl, int level, const char *fmt, va_list vl) {
+    if (level > av_log_get_level() || current_sink == NULL) return;
+    char line[1024];
+    int print_prefix = 1;
+    av_log_format_line2(avcl, level, fmt, vl, line, sizeof(line), &print_prefix);
+    current_sink(level, line);
+}
+
+void helios_set_log_sink(helios_log_sink sink) {
+    current_sink = sink;
+    if (sink) av_log_set_callback(helios_log_callback);
+    else av_log_set_callback(av_log_default_callback);
+}

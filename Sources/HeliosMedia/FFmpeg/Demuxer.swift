@@ -1,0 +1,72 @@
+import CFFmpeg
+import CHeliosShims
+
+/// Stops a blocking libavformat call when the calling task is cancelled.
+/// libavformat calls this synchronously on the thread of the task that called into it.
+package let cancellationInterrupt: @convention(c) (UnsafeMutableRawPointer?) -> Int32 = { _ in
+    Task.isCancelled ? 1 : 0
+}
+
+/// An input file opened read-only with libavformat. Owns its `AVFormatContext`; confined to one task.
+package final class Demuxer {
+    package let path: String
+    private var context: UnsafeMutablePointer<AVFormatContext>?
+
+    /// Opens `path` for reading. `findStreamInfo` decodes a little of each stream to fill in
+    /// codec parameters that a container header does not carry (pixel format, profile, ...).
+    package init(path: String, findStreamInfo: Bool = true) throws(FFmpegError) {
+        self.path = path
+        guard let ctx = avformat_alloc_context() else {
+            throw FFmpegError(code: -ENOMEM, function: "avformat_alloc_context", path: path)
+        }
+        ctx.pointee.interrupt_callback = AVIOInterruptCB(callback: cancellationInterrupt, opaque: nil)
+        var opened: UnsafeMutablePointer<AVFormatContext>? = ctx
+        // On failure avformat_open_input frees the context itself.
+        try check(avformat_open_input(&opened, path, nil, nil), "avformat_open_input", path: path)
+        context = opened
+        if findStreamInfo || needsStreamInfo {
+            try check(avformat_find_stream_info(opened, nil), "avformat_find_stream_info", path: path)
+        }
+    }
+
+    deinit {
+        avformat_close_input(&context)
+    }
+
+    package var formatContext: UnsafeMutablePointer<AVFormatContext> { context! }
+
+    /// The short name of the demuxer, e.g. `mov,mp4,m4a,3gp,3g2,mj2`.
+    package var formatName: String { String(cString: formatContext.pointee.iformat.pointee.name) }
+
+    package var streamCount: Int { Int(formatContext.pointee.nb_streams) }
+
+    package func stream(_ index: Int) -> UnsafeMutablePointer<AVStream> {
+        formatContext.pointee.streams[index]!
+    }
+
+    /// Container-level duration in AV_TIME_BASE units, when known.
+    package var containerDuration: Int64? {
+        let d = formatContext.pointee.duration
+        return d == AV.noPTS ? nil : d
+    }
+
+    /// Whether a stream lacks parameters that only reading packets can give (e.g. MPEG-TS).
+    private var needsStreamInfo: Bool {
+        for i in 0..<streamCount {
+            let par = stream(i).pointee.codecpar.pointee
+            if par.codec_id == AV_CODEC_ID_NONE { return true }
+            if par.codec_type == AVMEDIA_TYPE_VIDEO && (par.width == 0 || par.format < 0) { return true }
+            if par.codec_type == AVMEDIA_TYPE_AUDIO && (par.sample_rate == 0 || par.format < 0) { return true }
+        }
+        return false
+    }
+
+    /// Reads the next packet into `packet`. Returns false at end of file.
+    package func read(into packet: Packet) throws(FFmpegError) -> Bool {
+        packet.unref()
+        let code = av_read_frame(formatContext, packet.pointer)
+        if code == AV.eof { return false }
+        try check(code, "av_read_frame", path: path)
+        return true
+    }
+}

@@ -1,0 +1,78 @@
+import CFFmpeg
+import CHeliosShims
+
+/// An output file written with libavformat. Owns its `AVFormatContext` and I/O context; confined to one task.
+package final class Muxer {
+    package let path: String
+    private var context: UnsafeMutablePointer<AVFormatContext>?
+    private var headerWritten = false
+    private var finished = false
+
+    /// Allocates a muxer for `path`; the container comes from `formatName` or, when nil, from the extension.
+    package init(path: String, formatName: String?) throws(FFmpegError) {
+        self.path = path
+        var ctx: UnsafeMutablePointer<AVFormatContext>?
+        try check(avformat_alloc_output_context2(&ctx, nil, formatName, path), "avformat_alloc_output_context2", path: path)
+        context = ctx
+        ctx!.pointee.interrupt_callback = AVIOInterruptCB(callback: cancellationInterrupt, opaque: nil)
+    }
+
+    deinit {
+        if let ctx = context {
+            if ctx.pointee.oformat.pointee.flags & AVFMT_NOFILE == 0, ctx.pointee.pb != nil {
+                avio_closep(&ctx.pointee.pb)
+            }
+            avformat_free_context(ctx)
+        }
+    }
+
+    package var formatContext: UnsafeMutablePointer<AVFormatContext> { context! }
+
+    /// Adds a stream whose codec parameters are copied from `parameters`. Returns its index.
+    package func addStream(copying parameters: UnsafePointer<AVCodecParameters>, timeBase: Rational) throws(FFmpegError) -> Int {
+        guard let stream = avformat_new_stream(formatContext, nil) else {
+            throw FFmpegError(code: -ENOMEM, function: "avformat_new_stream", path: path)
+        }
+        try check(avcodec_parameters_copy(stream.pointee.codecpar, parameters), "avcodec_parameters_copy", path: path)
+        // The tag belongs to the input container; let the output muxer choose its own.
+        stream.pointee.codecpar.pointee.codec_tag = 0
+        stream.pointee.time_base = timeBase.av
+        return Int(stream.pointee.index)
+    }
+
+    /// The time base the muxer chose for stream `index` (valid after `writeHeader`).
+    package func timeBase(of index: Int) -> Rational {
+        Rational(formatContext.pointee.streams[index]!.pointee.time_base)
+    }
+
+    /// Opens the file and writes the container header with the given muxer options (e.g. `movflags`).
+    package func writeHeader(options: [String: String]) throws(FFmpegError) {
+        let ctx = formatContext
+        if ctx.pointee.oformat.pointee.flags & AVFMT_NOFILE == 0 {
+            var pb: UnsafeMutablePointer<AVIOContext>?
+            var callback = AVIOInterruptCB(callback: cancellationInterrupt, opaque: nil)
+            try check(avio_open2(&pb, path, AVIO_FLAG_WRITE, &callback, nil), "avio_open2", path: path)
+            ctx.pointee.pb = pb
+        }
+        var dict: OpaquePointer?
+        for (key, value) in options { av_dict_set(&dict, key, value, 0) }
+        defer { av_dict_free(&dict) }
+        try check(avformat_write_header(ctx, &dict), "avformat_write_header", path: path)
+        headerWritten = true
+    }
+
+    /// Writes one packet, interleaving by dts. Takes ownership of the packet's data.
+    package func write(_ packet: Packet) throws(FFmpegError) {
+        try check(av_interleaved_write_frame(formatContext, packet.pointer), "av_interleaved_write_frame", path: path)
+    }
+
+    /// Flushes buffered packets, writes the trailer (the index, for MP4) and closes the file.
+    package func finish() throws(FFmpegError) {
+        guard headerWritten, !finished else { return }
+        finished = true
+        try check(av_write_trailer(formatContext), "av_write_trailer", path: path)
+        if formatContext.pointee.oformat.pointee.flags & AVFMT_NOFILE == 0 {
+            try check(avio_closep(&formatContext.pointee.pb), "avio_closep", path: path)
+        }
+    }
+}
