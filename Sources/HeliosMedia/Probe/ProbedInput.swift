@@ -1,0 +1,121 @@
+import Foundation
+
+/// The kind of a stream.
+public enum MediaKind: String, Codable, Sendable, Hashable {
+    case video, audio, subtitle, data, other
+}
+
+/// Codec parameters of one stream, as compared between inputs.
+public struct CodecSignature: Codable, Sendable, Hashable {
+    public var kind: MediaKind
+    public var codec: String
+    public var profile: Int32
+    public var level: Int32
+    // Video
+    public var width: Int32
+    public var height: Int32
+    public var pixelFormat: String?
+    public var sampleAspectRatio: Rational
+    public var fieldOrder: String
+    public var colorRange: String
+    public var colorPrimaries: String
+    public var colorTransfer: String
+    public var colorSpace: String
+    // Audio
+    public var sampleRate: Int32
+    public var channelLayout: String
+    public var channels: Int32
+    public var sampleFormat: String?
+    public var frameSize: Int32
+    /// Codec extradata (e.g. avcC, AudioSpecificConfig), compared byte for byte.
+    public var extradata: Data
+
+    /// Names of the fields that differ from `other`, in a fixed order. Empty when the signatures match.
+    public func differences(from other: CodecSignature) -> [(field: String, mine: String, theirs: String)] {
+        var out: [(String, String, String)] = []
+        func cmp<T: Equatable>(_ name: String, _ a: T, _ b: T, _ show: (T) -> String = { "\($0)" }) {
+            if a != b { out.append((name, show(a), show(b))) }
+        }
+        cmp("kind", kind.rawValue, other.kind.rawValue)
+        cmp("codec", codec, other.codec)
+        cmp("profile", profile, other.profile)
+        cmp("level", level, other.level)
+        if kind == .video {
+            cmp("width", width, other.width)
+            cmp("height", height, other.height)
+            cmp("pixel format", pixelFormat ?? "unknown", other.pixelFormat ?? "unknown")
+            cmp("sample aspect ratio", sampleAspectRatio.description, other.sampleAspectRatio.description)
+            cmp("field order", fieldOrder, other.fieldOrder)
+            cmp("color range", colorRange, other.colorRange)
+            cmp("color primaries", colorPrimaries, other.colorPrimaries)
+            cmp("color transfer", colorTransfer, other.colorTransfer)
+            cmp("color space", colorSpace, other.colorSpace)
+        }
+        if kind == .audio {
+            cmp("sample rate", sampleRate, other.sampleRate)
+            cmp("channel layout", channelLayout, other.channelLayout)
+            cmp("channels", channels, other.channels)
+            cmp("sample format", sampleFormat ?? "unknown", other.sampleFormat ?? "unknown")
+            cmp("frame size", frameSize, other.frameSize)
+        }
+        cmp("extradata", extradata, other.extradata) { "\($0.count) bytes" }
+        return out
+    }
+}
+
+/// What probing found about one stream of one input. Timestamps are in the stream's time base.
+public struct ProbedStream: Codable, Sendable, Hashable {
+    public var index: Int
+    public var signature: CodecSignature
+    public var timeBase: Rational
+    /// Packets read.
+    public var packetCount: Int
+    /// Frames: video packets, or decoded audio samples for audio.
+    public var frameCount: Int64
+    public var firstPts: Int64?
+    public var firstDts: Int64?
+    public var lastPts: Int64?
+    public var lastDts: Int64?
+    /// Smallest pts of a packet that is not discarded (the start of presentation).
+    public var startPts: Int64?
+    /// Largest pts + duration (the end of presentation).
+    public var endPts: Int64?
+    /// Duration of presentation, endPts - startPts.
+    public var duration: Int64 { (endPts ?? 0) - (startPts ?? 0) }
+    /// Whether the first packet read carries the keyframe flag.
+    public var firstPacketIsKeyframe: Bool
+    /// Packets flagged to be discarded at the start (AAC priming) and their total duration in ticks.
+    public var leadingDiscardPackets: Int
+    public var leadingDiscardDuration: Int64
+    /// Samples the decoder skips at the start (Opus pre-skip, AAC priming), from side data or codec delay.
+    public var primingSamples: Int64
+    /// Samples trimmed from the last packet (discard padding), when the container says so.
+    public var trailingPaddingSamples: Int64
+    /// The most common packet duration (frame duration for video, frame size for audio), in ticks.
+    public var typicalPacketDuration: Int64
+    /// Packets whose duration differs from the typical one by more than one tick (the last packet excluded).
+    public var irregularDurationCount: Int
+    /// Packets lacking a dts or pts.
+    public var missingTimestampCount: Int
+    /// Index (in the stream) of the first packet whose dts did not increase, if any.
+    public var firstNonIncreasingDts: Int?
+    /// Index of the first packet whose pts is smaller than its dts, if any.
+    public var firstPtsBeforeDts: Int?
+    /// Packets flagged corrupt by the demuxer.
+    public var corruptPacketCount: Int
+}
+
+/// What probing found about one input file.
+public struct ProbedInput: Codable, Sendable, Hashable {
+    public var path: String
+    public var formatName: String
+    public var fileSize: Int64
+    public var streams: [ProbedStream]
+    /// Container duration in microseconds, when the container states one.
+    public var containerDurationMicroseconds: Int64?
+
+    /// The stream that drives the timeline: the first video stream, else the first stream.
+    public var masterStreamIndex: Int? {
+        streams.firstIndex { $0.signature.kind == .video } ?? (streams.isEmpty ? nil : 0)
+    }
+}

@@ -1,0 +1,146 @@
+import Foundation
+
+/// How serious a finding is. Errors stop the stitch.
+public enum IssueSeverity: String, Codable, Sendable, Hashable {
+    case warning, error
+}
+
+/// What kind of finding it is; the raw value is stable for scripts.
+public enum IssueCode: String, Codable, Sendable, Hashable {
+    case noInputs = "no-inputs"
+    case noStreams = "no-streams"
+    case streamLayoutMismatch = "stream-layout-mismatch"
+    case codecMismatch = "codec-mismatch"
+    case timeBaseMismatch = "time-base-mismatch"
+    case firstPacketNotKeyframe = "first-packet-not-keyframe"
+    case missingTimestamps = "missing-timestamps"
+    case nonIncreasingDts = "non-increasing-dts"
+    case ptsBeforeDts = "pts-before-dts"
+    case corruptPackets = "corrupt-packets"
+    case emptyStream = "empty-stream"
+    case discontinuity = "discontinuity"
+    case frameDurationMismatch = "frame-duration-mismatch"
+    case irregularFrameDuration = "irregular-frame-duration"
+    case avDrift = "av-drift"
+    case unsupportedByContainer = "unsupported-by-container"
+    case outputDtsNotIncreasing = "output-dts-not-increasing"
+
+    /// Continuity findings may be downgraded to warnings with `--lenient`; the rest never are.
+    public var isContinuity: Bool {
+        switch self {
+        case .discontinuity, .irregularFrameDuration, .avDrift, .frameDurationMismatch: true
+        default: false
+        }
+    }
+}
+
+/// One finding of validation.
+public struct StitchIssue: Codable, Sendable, Hashable, CustomStringConvertible {
+    public var severity: IssueSeverity
+    public var code: IssueCode
+    /// Index of the input concerned, when one is.
+    public var inputIndex: Int?
+    /// Path of that input.
+    public var inputPath: String?
+    /// Stream index concerned, when one is.
+    public var stream: Int?
+    public var message: String
+
+    public init(severity: IssueSeverity, code: IssueCode, inputIndex: Int? = nil, inputPath: String? = nil, stream: Int? = nil, message: String) {
+        self.severity = severity
+        self.code = code
+        self.inputIndex = inputIndex
+        self.inputPath = inputPath
+        self.stream = stream
+        self.message = message
+    }
+
+    public var description: String {
+        var where_ = ""
+        if let inputIndex {
+            where_ = "input \(inputIndex + 1)"
+            if let inputPath { where_ += " (\(inputPath))" }
+        }
+        if let stream { where_ += where_.isEmpty ? "stream \(stream)" : ", stream \(stream)" }
+        return "\(severity.rawValue): \(where_.isEmpty ? "" : where_ + ": ")\(message) [\(code.rawValue)]"
+    }
+}
+
+/// What happened at one boundary between two inputs, for one stream.
+public struct BoundaryReport: Codable, Sendable, Hashable {
+    /// The boundary between input `index - 1` and input `index` (1-based input numbering in messages).
+    public var index: Int
+    public var stream: Int
+    public var kind: MediaKind
+    /// Gap (positive) or overlap (negative) in the inputs' own timelines, in stream ticks and milliseconds.
+    public var gapTicks: Int64
+    public var gapMilliseconds: Double
+    /// Audio: where the next input's first sample was placed minus where the video says it belongs, in samples.
+    public var audioDiscontinuitySamples: Int64?
+    /// Audio packets dropped at this boundary (priming of the next input, padding of the previous).
+    public var droppedPackets: Int
+}
+
+/// Per stream summary of one input.
+public struct InputStreamSummary: Codable, Sendable, Hashable {
+    public var index: Int
+    public var kind: MediaKind
+    public var codec: String
+    public var timeBase: Rational
+    public var startTicks: Int64
+    public var endTicks: Int64
+    public var durationSeconds: Double
+    public var packets: Int
+    /// Video frames, or audio samples.
+    public var frames: Int64
+}
+
+/// Summary of one input.
+public struct InputSummary: Codable, Sendable, Hashable {
+    public var path: String
+    public var format: String
+    public var bytes: Int64
+    public var durationSeconds: Double
+    public var streams: [InputStreamSummary]
+}
+
+/// Per stream summary of the output.
+public struct OutputStreamSummary: Codable, Sendable, Hashable {
+    public var index: Int
+    public var kind: MediaKind
+    public var codec: String
+    public var timeBase: Rational
+    public var packets: Int
+    public var durationTicks: Int64
+    public var durationSeconds: Double
+    /// Audio only: samples a decoder produces playing every packet back to back.
+    public var decodedSamples: Int64?
+}
+
+/// The output written.
+public struct OutputSummary: Codable, Sendable, Hashable {
+    public var path: String
+    public var format: String
+    public var bytes: Int64
+    public var streams: [OutputStreamSummary]
+    public var videoFrames: Int64?
+    /// Audio end minus video end on the output's timestamps, in milliseconds.
+    public var avDriftMilliseconds: Double?
+    /// Decoded audio samples played back to back minus the video duration, in samples and milliseconds.
+    public var decodedAudioDriftSamples: Int64?
+    public var decodedAudioDriftMilliseconds: Double?
+    public var elapsedSeconds: Double
+    public var megabytesPerSecond: Double
+}
+
+/// Everything a stitch found and did. Stable JSON for scripts.
+public struct StitchReport: Codable, Sendable, Hashable {
+    public var inputs: [InputSummary]
+    public var boundaries: [BoundaryReport]
+    public var issues: [StitchIssue]
+    /// Nil when nothing was written (`checkOnly`, or validation failed).
+    public var output: OutputSummary?
+
+    /// True when no issue is an error.
+    public var isValid: Bool { !issues.contains { $0.severity == .error } }
+}
