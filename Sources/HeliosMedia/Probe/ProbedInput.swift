@@ -103,6 +103,25 @@ public struct ProbedStream: Codable, Sendable, Hashable {
     public var firstPtsBeforeDts: Int?
     /// Packets flagged corrupt by the demuxer.
     public var corruptPacketCount: Int
+    /// Timing of the first few packets, in read order (enough to see priming packets).
+    public var leadingPackets: [PacketTiming]
+    /// Samples of encoder delay the codec parameters declare (Opus pre-skip, AAC priming), 0 when unknown.
+    public var initialPadding: Int64
+}
+
+/// Timestamps of one packet, as read.
+public struct PacketTiming: Codable, Sendable, Hashable {
+    public var pts: Int64
+    public var dts: Int64
+    public var duration: Int64
+    public var isDiscard: Bool
+
+    public init(pts: Int64, dts: Int64, duration: Int64, isDiscard: Bool) {
+        self.pts = pts
+        self.dts = dts
+        self.duration = duration
+        self.isDiscard = isDiscard
+    }
 }
 
 /// What probing found about one input file.

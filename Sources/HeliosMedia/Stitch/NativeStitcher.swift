@@ -1,25 +1,94 @@
 import Foundation
 import Logging
 
+/// Progress of a running stitch, for a progress bar.
+public enum StitchProgress: Sendable, Hashable {
+    /// Probing input `index` of `count` (0-based).
+    case probing(index: Int, count: Int)
+    /// Remuxing: bytes of input read so far, of the total.
+    case remuxing(bytesRead: Int64, totalBytes: Int64)
+    /// Writing the trailer and moving the file into place.
+    case finishing
+}
+
 /// Stitches chunks in process with libavformat, without re-encoding.
+///
+/// Data path: probe every input (read every packet) → validate (pure) → plan offsets (pure) →
+/// remux into a temp file beside the output → fsync → rename → report.
 public struct NativeStitcher: VideoStitcher {
     public var options: StitchOptions
     public var logger: Logger
+    /// Called from the stitching task as work advances.
+    public var progress: (@Sendable (StitchProgress) -> Void)?
 
-    public init(options: StitchOptions = StitchOptions(), logger: Logger = Logger(label: "helios.stitch")) {
+    public init(options: StitchOptions = StitchOptions(), logger: Logger = Logger(label: "helios.stitch"),
+                progress: (@Sendable (StitchProgress) -> Void)? = nil) {
         self.options = options
         self.logger = logger
+        self.progress = progress
     }
 
     public func stitch(_ inputs: [URL], to output: URL) async throws -> StitchReport {
-        throw StitchError.usage("not implemented yet")
+        try stitchSync(inputs, to: output)
     }
-}
 
-/// Reads media files and reports their streams and timestamps.
-public enum MediaProbe {
-    /// Probes one file, reading every packet. Throws `StitchError.unreadableInput` for missing, empty or non-media files.
-    public static func probe(_ url: URL) throws -> ProbedInput {
-        throw StitchError.unreadableInput(path: url.path, reason: "not implemented yet")
+    /// Probes and validates only; writes nothing. Throws for unreadable inputs, returns the report otherwise.
+    public func check(_ inputs: [URL], output: URL) throws(StitchError) -> StitchReport {
+        var options = self.options
+        options.checkOnly = true
+        return try NativeStitcher(options: options, logger: logger, progress: progress).stitchSync(inputs, to: output)
+    }
+
+    func stitchSync(_ inputs: [URL], to output: URL) throws(StitchError) -> StitchReport {
+        let clock = ContinuousClock()
+        let started = clock.now
+        guard !inputs.isEmpty else { throw .usage("no inputs given") }
+        let outputPath = output.standardizedFileURL.path
+        if !options.checkOnly { try checkOutputPath(outputPath, inputs: inputs) }
+
+        var probed: [ProbedInput] = []
+        for (index, url) in inputs.enumerated() {
+            if Task.isCancelled { throw .cancelled }
+            progress?(.probing(index: index, count: inputs.count))
+            probed.append(try MediaProbe.probe(url))
+        }
+        let (capabilities, formatName) = try OutputCapabilities.detect(outputPath: outputPath, format: options.format, first: probed[0])
+        let issues = StitchValidator.validate(probed, output: capabilities, lenient: options.lenient)
+        let plan = StitchPlan(inputs: probed)
+        var report = StitchReport(inputs: probed.map(InputSummary.init), boundaries: plan.boundaries, issues: issues, output: nil)
+        for issue in issues { logger.debug("\(issue)") }
+        guard report.isValid else { throw .invalidInputs(report) }
+        if options.checkOnly { return report }
+
+        let remuxer = Remuxer(inputs: probed, plan: plan, outputPath: outputPath, formatName: formatName,
+                              faststart: options.faststart, logger: logger, progress: progress)
+        let written = try remuxer.run()
+        progress?(.finishing)
+        let elapsed = clock.now - started
+        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
+        report.output = OutputSummary(plan: plan, inputs: probed, written: written, path: outputPath,
+                                      format: formatName, elapsedSeconds: seconds)
+        logger.debug("stitched \(inputs.count) inputs into \(outputPath) in \(seconds) s")
+        return report
+    }
+
+    /// Refuses an output that is an input, exists without `force`, or sits in a missing directory.
+    private func checkOutputPath(_ outputPath: String, inputs: [URL]) throws(StitchError) {
+        let resolvedOutput = URL(fileURLWithPath: outputPath).resolvingSymlinksInPath().path
+        for input in inputs where input.standardizedFileURL.resolvingSymlinksInPath().path == resolvedOutput {
+            throw .outputIsInput(path: outputPath)
+        }
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: outputPath, isDirectory: &isDirectory) {
+            if isDirectory.boolValue { throw .outputFailed(path: outputPath, reason: "is a directory") }
+            if !options.force { throw .outputExists(path: outputPath) }
+        }
+        let directory = URL(fileURLWithPath: outputPath).deletingLastPathComponent().path
+        guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue else {
+            throw .outputFailed(path: outputPath, reason: "directory \(directory) does not exist")
+        }
+        guard FileManager.default.isWritableFile(atPath: directory) else {
+            throw .outputFailed(path: outputPath, reason: "directory \(directory) is not writable")
+        }
     }
 }

@@ -1,0 +1,204 @@
+import CFFmpeg
+import Foundation
+
+/// Reads media files and reports their streams and timestamps.
+public enum MediaProbe {
+    /// Probes one file, reading every packet.
+    /// Throws `StitchError.unreadableInput` for missing, empty, unreadable or non-media files.
+    public static func probe(_ url: URL) throws(StitchError) -> ProbedInput {
+        let path = url.path
+        let size = try fileSize(path)
+        do {
+            let demuxer = try Demuxer(path: path)
+            return try probe(demuxer, fileSize: size)
+        } catch let error as FFmpegError {
+            if error.isInterrupted { throw .cancelled }
+            throw .unreadableInput(path: path, reason: describe(error))
+        } catch let error as StitchError {
+            throw error
+        } catch {
+            throw .unreadableInput(path: path, reason: "\(error)")
+        }
+    }
+
+    /// Checks existence, type and size before handing the file to libavformat, for clearer messages.
+    static func fileSize(_ path: String) throws(StitchError) -> Int64 {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+            throw .unreadableInput(path: path, reason: "no such file")
+        }
+        if isDirectory.boolValue { throw .unreadableInput(path: path, reason: "is a directory, not a media file") }
+        guard FileManager.default.isReadableFile(atPath: path) else {
+            throw .unreadableInput(path: path, reason: "permission denied")
+        }
+        let attributes = try? FileManager.default.attributesOfItem(atPath: path)
+        let size = (attributes?[.size] as? NSNumber)?.int64Value ?? 0
+        if size == 0 { throw .unreadableInput(path: path, reason: "file is empty (0 bytes)") }
+        return size
+    }
+
+    static func describe(_ error: FFmpegError) -> String {
+        switch error.function {
+        case "avformat_open_input":
+            return "not a media file libavformat can read (\(error.message))"
+        case "avformat_find_stream_info":
+            return "cannot read stream parameters; the file may be truncated or corrupt (\(error.message))"
+        case "av_read_frame":
+            return "read error; the file may be truncated or corrupt (\(error.message))"
+        default:
+            return "\(error.function) failed: \(error.message)"
+        }
+    }
+
+    static func probe(_ demuxer: Demuxer, fileSize: Int64) throws -> ProbedInput {
+        var accumulators = (0..<demuxer.streamCount).map { StreamAccumulator(stream: demuxer.stream($0), index: $0) }
+        let packet = try Packet()
+        while try demuxer.read(into: packet) {
+            let index = packet.streamIndex
+            guard index < accumulators.count else { continue }
+            accumulators[index].add(packet)
+        }
+        // A truncated MP4 often opens and then yields no packets: report it rather than stitch nothing.
+        let streams = accumulators.map { $0.finish() }
+        if !streams.isEmpty && streams.allSatisfy({ $0.packetCount == 0 }) {
+            throw StitchError.unreadableInput(path: demuxer.path, reason: "contains no packets; the file is truncated or empty")
+        }
+        return ProbedInput(
+            path: demuxer.path,
+            formatName: demuxer.formatName,
+            fileSize: fileSize,
+            streams: streams,
+            containerDurationMicroseconds: demuxer.containerDuration
+        )
+    }
+}
+
+/// Gathers per-stream statistics while packets are read.
+struct StreamAccumulator {
+    let index: Int
+    let signature: CodecSignature
+    let timeBase: Rational
+    let sampleRate: Int64
+    var packetCount = 0
+    var firstPts: Int64?
+    var firstDts: Int64?
+    var lastPts: Int64?
+    var lastDts: Int64?
+    var startPts: Int64?
+    var endPts: Int64?
+    var firstIsKey = false
+    var leadingDiscard = 0
+    var leadingDiscardDuration: Int64 = 0
+    var seenNonDiscard = false
+    var skipStart: Int64 = 0
+    var lastSkipEnd: Int64 = 0
+    var missing = 0
+    var firstNonIncreasing: Int?
+    var firstPtsBeforeDts: Int?
+    var corrupt = 0
+    var durations: [Int64: Int] = [:]
+    var lastDuration: Int64 = 0
+    var audioSamples: Int64 = 0
+    var videoPts: [Int64] = []
+    var leading: [PacketTiming] = []
+    let initialPadding: Int64
+
+    init(stream: UnsafeMutablePointer<AVStream>, index: Int) {
+        self.index = index
+        signature = CodecSignature(stream.pointee.codecpar)
+        timeBase = Rational(stream.pointee.time_base)
+        sampleRate = Int64(stream.pointee.codecpar.pointee.sample_rate)
+        initialPadding = Int64(stream.pointee.codecpar.pointee.initial_padding)
+    }
+
+    mutating func add(_ packet: Packet) {
+        let n = packetCount
+        packetCount += 1
+        if n == 0 { firstIsKey = packet.isKeyframe }
+        if n < 16 { leading.append(PacketTiming(pts: packet.pts, dts: packet.dts, duration: packet.duration, isDiscard: packet.isDiscard)) }
+        if packet.isCorrupt { corrupt += 1 }
+        let pts = packet.pts, dts = packet.dts, duration = packet.duration
+        if pts == AV.noPTS || dts == AV.noPTS {
+            missing += 1
+        }
+        if n == 0 {
+            firstPts = pts == AV.noPTS ? nil : pts
+            firstDts = dts == AV.noPTS ? nil : dts
+        }
+        if dts != AV.noPTS {
+            if let last = lastDts, dts <= last, firstNonIncreasing == nil { firstNonIncreasing = n }
+            lastDts = dts
+        }
+        if pts != AV.noPTS {
+            lastPts = pts
+            if dts != AV.noPTS, pts < dts, firstPtsBeforeDts == nil { firstPtsBeforeDts = n }
+        }
+        if let skip = packet.skipSamples {
+            if n == 0 { skipStart = skip.start }
+            lastSkipEnd = skip.end
+        } else {
+            lastSkipEnd = 0
+        }
+        let discard = packet.isDiscard
+        if discard && !seenNonDiscard {
+            leadingDiscard += 1
+            leadingDiscardDuration += max(duration, 0)
+        } else {
+            seenNonDiscard = true
+        }
+        if pts != AV.noPTS && !discard {
+            startPts = min(startPts ?? pts, pts)
+            endPts = max(endPts ?? pts, pts + max(duration, 0))
+        }
+        if n > 0 { durations[lastDuration, default: 0] += 1 }  // the last packet's duration is not counted
+        lastDuration = duration
+        if signature.kind == .video && pts != AV.noPTS { videoPts.append(pts) }
+        if signature.kind == .audio && !discard { audioSamples += Ticks.rescale(max(duration, 0), from: timeBase, to: Rational(1, Int32(max(sampleRate, 1)))) }
+    }
+
+    func finish() -> ProbedStream {
+        var typical: Int64 = lastDuration
+        var irregular = 0
+        if signature.kind == .video && videoPts.count > 1 {
+            // Frame durations come from presentation order: decode order hides them behind B-frames.
+            let sorted = videoPts.sorted()
+            var deltas: [Int64: Int] = [:]
+            for i in 1..<sorted.count { deltas[sorted[i] - sorted[i - 1], default: 0] += 1 }
+            typical = deltas.max { $0.value < $1.value || ($0.value == $1.value && $0.key > $1.key) }?.key ?? lastDuration
+            irregular = deltas.filter { abs($0.key - typical) > 1 }.reduce(0) { $0 + $1.value }
+        } else if let mode = durations.max(by: { $0.value < $1.value || ($0.value == $1.value && $0.key > $1.key) }) {
+            typical = mode.key
+            irregular = durations.filter { abs($0.key - typical) > 1 }.reduce(0) { $0 + $1.value }
+            // The priming packet of AAC is part of the stream's normal cadence, not an irregularity.
+        }
+        let priming = signature.kind == .audio
+            ? max(skipStart, Ticks.rescale(leadingDiscardDuration, from: timeBase, to: Rational(1, Int32(max(sampleRate, 1)))))
+            : 0
+        return ProbedStream(
+            index: index,
+            signature: signature,
+            timeBase: timeBase,
+            packetCount: packetCount,
+            frameCount: signature.kind == .audio ? audioSamples : Int64(packetCount),
+            firstPts: firstPts,
+            firstDts: firstDts,
+            lastPts: lastPts,
+            lastDts: lastDts,
+            startPts: startPts,
+            endPts: endPts,
+            firstPacketIsKeyframe: firstIsKey,
+            leadingDiscardPackets: leadingDiscard,
+            leadingDiscardDuration: leadingDiscardDuration,
+            primingSamples: priming,
+            trailingPaddingSamples: lastSkipEnd,
+            typicalPacketDuration: typical,
+            irregularDurationCount: irregular,
+            missingTimestampCount: missing,
+            firstNonIncreasingDts: firstNonIncreasing,
+            firstPtsBeforeDts: firstPtsBeforeDts,
+            corruptPacketCount: corrupt,
+            leadingPackets: leading,
+            initialPadding: initialPadding
+        )
+    }
+}

@@ -1,0 +1,130 @@
+import CFFmpeg
+import Foundation
+import Logging
+
+/// Copies the planned packets of every input into one output file, following FFmpeg's doc/examples/remux.c:
+/// read a packet, map its stream, rescale its timestamps, write it interleaved. Confined to the calling task.
+struct Remuxer {
+    let inputs: [ProbedInput]
+    let plan: StitchPlan
+    let outputPath: String
+    let formatName: String
+    let faststart: Bool
+    let logger: Logger
+    let progress: (@Sendable (StitchProgress) -> Void)?
+
+    /// What was written, per stream.
+    struct Written {
+        var packets: [Int]
+        var bytes: Int64
+        var timeBases: [Rational]
+    }
+
+    func run() throws(StitchError) -> Written {
+        let temp = temporaryPath()
+        do {
+            let written = try remux(into: temp)
+            try durablyRename(temp, to: outputPath)
+            return written
+        } catch {
+            unlink(temp)
+            if Task.isCancelled { throw .cancelled }
+            switch error {
+            case let error as StitchError: throw error
+            case let error as FFmpegError where error.isInterrupted: throw .cancelled
+            case let error as FFmpegError where error.path != outputPath && error.path != temp && error.path != nil:
+                throw .unreadableInput(path: error.path!, reason: MediaProbe.describe(error))
+            case let error as FFmpegError: throw .outputFailed(path: outputPath, reason: "\(error.function): \(error.message)")
+            default: throw .outputFailed(path: outputPath, reason: "\(error)")
+            }
+        }
+    }
+
+    private func temporaryPath() -> String {
+        let url = URL(fileURLWithPath: outputPath)
+        let name = ".\(url.lastPathComponent).helios-\(UInt32.random(in: .min ... .max)).tmp"
+        return url.deletingLastPathComponent().appendingPathComponent(name).path
+    }
+
+    private func remux(into temp: String) throws -> Written {
+        let muxer = try Muxer(path: temp, formatName: formatName)
+        let first = try Demuxer(path: inputs[0].path, findStreamInfo: false)
+        for s in 0..<first.streamCount {
+            _ = try muxer.addStream(copying: first.stream(s).pointee.codecpar, timeBase: plan.timeBases[s])
+        }
+        var options: [String: String] = [:]
+        if faststart && (formatName == "mp4" || formatName == "mov") { options["movflags"] = "+faststart" }
+        try muxer.writeHeader(options: options)
+        let outTimeBases = (0..<first.streamCount).map { muxer.timeBase(of: $0) }
+
+        let totalBytes = inputs.reduce(Int64(0)) { $0 + $1.fileSize }
+        var bytesDone: Int64 = 0
+        var lastDts = [Int64?](repeating: nil, count: first.streamCount)
+        var written = [Int](repeating: 0, count: first.streamCount)
+        let packet = try Packet()
+        for (i, input) in inputs.enumerated() {
+            let demuxer = i == 0 ? first : try Demuxer(path: input.path, findStreamInfo: false)
+            guard demuxer.streamCount == input.streams.count else {
+                throw StitchError.unreadableInput(path: input.path, reason: "stream count changed since it was probed")
+            }
+            let isLastInput = i == inputs.count - 1
+            var seen = [Int](repeating: 0, count: input.streams.count)
+            var packetsRead = 0
+            while try demuxer.read(into: packet) {
+                packetsRead += 1
+                if packetsRead & 255 == 0, Task.isCancelled { throw StitchError.cancelled }
+                let s = packet.streamIndex
+                let placement = plan.placements[i][s]
+                let k = seen[s]
+                seen[s] += 1
+                guard k >= placement.dropLeading, k - placement.dropLeading < placement.keep else { continue }
+                let inTB = input.streams[s].timeBase, planTB = plan.timeBases[s]
+                let p = packet.pointer
+                if p.pointee.pts != AV.noPTS { p.pointee.pts = Ticks.rescale(p.pointee.pts, from: inTB, to: planTB) + placement.offset }
+                if p.pointee.dts != AV.noPTS { p.pointee.dts = Ticks.rescale(p.pointee.dts, from: inTB, to: planTB) + placement.offset }
+                p.pointee.duration = Ticks.rescale(p.pointee.duration, from: inTB, to: planTB)
+                let isFinalPacket = isLastInput && k == input.streams[s].packetCount - 1
+                if let grid = placement.gridDuration, !isFinalPacket { p.pointee.duration = grid }
+                if i > 0 { p.pointee.flags &= ~AV.flagDiscard }
+                // Plan time base to the muxer's.
+                let outTB = outTimeBases[s]
+                p.pointee.pts = p.pointee.pts == AV.noPTS ? AV.noPTS : Ticks.rescale(p.pointee.pts, from: planTB, to: outTB)
+                p.pointee.dts = p.pointee.dts == AV.noPTS ? AV.noPTS : Ticks.rescale(p.pointee.dts, from: planTB, to: outTB)
+                p.pointee.duration = Ticks.rescale(p.pointee.duration, from: planTB, to: outTB)
+                p.pointee.pos = -1
+                if let previous = lastDts[s], p.pointee.dts <= previous {
+                    throw StitchError.invalidInputs(StitchReport(inputs: [], boundaries: [], issues: [StitchIssue(
+                        severity: .error, code: .outputDtsNotIncreasing, inputIndex: i, inputPath: input.path, stream: s,
+                        message: "output dts \(p.pointee.dts) does not follow \(previous) (time base \(outTB))")], output: nil))
+                }
+                lastDts[s] = p.pointee.dts
+                written[s] += 1
+                try muxer.write(packet)
+            }
+            bytesDone += input.fileSize
+            progress?(.remuxing(bytesRead: bytesDone, totalBytes: totalBytes))
+            logger.trace("copied input \(i + 1) of \(inputs.count): \(input.path)")
+        }
+        try muxer.finish()
+        let bytes = (try? FileManager.default.attributesOfItem(atPath: temp)[.size] as? NSNumber)?.int64Value ?? 0
+        return Written(packets: written, bytes: bytes, timeBases: outTimeBases)
+    }
+
+    /// fsyncs the file, renames it over the output and fsyncs the directory, so a crash leaves either the
+    /// old state or the whole new file.
+    private func durablyRename(_ temp: String, to path: String) throws(StitchError) {
+        let fd = open(temp, O_RDONLY)
+        guard fd >= 0 else { throw .outputFailed(path: path, reason: "cannot reopen temp file: \(String(cString: strerror(errno)))") }
+        let synced = fsync(fd)
+        close(fd)
+        guard synced == 0 else { throw .outputFailed(path: path, reason: "fsync failed: \(String(cString: strerror(errno)))") }
+        guard rename(temp, path) == 0 else {
+            throw .outputFailed(path: path, reason: "rename failed: \(String(cString: strerror(errno)))")
+        }
+        let directory = open(URL(fileURLWithPath: path).deletingLastPathComponent().path, O_RDONLY)
+        if directory >= 0 {
+            fsync(directory)
+            close(directory)
+        }
+    }
+}

@@ -1,0 +1,146 @@
+import Foundation
+
+/// What the output container can hold, worked out before validation (see `OutputCapabilities.detect`).
+public struct OutputCapabilities: Sendable, Hashable {
+    /// Short name of the output muxer, e.g. `mp4`.
+    public var formatName: String
+    /// Codec names (as in `CodecSignature.codec`) the container cannot store.
+    public var unsupportedCodecs: Set<String>
+    /// Reasons, keyed by codec name, for codecs that need a bitstream conversion the stitcher does not do.
+    public var conversionNeeded: [String: String]
+
+    public init(formatName: String, unsupportedCodecs: Set<String> = [], conversionNeeded: [String: String] = [:]) {
+        self.formatName = formatName
+        self.unsupportedCodecs = unsupportedCodecs
+        self.conversionNeeded = conversionNeeded
+    }
+}
+
+/// Pure validation of probed inputs. Runs before a byte of output is written.
+public enum StitchValidator {
+    /// Returns every finding, errors and warnings, in input order.
+    /// With `lenient`, continuity findings become warnings; codec and layout mismatches stay errors.
+    public static func validate(_ inputs: [ProbedInput], output: OutputCapabilities, lenient: Bool = false) -> [StitchIssue] {
+        var issues: [StitchIssue] = []
+        func add(_ severity: IssueSeverity, _ code: IssueCode, _ input: Int?, _ stream: Int?, _ message: String) {
+            let downgraded = lenient && code.isContinuity && severity == .error ? IssueSeverity.warning : severity
+            issues.append(StitchIssue(severity: downgraded, code: code, inputIndex: input,
+                                      inputPath: input.map { inputs[$0].path }, stream: stream, message: message))
+        }
+        guard let first = inputs.first else {
+            add(.error, .noInputs, nil, nil, "no inputs given")
+            return issues
+        }
+        for (i, input) in inputs.enumerated() {
+            if input.streams.isEmpty { add(.error, .noStreams, i, nil, "has no audio or video streams") }
+            checkLayout(input, against: first, input: i, add: add)
+            for stream in input.streams { checkStream(stream, in: input, input: i, add: add) }
+        }
+        checkContainer(first, output: output, add: add)
+        if issues.contains(where: { $0.severity == .error && !$0.code.isContinuity }) {
+            // Continuity arithmetic over mismatched layouts would only add noise.
+            return issues
+        }
+        checkCadence(inputs, add: add)
+        let plan = StitchPlan(inputs: inputs)
+        for boundary in plan.boundaries where boundary.kind == .audio || boundary.kind == .video {
+            let stream = inputs[boundary.index].streams[boundary.stream]
+            let tolerance = plan.continuityTolerance(for: stream)
+            if abs(boundary.gapTicks) > tolerance {
+                let what = boundary.gapTicks > 0 ? "gap" : "overlap"
+                add(.error, .discontinuity, boundary.index, boundary.stream,
+                    "\(what) of \(formatMs(abs(boundary.gapMilliseconds))) in \(boundary.kind.rawValue) at the boundary after input \(boundary.index) "
+                    + "(\(abs(boundary.gapTicks)) ticks of \(stream.timeBase); at most \(tolerance) allowed)")
+            }
+        }
+        for drift in plan.inputDrifts where abs(drift.ticks) > drift.tolerance {
+            add(.error, .avDrift, drift.input, drift.stream,
+                "audio lasts \(formatMs(abs(drift.milliseconds))) \(drift.ticks > 0 ? "longer" : "shorter") than video "
+                + "(at most one audio frame, \(drift.tolerance) ticks, allowed)")
+        }
+        for violation in plan.outputDtsViolations {
+            add(.error, .outputDtsNotIncreasing, violation.input, violation.stream,
+                "output dts would not increase across the boundary before this input (\(violation.previous) then \(violation.next))")
+        }
+        return issues
+    }
+
+    private static func checkLayout(_ input: ProbedInput, against first: ProbedInput, input i: Int,
+                                    add: (IssueSeverity, IssueCode, Int?, Int?, String) -> Void) {
+        guard i > 0 else { return }
+        let kinds = input.streams.map(\.signature.kind.rawValue), firstKinds = first.streams.map(\.signature.kind.rawValue)
+        if kinds != firstKinds {
+            add(.error, .streamLayoutMismatch, i, nil,
+                "has streams [\(kinds.joined(separator: ", "))] but input 1 has [\(firstKinds.joined(separator: ", "))]")
+            return
+        }
+        for (stream, reference) in zip(input.streams, first.streams) {
+            for difference in stream.signature.differences(from: reference.signature) {
+                add(.error, .codecMismatch, i, stream.index,
+                    "\(difference.field) is \(difference.mine) but input 1 has \(difference.theirs)")
+            }
+            if stream.timeBase != reference.timeBase {
+                add(.warning, .timeBaseMismatch, i, stream.index,
+                    "time base is \(stream.timeBase) but input 1 has \(reference.timeBase); timestamps are rescaled")
+            }
+        }
+    }
+
+    private static func checkStream(_ stream: ProbedStream, in input: ProbedInput, input i: Int,
+                                    add: (IssueSeverity, IssueCode, Int?, Int?, String) -> Void) {
+        let s = stream.index
+        if stream.packetCount == 0 {
+            add(.error, .emptyStream, i, s, "\(stream.signature.kind.rawValue) stream has no packets")
+            return
+        }
+        if stream.signature.kind == .video && !stream.firstPacketIsKeyframe {
+            add(.error, .firstPacketNotKeyframe, i, s, "first video packet is not a keyframe; the chunk cannot be decoded on its own")
+        }
+        if stream.missingTimestampCount > 0 {
+            add(.error, .missingTimestamps, i, s, "\(stream.missingTimestampCount) packet(s) have no pts or dts")
+        }
+        if let n = stream.firstNonIncreasingDts {
+            add(.error, .nonIncreasingDts, i, s, "dts does not increase at packet \(n)")
+        }
+        if let n = stream.firstPtsBeforeDts {
+            add(.error, .ptsBeforeDts, i, s, "pts is smaller than dts at packet \(n)")
+        }
+        if stream.corruptPacketCount > 0 {
+            add(.error, .corruptPackets, i, s, "\(stream.corruptPacketCount) packet(s) are flagged corrupt")
+        }
+        if stream.irregularDurationCount > 0 && stream.signature.kind == .video {
+            add(.error, .irregularFrameDuration, i, s,
+                "\(stream.irregularDurationCount) frame(s) deviate from the frame duration of \(stream.typicalPacketDuration) ticks")
+        }
+    }
+
+    private static func checkContainer(_ first: ProbedInput, output: OutputCapabilities,
+                                       add: (IssueSeverity, IssueCode, Int?, Int?, String) -> Void) {
+        for stream in first.streams {
+            let codec = stream.signature.codec
+            if output.unsupportedCodecs.contains(codec) {
+                add(.error, .unsupportedByContainer, 0, stream.index, "the \(output.formatName) container cannot hold \(codec)")
+            } else if let reason = output.conversionNeeded[codec] {
+                add(.error, .unsupportedByContainer, 0, stream.index, reason)
+            }
+        }
+    }
+
+    /// Every input's video must run at the same frame duration, measured in seconds (time bases may differ).
+    private static func checkCadence(_ inputs: [ProbedInput], add: (IssueSeverity, IssueCode, Int?, Int?, String) -> Void) {
+        guard let first = inputs.first else { return }
+        for (s, reference) in first.streams.enumerated() where reference.signature.kind == .video {
+            for (i, input) in inputs.enumerated().dropFirst() {
+                let stream = input.streams[s]
+                let expected = Ticks.rescale(reference.typicalPacketDuration, from: reference.timeBase, to: stream.timeBase)
+                if abs(stream.typicalPacketDuration - expected) > 1 {
+                    add(.error, .frameDurationMismatch, i, s,
+                        "frame duration is \(formatMs(Ticks.milliseconds(stream.typicalPacketDuration, in: stream.timeBase))) "
+                        + "but input 1 has \(formatMs(Ticks.milliseconds(reference.typicalPacketDuration, in: reference.timeBase)))")
+                }
+            }
+        }
+    }
+}
+
+func formatMs(_ ms: Double) -> String { String(format: "%.3f ms", ms) }

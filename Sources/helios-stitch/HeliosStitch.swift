@@ -1,0 +1,116 @@
+import ArgumentParser
+import Foundation
+import HeliosMedia
+import Logging
+
+/// `helios-stitch`: concatenate rendered chunks without re-encoding, after checking they fit together.
+@main
+struct HeliosStitch: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "helios-stitch",
+        abstract: "Stitch video chunks into one file without re-encoding, after validating they fit together.",
+        discussion: """
+        Exit codes: 0 stitched (or, with --check, valid); 1 inputs incompatible or discontinuous; \
+        2 usage error (bad arguments, output exists without --force, output is an input); \
+        3 input/output error (missing, unreadable, corrupt or non-media input; unwritable output); 130 interrupted.
+        """
+    )
+
+    @Argument(help: "Chunk files, in order.")
+    var inputs: [String] = []
+
+    @Option(name: .shortAndLong, help: "Output file; the container comes from its extension unless --format is given.")
+    var output: String?
+
+    @Option(help: "A file listing one input path per line (blank lines and lines starting with # are skipped).")
+    var list: String?
+
+    @Option(help: "Output container: mp4, mov, matroska, webm, mpegts.")
+    var format: String?
+
+    @Flag(help: "Validate and print the report; write nothing.")
+    var check = false
+
+    @Flag(help: "Print the report as JSON on stdout.")
+    var json = false
+
+    @Flag(help: "Put the MP4/MOV index at the front for progressive playback.")
+    var faststart = false
+
+    @Flag(help: "Replace an existing output file.")
+    var force = false
+
+    @Flag(help: "Report timestamp-continuity findings as warnings instead of refusing. Codec and layout mismatches still fail.")
+    var lenient = false
+
+    @Flag(name: .shortAndLong, help: "Print nothing but errors (and the JSON report with --json).")
+    var quiet = false
+
+    @Flag(name: .shortAndLong, help: "Log what the stitcher does on stderr.")
+    var verbose = false
+
+    mutating func run() async throws {
+        var paths = inputs
+        if let list {
+            do {
+                let text = try String(contentsOfFile: list, encoding: .utf8)
+                let base = URL(fileURLWithPath: list).deletingLastPathComponent()
+                for raw in text.split(whereSeparator: \.isNewline) {
+                    let line = raw.trimmingCharacters(in: .whitespaces)
+                    if line.isEmpty || line.hasPrefix("#") { continue }
+                    paths.append(line.hasPrefix("/") ? line : base.appendingPathComponent(line).path)
+                }
+            } catch {
+                fail("cannot read list \(list): \(error.localizedDescription)", code: 3)
+            }
+        }
+        if paths.isEmpty { fail("no inputs given", code: 2, usage: true) }
+        guard check || output != nil else { fail("missing -o OUTPUT (or use --check)", code: 2, usage: true) }
+        let outputURL = URL(fileURLWithPath: output ?? "check.\(format ?? URL(fileURLWithPath: paths[0]).pathExtension)")
+
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = .debug
+            return handler
+        }
+        var logger = Logger(label: "helios.stitch")
+        logger.logLevel = verbose ? .debug : .error
+        let bar: ProgressBar? = (!quiet && isatty(STDERR_FILENO) == 1) ? ProgressBar() : nil
+        var onProgress: (@Sendable (StitchProgress) -> Void)?
+        if let bar { onProgress = { bar.update($0) } }
+        let stitcher = NativeStitcher(
+            options: StitchOptions(format: format, faststart: faststart, force: force, lenient: lenient, checkOnly: check),
+            logger: logger,
+            progress: onProgress
+        )
+        let urls = paths.map { URL(fileURLWithPath: $0) }
+        let task = Task { try await stitcher.stitch(urls, to: outputURL) }
+        let signals = SignalCancellation(task: task)
+        defer { signals.stop() }
+        do {
+            let report = try await task.value
+            bar?.clear()
+            emit(report)
+        } catch let error as StitchError {
+            bar?.clear()
+            if case .invalidInputs(let report) = error, json { emit(report) }
+            fail(error.description, code: error.exitCode)
+        }
+    }
+
+    private func emit(_ report: StitchReport) {
+        if json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            if let data = try? encoder.encode(report), let text = String(data: data, encoding: .utf8) { print(text) }
+        } else if !quiet {
+            print(ReportFormatter.summary(report, checkOnly: check))
+        }
+    }
+
+    private func fail(_ message: String, code: Int32, usage: Bool = false) -> Never {
+        FileHandle.standardError.write(Data("helios-stitch: error: \(message)\n".utf8))
+        if usage { FileHandle.standardError.write(Data("Usage: helios-stitch [options] INPUT... -o OUTPUT (see --help)\n".utf8)) }
+        Foundation.exit(code)
+    }
+}
