@@ -16,6 +16,7 @@ package final class Demuxer {
     /// codec parameters that a container header does not carry (pixel format, profile, ...).
     package init(path: String, findStreamInfo: Bool = true) throws(FFmpegError) {
         self.path = path
+        FFmpegLog.install()
         guard let ctx = avformat_alloc_context() else {
             throw FFmpegError(code: -ENOMEM, function: "avformat_alloc_context", path: path)
         }

@@ -59,7 +59,17 @@ public enum MediaProbe {
             accumulators[index].add(packet)
         }
         // A truncated MP4 often opens and then yields no packets: report it rather than stitch nothing.
-        let streams = accumulators.map { $0.finish() }
+        var streams = accumulators.map { $0.finish() }
+        // Audio packets that end before the video starts are encoder priming even when no flag says so
+        // (ADTS in MPEG-TS): presentation starts after them.
+        if let master = streams.firstIndex(where: { $0.signature.kind == .video }), let masterStart = streams[master].startPts {
+            for s in streams.indices where streams[s].signature.kind == .audio {
+                let lead = streams[s].leadingPacketsBefore(masterStart: masterStart, masterTimeBase: streams[master].timeBase)
+                if lead > streams[s].leadingDiscardPackets, lead < streams[s].leadingPackets.count {
+                    streams[s].startPts = streams[s].leadingPackets[lead].pts
+                }
+            }
+        }
         if !streams.isEmpty && streams.allSatisfy({ $0.packetCount == 0 }) {
             throw StitchError.unreadableInput(path: demuxer.path, reason: "contains no packets; the file is truncated or empty")
         }

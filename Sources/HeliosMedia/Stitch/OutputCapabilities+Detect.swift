@@ -14,7 +14,8 @@ extension OutputCapabilities {
         var conversion: [String: String] = [:]
         for stream in first.streams {
             let id = avcodec_descriptor_get_by_name(stream.signature.codec)?.pointee.id ?? AV_CODEC_ID_NONE
-            if avformat_query_codec(oformat, id, FF_COMPLIANCE_NORMAL) != 1 {
+            // 0 is a definite no; a negative answer means the muxer keeps no list, so it is not a no.
+            if avformat_query_codec(oformat, id, FF_COMPLIANCE_NORMAL) == 0 {
                 unsupported.insert(stream.signature.codec)
             }
             // ADTS-framed AAC (MPEG-TS) needs the aac_adtstoasc filter before MP4, MOV or Matroska can hold it.

@@ -42,7 +42,8 @@ struct Remuxer {
 
     private func temporaryPath() -> String {
         let url = URL(fileURLWithPath: outputPath)
-        let name = ".\(url.lastPathComponent).helios-\(UInt32.random(in: .min ... .max)).tmp"
+        // Keep the extension: some muxers (ipod, for .m4a) check it.
+        let name = ".\(url.deletingPathExtension().lastPathComponent).helios-\(UInt32.random(in: .min ... .max)).tmp.\(url.pathExtension)"
         return url.deletingLastPathComponent().appendingPathComponent(name).path
     }
 

@@ -98,7 +98,7 @@ public struct StitchPlan: Sendable {
                     + Ticks.rescale(starts[i], from: masterTB, to: tb)
                     - Ticks.rescale(master.contentStart, from: master.timeBase, to: tb)
             }
-            let isAudio = kind == .audio && s != masterIndex
+            let isAudio = kind == .audio
             let grid: Int64? = isAudio && !first.streams[s].signature.codec.hasPrefix("pcm_")
                 && first.streams[s].typicalPacketDuration > 0
                 ? Ticks.rescale(first.streams[s].typicalPacketDuration, from: first.streams[s].timeBase, to: tb) : nil
@@ -190,7 +190,7 @@ public struct StitchPlan: Sendable {
                 }
             }
             let start = Ticks.rescale(first.streams[s].contentStart, from: first.streams[s].timeBase, to: tb)
-            durations.append(s == masterIndex ? Ticks.rescale(timelineEnd - starts[0], from: masterTB, to: tb) : (cursor ?? start) - start)
+            durations.append(s == masterIndex && !isAudio ? Ticks.rescale(timelineEnd - starts[0], from: masterTB, to: tb) : (cursor ?? start) - start)
             packets.append(written)
             decoded.append(isAudio ? decodedCount : nil)
         }

@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Deterministic chunk sets for the stitcher's tests, made with the ffmpeg CLI. Each chunk is encoded
+# separately, as a distributed renderer would: chunk k holds frames [k*F, (k+1)*F) of one composition.
+# Usage: Fixtures/generate.sh SET OUTDIR   (SET: see the case below; prints nothing on success)
+set -euo pipefail
+set_name=$1; out=$2
+mkdir -p "$out"
+fps=30; size=160x96; rate=48000
+ff() { ffmpeg -nostdin -hide_banner -loglevel error -y "$@"; }
+
+# chunk INDEX FRAMES VIDEO_ARGS AUDIO_ARGS EXT [FPS] [SIZE] [RATE] [EXTRA_OUT_ARGS]
+chunk() {
+  local k=$1 n=$2 vargs=$3 aargs=$4 ext=$5 cfps=${6:-$fps} csize=${7:-$size} crate=${8:-$rate} extra=${9:-}
+  local start=$((k * n)) in=() maps=()
+  if [ "$vargs" != none ]; then
+    in+=(-f lavfi -i "testsrc2=size=$csize:rate=$cfps,trim=start_frame=$start:end_frame=$((start + n)),setpts=PTS-STARTPTS")
+    maps+=(-map 0:v)
+  fi
+  if [ "$aargs" != none ]; then
+    local s0=$((start * crate / cfps)) s1=$(((start + n) * crate / cfps)) ai=$(( ${#maps[@]} / 2 ))
+    in+=(-f lavfi -i "sine=frequency=440:sample_rate=$crate,atrim=start_sample=$s0:end_sample=$s1,asetpts=PTS-STARTPTS")
+    maps+=(-map "$ai:a")
+  fi
+  # shellcheck disable=SC2086
+  ff "${in[@]}" "${maps[@]}" $( [ "$vargs" != none ] && echo $vargs ) $( [ "$aargs" != none ] && echo $aargs ) \
+     -fflags +bitexact -flags:v +bitexact -flags:a +bitexact $extra "$out/chunk$(printf %03d "$k").$ext"
+}
+
+H264="-c:v libx264 -threads 1 -preset ultrafast -g 30 -pix_fmt yuv420p"
+AAC="-c:a aac -b:a 64k"
+case "$set_name" in
+  mp4-h264-aac)   for k in 0 1 2; do chunk $k 30 "$H264" "$AAC" mp4; done ;;
+  mp4-h264-aac-10) for k in $(seq 0 9); do chunk $k 30 "$H264" "$AAC" mp4; done ;;
+  mp4-hevc-aac)   for k in 0 1 2; do chunk $k 30 "-c:v libx265 -x265-params log-level=none:pools=1:frame-threads=1 -preset ultrafast -g 30 -pix_fmt yuv420p -tag:v hvc1" "$AAC" mp4; done ;;
+  mov-h264-pcm)   for k in 0 1 2; do chunk $k 30 "$H264" "-c:a pcm_s16le" mov; done ;;
+  mov-prores-pcm) for k in 0 1 2; do chunk $k 30 "-c:v prores_ks -profile:v 0 -pix_fmt yuv422p10le" "-c:a pcm_s16le" mov; done ;;
+  webm-vp9-opus)  for k in 0 1 2; do chunk $k 30 "-c:v libvpx-vp9 -threads 1 -deadline realtime -cpu-used 8 -g 30" "-c:a libopus -b:a 48k" webm; done ;;
+  mkv-av1-opus)   for k in 0 1 2; do chunk $k 30 "-c:v libsvtav1 -preset 12 -g 30 -svtav1-params lp=1" "-c:a libopus -b:a 48k" mkv; done ;;
+  ts-h264-aac)    for k in 0 1 2; do chunk $k 30 "$H264 -bsf:v h264_mp4toannexb" "$AAC" ts; done ;;
+  mp4-video-only) for k in 0 1 2; do chunk $k 30 "$H264" none mp4; done ;;
+  m4a-audio-only) for k in 0 1 2; do chunk $k 30 none "$AAC" m4a; done ;;
+  mp4-tiny-1000)  # 1,000 one-frame chunks: made once, then copied with their frame index kept in the name.
+    chunk 0 1 "$H264" none mp4
+    for k in $(seq 1 999); do cp "$out/chunk000.mp4" "$out/tiny$(printf %04d "$k").mp4"; done
+    mv "$out/chunk000.mp4" "$out/tiny0000.mp4" ;;
+  # Bad inputs, each a single chunk to put beside a good set.
+  bad-resolution)  chunk 1 30 "$H264" "$AAC" mp4 "$fps" 192x108 ;;
+  bad-codec)       chunk 1 30 "-c:v mpeg4 -g 30" "$AAC" mp4 ;;
+  bad-samplerate)  chunk 1 30 "$H264" "$AAC" mp4 "$fps" "$size" 44100 ;;
+  bad-layout)      chunk 1 30 "$H264" none mp4 ;;
+  bad-fps)         chunk 1 25 "$H264" "$AAC" mp4 25 ;;
+  bad-nokeyframe)  # a chunk cut out of a longer encode at a non-keyframe, without re-encoding
+    chunk 0 60 "$H264 -bf 0" "$AAC" mp4
+    ff -ss 0.5 -i "$out/chunk000.mp4" -c copy -map 0 -avoid_negative_ts make_zero -fflags +bitexact "$out/cut.mp4"
+    rm "$out/chunk000.mp4" ;;
+  bad-short-audio) chunk 1 30 "$H264" "$AAC -t 0.5" mp4 ;;
+  *) echo "unknown fixture set: $set_name" >&2; exit 2 ;;
+esac
