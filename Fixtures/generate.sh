@@ -51,8 +51,8 @@ case "$set_name" in
   bad-fps)         chunk 1 25 "$H264" "$AAC" mp4 25 ;;
   bad-nokeyframe)  # a chunk cut out of a longer encode at a non-keyframe, without re-encoding
     chunk 0 60 "$H264 -bf 0" "$AAC" mp4
-    ff -ss 0.5 -i "$out/chunk000.mp4" -c copy -map 0 -avoid_negative_ts make_zero -fflags +bitexact "$out/cut.mp4"
+    ff -i "$out/chunk000.mp4" -ss 0.5 -copyinkf -c copy -map 0 -avoid_negative_ts make_zero -fflags +bitexact "$out/cut.mp4"
     rm "$out/chunk000.mp4" ;;
-  bad-short-audio) chunk 1 30 "$H264" "$AAC -t 0.5" mp4 ;;
+  bad-short-audio) chunk 1 30 "$H264" "$AAC -af atrim=end=0.5" mp4 ;;
   *) echo "unknown fixture set: $set_name" >&2; exit 2 ;;
 esac

@@ -6,6 +6,21 @@ import Logging
 /// `helios-stitch`: concatenate rendered chunks without re-encoding, after checking they fit together.
 @main
 struct HeliosStitch: AsyncParsableCommand {
+    /// Parses like ArgumentParser does, but exits 2 (our documented usage code) on a usage error instead of 64.
+    static func main() async {
+        do {
+            var command = try parseAsRoot()
+            if var command = command as? AsyncParsableCommand { try await command.run() } else { try command.run() }
+        } catch {
+            let code = exitCode(for: error)
+            if code == .validationFailure {
+                FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))
+                Foundation.exit(2)
+            }
+            exit(withError: error)
+        }
+    }
+
     static let configuration = CommandConfiguration(
         commandName: "helios-stitch",
         abstract: "Stitch video chunks into one file without re-encoding, after validating they fit together.",

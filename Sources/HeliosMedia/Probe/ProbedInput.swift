@@ -58,7 +58,10 @@ public struct CodecSignature: Codable, Sendable, Hashable {
             cmp("sample format", sampleFormat ?? "unknown", other.sampleFormat ?? "unknown")
             cmp("frame size", frameSize, other.frameSize)
         }
-        cmp("extradata", extradata, other.extradata) { "\($0.count) bytes" }
+        if extradata != other.extradata {
+            let at = Array(zip(extradata, other.extradata)).firstIndex { $0 != $1 } ?? min(extradata.count, other.extradata.count)
+            out.append(("extradata", "\(extradata.count) bytes differing from byte \(at)", "\(other.extradata.count) bytes"))
+        }
         return out
     }
 }

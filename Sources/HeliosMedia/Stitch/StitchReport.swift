@@ -28,7 +28,7 @@ public enum IssueCode: String, Codable, Sendable, Hashable {
     /// Continuity findings may be downgraded to warnings with `--lenient`; the rest never are.
     public var isContinuity: Bool {
         switch self {
-        case .discontinuity, .irregularFrameDuration, .avDrift, .frameDurationMismatch: true
+        case .discontinuity, .irregularFrameDuration, .avDrift: true
         default: false
         }
     }

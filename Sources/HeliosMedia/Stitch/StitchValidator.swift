@@ -37,11 +37,11 @@ public enum StitchValidator {
             for stream in input.streams { checkStream(stream, in: input, input: i, add: add) }
         }
         checkContainer(first, output: output, add: add)
+        checkCadence(inputs, add: add)
         if issues.contains(where: { $0.severity == .error && !$0.code.isContinuity }) {
             // Continuity arithmetic over mismatched layouts would only add noise.
             return issues
         }
-        checkCadence(inputs, add: add)
         let plan = StitchPlan(inputs: inputs)
         for boundary in plan.boundaries where boundary.kind == .audio || boundary.kind == .video {
             let stream = inputs[boundary.index].streams[boundary.stream]
@@ -130,7 +130,7 @@ public enum StitchValidator {
     private static func checkCadence(_ inputs: [ProbedInput], add: (IssueSeverity, IssueCode, Int?, Int?, String) -> Void) {
         guard let first = inputs.first else { return }
         for (s, reference) in first.streams.enumerated() where reference.signature.kind == .video {
-            for (i, input) in inputs.enumerated().dropFirst() {
+            for (i, input) in inputs.enumerated().dropFirst() where input.streams.count > s && input.streams[s].signature.kind == .video {
                 let stream = input.streams[s]
                 let expected = Ticks.rescale(reference.typicalPacketDuration, from: reference.timeBase, to: stream.timeBase)
                 if abs(stream.typicalPacketDuration - expected) > 1 {

@@ -1,0 +1,29 @@
+# Two entry points for a fresh Debian machine: `make demo` and `make test`. Both install what they need.
+SHELL := /bin/bash
+APT_PACKAGES := ffmpeg libavformat-dev libavcodec-dev libavutil-dev libswscale-dev pkg-config time
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: deps build demo test bench clean
+
+deps:
+	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+build: deps
+	swift build -c release
+
+# The main job end to end on an embedded default: render a composition's chunks, stitch, verify, report.
+demo: build
+	@bash scripts/demo.sh
+
+test: deps
+	swift test
+
+bench: build
+	python3 Benchmarks/run.py
+
+clean:
+	rm -rf .build Fixtures/.generated Benchmarks/.work

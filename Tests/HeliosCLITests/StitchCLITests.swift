@@ -1,0 +1,187 @@
+import Foundation
+import Testing
+
+/// `helios-stitch` as a user runs it: exit codes, messages, and no output left behind on failure.
+@Suite("helios-stitch CLI", .serialized)
+struct StitchCLITests {
+    static var binary: String {
+        let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        var dir = URL(fileURLWithPath: exe).deletingLastPathComponent()
+        while !FileManager.default.fileExists(atPath: dir.appendingPathComponent("helios-stitch").path), dir.path != "/" {
+            dir = dir.deletingLastPathComponent()
+        }
+        return dir.appendingPathComponent("helios-stitch").path
+    }
+
+    func stitch(_ args: [String]) async throws -> Shell.Result {
+        try await Shell.run(Self.binary, args)
+    }
+
+    func good() async throws -> [String] { try await FixtureCache.shared.files("mp4-h264-aac").map(\.path) }
+
+    /// Runs a failing stitch and checks the exit code, that stderr names `mentions`, and that no output appeared.
+    func expectFailure(_ inputs: [String], code: Int32, mentions: [String], output: String? = nil,
+                       extra: [String] = [], sourceLocation: SourceLocation = #_sourceLocation) async throws {
+        let dir = try makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let out = output ?? dir.appendingPathComponent("out.mp4").path
+        let result = try await stitch(inputs + ["-o", out] + extra)
+        #expect(result.status == code, "stderr: \(result.stderr)", sourceLocation: sourceLocation)
+        for text in mentions {
+            #expect(result.stderr.contains(text), "stderr lacks \(text): \(result.stderr)", sourceLocation: sourceLocation)
+        }
+        if output == nil {
+            #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path) == [], "files left behind", sourceLocation: sourceLocation)
+        }
+    }
+
+    func bad(_ set: String) async throws -> String { try await FixtureCache.shared.files(set)[0].path }
+
+    @Test func missingFile() async throws {
+        let inputs = try await good()
+        try await expectFailure([inputs[0], "/nonexistent/chunk.mp4"], code: 3, mentions: ["/nonexistent/chunk.mp4", "no such file"])
+    }
+
+    @Test func zeroByteFile() async throws {
+        let dir = try makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let empty = dir.appendingPathComponent("empty.mp4").path
+        _ = FileManager.default.createFile(atPath: empty, contents: Data())
+        try await expectFailure([try await good()[0], empty], code: 3, mentions: [empty, "empty"])
+    }
+
+    @Test func nonMediaFile() async throws {
+        let dir = try makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let text = dir.appendingPathComponent("notes.mp4").path
+        try Data("these are not video frames\n".utf8).write(to: URL(fileURLWithPath: text))
+        try await expectFailure([try await good()[0], text], code: 3, mentions: [text, "not a media file"])
+    }
+
+    @Test func truncatedChunk() async throws {
+        let dir = try makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let inputs = try await good()
+        let data = try Data(contentsOf: URL(fileURLWithPath: inputs[1]))
+        let cut = dir.appendingPathComponent("cut.mp4").path
+        try data.prefix(data.count / 2).write(to: URL(fileURLWithPath: cut))
+        try await expectFailure([inputs[0], cut], code: 3, mentions: [cut])
+    }
+
+    @Test func differentResolution() async throws {
+        let b = try await bad("bad-resolution")
+        try await expectFailure([try await good()[0], b], code: 1, mentions: [b, "width is 192 but input 1 has 160", "codec-mismatch"])
+    }
+
+    @Test func differentCodec() async throws {
+        let b = try await bad("bad-codec")
+        try await expectFailure([try await good()[0], b], code: 1, mentions: [b, "codec is mpeg4 but input 1 has h264"])
+    }
+
+    @Test func differentSampleRate() async throws {
+        let b = try await bad("bad-samplerate")
+        try await expectFailure([try await good()[0], b], code: 1, mentions: [b, "sample rate is 44100 but input 1 has 48000"])
+    }
+
+    @Test func differentStreamLayout() async throws {
+        let b = try await bad("bad-layout")
+        try await expectFailure([try await good()[0], b], code: 1, mentions: [b, "has streams [video] but input 1 has [video, audio]"])
+    }
+
+    @Test func differentFrameRate() async throws {
+        let b = try await bad("bad-fps")
+        try await expectFailure([try await good()[0], b], code: 1, mentions: [b, "frame duration"])
+    }
+
+    @Test func notStartingOnKeyframe() async throws {
+        let b = try await bad("bad-nokeyframe")
+        try await expectFailure([try await good()[0], b], code: 1, mentions: [b, "not a keyframe"])
+    }
+
+    @Test func shortAudioIsDiscontinuousUnlessLenient() async throws {
+        let b = try await bad("bad-short-audio")
+        let inputs = try await good()
+        try await expectFailure([inputs[0], b, inputs[2]], code: 1, mentions: [b, "shorter than video", "discontinuity"])
+        let dir = try makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let out = dir.appendingPathComponent("out.mp4").path
+        let lenient = try await stitch([inputs[0], b, inputs[2], "-o", out, "--lenient"])
+        #expect(lenient.status == 0, "\(lenient.stderr)")
+        #expect(lenient.stdout.contains("warning:"))
+        #expect(FileManager.default.fileExists(atPath: out))
+    }
+
+    @Test func lenientNeverAcceptsCodecMismatch() async throws {
+        let b = try await bad("bad-resolution")
+        try await expectFailure([try await good()[0], b], code: 1, mentions: ["width"], extra: ["--lenient"])
+    }
+
+    @Test func outputEqualToInput() async throws {
+        let inputs = try await good()
+        let before = try Data(contentsOf: URL(fileURLWithPath: inputs[0]))
+        try await expectFailure(inputs, code: 2, mentions: ["is also an input"], output: inputs[0], extra: ["--force"])
+        #expect(try Data(contentsOf: URL(fileURLWithPath: inputs[0])) == before)
+    }
+
+    @Test func unwritableOutputDirectory() async throws {
+        try await expectFailure(try await good(), code: 3, mentions: ["/proc/helios-out.mp4"], output: "/proc/helios-out.mp4")
+        try await expectFailure(try await good(), code: 3, mentions: ["does not exist"], output: "/nonexistent-dir/out.mp4")
+    }
+
+    @Test func existingOutputNeedsForce() async throws {
+        let dir = try makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let out = dir.appendingPathComponent("out.mp4").path
+        try Data("old".utf8).write(to: URL(fileURLWithPath: out))
+        let refused = try await stitch(try await good() + ["-o", out])
+        #expect(refused.status == 2)
+        #expect(refused.stderr.contains("--force"))
+        #expect(try Data(contentsOf: URL(fileURLWithPath: out)) == Data("old".utf8))
+        let forced = try await stitch(try await good() + ["-o", out, "--force", "--quiet"])
+        #expect(forced.status == 0)
+        #expect(forced.stdout.isEmpty)
+        #expect(try Data(contentsOf: URL(fileURLWithPath: out)).count > 1000)
+    }
+
+    @Test func usageErrors() async throws {
+        #expect(try await stitch([]).status == 2)
+        #expect(try await stitch([try await good()[0]]).status == 2)  // no -o
+        #expect(try await stitch(["--bogus"]).status == 2)
+        let unknown = try await stitch(try await good() + ["-o", "/tmp/x.unknownext"])
+        #expect(unknown.status == 2)
+        #expect(unknown.stderr.contains("--format"))
+    }
+
+    @Test func checkWritesNothingAndJSONParses() async throws {
+        let dir = try makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let out = dir.appendingPathComponent("out.mp4").path
+        let checked = try await stitch(try await good() + ["-o", out, "--check", "--json"])
+        #expect(checked.status == 0)
+        #expect(!FileManager.default.fileExists(atPath: out))
+        let json = try JSONSerialization.jsonObject(with: Data(checked.stdout.utf8)) as? [String: Any]
+        #expect((json?["inputs"] as? [Any])?.count == 3)
+        #expect(json?["output"] == nil)
+
+        let b = try await bad("bad-resolution")
+        let invalid = try await stitch([try await good()[0], b, "--check", "--json"])
+        #expect(invalid.status == 1)
+        let report = try JSONSerialization.jsonObject(with: Data(invalid.stdout.utf8)) as? [String: Any]
+        let issues = report?["issues"] as? [[String: Any]]
+        #expect(issues?.contains { $0["code"] as? String == "codec-mismatch" && $0["inputIndex"] as? Int == 1 } == true)
+    }
+
+    @Test func listFileAndJSONReport() async throws {
+        let dir = try makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let list = dir.appendingPathComponent("chunks.txt")
+        try (["# chunks in order"] + (try await good())).joined(separator: "\n").write(to: list, atomically: true, encoding: .utf8)
+        let out = dir.appendingPathComponent("out.mp4").path
+        let result = try await stitch(["--list", list.path, "-o", out, "--json"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let json = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any]
+        let output = json?["output"] as? [String: Any]
+        #expect(output?["videoFrames"] as? Int == 90)
+        #expect((output?["bytes"] as? Int ?? 0) > 0)
+    }
+}

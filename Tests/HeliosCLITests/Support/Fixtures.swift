@@ -1,0 +1,144 @@
+import Foundation
+import Testing
+
+/// Chunk sets made by Fixtures/generate.sh, once per test run and set, cached under Fixtures/.generated.
+actor FixtureCache {
+    static let shared = FixtureCache(namespace: "cli")
+
+    let root: URL
+    private var pending: [String: Task<URL, Error>] = [:]
+
+    init(namespace: String) {
+        let package = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().deletingLastPathComponent()
+        root = package.appendingPathComponent("Fixtures/.generated/\(namespace)")
+    }
+
+    var script: URL { root.deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("generate.sh") }
+
+    /// The directory holding the set's files, generating it on first use.
+    func set(_ name: String) async throws -> URL {
+        if let task = pending[name] { return try await task.value }
+        let directory = root.appendingPathComponent(name)
+        let script = self.script
+        let task = Task { () throws -> URL in
+            let marker = directory.appendingPathComponent(".done")
+            if FileManager.default.fileExists(atPath: marker.path) { return directory }
+            try? FileManager.default.removeItem(at: directory)
+            let result = try await Shell.run(script.path, [name, directory.path])
+            guard result.status == 0 else { throw ShellError(message: "generate.sh \(name) failed: \(result.stderr)") }
+            _ = FileManager.default.createFile(atPath: marker.path, contents: Data())
+            return directory
+        }
+        pending[name] = task
+        return try await task.value
+    }
+
+    /// The set's media files, sorted by name.
+    func files(_ name: String) async throws -> [URL] {
+        let directory = try await set(name)
+        return try FileManager.default.contentsOfDirectory(at: directory, includingPropertiesForKeys: nil)
+            .filter { !$0.lastPathComponent.hasPrefix(".") }
+            .sorted { $0.lastPathComponent < $1.lastPathComponent }
+    }
+}
+
+struct ShellError: Error, CustomStringConvertible {
+    let message: String
+    var description: String { message }
+}
+
+/// Runs a program and collects its output (the ffmpeg/ffprobe oracles, the CLI under test).
+enum Shell {
+    struct Result: Sendable {
+        var status: Int32
+        var stdout: String
+        var stderr: String
+    }
+
+    static func run(_ executable: String, _ arguments: [String]) async throws -> Result {
+        try await withCheckedThrowingContinuation { continuation in
+            DispatchQueue.global().async {
+                do {
+                    let process = Process()
+                    let absolute = executable.hasPrefix("/")
+                    process.executableURL = URL(fileURLWithPath: absolute ? executable : "/usr/bin/env")
+                    process.arguments = absolute ? arguments : [executable] + arguments
+                    let errFile = FileManager.default.temporaryDirectory.appendingPathComponent("helios-shell-\(UUID().uuidString)")
+                    _ = FileManager.default.createFile(atPath: errFile.path, contents: nil)
+                    defer { try? FileManager.default.removeItem(at: errFile) }
+                    let out = Pipe()
+                    process.standardOutput = out
+                    process.standardError = try FileHandle(forWritingTo: errFile)
+                    process.standardInput = FileHandle.nullDevice
+                    try process.run()
+                    let outData = out.fileHandleForReading.readDataToEndOfFile()
+                    process.waitUntilExit()
+                    let errData = (try? Data(contentsOf: errFile)) ?? Data()
+                    continuation.resume(returning: Result(status: process.terminationStatus,
+                                                          stdout: String(decoding: outData, as: UTF8.self),
+                                                          stderr: String(decoding: errData, as: UTF8.self)))
+                } catch {
+                    continuation.resume(throwing: error)
+                }
+            }
+        }
+    }
+}
+
+/// Independent measurements of a media file with the ffmpeg/ffprobe CLIs.
+enum Oracle {
+    /// MD5 of every decoded frame of the first stream of `kind` ("v" or "a"), in order.
+    static func frameHashes(_ url: URL, stream: String = "v") async throws -> [String] {
+        let result = try await Shell.run("ffmpeg", ["-nostdin", "-v", "error", "-i", url.path, "-map", "0:\(stream):0", "-f", "framemd5", "-"])
+        guard result.status == 0 else { throw ShellError(message: "framemd5 \(url.path): \(result.stderr)") }
+        return result.stdout.split(separator: "\n").filter { !$0.hasPrefix("#") }
+            .compactMap { $0.split(separator: ",").last.map { $0.trimmingCharacters(in: .whitespaces) } }
+    }
+
+    /// Warnings and errors a full decode prints (decoders that announce their version are ignored).
+    static func decodeWarnings(_ url: URL) async throws -> [String] {
+        let result = try await Shell.run("ffmpeg", ["-nostdin", "-v", "warning", "-i", url.path, "-f", "null", "-"])
+        return result.stderr.split(separator: "\n").map(String.init).filter { !$0.contains("libdav1d 1.") && !$0.isEmpty }
+    }
+
+    /// Decoded audio samples (per channel) of the first audio stream, played back to back.
+    static func decodedAudioSamples(_ url: URL) async throws -> Int {
+        let result = try await Shell.run("/bin/sh", ["-c", "ffmpeg -nostdin -v error -i '\(url.path)' -map 0:a:0 -ac 1 -f s16le - | wc -c"])
+        return (Int(result.stdout.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0) / 2
+    }
+
+    /// ffprobe's stream entries (codec_name, nb_read_frames, duration, ...) for every stream.
+    static func streams(_ url: URL) async throws -> [[String: String]] {
+        let result = try await Shell.run("ffprobe", ["-v", "error", "-count_frames", "-show_entries",
+                                                     "stream=index,codec_type,codec_name,nb_read_frames,duration,sample_rate,width,height",
+                                                     "-of", "json", url.path])
+        struct Probe: Decodable { var streams: [[String: JSONValue]] }
+        let probe = try JSONDecoder().decode(Probe.self, from: Data(result.stdout.utf8))
+        return probe.streams.map { $0.mapValues(\.text) }
+    }
+}
+
+enum JSONValue: Decodable {
+    case text(String)
+    case number(Double)
+
+    init(from decoder: Decoder) throws {
+        let c = try decoder.singleValueContainer()
+        if let n = try? c.decode(Double.self) { self = .number(n) } else { self = .text(try c.decode(String.self)) }
+    }
+
+    var text: String {
+        switch self {
+        case .text(let s): s
+        case .number(let n): n == n.rounded() ? String(Int(n)) : String(n)
+        }
+    }
+}
+
+/// A fresh temporary directory, removed by the caller.
+func makeTemporaryDirectory() throws -> URL {
+    let url = FileManager.default.temporaryDirectory.appendingPathComponent("helios-test-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+    return url
+}

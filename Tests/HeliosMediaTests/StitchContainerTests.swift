@@ -1,0 +1,125 @@
+import Foundation
+@testable import HeliosMedia
+import Testing
+
+/// Every container/codec pair stitched in process, checked with ffmpeg/ffprobe as an independent decoder.
+@Suite("Stitching real chunk sets", .serialized)
+struct StitchContainerTests {
+    static let sets: [(name: String, ext: String, audioExact: Bool)] = [
+        ("mp4-h264-aac", "mp4", false), ("mp4-hevc-aac", "mp4", false), ("mov-h264-pcm", "mov", true),
+        ("mov-prores-pcm", "mov", true), ("webm-vp9-opus", "webm", false), ("mkv-av1-opus", "mkv", false),
+        ("ts-h264-aac", "ts", false), ("mp4-video-only", "mp4", false), ("m4a-audio-only", "m4a", false),
+    ]
+
+    @Test("output decodes to exactly the inputs' frames, in order, with no warnings", arguments: sets.map(\.name))
+    func framesMatch(set: String) async throws {
+        let entry = Self.sets.first { $0.name == set }!
+        let chunks = try await FixtureCache.shared.files(set)
+        let dir = try makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let output = dir.appendingPathComponent("out.\(entry.ext)")
+        let report = try await NativeStitcher().stitch(chunks, to: output)
+
+        #expect(report.isValid)
+        #expect(try await Oracle.decodeWarnings(output) == [])
+        let hasVideo = report.inputs[0].streams.contains { $0.kind == .video }
+        if hasVideo {
+            var expected: [String] = []
+            for chunk in chunks { expected += try await Oracle.frameHashes(chunk) }
+            let actual = try await Oracle.frameHashes(output)
+            #expect(actual.count == 90)
+            #expect(actual == expected, "decoded frames differ from the chunks' frames")
+            #expect(report.output?.videoFrames == 90)
+        }
+        let hasAudio = report.inputs[0].streams.contains { $0.kind == .audio }
+        if hasAudio {
+            let decoded = try await Oracle.decodedAudioSamples(output)
+            let rate = Int(report.inputs[0].streams.first { $0.kind == .audio }.map { _ in 48000 } ?? 48000)
+            let videoSamples = 3 * rate  // three chunks of one second
+            if entry.audioExact {
+                #expect(decoded == videoSamples, "PCM must come out sample-exact")
+            } else {
+                // At most one codec frame (AAC 1024, Opus 960 samples) of drift, plus MPEG-TS's own first priming frame.
+                let bound = entry.ext == "ts" ? 2048 : 1024
+                #expect(abs(decoded - videoSamples) <= bound, "decoded audio drifts \(decoded - videoSamples) samples")
+            }
+            for boundary in report.boundaries where boundary.kind == .audio {
+                #expect(abs(boundary.audioDiscontinuitySamples ?? .max) <= 512)
+            }
+        }
+        // Durations on the output's own timestamps, measured by ffprobe. MPEG-TS has no edit list, so its audio
+        // keeps the first chunk's priming frame (21.3 ms) before the video starts, as the chunk itself did.
+        for stream in try await Oracle.streams(output) {
+            if let duration = Double(stream["duration"] ?? "") {
+                let bound = entry.ext == "ts" && stream["codec_type"] == "audio" ? 0.0214 + 0.0107 : 0.0107
+                #expect(abs(duration - 3.0) <= bound, "stream \(stream["index"] ?? "?") lasts \(duration) s")
+            }
+        }
+    }
+
+    @Test("AAC chunks: drift stays within half a frame over many boundaries")
+    func aacDriftBounded() async throws {
+        let chunks = try await FixtureCache.shared.files("mp4-h264-aac-10")
+        let dir = try makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let output = dir.appendingPathComponent("out.mp4")
+        let report = try await NativeStitcher().stitch(chunks, to: output)
+        let decoded = try await Oracle.decodedAudioSamples(output)
+        let video = 10 * 48000
+        #expect(abs(decoded - video) <= 1024, "decoded audio drifts \(decoded - video) samples over 10 chunks")
+        #expect(Int64(decoded - video) == report.output?.decodedAudioDriftSamples)
+        #expect(try await Oracle.decodeWarnings(output) == [])
+        let hashes = try await Oracle.frameHashes(output)
+        #expect(hashes.count == 300)
+    }
+
+    @Test("--faststart puts the index before the media data")
+    func faststart() async throws {
+        let chunks = try await FixtureCache.shared.files("mp4-h264-aac")
+        let dir = try makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let output = dir.appendingPathComponent("out.mp4")
+        _ = try await NativeStitcher(options: StitchOptions(faststart: true)).stitch(chunks, to: output)
+        let data = try Data(contentsOf: output)
+        let moov = data.range(of: Data("moov".utf8))!.lowerBound
+        let mdat = data.range(of: Data("mdat".utf8))!.lowerBound
+        #expect(moov < mdat)
+        #expect(try await Oracle.frameHashes(output).count == 90)
+    }
+
+    @Test("1,000 one-frame inputs stitch into 1,000 frames")
+    func thousandInputs() async throws {
+        let chunks = try await FixtureCache.shared.files("mp4-tiny-1000")
+        #expect(chunks.count == 1000)
+        let dir = try makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let output = dir.appendingPathComponent("out.mp4")
+        let report = try await NativeStitcher().stitch(chunks, to: output)
+        #expect(report.output?.videoFrames == 1000)
+        let streams = try await Oracle.streams(output)
+        #expect(streams.first?["nb_read_frames"] == "1000")
+        #expect(abs((Double(streams.first?["duration"] ?? "") ?? 0) - 1000.0 / 30) < 0.001)
+    }
+
+    @Test("cancelling a stitch leaves no output and no temp file")
+    func cancellation() async throws {
+        let chunks = try await FixtureCache.shared.files("mp4-tiny-1000")
+        let dir = try makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let output = dir.appendingPathComponent("out.mp4")
+        let task = Task { try await NativeStitcher().stitch(chunks, to: output) }
+        task.cancel()
+        await #expect(throws: StitchError.self) { try await task.value }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path) == [])
+    }
+
+    @Test("inputs are never modified")
+    func inputsUntouched() async throws {
+        let chunks = try await FixtureCache.shared.files("mov-h264-pcm")
+        let before = try chunks.map { try Data(contentsOf: $0) }
+        let dir = try makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        _ = try await NativeStitcher().stitch(chunks, to: dir.appendingPathComponent("out.mov"))
+        #expect(try chunks.map { try Data(contentsOf: $0) } == before)
+    }
+}
