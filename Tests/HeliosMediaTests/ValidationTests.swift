@@ -1,0 +1,197 @@
+import Foundation
+@testable import HeliosMedia
+import Testing
+
+/// Probed inputs built by hand: one H.264 video stream at 30 fps (1/15360) and one 48 kHz AAC stream, one second each.
+enum Probes {
+    static func video(frames: Int = 30, frameDuration: Int64 = 512) -> ProbedStream {
+        ProbedStream(index: 0, signature: signature(.video), timeBase: Rational(1, 15360), packetCount: frames,
+                     frameCount: Int64(frames), firstPts: 0, firstDts: -1024, lastPts: Int64(frames - 1) * frameDuration,
+                     lastDts: Int64(frames - 3) * frameDuration, startPts: 0, endPts: Int64(frames) * frameDuration,
+                     firstPacketIsKeyframe: true, leadingDiscardPackets: 0, leadingDiscardDuration: 0, primingSamples: 0,
+                     trailingPaddingSamples: 0, typicalPacketDuration: frameDuration, irregularDurationCount: 0,
+                     missingTimestampCount: 0, firstNonIncreasingDts: nil, firstPtsBeforeDts: nil, corruptPacketCount: 0,
+                     leadingPackets: [], initialPadding: 0)
+    }
+
+    /// AAC with a discard-flagged priming packet at -1024 and the last packet trimmed to end at `samples`.
+    static func audio(samples: Int64 = 48000) -> ProbedStream {
+        let packets = Int((samples + 1023) / 1024)
+        return ProbedStream(index: 1, signature: signature(.audio), timeBase: Rational(1, 48000), packetCount: packets + 1,
+                            frameCount: samples, firstPts: -1024, firstDts: -1024, lastPts: Int64(packets - 1) * 1024,
+                            lastDts: Int64(packets - 1) * 1024, startPts: 0, endPts: samples, firstPacketIsKeyframe: true,
+                            leadingDiscardPackets: 1, leadingDiscardDuration: 1024, primingSamples: 1024,
+                            trailingPaddingSamples: 0, typicalPacketDuration: 1024, irregularDurationCount: 0,
+                            missingTimestampCount: 0, firstNonIncreasingDts: nil, firstPtsBeforeDts: nil, corruptPacketCount: 0,
+                            leadingPackets: [PacketTiming(pts: -1024, dts: -1024, duration: 1024, isDiscard: true),
+                                             PacketTiming(pts: 0, dts: 0, duration: 1024, isDiscard: false)],
+                            initialPadding: 0)
+    }
+
+    static func signature(_ kind: MediaKind) -> CodecSignature {
+        CodecSignature(kind: kind, codec: kind == .video ? "h264" : "aac", profile: kind == .video ? 100 : 1,
+                       level: kind == .video ? 30 : -99, width: kind == .video ? 160 : 0, height: kind == .video ? 96 : 0,
+                       pixelFormat: kind == .video ? "yuv420p" : nil, sampleAspectRatio: Rational(1, 1), fieldOrder: "progressive",
+                       colorRange: "unknown", colorPrimaries: "unknown", colorTransfer: "unknown", colorSpace: "unknown",
+                       sampleRate: kind == .audio ? 48000 : 0, channelLayout: kind == .audio ? "mono" : "unknown",
+                       channels: kind == .audio ? 1 : 0, sampleFormat: kind == .audio ? "fltp" : nil,
+                       frameSize: kind == .audio ? 1024 : 0, extradata: Data([1, 2, 3, 4]))
+    }
+
+    static func input(_ n: Int, video: ProbedStream = video(), audio: ProbedStream? = audio()) -> ProbedInput {
+        ProbedInput(path: "chunk\(n).mp4", formatName: "mov,mp4,m4a,3gp,3g2,mj2", fileSize: 1000,
+                    streams: [video] + (audio.map { [$0] } ?? []), containerDurationMicroseconds: 1_000_000)
+    }
+}
+
+@Suite("Validation over probed inputs (pure)")
+struct ValidationTests {
+    let mp4 = OutputCapabilities(formatName: "mp4")
+
+    func codes(_ inputs: [ProbedInput], lenient: Bool = false, output: OutputCapabilities? = nil) -> [(IssueCode, IssueSeverity, Int?)] {
+        StitchValidator.validate(inputs, output: output ?? mp4, lenient: lenient).map { ($0.code, $0.severity, $0.inputIndex) }
+    }
+
+    @Test func matchingInputsPass() {
+        #expect(StitchValidator.validate((0..<5).map { Probes.input($0) }, output: mp4).isEmpty)
+    }
+
+    @Test func noInputs() {
+        #expect(codes([]).map(\.0) == [.noInputs])
+    }
+
+    @Test func streamLayout() {
+        let issues = codes([Probes.input(0), Probes.input(1, audio: nil)])
+        #expect(issues.map(\.0) == [.streamLayoutMismatch])
+        #expect(issues.first?.2 == 1)
+    }
+
+    @Test("every codec parameter is compared, and the message names the field", arguments: [
+        ("codec", { @Sendable (s: inout CodecSignature) in s.codec = "hevc" }),
+        ("profile", { @Sendable (s: inout CodecSignature) in s.profile = 77 }),
+        ("level", { @Sendable (s: inout CodecSignature) in s.level = 40 }),
+        ("width", { @Sendable (s: inout CodecSignature) in s.width = 320 }),
+        ("height", { @Sendable (s: inout CodecSignature) in s.height = 180 }),
+        ("pixel format", { @Sendable (s: inout CodecSignature) in s.pixelFormat = "yuv444p" }),
+        ("sample aspect ratio", { @Sendable (s: inout CodecSignature) in s.sampleAspectRatio = Rational(4, 3) }),
+        ("field order", { @Sendable (s: inout CodecSignature) in s.fieldOrder = "top first" }),
+        ("color range", { @Sendable (s: inout CodecSignature) in s.colorRange = "pc" }),
+        ("color primaries", { @Sendable (s: inout CodecSignature) in s.colorPrimaries = "bt709" }),
+        ("color transfer", { @Sendable (s: inout CodecSignature) in s.colorTransfer = "bt709" }),
+        ("color space", { @Sendable (s: inout CodecSignature) in s.colorSpace = "bt709" }),
+        ("extradata", { @Sendable (s: inout CodecSignature) in s.extradata = Data([1, 2, 9, 4]) }),
+    ] as [(String, @Sendable (inout CodecSignature) -> Void)])
+    func videoParameter(field: String, change: @Sendable (inout CodecSignature) -> Void) {
+        var video = Probes.video()
+        change(&video.signature)
+        let issues = StitchValidator.validate([Probes.input(0), Probes.input(1, video: video)], output: mp4)
+        #expect(issues.map(\.code) == [.codecMismatch])
+        #expect(issues.first?.message.hasPrefix(field + " is") == true, "\(issues)")
+        #expect(issues.first?.stream == 0)
+    }
+
+    @Test("audio parameters are compared", arguments: [
+        ("sample rate", { @Sendable (s: inout CodecSignature) in s.sampleRate = 44100 }),
+        ("channel layout", { @Sendable (s: inout CodecSignature) in s.channelLayout = "stereo" }),
+        ("channels", { @Sendable (s: inout CodecSignature) in s.channels = 2 }),
+        ("sample format", { @Sendable (s: inout CodecSignature) in s.sampleFormat = "s16" }),
+        ("frame size", { @Sendable (s: inout CodecSignature) in s.frameSize = 960 }),
+    ] as [(String, @Sendable (inout CodecSignature) -> Void)])
+    func audioParameter(field: String, change: @Sendable (inout CodecSignature) -> Void) {
+        var audio = Probes.audio()
+        change(&audio.signature)
+        let issues = StitchValidator.validate([Probes.input(0), Probes.input(1, audio: audio)], output: mp4)
+        #expect(issues.contains { $0.code == .codecMismatch && $0.message.hasPrefix(field + " is") && $0.stream == 1 }, "\(issues)")
+        #expect(issues.allSatisfy { $0.severity == .error })
+    }
+
+    @Test func firstPacketMustBeKeyframe() {
+        var video = Probes.video()
+        video.firstPacketIsKeyframe = false
+        #expect(codes([Probes.input(0), Probes.input(1, video: video)]).map(\.0) == [.firstPacketNotKeyframe])
+    }
+
+    @Test func timestampsWithinAnInput() {
+        var video = Probes.video()
+        video.missingTimestampCount = 2
+        video.firstNonIncreasingDts = 7
+        video.firstPtsBeforeDts = 9
+        video.corruptPacketCount = 1
+        let found = Set(codes([Probes.input(0, video: video)]).map(\.0))
+        #expect(found == [.missingTimestamps, .nonIncreasingDts, .ptsBeforeDts, .corruptPackets])
+    }
+
+    @Test func frameDurationConsistency() {
+        var irregular = Probes.video()
+        irregular.irregularDurationCount = 3
+        #expect(codes([Probes.input(0, video: irregular)]).map(\.0) == [.irregularFrameDuration])
+        let pal = Probes.video(frames: 25, frameDuration: 614)
+        #expect(codes([Probes.input(0), Probes.input(1, video: pal)]).contains { $0.0 == .frameDurationMismatch && $0.1 == .error })
+    }
+
+    @Test func audioGapIsADiscontinuityAndLenientDowngradesIt() {
+        let short = Probes.audio(samples: 40000)  // audio stops 167 ms before the video
+        let strict = codes([Probes.input(0), Probes.input(1, audio: short), Probes.input(2)])
+        #expect(strict.contains { $0.0 == .discontinuity && $0.1 == .error })
+        #expect(strict.contains { $0.0 == .avDrift && $0.1 == .error && $0.2 == 1 })
+        let lenient = codes([Probes.input(0), Probes.input(1, audio: short), Probes.input(2)], lenient: true)
+        #expect(lenient.allSatisfy { $0.1 == .warning })
+        #expect(lenient.contains { $0.0 == .discontinuity })
+    }
+
+    @Test func lenientNeverDowngradesMismatches() {
+        var video = Probes.video()
+        video.signature.width = 320
+        #expect(codes([Probes.input(0), Probes.input(1, video: video)], lenient: true).map(\.1) == [.error])
+    }
+
+    @Test func containerMustHoldTheCodecs() {
+        let webm = OutputCapabilities(formatName: "webm", unsupportedCodecs: ["h264", "aac"])
+        let issues = StitchValidator.validate([Probes.input(0)], output: webm)
+        #expect(issues.map(\.code) == [.unsupportedByContainer, .unsupportedByContainer])
+        #expect(issues[0].message.contains("webm container cannot hold h264"))
+    }
+
+    @Test func timeBaseMismatchIsAWarning() {
+        var video = Probes.video()
+        video.timeBase = Rational(1, 30720)
+        video.typicalPacketDuration = 1024
+        video.endPts = 30 * 1024
+        #expect(codes([Probes.input(0), Probes.input(1, video: video)]).map(\.0).contains(.timeBaseMismatch))
+    }
+}
+
+@Suite("Timeline plan (pure)")
+struct PlanTests {
+    @Test("video offsets are exact after 10,000 inputs")
+    func noDriftAfterTenThousand() {
+        let inputs = (0..<10_000).map { Probes.input($0, audio: nil) }
+        let plan = StitchPlan(inputs: inputs)
+        #expect(plan.placements[9_999][0].offset == 9_999 * 15360)
+        #expect(plan.outputDurations[0] == 10_000 * 15360)
+        #expect(plan.outputDtsViolations.isEmpty)
+    }
+
+    @Test("AAC stays within half a frame of video at every boundary, with no priming on the timeline")
+    func aacGrid() {
+        let inputs = (0..<1_000).map { Probes.input($0) }
+        let plan = StitchPlan(inputs: inputs)
+        let audio = plan.boundaries.filter { $0.kind == .audio }
+        #expect(audio.count == 999)
+        #expect(audio.allSatisfy { abs($0.audioDiscontinuitySamples!) <= 512 })
+        #expect(plan.placements.dropFirst().allSatisfy { $0[1].dropLeading == 1 })
+        #expect(plan.placements[0][1].dropLeading == 0)
+        // Decoded back to back: within half a frame (plus the last frame's padding) of 1,000 seconds of video.
+        let drift = plan.decodedSamples[1]! - 1_000 * 48000
+        #expect(abs(drift) <= 1024)
+        #expect(plan.outputDtsViolations.isEmpty)
+    }
+
+    @Test("an audio gap is measured in ticks and milliseconds")
+    func gapMeasured() {
+        let plan = StitchPlan(inputs: [Probes.input(0, audio: Probes.audio(samples: 47520)), Probes.input(1)])
+        let boundary = plan.boundaries.first { $0.kind == .audio }!
+        #expect(boundary.gapTicks == 480)
+        #expect(boundary.gapMilliseconds == 10)
+    }
+}
