@@ -46,9 +46,10 @@ public actor JobManager {
 
     /// Validates and stores a new job as `pending`. Chunk commands will run in `jobDirectory`.
     @discardableResult
-    public func submit(_ spec: JobSpec, jobDirectory: URL) async throws -> JobStatus {
+    public func submit(_ spec: JobSpec, jobDirectory: URL, runSettings: RunSettings? = nil) async throws -> JobStatus {
         try spec.validate()
-        let status = JobStatus(spec: spec, jobDirectory: jobDirectory.standardizedFileURL.path)
+        var status = JobStatus(spec: spec, jobDirectory: jobDirectory.standardizedFileURL.path)
+        status.runSettings = runSettings
         try await repository.insert(status)
         logger.debug("submitted", metadata: ["job": "\(spec.id)", "chunks": "\(spec.chunks.count)"])
         return status
@@ -108,17 +109,20 @@ public actor JobManager {
     }
 
     /// Continues a paused, failed or interrupted job in this task: same as `run`.
-    public func resume(_ id: String, options: RunOptions = RunOptions(), events: AsyncStream<JobEvent>.Continuation? = nil) async throws -> JobStatus {
-        try await run(id, options: options, events: events)
+    public func resume(_ id: String, options: RunOptions = RunOptions(), runSettings: RunSettings? = nil,
+                       events: AsyncStream<JobEvent>.Continuation? = nil) async throws -> JobStatus {
+        try await run(id, options: options, runSettings: runSettings, events: events)
     }
 
     /// Runs (or resumes) the job in the calling task until it completes, fails, is paused or cancelled, and returns
     /// its final status. Chunks already completed are skipped. Cancelling the calling task pauses the job.
     ///
     /// Throws only when the job cannot be started (not found, finished, running elsewhere) or the store fails.
-    public func run(_ id: String, options: RunOptions = RunOptions(), events: AsyncStream<JobEvent>.Continuation? = nil) async throws -> JobStatus {
+    public func run(_ id: String, options: RunOptions = RunOptions(), runSettings: RunSettings? = nil,
+                    events: AsyncStream<JobEvent>.Continuation? = nil) async throws -> JobStatus {
         defer { events?.finish() }
         var status = try await repository.load(id)
+        if let runSettings { status.runSettings = runSettings }
         guard active[id] == nil else { throw OrchestratorError.invalidState(id: id, state: status.state, action: "run (already running here)") }
         switch status.state {
         case .completed, .cancelled:

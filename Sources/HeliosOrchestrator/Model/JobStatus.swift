@@ -33,6 +33,8 @@ public struct JobStatus: Codable, Sendable, Hashable {
     public var jobDirectory: String
     /// Process id of the process running the job, while it is active.
     public var ownerPID: Int32?
+    /// How the job was last run (set by the `helios` tool), reused by `resume`.
+    public var runSettings: RunSettings?
 
     public init(spec: JobSpec, jobDirectory: String, now: Date = Date()) {
         self.id = spec.id
@@ -120,4 +122,26 @@ public struct MergeSummary: Codable, Sendable, Hashable {
 /// A request, from any process, that a running job stop.
 public enum ControlRequest: String, Codable, Sendable, Hashable {
     case pause, cancel
+}
+
+/// The settings a job was last run with, so `resume` continues the same way. Written by the `helios` tool.
+public struct RunSettings: Codable, Sendable, Hashable {
+    public var concurrency: Int
+    public var maxAttempts: Int
+    public var chunkTimeoutSeconds: Double?
+    /// False: the job has no merge step.
+    public var merge: Bool
+    /// Merged output path; nil for the default.
+    public var outputPath: String?
+    /// How chunk outputs are checked: `media` (probe) or `nonempty`.
+    public var outputCheck: String
+
+    public init(concurrency: Int, maxAttempts: Int, chunkTimeoutSeconds: Double? = nil, merge: Bool = true, outputPath: String? = nil, outputCheck: String = "media") {
+        self.concurrency = concurrency
+        self.maxAttempts = maxAttempts
+        self.chunkTimeoutSeconds = chunkTimeoutSeconds
+        self.merge = merge
+        self.outputPath = outputPath
+        self.outputCheck = outputCheck
+    }
 }
