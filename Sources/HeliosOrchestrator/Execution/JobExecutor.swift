@@ -1,0 +1,123 @@
+import Foundation
+import Logging
+
+/// What one successful chunk took.
+public struct ChunkOutcome: Sendable, Hashable {
+    public var chunkId: String
+    public var durationMs: Int64
+    public var attempts: Int
+    /// The tail of the successful attempt's stderr (bounded), for the job's chunk logs.
+    public var log: String
+}
+
+/// Runs a job's chunks with bounded concurrency and retries, validating each output.
+///
+/// At most `concurrency` chunk commands run at once: N are started and one more is started each time one ends.
+/// A chunk that fails permanently cancels the running ones (their process groups are killed) and the run
+/// throws `OrchestratorError.chunkFailed` naming the chunk with the tail of its stderr.
+public struct JobExecutor: Sendable {
+    public var worker: any WorkerAdapter
+    public var validator: any ChunkOutputValidator
+    public var retryPolicy: RetryPolicy
+    public var concurrency: Int
+    /// Per-attempt timeout of a chunk command.
+    public var chunkTimeout: Duration?
+    /// Variables added to the chunk commands' environment.
+    public var environment: [String: String]
+    public var clock: any SleepClock
+    public var logger: Logger
+
+    public init(worker: any WorkerAdapter = LocalWorkerAdapter(), validator: any ChunkOutputValidator = NonEmptyFileValidator(),
+                retryPolicy: RetryPolicy = RetryPolicy(), concurrency: Int = 4, chunkTimeout: Duration? = nil,
+                environment: [String: String] = [:], clock: any SleepClock = ContinuousSleepClock(),
+                logger: Logger = Logger(label: "helios.executor")) {
+        self.worker = worker
+        self.validator = validator
+        self.retryPolicy = retryPolicy
+        self.concurrency = max(1, concurrency)
+        self.chunkTimeout = chunkTimeout
+        self.environment = environment
+        self.clock = clock
+        self.logger = logger
+    }
+
+    /// Runs every chunk of `spec` not in `completed`, in `directory`.
+    ///
+    /// `onChunkCompleted` is awaited (it persists the completion) before the chunk's `chunkCompleted` event is sent.
+    public func runChunks(
+        of spec: JobSpec, in directory: URL, skipping completed: Set<String>,
+        onEvent: @escaping @Sendable (JobEvent) async -> Void,
+        onChunkCompleted: @escaping @Sendable (ChunkOutcome) async throws -> Void
+    ) async throws {
+        let pending = spec.chunks.filter { !completed.contains($0.id) }
+        let total = spec.chunks.count
+        var done = total - pending.count
+        logger.debug("running chunks", metadata: ["job": "\(spec.id)", "pending": "\(pending.count)", "total": "\(total)"])
+        try await withThrowingTaskGroup(of: ChunkOutcome.self) { group in
+            var queue = pending.makeIterator()
+            for _ in 0..<concurrency {
+                guard let chunk = queue.next() else { break }
+                group.addTask { try await self.runChunk(chunk, of: spec, in: directory, onEvent: onEvent) }
+            }
+            while let outcome = try await group.next() {
+                try await onChunkCompleted(outcome)
+                done += 1
+                await onEvent(.chunkCompleted(chunkId: outcome.chunkId, durationMs: outcome.durationMs, attempts: outcome.attempts))
+                await onEvent(.progress(done: done, total: total))
+                if let chunk = queue.next() {
+                    group.addTask { try await self.runChunk(chunk, of: spec, in: directory, onEvent: onEvent) }
+                }
+            }
+        }
+    }
+
+    /// Runs one chunk until it succeeds, fails permanently, or is cancelled.
+    func runChunk(_ chunk: RenderJobChunk, of spec: JobSpec, in directory: URL,
+                  onEvent: @Sendable (JobEvent) async -> Void) async throws -> ChunkOutcome {
+        let output = directory.appendingPathComponent(chunk.outputFile)
+        var attempt = 0
+        while true {
+            attempt += 1
+            try Task.checkCancellation()
+            await onEvent(.chunkStarted(chunkId: chunk.id, attempt: attempt))
+            var stderrTail = ""
+            do {
+                // A stale output from an interrupted attempt must not pass validation.
+                try? FileManager.default.removeItem(at: output)
+                try FileManager.default.createDirectory(at: output.deletingLastPathComponent(), withIntermediateDirectories: true)
+                let job = WorkerJob(jobId: spec.id, chunkId: chunk.id, command: chunk.command, workingDirectory: directory,
+                                    environment: environment.merging(Self.variables(for: chunk, of: spec)) { a, _ in a },
+                                    timeout: chunkTimeout)
+                let result = try await worker.execute(job)
+                stderrTail = result.stderr.tail(maxBytes: 2048)
+                guard result.exitCode == 0 else {
+                    throw OrchestratorError.commandFailed(chunkId: chunk.id, exitCode: result.exitCode, stderrTail: stderrTail)
+                }
+                do { try await validator.validate(output) } catch {
+                    throw OrchestratorError.invalidOutput(chunkId: chunk.id, path: output.path, reason: "\(error)")
+                }
+                return ChunkOutcome(chunkId: chunk.id, durationMs: result.durationMs, attempts: attempt, log: stderrTail)
+            } catch {
+                if error is CancellationError || Task.isCancelled { throw CancellationError() }
+                guard attempt < retryPolicy.maxAttempts, retryPolicy.isRetryable(error) else {
+                    logger.debug("chunk failed", metadata: ["chunk": "\(chunk.id)", "attempts": "\(attempt)", "error": "\(error)"])
+                    throw OrchestratorError.chunkFailed(jobId: spec.id, chunkId: chunk.id, attempts: attempt,
+                                                        reason: "\(error)", stderrTail: stderrTail)
+                }
+                let delay = retryPolicy.delay(afterFailures: attempt)
+                logger.debug("chunk retrying", metadata: ["chunk": "\(chunk.id)", "attempt": "\(attempt)", "delay": "\(delay)"])
+                await onEvent(.chunkRetrying(chunkId: chunk.id, attempt: attempt, error: "\(error)", delay: delay))
+                try await clock.sleep(for: delay)
+            }
+        }
+    }
+
+    /// Variables every chunk command sees.
+    static func variables(for chunk: RenderJobChunk, of spec: JobSpec) -> [String: String] {
+        [
+            "HELIOS_JOB_ID": spec.id, "HELIOS_CHUNK_ID": chunk.id,
+            "HELIOS_START_FRAME": "\(chunk.startFrame)", "HELIOS_FRAME_COUNT": "\(chunk.frameCount)",
+            "HELIOS_OUTPUT": chunk.outputFile,
+        ]
+    }
+}

@@ -1,0 +1,147 @@
+import Foundation
+
+/// Where a job is in its life.
+public enum JobState: String, Codable, Sendable, Hashable, CaseIterable {
+    case pending, running, stitching, completed, failed, cancelled, paused
+
+    /// True for states a job never leaves by itself.
+    public var isTerminal: Bool { self == .completed || self == .failed || self == .cancelled }
+    /// True while some process is working on the job.
+    public var isActive: Bool { self == .running || self == .stitching }
+}
+
+/// The durable record of a job: its spec, progress, metrics, logs and result.
+public struct JobStatus: Codable, Sendable, Hashable {
+    public var id: String
+    public var spec: JobSpec
+    public var state: JobState
+    /// Completed chunks over total chunks, 0...1.
+    public var progress: Double
+    public var completedChunks: Int
+    public var totalChunks: Int
+    /// Chunks whose output exists and was validated; resume skips them.
+    public var completedChunkIds: [String]
+    public var createdAt: Date
+    public var updatedAt: Date
+    /// Why the job failed, was cancelled or paused.
+    public var error: String?
+    public var result: JobResult?
+    public var metrics: JobMetrics
+    /// The last lines of each chunk's output, by chunk id (bounded).
+    public var chunkLogs: [String: String]
+    /// Directory the chunk commands run in and write to.
+    public var jobDirectory: String
+    /// Process id of the process running the job, while it is active.
+    public var ownerPID: Int32?
+    /// How the job was last run (set by the `helios` tool), reused by `resume`.
+    public var runSettings: RunSettings?
+
+    public init(spec: JobSpec, jobDirectory: String, now: Date = Date()) {
+        self.id = spec.id
+        self.spec = spec
+        self.state = .pending
+        self.progress = 0
+        self.completedChunks = 0
+        self.totalChunks = spec.chunks.count
+        self.completedChunkIds = []
+        self.createdAt = now
+        self.updatedAt = now
+        self.metrics = JobMetrics()
+        self.chunkLogs = [:]
+        self.jobDirectory = jobDirectory
+    }
+
+    /// Records a validated chunk. Idempotent.
+    mutating func markCompleted(_ chunkId: String) {
+        guard !completedChunkIds.contains(chunkId) else { return }
+        completedChunkIds.append(chunkId)
+        completedChunks = completedChunkIds.count
+        progress = totalChunks == 0 ? 1 : Double(completedChunks) / Double(totalChunks)
+    }
+}
+
+/// What a completed job produced.
+public struct JobResult: Codable, Sendable, Hashable {
+    /// The merged output, or nil when the job ran without a merge step.
+    public var outputPath: String?
+    public var merge: MergeSummary?
+
+    public init(outputPath: String?, merge: MergeSummary?) {
+        self.outputPath = outputPath
+        self.merge = merge
+    }
+}
+
+/// Timings and attempts of a job.
+public struct JobMetrics: Codable, Sendable, Hashable {
+    /// Wall time of all runs of the job, in milliseconds.
+    public var totalDurationMs: Int64
+    public var mergeDurationMs: Int64?
+    public var chunks: [String: ChunkMetrics]
+
+    public init(totalDurationMs: Int64 = 0, mergeDurationMs: Int64? = nil, chunks: [String: ChunkMetrics] = [:]) {
+        self.totalDurationMs = totalDurationMs
+        self.mergeDurationMs = mergeDurationMs
+        self.chunks = chunks
+    }
+}
+
+/// Timing of one chunk.
+public struct ChunkMetrics: Codable, Sendable, Hashable {
+    /// Duration of the successful attempt, in milliseconds.
+    public var durationMs: Int64
+    /// Attempts made, including the successful one.
+    public var attempts: Int
+
+    public init(durationMs: Int64, attempts: Int) {
+        self.durationMs = durationMs
+        self.attempts = attempts
+    }
+}
+
+/// What a merge produced, independent of the merger used.
+public struct MergeSummary: Codable, Sendable, Hashable {
+    public var outputPath: String
+    public var bytes: Int64
+    public var durationSeconds: Double?
+    public var videoFrames: Int64?
+    public var warnings: Int
+    /// The merger's full report as JSON text, when it has one.
+    public var reportJSON: String?
+
+    public init(outputPath: String, bytes: Int64, durationSeconds: Double? = nil, videoFrames: Int64? = nil, warnings: Int = 0, reportJSON: String? = nil) {
+        self.outputPath = outputPath
+        self.bytes = bytes
+        self.durationSeconds = durationSeconds
+        self.videoFrames = videoFrames
+        self.warnings = warnings
+        self.reportJSON = reportJSON
+    }
+}
+
+/// A request, from any process, that a running job stop.
+public enum ControlRequest: String, Codable, Sendable, Hashable {
+    case pause, cancel
+}
+
+/// The settings a job was last run with, so `resume` continues the same way. Written by the `helios` tool.
+public struct RunSettings: Codable, Sendable, Hashable {
+    public var concurrency: Int
+    public var maxAttempts: Int
+    public var chunkTimeoutSeconds: Double?
+    /// False: the job has no merge step.
+    public var merge: Bool
+    /// Merged output path; nil for the default.
+    public var outputPath: String?
+    /// How chunk outputs are checked: `media` (probe) or `nonempty`.
+    public var outputCheck: String
+
+    public init(concurrency: Int, maxAttempts: Int, chunkTimeoutSeconds: Double? = nil, merge: Bool = true, outputPath: String? = nil, outputCheck: String = "media") {
+        self.concurrency = concurrency
+        self.maxAttempts = maxAttempts
+        self.chunkTimeoutSeconds = chunkTimeoutSeconds
+        self.merge = merge
+        self.outputPath = outputPath
+        self.outputCheck = outputCheck
+    }
+}

@@ -1,0 +1,161 @@
+import Foundation
+import Logging
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Stores each job as `jobs/ID.json` under a directory; control requests as `controls/ID`.
+///
+/// Writes are atomic: a temporary file in the same directory is written, fsynced and renamed over the
+/// record, then the directory is fsynced. A record that cannot be decoded is reported, never dropped.
+public struct FileJobRepository: JobRepository {
+    public let root: URL
+    var jobsDirectory: URL { root.appendingPathComponent("jobs", isDirectory: true) }
+    var controlsDirectory: URL { root.appendingPathComponent("controls", isDirectory: true) }
+    let logger: Logger
+
+    public init(directory: URL, logger: Logger = Logger(label: "helios.store.file")) throws {
+        self.root = directory
+        self.logger = logger
+        for dir in [jobsDirectory, controlsDirectory] {
+            do { try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true) } catch {
+                throw OrchestratorError.storage(reason: "cannot create \(dir.path): \(error.localizedDescription)")
+            }
+        }
+    }
+
+    func recordURL(_ id: String) -> URL { jobsDirectory.appendingPathComponent(id + ".json") }
+    func controlURL(_ id: String) -> URL { controlsDirectory.appendingPathComponent(id) }
+
+    public func insert(_ status: JobStatus) async throws {
+        try checkID(status.id)
+        let temp = try writeTemp(encode(status), near: recordURL(status.id))
+        defer { unlink(temp.path) }
+        // link(2) fails if the record exists: create-if-absent is atomic even between processes.
+        if link(temp.path, recordURL(status.id).path) != 0 {
+            if errno == EEXIST { throw OrchestratorError.jobExists(id: status.id) }
+            throw OrchestratorError.storage(reason: "cannot create \(recordURL(status.id).path): \(String(cString: strerror(errno)))")
+        }
+        fsyncDirectory(jobsDirectory)
+    }
+
+    public func save(_ status: JobStatus) async throws {
+        try checkID(status.id)
+        try atomicWrite(encode(status), to: recordURL(status.id))
+    }
+
+    public func load(_ id: String) async throws -> JobStatus {
+        try checkID(id)
+        return try read(recordURL(id), id: id)
+    }
+
+    public func list() async throws -> JobListing {
+        let names: [String]
+        do { names = try FileManager.default.contentsOfDirectory(atPath: jobsDirectory.path) } catch {
+            throw OrchestratorError.storage(reason: "cannot list \(jobsDirectory.path): \(error.localizedDescription)")
+        }
+        var jobs: [JobStatus] = []
+        var problems: [OrchestratorError] = []
+        for name in names where name.hasSuffix(".json") && !name.hasPrefix(".") {
+            let id = String(name.dropLast(5))
+            do { jobs.append(try read(jobsDirectory.appendingPathComponent(name), id: id)) } catch let error as OrchestratorError {
+                problems.append(error)
+            }
+        }
+        return JobListing(jobs: jobs, problems: problems)
+    }
+
+    public func delete(_ id: String) async throws {
+        try checkID(id)
+        if unlink(recordURL(id).path) != 0 {
+            if errno == ENOENT { throw OrchestratorError.jobNotFound(id: id) }
+            throw OrchestratorError.storage(reason: "cannot delete \(recordURL(id).path): \(String(cString: strerror(errno)))")
+        }
+        unlink(controlURL(id).path)
+        fsyncDirectory(jobsDirectory)
+    }
+
+    public func requestControl(_ request: ControlRequest, for id: String) async throws {
+        try checkID(id)
+        try atomicWrite(Data(request.rawValue.utf8), to: controlURL(id))
+    }
+
+    public func pendingControl(for id: String) async throws -> ControlRequest? {
+        try checkID(id)
+        guard let data = FileManager.default.contents(atPath: controlURL(id).path) else { return nil }
+        let text = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        guard let request = ControlRequest(rawValue: text) else {
+            throw OrchestratorError.corruptRecord(id: id, location: controlURL(id).path, reason: "unknown control request '\(text)'")
+        }
+        return request
+    }
+
+    public func clearControl(for id: String) async throws {
+        try checkID(id)
+        unlink(controlURL(id).path)
+    }
+
+    // MARK: - Files
+
+    private func encode(_ status: JobStatus) throws -> Data {
+        try JobSpec.makeEncoder().encode(status)
+    }
+
+    private func read(_ url: URL, id: String) throws -> JobStatus {
+        let data: Data
+        do { data = try Data(contentsOf: url) } catch {
+            if !FileManager.default.fileExists(atPath: url.path) { throw OrchestratorError.jobNotFound(id: id) }
+            throw OrchestratorError.storage(reason: "cannot read \(url.path): \(error.localizedDescription)")
+        }
+        do {
+            let status = try JobSpec.makeDecoder().decode(JobStatus.self, from: data)
+            guard status.id == id else {
+                throw OrchestratorError.corruptRecord(id: id, location: url.path, reason: "record is for job '\(status.id)'")
+            }
+            return status
+        } catch let error as OrchestratorError { throw error } catch {
+            throw OrchestratorError.corruptRecord(id: id, location: url.path, reason: data.isEmpty ? "file is empty" : describeDecodingError(error))
+        }
+    }
+
+    private func writeTemp(_ data: Data, near url: URL) throws -> URL {
+        let temp = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).\(UUID().uuidString).tmp")
+        let fd = open(temp.path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw OrchestratorError.storage(reason: "cannot create \(temp.path): \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        let ok = data.withUnsafeBytes { buffer -> Bool in
+            var offset = 0
+            while offset < buffer.count {
+                let n = write(fd, buffer.baseAddress! + offset, buffer.count - offset)
+                if n < 0 { if errno == EINTR { continue }; return false }
+                offset += n
+            }
+            return true
+        }
+        guard ok, fsync(fd) == 0 else {
+            let reason = String(cString: strerror(errno))
+            unlink(temp.path)
+            throw OrchestratorError.storage(reason: "cannot write \(temp.path): \(reason)")
+        }
+        return temp
+    }
+
+    private func atomicWrite(_ data: Data, to url: URL) throws {
+        let temp = try writeTemp(data, near: url)
+        guard rename(temp.path, url.path) == 0 else {
+            let reason = String(cString: strerror(errno))
+            unlink(temp.path)
+            throw OrchestratorError.storage(reason: "cannot replace \(url.path): \(reason)")
+        }
+        fsyncDirectory(url.deletingLastPathComponent())
+    }
+
+    private func fsyncDirectory(_ url: URL) {
+        let fd = open(url.path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard fd >= 0 else { return }
+        fsync(fd)
+        close(fd)
+    }
+}

@@ -1,0 +1,42 @@
+import Foundation
+
+/// Durable storage of job statuses and of pause/cancel requests.
+///
+/// A repository is shared by processes: the one running a job writes its status, others (`helios job pause`)
+/// write control requests that the runner polls. All status writes of one job within a process go through
+/// `JobManager`, so updates are never lost.
+public protocol JobRepository: Sendable {
+    /// Stores a new job; throws `OrchestratorError.jobExists` if the id is taken.
+    func insert(_ status: JobStatus) async throws
+    /// Stores `status`, replacing the previous record atomically.
+    func save(_ status: JobStatus) async throws
+    /// The job's status; throws `.jobNotFound`, or `.corruptRecord` if it cannot be decoded.
+    func load(_ id: String) async throws -> JobStatus
+    /// Every job, oldest first, and every record that could not be read.
+    func list() async throws -> JobListing
+    /// Removes the job and its control request; throws `.jobNotFound`.
+    func delete(_ id: String) async throws
+    /// Asks whoever runs the job to pause or cancel it.
+    func requestControl(_ request: ControlRequest, for id: String) async throws
+    /// The pending control request, if any.
+    func pendingControl(for id: String) async throws -> ControlRequest?
+    func clearControl(for id: String) async throws
+}
+
+/// The result of listing a repository: the readable jobs and the problems with the others.
+public struct JobListing: Sendable {
+    public var jobs: [JobStatus]
+    /// Records that exist but cannot be read (never silently dropped).
+    public var problems: [OrchestratorError]
+
+    public init(jobs: [JobStatus], problems: [OrchestratorError]) {
+        self.jobs = jobs.sorted { ($0.createdAt, $0.id) < ($1.createdAt, $1.id) }
+        self.problems = problems
+    }
+}
+
+extension JobRepository {
+    func checkID(_ id: String) throws {
+        guard JobID.isValid(id) else { throw OrchestratorError.invalidJobId(id) }
+    }
+}

@@ -1,0 +1,133 @@
+import Foundation
+import GRDB
+import Logging
+
+/// Stores jobs in an SQLite database (WAL mode), safe to share between processes.
+///
+/// Each job is one row holding its JSON status; control requests live in their own table so that
+/// a pause from another process never races with the runner's status writes.
+public struct SQLiteJobRepository: JobRepository {
+    public let path: String
+    private let pool: DatabasePool
+
+    public init(path: String, logger: Logger = Logger(label: "helios.store.sqlite")) throws {
+        self.path = path
+        var config = Configuration()
+        config.busyMode = .timeout(10)
+        config.label = "helios.jobs"
+        do {
+            try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+            pool = try DatabasePool(path: path, configuration: config)
+            var migrator = DatabaseMigrator()
+            migrator.registerMigration("v1") { db in
+                try db.execute(sql: """
+                    CREATE TABLE job (id TEXT PRIMARY KEY NOT NULL, state TEXT NOT NULL, createdAt TEXT NOT NULL, body BLOB NOT NULL);
+                    CREATE TABLE control (jobId TEXT PRIMARY KEY NOT NULL, request TEXT NOT NULL);
+                    """)
+            }
+            try migrator.migrate(pool)
+        } catch {
+            throw OrchestratorError.storage(reason: "cannot open database \(path): \(error)")
+        }
+        logger.debug("opened job database", metadata: ["path": "\(path)"])
+    }
+
+    public func insert(_ status: JobStatus) async throws {
+        try checkID(status.id)
+        let body = try JobSpec.makeEncoder(pretty: false).encode(status)
+        try await write { db in
+            if try Bool.fetchOne(db, sql: "SELECT 1 FROM job WHERE id = ?", arguments: [status.id]) == true {
+                throw OrchestratorError.jobExists(id: status.id)
+            }
+            try db.execute(sql: "INSERT INTO job (id, state, createdAt, body) VALUES (?, ?, ?, ?)",
+                           arguments: [status.id, status.state.rawValue, status.createdAt.timeIntervalSince1970, body])
+        }
+    }
+
+    public func save(_ status: JobStatus) async throws {
+        try checkID(status.id)
+        let body = try JobSpec.makeEncoder(pretty: false).encode(status)
+        try await write { db in
+            try db.execute(sql: """
+                INSERT INTO job (id, state, createdAt, body) VALUES (?, ?, ?, ?)
+                ON CONFLICT(id) DO UPDATE SET state = excluded.state, body = excluded.body
+                """, arguments: [status.id, status.state.rawValue, status.createdAt.timeIntervalSince1970, body])
+        }
+    }
+
+    public func load(_ id: String) async throws -> JobStatus {
+        try checkID(id)
+        let body = try await read { db in try Data.fetchOne(db, sql: "SELECT body FROM job WHERE id = ?", arguments: [id]) }
+        guard let body else { throw OrchestratorError.jobNotFound(id: id) }
+        return try decode(body, id: id)
+    }
+
+    public func list() async throws -> JobListing {
+        let rows = try await read { db in
+            try Row.fetchAll(db, sql: "SELECT id, body FROM job ORDER BY createdAt, id").map { ($0["id"] as String, $0["body"] as Data? ?? Data()) }
+        }
+        var jobs: [JobStatus] = []
+        var problems: [OrchestratorError] = []
+        for (id, body) in rows {
+            do { jobs.append(try decode(body, id: id)) } catch let error as OrchestratorError { problems.append(error) }
+        }
+        return JobListing(jobs: jobs, problems: problems)
+    }
+
+    public func delete(_ id: String) async throws {
+        try checkID(id)
+        try await write { db in
+            try db.execute(sql: "DELETE FROM job WHERE id = ?", arguments: [id])
+            if db.changesCount == 0 { throw OrchestratorError.jobNotFound(id: id) }
+            try db.execute(sql: "DELETE FROM control WHERE jobId = ?", arguments: [id])
+        }
+    }
+
+    public func requestControl(_ request: ControlRequest, for id: String) async throws {
+        try checkID(id)
+        try await write { db in
+            try db.execute(sql: "INSERT OR REPLACE INTO control (jobId, request) VALUES (?, ?)", arguments: [id, request.rawValue])
+        }
+    }
+
+    public func pendingControl(for id: String) async throws -> ControlRequest? {
+        try checkID(id)
+        let text = try await read { db in try String.fetchOne(db, sql: "SELECT request FROM control WHERE jobId = ?", arguments: [id]) }
+        guard let text else { return nil }
+        guard let request = ControlRequest(rawValue: text) else {
+            throw OrchestratorError.corruptRecord(id: id, location: "\(path) (control)", reason: "unknown control request '\(text)'")
+        }
+        return request
+    }
+
+    public func clearControl(for id: String) async throws {
+        try checkID(id)
+        try await write { db in try db.execute(sql: "DELETE FROM control WHERE jobId = ?", arguments: [id]) }
+    }
+
+    // MARK: - Helpers
+
+    private func decode(_ body: Data, id: String) throws -> JobStatus {
+        do {
+            let status = try JobSpec.makeDecoder().decode(JobStatus.self, from: body)
+            guard status.id == id else {
+                throw OrchestratorError.corruptRecord(id: id, location: "\(path) (row \(id))", reason: "record is for job '\(status.id)'")
+            }
+            return status
+        } catch let error as OrchestratorError { throw error } catch {
+            throw OrchestratorError.corruptRecord(id: id, location: "\(path) (row \(id))", reason: describeDecodingError(error))
+        }
+    }
+
+    private func write<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
+        do { return try await pool.write(body) } catch let error as OrchestratorError { throw error } catch {
+            throw OrchestratorError.storage(reason: "\(path): \(error)")
+        }
+    }
+
+    private func read<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
+        do { return try await pool.read(body) } catch let error as OrchestratorError { throw error } catch {
+            throw OrchestratorError.storage(reason: "\(path): \(error)")
+        }
+    }
+}

@@ -1,0 +1,90 @@
+import Foundation
+
+/// Runs one command for a job somewhere: a local process, a remote worker, a cloud function.
+public protocol WorkerAdapter: Sendable {
+    /// Runs `job` to completion and reports how it exited. A non-zero exit is a result, not an error.
+    /// Throws `OrchestratorError.spawnFailed`, `.timedOut`, or `CancellationError` (the command was stopped).
+    func execute(_ job: WorkerJob) async throws -> WorkerResult
+}
+
+/// Which output stream a line of output came from.
+public enum OutputStreamKind: String, Sendable, Hashable, Codable {
+    case stdout, stderr
+}
+
+/// One command to run.
+public struct WorkerJob: Sendable {
+    public var jobId: String
+    /// The chunk id, or `merge` for the merge step.
+    public var chunkId: String
+    public var command: String
+    /// The job directory: the command's working directory.
+    public var workingDirectory: URL
+    /// Variables added to (and overriding) the inherited environment.
+    public var environment: [String: String]
+    /// Kill the command after this long; nil waits forever.
+    public var timeout: Duration?
+    /// Receives output as it arrives (not necessarily whole lines).
+    public var onOutput: (@Sendable (OutputStreamKind, Data) -> Void)?
+
+    public init(jobId: String, chunkId: String, command: String, workingDirectory: URL, environment: [String: String] = [:],
+                timeout: Duration? = nil, onOutput: (@Sendable (OutputStreamKind, Data) -> Void)? = nil) {
+        self.jobId = jobId
+        self.chunkId = chunkId
+        self.command = command
+        self.workingDirectory = workingDirectory
+        self.environment = environment
+        self.timeout = timeout
+        self.onOutput = onOutput
+    }
+}
+
+/// How a command exited and what it printed (the tail of each stream).
+public struct WorkerResult: Sendable, Hashable, Codable {
+    /// Exit status; 128 + signal number when killed by a signal.
+    public var exitCode: Int32
+    public var stdout: String
+    public var stderr: String
+    public var durationMs: Int64
+
+    public init(exitCode: Int32, stdout: String, stderr: String, durationMs: Int64) {
+        self.exitCode = exitCode
+        self.stdout = stdout
+        self.stderr = stderr
+        self.durationMs = durationMs
+    }
+}
+
+/// Keeps the last `limit` bytes of a stream.
+struct OutputTail: Sendable {
+    let limit: Int
+    private(set) var data = Data()
+    private(set) var totalBytes = 0
+
+    init(limit: Int) { self.limit = limit }
+
+    mutating func append(_ chunk: Data) {
+        totalBytes += chunk.count
+        if chunk.count >= limit {
+            data = Data(chunk.suffix(limit))
+        } else {
+            data.append(chunk)
+            if data.count > 2 * limit { data = Data(data.suffix(limit)) }
+        }
+    }
+
+    /// The tail as text, at most `limit` bytes.
+    var text: String {
+        let bytes = data.count > limit ? Data(data.suffix(limit)) : data
+        return String(decoding: bytes, as: UTF8.self)
+    }
+}
+
+extension String {
+    /// The last `maxBytes` bytes of the string, for error messages.
+    func tail(maxBytes: Int) -> String {
+        let utf8 = Array(self.utf8)
+        guard utf8.count > maxBytes else { return self }
+        return String(decoding: utf8.suffix(maxBytes), as: UTF8.self)
+    }
+}

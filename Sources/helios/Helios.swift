@@ -1,0 +1,28 @@
+import ArgumentParser
+
+/// `helios`: plans, runs and manages distributed render jobs.
+@main
+struct Helios: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "helios",
+        abstract: "Render orchestration: plan, run and manage chunked render jobs.",
+        subcommands: [JobCommand.self]
+    )
+}
+
+/// `helios job …`
+struct JobCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "job",
+        abstract: "Plan, run and manage render jobs.",
+        discussion: """
+            Exit codes: 0 success; 1 job failed; 2 invalid spec or input file; 3 job not found; \
+            4 job is in the wrong state for the command; 5 job paused (pause request or Ctrl-C); \
+            6 job cancelled; 7 job store error (unreadable or corrupt record); 64 command-line usage error.
+            """,
+        subcommands: [
+            PlanCommand.self, RunCommand.self, SubmitCommand.self, StatusCommand.self, ListCommand.self,
+            PauseCommand.self, ResumeCommand.self, CancelCommand.self, DeleteCommand.self,
+        ]
+    )
+}

@@ -1,0 +1,158 @@
+import ArgumentParser
+import Foundation
+import HeliosMedia
+import HeliosOrchestrator
+
+/// Options shared by `run` and `resume`.
+struct ExecutionOptions: ParsableArguments {
+    @Option(help: "Chunks rendered at once.")
+    var concurrency: Int?
+
+    @Option(help: "Retries per chunk after its first attempt.")
+    var retries: Int?
+
+    @Option(help: ArgumentHelp("Kill a chunk attempt after this many seconds.", valueName: "SECONDS"))
+    var timeout: Double?
+
+    @Option(help: ArgumentHelp("Merged output file (default: JOBDIR/ID.EXT).", valueName: "OUT"))
+    var output: String?
+
+    @Flag(help: "Skip the merge step: the chunk outputs are the result.")
+    var noMerge = false
+
+    @Option(help: "How chunk outputs are checked: media (probe with HeliosMedia) or nonempty.")
+    var outputCheck: OutputCheck?
+
+    @Flag(help: "No progress output.")
+    var quiet = false
+
+    enum OutputCheck: String, ExpressibleByArgument, CaseIterable { case media, nonempty }
+
+    func settings(previous: RunSettings?) throws -> RunSettings {
+        if let concurrency, concurrency < 1 { throw ValidationError("--concurrency must be at least 1") }
+        if let retries, retries < 0 { throw ValidationError("--retries must not be negative") }
+        if let timeout, timeout <= 0 { throw ValidationError("--timeout must be positive") }
+        return RunSettings(
+            concurrency: concurrency ?? previous?.concurrency ?? 4,
+            maxAttempts: retries.map { $0 + 1 } ?? previous?.maxAttempts ?? 3,
+            chunkTimeoutSeconds: timeout ?? previous?.chunkTimeoutSeconds,
+            merge: noMerge ? false : (previous?.merge ?? true),
+            outputPath: output.map { URL(fileURLWithPath: $0).standardizedFileURL.path } ?? previous?.outputPath,
+            outputCheck: outputCheck?.rawValue ?? previous?.outputCheck ?? OutputCheck.media.rawValue)
+    }
+
+    /// Runs the job in the foreground with a progress display; exits with the code of its final state.
+    static func runForeground(_ manager: JobManager, id: String, settings: RunSettings, quiet: Bool) async throws {
+        let validator: any ChunkOutputValidator = settings.outputCheck == OutputCheck.nonempty.rawValue ? NonEmptyFileValidator() : MediaProbeValidator()
+        let output = settings.outputPath.map { URL(fileURLWithPath: $0) }
+        let executor = JobExecutor(
+            validator: validator,
+            retryPolicy: RetryPolicy(maxAttempts: settings.maxAttempts),
+            concurrency: settings.concurrency,
+            chunkTimeout: settings.chunkTimeoutSeconds.map { .milliseconds(Int64($0 * 1000)) })
+        let options = RunOptions(
+            executor: executor,
+            merger: NativeStitchMerger(options: StitchOptions(force: true)),
+            mergeEnabled: settings.merge,
+            output: output)
+        let (events, continuation) = AsyncStream.makeStream(of: JobEvent.self, bufferingPolicy: .bufferingNewest(256))
+        let reporter = Task { await ProgressReporter(quiet: quiet).consume(events) }
+        let run = Task { try await manager.run(id, options: options, runSettings: settings, events: continuation) }
+        let interrupts = InterruptHandler { run.cancel() }
+        let result = await run.result
+        await reporter.value
+        withExtendedLifetime(interrupts) {}
+        let status = try result.get()
+        print(status.summary)
+        let exit = HeliosExit.forState(status.state)
+        if exit != .success { throw exit }
+    }
+}
+
+/// `helios job run SPEC.json`
+struct RunCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Run a job in the foreground (submitting it first; an unfinished job with the same spec is resumed).")
+
+    @Argument(help: "Job spec JSON file.")
+    var spec: String
+
+    @Option(help: ArgumentHelp("Directory the chunk commands run in and write to (default: the spec's directory).", valueName: "DIR"))
+    var workdir: String?
+
+    @Option(help: "Merge with this command instead of the native stitcher ({inputs}, {list}, {output}).")
+    var mergeCommand: String?
+
+    @OptionGroup var execution: ExecutionOptions
+    @OptionGroup var store: StoreOptions
+
+    func run() async throws {
+        try await withExitCodes {
+            let specURL = URL(fileURLWithPath: spec)
+            var jobSpec = try JobSpec.load(from: specURL)
+            if let mergeCommand { jobSpec.mergeCommand = mergeCommand }
+            let directory = workdir.map { URL(fileURLWithPath: $0, isDirectory: true) } ?? specURL.deletingLastPathComponent()
+            let manager = try store.manager()
+            var previous: RunSettings?
+            do {
+                let existing = try await manager.get(jobSpec.id)
+                guard existing.spec == jobSpec else {
+                    throw ValidationError("job '\(jobSpec.id)' already exists in the store with a different spec; delete it or change the id")
+                }
+                previous = existing.runSettings
+                if !execution.quiet { printError("job \(jobSpec.id) exists (\(existing.state.rawValue)); resuming it") }
+            } catch OrchestratorError.jobNotFound {
+                let settings = try execution.settings(previous: nil)
+                try await manager.submit(jobSpec, jobDirectory: directory, runSettings: settings)
+            }
+            let settings = try execution.settings(previous: previous)
+            try await ExecutionOptions.runForeground(manager, id: jobSpec.id, settings: settings, quiet: execution.quiet)
+        }
+    }
+}
+
+/// `helios job resume ID`
+struct ResumeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "resume",
+        abstract: "Continue a paused, failed or interrupted job in the foreground; completed chunks are not re-run.")
+
+    @Argument(help: "Job id.")
+    var id: String
+
+    @OptionGroup var execution: ExecutionOptions
+    @OptionGroup var store: StoreOptions
+
+    func run() async throws {
+        try await withExitCodes {
+            let manager = try store.manager()
+            let status = try await manager.get(id)
+            let settings = try execution.settings(previous: status.runSettings)
+            try await ExecutionOptions.runForeground(manager, id: id, settings: settings, quiet: execution.quiet)
+        }
+    }
+}
+
+/// `helios job submit SPEC.json`
+struct SubmitCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "submit", abstract: "Validate a spec and store it as a pending job.")
+
+    @Argument(help: "Job spec JSON file.")
+    var spec: String
+
+    @Option(help: ArgumentHelp("Directory the chunk commands will run in (default: the spec's directory).", valueName: "DIR"))
+    var workdir: String?
+
+    @OptionGroup var store: StoreOptions
+
+    func run() async throws {
+        try await withExitCodes {
+            let specURL = URL(fileURLWithPath: spec)
+            let jobSpec = try JobSpec.load(from: specURL)
+            let directory = workdir.map { URL(fileURLWithPath: $0, isDirectory: true) } ?? specURL.deletingLastPathComponent()
+            let status = try await store.manager().submit(jobSpec, jobDirectory: directory)
+            print("submitted job \(status.id) (\(status.totalChunks) chunks); run it with: helios job resume \(status.id)")
+        }
+    }
+}

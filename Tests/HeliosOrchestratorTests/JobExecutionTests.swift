@@ -1,0 +1,211 @@
+import Foundation
+import HeliosOrchestrator
+import Testing
+
+@Suite("JobManager and JobExecutor with real processes")
+struct JobExecutionTests {
+    @Test func concurrencyLimitIsNeverExceededAndOutputsMergeInOrder() async throws {
+        let dir = try TempDir()
+        defer { dir.cleanup() }
+        let manager = JobManager(repository: try SQLiteJobRepository(path: dir.path("store/jobs.sqlite")))
+        let spec = makeSpec(id: "limit", chunks: 12) { i in "/bin/sh -c 'sleep 0.05; printf \(i), > out/c\(i).bin'" }
+        try await manager.submit(spec, jobDirectory: dir.url)
+        let counter = InFlightCounter(LocalWorkerAdapter())
+        let (events, continuation) = AsyncStream.makeStream(of: JobEvent.self)
+        let collected = Task { await events.reduce(into: [JobEvent]()) { $0.append($1) } }
+        let status = try await manager.run("limit", options: testOptions(concurrency: 3, worker: counter), events: continuation)
+        let all = await collected.value
+
+        #expect(status.state == .completed)
+        #expect(counter.peak == 3)
+        #expect(counter.total == 12)
+        #expect(dir.read("limit.bin") == (0..<12).map { "\($0)," }.joined())
+        #expect(status.result?.merge?.bytes == Int64(dir.read("limit.bin")?.utf8.count ?? -1))
+        #expect(status.completedChunkIds.count == 12 && status.progress == 1)
+        #expect(all.filter { if case .chunkCompleted = $0 { true } else { false } }.count == 12)
+        #expect(all.contains(.progress(done: 12, total: 12)))
+        #expect(all.contains(.merging(chunks: 12)))
+        #expect(all.last.map { if case .completed = $0 { true } else { false } } == true)
+        // The stored record is the final one.
+        let stored = try await manager.repository.load("limit")
+        #expect(stored.state == .completed && stored.completedChunkIds == status.completedChunkIds && stored.result == status.result)
+    }
+
+    @Test func retriesWithExponentialFullJitterBackoffThenSucceeds() async throws {
+        let dir = try TempDir()
+        defer { dir.cleanup() }
+        let manager = JobManager(repository: try FileJobRepository(directory: dir.url.appendingPathComponent("store")))
+        // Fails twice (exit 3, "boom"), succeeds on the third attempt.
+        let flaky = "/bin/sh -c 'n=$(cat n 2>/dev/null || echo 0); n=$((n+1)); echo $n > n; if [ $n -ge 3 ]; then printf ok > out/c0.bin; else echo boom >&2; exit 3; fi'"
+        try await manager.submit(makeSpec(id: "flaky", chunks: 1) { _ in flaky }, jobDirectory: dir.url)
+        let clock = RecordingClock()
+        let policy = RetryPolicy(maxAttempts: 5, initialBackoff: .seconds(1), maximumBackoff: .seconds(10), jitter: { 0.5 })
+        let (events, continuation) = AsyncStream.makeStream(of: JobEvent.self)
+        let collected = Task { await events.reduce(into: [JobEvent]()) { $0.append($1) } }
+        let status = try await manager.run("flaky", options: testOptions(retry: policy, clock: clock), events: continuation)
+        #expect(status.state == .completed)
+        #expect(status.metrics.chunks["c0"]?.attempts == 3)
+        #expect(await clock.sleeps == [.milliseconds(500), .seconds(1)])
+        let retries = await collected.value.compactMap { event -> Int? in
+            if case .chunkRetrying(let chunk, let attempt, let error, _) = event, chunk == "c0", error.contains("boom") { return attempt }
+            return nil
+        }
+        #expect(retries == [1, 2])
+    }
+
+    @Test func backoffCeilingDoublesUpToTheMaximum() {
+        let policy = RetryPolicy(maxAttempts: 10, initialBackoff: .milliseconds(100), maximumBackoff: .milliseconds(700), jitter: { 1 })
+        #expect((1...5).map { policy.delay(afterFailures: $0) } == [.milliseconds(100), .milliseconds(200), .milliseconds(400), .milliseconds(700), .milliseconds(700)])
+        let zero = RetryPolicy(jitter: { 0 })
+        #expect(zero.delay(afterFailures: 3) == .zero)
+        #expect(!policy.isRetryable(CancellationError()))
+        #expect(!policy.isRetryable(OrchestratorError.commandFailed(chunkId: "c", exitCode: 127, stderrTail: "")))
+        #expect(policy.isRetryable(OrchestratorError.commandFailed(chunkId: "c", exitCode: 1, stderrTail: "")))
+    }
+
+    @Test func permanentFailureCancelsRunningChunksAndNamesTheChunkWithItsStderr() async throws {
+        let dir = try TempDir()
+        defer { dir.cleanup() }
+        try FileManager.default.createDirectory(atPath: dir.path("pids"), withIntermediateDirectories: true)
+        let manager = JobManager(repository: try FileJobRepository(directory: dir.url.appendingPathComponent("store")))
+        let spec = makeSpec(id: "doomed", chunks: 3) { i in
+            i == 2 ? "/bin/sh -c 'sleep 0.3; echo render exploded at frame 2 >&2; exit 4'"
+                   : "/bin/sh -c 'sleep 30 & echo $! > pids/\(i); wait'"
+        }
+        try await manager.submit(spec, jobDirectory: dir.url)
+        let clock = RecordingClock()
+        let start = ContinuousClock.now
+        let status = try await manager.run("doomed", options: testOptions(concurrency: 3, retry: RetryPolicy(maxAttempts: 2, jitter: { 1 }), clock: clock))
+        #expect(ContinuousClock.now - start < .seconds(5))
+        #expect(status.state == .failed)
+        let error = try #require(status.error)
+        #expect(error.contains("chunk 'c2' failed after 2 attempts"))
+        #expect(error.contains("render exploded at frame 2"))
+        #expect(await clock.sleeps == [.milliseconds(500)])
+        let children = pids(in: dir.path("pids"))
+        #expect(children.count == 2)
+        for pid in children { #expect(await waitUntil(timeout: .seconds(2)) { !isProcessAlive(pid) }, "chunk child \(pid) survived") }
+    }
+
+    @Test func nonRetryableExitAndTimeoutsAreHandled() async throws {
+        let dir = try TempDir()
+        defer { dir.cleanup() }
+        let manager = JobManager(repository: try FileJobRepository(directory: dir.url.appendingPathComponent("store")))
+        try await manager.submit(makeSpec(id: "notfound", chunks: 1) { _ in "/bin/sh -c 'exit 127'" }, jobDirectory: dir.url)
+        let clock = RecordingClock()
+        let failed = try await manager.run("notfound", options: testOptions(retry: RetryPolicy(maxAttempts: 5), clock: clock))
+        #expect(failed.state == .failed)
+        #expect(failed.error?.contains("after 1 attempt") == true)
+        #expect(await clock.sleeps.isEmpty)
+
+        try await manager.submit(makeSpec(id: "hang", chunks: 1) { _ in "/bin/sleep 30" }, jobDirectory: dir.url)
+        let start = ContinuousClock.now
+        let hung = try await manager.run("hang", options: testOptions(retry: RetryPolicy(maxAttempts: 2, jitter: { 0 }), timeout: .milliseconds(200)))
+        #expect(hung.state == .failed)
+        #expect(hung.error?.contains("chunk 'c0'") == true)
+        #expect(hung.error?.contains("timed out after 0.2 s") == true)
+        #expect(hung.error?.contains("after 2 attempts") == true)
+        #expect(ContinuousClock.now - start < .seconds(5))
+    }
+
+    @Test func missingOrEmptyOutputDoesNotCountAsDone() async throws {
+        let dir = try TempDir()
+        defer { dir.cleanup() }
+        let manager = JobManager(repository: try FileJobRepository(directory: dir.url.appendingPathComponent("store")))
+        try await manager.submit(makeSpec(id: "empty", chunks: 1) { _ in "/usr/bin/touch out/c0.bin" }, jobDirectory: dir.url)
+        let status = try await manager.run("empty", options: testOptions())
+        #expect(status.state == .failed)
+        #expect(status.completedChunkIds.isEmpty)
+        #expect(status.error?.contains("output \(dir.path("out/c0.bin")) is empty") == true)
+    }
+
+    @Test func cancelRequestedThroughTheRepositoryStopsTheJobWithinASecond() async throws {
+        let dir = try TempDir()
+        defer { dir.cleanup() }
+        try FileManager.default.createDirectory(atPath: dir.path("pids"), withIntermediateDirectories: true)
+        let store = dir.path("store/jobs.sqlite")
+        let manager = JobManager(repository: try SQLiteJobRepository(path: store))
+        try await manager.submit(makeSpec(id: "long", chunks: 6) { i in "/bin/sh -c 'sleep 30 & echo $! > pids/\(i); wait'" }, jobDirectory: dir.url)
+        let run = Task { try await manager.run("long", options: testOptions(concurrency: 3)) }
+        #expect(await waitUntil { pids(in: dir.path("pids")).count == 3 })
+        // Another "process": a second manager on the same database.
+        let other = JobManager(repository: try SQLiteJobRepository(path: store))
+        #expect(try await other.get("long").state == .running)
+        let start = ContinuousClock.now
+        try await other.cancel("long")
+        let status = try await run.value
+        #expect(ContinuousClock.now - start < .seconds(1))
+        #expect(status.state == .cancelled)
+        for pid in pids(in: dir.path("pids")) { #expect(await waitUntil(timeout: .seconds(2)) { !isProcessAlive(pid) }) }
+        #expect(try await other.get("long").state == .cancelled)
+        await #expect(throws: OrchestratorError.invalidState(id: "long", state: .cancelled, action: "run")) { _ = try await manager.run("long") }
+    }
+
+    @Test func pausedJobResumesRunningOnlyUnfinishedChunks() async throws {
+        let dir = try TempDir()
+        defer { dir.cleanup() }
+        let manager = JobManager(repository: try FileJobRepository(directory: dir.url.appendingPathComponent("store")))
+        // Chunk 3 blocks until the file "go" exists; every run is logged.
+        let spec = makeSpec(id: "resumable", chunks: 5) { i in
+            "/bin/sh -c 'echo c\(i) >> runs.log; " + (i == 3 ? "while [ ! -e go ]; do sleep 0.02; done; " : "") + "printf \(i) > out/c\(i).bin'"
+        }
+        try await manager.submit(spec, jobDirectory: dir.url)
+        let run = Task { try await manager.run("resumable", options: testOptions(concurrency: 1)) }
+        #expect(await waitUntil { (try? await manager.get("resumable").completedChunks) == 3 })
+        try await manager.pause("resumable")
+        let paused = try await run.value
+        #expect(paused.state == .paused)
+        #expect(paused.completedChunkIds == ["c0", "c1", "c2"])
+        try Data().write(to: dir.url.appendingPathComponent("go"))
+        let done = try await manager.resume("resumable", options: testOptions(concurrency: 1))
+        #expect(done.state == .completed)
+        #expect(dir.read("resumable.bin") == "01234")
+        #expect(dir.read("runs.log") == "c0\nc1\nc2\nc3\nc3\nc4\n")
+    }
+
+    @Test func mergeCommandRunsThroughTheWorker() async throws {
+        let dir = try TempDir()
+        defer { dir.cleanup() }
+        let manager = JobManager(repository: try FileJobRepository(directory: dir.url.appendingPathComponent("store")))
+        let spec = makeSpec(id: "cmdmerge", chunks: 3, mergeCommand: "/bin/sh -c 'out=$1; shift; cat \"$@\" > \"$out\"' merge {output} {inputs}") { i in
+            "/bin/sh -c 'printf [\(i)] > out/c\(i).bin'"
+        }
+        try await manager.submit(spec, jobDirectory: dir.url)
+        var options = testOptions()
+        options.output = dir.url.appendingPathComponent("final/all.bin")
+        try FileManager.default.createDirectory(atPath: dir.path("final"), withIntermediateDirectories: true)
+        let status = try await manager.run("cmdmerge", options: options)
+        #expect(status.state == .completed)
+        #expect(dir.read("final/all.bin") == "[0][1][2]")
+        #expect(status.result?.outputPath == dir.path("final/all.bin"))
+        #expect(status.result?.merge?.bytes == 9)
+    }
+
+    @Test func thousandChunkJobCompletesAtConcurrencyEightWithBoundedMemory() async throws {
+        let dir = try TempDir()
+        defer { dir.cleanup() }
+        let manager = JobManager(repository: try SQLiteJobRepository(path: dir.path("store/jobs.sqlite")))
+        try await manager.submit(makeSpec(id: "big", chunks: 1000) { i in "/bin/sh -c 'printf \(i % 10) > out/c\(i).bin'" }, jobDirectory: dir.url)
+        let before = residentKiB()
+        let (events, continuation) = AsyncStream.makeStream(of: JobEvent.self, bufferingPolicy: .bufferingNewest(64))
+        let drained = Task { var n = 0; for await _ in events { n += 1 }; return n }
+        let start = ContinuousClock.now
+        let status = try await manager.run("big", options: testOptions(concurrency: 8), events: continuation)
+        let elapsed = ContinuousClock.now - start
+        _ = await drained.value
+        let growthMiB = Double(residentKiB() - before) / 1024
+        print("1000-chunk job: \(elapsed), RSS growth \(String(format: "%.1f", growthMiB)) MiB, peak RSS \(peakKiB() / 1024) MiB")
+        #expect(status.state == .completed)
+        #expect(status.completedChunks == 1000)
+        #expect(dir.read("big.bin")?.count == 1000)
+        #expect(growthMiB < 100)
+    }
+}
+
+private func procStatus(_ key: String) -> Int {
+    let text = (try? String(contentsOfFile: "/proc/self/status", encoding: .utf8)) ?? ""
+    let line = text.split(separator: "\n").first { $0.hasPrefix(key + ":") } ?? ""
+    return Int(line.split(separator: " ").dropFirst().first ?? "0") ?? 0
+}
+func residentKiB() -> Int { procStatus("VmRSS") }
+func peakKiB() -> Int { procStatus("VmHWM") }

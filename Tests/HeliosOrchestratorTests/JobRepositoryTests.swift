@@ -1,0 +1,146 @@
+import Foundation
+import HeliosOrchestrator
+import Testing
+
+/// The two stores under test.
+enum StoreKind: String, CaseIterable, Sendable, CustomTestStringConvertible {
+    case files, sqlite
+    var testDescription: String { rawValue }
+    func make(_ dir: TempDir) throws -> any JobRepository {
+        switch self {
+        case .files: try FileJobRepository(directory: dir.url.appendingPathComponent("store"))
+        case .sqlite: try SQLiteJobRepository(path: dir.path("store/jobs.sqlite"))
+        }
+    }
+}
+
+@Suite("Job repository conformance")
+struct JobRepositoryTests {
+    func status(_ id: String, chunks: Int = 2) -> JobStatus {
+        JobStatus(spec: makeSpec(id: id, chunks: chunks) { "render \($0)" }, jobDirectory: "/tmp/jobs/\(id)",
+                  now: Date(timeIntervalSince1970: 1_700_000_000 + Double(id.hashValue % 1000)))
+    }
+
+    @Test(arguments: StoreKind.allCases)
+    func insertLoadSaveListDelete(kind: StoreKind) async throws {
+        let dir = try TempDir()
+        defer { dir.cleanup() }
+        let repo = try kind.make(dir)
+        var a = status("a")
+        try await repo.insert(a)
+        try await repo.insert(status("b"))
+        await #expect(throws: OrchestratorError.jobExists(id: "a")) { try await repo.insert(a) }
+        #expect(try await repo.load("a") == a)
+
+        a.state = .running
+        a.completedChunkIds = ["c0"]
+        a.metrics.chunks["c0"] = ChunkMetrics(durationMs: 12, attempts: 2)
+        a.chunkLogs["c0"] = "last line\n"
+        try await repo.save(a)
+        #expect(try await repo.load("a") == a)
+        // A second instance (another process) sees the same record.
+        #expect(try await kind.make(dir).load("a") == a)
+
+        let listing = try await repo.list()
+        #expect(Set(listing.jobs.map(\.id)) == ["a", "b"])
+        #expect(listing.problems.isEmpty)
+
+        try await repo.delete("b")
+        await #expect(throws: OrchestratorError.jobNotFound(id: "b")) { _ = try await repo.load("b") }
+        await #expect(throws: OrchestratorError.jobNotFound(id: "b")) { try await repo.delete("b") }
+        #expect(try await repo.list().jobs.map(\.id) == ["a"])
+    }
+
+    @Test(arguments: StoreKind.allCases)
+    func controlRequestsAreSeparateFromStatus(kind: StoreKind) async throws {
+        let dir = try TempDir()
+        defer { dir.cleanup() }
+        let repo = try kind.make(dir)
+        try await repo.insert(status("ctl"))
+        #expect(try await repo.pendingControl(for: "ctl") == nil)
+        try await kind.make(dir).requestControl(.pause, for: "ctl")
+        #expect(try await repo.pendingControl(for: "ctl") == .pause)
+        try await repo.save(status("ctl"))  // a status write does not lose the request
+        #expect(try await repo.pendingControl(for: "ctl") == .pause)
+        try await repo.requestControl(.cancel, for: "ctl")
+        #expect(try await repo.pendingControl(for: "ctl") == .cancel)
+        try await repo.clearControl(for: "ctl")
+        #expect(try await repo.pendingControl(for: "ctl") == nil)
+    }
+
+    @Test(arguments: StoreKind.allCases)
+    func idsThatCouldEscapeTheStoreAreRejected(kind: StoreKind) async throws {
+        let dir = try TempDir()
+        defer { dir.cleanup() }
+        let repo = try kind.make(dir)
+        for id in ["../evil", "a/b", "", "..", "sp ace", "ü"] {
+            await #expect(throws: OrchestratorError.invalidJobId(id)) { _ = try await repo.load(id) }
+        }
+        var bad = status("ok")
+        bad.id = "../../etc/x"
+        await #expect(throws: OrchestratorError.invalidJobId("../../etc/x")) { try await repo.save(bad) }
+    }
+
+    @Test(arguments: StoreKind.allCases)
+    func concurrentWritersNeverCorruptRecords(kind: StoreKind) async throws {
+        let dir = try TempDir()
+        defer { dir.cleanup() }
+        let repo = try kind.make(dir)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for i in 0..<20 {
+                group.addTask {
+                    var s = self.status("job\(i % 4)", chunks: 50)
+                    s.completedChunkIds = (0..<i).map { "c\($0)" }
+                    try await repo.save(s)
+                    _ = try await repo.load("job\(i % 4)")
+                }
+            }
+            try await group.waitForAll()
+        }
+        let listing = try await repo.list()
+        #expect(listing.jobs.count == 4)
+        #expect(listing.problems.isEmpty)
+    }
+
+    @Test func corruptOrPartialFilesAreReportedNotDropped() async throws {
+        let dir = try TempDir()
+        defer { dir.cleanup() }
+        let repo = try FileJobRepository(directory: dir.url.appendingPathComponent("store"))
+        try await repo.insert(status("good"))
+        let jobs = dir.url.appendingPathComponent("store/jobs")
+        try Data("{\"id\": \"trunc".utf8).write(to: jobs.appendingPathComponent("trunc.json"))
+        try Data().write(to: jobs.appendingPathComponent("empty.json"))
+        // A leftover temporary file from an interrupted write is not a record.
+        try Data("junk".utf8).write(to: jobs.appendingPathComponent(".good.json.1234.tmp"))
+
+        let listing = try await repo.list()
+        #expect(listing.jobs.map(\.id) == ["good"])
+        let problems = listing.problems.map(\.description).sorted()
+        #expect(problems.count == 2)
+        #expect(problems[0].hasPrefix("job 'empty': stored record \(jobs.path)/empty.json is corrupt: file is empty"))
+        #expect(problems[1].hasPrefix("job 'trunc': stored record \(jobs.path)/trunc.json is corrupt"))
+        let error = try await #require(throws: OrchestratorError.self) { _ = try await repo.load("trunc") }
+        guard case .corruptRecord(let id, _, _) = error else { Issue.record("\(error)"); return }
+        #expect(id == "trunc")
+        #expect(FileManager.default.fileExists(atPath: jobs.appendingPathComponent("trunc.json").path))
+    }
+
+    @Test func corruptSQLiteRowIsReported() async throws {
+        let dir = try TempDir()
+        defer { dir.cleanup() }
+        let path = dir.path("store/jobs.sqlite")
+        let repo = try SQLiteJobRepository(path: path)
+        try await repo.insert(status("fine"))
+        try await repo.insert(status("broken"))
+        let sqlite = Process()
+        sqlite.executableURL = URL(fileURLWithPath: "/usr/bin/sqlite3")
+        sqlite.arguments = [path, "UPDATE job SET body = X'7B7D' WHERE id = 'broken'"]
+        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/sqlite3") else { return }
+        try sqlite.run()
+        sqlite.waitUntilExit()
+        let listing = try await repo.list()
+        #expect(listing.jobs.map(\.id) == ["fine"])
+        #expect(listing.problems.count == 1)
+        #expect(listing.problems.first?.description.contains("job 'broken'") == true)
+    }
+}
