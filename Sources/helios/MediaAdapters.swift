@@ -28,7 +28,7 @@ struct NativeStitchMerger: ChunkMerger {
 /// Accepts a chunk output only if `MediaProbe` can read it as media.
 struct MediaProbeValidator: ChunkOutputValidator {
     func validate(_ url: URL) async throws {
-        do { _ = try MediaProbe.probe(url) } catch let error as StitchError { throw MediaFailure(error: error) }
+        do { _ = try MediaProbe.probe(url) } catch { throw MediaFailure(error: error) }
     }
 }
 
