@@ -213,12 +213,10 @@ public actor JobManager {
 
     private func recordChunk(_ id: String, _ chunk: ChunkOutcome) async throws {
         guard var status = active[id] else { return }
-        status.markCompleted(chunk.chunkId)
-        status.metrics.chunks[chunk.chunkId] = ChunkMetrics(durationMs: chunk.durationMs, attempts: chunk.attempts)
-        if !chunk.log.isEmpty { status.chunkLogs[chunk.chunkId] = chunk.log }
+        status.apply(chunk)
         status.updatedAt = Date()
         active[id] = status
-        try await persist(id)
+        try await repository.appendChunkCompletion(chunk, jobId: id)
     }
 
     private func merge(_ id: String, spec: JobSpec, directory: URL, options: RunOptions, events: AsyncStream<JobEvent>.Continuation?) async throws {
