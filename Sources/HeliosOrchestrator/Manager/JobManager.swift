@@ -175,6 +175,8 @@ public actor JobManager {
             outcome = stop.request == .pause ? .paused : .cancelled
         } catch is CancellationError {
             outcome = .paused
+        } catch where Task.isCancelled {
+            outcome = .paused  // e.g. a store write interrupted by the cancellation
         } catch {
             outcome = .failed("\(error)")
         }
@@ -197,8 +199,12 @@ public actor JobManager {
             final.state = .failed
             final.error = message
         }
-        try await repository.save(final)
-        try? await repository.clearControl(for: id)
+        // The caller's task may be cancelled (that is how Ctrl-C pauses); the final state must still be written.
+        let record = final
+        try await Task {
+            try await repository.save(record)
+            try? await repository.clearControl(for: id)
+        }.value
         logger.debug("run ended", metadata: ["job": "\(id)", "state": "\(final.state)"])
         switch outcome {
         case .completed: if let result = final.result { events?.yield(.completed(result)) }

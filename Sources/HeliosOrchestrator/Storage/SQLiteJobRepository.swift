@@ -139,13 +139,17 @@ public struct SQLiteJobRepository: JobRepository {
     }
 
     private func write<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
-        do { return try await pool.write(body) } catch let error as OrchestratorError { throw error } catch {
+        do { return try await pool.write(body) } catch let error as OrchestratorError { throw error } catch is CancellationError {
+            throw CancellationError()
+        } catch {
             throw OrchestratorError.storage(reason: "\(path): \(error)")
         }
     }
 
     private func read<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
-        do { return try await pool.read(body) } catch let error as OrchestratorError { throw error } catch {
+        do { return try await pool.read(body) } catch let error as OrchestratorError { throw error } catch is CancellationError {
+            throw CancellationError()
+        } catch {
             throw OrchestratorError.storage(reason: "\(path): \(error)")
         }
     }
