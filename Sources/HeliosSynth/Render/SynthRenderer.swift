@@ -105,6 +105,9 @@ final class ChunkWriter {
         }
         let vp = try video.parameters()
         videoStream = try muxer.addStream(copying: vp.pointer, timeBase: Rational(1, Int32(request.fps)))
+        let stream = muxer.formatContext.pointee.streams[videoStream]!
+        stream.pointee.avg_frame_rate = AVRational(num: Int32(request.fps), den: 1)
+        stream.pointee.r_frame_rate = stream.pointee.avg_frame_rate
         if let audio {
             let ap = try audio.parameters()
             audioStream = try muxer.addStream(copying: ap.pointer, timeBase: Rational(1, Int32(request.sampleRate)))
