@@ -28,6 +28,7 @@ struct Render: ParsableCommand {
     var output: String
 
     func run() throws {
+        SynthRenderer.quietLibraryLogs()
         let parts = size.lowercased().split(separator: "x").compactMap { Int($0) }
         guard parts.count == 2 else { throw ValidationError("--size must look like 640x360, not '\(size)'") }
         guard let video = SynthVideoCodec(rawValue: videoCodec) else {
@@ -68,6 +69,7 @@ struct Verify: ParsableCommand {
     @Flag(help: "Print the report as JSON.") var json = false
 
     func run() throws {
+        SynthRenderer.quietLibraryLogs()
         var marks: [Int] = []
         if let boundaries, !boundaries.isEmpty {
             for part in boundaries.split(separator: ",") {

@@ -43,11 +43,13 @@ public enum Tone {
     public static func maxLag(sampleRate: Int) -> Int { sampleRate / repetitionRate / 2 - 1 }
 
     /// Estimates where `window` sits relative to where it should: returns d such that window[i] best matches
-    /// sample(expectedFirst + i + d), searching |d| <= maxLag. Nil when the window holds (almost) no signal.
-    /// Correlation is computed per component analytically, so the search costs O(window + lags).
+    /// sample(expectedFirst + i + d), searching |d| <= maxLag, by normalised cross-correlation (so a gain change
+    /// from lossy coding does not matter). Nil when the window holds (almost) no signal.
+    /// The correlation is computed per component analytically, so the search costs O(window + lags).
     public static func estimateLag(window: [Float], expectedFirst: Int64, sampleRate: Int) -> Int? {
-        guard !window.isEmpty else { return nil }
-        let energy = window.reduce(0.0) { $0 + Double($1) * Double($1) } / Double(window.count)
+        let w = window.count
+        guard w > 0 else { return nil }
+        let energy = window.reduce(0.0) { $0 + Double($1) * Double($1) } / Double(w)
         guard energy > 1e-4 else { return nil }
         let sr = Int64(sampleRate)
         var sums: [(s: Double, c: Double, omega: Double, amp: Double)] = []
@@ -62,6 +64,12 @@ public enum Tone {
             sums.append((s, c, 2 * Double.pi * Double(comp.frequency) / Double(sampleRate), comp.amplitude))
         }
         let limit = maxLag(sampleRate: sampleRate)
+        // prefix[j] = sum of reference^2 over global samples [expectedFirst - limit, expectedFirst - limit + j).
+        var prefix = [Double](repeating: 0, count: w + 2 * limit + 1)
+        for j in 0..<(w + 2 * limit) {
+            let t = sample(expectedFirst - Int64(limit) + Int64(j), sampleRate: sampleRate)
+            prefix[j + 1] = prefix[j] + t * t
+        }
         var best = 0, bestValue = -Double.infinity
         for lag in -limit...limit {
             var r = 0.0
@@ -69,7 +77,9 @@ public enum Tone {
                 // sum_i x_i sin(phi_i + w*lag) = S cos(w*lag) + C sin(w*lag)
                 r += k.amp * (k.s * cos(k.omega * Double(lag)) + k.c * sin(k.omega * Double(lag)))
             }
-            if r > bestValue { bestValue = r; best = lag }
+            let norm = prefix[lag + limit + w] - prefix[lag + limit]
+            let score = norm > 0 ? r / norm.squareRoot() : -Double.infinity
+            if score > bestValue { bestValue = score; best = lag }
         }
         return best
     }

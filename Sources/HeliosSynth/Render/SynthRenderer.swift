@@ -11,6 +11,7 @@ public enum SynthRenderer {
     @discardableResult
     public static func render(_ request: RenderRequest) throws(SynthError) -> RenderSummary {
         try request.validate()
+        try checkContainer(request)
         let clock = ContinuousClock.now
         let output = request.output
         let temp = output.deletingLastPathComponent()
@@ -22,7 +23,8 @@ public enum SynthRenderer {
             let writer = try ChunkWriter(request: request, path: temp.path)
             summary = try writer.run()
         } catch {
-            throw SynthError.ffmpeg(error)
+            // Name the requested output rather than the temporary file.
+            throw SynthError.ffmpeg(FFmpegError(code: error.code, function: error.function, path: output.path))
         }
         guard rename(temp.path, output.path) == 0 else {
             throw SynthError.unusableFile(path: output.path, reason: "cannot rename \(temp.path) into place: \(String(cString: strerror(errno)))")
@@ -33,6 +35,31 @@ public enum SynthRenderer {
         return RenderSummary(output: output, videoFrames: summary.frames, firstSample: summary.first,
                              audioSamples: summary.samples, seconds: seconds,
                              framesPerSecond: seconds > 0 ? Double(summary.frames) / seconds : 0)
+    }
+}
+
+extension SynthRenderer {
+    /// Sets libav*'s global log level to errors only (x264/x265 statistics are otherwise printed to stderr).
+    public static func quietLibraryLogs() {
+        av_log_set_level(AV_LOG_ERROR)
+    }
+
+    /// Throws when the output's container cannot carry the requested codecs.
+    static func checkContainer(_ request: RenderRequest) throws(SynthError) {
+        guard let format = av_guess_format(request.containerFormat, nil, nil) else {
+            throw SynthError.invalidRequest(path: request.output.path, reason: "libavformat has no muxer \(request.containerFormat ?? "?")")
+        }
+        let names = [EncoderSettings.video(request).name] + (EncoderSettings.audio(request.audioCodec).map { [$0.name] } ?? [])
+        for name in names {
+            guard let codec = avcodec_find_encoder_by_name(name) else {
+                throw SynthError.invalidRequest(path: request.output.path, reason: "encoder \(name) is not available")
+            }
+            if avformat_query_codec(format, codec.pointee.id, FF_COMPLIANCE_NORMAL) == 0 {
+                throw SynthError.invalidRequest(
+                    path: request.output.path,
+                    reason: "container .\(request.output.pathExtension) cannot carry \(String(cString: avcodec_get_name(codec.pointee.id)))")
+            }
+        }
     }
 }
 
@@ -95,14 +122,6 @@ final class ChunkWriter {
     }
 
     private func addStreams(oformat: UnsafePointer<AVOutputFormat>) throws(FFmpegError) {
-        for encoder in [video] + (audio.map { [$0] } ?? []) {
-            let id = encoder.context.pointee.codec_id
-            if avformat_query_codec(oformat, id, FF_COMPLIANCE_NORMAL) == 0 {
-                throw FFmpegError(code: -EINVAL,
-                                  function: "avformat_query_codec: container \(String(cString: oformat.pointee.name)) cannot carry \(String(cString: avcodec_get_name(id)))",
-                                  path: path)
-            }
-        }
         let vp = try video.parameters()
         videoStream = try muxer.addStream(copying: vp.pointer, timeBase: Rational(1, Int32(request.fps)))
         let stream = muxer.formatContext.pointee.streams[videoStream]!
