@@ -1,6 +1,12 @@
 import CFFmpeg
 import Foundation
 import HeliosMedia
+import Synchronization
+
+/// Serialises renders within one process. libx264 encoders running concurrently in one process produce
+/// different (valid) bitstreams from run to run; one at a time, output is byte-identical. Separate processes
+/// (distributed workers) are unaffected.
+let renderLock = Mutex<Void>(())
 
 /// Renders synthetic chunks with libavcodec/libavformat in process.
 public enum SynthRenderer {
@@ -20,8 +26,10 @@ public enum SynthRenderer {
         defer { if !done { unlink(temp.path) } }
         let summary: (frames: Int, first: Int64, samples: Int)
         do {
-            let writer = try ChunkWriter(request: request, path: temp.path)
-            summary = try writer.run()
+            summary = try renderLock.withLock { _ throws(FFmpegError) in
+                let writer = try ChunkWriter(request: request, path: temp.path)
+                return try writer.run()
+            }
         } catch {
             // Name the requested output rather than the temporary file.
             throw SynthError.ffmpeg(FFmpegError(code: error.code, function: error.function, path: output.path))
