@@ -70,6 +70,45 @@ struct HeliosJobCLITests {
         #expect(try await runHelios(["job", "status", "pausable", "--store", store], logDir: dir.url, tag: "gone") == 3)
     }
 
+    @Test func ctrlCPausesTheJobAndStopsItsChildren() async throws {
+        let dir = try TempDir()
+        defer { dir.cleanup() }
+        try FileManager.default.createDirectory(atPath: dir.path("pids"), withIntermediateDirectories: true)
+        let spec = makeSpec(id: "interrupted", chunks: 2) { i in "/bin/sh -c 'sleep 30 & echo $! > pids/\(i); wait'" }
+        try JobSpec.makeEncoder().encode(spec).write(to: dir.url.appendingPathComponent("i.json"))
+        let runner = try startHelios(["job", "run", dir.path("i.json"), "--store", dir.path("store"), "--no-merge"], logDir: dir.url, tag: "run")
+        #expect(await waitUntil { pids(in: dir.path("pids")).count == 2 })
+        kill(runner.processIdentifier, SIGINT)
+        #expect(await waitUntil(timeout: .seconds(5)) { !runner.isRunning })
+        #expect(runner.terminationStatus == 5)
+        for pid in pids(in: dir.path("pids")) { #expect(await waitUntil(timeout: .seconds(2)) { !isProcessAlive(pid) }) }
+        #expect(dir.read("run.out")?.contains("job interrupted: paused, 0/2 chunks") == true)
+    }
+
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/ffmpeg") && FileManager.default.isExecutableFile(atPath: "/usr/bin/ffprobe")))
+    func chunksRenderedByFFmpegMergeIntoOnePlayableFile() async throws {
+        let dir = try TempDir()
+        defer { dir.cleanup() }
+        let spec = try JobPlanner(
+            id: "media", totalFrames: 50, fps: 25, width: 64, height: 48, split: .chunkCount(3),
+            commandTemplate: "/usr/bin/ffmpeg -y -v error -f lavfi -i testsrc2=size=64x48:rate=25 -vf trim=start_frame={start},setpts=PTS-STARTPTS -frames:v {count} -c:v libx264 -g 25 -pix_fmt yuv420p {output}",
+            outputPattern: "chunks/part-{chunk}.mp4",
+            mergeCommand: "/usr/bin/ffmpeg -y -v error -f concat -safe 0 -i {list} -c copy {output}").plan()
+        try JobSpec.makeEncoder().encode(spec).write(to: dir.url.appendingPathComponent("media.json"))
+        let code = try await runHelios(["job", "run", dir.path("media.json"), "--store", dir.path("store"), "--output-check", "nonempty", "--concurrency", "3"],
+                                       logDir: dir.url, tag: "run")
+        #expect(code == 0, "\(dir.read("run.err") ?? "")")
+        let probe = Process()
+        probe.executableURL = URL(fileURLWithPath: "/usr/bin/ffprobe")
+        probe.arguments = ["-v", "error", "-count_frames", "-select_streams", "v", "-show_entries", "stream=nb_read_frames", "-of", "csv=p=0", dir.path("media.mp4")]
+        let pipe = Pipe()
+        probe.standardOutput = pipe
+        try probe.run()
+        let frames = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        probe.waitUntilExit()
+        #expect(frames.trimmingCharacters(in: .whitespacesAndNewlines) == "50")
+    }
+
     @Test func invalidSpecExitsWithCode2ListingProblems() async throws {
         let dir = try TempDir()
         defer { dir.cleanup() }

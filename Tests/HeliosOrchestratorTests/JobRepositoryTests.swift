@@ -52,6 +52,46 @@ struct JobRepositoryTests {
     }
 
     @Test(arguments: StoreKind.allCases)
+    func chunkCompletionsAreDurableWithoutRewritingTheStatus(kind: StoreKind) async throws {
+        let dir = try TempDir()
+        defer { dir.cleanup() }
+        let repo = try kind.make(dir)
+        var s = status("inc", chunks: 3)
+        try await repo.insert(s)
+        try await repo.appendChunkCompletion(ChunkOutcome(chunkId: "c0", durationMs: 5, attempts: 1, log: "warn\n"), jobId: "inc")
+        try await repo.appendChunkCompletion(ChunkOutcome(chunkId: "c2", durationMs: 7, attempts: 3), jobId: "inc")
+        let loaded = try await kind.make(dir).load("inc")
+        #expect(loaded.completedChunkIds == ["c0", "c2"])
+        #expect(loaded.completedChunks == 2)
+        #expect(loaded.metrics.chunks["c2"] == ChunkMetrics(durationMs: 7, attempts: 3))
+        #expect(loaded.chunkLogs == ["c0": "warn\n"])
+        #expect(try await repo.list().jobs.first?.completedChunkIds == ["c0", "c2"])
+        // A full save supersedes the log.
+        s.state = .paused
+        s.apply(ChunkOutcome(chunkId: "c0", durationMs: 5, attempts: 1))
+        try await repo.save(s)
+        #expect(try await repo.load("inc").completedChunkIds == ["c0"])
+    }
+
+    @Test func tornFinalChunkLineIsIgnoredButEarlierDamageIsReported() async throws {
+        let dir = try TempDir()
+        defer { dir.cleanup() }
+        let repo = try FileJobRepository(directory: dir.url.appendingPathComponent("store"))
+        try await repo.insert(status("torn", chunks: 3))
+        try await repo.appendChunkCompletion(ChunkOutcome(chunkId: "c0", durationMs: 1, attempts: 1), jobId: "torn")
+        let log = dir.url.appendingPathComponent("store/jobs/torn.chunks.jsonl")
+        let handle = try FileHandle(forWritingTo: log)
+        try handle.seekToEnd()
+        try handle.write(contentsOf: Data("{\"chunkId\":\"c1\",\"dura".utf8))  // killed mid-append
+        try handle.close()
+        #expect(try await repo.load("torn").completedChunkIds == ["c0"])
+
+        try Data("garbage\n{\"chunkId\":\"c1\",\"durationMs\":1,\"attempts\":1,\"log\":\"\"}\n".utf8).write(to: log)
+        let error = try await #require(throws: OrchestratorError.self) { _ = try await repo.load("torn") }
+        #expect(error.description.contains("torn.chunks.jsonl line 1 is corrupt"))
+    }
+
+    @Test(arguments: StoreKind.allCases)
     func controlRequestsAreSeparateFromStatus(kind: StoreKind) async throws {
         let dir = try TempDir()
         defer { dir.cleanup() }

@@ -1,15 +1,6 @@
 import Foundation
 import Logging
 
-/// What one successful chunk took.
-public struct ChunkOutcome: Sendable, Hashable {
-    public var chunkId: String
-    public var durationMs: Int64
-    public var attempts: Int
-    /// The tail of the successful attempt's stderr (bounded), for the job's chunk logs.
-    public var log: String
-}
-
 /// Runs a job's chunks with bounded concurrency and retries, validating each output.
 ///
 /// At most `concurrency` chunk commands run at once: N are started and one more is started each time one ends.

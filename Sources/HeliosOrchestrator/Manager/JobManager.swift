@@ -175,6 +175,8 @@ public actor JobManager {
             outcome = stop.request == .pause ? .paused : .cancelled
         } catch is CancellationError {
             outcome = .paused
+        } catch where Task.isCancelled {
+            outcome = .paused  // e.g. a store write interrupted by the cancellation
         } catch {
             outcome = .failed("\(error)")
         }
@@ -197,8 +199,12 @@ public actor JobManager {
             final.state = .failed
             final.error = message
         }
-        try await repository.save(final)
-        try? await repository.clearControl(for: id)
+        // The caller's task may be cancelled (that is how Ctrl-C pauses); the final state must still be written.
+        let record = final
+        try await Task {
+            try await repository.save(record)
+            try? await repository.clearControl(for: id)
+        }.value
         logger.debug("run ended", metadata: ["job": "\(id)", "state": "\(final.state)"])
         switch outcome {
         case .completed: if let result = final.result { events?.yield(.completed(result)) }
@@ -213,12 +219,10 @@ public actor JobManager {
 
     private func recordChunk(_ id: String, _ chunk: ChunkOutcome) async throws {
         guard var status = active[id] else { return }
-        status.markCompleted(chunk.chunkId)
-        status.metrics.chunks[chunk.chunkId] = ChunkMetrics(durationMs: chunk.durationMs, attempts: chunk.attempts)
-        if !chunk.log.isEmpty { status.chunkLogs[chunk.chunkId] = chunk.log }
+        status.apply(chunk)
         status.updatedAt = Date()
         active[id] = status
-        try await persist(id)
+        try await repository.appendChunkCompletion(chunk, jobId: id)
     }
 
     private func merge(_ id: String, spec: JobSpec, directory: URL, options: RunOptions, events: AsyncStream<JobEvent>.Continuation?) async throws {

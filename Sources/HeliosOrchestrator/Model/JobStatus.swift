@@ -51,12 +51,35 @@ public struct JobStatus: Codable, Sendable, Hashable {
         self.jobDirectory = jobDirectory
     }
 
+    /// Records a validated chunk with its metrics and log. Idempotent.
+    public mutating func apply(_ outcome: ChunkOutcome) {
+        markCompleted(outcome.chunkId)
+        metrics.chunks[outcome.chunkId] = ChunkMetrics(durationMs: outcome.durationMs, attempts: outcome.attempts)
+        if !outcome.log.isEmpty { chunkLogs[outcome.chunkId] = outcome.log }
+    }
+
     /// Records a validated chunk. Idempotent.
     mutating func markCompleted(_ chunkId: String) {
         guard !completedChunkIds.contains(chunkId) else { return }
         completedChunkIds.append(chunkId)
         completedChunks = completedChunkIds.count
         progress = totalChunks == 0 ? 1 : Double(completedChunks) / Double(totalChunks)
+    }
+}
+
+/// What one successful chunk took; also the durable record of its completion.
+public struct ChunkOutcome: Codable, Sendable, Hashable {
+    public var chunkId: String
+    public var durationMs: Int64
+    public var attempts: Int
+    /// The tail of the successful attempt's stderr (bounded), for the job's chunk logs.
+    public var log: String
+
+    public init(chunkId: String, durationMs: Int64, attempts: Int, log: String = "") {
+        self.chunkId = chunkId
+        self.durationMs = durationMs
+        self.attempts = attempts
+        self.log = log
     }
 }
 

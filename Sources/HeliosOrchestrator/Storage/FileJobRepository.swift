@@ -6,10 +6,13 @@ import Glibc
 import Darwin
 #endif
 
-/// Stores each job as `jobs/ID.json` under a directory; control requests as `controls/ID`.
+/// Stores each job as `jobs/ID.json` under a directory, chunk completions since the last save as lines of
+/// `jobs/ID.chunks.jsonl`, and control requests as `controls/ID`.
 ///
 /// Writes are atomic: a temporary file in the same directory is written, fsynced and renamed over the
-/// record, then the directory is fsynced. A record that cannot be decoded is reported, never dropped.
+/// record, then the directory is fsynced. A completion line is appended with one write and fsynced; a torn
+/// last line (a crash mid-append) is ignored, as that completion was never reported. A record that cannot
+/// be decoded is reported, never dropped.
 public struct FileJobRepository: JobRepository {
     public let root: URL
     var jobsDirectory: URL { root.appendingPathComponent("jobs", isDirectory: true) }
@@ -28,6 +31,7 @@ public struct FileJobRepository: JobRepository {
 
     func recordURL(_ id: String) -> URL { jobsDirectory.appendingPathComponent(id + ".json") }
     func controlURL(_ id: String) -> URL { controlsDirectory.appendingPathComponent(id) }
+    func chunkLogURL(_ id: String) -> URL { jobsDirectory.appendingPathComponent(id + ".chunks.jsonl") }
 
     public func insert(_ status: JobStatus) async throws {
         try checkID(status.id)
@@ -44,6 +48,21 @@ public struct FileJobRepository: JobRepository {
     public func save(_ status: JobStatus) async throws {
         try checkID(status.id)
         try atomicWrite(encode(status), to: recordURL(status.id))
+        // The status now includes every logged completion (applying one twice is harmless if we crash here).
+        unlink(chunkLogURL(status.id).path)
+    }
+
+    public func appendChunkCompletion(_ outcome: ChunkOutcome, jobId: String) async throws {
+        try checkID(jobId)
+        let line = try JobSpec.makeEncoder(pretty: false).encode(outcome) + Data("\n".utf8)
+        let url = chunkLogURL(jobId)
+        let fd = open(url.path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw OrchestratorError.storage(reason: "cannot open \(url.path): \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        let written = line.withUnsafeBytes { write(fd, $0.baseAddress!, $0.count) }
+        guard written == line.count, fsync(fd) == 0 else {
+            throw OrchestratorError.storage(reason: "cannot append to \(url.path): \(String(cString: strerror(errno)))")
+        }
     }
 
     public func load(_ id: String) async throws -> JobStatus {
@@ -74,6 +93,7 @@ public struct FileJobRepository: JobRepository {
             throw OrchestratorError.storage(reason: "cannot delete \(recordURL(id).path): \(String(cString: strerror(errno)))")
         }
         unlink(controlURL(id).path)
+        unlink(chunkLogURL(id).path)
         fsyncDirectory(jobsDirectory)
     }
 
@@ -109,14 +129,30 @@ public struct FileJobRepository: JobRepository {
             if !FileManager.default.fileExists(atPath: url.path) { throw OrchestratorError.jobNotFound(id: id) }
             throw OrchestratorError.storage(reason: "cannot read \(url.path): \(error.localizedDescription)")
         }
+        var status: JobStatus
         do {
-            let status = try JobSpec.makeDecoder().decode(JobStatus.self, from: data)
-            guard status.id == id else {
-                throw OrchestratorError.corruptRecord(id: id, location: url.path, reason: "record is for job '\(status.id)'")
-            }
-            return status
-        } catch let error as OrchestratorError { throw error } catch {
+            status = try JobSpec.makeDecoder().decode(JobStatus.self, from: data)
+        } catch {
             throw OrchestratorError.corruptRecord(id: id, location: url.path, reason: data.isEmpty ? "file is empty" : describeDecodingError(error))
+        }
+        guard status.id == id else {
+            throw OrchestratorError.corruptRecord(id: id, location: url.path, reason: "record is for job '\(status.id)'")
+        }
+        try applyChunkLog(to: &status)
+        return status
+    }
+
+    /// Folds `ID.chunks.jsonl` into `status`. Only the last line may be torn (then it was never reported).
+    private func applyChunkLog(to status: inout JobStatus) throws {
+        let url = chunkLogURL(status.id)
+        guard let data = FileManager.default.contents(atPath: url.path), !data.isEmpty else { return }
+        let lines = data.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false)
+        let decoder = JobSpec.makeDecoder()
+        for (index, line) in lines.enumerated() where !line.isEmpty {
+            do { status.apply(try decoder.decode(ChunkOutcome.self, from: Data(line))) } catch {
+                if index == lines.count - 1 { break }  // torn final append: no newline yet
+                throw OrchestratorError.corruptRecord(id: status.id, location: "\(url.path) line \(index + 1)", reason: describeDecodingError(error))
+            }
         }
     }
 

@@ -8,9 +8,12 @@ import Foundation
 public protocol JobRepository: Sendable {
     /// Stores a new job; throws `OrchestratorError.jobExists` if the id is taken.
     func insert(_ status: JobStatus) async throws
-    /// Stores `status`, replacing the previous record atomically.
+    /// Stores `status`, replacing the previous record (and the chunk completions it includes) atomically.
     func save(_ status: JobStatus) async throws
-    /// The job's status; throws `.jobNotFound`, or `.corruptRecord` if it cannot be decoded.
+    /// Durably records one chunk's completion without rewriting the whole status (cost independent of job size).
+    /// `load` and `list` include it until the next `save`.
+    func appendChunkCompletion(_ outcome: ChunkOutcome, jobId: String) async throws
+    /// The job's status with its recorded chunk completions; throws `.jobNotFound`, or `.corruptRecord`.
     func load(_ id: String) async throws -> JobStatus
     /// Every job, oldest first, and every record that could not be read.
     func list() async throws -> JobListing

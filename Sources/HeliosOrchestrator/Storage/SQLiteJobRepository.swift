@@ -23,6 +23,8 @@ public struct SQLiteJobRepository: JobRepository {
                 try db.execute(sql: """
                     CREATE TABLE job (id TEXT PRIMARY KEY NOT NULL, state TEXT NOT NULL, createdAt TEXT NOT NULL, body BLOB NOT NULL);
                     CREATE TABLE control (jobId TEXT PRIMARY KEY NOT NULL, request TEXT NOT NULL);
+                    CREATE TABLE chunk_done (jobId TEXT NOT NULL, seq INTEGER PRIMARY KEY AUTOINCREMENT, body BLOB NOT NULL);
+                    CREATE INDEX chunk_done_job ON chunk_done (jobId);
                     """)
             }
             try migrator.migrate(pool)
@@ -52,24 +54,38 @@ public struct SQLiteJobRepository: JobRepository {
                 INSERT INTO job (id, state, createdAt, body) VALUES (?, ?, ?, ?)
                 ON CONFLICT(id) DO UPDATE SET state = excluded.state, body = excluded.body
                 """, arguments: [status.id, status.state.rawValue, status.createdAt.timeIntervalSince1970, body])
+            try db.execute(sql: "DELETE FROM chunk_done WHERE jobId = ?", arguments: [status.id])
+        }
+    }
+
+    public func appendChunkCompletion(_ outcome: ChunkOutcome, jobId: String) async throws {
+        try checkID(jobId)
+        let body = try JobSpec.makeEncoder(pretty: false).encode(outcome)
+        try await write { db in
+            try db.execute(sql: "INSERT INTO chunk_done (jobId, body) VALUES (?, ?)", arguments: [jobId, body])
         }
     }
 
     public func load(_ id: String) async throws -> JobStatus {
         try checkID(id)
-        let body = try await read { db in try Data.fetchOne(db, sql: "SELECT body FROM job WHERE id = ?", arguments: [id]) }
+        let (body, chunks) = try await read { db in
+            (try Data.fetchOne(db, sql: "SELECT body FROM job WHERE id = ?", arguments: [id]),
+             try Data.fetchAll(db, sql: "SELECT body FROM chunk_done WHERE jobId = ? ORDER BY seq", arguments: [id]))
+        }
         guard let body else { throw OrchestratorError.jobNotFound(id: id) }
-        return try decode(body, id: id)
+        return try decode(body, chunks: chunks, id: id)
     }
 
     public func list() async throws -> JobListing {
-        let rows = try await read { db in
-            try Row.fetchAll(db, sql: "SELECT id, body FROM job ORDER BY createdAt, id").map { ($0["id"] as String, $0["body"] as Data? ?? Data()) }
+        let (rows, chunkRows) = try await read { db in
+            (try Row.fetchAll(db, sql: "SELECT id, body FROM job ORDER BY createdAt, id").map { ($0["id"] as String, $0["body"] as Data? ?? Data()) },
+             try Row.fetchAll(db, sql: "SELECT jobId, body FROM chunk_done ORDER BY seq").map { ($0["jobId"] as String, $0["body"] as Data? ?? Data()) })
         }
+        let chunks = Dictionary(grouping: chunkRows, by: \.0).mapValues { $0.map(\.1) }
         var jobs: [JobStatus] = []
         var problems: [OrchestratorError] = []
         for (id, body) in rows {
-            do { jobs.append(try decode(body, id: id)) } catch let error as OrchestratorError { problems.append(error) }
+            do { jobs.append(try decode(body, chunks: chunks[id] ?? [], id: id)) } catch let error as OrchestratorError { problems.append(error) }
         }
         return JobListing(jobs: jobs, problems: problems)
     }
@@ -80,6 +96,7 @@ public struct SQLiteJobRepository: JobRepository {
             try db.execute(sql: "DELETE FROM job WHERE id = ?", arguments: [id])
             if db.changesCount == 0 { throw OrchestratorError.jobNotFound(id: id) }
             try db.execute(sql: "DELETE FROM control WHERE jobId = ?", arguments: [id])
+            try db.execute(sql: "DELETE FROM chunk_done WHERE jobId = ?", arguments: [id])
         }
     }
 
@@ -107,12 +124,14 @@ public struct SQLiteJobRepository: JobRepository {
 
     // MARK: - Helpers
 
-    private func decode(_ body: Data, id: String) throws -> JobStatus {
+    private func decode(_ body: Data, chunks: [Data], id: String) throws -> JobStatus {
         do {
-            let status = try JobSpec.makeDecoder().decode(JobStatus.self, from: body)
+            var status = try JobSpec.makeDecoder().decode(JobStatus.self, from: body)
             guard status.id == id else {
                 throw OrchestratorError.corruptRecord(id: id, location: "\(path) (row \(id))", reason: "record is for job '\(status.id)'")
             }
+            let decoder = JobSpec.makeDecoder()
+            for chunk in chunks { status.apply(try decoder.decode(ChunkOutcome.self, from: chunk)) }
             return status
         } catch let error as OrchestratorError { throw error } catch {
             throw OrchestratorError.corruptRecord(id: id, location: "\(path) (row \(id))", reason: describeDecodingError(error))
@@ -120,13 +139,17 @@ public struct SQLiteJobRepository: JobRepository {
     }
 
     private func write<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
-        do { return try await pool.write(body) } catch let error as OrchestratorError { throw error } catch {
+        do { return try await pool.write(body) } catch let error as OrchestratorError { throw error } catch is CancellationError {
+            throw CancellationError()
+        } catch {
             throw OrchestratorError.storage(reason: "\(path): \(error)")
         }
     }
 
     private func read<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
-        do { return try await pool.read(body) } catch let error as OrchestratorError { throw error } catch {
+        do { return try await pool.read(body) } catch let error as OrchestratorError { throw error } catch is CancellationError {
+            throw CancellationError()
+        } catch {
             throw OrchestratorError.storage(reason: "\(path): \(error)")
         }
     }

@@ -1,0 +1,117 @@
+import CFFmpeg
+import CHeliosShims
+import HeliosMedia
+
+/// Owns one `AVFrame`; freed on deinit. Confined to the task that created it.
+final class Frame {
+    let pointer: UnsafeMutablePointer<AVFrame>
+
+    init() throws(FFmpegError) {
+        guard let frame = av_frame_alloc() else { throw FFmpegError(code: -ENOMEM, function: "av_frame_alloc") }
+        pointer = frame
+    }
+
+    deinit {
+        var frame: UnsafeMutablePointer<AVFrame>? = pointer
+        av_frame_free(&frame)
+    }
+
+    /// Allocates picture buffers of the given size and pixel format.
+    func allocateVideo(width: Int, height: Int, format: AVPixelFormat) throws(FFmpegError) {
+        av_frame_unref(pointer)
+        pointer.pointee.width = Int32(width)
+        pointer.pointee.height = Int32(height)
+        pointer.pointee.format = format.rawValue
+        try check(av_frame_get_buffer(pointer, 0), "av_frame_get_buffer")
+    }
+
+    /// Allocates audio buffers for `samples` samples in the given format and layout.
+    func allocateAudio(samples: Int, format: AVSampleFormat, sampleRate: Int, layout: AVChannelLayout) throws(FFmpegError) {
+        av_frame_unref(pointer)
+        pointer.pointee.nb_samples = Int32(samples)
+        pointer.pointee.format = format.rawValue
+        pointer.pointee.sample_rate = Int32(sampleRate)
+        var source = layout
+        try check(av_channel_layout_copy(&pointer.pointee.ch_layout, &source), "av_channel_layout_copy")
+        try check(av_frame_get_buffer(pointer, 0), "av_frame_get_buffer")
+    }
+
+    /// Makes the buffers writable, copying them if an encoder still holds a reference.
+    func makeWritable() throws(FFmpegError) {
+        try check(av_frame_make_writable(pointer), "av_frame_make_writable")
+    }
+
+    var width: Int { Int(pointer.pointee.width) }
+    var height: Int { Int(pointer.pointee.height) }
+    var pixelFormat: AVPixelFormat { AVPixelFormat(rawValue: pointer.pointee.format) }
+    var sampleFormat: AVSampleFormat { AVSampleFormat(rawValue: pointer.pointee.format) }
+    var sampleCount: Int { Int(pointer.pointee.nb_samples) }
+    var channelCount: Int { Int(pointer.pointee.ch_layout.nb_channels) }
+    /// The best-effort presentation timestamp, or nil when unknown.
+    var timestamp: Int64? {
+        let t = pointer.pointee.best_effort_timestamp
+        return t == AVNoPTS.value ? nil : t
+    }
+
+    func plane(_ i: Int) -> UnsafeMutablePointer<UInt8>? {
+        withUnsafeMutablePointer(to: &pointer.pointee.data) { tuple in
+            tuple.withMemoryRebound(to: UnsafeMutablePointer<UInt8>?.self, capacity: 8) { $0[i] }
+        }
+    }
+
+    func stride(_ i: Int) -> Int {
+        withUnsafeMutablePointer(to: &pointer.pointee.linesize) { tuple in
+            tuple.withMemoryRebound(to: Int32.self, capacity: 8) { Int($0[i]) }
+        }
+    }
+
+    /// Copies a `YUVImage` into this yuv420p frame's planes.
+    func copy(from image: YUVImage) {
+        copyPlane(image.y, width: image.width, height: image.height, plane: 0)
+        copyPlane(image.u, width: image.chromaWidth, height: image.chromaHeight, plane: 1)
+        copyPlane(image.v, width: image.chromaWidth, height: image.chromaHeight, plane: 2)
+    }
+
+    private func copyPlane(_ source: [UInt8], width: Int, height: Int, plane index: Int) {
+        guard let dst = plane(index) else { return }
+        let linesize = stride(index)
+        source.withUnsafeBufferPointer { src in
+            for row in 0..<height {
+                (dst + row * linesize).update(from: src.baseAddress! + row * width, count: width)
+            }
+        }
+    }
+
+    /// Reads channel 0 of a decoded audio frame as Float, whatever its sample format.
+    func channelZeroSamples() -> [Float] {
+        let n = sampleCount
+        guard n > 0, let data = plane(0) else { return [] }
+        let planar = av_sample_fmt_is_planar(sampleFormat) != 0
+        let step = planar ? 1 : max(1, channelCount)
+        let raw = UnsafeRawPointer(data)
+        switch av_get_packed_sample_fmt(sampleFormat) {
+        case AV_SAMPLE_FMT_S16:
+            let p = raw.assumingMemoryBound(to: Int16.self)
+            return (0..<n).map { Float(p[$0 * step]) / 32768 }
+        case AV_SAMPLE_FMT_S32:
+            let p = raw.assumingMemoryBound(to: Int32.self)
+            return (0..<n).map { Float(p[$0 * step]) / 2_147_483_648 }
+        case AV_SAMPLE_FMT_FLT:
+            let p = raw.assumingMemoryBound(to: Float.self)
+            return (0..<n).map { p[$0 * step] }
+        case AV_SAMPLE_FMT_DBL:
+            let p = raw.assumingMemoryBound(to: Double.self)
+            return (0..<n).map { Float(p[$0 * step]) }
+        case AV_SAMPLE_FMT_U8:
+            let p = raw.assumingMemoryBound(to: UInt8.self)
+            return (0..<n).map { (Float(p[$0 * step]) - 128) / 128 }
+        default:
+            return [Float](repeating: 0, count: n)
+        }
+    }
+}
+
+/// AV_NOPTS_VALUE, via the shim.
+enum AVNoPTS {
+    static let value: Int64 = helios_nopts_value()
+}
