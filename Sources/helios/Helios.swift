@@ -1,7 +1,22 @@
 import ArgumentParser
+import Foundation
+import Logging
+
+/// Entry point: sets up logging (level from `HELIOS_LOG_LEVEL`: trace, debug, info, ...; default warning) then runs the CLI.
+@main
+enum HeliosMain {
+    static func main() async {
+        let level = ProcessInfo.processInfo.environment["HELIOS_LOG_LEVEL"].flatMap { Logger.Level(rawValue: $0.lowercased()) } ?? .warning
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        await Helios.main()
+    }
+}
 
 /// `helios`: plans, runs and manages distributed render jobs.
-@main
 struct Helios: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "helios",

@@ -1,6 +1,9 @@
 import Foundation
 import HeliosOrchestrator
 import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
 
 @Suite("JobManager and JobExecutor with real processes")
 struct JobExecutionTests {
@@ -161,6 +164,34 @@ struct JobExecutionTests {
         #expect(done.state == .completed)
         #expect(dir.read("resumable.bin") == "01234")
         #expect(dir.read("runs.log") == "c0\nc1\nc2\nc3\nc3\nc4\n")
+    }
+
+    @Test func interruptedJobIsTakenOverUnlessItsOwnerIsStillAlive() async throws {
+        let dir = try TempDir()
+        defer { dir.cleanup() }
+        let repo = try FileJobRepository(directory: dir.url.appendingPathComponent("store"))
+        let manager = JobManager(repository: repo)
+        try await manager.submit(makeSpec(id: "owned", chunks: 2) { i in "/bin/sh -c 'printf \(i) > out/c\(i).bin'" }, jobDirectory: dir.url)
+        let owner = Process()
+        owner.executableURL = URL(fileURLWithPath: "/bin/sleep")
+        owner.arguments = ["30"]
+        try owner.run()
+        defer { kill(owner.processIdentifier, SIGKILL); owner.waitUntilExit() }
+        let stat = try String(contentsOfFile: "/proc/\(owner.processIdentifier)/stat", encoding: .utf8)
+        let startTime = try #require(UInt64(stat[stat.index(after: stat.lastIndex(of: ")")!)...].split(separator: " ")[19]))
+
+        var status = try await repo.load("owned")
+        status.state = .running
+        status.ownerPID = owner.processIdentifier
+        status.ownerStartTime = startTime
+        try await repo.save(status)
+        await #expect(throws: OrchestratorError.invalidState(id: "owned", state: .running, action: "run (it is running in process \(owner.processIdentifier))")) {
+            _ = try await manager.run("owned", options: testOptions())
+        }
+        // Same pid, but a different process start time: the recorded owner is gone (pid reused).
+        status.ownerStartTime = startTime + 1
+        try await repo.save(status)
+        #expect(try await manager.run("owned", options: testOptions()).state == .completed)
     }
 
     @Test func mergeCommandRunsThroughTheWorker() async throws {

@@ -93,6 +93,7 @@ public actor JobManager {
             throw OrchestratorError.invalidState(id: id, state: status.state, action: request.rawValue)
         }
         status.ownerPID = nil
+        status.ownerStartTime = nil
         status.error = request == .pause ? "paused by request" : "cancelled by request"
         status.updatedAt = Date()
         try await repository.save(status)
@@ -139,6 +140,7 @@ public actor JobManager {
         try status.spec.validate()
         status.state = .running
         status.ownerPID = getpid()
+        status.ownerStartTime = Self.processStartTime(getpid())
         status.error = nil
         status.updatedAt = Date()
         active[id] = status
@@ -184,6 +186,7 @@ public actor JobManager {
         guard var final = active.removeValue(forKey: id) else { throw OrchestratorError.jobNotFound(id: id) }
         final.metrics.totalDurationMs += LocalWorkerAdapter.milliseconds(ContinuousClock.now - started)
         final.ownerPID = nil
+        final.ownerStartTime = nil
         final.updatedAt = Date()
         switch outcome {
         case .completed:
@@ -275,7 +278,19 @@ public actor JobManager {
     private nonisolated func isOwnerAlive(_ status: JobStatus) -> Bool {
         guard let pid = status.ownerPID, pid > 0 else { return false }
         if pid == getpid() { return true }
-        return kill(pid, 0) == 0 || errno == EPERM
+        guard kill(pid, 0) == 0 || errno == EPERM else { return false }
+        // Same pid, different process: the owner died and the pid was reused.
+        if let recorded = status.ownerStartTime, let current = Self.processStartTime(pid), recorded != current { return false }
+        return true
+    }
+
+    /// Field 22 of /proc/PID/stat (start time in clock ticks since boot), or nil where unavailable.
+    static func processStartTime(_ pid: pid_t) -> UInt64? {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+              let close = stat.lastIndex(of: ")") else { return nil }
+        let fields = stat[stat.index(after: close)...].split(separator: " ")
+        // fields[0] is field 3 (state); start time is field 22.
+        return fields.count > 19 ? UInt64(fields[19]) : nil
     }
 }
 

@@ -33,6 +33,8 @@ public struct JobStatus: Codable, Sendable, Hashable {
     public var jobDirectory: String
     /// Process id of the process running the job, while it is active.
     public var ownerPID: Int32?
+    /// Start time of that process (Linux: clock ticks since boot), so a reused pid is not mistaken for the owner.
+    public var ownerStartTime: UInt64?
     /// How the job was last run (set by the `helios` tool), reused by `resume`.
     public var runSettings: RunSettings?
 
