@@ -80,3 +80,18 @@ import Testing
         #expect(!FileManager.default.fileExists(atPath: "/tmp/x.mp4"))
     }
 }
+
+@Suite struct ConcurrentRenderTests {
+    @Test func concurrentRendersInOneProcessMatchASequentialRender() throws {
+        let dir = try Scratch()
+        defer { dir.cleanUp() }
+        let reference = dir.file("ref.mp4")
+        try SynthRenderer.render(small(3, 12, to: reference))
+        let urls = (0..<3).map { dir.file("p\($0).mp4") }
+        DispatchQueue.concurrentPerform(iterations: urls.count) { i in
+            _ = try? SynthRenderer.render(small(3, 12, to: urls[i]))
+        }
+        let expected = try Data(contentsOf: reference)
+        for url in urls { #expect(try Data(contentsOf: url) == expected) }
+    }
+}
