@@ -42,7 +42,7 @@ import Testing
         if audio == .pcm || audio == .opus { #expect(report.audio?.driftSamples == 0) }
     }
 
-    @Test(arguments: [("mp4", SynthVideoCodec.h264, SynthAudioCodec.aac), ("mov", .prores, .pcm), ("webm", .vp9, .opus)])
+    @Test(arguments: [("mp4", SynthVideoCodec.h264, SynthAudioCodec.aac), ("mov", .prores, .pcm), ("webm", .vp9, .opus), ("mkv", .hevc, .aac), ("mkv", .ffv1, .pcm)])
     func renderingTwiceIsByteIdentical(ext: String, video: SynthVideoCodec, audio: SynthAudioCodec) throws {
         let dir = try Scratch()
         defer { dir.cleanUp() }
