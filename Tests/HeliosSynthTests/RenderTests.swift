@@ -42,7 +42,7 @@ import Testing
         if audio == .pcm || audio == .opus { #expect(report.audio?.driftSamples == 0) }
     }
 
-    @Test(arguments: [("mp4", SynthVideoCodec.h264, SynthAudioCodec.aac), ("mov", .prores, .pcm), ("webm", .vp9, .opus)])
+    @Test(arguments: [("mp4", SynthVideoCodec.h264, SynthAudioCodec.aac), ("mov", .prores, .pcm), ("webm", .vp9, .opus), ("mkv", .hevc, .aac), ("mkv", .ffv1, .pcm)])
     func renderingTwiceIsByteIdentical(ext: String, video: SynthVideoCodec, audio: SynthAudioCodec) throws {
         let dir = try Scratch()
         defer { dir.cleanUp() }
@@ -78,5 +78,20 @@ import Testing
             try SynthRenderer.render(small(0, 1, .h264, .pcm, to: mp4))
         }
         #expect(!FileManager.default.fileExists(atPath: "/tmp/x.mp4"))
+    }
+}
+
+@Suite struct ConcurrentRenderTests {
+    @Test func concurrentRendersInOneProcessMatchASequentialRender() throws {
+        let dir = try Scratch()
+        defer { dir.cleanUp() }
+        let reference = dir.file("ref.mp4")
+        try SynthRenderer.render(small(3, 12, to: reference))
+        let urls = (0..<3).map { dir.file("p\($0).mp4") }
+        DispatchQueue.concurrentPerform(iterations: urls.count) { i in
+            _ = try? SynthRenderer.render(small(3, 12, to: urls[i]))
+        }
+        let expected = try Data(contentsOf: reference)
+        for url in urls { #expect(try Data(contentsOf: url) == expected) }
     }
 }

@@ -21,7 +21,12 @@ public struct YUVImage: Equatable, Sendable {
     public mutating func fillLuma(x: Int, y top: Int, width w: Int, height h: Int, value: UInt8) {
         let x0 = max(0, x), x1 = min(width, x + w), y0 = max(0, top), y1 = min(height, top + h)
         guard x0 < x1, y0 < y1 else { return }
-        for row in y0..<y1 { for i in (row * width + x0)..<(row * width + x1) { y[i] = value } }
+        let w = width
+        y.withUnsafeMutableBufferPointer { buffer in
+            for row in y0..<y1 {
+                UnsafeMutableBufferPointer(rebasing: buffer[(row * w + x0)..<(row * w + x1)]).update(repeating: value)
+            }
+        }
     }
 
     /// Fills the chroma samples covering a luma rectangle.
@@ -29,8 +34,11 @@ public struct YUVImage: Equatable, Sendable {
         let cw = chromaWidth
         let x0 = max(0, x / 2), x1 = min(cw, (x + w + 1) / 2), y0 = max(0, top / 2), y1 = min(chromaHeight, (top + h + 1) / 2)
         guard x0 < x1, y0 < y1 else { return }
-        for row in y0..<y1 {
-            for i in (row * cw + x0)..<(row * cw + x1) { u[i] = cu; v[i] = cv }
+        u.withUnsafeMutableBufferPointer { buffer in
+            for row in y0..<y1 { UnsafeMutableBufferPointer(rebasing: buffer[(row * cw + x0)..<(row * cw + x1)]).update(repeating: cu) }
+        }
+        v.withUnsafeMutableBufferPointer { buffer in
+            for row in y0..<y1 { UnsafeMutableBufferPointer(rebasing: buffer[(row * cw + x0)..<(row * cw + x1)]).update(repeating: cv) }
         }
     }
 }

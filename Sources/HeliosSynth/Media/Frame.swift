@@ -16,14 +16,21 @@ final class Frame {
         av_frame_free(&frame)
     }
 
-    /// Allocates picture buffers of the given size and pixel format.
-    func allocateVideo(width: Int, height: Int, format: AVPixelFormat) throws(FFmpegError) {
+    /// Allocates zeroed picture buffers of the given size and pixel format, with `extraRows` spare rows below
+    /// the picture. libx264's SIMD code reads a few bytes past the end of the input planes; without the spare
+    /// rows those bytes belong to the next heap block, and the output depends on the heap's history.
+    func allocateVideo(width: Int, height: Int, format: AVPixelFormat, extraRows: Int = 0) throws(FFmpegError) {
         av_frame_unref(pointer)
         pointer.pointee.width = Int32(width)
-        pointer.pointee.height = Int32(height)
+        pointer.pointee.height = Int32(height + extraRows)
         pointer.pointee.format = format.rawValue
         try check(av_frame_get_buffer(pointer, 0), "av_frame_get_buffer")
+        pointer.pointee.height = Int32(height)
+        zeroBuffers()
     }
+
+    /// Whether no one else holds a reference to the buffers.
+    var isWritable: Bool { av_frame_is_writable(pointer) != 0 }
 
     /// Allocates audio buffers for `samples` samples in the given format and layout.
     func allocateAudio(samples: Int, format: AVSampleFormat, sampleRate: Int, layout: AVChannelLayout) throws(FFmpegError) {
@@ -39,6 +46,20 @@ final class Frame {
     /// Makes the buffers writable, copying them if an encoder still holds a reference.
     func makeWritable() throws(FFmpegError) {
         try check(av_frame_make_writable(pointer), "av_frame_make_writable")
+    }
+
+    /// Zeroes every byte of the frame's buffers, padding included. av_frame_get_buffer leaves line and sample
+    /// padding uninitialised, and encoders' SIMD code may read it, so without this the output depends on
+    /// whatever the heap held before (different bytes from run to run when other work shares the process).
+    func zeroBuffers() {
+        withUnsafeMutablePointer(to: &pointer.pointee.buf) { tuple in
+            tuple.withMemoryRebound(to: UnsafeMutablePointer<AVBufferRef>?.self, capacity: 8) { refs in
+                for i in 0..<8 {
+                    guard let ref = refs[i], let data = ref.pointee.data else { continue }
+                    data.initialize(repeating: 0, count: Int(ref.pointee.size))
+                }
+            }
+        }
     }
 
     var width: Int { Int(pointer.pointee.width) }

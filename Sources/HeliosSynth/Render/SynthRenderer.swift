@@ -1,12 +1,6 @@
 import CFFmpeg
 import Foundation
 import HeliosMedia
-import Synchronization
-
-/// Serialises renders within one process. libx264 encoders running concurrently in one process produce
-/// different (valid) bitstreams from run to run; one at a time, output is byte-identical. Separate processes
-/// (distributed workers) are unaffected.
-let renderLock = Mutex<Void>(())
 
 /// Renders synthetic chunks with libavcodec/libavformat in process.
 public enum SynthRenderer {
@@ -18,6 +12,7 @@ public enum SynthRenderer {
     public static func render(_ request: RenderRequest) throws(SynthError) -> RenderSummary {
         try request.validate()
         try checkContainer(request)
+        fixHeapContent
         let clock = ContinuousClock.now
         let output = request.output
         let temp = output.deletingLastPathComponent()
@@ -26,10 +21,8 @@ public enum SynthRenderer {
         defer { if !done { unlink(temp.path) } }
         let summary: (frames: Int, first: Int64, samples: Int)
         do {
-            summary = try renderLock.withLock { _ throws(FFmpegError) in
-                let writer = try ChunkWriter(request: request, path: temp.path)
-                return try writer.run()
-            }
+            let writer = try ChunkWriter(request: request, path: temp.path)
+            summary = try writer.run()
         } catch {
             // Name the requested output rather than the temporary file.
             throw SynthError.ffmpeg(FFmpegError(code: error.code, function: error.function, path: output.path))
@@ -126,10 +119,10 @@ final class ChunkWriter {
         audioRange = request.audioCodec == .none ? (0, 0)
             : Tone.chunkSamples(startFrame: request.startFrame, frameCount: request.frameCount,
                                 fps: request.fps, sampleRate: request.sampleRate)
-        try addStreams(oformat: oformat)
+        try addStreams()
     }
 
-    private func addStreams(oformat: UnsafePointer<AVOutputFormat>) throws(FFmpegError) {
+    private func addStreams() throws(FFmpegError) {
         let vp = try video.parameters()
         videoStream = try muxer.addStream(copying: vp.pointer, timeBase: Rational(1, Int32(request.fps)))
         let stream = muxer.formatContext.pointee.streams[videoStream]!
@@ -141,16 +134,19 @@ final class ChunkWriter {
         }
     }
 
+    /// Spare zeroed rows under each input picture (see `Frame.allocateVideo`).
+    static let spareRows = 16
+
     /// Encodes everything and closes the file. Returns (frames, first global sample, samples).
     func run() throws(FFmpegError) -> (frames: Int, first: Int64, samples: Int) {
         try muxer.writeHeader(options: ["fflags": "+bitexact"])
         videoTimeBase = avRational(muxer.timeBase(of: videoStream))
         if audio != nil { audioTimeBase = avRational(muxer.timeBase(of: audioStream)) }
         let picture = try Frame()
-        try picture.allocateVideo(width: request.width, height: request.height, format: AV_PIX_FMT_YUV420P)
+        try picture.allocateVideo(width: request.width, height: request.height, format: AV_PIX_FMT_YUV420P, extraRows: Self.spareRows)
         let converted = try Frame()
         if let scaler {
-            try converted.allocateVideo(width: request.width, height: request.height, format: scaler.destination)
+            try converted.allocateVideo(width: request.width, height: request.height, format: scaler.destination, extraRows: Self.spareRows)
         }
         let audioFrame = try Frame()
         var samplesSent = 0
@@ -158,11 +154,15 @@ final class ChunkWriter {
         for k in 0..<request.frameCount {
             let index = request.startFrame + k
             let image = FrameContent.image(index: index, width: request.width, height: request.height)
-            try picture.makeWritable()
+            if !picture.isWritable {
+                try picture.allocateVideo(width: request.width, height: request.height, format: AV_PIX_FMT_YUV420P, extraRows: Self.spareRows)
+            }
             picture.copy(from: image)
             var input = picture
             if let scaler {
-                try converted.makeWritable()
+                if !converted.isWritable {
+                    try converted.allocateVideo(width: request.width, height: request.height, format: scaler.destination, extraRows: Self.spareRows)
+                }
                 try scaler.scale(picture, into: converted)
                 input = converted
             }
@@ -193,6 +193,7 @@ final class ChunkWriter {
             try frame.allocateAudio(samples: n, format: audio.context.pointee.sample_fmt,
                                     sampleRate: request.sampleRate, layout: layout)
             av_channel_layout_uninit(&layout)
+            frame.zeroBuffers()
             let first = audioRange.first + Int64(sent)
             let samples = Tone.samples(from: first, count: n, sampleRate: request.sampleRate)
             let raw = UnsafeMutableRawPointer(frame.plane(0)!)
