@@ -43,11 +43,6 @@ final class Frame {
         try check(av_frame_get_buffer(pointer, 0), "av_frame_get_buffer")
     }
 
-    /// Makes the buffers writable, copying them if an encoder still holds a reference.
-    func makeWritable() throws(FFmpegError) {
-        try check(av_frame_make_writable(pointer), "av_frame_make_writable")
-    }
-
     /// Zeroes every byte of the frame's buffers, padding included. av_frame_get_buffer leaves line and sample
     /// padding uninitialised, and encoders' SIMD code may read it, so without this the output depends on
     /// whatever the heap held before (different bytes from run to run when other work shares the process).
