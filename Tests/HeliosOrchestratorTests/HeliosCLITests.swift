@@ -21,7 +21,7 @@ struct HeliosJobCLITests {
     @Test func resumeAfterSIGKILLRerunsOnlyUnfinishedChunksAndProducesTheSameOutput() async throws {
         let dir = try TempDir()
         defer { dir.cleanup() }
-        let spec = try writeSpec(dir, id: "killme", chunks: 8, body: "sleep 0.25")
+        let spec = try writeSpec(dir, id: "killme", chunks: 8, body: "sleep 1")  // long enough that a loaded machine cannot finish before the kill
         let store = dir.path("store")
         let runner = try startHelios(["job", "run", spec, "--store", store, "--concurrency", "2", "--output-check", "nonempty"], logDir: dir.url, tag: "run1")
         let repo = try SQLiteJobRepository(path: store + "/jobs.sqlite")

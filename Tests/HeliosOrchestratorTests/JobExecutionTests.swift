@@ -154,7 +154,7 @@ struct JobExecutionTests {
         }
         try await manager.submit(spec, jobDirectory: dir.url)
         let run = Task { try await manager.run("resumable", options: testOptions(concurrency: 1)) }
-        #expect(await waitUntil { (try? await manager.get("resumable").completedChunks) == 3 })
+        #expect(await waitUntil(timeout: .seconds(30)) { (try? await manager.get("resumable").completedChunks) == 3 })
         try await manager.pause("resumable")
         let paused = try await run.value
         #expect(paused.state == .paused)
