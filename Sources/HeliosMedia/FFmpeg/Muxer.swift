@@ -14,6 +14,8 @@ package final class Muxer {
         var ctx: UnsafeMutablePointer<AVFormatContext>?
         try check(avformat_alloc_output_context2(&ctx, nil, formatName, path), "avformat_alloc_output_context2", path: path)
         context = ctx
+        // Same inputs, same bytes: no random segment UIDs (Matroska) or library version strings.
+        ctx!.pointee.flags |= AVFMT_FLAG_BITEXACT
         ctx!.pointee.interrupt_callback = AVIOInterruptCB(callback: cancellationInterrupt, opaque: nil)
     }
 
