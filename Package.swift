@@ -71,10 +71,12 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
-        .testTarget(name: "HeliosMediaTests", dependencies: ["HeliosMedia"]),
+        // Fixture sets, the ffmpeg/ffprobe oracles and a process runner, shared by the test targets.
+        .target(name: "HeliosTestSupport", path: "Tests/HeliosTestSupport"),
+        .testTarget(name: "HeliosMediaTests", dependencies: ["HeliosMedia", "HeliosTestSupport"]),
         .testTarget(name: "HeliosOrchestratorTests", dependencies: ["HeliosOrchestrator"]),
         .testTarget(name: "HeliosSynthTests", dependencies: ["HeliosSynth"]),
-        .testTarget(name: "HeliosCLITests", dependencies: ["helios-stitch", "HeliosMedia"]),
+        .testTarget(name: "HeliosCLITests", dependencies: ["helios-stitch", "HeliosMedia", "HeliosTestSupport"]),
         .testTarget(
             name: "HeliosE2ETests",
             dependencies: ["HeliosMedia", "HeliosOrchestrator", "HeliosSynth", "helios-synth", "helios"]

@@ -1,23 +1,22 @@
 import Foundation
-import Testing
 
-/// Chunk sets made by Fixtures/generate.sh, once per test run and set, cached under Fixtures/.generated.
-actor FixtureCache {
-    static let shared = FixtureCache(namespace: "media")
-
-    let root: URL
+/// Chunk sets made by Fixtures/generate.sh, once per test run and set, cached under Fixtures/.generated/NAMESPACE.
+/// Each test target keeps its own namespace (`FixtureCache.shared`), so targets running in parallel never share
+/// a directory being generated.
+public actor FixtureCache {
+    public let root: URL
     private var pending: [String: Task<URL, Error>] = [:]
 
-    init(namespace: String) {
+    public init(namespace: String) {
         let package = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
         root = package.appendingPathComponent("Fixtures/.generated/\(namespace)")
     }
 
-    var script: URL { root.deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("generate.sh") }
+    public var script: URL { root.deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("generate.sh") }
 
     /// The directory holding the set's files, generating it on first use.
-    func set(_ name: String) async throws -> URL {
+    public func set(_ name: String) async throws -> URL {
         if let task = pending[name] { return try await task.value }
         let directory = root.appendingPathComponent(name)
         let script = self.script
@@ -35,7 +34,7 @@ actor FixtureCache {
     }
 
     /// The set's media files, sorted by name.
-    func files(_ name: String) async throws -> [URL] {
+    public func files(_ name: String) async throws -> [URL] {
         let directory = try await set(name)
         return try FileManager.default.contentsOfDirectory(at: directory, includingPropertiesForKeys: nil)
             .filter { !$0.lastPathComponent.hasPrefix(".") }
@@ -43,20 +42,21 @@ actor FixtureCache {
     }
 }
 
-struct ShellError: Error, CustomStringConvertible {
-    let message: String
-    var description: String { message }
+public struct ShellError: Error, CustomStringConvertible {
+    public let message: String
+    public init(message: String) { self.message = message }
+    public var description: String { message }
 }
 
 /// Runs a program and collects its output (the ffmpeg/ffprobe oracles, the CLI under test).
-enum Shell {
-    struct Result: Sendable {
-        var status: Int32
-        var stdout: String
-        var stderr: String
+public enum Shell {
+    public struct Result: Sendable {
+        public var status: Int32
+        public var stdout: String
+        public var stderr: String
     }
 
-    static func run(_ executable: String, _ arguments: [String]) async throws -> Result {
+    public static func run(_ executable: String, _ arguments: [String]) async throws -> Result {
         try await withCheckedThrowingContinuation { continuation in
             DispatchQueue.global().async {
                 do {
@@ -87,9 +87,9 @@ enum Shell {
 }
 
 /// Independent measurements of a media file with the ffmpeg/ffprobe CLIs.
-enum Oracle {
+public enum Oracle {
     /// MD5 of every decoded frame of the first stream of `kind` ("v" or "a"), in order.
-    static func frameHashes(_ url: URL, stream: String = "v") async throws -> [String] {
+    public static func frameHashes(_ url: URL, stream: String = "v") async throws -> [String] {
         let result = try await Shell.run("ffmpeg", ["-nostdin", "-v", "error", "-i", url.path, "-map", "0:\(stream):0", "-f", "framemd5", "-"])
         guard result.status == 0 else { throw ShellError(message: "framemd5 \(url.path): \(result.stderr)") }
         return result.stdout.split(separator: "\n").filter { !$0.hasPrefix("#") }
@@ -97,19 +97,37 @@ enum Oracle {
     }
 
     /// Warnings and errors a full decode prints (decoders that announce their version are ignored).
-    static func decodeWarnings(_ url: URL) async throws -> [String] {
+    public static func decodeWarnings(_ url: URL) async throws -> [String] {
         let result = try await Shell.run("ffmpeg", ["-nostdin", "-v", "warning", "-i", url.path, "-f", "null", "-"])
         return result.stderr.split(separator: "\n").map(String.init).filter { !$0.contains("libdav1d 1.") && !$0.isEmpty }
     }
 
     /// Decoded audio samples (per channel) of the first audio stream, played back to back.
-    static func decodedAudioSamples(_ url: URL) async throws -> Int {
+    public static func decodedAudioSamples(_ url: URL) async throws -> Int {
         let result = try await Shell.run("/bin/sh", ["-c", "ffmpeg -nostdin -v error -i '\(url.path)' -map 0:a:0 -ac 1 -f s16le - | wc -c"])
         return (Int(result.stdout.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0) / 2
     }
 
+    /// Channel 0 of the first audio stream, decoded by ffmpeg and played back to back, as 32-bit floats.
+    public static func decodedAudio(_ url: URL) async throws -> [Float] {
+        let dir = try makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let raw = dir.appendingPathComponent("audio.f32")
+        let result = try await Shell.run("ffmpeg", ["-nostdin", "-v", "error", "-i", url.path, "-map", "0:a:0",
+                                                    "-af", "pan=mono|c0=c0", "-f", "f32le", raw.path])
+        guard result.status == 0 else { throw ShellError(message: "decoding audio of \(url.path): \(result.stderr)") }
+        return try Self.floats(Data(contentsOf: raw))
+    }
+
+    /// Little-endian 32-bit floats.
+    public static func floats(_ data: Data) -> [Float] {
+        data.withUnsafeBytes { raw in
+            (0..<(raw.count / 4)).map { Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: $0 * 4, as: UInt32.self))) }
+        }
+    }
+
     /// ffprobe's stream entries (codec_name, nb_read_frames, duration, ...) for every stream.
-    static func streams(_ url: URL) async throws -> [[String: String]] {
+    public static func streams(_ url: URL) async throws -> [[String: String]] {
         let result = try await Shell.run("ffprobe", ["-v", "error", "-count_frames", "-show_entries",
                                                      "stream=index,codec_type,codec_name,nb_read_frames,duration,sample_rate,width,height",
                                                      "-of", "json", url.path])
@@ -119,16 +137,16 @@ enum Oracle {
     }
 }
 
-enum JSONValue: Decodable {
+public enum JSONValue: Decodable {
     case text(String)
     case number(Double)
 
-    init(from decoder: Decoder) throws {
+    public init(from decoder: Decoder) throws {
         let c = try decoder.singleValueContainer()
         if let n = try? c.decode(Double.self) { self = .number(n) } else { self = .text(try c.decode(String.self)) }
     }
 
-    var text: String {
+    public var text: String {
         switch self {
         case .text(let s): s
         case .number(let n): n == n.rounded() ? String(Int(n)) : String(n)
@@ -137,7 +155,7 @@ enum JSONValue: Decodable {
 }
 
 /// A fresh temporary directory, removed by the caller.
-func makeTemporaryDirectory() throws -> URL {
+public func makeTemporaryDirectory() throws -> URL {
     let url = FileManager.default.temporaryDirectory.appendingPathComponent("helios-test-\(UUID().uuidString)")
     try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
     return url
