@@ -111,7 +111,10 @@ struct StreamAccumulator {
     var audioSamples: Int64 = 0
     var videoPts: [Int64] = []
     var leading: [PacketTiming] = []
+    var trailing: [PacketTiming] = []
+    static let trailingKept = 8
     let initialPadding: Int64
+    let frameRate: Rational?
 
     init(stream: UnsafeMutablePointer<AVStream>, index: Int) {
         self.index = index
@@ -119,13 +122,19 @@ struct StreamAccumulator {
         timeBase = Rational(stream.pointee.time_base)
         sampleRate = Int64(stream.pointee.codecpar.pointee.sample_rate)
         initialPadding = Int64(stream.pointee.codecpar.pointee.initial_padding)
+        let rate = stream.pointee.avg_frame_rate.num > 0 && stream.pointee.avg_frame_rate.den > 0
+            ? stream.pointee.avg_frame_rate : stream.pointee.r_frame_rate
+        frameRate = signature.kind == .video && rate.num > 0 && rate.den > 0 ? Rational(rate) : nil
     }
 
     mutating func add(_ packet: Packet) {
         let n = packetCount
         packetCount += 1
         if n == 0 { firstIsKey = packet.isKeyframe }
-        if n < 16 { leading.append(PacketTiming(pts: packet.pts, dts: packet.dts, duration: packet.duration, isDiscard: packet.isDiscard)) }
+        let timing = PacketTiming(pts: packet.pts, dts: packet.dts, duration: packet.duration, isDiscard: packet.isDiscard)
+        if n < 16 { leading.append(timing) }
+        if trailing.count == Self.trailingKept { trailing.removeFirst() }
+        trailing.append(timing)
         if packet.isCorrupt { corrupt += 1 }
         let pts = packet.pts, dts = packet.dts, duration = packet.duration
         if pts == AV.noPTS || dts == AV.noPTS {
@@ -208,7 +217,9 @@ struct StreamAccumulator {
             firstPtsBeforeDts: firstPtsBeforeDts,
             corruptPacketCount: corrupt,
             leadingPackets: leading,
-            initialPadding: initialPadding
+            initialPadding: initialPadding,
+            trailingPackets: trailing,
+            frameRate: frameRate
         )
     }
 }

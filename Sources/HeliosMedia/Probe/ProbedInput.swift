@@ -110,6 +110,10 @@ public struct ProbedStream: Codable, Sendable, Hashable {
     public var leadingPackets: [PacketTiming]
     /// Samples of encoder delay the codec parameters declare (Opus pre-skip, AAC priming), 0 when unknown.
     public var initialPadding: Int64
+    /// Timing of the last few packets, in read order (enough to trim end padding packet by packet).
+    public var trailingPackets: [PacketTiming] = []
+    /// Nominal frame rate of a video stream, as the container declares it (nil when unknown or for audio).
+    public var frameRate: Rational? = nil
 }
 
 /// Timestamps of one packet, as read.

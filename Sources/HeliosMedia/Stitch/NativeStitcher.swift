@@ -54,7 +54,7 @@ public struct NativeStitcher: VideoStitcher {
         }
         let (capabilities, formatName) = try OutputCapabilities.detect(outputPath: outputPath, format: options.format, first: probed[0])
         let issues = StitchValidator.validate(probed, output: capabilities, lenient: options.lenient)
-        let plan = StitchPlan(inputs: probed)
+        let plan = StitchPlan(inputs: probed, output: capabilities)
         var report = StitchReport(inputs: probed.map(InputSummary.init), boundaries: plan.boundaries, issues: issues, output: nil)
         for issue in issues { logger.debug("\(issue)") }
         guard report.isValid else { throw .invalidInputs(report) }

@@ -8,6 +8,8 @@ import Foundation
 /// frames (AAC, Opus, ...) are laid end to end: later inputs lose their priming packets, and each input keeps
 /// the packets whose midpoint lies before the next input's start, so the audio never drifts more than half a
 /// frame from the video and no priming silence lands on the timeline. PCM is laid end to end sample-exactly.
+/// Codecs whose priming the decoder skips (Opus pre-skip) are laid end to end sample-exactly too when the output
+/// container can trim single packets (Matroska's DiscardPadding): see `trimmedAudio`.
 public struct StitchPlan: Sendable {
     /// How to copy one stream of one input.
     public struct Placement: Sendable, Hashable {
@@ -19,6 +21,9 @@ public struct StitchPlan: Sendable {
         public var keep: Int
         /// For frame-based audio, every kept packet but the output's last gets this duration (plan ticks).
         public var gridDuration: Int64?
+        /// Samples to discard from the end of the last kept packet (its skip-samples side data is replaced);
+        /// nil leaves packets' side data as read.
+        public var trimEnd: Int64? = nil
     }
 
     /// A boundary where a stream's first output dts would not exceed the previous input's last.
@@ -51,6 +56,19 @@ public struct StitchPlan: Sendable {
     public let outputPackets: [Int]
     /// Per audio stream: samples a decoder produces playing all packets back to back (priming of input 1 excluded).
     public let decodedSamples: [Int64?]
+    /// The video frame duration (seconds) that placed the inputs, when the master time base cannot hold it
+    /// exactly and frames were counted instead of timestamps summed.
+    public let masterFrameDuration: Rational?
+
+    /// The master's frame duration when every input declares the same constant frame rate and the master
+    /// time base cannot express one frame in whole ticks; nil otherwise.
+    static func frameClock(_ inputs: [ProbedInput], master: Int) -> Rational? {
+        let streams = inputs.map { $0.streams[master] }
+        guard let rate = streams[0].frameRate, streams[0].signature.kind == .video,
+              streams.allSatisfy({ $0.frameRate == rate && $0.irregularDurationCount == 0 }) else { return nil }
+        let exact = streams.allSatisfy { (Int64(rate.den) * Int64($0.timeBase.den)) % (Int64(rate.num) * Int64($0.timeBase.num)) == 0 }
+        return exact ? nil : Rational(rate.den, rate.num)
+    }
 
     /// The largest content gap or overlap at a boundary accepted as continuous, in ticks of `stream`'s time base.
     public func continuityTolerance(for stream: ProbedStream) -> Int64 {
@@ -60,24 +78,38 @@ public struct StitchPlan: Sendable {
         }
     }
 
-    public init(inputs: [ProbedInput]) {
+    /// Plans `inputs` for an output container with the given capabilities (nil: one that cannot trim packets).
+    public init(inputs: [ProbedInput], output: OutputCapabilities? = nil) {
         guard let first = inputs.first, let masterIndex = first.masterStreamIndex,
               inputs.allSatisfy({ $0.streams.count == first.streams.count }) else {
             self.timeBases = []; self.placements = []; self.boundaries = []; self.inputDrifts = []
             self.outputDtsViolations = []; self.outputDurations = []; self.outputPackets = []; self.decodedSamples = []
+            self.masterFrameDuration = nil
             return
         }
         let streamCount = first.streams.count
         let masterTB = first.streams[masterIndex].timeBase
         // Start of every input on the output timeline, in master ticks of input 1. Exact when time bases agree.
+        // When the time base cannot hold a frame duration (1/30 s in Matroska's milliseconds), every chunk's
+        // duration is rounded, and summing them would drift: count frames instead and round each start once.
+        let frameClock = Self.frameClock(inputs, master: masterIndex)
         var starts: [Int64] = []
         var cursor = first.streams[masterIndex].contentStart
+        var framesBefore: Int64 = 0
         for input in inputs {
-            starts.append(cursor)
             let master = input.streams[masterIndex]
+            if let frameClock {
+                cursor = first.streams[masterIndex].contentStart + Ticks.rescale(framesBefore, from: frameClock, to: masterTB)
+            }
+            starts.append(cursor)
             cursor += Ticks.rescale(master.contentEnd - master.contentStart, from: master.timeBase, to: masterTB)
+            framesBefore += Int64(master.packetCount)
+        }
+        if let frameClock {
+            cursor = first.streams[masterIndex].contentStart + Ticks.rescale(framesBefore, from: frameClock, to: masterTB)
         }
         let timelineEnd = cursor
+        masterFrameDuration = frameClock
         timeBases = first.streams.map(\.timeBase)
 
         var placements = Array(repeating: [Placement](), count: inputs.count)
@@ -108,32 +140,49 @@ public struct StitchPlan: Sendable {
             var decodedCount: Int64 = 0
             let sampleTB = Rational(1, max(first.streams[s].signature.sampleRate, 1))
 
+            let trimmed = isAudio && output?.trimsAudioPackets == true && grid != nil
+                && inputs.allSatisfy({ $0.streams[s].leadingDiscardPackets == 0 && $0.streams[s].initialPadding > 0 })
+                ? Self.trimmedAudio(inputs: inputs, stream: s, timeBase: tb, firstOffset: map(0, 0)) : nil
+
             for i in inputs.indices {
                 let stream = inputs[i].streams[s]
                 let master = inputs[i].streams[masterIndex]
-                let lead = i == 0 || !isAudio ? 0 : stream.leadingPacketsBefore(masterStart: master.contentStart, masterTimeBase: master.timeBase)
-                let firstKept = stream.leadingPackets.indices.contains(lead) ? stream.leadingPackets[lead].pts : (stream.startPts ?? 0)
-                let available = max(stream.packetCount - lead, 0)
-                var placement = Placement(offset: map(0, i), dropLeading: lead, keep: available, gridDuration: nil)
-                if isAudio {
-                    let ideal = map(firstKept, i)
+                let kept = i == 0 || !isAudio || trimmed != nil ? (dropped: 0, pts: stream.startPts ?? 0) : stream.firstKept(after: master)
+                let available = max(stream.packetCount - kept.dropped, 0)
+                var placement = Placement(offset: map(0, i), dropLeading: kept.dropped, keep: available, gridDuration: nil)
+                if let trimmed {
+                    let t = trimmed[i]
+                    placement.offset = t.offset
+                    placement.keep = t.keep
+                    placement.trimEnd = t.trimEnd
+                    if i > 0, let index = boundaries.firstIndex(where: { $0.index == i && $0.stream == s }) {
+                        // Against the video: a tick of difference is below what the timestamps can tell.
+                        let tickError = t.contentStart - map(stream.contentStart, i)
+                        boundaries[index].audioDiscontinuitySamples = t.contentOffsetSamples
+                            + (abs(tickError) <= 1 ? 0 : Ticks.rescale(tickError, from: tb, to: sampleTB))
+                    }
+                    decodedCount += t.decodedSamples
+                    cursor = t.contentEnd
+                    if let lastDts, t.firstDts <= lastDts {
+                        violations.append(DtsViolation(input: i, stream: s, previous: lastDts, next: t.firstDts))
+                    }
+                    lastDts = t.lastDts
+                } else if isAudio {
+                    let ideal = map(kept.pts, i)
                     var place = ideal
                     if i > 0, let previousEnd = cursor {
                         let tolerance = (grid ?? 0) + 1
                         place = abs(previousEnd - ideal) <= tolerance ? previousEnd : max(ideal, previousEnd)
-                        let boundaryTB = Rational(1, max(stream.signature.sampleRate, 1))
                         if let index = boundaries.firstIndex(where: { $0.index == i && $0.stream == s }) {
-                            boundaries[index].audioDiscontinuitySamples = Ticks.rescale(place - ideal, from: tb, to: boundaryTB)
+                            boundaries[index].audioDiscontinuitySamples = Ticks.rescale(place - ideal, from: tb, to: sampleTB)
                         }
                     }
-                    placement.offset = place - Ticks.rescale(firstKept, from: stream.timeBase, to: tb)
+                    placement.offset = place - Ticks.rescale(kept.pts, from: stream.timeBase, to: tb)
                     placement.gridDuration = grid
-                    var end = place + Ticks.rescale((stream.endPts ?? firstKept) - firstKept, from: stream.timeBase, to: tb)
+                    var end = place + Ticks.rescale((stream.endPts ?? kept.pts) - kept.pts, from: stream.timeBase, to: tb)
                     if let grid, i + 1 < inputs.count {
-                        let next = inputs[i + 1].streams[s], nextMaster = inputs[i + 1].streams[masterIndex]
-                        let nextLead = next.leadingPacketsBefore(masterStart: nextMaster.contentStart, masterTimeBase: nextMaster.timeBase)
-                        let nextFirst = next.leadingPackets.indices.contains(nextLead) ? next.leadingPackets[nextLead].pts : (next.startPts ?? 0)
-                        let nextIdeal = map(nextFirst, i + 1)
+                        let next = inputs[i + 1].streams[s].firstKept(after: inputs[i + 1].streams[masterIndex])
+                        let nextIdeal = map(next.pts, i + 1)
                         // Keep packet k while its midpoint, place + k*grid + grid/2, is at or before nextIdeal.
                         let room = nextIdeal - place - grid / 2
                         let keep = room < 0 ? 0 : Int(room / grid) + 1
@@ -178,8 +227,7 @@ public struct StitchPlan: Sendable {
                         index: i + 1, stream: s, kind: kind, gapTicks: gap,
                         gapMilliseconds: Ticks.milliseconds(gap, in: tb),
                         audioDiscontinuitySamples: isAudio ? 0 : nil,
-                        droppedPackets: (available - placement.keep)
-                            + (isAudio ? next.leadingPacketsBefore(masterStart: nextMaster.contentStart, masterTimeBase: nextMaster.timeBase) : 0)))
+                        droppedPackets: (available - placement.keep) + (isAudio && trimmed == nil ? next.firstKept(after: nextMaster).dropped : 0)))
                 }
                 if isAudio {
                     let audio = Ticks.rescale(stream.contentEnd - stream.contentStart, from: stream.timeBase, to: tb)
@@ -217,6 +265,12 @@ extension ProbedStream {
         let end = endPts ?? contentStart
         guard signature.kind == .audio, trailingPaddingSamples > 0, signature.sampleRate > 0 else { return end }
         return end - Ticks.rescale(trailingPaddingSamples, from: Rational(1, signature.sampleRate), to: timeBase)
+    }
+
+    /// For an input after the first: its leading priming packets, dropped, and the pts of the first packet kept.
+    func firstKept(after master: ProbedStream) -> (dropped: Int, pts: Int64) {
+        let dropped = leadingPacketsBefore(masterStart: master.contentStart, masterTimeBase: master.timeBase)
+        return (dropped, leadingPackets.indices.contains(dropped) ? leadingPackets[dropped].pts : (startPts ?? 0))
     }
 
     /// Leading packets that are priming: flagged for discard, or ending at or before the master's start.

@@ -43,7 +43,12 @@ extension OutputSummary {
         if let videoSeconds, let s = first.streams.firstIndex(where: { $0.signature.kind == .audio }),
            let decoded = plan.decodedSamples[s] {
             let rate = Double(first.streams[s].signature.sampleRate)
-            decodedDrift = decoded - Int64((videoSeconds * rate).rounded())
+            if let frame = plan.masterFrameDuration, let frames = videoFrames {
+                // Exact: the frames' nominal duration, not the rounded timestamps.
+                decodedDrift = decoded - Ticks.rescale(frames, from: frame, to: Rational(1, first.streams[s].signature.sampleRate))
+            } else {
+                decodedDrift = decoded - Int64((videoSeconds * rate).rounded())
+            }
             decodedDriftMs = Double(decodedDrift!) * 1000 / rate
         }
         self.init(

@@ -8,11 +8,16 @@ public struct OutputCapabilities: Sendable, Hashable {
     public var unsupportedCodecs: Set<String>
     /// Reasons, keyed by codec name, for codecs that need a bitstream conversion the stitcher does not do.
     public var conversionNeeded: [String: String]
+    /// Whether the muxer can trim samples from the end of any single audio packet (Matroska's DiscardPadding),
+    /// which lets codecs with decoder-side priming (Opus pre-skip) be joined sample-exactly.
+    public var trimsAudioPackets: Bool
 
-    public init(formatName: String, unsupportedCodecs: Set<String> = [], conversionNeeded: [String: String] = [:]) {
+    public init(formatName: String, unsupportedCodecs: Set<String> = [], conversionNeeded: [String: String] = [:],
+                trimsAudioPackets: Bool? = nil) {
         self.formatName = formatName
         self.unsupportedCodecs = unsupportedCodecs
         self.conversionNeeded = conversionNeeded
+        self.trimsAudioPackets = trimsAudioPackets ?? (formatName == "matroska" || formatName == "webm")
     }
 }
 
@@ -42,7 +47,7 @@ public enum StitchValidator {
             // Continuity arithmetic over mismatched layouts would only add noise.
             return issues
         }
-        let plan = StitchPlan(inputs: inputs)
+        let plan = StitchPlan(inputs: inputs, output: output)
         for boundary in plan.boundaries where boundary.kind == .audio || boundary.kind == .video {
             let stream = inputs[boundary.index].streams[boundary.stream]
             let tolerance = plan.continuityTolerance(for: stream)
