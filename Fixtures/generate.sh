@@ -9,16 +9,17 @@ fps=30; size=160x96; rate=48000
 ff() { ffmpeg -nostdin -hide_banner -loglevel error -y "$@"; }
 
 # chunk INDEX FRAMES VIDEO_ARGS AUDIO_ARGS EXT [FPS] [SIZE] [RATE] [EXTRA_OUT_ARGS]
+# START (first frame, default INDEX*FRAMES) and ASRC (audio source filter) may be set in the environment.
 chunk() {
   local k=$1 n=$2 vargs=$3 aargs=$4 ext=$5 cfps=${6:-$fps} csize=${7:-$size} crate=${8:-$rate} extra=${9:-}
-  local start=$((k * n)) in=() maps=()
+  local start=${START:-$((k * n))} in=() maps=()
   if [ "$vargs" != none ]; then
     in+=(-f lavfi -i "testsrc2=size=$csize:rate=$cfps,trim=start_frame=$start:end_frame=$((start + n)),setpts=PTS-STARTPTS")
     maps+=(-map 0:v)
   fi
   if [ "$aargs" != none ]; then
     local s0=$((start * crate / cfps)) s1=$(((start + n) * crate / cfps)) ai=$(( ${#maps[@]} / 2 ))
-    in+=(-f lavfi -i "sine=frequency=440:sample_rate=$crate,atrim=start_sample=$s0:end_sample=$s1,asetpts=PTS-STARTPTS")
+    in+=(-f lavfi -i "${ASRC:-sine=frequency=440:sample_rate=$crate},atrim=start_sample=$s0:end_sample=$s1,asetpts=PTS-STARTPTS")
     maps+=(-map "$ai:a")
   fi
   # shellcheck disable=SC2086
@@ -28,6 +29,7 @@ chunk() {
 
 H264="-c:v libx264 -threads 1 -preset ultrafast -g 30 -pix_fmt yuv420p"
 AAC="-c:a aac -b:a 64k"
+CHIRP="aevalsrc=0.4*sin(2*PI*(300*t+40*t*t)):s=$rate"
 case "$set_name" in
   mp4-h264-aac)   for k in 0 1 2; do chunk $k 30 "$H264" "$AAC" mp4; done ;;
   mp4-h264-aac-10) for k in $(seq 0 9); do chunk $k 30 "$H264" "$AAC" mp4; done ;;
@@ -36,6 +38,14 @@ case "$set_name" in
   mov-prores-pcm) for k in 0 1 2; do chunk $k 30 "-c:v prores_ks -profile:v 0 -pix_fmt yuv422p10le" "-c:a pcm_s16le" mov; done ;;
   webm-vp9-opus)  for k in 0 1 2; do chunk $k 30 "-c:v libvpx-vp9 -threads 1 -deadline realtime -cpu-used 8 -g 30" "-c:a libopus -b:a 48k" webm; done ;;
   mkv-av1-opus)   for k in 0 1 2; do chunk $k 30 "-c:v libsvtav1 -preset 12 -g 30 -svtav1-params lp=1" "-c:a libopus -b:a 48k" mkv; done ;;
+  webm-opus-uneven)  # uneven chunks (one of a single frame) of an aperiodic chirp, to locate every sample
+    start=0; k=0
+    for n in 31 29 1 44 15; do
+      START=$start ASRC="$CHIRP" chunk $k "$n" "-c:v libvpx-vp9 -threads 1 -deadline realtime -cpu-used 8 -g 30" "-c:a libopus -b:a 64k" webm
+      start=$((start + n)); k=$((k + 1))
+    done ;;
+  chirp-reference)  # the whole 120 frames of that chirp as raw samples: the oracle for webm-opus-uneven
+    ff -f lavfi -i "$CHIRP,atrim=end_sample=$((120 * rate / fps))" -f f32le -ac 1 "$out/reference.f32" ;;
   ts-h264-aac)    for k in 0 1 2; do chunk $k 30 "$H264 -bsf:v h264_mp4toannexb" "$AAC" ts; done ;;
   mp4-video-only) for k in 0 1 2; do chunk $k 30 "$H264" none mp4; done ;;
   m4a-audio-only) for k in 0 1 2; do chunk $k 30 none "$AAC" m4a; done ;;

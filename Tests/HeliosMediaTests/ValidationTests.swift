@@ -28,6 +28,42 @@ enum Probes {
                             initialPadding: 0)
     }
 
+    /// WebM video: milliseconds, so a 30 fps frame lasts 33 or 34 ticks; the container declares 30 fps.
+    static func webmVideo(frames: Int) -> ProbedStream {
+        var stream = video(frames: frames, frameDuration: 33)
+        stream.timeBase = Rational(1, 1000)
+        stream.firstDts = 0
+        stream.lastPts = Int64((Double(frames - 1) * 1000 / 30).rounded())
+        stream.lastDts = stream.lastPts
+        stream.endPts = stream.lastPts! + 33
+        stream.frameRate = Rational(30, 1)
+        return stream
+    }
+
+    /// Opus in WebM carrying `samples` of content: 312 samples of pre-skip (codec delay, no flagged packet),
+    /// 20 ms packets on a millisecond clock, the last one's padding as discard-padding side data.
+    static func opus(samples: Int64) -> ProbedStream {
+        let preSkip: Int64 = 312
+        let packets = Int((samples + preSkip + 959) / 960)
+        let padding = Int64(packets) * 960 - samples - preSkip
+        func timing(_ k: Int) -> PacketTiming {
+            let pts = Int64((Double(Int64(k) * 960 - preSkip) / 48).rounded())
+            return PacketTiming(pts: pts, dts: pts, duration: 20, isDiscard: false)
+        }
+        var signature = signature(.audio)
+        signature.codec = "opus"
+        signature.frameSize = 0
+        return ProbedStream(index: 1, signature: signature, timeBase: Rational(1, 1000), packetCount: packets,
+                            frameCount: Int64(packets) * 960, firstPts: timing(0).pts, firstDts: timing(0).pts,
+                            lastPts: timing(packets - 1).pts, lastDts: timing(packets - 1).pts, startPts: timing(0).pts,
+                            endPts: timing(packets - 1).pts + 20, firstPacketIsKeyframe: true, leadingDiscardPackets: 0,
+                            leadingDiscardDuration: 0, primingSamples: 0, trailingPaddingSamples: padding,
+                            typicalPacketDuration: 20, irregularDurationCount: 0, missingTimestampCount: 0,
+                            firstNonIncreasingDts: nil, firstPtsBeforeDts: nil, corruptPacketCount: 0,
+                            leadingPackets: (0..<min(packets, 16)).map(timing), initialPadding: preSkip,
+                            trailingPackets: (max(packets - 8, 0)..<packets).map(timing))
+    }
+
     static func signature(_ kind: MediaKind) -> CodecSignature {
         CodecSignature(kind: kind, codec: kind == .video ? "h264" : "aac", profile: kind == .video ? 100 : 1,
                        level: kind == .video ? 30 : -99, width: kind == .video ? 160 : 0, height: kind == .video ? 96 : 0,
@@ -185,6 +221,43 @@ struct PlanTests {
         let drift = plan.decodedSamples[1]! - 1_000 * 48000
         #expect(abs(drift) <= 1024)
         #expect(plan.outputDtsViolations.isEmpty)
+    }
+
+    @Test("millisecond time bases: frames are counted, so 10,000 one-frame inputs at 30 fps do not drift")
+    func millisecondClockCountsFrames() {
+        let inputs = (0..<10_000).map { Probes.input($0, video: Probes.webmVideo(frames: 1), audio: nil) }
+        let plan = StitchPlan(inputs: inputs)
+        #expect(plan.masterFrameDuration == Rational(1, 30))
+        // Summing 33 ms per chunk would end at 330 s; the exact end is 333.333 s.
+        #expect(plan.placements[9_999][0].offset == 333_300)
+        #expect(plan.outputDurations[0] == 333_333)
+        #expect(plan.outputDtsViolations.isEmpty)
+    }
+
+    @Test("Opus into WebM: each input gives up the next one's pre-skip at its end, so content joins sample-exactly")
+    func opusTrimmedJoin() {
+        let webm = OutputCapabilities(formatName: "webm")
+        // 31, 29, 1 and 30 frames at 30 fps: the trims land inside a packet, on a packet edge and across one.
+        let frames = [31, 29, 1, 30]
+        let inputs = frames.enumerated().map { i, n in
+            Probes.input(i, video: Probes.webmVideo(frames: n), audio: Probes.opus(samples: Int64(n) * 1600))
+        }
+        let plan = StitchPlan(inputs: inputs, output: webm)
+        #expect(plan.decodedSamples[1] == Int64(frames.reduce(0, +)) * 1600)
+        for (i, n) in frames.enumerated() {
+            let audio = inputs[i].streams[1], placement = plan.placements[i][1]
+            let nextPreSkip: Int64 = i + 1 < frames.count ? 312 : 0
+            // Samples decoded from the kept packets: everything minus the trimmed end, minus the decoder's skip on input 1.
+            let kept = Int64(placement.keep) * 960 - (placement.trimEnd ?? 0)
+            #expect(kept == audio.frameCount - audio.trailingPaddingSamples - nextPreSkip, "input \(i + 1) (\(n) frames)")
+            #expect((placement.trimEnd ?? 0) < 960)
+            #expect(placement.dropLeading == 0)
+        }
+        #expect(plan.boundaries.filter { $0.kind == .audio }.allSatisfy { $0.audioDiscontinuitySamples == 0 })
+        #expect(plan.outputDtsViolations.isEmpty)
+        // Without per-packet trimming (MP4) the same inputs stay on the frame grid instead.
+        let grid = StitchPlan(inputs: inputs, output: OutputCapabilities(formatName: "mp4"))
+        #expect(grid.placements.allSatisfy { $0[1].trimEnd == nil })
     }
 
     @Test("an audio gap is measured in ticks and milliseconds")

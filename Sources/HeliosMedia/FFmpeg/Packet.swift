@@ -37,9 +37,10 @@ package final class Packet {
     }
 
     /// Sets (or replaces) the skip-samples side data: `start` samples dropped at the front, `end` at the back.
+    /// Both zero removes it.
     package func setSkipSamples(start: Int64, end: Int64) {
         av_packet_free_side_data(pointer)
-        guard let data = av_packet_new_side_data(pointer, AV_PKT_DATA_SKIP_SAMPLES, 10) else { return }
+        guard start != 0 || end != 0, let data = av_packet_new_side_data(pointer, AV_PKT_DATA_SKIP_SAMPLES, 10) else { return }
         for i in 0..<10 { data[i] = 0 }
         for i in 0..<4 {
             data[i] = UInt8(truncatingIfNeeded: UInt32(truncatingIfNeeded: start) >> (8 * UInt32(i)))

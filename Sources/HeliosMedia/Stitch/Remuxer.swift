@@ -87,6 +87,9 @@ struct Remuxer {
                 let isFinalPacket = isLastInput && k == input.streams[s].packetCount - 1
                 if let grid = placement.gridDuration, !isFinalPacket { p.pointee.duration = grid }
                 if i > 0 { p.pointee.flags &= ~AV.flagDiscard }
+                if let trim = placement.trimEnd, k - placement.dropLeading == placement.keep - 1 {
+                    packet.setSkipSamples(start: 0, end: trim)
+                }
                 // Plan time base to the muxer's.
                 let outTB = outTimeBases[s]
                 p.pointee.pts = p.pointee.pts == AV.noPTS ? AV.noPTS : Ticks.rescale(p.pointee.pts, from: planTB, to: outTB)
