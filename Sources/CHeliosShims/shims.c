@@ -1,3 +1,5 @@
+#define _GNU_SOURCE
+#include <fcntl.h>
 #include "CHeliosShims.h"
 #include <stdio.h>
 #include <stdarg.h>
@@ -22,4 +24,13 @@ void helios_set_log_sink(helios_log_sink sink) {
     current_sink = sink;
     if (sink) av_log_set_callback(helios_log_callback);
     else av_log_set_callback(av_log_default_callback);
+}
+
+int helios_start_writeback(int fd) {
+#ifdef SYNC_FILE_RANGE_WRITE
+    return sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+#else
+    (void)fd;
+    return 0;
+#endif
 }

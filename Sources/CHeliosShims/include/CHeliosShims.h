@@ -23,4 +23,8 @@ void helios_strerror(int code, char *buf, size_t size);
 /// Installs an av_log callback that forwards formatted lines to `sink` (NULL restores the default).
 typedef void (*helios_log_sink)(int level, const char *line);
 void helios_set_log_sink(helios_log_sink sink);
+/// Starts writeback of a file's dirty pages without waiting (Linux sync_file_range), so a final fsync finds
+/// little left to write. Returns 0, or -1 with errno set (callers may ignore failure: fsync still follows).
+int helios_start_writeback(int fd);
+
 #endif

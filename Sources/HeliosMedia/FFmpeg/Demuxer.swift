@@ -11,9 +11,11 @@ package let cancellationInterrupt: @convention(c) (UnsafeMutableRawPointer?) -> 
 package final class Demuxer {
     package let path: String
     private var context: UnsafeMutablePointer<AVFormatContext>?
+    private var streamInfoFound = false
 
     /// Opens `path` for reading. `findStreamInfo` decodes a little of each stream to fill in
-    /// codec parameters that a container header does not carry (pixel format, profile, ...).
+    /// codec parameters that a container header does not carry (pixel format, profile, ...). Without it the
+    /// streams are still read in full where the container has no header to declare them (MPEG-TS).
     package init(path: String, findStreamInfo: Bool = true) throws(FFmpegError) {
         self.path = path
         FFmpegLog.install()
@@ -26,8 +28,15 @@ package final class Demuxer {
         try check(avformat_open_input(&opened, path, nil, nil), "avformat_open_input", path: path)
         context = opened
         if findStreamInfo || needsStreamInfo {
-            try check(avformat_find_stream_info(opened, nil), "avformat_find_stream_info", path: path)
+            try self.findStreamInfo()
         }
+    }
+
+    /// Decodes the start of each stream to complete its codec parameters (once; later calls do nothing).
+    package func findStreamInfo() throws(FFmpegError) {
+        guard !streamInfoFound else { return }
+        streamInfoFound = true
+        try check(avformat_find_stream_info(formatContext, nil), "avformat_find_stream_info", path: path)
     }
 
     deinit {
@@ -51,13 +60,16 @@ package final class Demuxer {
         return d == AV.noPTS ? nil : d
     }
 
-    /// Whether a stream lacks parameters that only reading packets can give (e.g. MPEG-TS).
+    /// Whether the streams are only known once packets are read: a container without a header (MPEG-TS),
+    /// or a stream whose codec or dimensions the header leaves out. A missing pixel or sample format alone
+    /// does not count: copying packets does not need it.
     private var needsStreamInfo: Bool {
+        if formatContext.pointee.ctx_flags & Int32(AVFMTCTX_NOHEADER) != 0 { return true }
         for i in 0..<streamCount {
             let par = stream(i).pointee.codecpar.pointee
             if par.codec_id == AV_CODEC_ID_NONE { return true }
-            if par.codec_type == AVMEDIA_TYPE_VIDEO && (par.width == 0 || par.format < 0) { return true }
-            if par.codec_type == AVMEDIA_TYPE_AUDIO && (par.sample_rate == 0 || par.format < 0) { return true }
+            if par.codec_type == AVMEDIA_TYPE_VIDEO && par.width == 0 { return true }
+            if par.codec_type == AVMEDIA_TYPE_AUDIO && par.sample_rate == 0 { return true }
         }
         return false
     }

@@ -68,6 +68,12 @@ package final class Muxer {
         try check(av_interleaved_write_frame(formatContext, packet.pointer), "av_interleaved_write_frame", path: path)
     }
 
+    /// Bytes handed to the file so far (the I/O context's position; 0 before the header).
+    package var bytesWritten: Int64 {
+        guard let pb = formatContext.pointee.pb else { return 0 }
+        return avio_tell(pb)
+    }
+
     /// Flushes buffered packets, writes the trailer (the index, for MP4) and closes the file.
     package func finish() throws(FFmpegError) {
         guard headerWritten, !finished else { return }

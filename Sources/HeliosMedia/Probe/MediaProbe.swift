@@ -1,16 +1,43 @@
 import CFFmpeg
 import Foundation
 
+/// What probing the first of a series of inputs learned: its streams' parameters as the container header
+/// declares them, and as decoding completed them.
+public struct ProbeReference: Sendable {
+    let header: [CodecSignature]
+    let decoded: [CodecSignature]
+}
+
 /// Reads media files and reports their streams and timestamps.
 public enum MediaProbe {
     /// Probes one file, reading every packet.
     /// Throws `StitchError.unreadableInput` for missing, empty, unreadable or non-media files.
     public static func probe(_ url: URL) throws(StitchError) -> ProbedInput {
+        var reference: ProbeReference?
+        return try probe(url, reference: &reference)
+    }
+
+    /// Probes one file of a series. The first sets `reference`. A later input whose container header declares
+    /// exactly the reference's parameters, extradata included (the avcC or AudioSpecificConfig that decoding
+    /// reads them from), takes the decoded parameters from the reference instead of decoding its own start:
+    /// identical headers decode to identical parameters, and decoding a frame of every chunk dominated the
+    /// probe. Any difference, or a stream without extradata (VP9 in WebM, MPEG-TS), is decoded as usual.
+    public static func probe(_ url: URL, reference: inout ProbeReference?) throws(StitchError) -> ProbedInput {
         let path = url.path
         let size = try fileSize(path)
         do {
-            let demuxer = try Demuxer(path: path)
-            return try probe(demuxer, fileSize: size)
+            let demuxer = try Demuxer(path: path, findStreamInfo: false)
+            let header = (0..<demuxer.streamCount).map { CodecSignature(demuxer.stream($0).pointee.codecpar) }
+            let signatures: [CodecSignature]
+            if let reference, header == reference.header,
+               header.allSatisfy({ !$0.extradata.isEmpty || ($0.kind != .video && $0.kind != .audio) }) {
+                signatures = reference.decoded
+            } else {
+                try demuxer.findStreamInfo()
+                signatures = (0..<demuxer.streamCount).map { CodecSignature(demuxer.stream($0).pointee.codecpar) }
+                if reference == nil { reference = ProbeReference(header: header, decoded: signatures) }
+            }
+            return try probe(demuxer, signatures: signatures, fileSize: size)
         } catch let error as FFmpegError {
             if error.isInterrupted { throw .cancelled }
             throw .unreadableInput(path: path, reason: describe(error))
@@ -50,8 +77,13 @@ public enum MediaProbe {
         }
     }
 
-    static func probe(_ demuxer: Demuxer, fileSize: Int64) throws -> ProbedInput {
-        var accumulators = (0..<demuxer.streamCount).map { StreamAccumulator(stream: demuxer.stream($0), index: $0) }
+    static func probe(_ demuxer: Demuxer, signatures: [CodecSignature], fileSize: Int64) throws -> ProbedInput {
+        guard signatures.count == demuxer.streamCount else {
+            throw StitchError.unreadableInput(path: demuxer.path, reason: "streams changed while probing")
+        }
+        var accumulators = (0..<demuxer.streamCount).map {
+            StreamAccumulator(stream: demuxer.stream($0), index: $0, signature: signatures[$0])
+        }
         let packet = try Packet()
         while try demuxer.read(into: packet) {
             let index = packet.streamIndex
@@ -116,9 +148,9 @@ struct StreamAccumulator {
     let initialPadding: Int64
     let frameRate: Rational?
 
-    init(stream: UnsafeMutablePointer<AVStream>, index: Int) {
+    init(stream: UnsafeMutablePointer<AVStream>, index: Int, signature: CodecSignature) {
         self.index = index
-        signature = CodecSignature(stream.pointee.codecpar)
+        self.signature = signature
         timeBase = Rational(stream.pointee.time_base)
         sampleRate = Int64(stream.pointee.codecpar.pointee.sample_rate)
         initialPadding = Int64(stream.pointee.codecpar.pointee.initial_padding)

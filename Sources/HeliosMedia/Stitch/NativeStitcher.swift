@@ -47,10 +47,11 @@ public struct NativeStitcher: VideoStitcher {
         if !options.checkOnly { try checkOutputPath(outputPath, inputs: inputs) }
 
         var probed: [ProbedInput] = []
+        var reference: ProbeReference?
         for (index, url) in inputs.enumerated() {
             if Task.isCancelled { throw .cancelled }
             progress?(.probing(index: index, count: inputs.count))
-            probed.append(try MediaProbe.probe(url))
+            probed.append(try MediaProbe.probe(url, reference: &reference))
         }
         let (capabilities, formatName) = try OutputCapabilities.detect(outputPath: outputPath, format: options.format, first: probed[0])
         let issues = StitchValidator.validate(probed, output: capabilities, lenient: options.lenient)

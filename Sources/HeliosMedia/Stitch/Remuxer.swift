@@ -1,4 +1,5 @@
 import CFFmpeg
+import CHeliosShims
 import Foundation
 import Logging
 
@@ -49,7 +50,8 @@ struct Remuxer {
 
     private func remux(into temp: String) throws -> Written {
         let muxer = try Muxer(path: temp, formatName: formatName)
-        let first = try Demuxer(path: inputs[0].path, findStreamInfo: false)
+        // Input 1's parameters, completed by decoding, describe the output's streams; later inputs are only read.
+        let first = try Demuxer(path: inputs[0].path, findStreamInfo: true)
         for s in 0..<first.streamCount {
             _ = try muxer.addStream(copying: first.stream(s).pointee.codecpar, timeBase: plan.timeBases[s])
         }
@@ -63,6 +65,7 @@ struct Remuxer {
         var lastDts = [Int64?](repeating: nil, count: first.streamCount)
         var written = [Int](repeating: 0, count: first.streamCount)
         let packet = try Packet()
+        let writeback = Writeback(path: temp)
         for (i, input) in inputs.enumerated() {
             let demuxer = i == 0 ? first : try Demuxer(path: input.path, findStreamInfo: false)
             guard demuxer.streamCount == input.streams.count else {
@@ -104,6 +107,7 @@ struct Remuxer {
                 lastDts[s] = p.pointee.dts
                 written[s] += 1
                 try muxer.write(packet)
+                writeback.advance(to: muxer.bytesWritten)
             }
             bytesDone += input.fileSize
             progress?(.remuxing(bytesRead: bytesDone, totalBytes: totalBytes))
@@ -112,6 +116,23 @@ struct Remuxer {
         try muxer.finish()
         let bytes = (try? FileManager.default.attributesOfItem(atPath: temp)[.size] as? NSNumber)?.int64Value ?? 0
         return Written(packets: written, bytes: bytes, timeBases: outTimeBases)
+    }
+
+    /// Starts writing the output to disk while the stitch goes on, every few megabytes, so the fsync before the
+    /// rename waits for the last stretch only instead of the whole file.
+    final class Writeback {
+        private let fd: Int32
+        private var started: Int64 = 0
+        static let interval: Int64 = 8 << 20
+
+        init(path: String) { fd = open(path, O_WRONLY) }
+        deinit { if fd >= 0 { close(fd) } }
+
+        func advance(to bytes: Int64) {
+            guard fd >= 0, bytes - started >= Self.interval else { return }
+            started = bytes
+            _ = helios_start_writeback(fd)
+        }
     }
 
     /// fsyncs the file, renames it over the output and fsyncs the directory, so a crash leaves either the
