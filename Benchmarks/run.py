@@ -82,14 +82,17 @@ def main():
             for k, cmd in tools.items():
                 samples[k].append(timed(cmd, shell=isinstance(cmd, str)))
         base = statistics.median(w for w, _ in samples["ffmpeg concat"])
+        # Like for like: helios --faststart against ffmpeg with +faststart.
+        peers = {"helios-stitch": "ffmpeg concat", "helios-stitch --faststart": "ffmpeg concat +faststart"}
         for k in tools:
             med = statistics.median(w for w, _ in samples[k])
             rss = max(r for _, r in samples[k]) / 1024
-            rows.append((name, f"{total / 1e6:.0f} MB", k, med, med / base, rss))
-    print(f"| workload | size | tool | median s | ratio to ffmpeg concat | peak RSS MB |")
-    print(f"|---|---|---|---|---|---|")
-    for name, size, tool, med, ratio, rss in rows:
-        print(f"| {name} | {size} | {tool} | {med:.3f} | {ratio:.2f} | {rss:.0f} |")
+            peer = statistics.median(w for w, _ in samples[peers[k]]) if k in peers else None
+            rows.append((name, f"{total / 1e6:.0f} MB", k, med, med / base, med / peer if peer else None, rss))
+    print(f"| workload | size | tool | median s | ratio to ffmpeg concat | ratio to ffmpeg, same flags | peak RSS MB |")
+    print(f"|---|---|---|---|---|---|---|")
+    for name, size, tool, med, ratio, same, rss in rows:
+        print(f"| {name} | {size} | {tool} | {med:.3f} | {ratio:.2f} | {f'{same:.2f}' if same else ''} | {rss:.0f} |")
 
 if __name__ == "__main__":
     main()
