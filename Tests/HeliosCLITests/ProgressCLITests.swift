@@ -37,3 +37,29 @@ struct ProgressCLITests {
         #expect(!quiet.stdout.contains("[#"), "\(quiet.stdout.debugDescription)")
     }
 }
+
+/// Ctrl-C as a user presses it: the stitch stops, exit code 130, and nothing is left beside the output.
+@Suite("helios-stitch interrupted", .serialized, .timeLimit(.minutes(2)))
+struct InterruptCLITests {
+    @Test("SIGINT during the copy exits 130 and removes the temp file")
+    func sigintDuringCopy() async throws {
+        let inputs = try await FixtureCache.shared.files("mp4-tiny-1000").map(\.path)
+        let dir = try makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: StitchCLITests.binary)
+        process.arguments = inputs + ["-o", dir.appendingPathComponent("out.mp4").path]
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        // The temp file appears when the copy starts (after 1,000 inputs are probed and validated).
+        while process.isRunning, (try FileManager.default.contentsOfDirectory(atPath: dir.path)).isEmpty {
+            try await Task.sleep(for: .milliseconds(5))
+        }
+        #expect(process.isRunning, "the stitch finished before it could be interrupted")
+        kill(process.processIdentifier, SIGINT)
+        while process.isRunning { try await Task.sleep(for: .milliseconds(10)) }
+        #expect(process.terminationReason == .exit && process.terminationStatus == 130)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path) == [])
+    }
+}

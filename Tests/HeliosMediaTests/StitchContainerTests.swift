@@ -113,6 +113,25 @@ struct StitchContainerTests {
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path) == [])
     }
 
+    @Test("cancelling in the middle of the copy stops the stitch thread and removes the temp file")
+    func cancellationMidRemux() async throws {
+        let chunks = try await FixtureCache.shared.files("mp4-tiny-1000")
+        let dir = try makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let output = dir.appendingPathComponent("out.mp4")
+        let (events, continuation) = AsyncStream.makeStream(of: StitchProgress.self)
+        let stitcher = NativeStitcher(progress: { continuation.yield($0) })
+        let task = Task { try await stitcher.stitch(chunks, to: output) }
+        for await event in events {
+            if case .remuxing(let done, let total) = event, done * 10 > total { break }  // a tenth copied
+        }
+        task.cancel()
+        let error = await #expect(throws: StitchError.self) { try await task.value }
+        #expect(error.map { if case .cancelled = $0 { true } else { false } } == true, "\(String(describing: error))")
+        continuation.finish()
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path) == [])
+    }
+
     @Test("inputs are never modified")
     func inputsUntouched() async throws {
         let chunks = try await FixtureCache.shared.files("mov-h264-pcm")

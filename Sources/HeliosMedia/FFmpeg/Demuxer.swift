@@ -1,10 +1,19 @@
 import CFFmpeg
 import CHeliosShims
 
-/// Stops a blocking libavformat call when the calling task is cancelled.
-/// libavformat calls this synchronously on the thread of the task that called into it.
-package let cancellationInterrupt: @convention(c) (UnsafeMutableRawPointer?) -> Int32 = { _ in
-    Task.isCancelled ? 1 : 0
+/// Stops a blocking libavformat call when the work is cancelled: the `CancellationFlag` passed as `opaque`
+/// when there is one (work running on its own thread), else the calling task's cancellation (libavformat calls
+/// this synchronously on the thread of the task that called into it).
+package let cancellationInterrupt: @convention(c) (UnsafeMutableRawPointer?) -> Int32 = { opaque in
+    guard let opaque else { return Task.isCancelled ? 1 : 0 }
+    return Unmanaged<CancellationFlag>.fromOpaque(opaque).takeUnretainedValue().isCancelled ? 1 : 0
+}
+
+extension AVIOInterruptCB {
+    /// The interrupt callback for `flag` (nil: the current task's cancellation). The flag must outlive the context.
+    package static func cancellation(_ flag: CancellationFlag?) -> AVIOInterruptCB {
+        AVIOInterruptCB(callback: cancellationInterrupt, opaque: flag.map { Unmanaged.passUnretained($0).toOpaque() })
+    }
 }
 
 /// An input file opened read-only with libavformat. Owns its `AVFormatContext`; confined to one task.
@@ -12,17 +21,20 @@ package final class Demuxer {
     package let path: String
     private var context: UnsafeMutablePointer<AVFormatContext>?
     private var streamInfoFound = false
+    /// Kept alive as long as the context whose interrupt callback reads it.
+    private let cancellation: CancellationFlag?
 
     /// Opens `path` for reading. `findStreamInfo` decodes a little of each stream to fill in
     /// codec parameters that a container header does not carry (pixel format, profile, ...). Without it the
     /// streams are still read in full where the container has no header to declare them (MPEG-TS).
-    package init(path: String, findStreamInfo: Bool = true) throws(FFmpegError) {
+    package init(path: String, findStreamInfo: Bool = true, cancellation: CancellationFlag? = nil) throws(FFmpegError) {
         self.path = path
+        self.cancellation = cancellation
         FFmpegLog.install()
         guard let ctx = avformat_alloc_context() else {
             throw FFmpegError(code: -ENOMEM, function: "avformat_alloc_context", path: path)
         }
-        ctx.pointee.interrupt_callback = AVIOInterruptCB(callback: cancellationInterrupt, opaque: nil)
+        ctx.pointee.interrupt_callback = .cancellation(cancellation)
         var opened: UnsafeMutablePointer<AVFormatContext>? = ctx
         // On failure avformat_open_input frees the context itself.
         try check(avformat_open_input(&opened, path, nil, nil), "avformat_open_input", path: path)

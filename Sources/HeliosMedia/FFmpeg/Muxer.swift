@@ -7,16 +7,19 @@ package final class Muxer {
     private var context: UnsafeMutablePointer<AVFormatContext>?
     private var headerWritten = false
     private var finished = false
+    /// Kept alive as long as the context whose interrupt callback reads it.
+    private let cancellation: CancellationFlag?
 
     /// Allocates a muxer for `path`; the container comes from `formatName` or, when nil, from the extension.
-    package init(path: String, formatName: String?) throws(FFmpegError) {
+    package init(path: String, formatName: String?, cancellation: CancellationFlag? = nil) throws(FFmpegError) {
         self.path = path
+        self.cancellation = cancellation
         var ctx: UnsafeMutablePointer<AVFormatContext>?
         try check(avformat_alloc_output_context2(&ctx, nil, formatName, path), "avformat_alloc_output_context2", path: path)
         context = ctx
         // Same inputs, same bytes: no random segment UIDs (Matroska) or library version strings.
         ctx!.pointee.flags |= AVFMT_FLAG_BITEXACT
-        ctx!.pointee.interrupt_callback = AVIOInterruptCB(callback: cancellationInterrupt, opaque: nil)
+        ctx!.pointee.interrupt_callback = .cancellation(cancellation)
     }
 
     deinit {
@@ -52,7 +55,7 @@ package final class Muxer {
         let ctx = formatContext
         if ctx.pointee.oformat.pointee.flags & AVFMT_NOFILE == 0 {
             var pb: UnsafeMutablePointer<AVIOContext>?
-            var callback = AVIOInterruptCB(callback: cancellationInterrupt, opaque: nil)
+            var callback = AVIOInterruptCB.cancellation(cancellation)
             try check(avio_open2(&pb, path, AVIO_FLAG_WRITE, &callback, nil), "avio_open2", path: path)
             ctx.pointee.pb = pb
         }

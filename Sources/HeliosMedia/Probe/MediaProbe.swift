@@ -23,10 +23,14 @@ public enum MediaProbe {
     /// identical headers decode to identical parameters, and decoding a frame of every chunk dominated the
     /// probe. Any difference, or a stream without extradata (VP9 in WebM, MPEG-TS), is decoded as usual.
     public static func probe(_ url: URL, reference: inout ProbeReference?) throws(StitchError) -> ProbedInput {
+        try probe(url, reference: &reference, cancellation: nil)
+    }
+
+    static func probe(_ url: URL, reference: inout ProbeReference?, cancellation: CancellationFlag?) throws(StitchError) -> ProbedInput {
         let path = url.path
         let size = try fileSize(path)
         do {
-            let demuxer = try Demuxer(path: path, findStreamInfo: false)
+            let demuxer = try Demuxer(path: path, findStreamInfo: false, cancellation: cancellation)
             let header = (0..<demuxer.streamCount).map { CodecSignature(demuxer.stream($0).pointee.codecpar) }
             let signatures: [CodecSignature]
             if let reference, header == reference.header,

@@ -28,8 +28,20 @@ public struct NativeStitcher: VideoStitcher {
         self.progress = progress
     }
 
+    /// Runs the stitch on a thread of its own, so hours of blocking file I/O never hold one of the few threads
+    /// Swift concurrency shares; cancelling the calling task stops it promptly (libavformat's interrupt
+    /// callback and the copy loop watch a flag the cancellation handler sets) and removes the temp file.
     public func stitch(_ inputs: [URL], to output: URL) async throws -> StitchReport {
-        try stitchSync(inputs, to: output)
+        let flag = CancellationFlag()
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<StitchReport, Error>) in
+                DispatchQueue.global(qos: .userInitiated).async {
+                    continuation.resume(with: Result { try self.stitchSync(inputs, to: output, cancellation: flag) })
+                }
+            }
+        } onCancel: {
+            flag.cancel()
+        }
     }
 
     /// Probes and validates only; writes nothing. Throws for unreadable inputs, returns the report otherwise.
@@ -39,7 +51,7 @@ public struct NativeStitcher: VideoStitcher {
         return try NativeStitcher(options: options, logger: logger, progress: progress).stitchSync(inputs, to: output)
     }
 
-    func stitchSync(_ inputs: [URL], to output: URL) throws(StitchError) -> StitchReport {
+    func stitchSync(_ inputs: [URL], to output: URL, cancellation: CancellationFlag? = nil) throws(StitchError) -> StitchReport {
         let clock = ContinuousClock()
         let started = clock.now
         guard !inputs.isEmpty else { throw .usage("no inputs given") }
@@ -49,9 +61,9 @@ public struct NativeStitcher: VideoStitcher {
         var probed: [ProbedInput] = []
         var reference: ProbeReference?
         for (index, url) in inputs.enumerated() {
-            if Task.isCancelled { throw .cancelled }
+            if cancellation.isCancelled { throw .cancelled }
             progress?(.probing(index: index, count: inputs.count))
-            probed.append(try MediaProbe.probe(url, reference: &reference))
+            probed.append(try MediaProbe.probe(url, reference: &reference, cancellation: cancellation))
         }
         let (capabilities, formatName) = try OutputCapabilities.detect(outputPath: outputPath, format: options.format, first: probed[0])
         let issues = StitchValidator.validate(probed, output: capabilities, lenient: options.lenient)
@@ -62,7 +74,7 @@ public struct NativeStitcher: VideoStitcher {
         if options.checkOnly { return report }
 
         let remuxer = Remuxer(inputs: probed, plan: plan, outputPath: outputPath, formatName: formatName,
-                              faststart: options.faststart, logger: logger, progress: progress)
+                              faststart: options.faststart, logger: logger, progress: progress, cancellation: cancellation)
         let written = try remuxer.run()
         progress?(.finishing)
         let elapsed = clock.now - started

@@ -13,6 +13,7 @@ struct Remuxer {
     let faststart: Bool
     let logger: Logger
     let progress: (@Sendable (StitchProgress) -> Void)?
+    let cancellation: CancellationFlag?
 
     /// What was written, per stream.
     struct Written {
@@ -29,7 +30,7 @@ struct Remuxer {
             return written
         } catch {
             unlink(temp)
-            if Task.isCancelled { throw .cancelled }
+            if cancellation.isCancelled { throw .cancelled }
             switch error {
             case let error as StitchError: throw error
             case let error as FFmpegError where error.isInterrupted: throw .cancelled
@@ -49,9 +50,9 @@ struct Remuxer {
     }
 
     private func remux(into temp: String) throws -> Written {
-        let muxer = try Muxer(path: temp, formatName: formatName)
+        let muxer = try Muxer(path: temp, formatName: formatName, cancellation: cancellation)
         // Input 1's parameters, completed by decoding, describe the output's streams; later inputs are only read.
-        let first = try Demuxer(path: inputs[0].path, findStreamInfo: true)
+        let first = try Demuxer(path: inputs[0].path, findStreamInfo: true, cancellation: cancellation)
         for s in 0..<first.streamCount {
             _ = try muxer.addStream(copying: first.stream(s).pointee.codecpar, timeBase: plan.timeBases[s])
         }
@@ -67,7 +68,7 @@ struct Remuxer {
         let packet = try Packet()
         let writeback = Writeback(path: temp)
         for (i, input) in inputs.enumerated() {
-            let demuxer = i == 0 ? first : try Demuxer(path: input.path, findStreamInfo: false)
+            let demuxer = i == 0 ? first : try Demuxer(path: input.path, findStreamInfo: false, cancellation: cancellation)
             guard demuxer.streamCount == input.streams.count else {
                 throw StitchError.unreadableInput(path: input.path, reason: "stream count changed since it was probed")
             }
@@ -76,7 +77,7 @@ struct Remuxer {
             var packetsRead = 0
             while try demuxer.read(into: packet) {
                 packetsRead += 1
-                if packetsRead & 255 == 0, Task.isCancelled { throw StitchError.cancelled }
+                if packetsRead & 255 == 0, cancellation.isCancelled { throw StitchError.cancelled }
                 let s = packet.streamIndex
                 let placement = plan.placements[i][s]
                 let k = seen[s]
