@@ -260,6 +260,20 @@ struct PlanTests {
         #expect(grid.placements.allSatisfy { $0[1].trimEnd == nil })
     }
 
+    @Test("Opus into WebM: a content gap accepted with --lenient stays a gap on the timeline")
+    func opusGapKept() {
+        let inputs = [Probes.input(0, video: Probes.webmVideo(frames: 30), audio: Probes.opus(samples: 48000 - 4800)),
+                      Probes.input(1, video: Probes.webmVideo(frames: 30), audio: Probes.opus(samples: 48000))]
+        let plan = StitchPlan(inputs: inputs, output: OutputCapabilities(formatName: "webm"))
+        let boundary = plan.boundaries.first { $0.kind == .audio }!
+        // A gap is only known to the container's millisecond (48 samples).
+        #expect(abs(boundary.audioDiscontinuitySamples! - 4800) <= 48)
+        // Input 2's first packet starts its pre-skip before the second it belongs to: 1000 ms - 6.5 ms.
+        let firstPacket = inputs[1].streams[1].leadingPackets[0].pts + plan.placements[1][1].offset
+        #expect(abs(firstPacket - 993) <= 1)
+        #expect(plan.outputDtsViolations.isEmpty)
+    }
+
     @Test("an audio gap is measured in ticks and milliseconds")
     func gapMeasured() {
         let plan = StitchPlan(inputs: [Probes.input(0, audio: Probes.audio(samples: 47520)), Probes.input(1)])

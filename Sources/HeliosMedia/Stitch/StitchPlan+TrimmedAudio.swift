@@ -30,8 +30,11 @@ extension StitchPlan {
         var lastDts: Int64
     }
 
-    /// Plans stream `s` of every input; `firstOffset` is input 1's offset, which stays as read.
-    static func trimmedAudio(inputs: [ProbedInput], stream s: Int, timeBase tb: Rational, firstOffset: Int64) -> [TrimmedAudio] {
+    /// Plans stream `s` of every input; `firstOffset` is input 1's offset, which stays as read. `ideal(i)` is
+    /// where input `i`'s content belongs next to the video (plan ticks): a content gap longer than a packet
+    /// (accepted with --lenient) is kept as a gap in the timestamps rather than closed.
+    static func trimmedAudio(inputs: [ProbedInput], stream s: Int, timeBase tb: Rational, firstOffset: Int64,
+                             ideal: (Int) -> Int64) -> [TrimmedAudio] {
         let first = inputs[0].streams[s]
         let sampleTB = Rational(1, max(first.signature.sampleRate, 1))
         func samples(_ ticks: Int64, _ stream: ProbedStream) -> Int64 { Ticks.rescale(ticks, from: stream.timeBase, to: sampleTB) }
@@ -42,7 +45,7 @@ extension StitchPlan {
 
         var result: [TrimmedAudio] = []
         var position: Int64 = 0  // decoded samples so far
-        var idealContent: Int64 = 0  // sum of previous inputs' content samples
+        var previousContentEnd: Int64 = 0  // where the previous input's content ended, in decoded samples
         var previousLastDts: Int64?
         for i in inputs.indices {
             let stream = inputs[i].streams[s]
@@ -77,6 +80,11 @@ extension StitchPlan {
 
             let firstPts = stream.leadingPackets.first?.pts ?? stream.startPts ?? 0
             let firstDtsIn = stream.leadingPackets.first?.dts ?? firstPts
+            if i > 0 {
+                let idealStart = Ticks.rescale(ideal(i), from: tb, to: sampleTB) - origin
+                let packet = samples(stream.typicalPacketDuration, stream)
+                if idealStart - (position + preSkip) > packet { position = idealStart - preSkip }
+            }
             let contentStartSamples = i == 0 ? 0 : position + preSkip
             var offset = firstOffset
             if i > 0 {
@@ -93,13 +101,13 @@ extension StitchPlan {
                 contentStart: Ticks.rescale(origin + contentStartSamples, from: sampleTB, to: tb),
                 contentEnd: Ticks.rescale(origin + contentStartSamples + content, from: sampleTB, to: tb),
                 decodedSamples: decoded,
-                contentOffsetSamples: contentStartSamples - idealContent,
+                contentOffsetSamples: i == 0 ? 0 : contentStartSamples - previousContentEnd,
                 firstDts: planTicks(firstDtsIn, stream) + offset,
                 lastDts: planTicks(lastKeptDts, stream) + offset)
             result.append(placed)
             previousLastDts = placed.lastDts
             position += decoded
-            idealContent += content
+            previousContentEnd = contentStartSamples + content
         }
         return result
     }

@@ -142,7 +142,8 @@ public struct StitchPlan: Sendable {
 
             let trimmed = isAudio && output?.trimsAudioPackets == true && grid != nil
                 && inputs.allSatisfy({ $0.streams[s].leadingDiscardPackets == 0 && $0.streams[s].initialPadding > 0 })
-                ? Self.trimmedAudio(inputs: inputs, stream: s, timeBase: tb, firstOffset: map(0, 0)) : nil
+                ? Self.trimmedAudio(inputs: inputs, stream: s, timeBase: tb, firstOffset: map(0, 0),
+                                    ideal: { map(inputs[$0].streams[s].contentStart, $0) }) : nil
 
             for i in inputs.indices {
                 let stream = inputs[i].streams[s]
