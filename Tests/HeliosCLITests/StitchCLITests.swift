@@ -147,7 +147,10 @@ struct StitchCLITests {
         #expect(try await stitch([]).status == 2)
         #expect(try await stitch([try await good()[0]]).status == 2)  // no -o
         #expect(try await stitch(["--bogus"]).status == 2)
-        let unknown = try await stitch(try await good() + ["-o", "/tmp/x.unknownext"])
+        // A fresh directory: a file some other program left at a fixed path would be refused as existing instead.
+        let dir = try makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let unknown = try await stitch(try await good() + ["-o", dir.appendingPathComponent("x.unknownext").path])
         #expect(unknown.status == 2)
         #expect(unknown.stderr.contains("--format"))
     }

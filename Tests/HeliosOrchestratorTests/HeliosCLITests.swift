@@ -6,12 +6,15 @@ import Glibc
 #endif
 
 /// Drives the built `helios` executable as a user would, across processes.
-@Suite("helios job CLI")
+///
+/// The time limit turns a hang (a runner that never exits, a gate never opened) into a failure instead of a blocked CI job.
+@Suite("helios job CLI", .timeLimit(.minutes(2)))
 struct HeliosJobCLITests {
-    /// Writes a spec whose chunks log each run, sleep, and write their index; merged with `cat`.
-    func writeSpec(_ dir: TempDir, id: String, chunks: Int, body: String) throws -> String {
+    /// Writes a spec whose chunks log each run, record their shell's pid (the chunk's process group) in `pids/cN`
+    /// (after logging, so a recorded pid implies a logged run), run `body(i)`, and write their index; merged with `cat`.
+    func writeSpec(_ dir: TempDir, id: String, chunks: Int, body: (Int) -> String) throws -> String {
         let spec = makeSpec(id: id, chunks: chunks, mergeCommand: "/bin/sh -c 'out=$1; shift; cat \"$@\" > \"$out\"' merge {output} {inputs}") { i in
-            "/bin/sh -c 'echo c\(i) >> runs.log; \(body); printf \(i), > out/c\(i).bin'"
+            "/bin/sh -c 'echo c\(i) >> runs.log; echo $$ > pids/c\(i); \(body(i)); printf \(i), > out/c\(i).bin'"
         }
         let path = dir.path("\(id).json")
         try JobSpec.makeEncoder().encode(spec).write(to: URL(fileURLWithPath: path))
@@ -21,26 +24,45 @@ struct HeliosJobCLITests {
     @Test func resumeAfterSIGKILLRerunsOnlyUnfinishedChunksAndProducesTheSameOutput() async throws {
         let dir = try TempDir()
         defer { dir.cleanup() }
-        let spec = try writeSpec(dir, id: "killme", chunks: 8, body: "sleep 1")  // long enough that a loaded machine cannot finish before the kill
+        try FileManager.default.createDirectory(atPath: dir.path("pids"), withIntermediateDirectories: true)
+        // Chunks 3 and up block until the gate exists. With concurrency 2 the runner therefore completes exactly
+        // chunks 0-2 and then sits with chunks 3 and 4 started and blocked: a known state to kill it in, however
+        // fast or slow the machine is.
+        let spec = try writeSpec(dir, id: "killme", chunks: 8) { i in i >= 3 ? waitForFile("gate") : "true" }
         let store = dir.path("store")
         let runner = try startHelios(["job", "run", spec, "--store", store, "--concurrency", "2", "--output-check", "nonempty"], logDir: dir.url, tag: "run1")
+        defer { if runner.isRunning { kill(runner.processIdentifier, SIGKILL) } }
         let repo = try SQLiteJobRepository(path: store + "/jobs.sqlite")
-        #expect(await waitUntil { ((try? await repo.load("killme"))?.completedChunks ?? 0) >= 3 })
+        let started = { Set(pids(in: dir.path("pids"))) }
+        try #require(await waitUntil {
+            ((try? await repo.load("killme"))?.completedChunks ?? 0) == 3
+                && pid(in: dir.path("pids/c3")) != nil && pid(in: dir.path("pids/c4")) != nil
+        }, "the runner did not reach chunks 0-2 completed, 3-4 blocked: \(dir.read("run1.err") ?? "")")
+        let blocked = try [3, 4].map { try #require(pid(in: dir.path("pids/c\($0)"))) }
+        #expect(started().count == 5, "no chunk beyond 4 was started")
         kill(runner.processIdentifier, SIGKILL)
         runner.waitUntilExit()
         #expect(runner.terminationReason == .uncaughtSignal)
+        #expect(runner.terminationStatus == SIGKILL)
 
         let interrupted = try await repo.load("killme")
         #expect(interrupted.state == .running)  // the killed runner could not say otherwise
-        let doneBeforeKill = interrupted.completedChunkIds
-        #expect(doneBeforeKill.count >= 3 && doneBeforeKill.count < 8)
+        #expect(Set(interrupted.completedChunkIds) == ["c0", "c1", "c2"])
 
+        // A SIGKILLed runner cannot stop its children: chunks 3 and 4 (each its own process group) are still waiting
+        // for the gate. Stop them, or once the gate opens they would write out/c3.bin and out/c4.bin while the resumed
+        // run writes the same files.
+        for group in blocked { #expect(isProcessAlive(group), "orphaned chunk \(group) already gone"); kill(-group, SIGKILL) }
+        for group in blocked { #expect(await waitUntil { !isProcessAlive(group) }) }
+
+        try openGate("gate", in: dir)
         let status = try await runHelios(["job", "resume", "killme", "--store", store], logDir: dir.url, tag: "resume")
         #expect(status == 0, "resume failed: \(dir.read("resume.err") ?? "")")
         #expect(dir.read("killme.bin") == (0..<8).map { "\($0)," }.joined())
+        // Chunks 0-2 ran once; 3 and 4 twice (killed, then re-run); 5-7 only in the resumed run.
         let runs = (dir.read("runs.log") ?? "").split(separator: "\n").map(String.init)
-        for chunk in doneBeforeKill { #expect(runs.filter { $0 == chunk }.count == 1, "\(chunk) re-ran") }
-        #expect(Set(runs) == Set((0..<8).map { "c\($0)" }))
+        let counts = Dictionary(runs.map { ($0, 1) }, uniquingKeysWith: +)
+        #expect(counts == ["c0": 1, "c1": 1, "c2": 1, "c3": 2, "c4": 2, "c5": 1, "c6": 1, "c7": 1])
         let final = try await repo.load("killme")
         #expect(final.state == .completed && final.completedChunks == 8)
         #expect(dir.read("resume.out")?.contains("job killme: completed, 8/8 chunks") == true)
@@ -50,17 +72,22 @@ struct HeliosJobCLITests {
         let dir = try TempDir()
         defer { dir.cleanup() }
         try FileManager.default.createDirectory(atPath: dir.path("pids"), withIntermediateDirectories: true)
-        let spec = makeSpec(id: "pausable", chunks: 4) { i in "/bin/sh -c 'sleep 30 & echo $! > pids/\(i); wait'" }
+        let spec = makeSpec(id: "pausable", chunks: 4) { i in "/bin/sh -c '\(runForever) & echo $! > pids/\(i); wait'" }
         try JobSpec.makeEncoder().encode(spec).write(to: dir.url.appendingPathComponent("p.json"))
         let store = dir.path("store")
         let runner = try startHelios(["job", "run", dir.path("p.json"), "--store", store, "--concurrency", "2", "--no-merge", "--output-check", "nonempty"], logDir: dir.url, tag: "run")
-        #expect(await waitUntil { pids(in: dir.path("pids")).count == 2 })
+        defer { if runner.isRunning { kill(runner.processIdentifier, SIGKILL) } }
+        try #require(await waitUntil { pids(in: dir.path("pids")).count == 2 })
+        let children = pids(in: dir.path("pids"))
+        defer { killSurvivors(children) }
         #expect(try await runHelios(["job", "pause", "pausable", "--store", store], logDir: dir.url, tag: "pause") == 0)
-        let requested = ContinuousClock.now
-        #expect(await waitUntil(timeout: .seconds(5)) { !runner.isRunning })
-        #expect(ContinuousClock.now - requested < .seconds(2))
-        #expect(runner.terminationStatus == 5)
-        for pid in pids(in: dir.path("pids")) { #expect(await waitUntil(timeout: .seconds(2)) { !isProcessAlive(pid) }) }
+        // The chunks never end by themselves, so the runner exiting at all means it observed the request. How soon it
+        // does is the control poll interval (RunOptions.controlPollInterval, 200 ms in the CLI): a benchmark's business.
+        try #require(await waitUntil { !runner.isRunning }, "the runner ignored the pause request")
+        #expect(runner.terminationReason == .exit)
+        #expect(runner.terminationStatus == 5)  // paused
+        for pid in children { #expect(await waitUntil { !isProcessAlive(pid) }, "chunk child \(pid) survived the pause") }
+        #expect(pids(in: dir.path("pids")).count == 2, "no chunk beyond the first two was started")
         #expect(try await runHelios(["job", "status", "pausable", "--store", store, "--json"], logDir: dir.url, tag: "status") == 0)
         let status = try JobSpec.makeDecoder().decode(JobStatus.self, from: Data((dir.read("status.out") ?? "").utf8))
         #expect(status.state == .paused)
@@ -74,14 +101,18 @@ struct HeliosJobCLITests {
         let dir = try TempDir()
         defer { dir.cleanup() }
         try FileManager.default.createDirectory(atPath: dir.path("pids"), withIntermediateDirectories: true)
-        let spec = makeSpec(id: "interrupted", chunks: 2) { i in "/bin/sh -c 'sleep 30 & echo $! > pids/\(i); wait'" }
+        let spec = makeSpec(id: "interrupted", chunks: 2) { i in "/bin/sh -c '\(runForever) & echo $! > pids/\(i); wait'" }
         try JobSpec.makeEncoder().encode(spec).write(to: dir.url.appendingPathComponent("i.json"))
         let runner = try startHelios(["job", "run", dir.path("i.json"), "--store", dir.path("store"), "--no-merge"], logDir: dir.url, tag: "run")
-        #expect(await waitUntil { pids(in: dir.path("pids")).count == 2 })
+        defer { if runner.isRunning { kill(runner.processIdentifier, SIGKILL) } }
+        try #require(await waitUntil { pids(in: dir.path("pids")).count == 2 })
+        let children = pids(in: dir.path("pids"))
+        defer { killSurvivors(children) }
         kill(runner.processIdentifier, SIGINT)
-        #expect(await waitUntil(timeout: .seconds(5)) { !runner.isRunning })
-        #expect(runner.terminationStatus == 5)
-        for pid in pids(in: dir.path("pids")) { #expect(await waitUntil(timeout: .seconds(2)) { !isProcessAlive(pid) }) }
+        try #require(await waitUntil { !runner.isRunning }, "the runner ignored SIGINT")
+        #expect(runner.terminationReason == .exit, "SIGINT must pause the job, not kill the runner")
+        #expect(runner.terminationStatus == 5)  // paused
+        for pid in children { #expect(await waitUntil { !isProcessAlive(pid) }, "chunk child \(pid) survived Ctrl-C") }
         #expect(dir.read("run.out")?.contains("job interrupted: paused, 0/2 chunks") == true)
     }
 

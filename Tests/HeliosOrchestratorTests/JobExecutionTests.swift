@@ -5,18 +5,26 @@ import Testing
 import Glibc
 #endif
 
-@Suite("JobManager and JobExecutor with real processes")
+// The time limit turns a hang (a process never killed, a gate never opened) into a failure instead of a blocked CI job.
+@Suite("JobManager and JobExecutor with real processes", .timeLimit(.minutes(2)))
 struct JobExecutionTests {
     @Test func concurrencyLimitIsNeverExceededAndOutputsMergeInOrder() async throws {
         let dir = try TempDir()
         defer { dir.cleanup() }
         let manager = JobManager(repository: try SQLiteJobRepository(path: dir.path("store/jobs.sqlite")))
-        let spec = makeSpec(id: "limit", chunks: 12) { i in "/bin/sh -c 'sleep 0.05; printf \(i), > out/c\(i).bin'" }
+        // Every chunk records that it started, then blocks until the gate opens: the first three are then in flight
+        // together however slowly they were started, so the peak is exactly the limit rather than "3 if the machine
+        // was quick enough that no chunk ended before the third began".
+        try FileManager.default.createDirectory(atPath: dir.path("started"), withIntermediateDirectories: true)
+        let spec = makeSpec(id: "limit", chunks: 12) { i in "/bin/sh -c 'touch started/\(i); \(waitForFile("go")); printf \(i), > out/c\(i).bin'" }
         try await manager.submit(spec, jobDirectory: dir.url)
         let counter = InFlightCounter(LocalWorkerAdapter())
         let (events, continuation) = AsyncStream.makeStream(of: JobEvent.self)
         let collected = Task { await events.reduce(into: [JobEvent]()) { $0.append($1) } }
-        let status = try await manager.run("limit", options: testOptions(concurrency: 3, worker: counter), events: continuation)
+        let run = Task { try await manager.run("limit", options: testOptions(concurrency: 3, worker: counter), events: continuation) }
+        #expect(await waitUntil { (try? FileManager.default.contentsOfDirectory(atPath: dir.path("started")).count) == 3 })
+        try openGate("go", in: dir)
+        let status = try await run.value
         let all = await collected.value
 
         #expect(status.state == .completed)
@@ -71,23 +79,27 @@ struct JobExecutionTests {
         defer { dir.cleanup() }
         try FileManager.default.createDirectory(atPath: dir.path("pids"), withIntermediateDirectories: true)
         let manager = JobManager(repository: try FileJobRepository(directory: dir.url.appendingPathComponent("store")))
+        // Chunk 2 fails only once chunks 0 and 1 have both started their never-ending children (a pid file is non-empty
+        // once written: echo writes it in one call), so the failure always has running chunks to cancel.
         let spec = makeSpec(id: "doomed", chunks: 3) { i in
-            i == 2 ? "/bin/sh -c 'sleep 0.3; echo render exploded at frame 2 >&2; exit 4'"
-                   : "/bin/sh -c 'sleep 30 & echo $! > pids/\(i); wait'"
+            i == 2 ? "/bin/sh -c 'while [ ! -s pids/0 ] || [ ! -s pids/1 ]; do sleep 0.02; done; echo render exploded at frame 2 >&2; exit 4'"
+                   : "/bin/sh -c '\(runForever) & echo $! > pids/\(i); wait'"
         }
         try await manager.submit(spec, jobDirectory: dir.url)
         let clock = RecordingClock()
-        let start = ContinuousClock.now
         let status = try await manager.run("doomed", options: testOptions(concurrency: 3, retry: RetryPolicy(maxAttempts: 2, jitter: { 1 }), clock: clock))
-        #expect(ContinuousClock.now - start < .seconds(5))
+        let children = pids(in: dir.path("pids"))
+        defer { killSurvivors(children) }
         #expect(status.state == .failed)
         let error = try #require(status.error)
         #expect(error.contains("chunk 'c2' failed after 2 attempts"))
         #expect(error.contains("render exploded at frame 2"))
         #expect(await clock.sleeps == [.milliseconds(500)])
-        let children = pids(in: dir.path("pids"))
+        #expect(status.completedChunkIds.isEmpty)
+        // run() returning at all shows the other chunks were stopped (they never end by themselves); their children
+        // being gone shows their whole process groups were killed.
         #expect(children.count == 2)
-        for pid in children { #expect(await waitUntil(timeout: .seconds(2)) { !isProcessAlive(pid) }, "chunk child \(pid) survived") }
+        for pid in children { #expect(await waitUntil { !isProcessAlive(pid) }, "chunk child \(pid) survived") }
     }
 
     @Test func nonRetryableExitAndTimeoutsAreHandled() async throws {
@@ -101,14 +113,18 @@ struct JobExecutionTests {
         #expect(failed.error?.contains("after 1 attempt") == true)
         #expect(await clock.sleeps.isEmpty)
 
-        try await manager.submit(makeSpec(id: "hang", chunks: 1) { _ in "/bin/sleep 30" }, jobDirectory: dir.url)
-        let start = ContinuousClock.now
+        // Each attempt records its pid (then becomes a sleep that never ends by itself) in its own file.
+        try FileManager.default.createDirectory(atPath: dir.path("pids"), withIntermediateDirectories: true)
+        try await manager.submit(makeSpec(id: "hang", chunks: 1) { _ in "/bin/sh -c 'echo $$ > pids/$$; exec \(runForever)'" }, jobDirectory: dir.url)
         let hung = try await manager.run("hang", options: testOptions(retry: RetryPolicy(maxAttempts: 2, jitter: { 0 }), timeout: .milliseconds(200)))
+        let attempts = pids(in: dir.path("pids"))
+        defer { killSurvivors(attempts) }
         #expect(hung.state == .failed)
         #expect(hung.error?.contains("chunk 'c0'") == true)
         #expect(hung.error?.contains("timed out after 0.2 s") == true)
         #expect(hung.error?.contains("after 2 attempts") == true)
-        #expect(ContinuousClock.now - start < .seconds(5))
+        // An attempt killed before it wrote its pid leaves nothing to check; every recorded one must be dead.
+        for pid in attempts { #expect(await waitUntil { !isProcessAlive(pid) }, "timed-out attempt \(pid) survived") }
     }
 
     @Test func missingOrEmptyOutputDoesNotCountAsDone() async throws {
@@ -122,24 +138,29 @@ struct JobExecutionTests {
         #expect(status.error?.contains("output \(dir.path("out/c0.bin")) is empty") == true)
     }
 
-    @Test func cancelRequestedThroughTheRepositoryStopsTheJobWithinASecond() async throws {
+    /// How soon the runner notices the request is `RunOptions.controlPollInterval` (50 ms in these tests): a latency,
+    /// which belongs in a benchmark. The test checks what the request does, not how fast.
+    @Test func cancelRequestedThroughTheRepositoryStopsTheJobAndItsChildren() async throws {
         let dir = try TempDir()
         defer { dir.cleanup() }
         try FileManager.default.createDirectory(atPath: dir.path("pids"), withIntermediateDirectories: true)
         let store = dir.path("store/jobs.sqlite")
         let manager = JobManager(repository: try SQLiteJobRepository(path: store))
-        try await manager.submit(makeSpec(id: "long", chunks: 6) { i in "/bin/sh -c 'sleep 30 & echo $! > pids/\(i); wait'" }, jobDirectory: dir.url)
+        try await manager.submit(makeSpec(id: "long", chunks: 6) { i in "/bin/sh -c '\(runForever) & echo $! > pids/\(i); wait'" }, jobDirectory: dir.url)
         let run = Task { try await manager.run("long", options: testOptions(concurrency: 3)) }
-        #expect(await waitUntil { pids(in: dir.path("pids")).count == 3 })
+        try #require(await waitUntil { pids(in: dir.path("pids")).count == 3 })
+        let children = pids(in: dir.path("pids"))
+        defer { killSurvivors(children) }
         // Another "process": a second manager on the same database.
         let other = JobManager(repository: try SQLiteJobRepository(path: store))
         #expect(try await other.get("long").state == .running)
-        let start = ContinuousClock.now
         try await other.cancel("long")
+        // The chunks never end by themselves, so run() returning at all means the request was observed and acted on.
         let status = try await run.value
-        #expect(ContinuousClock.now - start < .seconds(1))
         #expect(status.state == .cancelled)
-        for pid in pids(in: dir.path("pids")) { #expect(await waitUntil(timeout: .seconds(2)) { !isProcessAlive(pid) }) }
+        #expect(status.completedChunkIds.isEmpty)
+        #expect(pids(in: dir.path("pids")).count == 3, "no chunk beyond the first three was started")
+        for pid in children { #expect(await waitUntil { !isProcessAlive(pid) }, "chunk child \(pid) survived the cancel") }
         #expect(try await other.get("long").state == .cancelled)
         await #expect(throws: OrchestratorError.invalidState(id: "long", state: .cancelled, action: "run")) { _ = try await manager.run("long") }
     }
@@ -154,7 +175,11 @@ struct JobExecutionTests {
         }
         try await manager.submit(spec, jobDirectory: dir.url)
         let run = Task { try await manager.run("resumable", options: testOptions(concurrency: 1)) }
-        #expect(await waitUntil(timeout: .seconds(30)) { (try? await manager.get("resumable").completedChunks) == 3 })
+        // Pause only once chunk 3 has logged its start and is blocked: pausing earlier could stop it before its
+        // shell wrote to runs.log, and the log below would depend on how fast the machine is.
+        try #require(await waitUntil {
+            (try? await manager.get("resumable").completedChunks) == 3 && dir.read("runs.log")?.contains("c3") == true
+        })
         try await manager.pause("resumable")
         let paused = try await run.value
         #expect(paused.state == .paused)
@@ -174,7 +199,7 @@ struct JobExecutionTests {
         try await manager.submit(makeSpec(id: "owned", chunks: 2) { i in "/bin/sh -c 'printf \(i) > out/c\(i).bin'" }, jobDirectory: dir.url)
         let owner = Process()
         owner.executableURL = URL(fileURLWithPath: "/bin/sleep")
-        owner.arguments = ["30"]
+        owner.arguments = ["100000"]  // killed below; it must stay alive however long the test takes
         try owner.run()
         defer { kill(owner.processIdentifier, SIGKILL); owner.waitUntilExit() }
         let stat = try String(contentsOfFile: "/proc/\(owner.processIdentifier)/stat", encoding: .utf8)
@@ -220,12 +245,11 @@ struct JobExecutionTests {
         let before = residentKiB()
         let (events, continuation) = AsyncStream.makeStream(of: JobEvent.self, bufferingPolicy: .bufferingNewest(64))
         let drained = Task { var n = 0; for await _ in events { n += 1 }; return n }
-        let start = ContinuousClock.now
         let status = try await manager.run("big", options: testOptions(concurrency: 8), events: continuation)
-        let elapsed = ContinuousClock.now - start
         _ = await drained.value
         let growthMiB = Double(residentKiB() - before) / 1024
-        print("1000-chunk job: \(elapsed), RSS growth \(String(format: "%.1f", growthMiB)) MiB, peak RSS \(peakKiB() / 1024) MiB")
+        // How long it takes is a benchmark's business, not this test's.
+        print("1000-chunk job: RSS growth \(String(format: "%.1f", growthMiB)) MiB, peak RSS \(peakKiB() / 1024) MiB")
         #expect(status.state == .completed)
         #expect(status.completedChunks == 1000)
         #expect(dir.read("big.bin")?.count == 1000)

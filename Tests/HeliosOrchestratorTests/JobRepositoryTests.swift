@@ -178,6 +178,7 @@ struct JobRepositoryTests {
         guard FileManager.default.isExecutableFile(atPath: "/usr/bin/sqlite3") else { return }
         try sqlite.run()
         sqlite.waitUntilExit()
+        try #require(sqlite.terminationStatus == 0, "sqlite3 could not corrupt the row")
         let listing = try await repo.list()
         #expect(listing.jobs.map(\.id) == ["fine"])
         #expect(listing.problems.count == 1)

@@ -73,12 +73,39 @@ func pids(in directory: String) -> [Int32] {
     }
 }
 
+/// The pid written into `file`, if it has been written.
+func pid(in file: String) -> Int32? {
+    (try? String(contentsOfFile: file, encoding: .utf8)).flatMap { Int32($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+}
+
+/// SIGKILLs whichever of `pids` are still alive, so a failing test leaves no processes behind.
+func killSurvivors(_ pids: [Int32]) {
+    for pid in pids where pid > 0 && isProcessAlive(pid) { kill(pid, SIGKILL) }
+}
+
+/// A shell loop that blocks until the file `name` exists in the working directory: the way a test holds a
+/// chunk command at a known point, instead of hoping a `sleep` is long (or short) enough on a loaded machine.
+func waitForFile(_ name: String) -> String { "while [ ! -e \(name) ]; do sleep 0.02; done" }
+
+/// A command body that never ends by itself (only a signal stops it): a child that outlives every hang guard,
+/// so "it is dead" can only mean it was killed.
+let runForever = "sleep 100000"
+
+/// Creates the (empty) gate file `name` in `dir`, releasing the commands waiting for it.
+func openGate(_ name: String, in dir: TempDir) throws {
+    try Data().write(to: dir.url.appendingPathComponent(name))
+}
+
 /// Polls `condition` every 20 ms until it holds or `timeout` passes.
-func waitUntil(timeout: Duration = .seconds(10), _ condition: () async throws -> Bool) async rethrows -> Bool {
+///
+/// The timeout is only a hang guard: it returns as soon as the condition holds, so it is generous (a loaded
+/// 2-core machine running the whole suite can starve the polling task for many seconds).
+func waitUntil(timeout: Duration = .seconds(60), _ condition: () async throws -> Bool) async rethrows -> Bool {
     let deadline = ContinuousClock.now + timeout
     while ContinuousClock.now < deadline {
         if try await condition() { return true }
-        try? await Task.sleep(for: .milliseconds(20))
+        // Cancelled (the test's time limit): answer now rather than spin until the deadline.
+        do { try await Task.sleep(for: .milliseconds(20)) } catch { break }
     }
     return try await condition()
 }
@@ -125,6 +152,7 @@ func startHelios(_ arguments: [String], logDir: URL, tag: String) throws -> Proc
 /// Runs `helios` to completion and returns its exit status.
 func runHelios(_ arguments: [String], logDir: URL, tag: String) async throws -> Int32 {
     let process = try startHelios(arguments, logDir: logDir, tag: tag)
+    defer { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }  // only when the test's time limit cancelled us
     while process.isRunning { try await Task.sleep(for: .milliseconds(20)) }
     return process.terminationStatus
 }

@@ -69,15 +69,19 @@ import Testing
     }
 
     @Test func badRequestsNameTheFileAndProblem() throws {
-        let url = URL(fileURLWithPath: "/tmp/x.avi")
-        #expect(throws: SynthError.invalidRequest(path: "/tmp/x.avi", reason: "unknown container extension '.avi' (use .mp4, .mov, .mkv, .webm or .ts)")) {
+        // A fresh directory: a fixed path such as /tmp/x.mp4 may be left there by any other program.
+        let dir = try Scratch()
+        defer { dir.cleanUp() }
+        let url = dir.file("x.avi")
+        #expect(throws: SynthError.invalidRequest(path: url.path, reason: "unknown container extension '.avi' (use .mp4, .mov, .mkv, .webm or .ts)")) {
             try SynthRenderer.render(small(0, 1, to: url))
         }
-        let mp4 = URL(fileURLWithPath: "/tmp/x.mp4")
-        #expect(throws: SynthError.invalidRequest(path: "/tmp/x.mp4", reason: "container .mp4 cannot carry pcm_s16le")) {
+        let mp4 = dir.file("x.mp4")
+        #expect(throws: SynthError.invalidRequest(path: mp4.path, reason: "container .mp4 cannot carry pcm_s16le")) {
             try SynthRenderer.render(small(0, 1, .h264, .pcm, to: mp4))
         }
-        #expect(!FileManager.default.fileExists(atPath: "/tmp/x.mp4"))
+        // Rejected requests write nothing.
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.url.path).isEmpty)
     }
 }
 
