@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import HeliosOrchestrator
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -82,6 +83,28 @@ func withExitCodes(_ body: () async throws -> Void) async throws {
 }
 
 /// Cancels `task` on SIGINT or SIGTERM (the job pauses and its child processes are stopped).
+/// Forwards an interrupt to work started after the handler was installed, remembering one that came first.
+final class InterruptRelay: Sendable {
+    private let state = Mutex<(cancel: (@Sendable () -> Void)?, interrupted: Bool)>((nil, false))
+
+    /// Calls `cancel` on the next interrupt, or at once if one has already arrived.
+    func attach(_ cancel: @escaping @Sendable () -> Void) {
+        let interrupted = state.withLock { state in
+            state.cancel = cancel
+            return state.interrupted
+        }
+        if interrupted { cancel() }
+    }
+
+    func interrupt() {
+        let cancel = state.withLock { state in
+            state.interrupted = true
+            return state.cancel
+        }
+        cancel?()
+    }
+}
+
 final class InterruptHandler: @unchecked Sendable {
     private var sources: [any DispatchSourceSignal] = []
 

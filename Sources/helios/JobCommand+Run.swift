@@ -56,9 +56,12 @@ struct ExecutionOptions: ParsableArguments {
             mergeEnabled: settings.merge,
             output: output)
         let (events, continuation) = AsyncStream.makeStream(of: JobEvent.self, bufferingPolicy: .bufferingNewest(256))
+        // Ctrl-C is caught from before the run starts, so no interrupt can kill the runner without pausing the job.
+        let relay = InterruptRelay()
+        let interrupts = InterruptHandler { relay.interrupt() }
         let reporter = Task { await ProgressReporter(quiet: quiet).consume(events) }
         let run = Task { try await manager.run(id, options: options, runSettings: settings, events: continuation) }
-        let interrupts = InterruptHandler { run.cancel() }
+        relay.attach { run.cancel() }
         let result = await run.result
         await reporter.value
         withExtendedLifetime(interrupts) {}
