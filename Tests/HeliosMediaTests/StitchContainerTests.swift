@@ -132,6 +132,27 @@ struct StitchContainerTests {
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path) == [])
     }
 
+    @Test("Matroska round trip: a stitched file stitched again keeps its A/V start times, durations and frames",
+          arguments: ["webm-vp9-opus", "mkv-av1-opus"])
+    func matroskaRoundTrip(set: String) async throws {
+        let chunks = try await FixtureCache.shared.files(set)
+        let ext = chunks[0].pathExtension
+        let dir = try makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let once = dir.appendingPathComponent("once.\(ext)"), twice = dir.appendingPathComponent("twice.\(ext)")
+        _ = try await NativeStitcher().stitch(chunks, to: once)
+        _ = try await NativeStitcher().stitch([once], to: twice)
+        func timing(_ url: URL) async throws -> [String] {
+            try await Oracle.streams(url).map { "\($0["codec_type"] ?? "?") start \($0["start_time"] ?? "?") duration \($0["duration"] ?? "?")" }
+        }
+        // Opus's codec delay is written so that it reads back as written: the chunk's own A/V offset is kept.
+        let chunkStarts = try await Oracle.streams(chunks[0]).map { $0["start_time"] ?? "?" }
+        #expect(try await Oracle.streams(once).map { $0["start_time"] ?? "?" } == chunkStarts)
+        #expect(try await timing(twice) == (try await timing(once)))
+        #expect(try await Oracle.frameHashes(twice) == (try await Oracle.frameHashes(once)))
+        #expect(try await Oracle.decodedAudioSamples(twice) == 3 * 48000)
+    }
+
     @Test("inputs are never modified")
     func inputsUntouched() async throws {
         let chunks = try await FixtureCache.shared.files("mov-h264-pcm")

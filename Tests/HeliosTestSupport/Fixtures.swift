@@ -129,7 +129,7 @@ public enum Oracle {
     /// ffprobe's stream entries (codec_name, nb_read_frames, duration, ...) for every stream.
     public static func streams(_ url: URL) async throws -> [[String: String]] {
         let result = try await Shell.run("ffprobe", ["-v", "error", "-count_frames", "-show_entries",
-                                                     "stream=index,codec_type,codec_name,nb_read_frames,duration,sample_rate,width,height",
+                                                     "stream=index,codec_type,codec_name,nb_read_frames,start_time,duration,sample_rate,width,height",
                                                      "-of", "json", url.path])
         struct Probe: Decodable { var streams: [[String: JSONValue]] }
         let probe = try JSONDecoder().decode(Probe.self, from: Data(result.stdout.utf8))

@@ -33,6 +33,16 @@ package final class Muxer {
 
     package var formatContext: UnsafeMutablePointer<AVFormatContext> { context! }
 
+    /// Adds a stream copying `source`'s codec parameters and frame rate. Returns its index.
+    /// The frame rate lets Matroska write a default frame duration, without which the last frame has none.
+    package func addStream(copying source: UnsafePointer<AVStream>, timeBase: Rational) throws(FFmpegError) -> Int {
+        let index = try addStream(copying: source.pointee.codecpar, timeBase: timeBase)
+        let stream = formatContext.pointee.streams[index]!
+        stream.pointee.avg_frame_rate = source.pointee.avg_frame_rate
+        stream.pointee.r_frame_rate = source.pointee.r_frame_rate
+        return index
+    }
+
     /// Adds a stream whose codec parameters are copied from `parameters`. Returns its index.
     package func addStream(copying parameters: UnsafePointer<AVCodecParameters>, timeBase: Rational) throws(FFmpegError) -> Int {
         guard let stream = avformat_new_stream(formatContext, nil) else {
@@ -64,11 +74,34 @@ package final class Muxer {
         defer { av_dict_free(&dict) }
         try check(avformat_write_header(ctx, &dict), "avformat_write_header", path: path)
         headerWritten = true
+        let format = String(cString: ctx.pointee.oformat.pointee.name)
+        codecDelayShift = (0..<Int(ctx.pointee.nb_streams)).map { index in
+            Self.codecDelayCompensation(ctx.pointee.streams[index]!.pointee, formatName: format)
+        }
+    }
+
+    /// Per stream, ticks added to every packet's timestamps (see `codecDelayCompensation`).
+    private var codecDelayShift: [Int64] = []
+
+    /// Ticks to add to a stream's timestamps so that they read back as written. FFmpeg's Matroska demuxer
+    /// subtracts an Opus track's CodecDelay from every block, but its muxer (5.1) writes the delay without adding
+    /// it back: left alone, every file written would move Opus audio 6.5 ms earlier against the video (and, through
+    /// the shift that keeps timestamps non-negative, the video later). Zero in every other case.
+    static func codecDelayCompensation(_ stream: AVStream, formatName: String) -> Int64 {
+        guard let par = stream.codecpar?.pointee, formatName == "matroska" || formatName == "webm",
+              par.codec_id == AV_CODEC_ID_OPUS, par.initial_padding > 0, par.sample_rate > 0 else { return 0 }
+        return Ticks.rescale(Int64(par.initial_padding), from: Rational(1, par.sample_rate), to: Rational(stream.time_base))
     }
 
     /// Writes one packet, interleaving by dts. Takes ownership of the packet's data.
     package func write(_ packet: Packet) throws(FFmpegError) {
-        try check(av_interleaved_write_frame(formatContext, packet.pointer), "av_interleaved_write_frame", path: path)
+        let p = packet.pointer
+        let shift = codecDelayShift.indices.contains(Int(p.pointee.stream_index)) ? codecDelayShift[Int(p.pointee.stream_index)] : 0
+        if shift != 0 {
+            if p.pointee.pts != AV.noPTS { p.pointee.pts += shift }
+            if p.pointee.dts != AV.noPTS { p.pointee.dts += shift }
+        }
+        try check(av_interleaved_write_frame(formatContext, p), "av_interleaved_write_frame", path: path)
     }
 
     /// Bytes handed to the file so far (the I/O context's position; 0 before the header).

@@ -54,7 +54,7 @@ struct Remuxer {
         // Input 1's parameters, completed by decoding, describe the output's streams; later inputs are only read.
         let first = try Demuxer(path: inputs[0].path, findStreamInfo: true, cancellation: cancellation)
         for s in 0..<first.streamCount {
-            _ = try muxer.addStream(copying: first.stream(s).pointee.codecpar, timeBase: plan.timeBases[s])
+            _ = try muxer.addStream(copying: first.stream(s), timeBase: plan.timeBases[s])
         }
         var options: [String: String] = [:]
         if faststart && (formatName == "mp4" || formatName == "mov") { options["movflags"] = "+faststart" }
