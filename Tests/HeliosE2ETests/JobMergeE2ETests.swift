@@ -1,4 +1,5 @@
 import Foundation
+import HeliosMedia
 import Testing
 
 /// The whole pipeline through the CLIs: `helios job plan` → `helios job run` (local workers rendering real
@@ -29,5 +30,29 @@ struct JobMergeE2ETests {
         #expect(decode.stderr.isEmpty, "decode warnings: \(decode.stderr)")
         let status = try await Tool.run(helios, ["job", "status", "e2e", "--store", store, "--json"], in: dir)
         #expect(status.text.contains("\"completed\""), "\(status.text)")
+
+        let report = try await Tool.run(helios, ["job", "status", "e2e", "--store", store, "--report"], in: dir)
+        #expect(report.status == 0, "\(report.stderr)")
+        #expect(report.text.hasPrefix("stitch: 4 inputs, 4.000 s"), "\(report.text)")
+        #expect(report.text.contains("findings: none") && report.text.contains("100 frames"), "\(report.text)")
+        let json = try await Tool.run(helios, ["job", "status", "e2e", "--store", store, "--report", "--json"], in: dir)
+        let decoded = try JSONDecoder().decode(StitchReport.self, from: json.stdout)
+        #expect(decoded.inputs.count == 4 && decoded.output?.videoFrames == 100)
+    }
+
+    @Test("status --report of a job that was not merged says so")
+    func noReport() async throws {
+        let work = try WorkDirectory("job-no-merge")
+        defer { work.remove() }
+        let helios = Tool.product("helios")
+        let store = work.file("store").path
+        _ = try await Tool.checked(helios, ["job", "plan", "--id", "nomerge", "--frames", "2", "--fps", "25", "--width", "64", "--height", "48",
+                                            "--chunks", "1", "--command", "/bin/sh -c 'echo x > {output}'", "--output-pattern", "c{chunk}.txt",
+                                            "-o", "spec.json"], in: work.url)
+        _ = try await Tool.checked(helios, ["job", "run", "spec.json", "--store", store, "--no-merge", "--output-check", "nonempty", "--quiet"],
+                                   in: work.url)
+        let report = try await Tool.run(helios, ["job", "status", "nomerge", "--store", store, "--report"], in: work.url)
+        #expect(report.status == 4, "wrong state: \(report.text)\(report.stderr)")
+        #expect(report.stderr.contains("has no stitch report"), "\(report.stderr)")
     }
 }
