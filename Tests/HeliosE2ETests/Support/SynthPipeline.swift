@@ -65,6 +65,12 @@ struct PipelineRun {
     }
 }
 
+/// One frame as `VideoFileReader.readAll` sees it: its number on the timestamp grid and its embedded index.
+struct FrameReading: Sendable {
+    var frame: Int
+    var index: Int?
+}
+
 /// Accepts a chunk output only when HeliosMedia can probe it as media (what `helios job run` checks by default).
 struct MediaProbeValidator: ChunkOutputValidator {
     func validate(_ url: URL) async throws {
@@ -120,19 +126,21 @@ extension PipelineRun {
     /// Decodes every frame of the output with SynthVerifier and checks the frame sequence: exactly the planned
     /// number of frames, each carrying the index of its position. Returns the report for the audio checks.
     @discardableResult
-    func verifyFrames(sourceLocation: SourceLocation = #_sourceLocation) throws -> VerifyReport {
+    func verifyFrames(sourceLocation: SourceLocation = #_sourceLocation) async throws -> VerifyReport {
         let c = pipelineCase
-        let report = try SynthVerifier.verify(url: output, expectFrames: c.totalFrames, boundaries: c.audio == .none ? [] : measurableBoundaries,
-                                              fps: c.fps)
+        let (output, boundaries) = (output, c.audio == .none ? [] : measurableBoundaries)
+        let (report, frames) = try await offCooperativePool {
+            let report = try SynthVerifier.verify(url: output, expectFrames: c.totalFrames, boundaries: boundaries, fps: c.fps)
+            // Our decoder wrapper, by timestamps: frame number n (pts on the 1/fps grid) must show index n.
+            let frames = try VideoFileReader(url: output).readAll().map { FrameReading(frame: $0.frame, index: $0.index) }
+            return (report, frames)
+        }
         #expect(report.decodedFrames == c.totalFrames, "\(report.text)", sourceLocation: sourceLocation)
         #expect(report.firstProblem == nil, "\(report.text)", sourceLocation: sourceLocation)
         #expect(report.duplicatedFrames + report.droppedFrames + report.reorderedFrames + report.unreadableFrames
                 + report.unexpectedFrames + report.decodeErrors == 0, "\(report.text)", sourceLocation: sourceLocation)
         #expect(report.firstIndex == 0 && report.lastIndex == c.totalFrames - 1, "\(report.text)", sourceLocation: sourceLocation)
         #expect(self.report.output?.videoFrames == Int64(c.totalFrames), "stitch report frame count", sourceLocation: sourceLocation)
-
-        // Our decoder wrapper, by timestamps: frame number n (pts on the 1/fps grid) shows index n.
-        let frames = try VideoFileReader(url: output).readAll()
         #expect(frames.count == c.totalFrames, sourceLocation: sourceLocation)
         let misplaced = frames.enumerated().filter { $0.element.frame != $0.offset || $0.element.index != $0.offset }
         #expect(misplaced.isEmpty, "frames whose timestamp or embedded index is not their position: \(misplaced.prefix(5).map { "\($0.offset): frame \($0.element.frame) index \($0.element.index.map(String.init) ?? "unreadable")" })",

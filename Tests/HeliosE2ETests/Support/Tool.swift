@@ -82,3 +82,12 @@ struct WorkDirectory {
     func file(_ name: String) -> URL { url.appendingPathComponent(name) }
     func remove() { try? FileManager.default.removeItem(at: url) }
 }
+
+/// Runs CPU-bound synchronous work (decoding whole files in process) on a Dispatch thread instead of holding one of
+/// the few cooperative threads that the timing-sensitive orchestrator tests in the same process need.
+/// Record expectations after it returns, in the test's own task.
+func offCooperativePool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        DispatchQueue.global().async { continuation.resume(with: Result { try body() }) }
+    }
+}
