@@ -16,6 +16,8 @@ struct PipelineCase: Sendable, CustomTestStringConvertible {
     var width = 128
     var height = 72
     var fps = 30
+    /// `helios-synth render`'s default audio sample rate, which every case uses.
+    let sampleRate = 48000
     var lossless = false
     /// Keyframe interval; nil renders one keyframe per second.
     var gop: Int?
@@ -52,9 +54,9 @@ struct PipelineRun {
     var measurableBoundaries: [Int] {
         let c = pipelineCase
         let reach = Int64(SynthVerifier.boundaryGap + SynthVerifier.window)
-        let end = Tone.firstSample(ofFrame: c.totalFrames, fps: c.fps, sampleRate: 48000)
+        let end = Tone.firstSample(ofFrame: c.totalFrames, fps: c.fps, sampleRate: c.sampleRate)
         return boundaries.filter { frame in
-            let position = Tone.firstSample(ofFrame: frame, fps: c.fps, sampleRate: 48000)
+            let position = Tone.firstSample(ofFrame: frame, fps: c.fps, sampleRate: c.sampleRate)
             return position >= reach && end - position >= reach
         }
     }
@@ -143,7 +145,8 @@ extension PipelineRun {
         #expect(self.report.output?.videoFrames == Int64(c.totalFrames), "stitch report frame count", sourceLocation: sourceLocation)
         #expect(frames.count == c.totalFrames, sourceLocation: sourceLocation)
         let misplaced = frames.enumerated().filter { $0.element.frame != $0.offset || $0.element.index != $0.offset }
-        #expect(misplaced.isEmpty, "frames whose timestamp or embedded index is not their position: \(misplaced.prefix(5).map { "\($0.offset): frame \($0.element.frame) index \($0.element.index.map(String.init) ?? "unreadable")" })",
+            .map { "position \($0.offset): frame \($0.element.frame), index \($0.element.index.map(String.init) ?? "unreadable")" }
+        #expect(misplaced.isEmpty, "frames whose timestamp or embedded index is not their position: \(misplaced.prefix(5))",
                 sourceLocation: sourceLocation)
         return report
     }
