@@ -48,7 +48,7 @@ extension E2E {
             let frames = targets.sorted().shuffled()  // out of order, so every seek really moves
 
             let output = run.output
-            let found = try await offCooperativePool {
+            let found = try await onOwnThread {
                 let reader = try VideoFileReader(url: output)
                 return try frames.map { try reader.index(atFrame: $0) }
             }

@@ -131,7 +131,7 @@ extension PipelineRun {
     func verifyFrames(sourceLocation: SourceLocation = #_sourceLocation) async throws -> VerifyReport {
         let c = pipelineCase
         let (output, boundaries) = (output, c.audio == .none ? [] : measurableBoundaries)
-        let (report, frames) = try await offCooperativePool {
+        let (report, frames) = try await onOwnThread {
             let report = try SynthVerifier.verify(url: output, expectFrames: c.totalFrames, boundaries: boundaries, fps: c.fps)
             // Our decoder wrapper, by timestamps: frame number n (pts on the 1/fps grid) must show index n.
             let frames = try VideoFileReader(url: output).readAll().map { FrameReading(frame: $0.frame, index: $0.index) }

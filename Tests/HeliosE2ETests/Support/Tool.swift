@@ -28,34 +28,27 @@ enum Tool {
     /// Absolute path of a product of this package (`helios`, `helios-synth`).
     static func product(_ name: String) -> String { binDirectory.appendingPathComponent(name).path }
 
-    /// Runs `executable` (an absolute path, or a name looked up on PATH) off the cooperative thread pool and
-    /// returns its output. Standard output is collected whole (it may be raw video); stderr goes through a file.
+    /// Runs `executable` (an absolute path, or a name looked up on PATH) on a thread of its own and returns its
+    /// output. Standard output is collected whole (it may be raw video); stderr goes through a file.
     static func run(_ executable: String, _ arguments: [String], in directory: URL? = nil) async throws -> ToolResult {
-        try await withCheckedThrowingContinuation { continuation in
-            DispatchQueue.global().async {
-                do {
-                    let process = Process()
-                    let absolute = executable.hasPrefix("/")
-                    process.executableURL = URL(fileURLWithPath: absolute ? executable : "/usr/bin/env")
-                    process.arguments = absolute ? arguments : [executable] + arguments
-                    if let directory { process.currentDirectoryURL = directory }
-                    let errFile = FileManager.default.temporaryDirectory.appendingPathComponent("helios-e2e-stderr-\(UUID().uuidString)")
-                    _ = FileManager.default.createFile(atPath: errFile.path, contents: nil)
-                    defer { try? FileManager.default.removeItem(at: errFile) }
-                    let out = Pipe()
-                    process.standardOutput = out
-                    process.standardError = try FileHandle(forWritingTo: errFile)
-                    process.standardInput = FileHandle.nullDevice
-                    try process.run()
-                    let data = out.fileHandleForReading.readDataToEndOfFile()
-                    process.waitUntilExit()
-                    let errors = (try? Data(contentsOf: errFile)) ?? Data()
-                    continuation.resume(returning: ToolResult(status: process.terminationStatus, stdout: data,
-                                                              stderr: String(decoding: errors, as: UTF8.self)))
-                } catch {
-                    continuation.resume(throwing: error)
-                }
-            }
+        try await onOwnThread {
+            let process = Process()
+            let absolute = executable.hasPrefix("/")
+            process.executableURL = URL(fileURLWithPath: absolute ? executable : "/usr/bin/env")
+            process.arguments = absolute ? arguments : [executable] + arguments
+            if let directory { process.currentDirectoryURL = directory }
+            let errFile = FileManager.default.temporaryDirectory.appendingPathComponent("helios-e2e-stderr-\(UUID().uuidString)")
+            _ = FileManager.default.createFile(atPath: errFile.path, contents: nil)
+            defer { try? FileManager.default.removeItem(at: errFile) }
+            let out = Pipe()
+            process.standardOutput = out
+            process.standardError = try FileHandle(forWritingTo: errFile)
+            process.standardInput = FileHandle.nullDevice
+            try process.run()
+            let data = out.fileHandleForReading.readDataToEndOfFile()
+            process.waitUntilExit()
+            let errors = (try? Data(contentsOf: errFile)) ?? Data()
+            return ToolResult(status: process.terminationStatus, stdout: data, stderr: String(decoding: errors, as: UTF8.self))
         }
     }
 
@@ -83,11 +76,13 @@ struct WorkDirectory {
     func remove() { try? FileManager.default.removeItem(at: url) }
 }
 
-/// Runs CPU-bound synchronous work (decoding whole files in process) on a Dispatch thread instead of holding one of
-/// the few cooperative threads that the timing-sensitive orchestrator tests in the same process need.
+/// Runs blocking work (waiting for a child process, decoding a whole file in process) on a new thread of its own.
+/// On Linux, Swift's default task executor is built on libdispatch's global queues, as is `DispatchQueue.global()`,
+/// with about one worker thread per core; blocking those would stall the timing-sensitive orchestrator tests that
+/// share the `swift test` process.
 /// Record expectations after it returns, in the test's own task.
-func offCooperativePool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+func onOwnThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
     try await withCheckedThrowingContinuation { continuation in
-        DispatchQueue.global().async { continuation.resume(with: Result { try body() }) }
+        Thread { continuation.resume(with: Result { try body() }) }.start()
     }
 }
