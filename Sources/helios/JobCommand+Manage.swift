@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import HeliosMedia
 import HeliosOrchestrator
 
 /// `helios job plan`
@@ -48,12 +49,25 @@ struct StatusCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "status", abstract: "Show a job's state and progress.")
     @Argument(help: "Job id.") var id: String
     @Flag(help: "Print the full status as JSON.") var json = false
+    @Flag(help: "Print the native stitcher's report of the merge instead (as JSON with --json).") var report = false
     @OptionGroup var store: StoreOptions
 
     func run() async throws {
         try await withExitCodes {
             let status = try await store.manager().get(id)
-            if json {
+            if report {
+                guard let text = status.result?.merge?.reportJSON else {
+                    printError("error: job \(id) has no stitch report (\(status.state.rawValue); reports exist once the native stitcher merged it)")
+                    throw ExitCode(HeliosExit.wrongState)
+                }
+                if json {
+                    let object = try JSONSerialization.jsonObject(with: Data(text.utf8))
+                    let data = try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
+                    print(String(decoding: data, as: UTF8.self))
+                } else {
+                    print(try JSONDecoder().decode(StitchReport.self, from: Data(text.utf8)).summary)
+                }
+            } else if json {
                 print(String(decoding: try JobSpec.makeEncoder().encode(status), as: UTF8.self))
             } else {
                 print(status.summary)

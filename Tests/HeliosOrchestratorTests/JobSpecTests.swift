@@ -76,6 +76,30 @@ struct JobSpecTests {
         }
     }
 
+    @Test func plannerCutsChunksOfGivenUnevenSizes() throws {
+        let spec = try JobPlanner(id: "uneven", totalFrames: 14, fps: 30, width: 8, height: 8, split: .chunkSizes([5, 1, 7, 1]),
+                                  commandTemplate: "r --start {start} --count {count} -o {output}", outputPattern: "c{chunk}.mkv").plan()
+        #expect(spec.chunks.map(\.startFrame) == [0, 5, 6, 13])
+        #expect(spec.chunks.map(\.frameCount) == [5, 1, 7, 1])
+        #expect(spec.chunks[3].command == "r --start 13 --count 1 -o c3.mkv")
+
+        func problems(_ sizes: [Int], total: Int) -> [String] {
+            do {
+                _ = try JobPlanner(id: "bad", totalFrames: total, fps: 30, width: 8, height: 8, split: .chunkSizes(sizes),
+                                   commandTemplate: "r", outputPattern: "c{chunk}.mkv").plan()
+                return []
+            } catch OrchestratorError.invalidSpec(_, let problems) {
+                return problems
+            } catch {
+                return ["\(error)"]
+            }
+        }
+        #expect(problems([], total: 3) == ["chunk sizes are empty"])
+        #expect(problems([2, 0, 1], total: 3) == ["chunk size at position 1 must be positive (is 0)"])
+        #expect(problems([2, 2], total: 3) == ["chunk sizes add up to 4, not the total frames 3"])
+        #expect(problems([Int.max, 2], total: 3) == ["chunk sizes add up to \(Int.max &+ 2), not the total frames 3"])
+    }
+
     @Test func commandLinesSplitLikeAShellWithoutExpanding() throws {
         #expect(try CommandLineSplitter.split(#"ffmpeg -i "my file.mov" -vf 'scale=1:2' a\ b"#) == ["ffmpeg", "-i", "my file.mov", "-vf", "scale=1:2", "a b"])
         #expect(try CommandLineSplitter.split(#"echo *.mp4 $HOME "\$x \"q\"" ''"#) == ["echo", "*.mp4", "$HOME", "$x \"q\"", ""])

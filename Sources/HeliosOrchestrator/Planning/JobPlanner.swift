@@ -12,6 +12,9 @@ public struct JobPlanner: Sendable {
         case framesPerChunk(Int)
         /// This many chunks of near-equal size (sizes differ by at most one frame).
         case chunkCount(Int)
+        /// Chunks of exactly these sizes, in timeline order; they must add up to the total frames.
+        /// For renderers whose natural cut points are uneven (scene changes, fixed shots).
+        case chunkSizes([Int])
     }
 
     public var id: String
@@ -48,6 +51,14 @@ public struct JobPlanner: Sendable {
         case .chunkCount(let n) where n <= 0: problems.append("chunk count must be positive (is \(n))")
         case .chunkCount(let n) where totalFrames > 0 && n > totalFrames:
             problems.append("chunk count \(n) exceeds total frames \(totalFrames)")
+        case .chunkSizes(let sizes) where sizes.isEmpty: problems.append("chunk sizes are empty")
+        case .chunkSizes(let sizes):
+            if let bad = sizes.firstIndex(where: { $0 <= 0 }) {
+                problems.append("chunk size at position \(bad) must be positive (is \(sizes[bad]))")
+            } else if totalFrames > 0 {
+                let sum = sizes.reduce(0) { $0.addingReportingOverflow($1).partialValue }
+                if sum != totalFrames { problems.append("chunk sizes add up to \(sum), not the total frames \(totalFrames)") }
+            }
         default: break
         }
         if !outputPattern.contains("{chunk}") && !outputPattern.contains("{start}") {
@@ -86,6 +97,12 @@ public struct JobPlanner: Sendable {
             var start = 0
             return (0..<count).map { i in
                 let length = base + (i < extra ? 1 : 0)
+                defer { start += length }
+                return start..<(start + length)
+            }
+        case .chunkSizes(let sizes):
+            var start = 0
+            return sizes.map { length in
                 defer { start += length }
                 return start..<(start + length)
             }

@@ -1,0 +1,101 @@
+import Foundation
+import HeliosMedia
+import HeliosOrchestrator
+import HeliosSynth
+import Testing
+
+extension E2E {
+    /// The pipeline over a matrix of chunk counts, splits, codecs and containers: planner → executor with local
+    /// `helios-synth render` workers → native stitcher → SynthVerifier (frames and audio) on the result.
+    ///
+    /// | chunks | split                         | video+audio | container |
+    /// |--------|-------------------------------|-------------|-----------|
+    /// | 1      | 30 frames                     | H.264+AAC   | MP4       |
+    /// | 2      | 25 + 15 (planner, by size)    | ProRes+PCM  | MOV       |
+    /// | 7      | 6,1,9,4,1,8,3 (two 1-frame)   | VP9+Opus    | WebM      |
+    /// | 7      | 45 frames by count (7,7,7,6…) | H.264+AAC   | MP4       |
+    /// | 50     | 1,2,3,1,2,3… (99 frames)      | FFV1+PCM    | Matroska  |
+    /// | 50     | 3 each (150 frames)           | H.264+AAC   | MP4       |
+    ///
+    /// Lossy H.264 chunks are never shorter than 3 frames here: with the synth's x264 settings a 1- or 2-frame chunk has
+    /// no B-frame delay, and the stitcher (correctly) refuses a chunk with delay after one without
+    /// (`output-dts-not-increasing`). 1-frame chunks are covered with VP9, FFV1 (and lossless H.264 in LosslessE2ETests).
+    /// Matroska/WebM timestamp drift and Opus exactness are asserted inside `withKnownIssue` (see `KnownStitcherIssue`).
+    @Suite("Pipeline matrix")
+    struct PipelineMatrixTests {
+        static let cases: [PipelineCase] = [
+            PipelineCase(label: "1 chunk, H.264+AAC, MP4", totalFrames: 30, split: .chunkCount(1), video: .h264, audio: .aac, container: "mp4"),
+            PipelineCase(label: "2 chunks, ProRes+PCM, MOV", totalFrames: 40, split: .framesPerChunk(25), video: .prores, audio: .pcm, container: "mov"),
+            PipelineCase(label: "7 uneven chunks with 1-frame chunks, VP9+Opus, WebM", totalFrames: 32, split: .chunkSizes([6, 1, 9, 4, 1, 8, 3]),
+                         video: .vp9, audio: .opus, container: "webm"),
+            PipelineCase(label: "7 chunks, H.264+AAC, MP4", totalFrames: 45, split: .chunkCount(7), video: .h264, audio: .aac, container: "mp4"),
+            PipelineCase(label: "50 chunks of 1-3 frames, FFV1+PCM, Matroska", totalFrames: 99, split: .chunkSizes(PipelineCase.cyclingSizes(50)),
+                         video: .ffv1, audio: .pcm, container: "mkv"),
+            PipelineCase(label: "50 chunks of 3 frames, H.264+AAC, MP4", totalFrames: 150, split: .chunkCount(50), video: .h264, audio: .aac, container: "mp4"),
+        ]
+
+        /// One AAC frame: the bound on the stitched file's decoded audio drift.
+        static let aacFrame = 1024
+        /// Lags are estimated to the sample; this is how far a seamless join's estimate may wobble on a lossy codec.
+        static let lagResolution = 1
+
+        @Test("frames are exact and audio is continuous", arguments: cases)
+        func pipeline(_ c: PipelineCase) async throws {
+            let dir = try WorkDirectory("matrix-\(c.container)")
+            defer { dir.remove() }
+            let run = try await SynthPipeline.run(c, in: dir.url)
+            #expect(run.spec.chunks.count == run.chunks.count)
+            #expect(run.report.isValid, "\(run.report.issues)")
+            #expect(run.report.issues.isEmpty, "stitch findings: \(run.report.issues)")
+            let verify = try await run.verifyFrames()
+            let offGrid = try await run.framesOffTimestampGrid()
+            withKnownIssue(KnownStitcherIssue.millisecondTimeline) {
+                #expect(offGrid.isEmpty, "frames off the timestamp grid (frame, ms): \(offGrid.prefix(8))")
+            } when: {
+                c.container == "mkv" || c.container == "webm"
+            }
+            let audio = try #require(verify.audio, "the output has an audio stream")
+            let stitchedDrift = run.report.output?.decodedAudioDriftSamples
+            let discontinuities = run.stitchedAudioDiscontinuities
+            let measured = audio.boundaries.compactMap(\.discontinuity)
+            let summary = "\(c.label): decoded audio drift \(audio.driftSamples) samples (\(String(format: "%.2f", audio.driftMilliseconds)) ms),"
+                + " stitcher's decoded drift \(stitchedDrift.map(String.init) ?? "-"), stitcher boundary discontinuities \(discontinuities),"
+                + " measured boundary discontinuities \(measured)"
+            print("[E2E] \(summary)")
+            #expect(discontinuities.count == run.boundaries.count, "one audio boundary per chunk boundary")
+            #expect(audio.boundaries.count == run.measurableBoundaries.count)
+            #expect(audio.boundaries.allSatisfy { $0.discontinuity != nil }, "\(verify.text)")
+
+            switch c.audio {
+            case .pcm:
+                #expect(audio.driftSamples == 0, "\(summary)")
+                #expect(measured.allSatisfy { $0 == 0 }, "\(summary)")
+                // The decoded samples are exact everywhere; in Matroska the stitcher's own accounting shows the rounding
+                // above (1 ms overlaps at some boundaries, and a decoded drift the decoded audio does not have).
+                withKnownIssue(KnownStitcherIssue.millisecondTimeline) {
+                    #expect(stitchedDrift == 0, "\(summary)")
+                    #expect(discontinuities.allSatisfy { $0 == 0 }, "\(summary)")
+                } when: {
+                    c.container == "mkv"
+                }
+                #expect(audio.startLag == 0 && audio.endLag == 0, "\(summary)")
+                #expect(verify.passed, "\(verify.text)")
+            case .opus:
+                withKnownIssue(KnownStitcherIssue.opusExactness) {
+                    #expect(audio.driftSamples == 0, "\(summary)")
+                    #expect(stitchedDrift == 0, "\(summary)")
+                    #expect(discontinuities.allSatisfy { $0 == 0 }, "\(summary)")
+                    #expect(measured.allSatisfy { abs($0) <= Self.lagResolution }, "\(summary)")
+                }
+            case .aac:
+                #expect(abs(audio.driftSamples) <= Self.aacFrame, "\(summary)")
+                #expect(stitchedDrift.map { abs($0) <= Int64(Self.aacFrame) } == true, "\(summary)")
+                // The stitcher keeps every boundary within half a frame of where the video says the audio belongs.
+                #expect(discontinuities.allSatisfy { abs($0) <= Int64(Self.aacFrame / 2) }, "\(summary)")
+                #expect(verify.passed, "\(verify.text)")
+            case .none:
+                Issue.record("every matrix case has audio")
+            }
+        }
+    }
+}

@@ -1,0 +1,88 @@
+import Foundation
+import Testing
+
+/// What a finished child process printed and how it exited.
+struct ToolResult: Sendable {
+    var status: Int32
+    var stdout: Data
+    var stderr: String
+    var text: String { String(decoding: stdout, as: UTF8.self) }
+}
+
+struct ToolError: Error, CustomStringConvertible {
+    var description: String
+}
+
+/// Runs programs: the executables under test (built next to the test bundle) and the ffmpeg/ffprobe oracles.
+enum Tool {
+    /// The build products directory: the first ancestor of the test bundle that holds the `helios` executable.
+    static let binDirectory: URL = {
+        let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        var dir = URL(fileURLWithPath: exe).deletingLastPathComponent()
+        while !FileManager.default.fileExists(atPath: dir.appendingPathComponent("helios").path), dir.path != "/" {
+            dir = dir.deletingLastPathComponent()
+        }
+        return dir
+    }()
+
+    /// Absolute path of a product of this package (`helios`, `helios-synth`).
+    static func product(_ name: String) -> String { binDirectory.appendingPathComponent(name).path }
+
+    /// Runs `executable` (an absolute path, or a name looked up on PATH) on a thread of its own and returns its
+    /// output. Standard output is collected whole (it may be raw video); stderr goes through a file.
+    static func run(_ executable: String, _ arguments: [String], in directory: URL? = nil) async throws -> ToolResult {
+        try await onOwnThread {
+            let process = Process()
+            let absolute = executable.hasPrefix("/")
+            process.executableURL = URL(fileURLWithPath: absolute ? executable : "/usr/bin/env")
+            process.arguments = absolute ? arguments : [executable] + arguments
+            if let directory { process.currentDirectoryURL = directory }
+            let errFile = FileManager.default.temporaryDirectory.appendingPathComponent("helios-e2e-stderr-\(UUID().uuidString)")
+            _ = FileManager.default.createFile(atPath: errFile.path, contents: nil)
+            defer { try? FileManager.default.removeItem(at: errFile) }
+            let out = Pipe()
+            process.standardOutput = out
+            process.standardError = try FileHandle(forWritingTo: errFile)
+            process.standardInput = FileHandle.nullDevice
+            try process.run()
+            let data = out.fileHandleForReading.readDataToEndOfFile()
+            process.waitUntilExit()
+            let errors = (try? Data(contentsOf: errFile)) ?? Data()
+            return ToolResult(status: process.terminationStatus, stdout: data, stderr: String(decoding: errors, as: UTF8.self))
+        }
+    }
+
+    /// Like `run`, but throws unless the program exits 0.
+    static func checked(_ executable: String, _ arguments: [String], in directory: URL? = nil) async throws -> ToolResult {
+        let result = try await run(executable, arguments, in: directory)
+        guard result.status == 0 else {
+            throw ToolError(description: "\(executable) \(arguments.joined(separator: " ")) exited \(result.status): \(result.stderr)")
+        }
+        return result
+    }
+}
+
+/// A fresh directory under the system temporary directory; `remove()` deletes it.
+struct WorkDirectory {
+    let url: URL
+
+    init(_ name: String) throws {
+        let safe = name.filter { $0.isLetter || $0.isNumber || $0 == "-" }
+        url = FileManager.default.temporaryDirectory.appendingPathComponent("helios-e2e-\(safe)-\(UUID().uuidString.prefix(8))", isDirectory: true)
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+    }
+
+    func file(_ name: String) -> URL { url.appendingPathComponent(name) }
+    func remove() { try? FileManager.default.removeItem(at: url) }
+}
+
+/// Runs blocking work (waiting for a child process, decoding a whole file in process) on a new thread of its own.
+/// On Linux, Swift's default task executor is built on libdispatch's global queues, as is `DispatchQueue.global()`,
+/// with about one worker thread per core; blocking those would stall the timing-sensitive orchestrator tests that
+/// share the `swift test` process.
+/// Record expectations after it returns, in the test's own task.
+func onOwnThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        Thread { continuation.resume(with: Result { try body() }) }.start()
+    }
+}
