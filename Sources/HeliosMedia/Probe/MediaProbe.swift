@@ -151,6 +151,8 @@ struct StreamAccumulator {
     static let trailingKept = 8
     let initialPadding: Int64
     let frameRate: Rational?
+    /// Bytes per sample across all channels for PCM codecs; 0 otherwise.
+    let pcmBytesPerSample: Int64
 
     init(stream: UnsafeMutablePointer<AVStream>, index: Int, signature: CodecSignature) {
         self.index = index
@@ -161,6 +163,9 @@ struct StreamAccumulator {
         let rate = stream.pointee.avg_frame_rate.num > 0 && stream.pointee.avg_frame_rate.den > 0
             ? stream.pointee.avg_frame_rate : stream.pointee.r_frame_rate
         frameRate = signature.kind == .video && rate.num > 0 && rate.den > 0 ? Rational(rate) : nil
+        let par = stream.pointee.codecpar.pointee
+        let bits = Int64(av_get_bits_per_sample(par.codec_id))
+        pcmBytesPerSample = signature.codec.hasPrefix("pcm_") && bits % 8 == 0 ? bits / 8 * Int64(max(par.ch_layout.nb_channels, 0)) : 0
     }
 
     mutating func add(_ packet: Packet) {
@@ -208,7 +213,12 @@ struct StreamAccumulator {
         if n > 0 { durations[lastDuration, default: 0] += 1 }  // the last packet's duration is not counted
         lastDuration = duration
         if signature.kind == .video && pts != AV.noPTS { videoPts.append(pts) }
-        if signature.kind == .audio && !discard { audioSamples += Ticks.rescale(max(duration, 0), from: timeBase, to: Rational(1, Int32(max(sampleRate, 1)))) }
+        if signature.kind == .audio && !discard {
+            // PCM: the exact count from the bytes (a millisecond time base rounds every packet's duration).
+            audioSamples += pcmBytesPerSample > 0
+                ? Int64(packet.size) / pcmBytesPerSample
+                : Ticks.rescale(max(duration, 0), from: timeBase, to: Rational(1, Int32(max(sampleRate, 1))))
+        }
     }
 
     func finish() -> ProbedStream {

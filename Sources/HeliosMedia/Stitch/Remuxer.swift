@@ -85,8 +85,13 @@ struct Remuxer {
                 guard k >= placement.dropLeading, k - placement.dropLeading < placement.keep else { continue }
                 let inTB = input.streams[s].timeBase, planTB = plan.timeBases[s]
                 let p = packet.pointer
-                if p.pointee.pts != AV.noPTS { p.pointee.pts = Ticks.rescale(p.pointee.pts, from: inTB, to: planTB) + placement.offset }
-                if p.pointee.dts != AV.noPTS { p.pointee.dts = Ticks.rescale(p.pointee.dts, from: inTB, to: planTB) + placement.offset }
+                if let grid = placement.frameGrid {
+                    if p.pointee.pts != AV.noPTS { p.pointee.pts = grid.map(p.pointee.pts, from: inTB, to: planTB) }
+                    if p.pointee.dts != AV.noPTS { p.pointee.dts = grid.map(p.pointee.dts, from: inTB, to: planTB) }
+                } else {
+                    if p.pointee.pts != AV.noPTS { p.pointee.pts = Ticks.rescale(p.pointee.pts, from: inTB, to: planTB) + placement.offset }
+                    if p.pointee.dts != AV.noPTS { p.pointee.dts = Ticks.rescale(p.pointee.dts, from: inTB, to: planTB) + placement.offset }
+                }
                 p.pointee.duration = Ticks.rescale(p.pointee.duration, from: inTB, to: planTB)
                 let isFinalPacket = isLastInput && k == input.streams[s].packetCount - 1
                 if let grid = placement.gridDuration, !isFinalPacket { p.pointee.duration = grid }

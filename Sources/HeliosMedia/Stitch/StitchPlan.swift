@@ -24,6 +24,27 @@ public struct StitchPlan: Sendable {
         /// Samples to discard from the end of the last kept packet (its skip-samples side data is replaced);
         /// nil leaves packets' side data as read.
         public var trimEnd: Int64? = nil
+        /// For the master video when frames are counted (see `masterFrameDuration`): timestamps are re-derived from
+        /// the frame they fall on, so each is rounded once from its exact time instead of twice.
+        public var frameGrid: FrameGrid? = nil
+    }
+
+    /// Maps a master timestamp to the output by its frame: input ticks since `inputStart` are rounded to a frame
+    /// number, `framesBefore` is added, and the exact time of that frame after `outputStart` is rounded to plan ticks.
+    public struct FrameGrid: Sendable, Hashable {
+        /// One frame, as a time base (1/30 for 30 fps).
+        public var frame: Rational
+        public var framesBefore: Int64
+        /// The input's video start, in its own ticks.
+        public var inputStart: Int64
+        /// Input 1's video start, in plan ticks.
+        public var outputStart: Int64
+
+        /// `ticks` of the input (time base `timeBase`) on the output timeline, in plan ticks of `planTimeBase`.
+        public func map(_ ticks: Int64, from timeBase: Rational, to planTimeBase: Rational) -> Int64 {
+            let frame = Ticks.rescale(ticks - inputStart, from: timeBase, to: self.frame)
+            return outputStart + Ticks.rescale(framesBefore + frame, from: self.frame, to: planTimeBase)
+        }
     }
 
     /// A boundary where a stream's first output dts would not exceed the previous input's last.
@@ -96,8 +117,10 @@ public struct StitchPlan: Sendable {
         var starts: [Int64] = []
         var cursor = first.streams[masterIndex].contentStart
         var framesBefore: Int64 = 0
+        var framesBeforeInput: [Int64] = []
         for input in inputs {
             let master = input.streams[masterIndex]
+            framesBeforeInput.append(framesBefore)
             if let frameClock {
                 cursor = first.streams[masterIndex].contentStart + Ticks.rescale(framesBefore, from: frameClock, to: masterTB)
             }
@@ -138,6 +161,7 @@ public struct StitchPlan: Sendable {
             var lastDts: Int64? = nil
             var written = 0
             var decodedCount: Int64 = 0
+            var samplesBefore: Int64 = 0  // audio samples of the inputs before this one
             let sampleTB = Rational(1, max(first.streams[s].signature.sampleRate, 1))
 
             let trimmed = isAudio && output?.trimsAudioPackets == true && grid != nil
@@ -151,6 +175,10 @@ public struct StitchPlan: Sendable {
                 let kept = i == 0 || !isAudio || trimmed != nil ? (dropped: 0, pts: stream.startPts ?? 0) : stream.firstKept(after: master)
                 let available = max(stream.packetCount - kept.dropped, 0)
                 var placement = Placement(offset: map(0, i), dropLeading: kept.dropped, keep: available, gridDuration: nil)
+                if s == masterIndex, let frameClock {
+                    placement.frameGrid = FrameGrid(frame: Rational(frameClock.num, frameClock.den), framesBefore: framesBeforeInput[i],
+                                                    inputStart: master.contentStart, outputStart: first.streams[masterIndex].contentStart)
+                }
                 if let trimmed {
                     let t = trimmed[i]
                     placement.offset = t.offset
@@ -175,7 +203,16 @@ public struct StitchPlan: Sendable {
                         let tolerance = (grid ?? 0) + 1
                         place = abs(previousEnd - ideal) <= tolerance ? previousEnd : max(ideal, previousEnd)
                         if let index = boundaries.firstIndex(where: { $0.index == i && $0.stream == s }) {
-                            boundaries[index].audioDiscontinuitySamples = Ticks.rescale(place - ideal, from: tb, to: sampleTB)
+                            var discontinuity = Ticks.rescale(place - ideal, from: tb, to: sampleTB)
+                            if grid == nil, let frameClock, place == previousEnd {
+                                // PCM laid end to end, against the exact frame clock: samples, not rounded ticks.
+                                let within = Ticks.rescale(stream.contentStart, from: stream.timeBase, to: tb)
+                                    - Ticks.rescale(master.contentStart, from: master.timeBase, to: tb)
+                                let ideal = Ticks.rescale(framesBeforeInput[i], from: frameClock, to: sampleTB)
+                                    + (abs(within) <= 1 ? 0 : Ticks.rescale(within, from: tb, to: sampleTB))
+                                discontinuity = samplesBefore - ideal
+                            }
+                            boundaries[index].audioDiscontinuitySamples = discontinuity
                         }
                     }
                     placement.offset = place - Ticks.rescale(kept.pts, from: stream.timeBase, to: tb)
@@ -195,8 +232,9 @@ public struct StitchPlan: Sendable {
                         let frameSamples = Ticks.rescale(grid, from: tb, to: sampleTB)
                         decodedCount += Int64(placement.keep - (i == 0 ? stream.leadingDiscardPackets : 0)) * frameSamples
                     } else {
-                        decodedCount += Ticks.rescale(end - place, from: tb, to: sampleTB)
+                        decodedCount += stream.frameCount  // PCM: every sample the input carries, counted exactly
                     }
+                    samplesBefore += stream.frameCount
                     cursor = end
                     let firstDts = place
                     if let lastDts, firstDts <= lastDts {
