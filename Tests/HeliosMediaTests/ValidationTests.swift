@@ -224,7 +224,7 @@ struct PlanTests {
     }
 
     @Test("millisecond time bases: frames are counted, so 10,000 one-frame inputs at 30 fps do not drift")
-    func millisecondClockCountsFrames() {
+    func millisecondClockCountsFrames() throws {
         let inputs = (0..<10_000).map { Probes.input($0, video: Probes.webmVideo(frames: 1), audio: nil) }
         let plan = StitchPlan(inputs: inputs)
         #expect(plan.masterFrameDuration == Rational(1, 30))
@@ -232,6 +232,9 @@ struct PlanTests {
         #expect(plan.placements[9_999][0].offset == 333_300)
         #expect(plan.outputDurations[0] == 333_333)
         #expect(plan.outputDtsViolations.isEmpty)
+        // Each frame's timestamp is its exact time rounded once: frame 8 at 266.67 ms is written as 267, not 233 + 33.
+        let grid = try #require(plan.placements[8][0].frameGrid)
+        #expect(grid.map(0, from: Rational(1, 1000), to: Rational(1, 1000)) == 267)
     }
 
     @Test("Opus into WebM: each input gives up the next one's pre-skip at its end, so content joins sample-exactly")
