@@ -90,6 +90,10 @@ extension E2E {
                 #expect(stitchedDrift.map { abs($0) <= Int64(Self.aacFrame) } == true, "\(summary)")
                 // The stitcher keeps every boundary within half a frame of where the video says the audio belongs.
                 #expect(discontinuities.allSatisfy { abs($0) <= Int64(Self.aacFrame / 2) }, "\(summary)")
+                // And measured on the decoded audio: every stretch sits within half a frame of where the video puts it
+                // (a few samples of slack for the lag estimate on a lossy codec).
+                let lags = audio.boundaries.flatMap { [$0.lagBefore, $0.lagAfter] }.compactMap { $0 }
+                #expect(lags.allSatisfy { abs($0) <= Self.aacFrame / 2 + 8 }, "lags \(lags); \(summary)")
                 #expect(verify.passed, "\(verify.text)")
             case .none:
                 Issue.record("every matrix case has audio")

@@ -172,7 +172,9 @@ public struct StitchPlan: Sendable {
             for i in inputs.indices {
                 let stream = inputs[i].streams[s]
                 let master = inputs[i].streams[masterIndex]
-                let kept = i == 0 || !isAudio || trimmed != nil ? (dropped: 0, pts: stream.startPts ?? 0) : stream.firstKept(after: master)
+                // Input 1 keeps its priming (the output's decoder skips it), so its first packet is the first kept.
+                let kept = i == 0 || !isAudio || trimmed != nil
+                    ? (dropped: 0, pts: stream.leadingPackets.first?.pts ?? stream.startPts ?? 0) : stream.firstKept(after: master)
                 let available = max(stream.packetCount - kept.dropped, 0)
                 var placement = Placement(offset: map(0, i), dropLeading: kept.dropped, keep: available, gridDuration: nil)
                 if s == masterIndex, let frameClock {
