@@ -217,6 +217,8 @@ struct PlanTests {
         #expect(audio.allSatisfy { abs($0.audioDiscontinuitySamples!) <= 512 })
         #expect(plan.placements.dropFirst().allSatisfy { $0[1].dropLeading == 1 })
         #expect(plan.placements[0][1].dropLeading == 0)
+        // Input 1 keeps its priming packet (the decoder skips it) and all 47 frames: the 47th's midpoint is in time.
+        #expect(plan.placements[0][1].keep == 48)
         // Decoded back to back: within half a frame (plus the last frame's padding) of 1,000 seconds of video.
         let drift = plan.decodedSamples[1]! - 1_000 * 48000
         #expect(abs(drift) <= 1024)
