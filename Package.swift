@@ -79,7 +79,7 @@ let package = Package(
         .testTarget(name: "HeliosCLITests", dependencies: ["helios-stitch", "HeliosMedia", "HeliosTestSupport"]),
         .testTarget(
             name: "HeliosE2ETests",
-            dependencies: ["HeliosMedia", "HeliosOrchestrator", "HeliosSynth", "helios-synth", "helios"]
+            dependencies: ["HeliosMedia", "HeliosOrchestrator", "HeliosSynth", "HeliosTestSupport", "helios-synth", "helios"]
         ),
     ],
     swiftLanguageModes: [.v6]

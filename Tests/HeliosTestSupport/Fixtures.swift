@@ -48,7 +48,7 @@ public struct ShellError: Error, CustomStringConvertible {
     public var description: String { message }
 }
 
-/// Runs a program and collects its output (the ffmpeg/ffprobe oracles, the CLI under test).
+/// Runs a program and collects its output (the ffmpeg/ffprobe oracles, the CLIs under test).
 public enum Shell {
     public struct Result: Sendable {
         public var status: Int32
@@ -56,33 +56,49 @@ public enum Shell {
         public var stderr: String
     }
 
-    public static func run(_ executable: String, _ arguments: [String]) async throws -> Result {
-        try await withCheckedThrowingContinuation { continuation in
-            DispatchQueue.global().async {
-                do {
-                    let process = Process()
-                    let absolute = executable.hasPrefix("/")
-                    process.executableURL = URL(fileURLWithPath: absolute ? executable : "/usr/bin/env")
-                    process.arguments = absolute ? arguments : [executable] + arguments
-                    let errFile = FileManager.default.temporaryDirectory.appendingPathComponent("helios-shell-\(UUID().uuidString)")
-                    _ = FileManager.default.createFile(atPath: errFile.path, contents: nil)
-                    defer { try? FileManager.default.removeItem(at: errFile) }
-                    let out = Pipe()
-                    process.standardOutput = out
-                    process.standardError = try FileHandle(forWritingTo: errFile)
-                    process.standardInput = FileHandle.nullDevice
-                    try process.run()
-                    let outData = out.fileHandleForReading.readDataToEndOfFile()
-                    process.waitUntilExit()
-                    let errData = (try? Data(contentsOf: errFile)) ?? Data()
-                    continuation.resume(returning: Result(status: process.terminationStatus,
-                                                          stdout: String(decoding: outData, as: UTF8.self),
-                                                          stderr: String(decoding: errData, as: UTF8.self)))
-                } catch {
-                    continuation.resume(throwing: error)
-                }
-            }
+    /// A finished run with standard output as bytes (it may be raw video).
+    public struct RawResult: Sendable {
+        public var status: Int32
+        public var stdout: Data
+        public var stderr: String
+    }
+
+    public static func run(_ executable: String, _ arguments: [String], in directory: URL? = nil) async throws -> Result {
+        let raw = try await runRaw(executable, arguments, in: directory)
+        return Result(status: raw.status, stdout: String(decoding: raw.stdout, as: UTF8.self), stderr: raw.stderr)
+    }
+
+    /// Runs `executable` (an absolute path, or a name looked up on PATH) and waits for it on a thread of its own.
+    /// Standard output is collected whole; stderr goes through a file, so neither pipe can fill and stall the child.
+    public static func runRaw(_ executable: String, _ arguments: [String], in directory: URL? = nil) async throws -> RawResult {
+        try await onOwnThread {
+            let process = Process()
+            let absolute = executable.hasPrefix("/")
+            process.executableURL = URL(fileURLWithPath: absolute ? executable : "/usr/bin/env")
+            process.arguments = absolute ? arguments : [executable] + arguments
+            if let directory { process.currentDirectoryURL = directory }
+            let errFile = FileManager.default.temporaryDirectory.appendingPathComponent("helios-shell-\(UUID().uuidString)")
+            _ = FileManager.default.createFile(atPath: errFile.path, contents: nil)
+            defer { try? FileManager.default.removeItem(at: errFile) }
+            let out = Pipe()
+            process.standardOutput = out
+            process.standardError = try FileHandle(forWritingTo: errFile)
+            process.standardInput = FileHandle.nullDevice
+            try process.run()
+            let data = out.fileHandleForReading.readDataToEndOfFile()
+            process.waitUntilExit()
+            let errors = (try? Data(contentsOf: errFile)) ?? Data()
+            return RawResult(status: process.terminationStatus, stdout: data, stderr: String(decoding: errors, as: UTF8.self))
         }
+    }
+}
+
+/// Runs blocking work (waiting for a child process, decoding a whole file) on a new thread of its own, so it never
+/// holds one of the few threads Swift concurrency (and libdispatch's global queues) share with other tests.
+/// Record expectations after it returns, in the test's own task.
+public func onOwnThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        Thread { continuation.resume(with: Result { try body() }) }.start()
     }
 }
 

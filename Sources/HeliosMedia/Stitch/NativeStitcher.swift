@@ -35,9 +35,8 @@ public struct NativeStitcher: VideoStitcher {
         let flag = CancellationFlag()
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<StitchReport, Error>) in
-                DispatchQueue.global(qos: .userInitiated).async {
-                    continuation.resume(with: Result { try self.stitchSync(inputs, to: output, cancellation: flag) })
-                }
+                // A thread of its own: libdispatch's global queues share their few workers with the task executor.
+                Thread { continuation.resume(with: Result { try self.stitchSync(inputs, to: output, cancellation: flag) }) }.start()
             }
         } onCancel: {
             flag.cancel()

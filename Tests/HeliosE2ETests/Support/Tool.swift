@@ -1,4 +1,5 @@
 import Foundation
+@_exported import HeliosTestSupport
 import Testing
 
 /// What a finished child process printed and how it exited.
@@ -28,28 +29,10 @@ enum Tool {
     /// Absolute path of a product of this package (`helios`, `helios-synth`).
     static func product(_ name: String) -> String { binDirectory.appendingPathComponent(name).path }
 
-    /// Runs `executable` (an absolute path, or a name looked up on PATH) on a thread of its own and returns its
-    /// output. Standard output is collected whole (it may be raw video); stderr goes through a file.
+    /// Runs `executable` (an absolute path, or a name looked up on PATH) and returns its output.
     static func run(_ executable: String, _ arguments: [String], in directory: URL? = nil) async throws -> ToolResult {
-        try await onOwnThread {
-            let process = Process()
-            let absolute = executable.hasPrefix("/")
-            process.executableURL = URL(fileURLWithPath: absolute ? executable : "/usr/bin/env")
-            process.arguments = absolute ? arguments : [executable] + arguments
-            if let directory { process.currentDirectoryURL = directory }
-            let errFile = FileManager.default.temporaryDirectory.appendingPathComponent("helios-e2e-stderr-\(UUID().uuidString)")
-            _ = FileManager.default.createFile(atPath: errFile.path, contents: nil)
-            defer { try? FileManager.default.removeItem(at: errFile) }
-            let out = Pipe()
-            process.standardOutput = out
-            process.standardError = try FileHandle(forWritingTo: errFile)
-            process.standardInput = FileHandle.nullDevice
-            try process.run()
-            let data = out.fileHandleForReading.readDataToEndOfFile()
-            process.waitUntilExit()
-            let errors = (try? Data(contentsOf: errFile)) ?? Data()
-            return ToolResult(status: process.terminationStatus, stdout: data, stderr: String(decoding: errors, as: UTF8.self))
-        }
+        let raw = try await Shell.runRaw(executable, arguments, in: directory)
+        return ToolResult(status: raw.status, stdout: raw.stdout, stderr: raw.stderr)
     }
 
     /// Like `run`, but throws unless the program exits 0.
@@ -74,15 +57,4 @@ struct WorkDirectory {
 
     func file(_ name: String) -> URL { url.appendingPathComponent(name) }
     func remove() { try? FileManager.default.removeItem(at: url) }
-}
-
-/// Runs blocking work (waiting for a child process, decoding a whole file in process) on a new thread of its own.
-/// On Linux, Swift's default task executor is built on libdispatch's global queues, as is `DispatchQueue.global()`,
-/// with about one worker thread per core; blocking those would stall the timing-sensitive orchestrator tests that
-/// share the `swift test` process.
-/// Record expectations after it returns, in the test's own task.
-func onOwnThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
-    try await withCheckedThrowingContinuation { continuation in
-        Thread { continuation.resume(with: Result { try body() }) }.start()
-    }
 }
