@@ -50,14 +50,15 @@ struct HeliosJobCLITests {
         #expect(Set(interrupted.completedChunkIds) == ["c0", "c1", "c2"])
 
         // A SIGKILLed runner cannot stop its children: chunks 3 and 4 (each its own process group) are still waiting
-        // for the gate. Stop them, or once the gate opens they would write out/c3.bin and out/c4.bin while the resumed
-        // run writes the same files.
-        for group in blocked { #expect(isProcessAlive(group), "orphaned chunk \(group) already gone"); kill(-group, SIGKILL) }
-        for group in blocked { #expect(await waitUntil { !isProcessAlive(group) }) }
-
+        // for the gate. Once the gate opened they would write out/c3.bin and out/c4.bin while a resumed run writes the
+        // same files, so the resuming runner must kill them (they carry the dead owner's mark) before re-running.
+        for group in blocked { #expect(isProcessAlive(group), "orphaned chunk \(group) already gone") }
+        let resumer = try startHelios(["job", "resume", "killme", "--store", store], logDir: dir.url, tag: "resume")
+        defer { if resumer.isRunning { kill(resumer.processIdentifier, SIGKILL) } }
+        for group in blocked { #expect(await waitUntil { !isProcessAlive(group) }, "orphaned chunk \(group) survived the takeover") }
         try openGate("gate", in: dir)
-        let status = try await runHelios(["job", "resume", "killme", "--store", store], logDir: dir.url, tag: "resume")
-        #expect(status == 0, "resume failed: \(dir.read("resume.err") ?? "")")
+        #expect(await waitUntil { !resumer.isRunning })
+        #expect(resumer.terminationStatus == 0, "resume failed: \(dir.read("resume.err") ?? "")")
         #expect(dir.read("killme.bin") == (0..<8).map { "\($0)," }.joined())
         // Chunks 0-2 ran once; 3 and 4 twice (killed, then re-run); 5-7 only in the resumed run.
         let runs = (dir.read("runs.log") ?? "").split(separator: "\n").map(String.init)

@@ -133,6 +133,11 @@ public actor JobManager {
                 throw OrchestratorError.invalidState(id: id, state: status.state, action: "run (it is running in process \(status.ownerPID ?? 0))")
             }
             logger.debug("taking over interrupted job", metadata: ["job": "\(id)", "previousOwner": "\(status.ownerPID ?? 0)"])
+            if let previous = status.ownerPID {
+                // The dead runner's chunks may still be running: stop them before their chunks run again.
+                let orphans = await ChunkProcessSweeper.killAll(carrying: ChunkProcessSweeper.token(pid: previous, startTime: status.ownerStartTime))
+                if !orphans.isEmpty { logger.debug("killed orphaned chunk processes", metadata: ["job": "\(id)", "pids": "\(orphans)"]) }
+            }
         case .pending, .paused, .failed:
             break
         }
@@ -157,7 +162,9 @@ public actor JobManager {
         do {
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask {
-                    try await options.executor.runChunks(
+                    var executor = options.executor
+                    executor.environment[ChunkProcessSweeper.variable] = ChunkProcessSweeper.token(pid: getpid(), startTime: Self.processStartTime(getpid()))
+                    try await executor.runChunks(
                         of: spec, in: directory, skipping: completed,
                         onEvent: { event in events?.yield(event) },
                         onChunkCompleted: { chunk in try await self.recordChunk(id, chunk) })
