@@ -114,10 +114,7 @@ struct PauseCommand: AsyncParsableCommand {
     @OptionGroup var store: StoreOptions
 
     func run() async throws {
-        try await withExitCodes {
-            let status = try await store.manager().pause(id)
-            print(status.state.isActive ? "pause requested; job \(id) stops within a second" : "job \(id) is \(status.state.rawValue)")
-        }
+        try await requestStop("pause", id: id, store: store) { try await $0.pause($1) }
     }
 }
 
@@ -128,10 +125,17 @@ struct CancelCommand: AsyncParsableCommand {
     @OptionGroup var store: StoreOptions
 
     func run() async throws {
-        try await withExitCodes {
-            let status = try await store.manager().cancel(id)
-            print(status.state.isActive ? "cancel requested; job \(id) stops within a second" : "job \(id) is \(status.state.rawValue)")
-        }
+        try await requestStop("cancel", id: id, store: store) { try await $0.cancel($1) }
+    }
+}
+
+/// Stores a pause or cancel request through `request` and says what happens next: a running job stops within a
+/// second (its runner polls for requests); any other is already where the request leaves it.
+private func requestStop(_ verb: String, id: String, store: StoreOptions,
+                         _ request: (JobManager, String) async throws -> JobStatus) async throws {
+    try await withExitCodes {
+        let status = try await request(try store.manager(), id)
+        print(status.state.isActive ? "\(verb) requested; job \(id) stops within a second" : "job \(id) is \(status.state.rawValue)")
     }
 }
 
