@@ -42,12 +42,8 @@ public final class VideoFileReader {
             }
             frameRate = Rational(rate.num, rate.den)
             codecName = String(cString: avcodec_get_name(stream.pointee.codecpar.pointee.codec_id))
-        } catch let error as SynthError {
-            throw error
-        } catch let error as FFmpegError {
-            throw SynthError.ffmpeg(error)
         } catch {
-            throw SynthError.unusableFile(path: url.path, reason: "\(error)")
+            throw SynthError(error, path: url.path)
         }
     }
 
@@ -78,12 +74,8 @@ public final class VideoFileReader {
                 throw SynthError.unusableFile(path: url.path, reason: "seeking to frame \(frameNumber) found no frame with that timestamp")
             }
             return result
-        } catch let error as SynthError {
-            throw error
-        } catch let error as FFmpegError {
-            throw SynthError.ffmpeg(error)
         } catch {
-            throw SynthError.unusableFile(path: url.path, reason: "\(error)")
+            throw SynthError(error, path: url.path)
         }
     }
 
@@ -121,6 +113,17 @@ public final class VideoFileReader {
         if going {
             try decoder.send(nil)
             try receiveAll()
+        }
+    }
+}
+
+extension SynthError {
+    /// `error` as a SynthError: itself, an FFmpeg failure, or anything else as an unusable file at `path`.
+    init(_ error: any Error, path: String) {
+        switch error {
+        case let error as SynthError: self = error
+        case let error as FFmpegError: self = .ffmpeg(error)
+        default: self = .unusableFile(path: path, reason: "\(error)")
         }
     }
 }
