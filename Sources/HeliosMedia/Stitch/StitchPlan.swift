@@ -163,6 +163,9 @@ public struct StitchPlan: Sendable {
             var decodedCount: Int64 = 0
             var samplesBefore: Int64 = 0  // audio samples of the inputs before this one
             let sampleTB = Rational(1, max(first.streams[s].signature.sampleRate, 1))
+            /// An audio offset in ticks, in samples; a single tick is below what the timestamps can tell (a Matroska
+            /// millisecond is 48 samples), so it counts as none.
+            func samplesResolved(_ ticks: Int64) -> Int64 { abs(ticks) <= 1 ? 0 : Ticks.rescale(ticks, from: tb, to: sampleTB) }
 
             let trimmed = isAudio && output?.trimsAudioPackets == true && grid != nil
                 && inputs.allSatisfy({ $0.streams[s].leadingDiscardPackets == 0 && $0.streams[s].initialPadding > 0 })
@@ -178,7 +181,7 @@ public struct StitchPlan: Sendable {
                 let available = max(stream.packetCount - kept.dropped, 0)
                 var placement = Placement(offset: map(0, i), dropLeading: kept.dropped, keep: available, gridDuration: nil)
                 if s == masterIndex, let frameClock {
-                    placement.frameGrid = FrameGrid(frame: Rational(frameClock.num, frameClock.den), framesBefore: framesBeforeInput[i],
+                    placement.frameGrid = FrameGrid(frame: frameClock, framesBefore: framesBeforeInput[i],
                                                     inputStart: master.contentStart, outputStart: first.streams[masterIndex].contentStart)
                 }
                 if let trimmed {
@@ -187,10 +190,10 @@ public struct StitchPlan: Sendable {
                     placement.keep = t.keep
                     placement.trimEnd = t.trimEnd
                     if i > 0, let index = boundaries.firstIndex(where: { $0.index == i && $0.stream == s }) {
-                        // Against the video: a tick of difference is below what the timestamps can tell.
+                        // Against the video, as far as the timestamps can tell.
                         let tickError = t.contentStart - map(stream.contentStart, i)
                         boundaries[index].audioDiscontinuitySamples = t.contentOffsetSamples
-                            + (abs(tickError) <= 1 ? 0 : Ticks.rescale(tickError, from: tb, to: sampleTB))
+                            + samplesResolved(tickError)
                     }
                     decodedCount += t.decodedSamples
                     cursor = t.contentEnd
@@ -211,7 +214,7 @@ public struct StitchPlan: Sendable {
                                 let within = Ticks.rescale(stream.contentStart, from: stream.timeBase, to: tb)
                                     - Ticks.rescale(master.contentStart, from: master.timeBase, to: tb)
                                 let ideal = Ticks.rescale(framesBeforeInput[i], from: frameClock, to: sampleTB)
-                                    + (abs(within) <= 1 ? 0 : Ticks.rescale(within, from: tb, to: sampleTB))
+                                    + samplesResolved(within)
                                 discontinuity = samplesBefore - ideal
                             }
                             boundaries[index].audioDiscontinuitySamples = discontinuity
