@@ -64,5 +64,47 @@ case "$set_name" in
     ff -i "$out/chunk000.mp4" -ss 0.5 -copyinkf -c copy -map 0 -avoid_negative_ts make_zero -fflags +bitexact "$out/cut.mp4"
     rm "$out/chunk000.mp4" ;;
   bad-short-audio) chunk 1 30 "$H264" "$AAC -af atrim=end=0.5" mp4 ;;
+  # The chunk matrix real renderers produce: matrix-CONTAINER-CODEC-BFRAMES-SPLIT, e.g. matrix-mkv-h264-bf3-a.
+  # CONTAINER: mp4 mov mkv webm ts fmp4 (fragmented MP4); CODEC: h264 hevc vp9; BFRAMES: bf0, bf3...;
+  # SPLIT a: 2,9,1,30 (short chunks before longer ones), b: 30,30,30,1 (a 1-frame remainder), c: 1,1,2,1,5,1.
+  # Audio is AAC (Opus in WebM), cut from one tone at each chunk's exact sample span.
+  matrix-*|mkvmerge-*|gst-*)
+    IFS=- read -r -a parts <<<"$set_name"
+    tool=${parts[0]}
+    case "$tool" in
+      matrix)   ctr=${parts[1]} codec=${parts[2]} bf=${parts[3]} split=${parts[4]} ;;
+      mkvmerge) ctr=mkv codec=${parts[1]} bf=${parts[2]} split=${parts[3]} ;;   # ffmpeg's MP4 chunks, remuxed by mkvmerge
+      gst)      ctr=${parts[1]} codec=h264 bf=${parts[2]} split=${parts[3]} ;;  # GStreamer: x264enc, avenc_aac, its own muxers
+    esac
+    nbf=${bf#bf}
+    case "$split" in a) sizes="2 9 1 30" ;; b) sizes="30 30 30 1" ;; c) sizes="1 1 2 1 5 1" ;; *) echo "unknown split $split" >&2; exit 2 ;; esac
+    case "$codec" in
+      h264) v="-c:v libx264 -threads 1 -preset veryfast -bf $nbf -g 30 -pix_fmt yuv420p" ;;
+      hevc) v="-c:v libx265 -preset ultrafast -g 30 -pix_fmt yuv420p -x265-params log-level=none:pools=1:frame-threads=1:bframes=$nbf" ;;
+      vp9)  v="-c:v libvpx-vp9 -threads 1 -deadline realtime -cpu-used 8 -g 30" ;;
+    esac
+    [ "$ctr" = mp4 ] || [ "$ctr" = fmp4 ] && [ "$codec" = hevc ] && v="$v -tag:v hvc1"
+    a="-c:a aac -b:a 64k"; [ "$ctr" = webm ] && a="-c:a libopus -b:a 48k"
+    ext=$ctr; extra=""
+    [ "$tool" = mkvmerge ] && ext=mp4
+    [ "$ctr" = fmp4 ] && { ext=mp4; extra="-movflags +frag_keyframe+empty_moov+default_base_moof"; }
+    [ "$ctr" = ts ] && [ "$codec" = h264 ] && v="$v -bsf:v h264_mp4toannexb"
+    start=0; k=0
+    for n in $sizes; do
+      if [ "$tool" = gst ]; then
+        name="$out/chunk$(printf %03d "$k").$ctr"
+        mux=$([ "$ctr" = mp4 ] && echo mp4mux || echo matroskamux)
+        gst-launch-1.0 -q -e videotestsrc num-buffers="$n" pattern=ball ! video/x-raw,width=160,height=96,framerate=30/1,format=I420 \
+          ! x264enc bframes="$nbf" key-int-max=30 threads=1 ! h264parse ! $mux name=m ! filesink location="$name" \
+          audiotestsrc num-buffers="$n" samplesperbuffer=1600 ! audio/x-raw,rate=48000,channels=1 ! audioconvert ! avenc_aac ! aacparse ! m. >/dev/null
+      else
+        START=$start chunk $k "$n" "$v" "$a" "$ext" "$fps" "$size" "$rate" "$extra"
+        if [ "$tool" = mkvmerge ]; then
+          src="$out/chunk$(printf %03d "$k").mp4"
+          mkvmerge -q -o "${src%.mp4}.mkv" "$src" && rm "$src"
+        fi
+      fi
+      start=$((start + n)); k=$((k + 1))
+    done ;;
   *) echo "unknown fixture set: $set_name" >&2; exit 2 ;;
 esac

@@ -85,8 +85,10 @@ public enum MediaProbe {
         guard signatures.count == demuxer.streamCount else {
             throw StitchError.unreadableInput(path: demuxer.path, reason: "streams changed while probing")
         }
+        // Matroska and WebM store one timestamp per block: decode timestamps are derived, always the same way.
+        let storesNoDts = demuxer.formatName.contains("matroska") || demuxer.formatName.contains("webm")
         var accumulators = (0..<demuxer.streamCount).map {
-            StreamAccumulator(stream: demuxer.stream($0), index: $0, signature: signatures[$0])
+            StreamAccumulator(stream: demuxer.stream($0), index: $0, signature: signatures[$0], storesNoDts: storesNoDts)
         }
         let packet = try Packet()
         while try demuxer.read(into: packet) {
@@ -95,17 +97,7 @@ public enum MediaProbe {
             accumulators[index].add(packet)
         }
         // A truncated MP4 often opens and then yields no packets: report it rather than stitch nothing.
-        var streams = accumulators.map { $0.finish() }
-        // Audio packets that end before the video starts are encoder priming even when no flag says so
-        // (ADTS in MPEG-TS): presentation starts after them.
-        if let master = streams.firstIndex(where: { $0.signature.kind == .video }), let masterStart = streams[master].startPts {
-            for s in streams.indices where streams[s].signature.kind == .audio {
-                let lead = streams[s].leadingPacketsBefore(masterStart: masterStart, masterTimeBase: streams[master].timeBase)
-                if lead > streams[s].leadingDiscardPackets, lead < streams[s].leadingPackets.count {
-                    streams[s].startPts = streams[s].leadingPackets[lead].pts
-                }
-            }
-        }
+        let streams = accumulators.map { $0.finish() }
         if !streams.isEmpty && streams.allSatisfy({ $0.packetCount == 0 }) {
             throw StitchError.unreadableInput(path: demuxer.path, reason: "contains no packets; the file is truncated or empty")
         }
@@ -115,7 +107,7 @@ public enum MediaProbe {
             fileSize: fileSize,
             streams: streams,
             containerDurationMicroseconds: demuxer.containerDuration
-        )
+        ).markingUnflaggedPriming()
     }
 }
 
@@ -139,6 +131,9 @@ struct StreamAccumulator {
     var skipStart: Int64 = 0
     var lastSkipEnd: Int64 = 0
     var missing = 0
+    var missingPts = 0
+    var missingDts = 0
+    let storesNoDts: Bool
     var firstNonIncreasing: Int?
     var firstPtsBeforeDts: Int?
     var corrupt = 0
@@ -154,9 +149,10 @@ struct StreamAccumulator {
     /// Bytes per sample across all channels for PCM codecs; 0 otherwise.
     let pcmBytesPerSample: Int64
 
-    init(stream: UnsafeMutablePointer<AVStream>, index: Int, signature: CodecSignature) {
+    init(stream: UnsafeMutablePointer<AVStream>, index: Int, signature: CodecSignature, storesNoDts: Bool = false) {
         self.index = index
         self.signature = signature
+        self.storesNoDts = storesNoDts && signature.kind == .video
         timeBase = Rational(stream.pointee.time_base)
         sampleRate = Int64(stream.pointee.codecpar.pointee.sample_rate)
         initialPadding = Int64(stream.pointee.codecpar.pointee.initial_padding)
@@ -168,19 +164,41 @@ struct StreamAccumulator {
         pcmBytesPerSample = signature.codec.hasPrefix("pcm_") && bits % 8 == 0 ? bits / 8 * Int64(max(par.ch_layout.nb_channels, 0)) : 0
     }
 
+    /// An accumulator for a stream described without libavformat (hand-built inputs in tests).
+    init(index: Int, signature: CodecSignature, timeBase: Rational, frameRate: Rational? = nil, storesNoDts: Bool = false) {
+        self.index = index
+        self.signature = signature
+        self.storesNoDts = storesNoDts && signature.kind == .video
+        self.timeBase = timeBase
+        sampleRate = Int64(signature.sampleRate)
+        initialPadding = 0
+        self.frameRate = frameRate
+        pcmBytesPerSample = 0
+    }
+
     mutating func add(_ packet: Packet) {
+        add(PacketTiming(pts: packet.pts, dts: packet.dts, duration: packet.duration, isDiscard: packet.isDiscard),
+            isKeyframe: packet.isKeyframe, isCorrupt: packet.isCorrupt, size: packet.size, skipSamples: packet.skipSamples)
+    }
+
+    mutating func add(_ read: PacketTiming, isKeyframe: Bool, isCorrupt: Bool = false, size: Int = 0,
+                      skipSamples: (start: Int64, end: Int64)? = nil) {
         let n = packetCount
         packetCount += 1
-        if n == 0 { firstIsKey = packet.isKeyframe }
-        let timing = PacketTiming(pts: packet.pts, dts: packet.dts, duration: packet.duration, isDiscard: packet.isDiscard)
+        if n == 0 { firstIsKey = isKeyframe }
+        let duration = PacketTiming.filledDuration(read.duration, kind: signature.kind, frameSize: signature.frameSize,
+                                                   sampleRate: signature.sampleRate, timeBase: timeBase)
+        let timing = PacketTiming(pts: read.pts, dts: read.dts, duration: duration, isDiscard: read.isDiscard)
         if n < 16 { leading.append(timing) }
         if trailing.count == Self.trailingKept { trailing.removeFirst() }
         trailing.append(timing)
-        if packet.isCorrupt { corrupt += 1 }
-        let pts = packet.pts, dts = packet.dts, duration = packet.duration
+        if isCorrupt { corrupt += 1 }
+        let pts = read.pts, dts = read.dts
         if pts == AV.noPTS || dts == AV.noPTS {
             missing += 1
         }
+        if pts == AV.noPTS { missingPts += 1 }
+        if dts == AV.noPTS { missingDts += 1 }
         if n == 0 {
             firstPts = pts == AV.noPTS ? nil : pts
             firstDts = dts == AV.noPTS ? nil : dts
@@ -193,13 +211,13 @@ struct StreamAccumulator {
             lastPts = pts
             if dts != AV.noPTS, pts < dts, firstPtsBeforeDts == nil { firstPtsBeforeDts = n }
         }
-        if let skip = packet.skipSamples {
+        if let skip = skipSamples {
             if n == 0 { skipStart = skip.start }
             lastSkipEnd = skip.end
         } else {
             lastSkipEnd = 0
         }
-        let discard = packet.isDiscard
+        let discard = read.isDiscard
         if discard && !seenNonDiscard {
             leadingDiscard += 1
             leadingDiscardDuration += max(duration, 0)
@@ -216,7 +234,7 @@ struct StreamAccumulator {
         if signature.kind == .audio && !discard {
             // PCM: the exact count from the bytes (a millisecond time base rounds every packet's duration).
             audioSamples += pcmBytesPerSample > 0
-                ? Int64(packet.size) / pcmBytesPerSample
+                ? Int64(size) / pcmBytesPerSample
                 : Ticks.rescale(max(duration, 0), from: timeBase, to: Rational(1, Int32(max(sampleRate, 1))))
         }
     }
@@ -224,9 +242,11 @@ struct StreamAccumulator {
     func finish() -> ProbedStream {
         var typical: Int64 = lastDuration
         var irregular = 0
+        var firstFrameGap: Int64?
         if signature.kind == .video && videoPts.count > 1 {
             // Frame durations come from presentation order: decode order hides them behind B-frames.
             let sorted = videoPts.sorted()
+            if videoPts.first == sorted.first { firstFrameGap = sorted[1] - sorted[0] }
             var deltas: [Int64: Int] = [:]
             for i in 1..<sorted.count { deltas[sorted[i] - sorted[i - 1], default: 0] += 1 }
             typical = deltas.max { $0.value < $1.value || ($0.value == $1.value && $0.key > $1.key) }?.key ?? lastDuration
@@ -235,6 +255,25 @@ struct StreamAccumulator {
             typical = mode.key
             irregular = durations.filter { abs($0.key - typical) > 1 }.reduce(0) { $0 + $1.value }
             // The priming packet of AAC is part of the stream's normal cadence, not an irregularity.
+        }
+        // Decode timestamps the container does not store (Matroska), or that some packets lack, are derived from
+        // the reorder delay; validation then checks them like any others. A packet without pts stays an error.
+        var firstDts = self.firstDts, lastDts = self.lastDts, missing = self.missing
+        var firstNonIncreasing = self.firstNonIncreasing, firstPtsBeforeDts = self.firstPtsBeforeDts
+        var leading = self.leading, trailing = self.trailing
+        var derivedDelay: Int?
+        if signature.kind == .video, storesNoDts || missingDts > 0, missingPts == 0, let start = startPts ?? videoPts.min() {
+            let delay = DtsDeriver.reorderDelay(ptsInDecodeOrder: videoPts)
+            var deriver = DtsDeriver(delay: delay, firstPts: start, frameDuration: max(typical, 1))
+            let derived = videoPts.map { deriver.next(pts: $0) }
+            derivedDelay = delay
+            missing = 0
+            firstNonIncreasing = derived.indices.dropFirst().first { derived[$0] <= derived[$0 - 1] }
+            firstPtsBeforeDts = derived.indices.first { videoPts[$0] < derived[$0] }
+            firstDts = derived.first
+            lastDts = derived.last
+            for k in leading.indices { leading[k].dts = derived[k] }
+            for k in trailing.indices { trailing[k].dts = derived[derived.count - trailing.count + k] }
         }
         let priming = signature.kind == .audio
             ? max(skipStart, Ticks.rescale(leadingDiscardDuration, from: timeBase, to: Rational(1, Int32(max(sampleRate, 1)))))
@@ -265,7 +304,9 @@ struct StreamAccumulator {
             leadingPackets: leading,
             initialPadding: initialPadding,
             trailingPackets: trailing,
-            frameRate: frameRate
+            frameRate: frameRate,
+            derivedDtsDelay: derivedDelay,
+            firstFrameGap: firstFrameGap
         )
     }
 }

@@ -114,6 +114,24 @@ public struct ProbedStream: Codable, Sendable, Hashable {
     public var trailingPackets: [PacketTiming] = []
     /// Nominal frame rate of a video stream, as the container declares it (nil when unknown or for audio).
     public var frameRate: Rational? = nil
+    /// For video whose decode timestamps were derived from presentation timestamps (Matroska stores none), the
+    /// reorder delay in frames that derived them (see `DtsDeriver`); nil when the container's dts were used.
+    public var derivedDtsDelay: Int? = nil
+    /// For video: the gap between the first two presented frames, when the first packet read presents first.
+    public var firstFrameGap: Int64? = nil
+    /// Ticks by which the first frame was stretched backwards and is moved forward again (see
+    /// `ProbedInput.normalizingLeadingStretch`); 0 when it sits on the frame grid.
+    public var leadingStretch: Int64 = 0
+    /// Leading audio packets found to be encoder priming although no flag or edit list says so (see
+    /// `ProbedInput.markingUnflaggedPriming`).
+    public var unflaggedPrimingPackets: Int = 0
+
+    /// How far decoding runs ahead of presentation at the start (first presented pts minus first dts), in ticks:
+    /// the B-frame delay of this input's encode. 0 for audio and for video without reordering.
+    public var decodeDelay: Int64 {
+        guard signature.kind == .video, let start = startPts, let dts = firstDts else { return 0 }
+        return max(start - dts, 0)
+    }
 }
 
 /// Timestamps of one packet, as read.
@@ -128,6 +146,14 @@ public struct PacketTiming: Codable, Sendable, Hashable {
         self.dts = dts
         self.duration = duration
         self.isDiscard = isDiscard
+    }
+
+    /// A packet's duration where the container leaves it unset (0): an audio packet lasts one codec frame.
+    /// Fragmented MP4 and Matroska leave AAC durations to the parser, which runs only after stream info is read.
+    public static func filledDuration(_ duration: Int64, kind: MediaKind, frameSize: Int32, sampleRate: Int32,
+                                      timeBase: Rational) -> Int64 {
+        guard duration <= 0, kind == .audio, frameSize > 0, sampleRate > 0 else { return duration }
+        return Ticks.rescale(Int64(frameSize), from: Rational(1, sampleRate), to: timeBase)
     }
 }
 

@@ -64,6 +64,7 @@ public struct NativeStitcher: VideoStitcher {
             progress?(.probing(index: index, count: inputs.count))
             probed.append(try MediaProbe.probe(url, reference: &reference, cancellation: cancellation))
         }
+        probed = ProbedInput.normalizingLeadingStretch(probed)
         let (capabilities, formatName) = try OutputCapabilities.detect(outputPath: outputPath, format: options.format, first: probed[0])
         let issues = StitchValidator.validate(probed, output: capabilities, lenient: options.lenient)
         let plan = StitchPlan(inputs: probed, output: capabilities)

@@ -72,33 +72,21 @@ struct Remuxer {
             guard demuxer.streamCount == input.streams.count else {
                 throw StitchError.unreadableInput(path: input.path, reason: "stream count changed since it was probed")
             }
-            let isLastInput = i == inputs.count - 1
-            var seen = [Int](repeating: 0, count: input.streams.count)
+            var mappers = (0..<input.streams.count).map { StitchPlan.PacketMapper(plan: plan, inputs: inputs, input: i, stream: $0) }
             var packetsRead = 0
             while try demuxer.read(into: packet) {
                 packetsRead += 1
                 if packetsRead & 255 == 0, cancellation.isCancelled { throw StitchError.cancelled }
                 let s = packet.streamIndex
-                let placement = plan.placements[i][s]
-                let k = seen[s]
-                seen[s] += 1
-                guard k >= placement.dropLeading, k - placement.dropLeading < placement.keep else { continue }
-                let inTB = input.streams[s].timeBase, planTB = plan.timeBases[s]
+                guard s < mappers.count else { continue }
                 let p = packet.pointer
-                if let grid = placement.frameGrid {
-                    if p.pointee.pts != AV.noPTS { p.pointee.pts = grid.map(p.pointee.pts, from: inTB, to: planTB) }
-                    if p.pointee.dts != AV.noPTS { p.pointee.dts = grid.map(p.pointee.dts, from: inTB, to: planTB) }
-                } else {
-                    if p.pointee.pts != AV.noPTS { p.pointee.pts = Ticks.rescale(p.pointee.pts, from: inTB, to: planTB) + placement.offset }
-                    if p.pointee.dts != AV.noPTS { p.pointee.dts = Ticks.rescale(p.pointee.dts, from: inTB, to: planTB) + placement.offset }
-                }
-                p.pointee.duration = Ticks.rescale(p.pointee.duration, from: inTB, to: planTB)
-                let isFinalPacket = isLastInput && k == input.streams[s].packetCount - 1
-                if let grid = placement.gridDuration, !isFinalPacket { p.pointee.duration = grid }
-                if i > 0 { p.pointee.flags &= ~AV.flagDiscard }
-                if let trim = placement.trimEnd, k - placement.dropLeading == placement.keep - 1 {
-                    packet.setSkipSamples(start: 0, end: trim)
-                }
+                guard let mapped = mappers[s].map(pts: p.pointee.pts, dts: p.pointee.dts, duration: p.pointee.duration) else { continue }
+                let planTB = plan.timeBases[s]
+                p.pointee.pts = mapped.pts
+                p.pointee.dts = mapped.dts
+                p.pointee.duration = mapped.duration
+                if mapped.clearsDiscard { p.pointee.flags &= ~AV.flagDiscard }
+                if let trim = mapped.trimEnd { packet.setSkipSamples(start: 0, end: trim) }
                 // Plan time base to the muxer's.
                 let outTB = outTimeBases[s]
                 p.pointee.pts = p.pointee.pts == AV.noPTS ? AV.noPTS : Ticks.rescale(p.pointee.pts, from: planTB, to: outTB)

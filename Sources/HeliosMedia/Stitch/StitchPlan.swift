@@ -27,6 +27,17 @@ public struct StitchPlan: Sendable {
         /// For the master video when frames are counted (see `masterFrameDuration`): timestamps are re-derived from
         /// the frame they fall on, so each is rounded once from its exact time instead of twice.
         public var frameGrid: FrameGrid? = nil
+        /// Subtracted from every dts (plan ticks) so that every input decodes `outputDecodeDelays` ahead of
+        /// presentation: the output's one B-frame delay minus this input's own. Keeps dts increasing across every
+        /// boundary whatever the chunk lengths, and pts >= dts within each input.
+        public var dtsShift: Int64 = 0
+        /// Leading packets kept that are encoder priming (input 1's, where the output can mark them for the
+        /// decoder to skip): laid end to end on `gridDuration` before `contentStart`, however the input spaced them.
+        public var primingPackets: Int = 0
+        /// Output pts of the first kept content packet, in plan ticks (meaningful with `primingPackets`).
+        public var contentStart: Int64 = 0
+        /// One audio frame in samples, exactly, for frame-based audio (0 otherwise).
+        public var primingFrameSamples: Int64 = 0
     }
 
     /// Maps a master timestamp to the output by its frame: input ticks since `inputStart` are rounded to a frame
@@ -39,11 +50,18 @@ public struct StitchPlan: Sendable {
         public var inputStart: Int64
         /// Input 1's video start, in plan ticks.
         public var outputStart: Int64
+        /// Frames subtracted from every dts (see `Placement.dtsShift`).
+        public var dtsShiftFrames: Int64 = 0
 
         /// `ticks` of the input (time base `timeBase`) on the output timeline, in plan ticks of `planTimeBase`.
-        public func map(_ ticks: Int64, from timeBase: Rational, to planTimeBase: Rational) -> Int64 {
+        public func map(_ ticks: Int64, from timeBase: Rational, to planTimeBase: Rational, shiftFrames: Int64 = 0) -> Int64 {
             let frame = Ticks.rescale(ticks - inputStart, from: timeBase, to: self.frame)
-            return outputStart + Ticks.rescale(framesBefore + frame, from: self.frame, to: planTimeBase)
+            return outputStart + Ticks.rescale(framesBefore + frame - shiftFrames, from: self.frame, to: planTimeBase)
+        }
+
+        /// A dts of the input on the output timeline.
+        public func mapDts(_ ticks: Int64, from timeBase: Rational, to planTimeBase: Rational) -> Int64 {
+            map(ticks, from: timeBase, to: planTimeBase, shiftFrames: dtsShiftFrames)
         }
     }
 
@@ -80,13 +98,19 @@ public struct StitchPlan: Sendable {
     /// The video frame duration (seconds) that placed the inputs, when the master time base cannot hold it
     /// exactly and frames were counted instead of timestamps summed.
     public let masterFrameDuration: Rational?
+    /// Per stream: how far the output's decoding runs ahead of presentation (plan ticks): the largest B-frame
+    /// delay of any input. 0 for audio.
+    public let outputDecodeDelays: [Int64]
 
     /// The master's frame duration when every input declares the same constant frame rate and the master
     /// time base cannot express one frame in whole ticks; nil otherwise.
     static func frameClock(_ inputs: [ProbedInput], master: Int) -> Rational? {
         let streams = inputs.map { $0.streams[master] }
         guard let rate = streams[0].frameRate, streams[0].signature.kind == .video,
-              streams.allSatisfy({ $0.frameRate == rate && $0.irregularDurationCount == 0 }) else { return nil }
+              streams.allSatisfy({ $0.frameRate == rate && $0.irregularDurationCount == 0 }),
+              // A declared rate the timestamps contradict (fragmented MP4 derives it from a stretched duration) is no clock.
+              streams.allSatisfy({ abs(Ticks.rescale(1, from: Rational(rate.den, rate.num), to: $0.timeBase) - $0.typicalPacketDuration) <= 1 })
+        else { return nil }
         let exact = streams.allSatisfy { (Int64(rate.den) * Int64($0.timeBase.den)) % (Int64(rate.num) * Int64($0.timeBase.num)) == 0 }
         return exact ? nil : Rational(rate.den, rate.num)
     }
@@ -105,7 +129,7 @@ public struct StitchPlan: Sendable {
               inputs.allSatisfy({ $0.streams.count == first.streams.count }) else {
             self.timeBases = []; self.placements = []; self.boundaries = []; self.inputDrifts = []
             self.outputDtsViolations = []; self.outputDurations = []; self.outputPackets = []; self.decodedSamples = []
-            self.masterFrameDuration = nil
+            self.masterFrameDuration = nil; self.outputDecodeDelays = []
             return
         }
         let streamCount = first.streams.count
@@ -114,22 +138,26 @@ public struct StitchPlan: Sendable {
         // When the time base cannot hold a frame duration (1/30 s in Matroska's milliseconds), every chunk's
         // duration is rounded, and summing them would drift: count frames instead and round each start once.
         let frameClock = Self.frameClock(inputs, master: masterIndex)
+        // Where the output's first frame presents: at 0 where edit lists let the container say so (MP4, MOV), so
+        // fragmented chunks or chunks shifted for their audio priming still start the output at 0; elsewhere
+        // where input 1's did.
+        let origin = output?.presentsFromZero == true ? 0 : first.streams[masterIndex].contentStart
         var starts: [Int64] = []
-        var cursor = first.streams[masterIndex].contentStart
+        var cursor = origin
         var framesBefore: Int64 = 0
         var framesBeforeInput: [Int64] = []
         for input in inputs {
             let master = input.streams[masterIndex]
             framesBeforeInput.append(framesBefore)
             if let frameClock {
-                cursor = first.streams[masterIndex].contentStart + Ticks.rescale(framesBefore, from: frameClock, to: masterTB)
+                cursor = origin + Ticks.rescale(framesBefore, from: frameClock, to: masterTB)
             }
             starts.append(cursor)
             cursor += Ticks.rescale(master.contentEnd - master.contentStart, from: master.timeBase, to: masterTB)
             framesBefore += Int64(master.packetCount)
         }
         if let frameClock {
-            cursor = first.streams[masterIndex].contentStart + Ticks.rescale(framesBefore, from: frameClock, to: masterTB)
+            cursor = origin + Ticks.rescale(framesBefore, from: frameClock, to: masterTB)
         }
         let timelineEnd = cursor
         masterFrameDuration = frameClock
@@ -142,6 +170,7 @@ public struct StitchPlan: Sendable {
         var durations: [Int64] = []
         var packets: [Int] = []
         var decoded: [Int64?] = []
+        var decodeDelays: [Int64] = []
 
         for s in 0..<streamCount {
             let tb = timeBases[s]
@@ -163,6 +192,15 @@ public struct StitchPlan: Sendable {
             var decodedCount: Int64 = 0
             var samplesBefore: Int64 = 0  // audio samples of the inputs before this one
             let sampleTB = Rational(1, max(first.streams[s].signature.sampleRate, 1))
+            // One audio frame in samples, exactly: where the time base cannot hold it (a 1024-sample AAC frame is
+            // 21.33 Matroska milliseconds), counting packets by their rounded durations would drift.
+            let frameSamples: Int64 = grid == nil ? 0
+                : first.streams[s].timeBase.num == 1 && Int64(first.streams[s].timeBase.den) % Int64(sampleTB.den) == 0
+                    || first.streams[s].signature.frameSize <= 0
+                ? Ticks.rescale(first.streams[s].typicalPacketDuration, from: first.streams[s].timeBase, to: sampleTB)
+                : Int64(first.streams[s].signature.frameSize)
+            /// `frames` audio frames, in plan ticks.
+            func frames(_ frames: Int) -> Int64 { Ticks.rescale(Int64(frames) * frameSamples, from: sampleTB, to: tb) }
             /// An audio offset in ticks, in samples; a single tick is below what the timestamps can tell (a Matroska
             /// millisecond is 48 samples), so it counts as none.
             func samplesResolved(_ ticks: Int64) -> Int64 { abs(ticks) <= 1 ? 0 : Ticks.rescale(ticks, from: tb, to: sampleTB) }
@@ -172,17 +210,39 @@ public struct StitchPlan: Sendable {
                 ? Self.trimmedAudio(inputs: inputs, stream: s, timeBase: tb, firstOffset: map(0, 0),
                                     ideal: { map(inputs[$0].streams[s].contentStart, $0) }) : nil
 
+            // One decode delay for the whole output: the largest any input needs (a 1-frame chunk has none, its
+            // neighbours may have two). Every input's dts move back by the difference. Counted in frames on a grid.
+            let gridded = s == masterIndex && frameClock != nil
+            func delayFrames(_ stream: ProbedStream) -> Int64 {
+                guard let frameClock else { return 0 }
+                return Ticks.rescale(stream.decodeDelay, from: stream.timeBase, to: frameClock)
+            }
+            let outputDelayFrames = gridded ? inputs.map { delayFrames($0.streams[s]) }.max() ?? 0 : 0
+            let outputDelay = gridded ? Ticks.rescale(outputDelayFrames, from: frameClock!, to: tb)
+                : inputs.map { Ticks.rescale($0.streams[s].decodeDelay, from: $0.streams[s].timeBase, to: tb) }.max() ?? 0
+            decodeDelays.append(kind == .video ? outputDelay : 0)
+
             for i in inputs.indices {
                 let stream = inputs[i].streams[s]
                 let master = inputs[i].streams[masterIndex]
-                // Input 1 keeps its priming (the output's decoder skips it), so its first packet is the first kept.
-                let kept = i == 0 || !isAudio || trimmed != nil
-                    ? (dropped: 0, pts: stream.leadingPackets.first?.pts ?? stream.startPts ?? 0) : stream.firstKept(after: master)
+                // Frame-based audio starts where its content does: after priming packets, which later inputs drop.
+                // Input 1 keeps its priming where the output can mark it for the decoder to skip (an edit list, or
+                // Matroska's negative-timestamp shift); an output that cannot (MPEG-TS) drops it too, so the audio
+                // track starts with the video instead of one frame before it.
+                let content = isAudio && grid != nil && trimmed == nil ? stream.firstKept(after: master)
+                    : (dropped: 0, pts: stream.leadingPackets.first?.pts ?? stream.startPts ?? 0)
+                let keepsPriming = i == 0 && (output?.marksAudioPriming ?? true)
+                let kept = (dropped: keepsPriming ? 0 : content.dropped, pts: content.pts)
+                let primingKept = keepsPriming ? content.dropped : 0
                 let available = max(stream.packetCount - kept.dropped, 0)
                 var placement = Placement(offset: map(0, i), dropLeading: kept.dropped, keep: available, gridDuration: nil)
+                if kind == .video {
+                    placement.dtsShift = outputDelay - Ticks.rescale(stream.decodeDelay, from: stream.timeBase, to: tb)
+                }
                 if s == masterIndex, let frameClock {
                     placement.frameGrid = FrameGrid(frame: frameClock, framesBefore: framesBeforeInput[i],
-                                                    inputStart: master.contentStart, outputStart: first.streams[masterIndex].contentStart)
+                                                    inputStart: master.contentStart, outputStart: origin,
+                                                    dtsShiftFrames: outputDelayFrames - delayFrames(stream))
                 }
                 if let trimmed {
                     let t = trimmed[i]
@@ -222,20 +282,25 @@ public struct StitchPlan: Sendable {
                     }
                     placement.offset = place - Ticks.rescale(kept.pts, from: stream.timeBase, to: tb)
                     placement.gridDuration = grid
+                    placement.primingPackets = primingKept
+                    placement.contentStart = place
                     var end = place + Ticks.rescale((stream.endPts ?? kept.pts) - kept.pts, from: stream.timeBase, to: tb)
-                    if let grid, i + 1 < inputs.count {
-                        let next = inputs[i + 1].streams[s].firstKept(after: inputs[i + 1].streams[masterIndex])
-                        let nextIdeal = map(next.pts, i + 1)
-                        // Keep packet k while its midpoint, place + k*grid + grid/2, is at or before nextIdeal.
-                        let room = nextIdeal - place - grid / 2
-                        let keep = room < 0 ? 0 : Int(room / grid) + 1
+                    // Where the next input's audio belongs; after the last input, the end of the video (audio an
+                    // encoder padded past the last frame would make the track outlast the picture).
+                    let nextIdeal: Int64? = i + 1 < inputs.count
+                        ? map(inputs[i + 1].streams[s].firstKept(after: inputs[i + 1].streams[masterIndex]).pts, i + 1)
+                        : first.streams[masterIndex].signature.kind == .video ? Ticks.rescale(timelineEnd, from: masterTB, to: tb) : nil
+                    if grid != nil, let nextIdeal {
+                        // Keep packet k while its midpoint, place + k*frame + frame/2, is at or before nextIdeal.
+                        let room = Ticks.rescale(nextIdeal - place, from: tb, to: sampleTB) - frameSamples / 2
+                        let keep = room < 0 ? 0 : Int(room / frameSamples) + 1
                         // Every packet but the output's last decodes to a whole frame: the grid is the real timeline.
-                        placement.keep = min(keep, available)
-                        end = place + Int64(placement.keep) * grid
+                        placement.keep = min(primingKept + keep, available)
+                        end = place + frames(placement.keep - primingKept)
                     }
-                    if let grid {
-                        let frameSamples = Ticks.rescale(grid, from: tb, to: sampleTB)
-                        decodedCount += Int64(placement.keep - (i == 0 ? stream.leadingDiscardPackets : 0)) * frameSamples
+                    if grid != nil {
+                        placement.primingFrameSamples = frameSamples
+                        decodedCount += Int64(placement.keep - primingKept) * frameSamples
                     } else {
                         decodedCount += stream.frameCount  // PCM: every sample the input carries, counted exactly
                     }
@@ -247,13 +312,17 @@ public struct StitchPlan: Sendable {
                     }
                     lastDts = placement.keep == available
                         ? Ticks.rescale(stream.lastDts ?? 0, from: stream.timeBase, to: tb) + placement.offset
-                        : place + Int64(max(placement.keep - 1, 0)) * (grid ?? 0)
+                        : place + frames(max(placement.keep - primingKept - 1, 0))
                 } else {
-                    let firstDts = Ticks.rescale(stream.firstDts ?? 0, from: stream.timeBase, to: tb) + placement.offset
+                    func outputDts(_ dts: Int64) -> Int64 {
+                        if let grid = placement.frameGrid { return grid.mapDts(dts, from: stream.timeBase, to: tb) }
+                        return Ticks.rescale(dts, from: stream.timeBase, to: tb) + placement.offset - placement.dtsShift
+                    }
+                    let firstDts = outputDts(stream.firstDts ?? 0)
                     if let lastDts, firstDts <= lastDts {
                         violations.append(DtsViolation(input: i, stream: s, previous: lastDts, next: firstDts))
                     }
-                    lastDts = Ticks.rescale(stream.lastDts ?? 0, from: stream.timeBase, to: tb) + placement.offset
+                    lastDts = outputDts(stream.lastDts ?? 0)
                     cursor = Ticks.rescale(stream.contentEnd, from: stream.timeBase, to: tb) + placement.offset
                 }
                 written += placement.keep
@@ -281,7 +350,7 @@ public struct StitchPlan: Sendable {
                                              milliseconds: Ticks.milliseconds(audio - video, in: tb)))
                 }
             }
-            let start = Ticks.rescale(first.streams[s].contentStart, from: first.streams[s].timeBase, to: tb)
+            let start = map(first.streams[s].contentStart, 0)
             durations.append(s == masterIndex && !isAudio ? Ticks.rescale(timelineEnd - starts[0], from: masterTB, to: tb) : (cursor ?? start) - start)
             packets.append(written)
             decoded.append(isAudio ? decodedCount : nil)
@@ -293,6 +362,7 @@ public struct StitchPlan: Sendable {
         self.outputDurations = durations
         self.outputPackets = packets
         self.decodedSamples = decoded
+        self.outputDecodeDelays = decodeDelays
     }
 }
 
@@ -324,6 +394,6 @@ extension ProbedStream {
         for packet in leadingPackets {
             if packet.isDiscard || packet.pts + packet.duration <= start { count += 1 } else { break }
         }
-        return count
+        return max(count, unflaggedPrimingPackets)
     }
 }

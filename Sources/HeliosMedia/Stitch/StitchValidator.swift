@@ -11,6 +11,16 @@ public struct OutputCapabilities: Sendable, Hashable {
     /// Whether the muxer can trim samples from the end of any single audio packet (Matroska's DiscardPadding),
     /// which lets codecs with decoder-side priming (Opus pre-skip) be joined sample-exactly.
     public var trimsAudioPackets: Bool
+    /// Whether the container's edit lists let the first frame present at 0 whatever the decode delay or audio
+    /// priming before it (the ISO base media family): the output timeline then starts at 0.
+    public var presentsFromZero: Bool
+    /// Whether a decoder of this container skips input 1's audio priming packets kept at the start (MP4/MOV edit
+    /// lists). MPEG-TS cannot say so, nor can Matroska for AAC (FFmpeg writes CodecDelay for Opus only): there they
+    /// are dropped like every later input's, so the audio track starts with the video instead of a frame before it.
+    /// (Opus into Matroska keeps its pre-skip through `trimsAudioPackets`.)
+    public var marksAudioPriming: Bool
+
+    static let isoFamily: Set<String> = ["mp4", "mov", "ipod", "3gp", "3g2", "psp", "ismv", "f4v"]
 
     public init(formatName: String, unsupportedCodecs: Set<String> = [], conversionNeeded: [String: String] = [:],
                 trimsAudioPackets: Bool? = nil) {
@@ -18,6 +28,8 @@ public struct OutputCapabilities: Sendable, Hashable {
         self.unsupportedCodecs = unsupportedCodecs
         self.conversionNeeded = conversionNeeded
         self.trimsAudioPackets = trimsAudioPackets ?? (formatName == "matroska" || formatName == "webm")
+        self.presentsFromZero = Self.isoFamily.contains(formatName)
+        self.marksAudioPriming = Self.isoFamily.contains(formatName)
     }
 }
 

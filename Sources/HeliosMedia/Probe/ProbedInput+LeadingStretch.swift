@@ -1,0 +1,104 @@
+extension ProbedInput {
+    /// Inputs whose first video frame was stretched backwards, put back on their frame grid.
+    ///
+    /// Without an edit list, FFmpeg's fragmented-MP4 muxer cannot start AAC priming before the video, so it lets
+    /// the first video frame start at 0 and last one priming frame longer (840 ticks instead of 512 at 30 fps with
+    /// 1024 samples of priming): every later frame, and the audio content, start 21.3 ms later. Such a frame is
+    /// moved forward onto the grid its followers set (`leadingStretch`), so the chunk's content starts where its
+    /// audio content does and every output frame stays one frame long. A gap of a frame or more is not a stretch:
+    /// it stays an irregular duration. The frame duration is the most common among the inputs, so a 2-frame chunk,
+    /// which cannot tell its own, is judged by its neighbours.
+    public static func normalizingLeadingStretch(_ inputs: [ProbedInput]) -> [ProbedInput] {
+        guard let master = inputs.first?.masterStreamIndex, inputs.allSatisfy({ $0.streams.count > master }) else { return inputs }
+        let timeBase = inputs[0].streams[master].timeBase
+        var counts: [Int64: Int] = [:]  // frame durations in input 1's ticks
+        for input in inputs where input.streams[master].signature.kind == .video && input.streams[master].packetCount > 2 {
+            let stream = input.streams[master]
+            counts[Ticks.rescale(stream.typicalPacketDuration, from: stream.timeBase, to: timeBase), default: 0] += 1
+        }
+        guard let frame = counts.max(by: { ($0.value, $1.key) < ($1.value, $0.key) })?.key else { return inputs }
+        let stretched = inputs.map { input in
+            var input = input
+            var stream = input.streams[master]
+            // A chunk of 3 frames or more knows its own frame duration; a 2-frame chunk takes its neighbours'.
+            let duration = stream.packetCount > 2 ? stream.typicalPacketDuration : Ticks.rescale(frame, from: timeBase, to: stream.timeBase)
+            guard stream.signature.kind == .video, stream.derivedDtsDelay == nil, let gap = stream.firstFrameGap,
+                  gap - duration > 1, gap - duration < duration, var start = stream.startPts else { return input }
+            let stretch = gap - duration
+            start += stretch
+            stream.leadingStretch = stretch
+            stream.startPts = start
+            stream.firstPts = stream.firstPts.map { $0 + stretch }
+            stream.firstDts = stream.firstDts.map { $0 + stretch }
+            if !stream.leadingPackets.isEmpty {
+                stream.leadingPackets[0].pts += stretch
+                stream.leadingPackets[0].dts += stretch
+            }
+            if stream.packetCount <= 2 {
+                stream.typicalPacketDuration = duration  // a 2-frame chunk's only gap was the stretched one
+            } else if stream.irregularDurationCount > 0 {
+                stream.irregularDurationCount -= 1
+            }
+            input.streams[master] = stream
+            return input.markingUnflaggedPriming()
+        }
+        // A 1-frame chunk shows no stretch (its frame keeps its own duration), but in a set whose other chunks were
+        // stretched it was written the same way: its frame belongs where its audio content starts.
+        guard stretched.contains(where: { $0.streams[master].leadingStretch > 0 }) else { return stretched }
+        return stretched.map { input in
+            var input = input
+            var video = input.streams[master]
+            let duration = Ticks.rescale(frame, from: timeBase, to: video.timeBase)
+            guard video.packetCount == 1, video.leadingStretch == 0, video.derivedDtsDelay == nil, let start = video.startPts,
+                  let audio = input.streams.first(where: { $0.signature.kind == .audio && $0.unflaggedPrimingPackets > 0 }),
+                  let audioStart = audio.startPts else { return input }
+            let stretch = Ticks.rescale(audioStart, from: audio.timeBase, to: video.timeBase) - start
+            guard stretch > 1, stretch < duration else { return input }
+            video.leadingStretch = stretch
+            video.startPts = start + stretch
+            video.endPts = video.endPts.map { $0 + stretch }
+            video.firstPts = video.firstPts.map { $0 + stretch }
+            video.firstDts = video.firstDts.map { $0 + stretch }
+            video.lastPts = video.lastPts.map { $0 + stretch }
+            video.lastDts = video.lastDts.map { $0 + stretch }
+            if !video.leadingPackets.isEmpty {
+                video.leadingPackets[0].pts += stretch
+                video.leadingPackets[0].dts += stretch
+            }
+            input.streams[master] = video
+            return input
+        }
+    }
+}
+
+extension ProbedInput {
+    /// Finds audio priming that no flag marks, and starts the audio's presentation after it.
+    ///
+    /// Two signs, both for codecs that come in frames (not PCM, not Opus, whose pre-skip is declared):
+    /// - packets that end at or before the video starts (ADTS AAC in MPEG-TS starts one frame before the video);
+    /// - a first packet at or before the video's start when the audio, counted from it, outlasts the video by more
+    ///   than half a frame: without an edit list (fragmented MP4, GStreamer's MP4) the encoder's priming frame is
+    ///   stored as if it were content, and the chunk's content starts after it.
+    public func markingUnflaggedPriming() -> ProbedInput {
+        guard let master = streams.firstIndex(where: { $0.signature.kind == .video }),
+              let masterStart = streams[master].startPts, let masterEnd = streams[master].endPts else { return self }
+        var input = self
+        let video = streams[master]
+        for s in streams.indices where streams[s].signature.kind == .audio {
+            var stream = streams[s]
+            guard !stream.signature.codec.hasPrefix("pcm_"), stream.initialPadding == 0, stream.typicalPacketDuration > 0 else { continue }
+            var lead = stream.leadingPacketsBefore(masterStart: masterStart, masterTimeBase: video.timeBase)
+            if lead == stream.leadingDiscardPackets, lead == 0, stream.leadingPackets.count > 1, let end = stream.endPts {
+                let start = Ticks.rescale(masterStart, from: video.timeBase, to: stream.timeBase)
+                let videoSpan = Ticks.rescale(masterEnd - masterStart, from: video.timeBase, to: stream.timeBase)
+                let first = stream.leadingPackets[0]
+                if first.pts <= start, (end - first.pts) - videoSpan > stream.typicalPacketDuration / 2 { lead = 1 }
+            }
+            guard lead > stream.leadingDiscardPackets, lead < stream.leadingPackets.count else { continue }
+            stream.startPts = stream.leadingPackets[lead].pts
+            stream.unflaggedPrimingPackets = lead
+            input.streams[s] = stream
+        }
+        return input
+    }
+}
