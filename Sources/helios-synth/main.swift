@@ -23,6 +23,7 @@ struct Render: ParsableCommand {
     @Option(help: "Keyframe interval in frames (default: fps).") var gop: Int?
     @Flag(help: "Lossless video (h264 qp 0, hevc/vp9 lossless; ffv1 always is).") var lossless = false
     @Flag(help: "Timestamps start at the chunk's global position instead of 0.") var absoluteTimestamps = false
+    @Flag(help: "Fragmented MP4 (moof/tfdt, no edit lists), as streaming renderers write it.") var fragmented = false
     @Flag(help: "Print the summary as JSON.") var json = false
     @Option(name: .shortAndLong, help: "Output file; the extension picks the container (.mp4 .mov .mkv .webm .ts).")
     var output: String
@@ -40,7 +41,7 @@ struct Render: ParsableCommand {
         let request = RenderRequest(
             startFrame: startFrame, frameCount: frameCount, fps: fps, width: parts[0], height: parts[1],
             videoCodec: video, audioCodec: audio, sampleRate: sampleRate, lossless: lossless,
-            absoluteTimestamps: absoluteTimestamps, gopSize: gop, output: URL(fileURLWithPath: output))
+            absoluteTimestamps: absoluteTimestamps, gopSize: gop, output: URL(fileURLWithPath: output), fragmented: fragmented)
         do {
             let summary = try SynthRenderer.render(request)
             if json {

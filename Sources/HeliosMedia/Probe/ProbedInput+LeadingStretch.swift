@@ -42,16 +42,17 @@ extension ProbedInput {
             input.streams[master] = stream
             return input.markingUnflaggedPriming()
         }
-        // A 1-frame chunk shows no stretch (its frame keeps its own duration), but in a set whose other chunks were
-        // stretched it was written the same way: its frame belongs where its audio content starts.
-        guard stretched.contains(where: { $0.streams[master].leadingStretch > 0 }) else { return stretched }
+        // A 1-frame chunk shows no stretch (its frame keeps its own duration), but it was written the same way: when
+        // its unflagged audio priming starts together with its frame, the frame belongs where the audio content
+        // starts. (With B-frames the muxer shifts for the video's decode delay instead, which covers the priming.)
         return stretched.map { input in
             var input = input
             var video = input.streams[master]
             let duration = Ticks.rescale(frame, from: timeBase, to: video.timeBase)
             guard video.packetCount == 1, video.leadingStretch == 0, video.derivedDtsDelay == nil, let start = video.startPts,
                   let audio = input.streams.first(where: { $0.signature.kind == .audio && $0.unflaggedPrimingPackets > 0 }),
-                  let audioStart = audio.startPts else { return input }
+                  let audioStart = audio.startPts, audio.leadingPackets.first.map({
+                      Ticks.rescale($0.pts, from: audio.timeBase, to: video.timeBase) == start }) == true else { return input }
             let stretch = Ticks.rescale(audioStart, from: audio.timeBase, to: video.timeBase) - start
             guard stretch > 1, stretch < duration else { return input }
             video.leadingStretch = stretch

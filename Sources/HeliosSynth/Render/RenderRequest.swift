@@ -32,10 +32,13 @@ public struct RenderRequest: Sendable, Codable, Equatable {
     public var gopSize: Int?
     /// The output file; the container comes from its extension (.mp4 .mov .mkv .webm .ts).
     public var output: URL
+    /// MP4 only: write fragmented MP4 (`moof`/`tfdt`, no edit lists), as streaming and browser renderers do.
+    public var fragmented = false
 
     public init(startFrame: Int, frameCount: Int, fps: Int = 30, width: Int = 640, height: Int = 360,
                 videoCodec: SynthVideoCodec = .h264, audioCodec: SynthAudioCodec = .aac, sampleRate: Int = 48000,
-                lossless: Bool = false, absoluteTimestamps: Bool = false, gopSize: Int? = nil, output: URL) {
+                lossless: Bool = false, absoluteTimestamps: Bool = false, gopSize: Int? = nil, output: URL,
+                fragmented: Bool = false) {
         self.startFrame = startFrame
         self.frameCount = frameCount
         self.fps = fps
@@ -48,6 +51,7 @@ public struct RenderRequest: Sendable, Codable, Equatable {
         self.absoluteTimestamps = absoluteTimestamps
         self.gopSize = gopSize
         self.output = output
+        self.fragmented = fragmented
     }
 
     /// The libavformat muxer name for the output's extension.

@@ -139,7 +139,9 @@ final class ChunkWriter {
 
     /// Encodes everything and closes the file. Returns (frames, first global sample, samples).
     func run() throws(FFmpegError) -> (frames: Int, first: Int64, samples: Int) {
-        try muxer.writeHeader(options: ["fflags": "+bitexact"])
+        var options = ["fflags": "+bitexact"]
+        if request.fragmented { options["movflags"] = "+frag_keyframe+empty_moov+default_base_moof" }
+        try muxer.writeHeader(options: options)
         videoTimeBase = avRational(muxer.timeBase(of: videoStream))
         if audio != nil { audioTimeBase = avRational(muxer.timeBase(of: audioStream)) }
         let picture = try Frame()

@@ -21,6 +21,8 @@ struct PipelineCase: Sendable, CustomTestStringConvertible {
     var lossless = false
     /// Keyframe interval; nil renders one keyframe per second.
     var gop: Int?
+    /// Fragmented MP4 chunks (no edit lists).
+    var fragmented = false
 
     var testDescription: String { label }
 
@@ -29,6 +31,7 @@ struct PipelineCase: Sendable, CustomTestStringConvertible {
         var options = ["--fps", "\(fps)", "--size", "\(width)x\(height)", "--video-codec", video.rawValue, "--audio-codec", audio.rawValue]
         if lossless { options.append("--lossless") }
         if let gop { options += ["--gop", "\(gop)"] }
+        if fragmented { options.append("--fragmented") }
         return options
     }
 
