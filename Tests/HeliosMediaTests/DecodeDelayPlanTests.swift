@@ -145,7 +145,7 @@ struct DecodeDelayPlanTests {
         #expect(failures.isEmpty, "\(failures)")
     }
 
-    /// Splits of 60 frames: every uniform chunk length 1 to 5 with every remainder, and 300 seeded random splits.
+    /// Splits of 60 frames: every uniform chunk length 1 to 5 with every remainder, and 150 seeded random splits.
     @Test(arguments: BFrameChunks.Style.allCases)
     func splitsOfSixtyFrames(style: BFrameChunks.Style) {
         var cases: [[Int]] = []
@@ -153,7 +153,7 @@ struct DecodeDelayPlanTests {
             for remainder in 0..<size { cases.append(Array(repeating: size, count: (60 - remainder) / size) + (remainder > 0 ? [remainder] : [])) }
         }
         var rng = SplitMix(seed: 60)
-        for _ in 0..<300 {
+        for _ in 0..<150 {
             var sizes: [Int] = [], left = 60
             while left > 0 { let n = min(Int(rng.next() % 5) + 1, left); sizes.append(n); left -= n }
             cases.append(sizes)

@@ -1,0 +1,67 @@
+import Foundation
+@testable import HeliosMedia
+import Testing
+
+/// Chunks written without edit lists, as FFmpeg's fragmented-MP4 muxer writes them with AAC and no B-frames:
+/// the priming frame is stored as content at 0 and the first video frame is stretched backwards over it.
+enum EditlessChunk {
+    /// An `frames`-frame chunk at 30 fps (1/15360) with 1,600 samples of 48 kHz AAC per frame and one priming frame.
+    static func make(frames: Int, stretch: Int64 = 328, frameDuration: Int64 = 512, timeBase: Rational = Rational(1, 15360)) -> ProbedInput {
+        var video = StreamAccumulator(index: 0, signature: Probes.signature(.video), timeBase: timeBase)
+        for k in 0..<frames {
+            let pts = k == 0 ? 0 : stretch + Int64(k) * frameDuration
+            video.add(PacketTiming(pts: pts, dts: pts, duration: frameDuration, isDiscard: false), isKeyframe: k == 0)
+        }
+        var audio = StreamAccumulator(index: 1, signature: Probes.signature(.audio), timeBase: Rational(1, 48000))
+        let packets = 1 + (frames * 1600 + 1023) / 1024
+        for k in 0..<packets {
+            audio.add(PacketTiming(pts: Int64(k) * 1024, dts: Int64(k) * 1024, duration: k == 0 ? 0 : 1024, isDiscard: false), isKeyframe: true)
+        }
+        return ProbedInput(path: "chunk.mp4", formatName: "mov,mp4,m4a,3gp,3g2,mj2", fileSize: 1000,
+                           streams: [video.finish(), audio.finish()], containerDurationMicroseconds: nil).markingUnflaggedPriming()
+    }
+}
+
+@Suite("Chunks without edit lists (pure)")
+struct EditlessInputTests {
+    @Test func stretchedFirstFrameGoesBackOnTheGrid() {
+        let raw = EditlessChunk.make(frames: 30)
+        #expect(raw.streams[0].irregularDurationCount == 1)
+        let input = ProbedInput.normalizingLeadingStretch([raw])[0]
+        #expect(input.streams[0].leadingStretch == 328)
+        #expect(input.streams[0].startPts == 328)
+        #expect(input.streams[0].irregularDurationCount == 0)
+        #expect(input.streams[0].decodeDelay == 0)
+        // The priming packet (at 0, duration unset: filled from the frame size) ends where the video starts.
+        #expect(input.streams[1].unflaggedPrimingPackets == 1)
+        #expect(input.streams[1].startPts == 1024)
+    }
+
+    @Test func twoAndOneFrameChunksFollowTheirNeighbours() {
+        let inputs = ProbedInput.normalizingLeadingStretch([EditlessChunk.make(frames: 30), EditlessChunk.make(frames: 2), EditlessChunk.make(frames: 1)])
+        #expect(inputs[1].streams[0].leadingStretch == 328)
+        #expect(inputs[1].streams[0].typicalPacketDuration == 512)
+        // A single frame shows no stretch; its unflagged priming starts with it, so it moves to the audio content.
+        #expect(inputs[2].streams[1].unflaggedPrimingPackets == 1)
+        #expect(inputs[2].streams[0].leadingStretch == 328)
+        #expect(inputs[2].streams[0].startPts == 328)
+        let errors = StitchValidator.validate(inputs, output: OutputCapabilities(formatName: "mp4")).filter { $0.severity == .error }
+        #expect(errors.isEmpty, "\(errors.map(\.message))")
+    }
+
+    @Test func aDifferentFrameRateIsNotAStretch() {
+        // 25 fps in 1/12800 (512 ticks) beside 30 fps in 1/15360: a cadence mismatch, not a stretched frame.
+        let inputs = ProbedInput.normalizingLeadingStretch([
+            EditlessChunk.make(frames: 30, stretch: 0), EditlessChunk.make(frames: 25, stretch: 0, timeBase: Rational(1, 12800)),
+        ])
+        #expect(inputs.allSatisfy { $0.streams[0].leadingStretch == 0 })
+        let codes = StitchValidator.validate(inputs, output: OutputCapabilities(formatName: "mp4")).map(\.code)
+        #expect(codes.contains(.frameDurationMismatch))
+    }
+
+    @Test func aGapOfAFrameOrMoreStaysIrregular() {
+        let input = ProbedInput.normalizingLeadingStretch([EditlessChunk.make(frames: 30, stretch: 600)])[0]
+        #expect(input.streams[0].leadingStretch == 0)
+        #expect(input.streams[0].irregularDurationCount == 1)
+    }
+}
