@@ -17,6 +17,8 @@ enum HeliosExit {
     static let paused: Int32 = 5
     static let cancelled: Int32 = 6
     static let storeError: Int32 = 7
+    /// Another process holds the job (or took it over from this one).
+    static let runningElsewhere: Int32 = 8
 
     /// Prints `error` to stderr and returns the exit to use.
     static func report(_ error: any Error) -> ExitCode {
@@ -29,6 +31,7 @@ enum HeliosExit {
         case .jobNotFound: return ExitCode(notFound)
         case .invalidState: return ExitCode(wrongState)
         case .corruptRecord, .storage: return ExitCode(storeError)
+        case .alreadyRunning, .leaseLost: return ExitCode(runningElsewhere)
         case .paused: return ExitCode(paused)
         case .cancelled: return ExitCode(cancelled)
         default: return ExitCode(jobFailed)

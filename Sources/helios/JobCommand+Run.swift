@@ -99,15 +99,16 @@ struct RunCommand: AsyncParsableCommand {
             let manager = try store.manager()
             var previous: RunSettings?
             do {
+                let settings = try execution.settings(previous: nil)
+                try await manager.submit(jobSpec, jobDirectory: directory, runSettings: settings)
+            } catch OrchestratorError.jobExists {
+                // Submitted before, or by a runner started at the same moment: the claim in `run` decides who runs it.
                 let existing = try await manager.get(jobSpec.id)
                 guard existing.spec == jobSpec else {
                     throw ValidationError("job '\(jobSpec.id)' already exists in the store with a different spec; delete it or change the id")
                 }
                 previous = existing.runSettings
                 if !execution.quiet { printError("job \(jobSpec.id) exists (\(existing.state.rawValue)); resuming it") }
-            } catch OrchestratorError.jobNotFound {
-                let settings = try execution.settings(previous: nil)
-                try await manager.submit(jobSpec, jobDirectory: directory, runSettings: settings)
             }
             let settings = try execution.settings(previous: previous)
             try await ExecutionOptions.runForeground(manager, id: jobSpec.id, settings: settings, quiet: execution.quiet)
