@@ -304,10 +304,14 @@ public actor JobManager {
         }
         let ext = (spec.chunks.first?.outputFile as NSString?)?.pathExtension ?? ""
         let output = options.output ?? directory.appendingPathComponent(ext.isEmpty ? id : "\(id).\(ext)")
+        // The merged output is replaced, never written through: a symlink or a non-file there is refused.
+        do { try ConfinedOutput.checkMergeTarget(output) } catch {
+            throw OrchestratorError.mergeFailed(jobId: id, reason: "output \(output.path): \(error.reason)", retryable: false)
+        }
         try await enterStitching(id)
         events?.yield(.merging(chunks: spec.chunks.count))
         let started = ContinuousClock.now
-        let inputs = spec.chunks.map { directory.appendingPathComponent($0.outputFile) }
+        let inputs = spec.chunks.map { directory.appendingPathComponent((try? OutputPath.normalize($0.outputFile).get()) ?? $0.outputFile) }
         let summary: MergeSummary
         do { summary = try await merger.merge(chunks: inputs, into: output) } catch let error as OrchestratorError {
             throw error

@@ -72,7 +72,7 @@ public enum OrchestratorError: Error, Sendable, Hashable, CustomStringConvertibl
         case .invalidState(let id, let state, let action): return "job '\(id)' is \(state.rawValue); cannot \(action) it"
         case .alreadyRunning(let id, let pid, let host): return "job \(id) is running in process \(pid) on host \(host)"
         case .leaseLost(let id): return "job '\(id)': another runner took the job over (this runner's lease expired); stopped"
-        case .unsafeOutput(let chunk, let path, let reason): return "chunk '\(chunk)': output \(path) \(reason)"
+        case .unsafeOutput(let chunk, let path, let reason): return "chunk '\(chunk)': output '\(path)' refused: \(reason)"
         case .storage(let reason): return "job store: \(reason)"
         case .paused(let id): return "job '\(id)' paused"
         case .cancelled(let id): return "job '\(id)' cancelled"
