@@ -55,6 +55,9 @@ struct ExecutionOptions: ParsableArguments {
             merger: NativeStitchMerger(options: StitchOptions(force: true)),
             mergeEnabled: settings.merge,
             output: output)
+        // Descendants of chunk commands that escape with setsid and lose their parent are reparented to this
+        // runner (not to init), so they are still found and killed when the run ends.
+        ProcessTree.becomeSubreaper()
         let (events, continuation) = AsyncStream.makeStream(of: JobEvent.self, bufferingPolicy: .bufferingNewest(256))
         // Ctrl-C is caught from before the run starts, so no interrupt can kill the runner without pausing the job.
         let relay = InterruptRelay()
@@ -63,6 +66,9 @@ struct ExecutionOptions: ParsableArguments {
         let run = Task { try await manager.run(id, options: options, runSettings: settings, events: continuation) }
         relay.attach { run.cancel() }
         let result = await run.result
+        // This process runs one job: whatever of its chunks is still alive now (whatever its session, group or
+        // environment) has escaped, and is killed.
+        await ProcessTree.killAllDescendants()
         await reporter.value
         withExtendedLifetime(interrupts) {}
         let status = try result.get()
