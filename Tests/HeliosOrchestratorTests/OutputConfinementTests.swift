@@ -20,6 +20,21 @@ struct OutputConfinementTests {
         #expect(OutputPath.ancestors(of: "x/y/z.bin") == ["x", "x/y"])
     }
 
+    /// The executor alone (no validation before it) still refuses to walk out with `..`.
+    @Test func theExecutorRefusesParentReferencesEvenInAnUnvalidatedSpec() async throws {
+        let dir = try TempDir()
+        defer { dir.cleanup() }
+        try Data("precious".utf8).write(to: dir.url.appendingPathComponent("victim.bin"))
+        var spec = makeSpec(id: "raw", chunks: 1) { _ in "/bin/sh -c 'echo ran > ran.txt'" }
+        spec.chunks[0].outputFile = "../victim.bin"
+        let executor = testOptions().executor
+        await #expect(throws: OrchestratorError.self) {
+            try await executor.runChunks(of: spec, in: dir.url.appendingPathComponent("job"), skipping: [], onEvent: { _ in }, onChunkCompleted: { _ in })
+        }
+        #expect(dir.read("victim.bin") == "precious")
+        #expect(dir.read("job/ran.txt") == nil)
+    }
+
     /// `job/out -> ../outside`: the chunk writing `out/c0.bin` fails with a clear error before its command runs,
     /// and the file of the same name outside the job directory is neither deleted nor overwritten.
     @Test func aSymlinkedDirectoryPointingOutFailsTheChunkAndNothingOutsideIsTouched() async throws {
@@ -69,7 +84,7 @@ struct OutputConfinementTests {
         let manager = JobManager(repository: try FileJobRepository(directory: dir.url.appendingPathComponent("store")))
         try await manager.submit(makeSpec(id: "sneaky", chunks: 1) { _ in "/bin/ln -s ../elsewhere out/c0.bin" },
                                  jobDirectory: dir.url.appendingPathComponent("job"))
-        try FileManager.default.createDirectory(at: dir.url.appendingPathComponent("job"), withIntermediateDirectories: true)
+        // The job directory does not exist yet: the first attempt creates it, as before.
         let status = try await manager.run("sneaky", options: testOptions())
         #expect(status.state == .failed)
         #expect(status.error?.contains("out/c0.bin is a symbolic link") == true, "\(status.error ?? "")")

@@ -83,9 +83,20 @@ enum ConfinedOutput {
     /// Opens the directory holding `relative`'s last component, walking one component at a time with
     /// `O_NOFOLLOW | O_DIRECTORY`, creating missing directories when `create` is set.
     private static func openParent(of relative: String, in root: URL, create: Bool) throws(Refusal) -> (Int32, String) {
-        let components = relative.split(separator: "/").map(String.init)
+        // Never trust the caller with `..`: an unvalidated spec must not walk out either.
+        let normal: String
+        switch OutputPath.normalize(relative) {
+        case .success(let path): normal = path
+        case .failure(let problem): throw Refusal(reason: "\(problem)")
+        }
+        let components = normal.split(separator: "/").map(String.init)
         guard let name = components.last else { throw Refusal(reason: "is empty") }
         var fd = open(root.path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        if fd < 0 && errno == ENOENT && create {
+            // The job directory itself is the trusted root: created as given, like `mkdir -p`.
+            try? FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
+            fd = open(root.path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        }
         guard fd >= 0 else { throw Refusal(reason: "cannot be written: job directory \(root.path): \(String(cString: strerror(errno)))") }
         var walked = ""
         for component in components.dropLast() {
