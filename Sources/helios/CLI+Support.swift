@@ -137,6 +137,10 @@ extension JobStatus {
             lines.append("time: \(String(format: "%.1f", Double(metrics.totalDurationMs) / 1000)) s; chunk attempts: \(attempts)"
                 + (metrics.mergeDurationMs.map { "; merge: \(String(format: "%.1f", Double($0) / 1000)) s" } ?? ""))
         }
+        if let lease {
+            let time = ISO8601DateFormatter()
+            lines.append("runner: process \(lease.pid) on host \(lease.host); heartbeat \(time.string(from: lease.heartbeatAt)), lease expires \(time.string(from: lease.expiresAt))")
+        }
         if let error, state != .completed { lines.append("error: \(error)") }
         lines.append("directory: \(jobDirectory)")
         return lines.joined(separator: "\n")
