@@ -34,10 +34,13 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // prctl(PR_SET_CHILD_SUBREAPER) for the orchestrator's process tracking (variadic in C, so not importable).
+        .target(name: "CHeliosProcess"),
         // Job specs, durable job state, the executor and worker adapters. Knows nothing of FFmpeg.
         .target(
             name: "HeliosOrchestrator",
             dependencies: [
+                "CHeliosProcess",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Subprocess", package: "swift-subprocess"),

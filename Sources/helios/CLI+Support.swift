@@ -17,6 +17,8 @@ enum HeliosExit {
     static let paused: Int32 = 5
     static let cancelled: Int32 = 6
     static let storeError: Int32 = 7
+    /// Another process holds the job (or took it over from this one).
+    static let runningElsewhere: Int32 = 8
 
     /// Prints `error` to stderr and returns the exit to use.
     static func report(_ error: any Error) -> ExitCode {
@@ -29,6 +31,7 @@ enum HeliosExit {
         case .jobNotFound: return ExitCode(notFound)
         case .invalidState: return ExitCode(wrongState)
         case .corruptRecord, .storage: return ExitCode(storeError)
+        case .alreadyRunning, .leaseLost: return ExitCode(runningElsewhere)
         case .paused: return ExitCode(paused)
         case .cancelled: return ExitCode(cancelled)
         default: return ExitCode(jobFailed)
@@ -133,6 +136,10 @@ extension JobStatus {
         if !metrics.chunks.isEmpty {
             lines.append("time: \(String(format: "%.1f", Double(metrics.totalDurationMs) / 1000)) s; chunk attempts: \(attempts)"
                 + (metrics.mergeDurationMs.map { "; merge: \(String(format: "%.1f", Double($0) / 1000)) s" } ?? ""))
+        }
+        if let lease {
+            let time = ISO8601DateFormatter()
+            lines.append("runner: process \(lease.pid) on host \(lease.host); heartbeat \(time.string(from: lease.heartbeatAt)), lease expires \(time.string(from: lease.expiresAt))")
         }
         if let error, state != .completed { lines.append("error: \(error)") }
         lines.append("directory: \(jobDirectory)")

@@ -33,7 +33,8 @@ struct JobCommand: AsyncParsableCommand {
         discussion: """
             Exit codes: 0 success; 1 job failed; 2 invalid spec or input file; 3 job not found; \
             4 job is in the wrong state for the command; 5 job paused (pause request or Ctrl-C); \
-            6 job cancelled; 7 job store error (unreadable or corrupt record); 64 command-line usage error.
+            6 job cancelled; 7 job store error (unreadable or corrupt record); \
+            8 job is running in another process (or another runner took it over); 64 command-line usage error.
             """,
         subcommands: [
             PlanCommand.self, RunCommand.self, SubmitCommand.self, StatusCommand.self, ListCommand.self,

@@ -55,6 +55,9 @@ struct ExecutionOptions: ParsableArguments {
             merger: NativeStitchMerger(options: StitchOptions(force: true)),
             mergeEnabled: settings.merge,
             output: output)
+        // Descendants of chunk commands that escape with setsid and lose their parent are reparented to this
+        // runner (not to init), so they are still found and killed when the run ends.
+        ProcessTree.becomeSubreaper()
         let (events, continuation) = AsyncStream.makeStream(of: JobEvent.self, bufferingPolicy: .bufferingNewest(256))
         // Ctrl-C is caught from before the run starts, so no interrupt can kill the runner without pausing the job.
         let relay = InterruptRelay()
@@ -63,6 +66,9 @@ struct ExecutionOptions: ParsableArguments {
         let run = Task { try await manager.run(id, options: options, runSettings: settings, events: continuation) }
         relay.attach { run.cancel() }
         let result = await run.result
+        // This process runs one job: whatever of its chunks is still alive now (whatever its session, group or
+        // environment) has escaped, and is killed.
+        await ProcessTree.killAllDescendants()
         await reporter.value
         withExtendedLifetime(interrupts) {}
         let status = try result.get()
@@ -99,15 +105,16 @@ struct RunCommand: AsyncParsableCommand {
             let manager = try store.manager()
             var previous: RunSettings?
             do {
+                let settings = try execution.settings(previous: nil)
+                try await manager.submit(jobSpec, jobDirectory: directory, runSettings: settings)
+            } catch OrchestratorError.jobExists {
+                // Submitted before, or by a runner started at the same moment: the claim in `run` decides who runs it.
                 let existing = try await manager.get(jobSpec.id)
                 guard existing.spec == jobSpec else {
                     throw ValidationError("job '\(jobSpec.id)' already exists in the store with a different spec; delete it or change the id")
                 }
                 previous = existing.runSettings
                 if !execution.quiet { printError("job \(jobSpec.id) exists (\(existing.state.rawValue)); resuming it") }
-            } catch OrchestratorError.jobNotFound {
-                let settings = try execution.settings(previous: nil)
-                try await manager.submit(jobSpec, jobDirectory: directory, runSettings: settings)
             }
             let settings = try execution.settings(previous: previous)
             try await ExecutionOptions.runForeground(manager, id: jobSpec.id, settings: settings, quiet: execution.quiet)

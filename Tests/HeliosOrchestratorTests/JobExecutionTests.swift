@@ -207,14 +207,15 @@ struct JobExecutionTests {
 
         var status = try await repo.load("owned")
         status.state = .running
-        status.ownerPID = owner.processIdentifier
-        status.ownerStartTime = startTime
+        let now = Date()
+        status.lease = JobLease(token: "other", pid: owner.processIdentifier, startTime: startTime, host: ProcessIdentity.hostName,
+                                acquiredAt: now, heartbeatAt: now, expiresAt: now + 3600)
         try await repo.save(status)
-        await #expect(throws: OrchestratorError.invalidState(id: "owned", state: .running, action: "run (it is running in process \(owner.processIdentifier))")) {
+        await #expect(throws: OrchestratorError.alreadyRunning(id: "owned", pid: owner.processIdentifier, host: ProcessIdentity.hostName)) {
             _ = try await manager.run("owned", options: testOptions())
         }
         // Same pid, but a different process start time: the recorded owner is gone (pid reused).
-        status.ownerStartTime = startTime + 1
+        status.lease?.startTime = startTime + 1
         try await repo.save(status)
         #expect(try await manager.run("owned", options: testOptions()).state == .completed)
     }

@@ -95,9 +95,12 @@ struct JobSpecTests {
             }
         }
         #expect(problems([], total: 3) == ["chunk sizes are empty"])
-        #expect(problems([2, 0, 1], total: 3) == ["chunk size at position 1 must be positive (is 0)"])
+        #expect(problems([2, 0, 1], total: 3) == ["chunk size at position 1 must be positive and at most 1000000000000 (is 0)"])
         #expect(problems([2, 2], total: 3) == ["chunk sizes add up to 4, not the total frames 3"])
-        #expect(problems([Int.max, 2], total: 3) == ["chunk sizes add up to \(Int.max &+ 2), not the total frames 3"])
+        // Sizes that would overflow the sum are refused one by one, not added (a wrapped sum could even match).
+        #expect(problems([Int.max, 2], total: 3) == ["chunk size at position 0 must be positive and at most 1000000000000 (is \(Int.max))"])
+        #expect(problems([Int.max, Int.max, 2], total: 0) == ["total frames must be positive (is 0)",
+                                                               "chunk size at position 0 must be positive and at most 1000000000000 (is \(Int.max))"])
     }
 
     @Test func commandLinesSplitLikeAShellWithoutExpanding() throws {

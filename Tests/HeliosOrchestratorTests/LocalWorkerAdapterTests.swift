@@ -110,3 +110,20 @@ final class ByteCounter: @unchecked Sendable {
     func add(_ n: Int) { lock.withLock { count += n } }
     var value: Int { lock.withLock { count } }
 }
+
+@Suite("Local worker: descendants that leave the process group", .timeLimit(.minutes(1)))
+struct LocalWorkerEscapeeTests {
+    /// A grandchild that calls setsid (own session and group, empty environment) is not reached by the group's
+    /// signals; a timeout still leaves nothing behind.
+    @Test func aTimeoutKillsAGrandchildThatCalledSetsid() async throws {
+        let dir = try TempDir()
+        defer { dir.cleanup() }
+        let command = "/bin/sh -c '/usr/bin/env -i /usr/bin/setsid /bin/sh -c \"echo \\$\\$ > g.tmp; mv g.tmp g; exec /bin/sleep 100000\" & wait'"
+        let adapter = LocalWorkerAdapter(killGracePeriod: .milliseconds(200))
+        let job = WorkerJob(jobId: "j", chunkId: "c", command: command, workingDirectory: dir.url, timeout: .seconds(2))
+        await #expect(throws: OrchestratorError.self) { _ = try await adapter.execute(job) }
+        let grandchild = try #require(pid(in: dir.path("g")), "the grandchild never started")
+        defer { killSurvivors([grandchild]) }
+        #expect(await waitUntil(timeout: .seconds(10)) { !isProcessAlive(grandchild) }, "setsid grandchild \(grandchild) survived the timeout")
+    }
+}

@@ -136,11 +136,17 @@ func heliosBinary() -> URL {
     return dir.appendingPathComponent("helios")
 }
 
-/// Starts `helios` with `arguments`; stdout/stderr go to files in `logDir`.
-func startHelios(_ arguments: [String], logDir: URL, tag: String) throws -> Process {
+/// Starts `helios` with `arguments`; stdout/stderr go to files in `logDir`. `via` runs it under a wrapper
+/// (its executable and arguments, e.g. GNU time).
+func startHelios(_ arguments: [String], logDir: URL, tag: String, via wrapper: [String] = []) throws -> Process {
     let process = Process()
-    process.executableURL = heliosBinary()
-    process.arguments = arguments
+    if let first = wrapper.first {
+        process.executableURL = URL(fileURLWithPath: first)
+        process.arguments = Array(wrapper.dropFirst()) + [heliosBinary().path] + arguments
+    } else {
+        process.executableURL = heliosBinary()
+        process.arguments = arguments
+    }
     _ = FileManager.default.createFile(atPath: logDir.appendingPathComponent("\(tag).out").path, contents: nil)
     _ = FileManager.default.createFile(atPath: logDir.appendingPathComponent("\(tag).err").path, contents: nil)
     process.standardOutput = try FileHandle(forWritingTo: logDir.appendingPathComponent("\(tag).out"))
@@ -150,8 +156,8 @@ func startHelios(_ arguments: [String], logDir: URL, tag: String) throws -> Proc
 }
 
 /// Runs `helios` to completion and returns its exit status.
-func runHelios(_ arguments: [String], logDir: URL, tag: String) async throws -> Int32 {
-    let process = try startHelios(arguments, logDir: logDir, tag: tag)
+func runHelios(_ arguments: [String], logDir: URL, tag: String, via wrapper: [String] = []) async throws -> Int32 {
+    let process = try startHelios(arguments, logDir: logDir, tag: tag, via: wrapper)
     defer { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }  // only when the test's time limit cancelled us
     while process.isRunning { try await Task.sleep(for: .milliseconds(20)) }
     return process.terminationStatus

@@ -65,7 +65,9 @@ public struct JobExecutor: Sendable {
     /// Runs one chunk until it succeeds, fails permanently, or is cancelled.
     func runChunk(_ chunk: RenderJobChunk, of spec: JobSpec, in directory: URL,
                   onEvent: @Sendable (JobEvent) async -> Void) async throws -> ChunkOutcome {
-        let output = directory.appendingPathComponent(chunk.outputFile)
+        // Validated specs have normal output paths; an invalid one fails in `prepare` below.
+        let relative = (try? OutputPath.normalize(chunk.outputFile).get()) ?? chunk.outputFile
+        let output = directory.appendingPathComponent(relative)
         var attempt = 0
         while true {
             attempt += 1
@@ -73,9 +75,11 @@ public struct JobExecutor: Sendable {
             await onEvent(.chunkStarted(chunkId: chunk.id, attempt: attempt))
             var stderrTail = ""
             do {
-                // A stale output from an interrupted attempt must not pass validation.
-                try? FileManager.default.removeItem(at: output)
-                try FileManager.default.createDirectory(at: output.deletingLastPathComponent(), withIntermediateDirectories: true)
+                // A stale output from an interrupted attempt must not pass validation. Directories are created and
+                // the stale file removed without following any symlink out of the job directory.
+                do { try ConfinedOutput.prepare(relative, in: directory) } catch {
+                    throw OrchestratorError.unsafeOutput(chunkId: chunk.id, path: chunk.outputFile, reason: error.reason)
+                }
                 let job = WorkerJob(jobId: spec.id, chunkId: chunk.id, command: chunk.command, workingDirectory: directory,
                                     environment: environment.merging(Self.variables(for: chunk, of: spec)) { a, _ in a },
                                     timeout: chunkTimeout)
@@ -83,6 +87,9 @@ public struct JobExecutor: Sendable {
                 stderrTail = result.stderr.tail(maxBytes: 2048)
                 guard result.exitCode == 0 else {
                     throw OrchestratorError.commandFailed(chunkId: chunk.id, exitCode: result.exitCode, stderrTail: stderrTail)
+                }
+                do { try ConfinedOutput.check(relative, in: directory) } catch {
+                    throw OrchestratorError.unsafeOutput(chunkId: chunk.id, path: chunk.outputFile, reason: error.reason)
                 }
                 do { try await validator.validate(output) } catch {
                     throw OrchestratorError.invalidOutput(chunkId: chunk.id, path: output.path, reason: "\(error)")

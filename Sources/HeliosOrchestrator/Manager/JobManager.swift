@@ -17,14 +17,17 @@ public struct RunOptions: Sendable {
     public var output: URL?
     /// How often the runner checks the repository for pause/cancel requests from other processes.
     public var controlPollInterval: Duration
+    /// How long a claim lasts without renewal; the runner renews it every third of this.
+    public var leaseDuration: Duration
 
     public init(executor: JobExecutor = JobExecutor(), merger: (any ChunkMerger)? = nil, mergeEnabled: Bool = true,
-                output: URL? = nil, controlPollInterval: Duration = .milliseconds(200)) {
+                output: URL? = nil, controlPollInterval: Duration = .milliseconds(200), leaseDuration: Duration = .seconds(30)) {
         self.executor = executor
         self.merger = merger
         self.mergeEnabled = mergeEnabled
         self.output = output
         self.controlPollInterval = controlPollInterval
+        self.leaseDuration = leaseDuration
     }
 }
 
@@ -39,9 +42,13 @@ public actor JobManager {
     /// Statuses of the jobs this manager is running, the authoritative copy while they run.
     private var active: [String: JobStatus] = [:]
 
-    public init(repository: any JobRepository, logger: Logger = Logger(label: "helios.jobs")) {
+    /// The wall clock for leases (injectable: lease expiry is compared across processes and hosts).
+    let now: @Sendable () -> Date
+
+    public init(repository: any JobRepository, logger: Logger = Logger(label: "helios.jobs"), now: @escaping @Sendable () -> Date = { Date() }) {
         self.repository = repository
         self.logger = logger
+        self.now = now
     }
 
     /// Validates and stores a new job as `pending`. Chunk commands will run in `jobDirectory`.
@@ -75,36 +82,31 @@ public actor JobManager {
         try await stop(id, .cancel)
     }
 
+    /// Applies a pause/cancel through the state machine. A live holder is asked (it stops within its poll
+    /// interval); a job whose holder is dead or whose lease expired is stopped here, and the processes its last
+    /// holder left behind are killed first.
     private func stop(_ id: String, _ request: ControlRequest) async throws -> JobStatus {
-        var status = try await get(id)
-        if status.state.isActive && isOwnerAlive(status) {
+        if active[id] != nil {
             try await repository.requestControl(request, for: id)
-            logger.debug("stop requested", metadata: ["job": "\(id)", "request": "\(request)"])
-            return status
+            return try await get(id)
         }
-        switch (request, status.state) {
-        case (.pause, .pending), (.pause, .running), (.pause, .stitching), (.pause, .failed):
-            status.state = .paused
-        case (.cancel, .pending), (.cancel, .running), (.cancel, .stitching), (.cancel, .paused), (.cancel, .failed):
-            status.state = .cancelled
-        case (.pause, .paused):
-            return status
-        default:
-            throw OrchestratorError.invalidState(id: id, state: status.state, action: request.rawValue)
+        let now = self.now
+        let (status, actions) = try await repository.modify(id) { status in
+            let transition = try Self.decide(.stop(request), status, now: now())
+            status.adopt(transition, now: now())
+            return (status, transition.actions)
         }
-        status.ownerPID = nil
-        status.ownerStartTime = nil
-        status.error = request == .pause ? "paused by request" : "cancelled by request"
-        status.updatedAt = Date()
-        try await repository.save(status)
+        try await perform(actions, id: id)
+        logger.debug("stop applied", metadata: ["job": "\(id)", "request": "\(request)", "state": "\(status.state)"])
         return status
     }
 
     /// Removes a job that is not running. Chunk outputs on disk are left alone.
     public func delete(_ id: String) async throws {
         let status = try await get(id)
-        if status.state.isActive && isOwnerAlive(status) {
-            throw OrchestratorError.invalidState(id: id, state: status.state, action: "delete (it is running in process \(status.ownerPID ?? 0))")
+        if status.state.isActive, let lease = status.lease,
+           JobLifecycle.holds(lease, now: now(), liveness: ProcessIdentity.liveness(of: lease)) {
+            throw OrchestratorError.invalidState(id: id, state: status.state, action: "delete (it is running in process \(lease.pid) on host \(lease.host))")
         }
         try await repository.delete(id)
     }
@@ -118,38 +120,29 @@ public actor JobManager {
     /// Runs (or resumes) the job in the calling task until it completes, fails, is paused or cancelled, and returns
     /// its final status. Chunks already completed are skipped. Cancelling the calling task pauses the job.
     ///
+    /// The job is claimed first, atomically in the repository: only one runner (in any process, on any host
+    /// sharing the store) gets the lease; the others throw `OrchestratorError.alreadyRunning`. The lease is
+    /// renewed every third of `RunOptions.leaseDuration`; every write of this run is fenced by it, so a runner
+    /// whose lease was taken over stops (`.leaseLost`) instead of overwriting the new holder's state.
+    ///
     /// Throws only when the job cannot be started (not found, finished, running elsewhere) or the store fails.
     public func run(_ id: String, options: RunOptions = RunOptions(), runSettings: RunSettings? = nil,
                     events: AsyncStream<JobEvent>.Continuation? = nil) async throws -> JobStatus {
         defer { events?.finish() }
-        var status = try await repository.load(id)
-        if let runSettings { status.runSettings = runSettings }
-        guard active[id] == nil else { throw OrchestratorError.invalidState(id: id, state: status.state, action: "run (already running here)") }
-        switch status.state {
-        case .completed, .cancelled:
-            throw OrchestratorError.invalidState(id: id, state: status.state, action: "run")
-        case .running, .stitching:
-            if isOwnerAlive(status) {
-                throw OrchestratorError.invalidState(id: id, state: status.state, action: "run (it is running in process \(status.ownerPID ?? 0))")
-            }
-            logger.debug("taking over interrupted job", metadata: ["job": "\(id)", "previousOwner": "\(status.ownerPID ?? 0)"])
-            if let previous = status.ownerPID {
-                // The dead runner's chunks may still be running: stop them before their chunks run again.
-                let orphans = await ChunkProcessSweeper.killAll(carrying: ChunkProcessSweeper.token(pid: previous, startTime: status.ownerStartTime))
-                if !orphans.isEmpty { logger.debug("killed orphaned chunk processes", metadata: ["job": "\(id)", "pids": "\(orphans)"]) }
-            }
-        case .pending, .paused, .failed:
-            break
+        guard active[id] == nil else { throw OrchestratorError.invalidState(id: id, state: .running, action: "run (already running here)") }
+        let now = self.now
+        let lease = JobLease.forThisProcess(now: now(), duration: options.leaseDuration)
+        let (claimed, actions) = try await repository.modify(id) { status in
+            try status.spec.validate()
+            let transition = try Self.decide(.claim(lease), status, now: now())
+            status.adopt(transition, now: now())
+            if let runSettings { status.runSettings = runSettings }
+            return (status, transition.actions)
         }
-        try await repository.clearControl(for: id)
-        try status.spec.validate()
-        status.state = .running
-        status.ownerPID = getpid()
-        status.ownerStartTime = Self.processStartTime(getpid())
-        status.error = nil
-        status.updatedAt = Date()
+        try await perform(actions, id: id)
+        var status = claimed
         active[id] = status
-        try await persist(id)
+        let token = lease.token
 
         let started = ContinuousClock.now
         let completed = Set(status.completedChunkIds)
@@ -157,13 +150,14 @@ public actor JobManager {
         let directory = URL(fileURLWithPath: status.jobDirectory, isDirectory: true)
         let spec = status.spec
         let repository = self.repository
+        let heartbeatEvery = options.leaseDuration / 3
 
         var outcome: RunEnd
         do {
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask {
                     var executor = options.executor
-                    executor.environment[ChunkProcessSweeper.variable] = ChunkProcessSweeper.token(pid: getpid(), startTime: Self.processStartTime(getpid()))
+                    executor.environment[ChunkProcessSweeper.variable] = lease.processMark
                     try await executor.runChunks(
                         of: spec, in: directory, skipping: completed,
                         onEvent: { event in events?.yield(event) },
@@ -171,9 +165,14 @@ public actor JobManager {
                     try await self.merge(id, spec: spec, directory: directory, options: options, events: events)
                 }
                 group.addTask {
+                    var lastBeat = ContinuousClock.now
                     while true {
                         try await Task.sleep(for: options.controlPollInterval)
                         if let request = try await repository.pendingControl(for: id) { throw StopRequested(request: request) }
+                        if ContinuousClock.now - lastBeat >= heartbeatEvery {
+                            try await self.heartbeat(id, token: token, duration: options.leaseDuration)
+                            lastBeat = ContinuousClock.now
+                        }
                     }
                 }
                 _ = try await group.next()
@@ -182,6 +181,8 @@ public actor JobManager {
             outcome = .completed
         } catch let stop as StopRequested {
             outcome = stop.request == .pause ? .paused : .cancelled
+        } catch OrchestratorError.leaseLost(let lostId) where lostId == id {
+            outcome = .leaseLost
         } catch is CancellationError {
             outcome = .paused
         } catch where Task.isCancelled {
@@ -189,40 +190,93 @@ public actor JobManager {
         } catch {
             outcome = .failed("\(error)")
         }
+        // Anything a chunk started that escaped its process group (setsid) still carries this run's mark.
+        let leftovers = await ChunkProcessSweeper.killAll(carrying: lease.processMark)
+        if !leftovers.isEmpty { logger.debug("killed leftover chunk processes", metadata: ["job": "\(id)", "pids": "\(leftovers)"]) }
 
         guard var final = active.removeValue(forKey: id) else { throw OrchestratorError.jobNotFound(id: id) }
+        if case .leaseLost = outcome {
+            logger.debug("run ended: lease lost", metadata: ["job": "\(id)"])
+            events?.yield(.failed("\(OrchestratorError.leaseLost(id: id))"))
+            throw OrchestratorError.leaseLost(id: id)
+        }
         final.metrics.totalDurationMs += LocalWorkerAdapter.milliseconds(ContinuousClock.now - started)
-        final.ownerPID = nil
-        final.ownerStartTime = nil
-        final.updatedAt = Date()
+        let endState: JobState
+        var endError: String?
         switch outcome {
         case .completed:
-            final.state = .completed
+            endState = .completed
             final.progress = 1
-        case .paused:
-            final.state = .paused
-            final.error = "paused"
-        case .cancelled:
-            final.state = .cancelled
-            final.error = "cancelled"
-        case .failed(let message):
-            final.state = .failed
-            final.error = message
+        case .paused: endState = .paused; endError = "paused"
+        case .cancelled: endState = .cancelled; endError = "cancelled"
+        case .failed(let message): endState = .failed; endError = message
+        case .leaseLost: endState = .failed
         }
         // The caller's task may be cancelled (that is how Ctrl-C pauses); the final state must still be written.
         let record = final
-        try await Task {
-            try await repository.save(record)
+        let error = endError
+        status = try await Task {
+            let stored = try await repository.modify(id) { stored in
+                let transition = try Self.decide(.finish(token: token, state: endState, error: error), stored, now: now())
+                var next = record
+                next.adopt(transition, now: now())
+                stored = next
+                return stored
+            }
             try? await repository.clearControl(for: id)
+            return stored
         }.value
-        logger.debug("run ended", metadata: ["job": "\(id)", "state": "\(final.state)"])
+        logger.debug("run ended", metadata: ["job": "\(id)", "state": "\(status.state)"])
         switch outcome {
-        case .completed: if let result = final.result { events?.yield(.completed(result)) }
+        case .completed: if let result = status.result { events?.yield(.completed(result)) }
         case .paused: events?.yield(.paused)
         case .cancelled: events?.yield(.cancelled)
         case .failed(let message): events?.yield(.failed(message))
+        case .leaseLost: break
         }
-        return final
+        return status
+    }
+
+    /// The state machine's verdict on `event` for `status`, with the lease holder's liveness checked on this host.
+    /// A refusal becomes the matching `OrchestratorError`.
+    nonisolated static func decide(_ event: JobLifecycle.Event, _ status: JobStatus, now: Date) throws -> JobLifecycle.Transition {
+        let liveness = status.lease.map(ProcessIdentity.liveness(of:)) ?? .dead
+        switch JobLifecycle.apply(event, state: status.state, lease: status.lease, now: now, liveness: liveness) {
+        case .success(let transition): return transition
+        case .failure(.held(let lease)): throw OrchestratorError.alreadyRunning(id: status.id, pid: lease.pid, host: lease.host)
+        case .failure(.invalidState(let state, let action)): throw OrchestratorError.invalidState(id: status.id, state: state, action: action)
+        case .failure(.leaseLost): throw OrchestratorError.leaseLost(id: status.id)
+        }
+    }
+
+    /// Performs the state machine's actions after the transition was stored.
+    private func perform(_ actions: [JobLifecycle.Action], id: String) async throws {
+        for action in actions {
+            switch action {
+            case .run: break  // the caller runs
+            case .clearControl: try await repository.clearControl(for: id)
+            case .signalHolder(let request): try await repository.requestControl(request, for: id)
+            case .sweep(let lease):
+                guard lease.host == ProcessIdentity.hostName else {
+                    logger.warning("cannot stop the processes of a runner on another host", metadata: ["job": "\(id)", "host": "\(lease.host)"])
+                    continue
+                }
+                let orphans = await ChunkProcessSweeper.killAll(carrying: lease.processMark)
+                if !orphans.isEmpty { logger.debug("killed orphaned chunk processes", metadata: ["job": "\(id)", "pids": "\(orphans)"]) }
+            }
+        }
+    }
+
+    /// Renews this run's lease; throws `.leaseLost` when another runner has taken the job over.
+    private func heartbeat(_ id: String, token: String, duration: Duration) async throws {
+        let now = self.now
+        let lease = try await repository.modify(id) { stored in
+            let at = now()
+            let transition = try Self.decide(.heartbeat(token: token, expiresAt: at + duration.timeInterval), stored, now: at)
+            stored.lease = transition.lease
+            return transition.lease
+        }
+        active[id]?.lease = lease
     }
 
     // MARK: - Steps, each persisted
@@ -250,10 +304,14 @@ public actor JobManager {
         }
         let ext = (spec.chunks.first?.outputFile as NSString?)?.pathExtension ?? ""
         let output = options.output ?? directory.appendingPathComponent(ext.isEmpty ? id : "\(id).\(ext)")
-        try await update(id) { $0.state = .stitching }
+        // The merged output is replaced, never written through: a symlink or a non-file there is refused.
+        do { try ConfinedOutput.checkMergeTarget(output) } catch {
+            throw OrchestratorError.mergeFailed(jobId: id, reason: "output \(output.path): \(error.reason)", retryable: false)
+        }
+        try await enterStitching(id)
         events?.yield(.merging(chunks: spec.chunks.count))
         let started = ContinuousClock.now
-        let inputs = spec.chunks.map { directory.appendingPathComponent($0.outputFile) }
+        let inputs = spec.chunks.map { directory.appendingPathComponent((try? OutputPath.normalize($0.outputFile).get()) ?? $0.outputFile) }
         let summary: MergeSummary
         do { summary = try await merger.merge(chunks: inputs, into: output) } catch let error as OrchestratorError {
             throw error
@@ -269,6 +327,18 @@ public actor JobManager {
         }
     }
 
+    /// running -> stitching, through the state machine (fenced by this run's lease).
+    private func enterStitching(_ id: String) async throws {
+        guard let token = active[id]?.lease?.token else { return }
+        let now = self.now
+        let transition = try await repository.modify(id) { stored in
+            let transition = try Self.decide(.stitch(token: token), stored, now: now())
+            stored.adopt(transition, now: now())
+            return transition
+        }
+        active[id]?.state = transition.state
+    }
+
     private func update(_ id: String, _ change: (inout JobStatus) -> Void) async throws {
         guard var status = active[id] else { return }
         change(&status)
@@ -277,32 +347,19 @@ public actor JobManager {
         try await persist(id)
     }
 
+    /// Writes this run's copy of the status, fenced by its lease: throws `.leaseLost` if another runner holds it.
     private func persist(_ id: String) async throws {
-        guard let status = active[id] else { return }
-        try await repository.save(status)
-    }
-
-    private nonisolated func isOwnerAlive(_ status: JobStatus) -> Bool {
-        guard let pid = status.ownerPID, pid > 0 else { return false }
-        if pid == getpid() { return true }
-        guard kill(pid, 0) == 0 || errno == EPERM else { return false }
-        // Same pid, different process: the owner died and the pid was reused.
-        if let recorded = status.ownerStartTime, let current = Self.processStartTime(pid), recorded != current { return false }
-        return true
-    }
-
-    /// Field 22 of /proc/PID/stat (start time in clock ticks since boot), or nil where unavailable.
-    static func processStartTime(_ pid: pid_t) -> UInt64? {
-        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-              let close = stat.lastIndex(of: ")") else { return nil }
-        let fields = stat[stat.index(after: close)...].split(separator: " ")
-        // fields[0] is field 3 (state); start time is field 22.
-        return fields.count > 19 ? UInt64(fields[19]) : nil
+        guard let status = active[id], let token = status.lease?.token else { return }
+        try await repository.modify(id) { stored in
+            guard let lease = stored.lease, lease.token == token, stored.state.isActive else { throw OrchestratorError.leaseLost(id: id) }
+            stored = status
+            stored.lease = lease  // the latest heartbeat
+        }
     }
 }
 
 private enum RunEnd {
-    case completed, paused, cancelled
+    case completed, paused, cancelled, leaseLost
     case failed(String)
 }
 

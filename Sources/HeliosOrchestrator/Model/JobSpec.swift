@@ -22,6 +22,18 @@ public struct JobSpec: Codable, Sendable, Hashable {
         self.chunks = chunks
         self.mergeCommand = mergeCommand
     }
+
+    enum CodingKeys: String, CodingKey { case id, assetsUrl, metadata, chunks, mergeCommand }
+
+    /// Decodes the spec; `id` may also be a JSON integer (the original TypeScript shape) and becomes its decimal string.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        id = try container.decodeIdentifier(forKey: .id)
+        assetsUrl = try container.decodeIfPresent(String.self, forKey: .assetsUrl)
+        metadata = try container.decode(JobMetadata.self, forKey: .metadata)
+        chunks = try container.decode([RenderJobChunk].self, forKey: .chunks)
+        mergeCommand = try container.decodeIfPresent(String.self, forKey: .mergeCommand)
+    }
 }
 
 /// Timeline facts of a job.
@@ -59,6 +71,32 @@ public struct RenderJobChunk: Codable, Sendable, Hashable, Identifiable {
         self.outputFile = outputFile
         self.command = command
     }
+
+    enum CodingKeys: String, CodingKey { case id, startFrame, frameCount, outputFile, command }
+
+    /// Decodes the chunk; `id` may also be a JSON integer (`RenderJobChunk.id: number` in the original TypeScript
+    /// system) and becomes its decimal string, so `0` and `"0"` name the same chunk.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        id = try container.decodeIdentifier(forKey: .id)
+        startFrame = try container.decode(Int.self, forKey: .startFrame)
+        frameCount = try container.decode(Int.self, forKey: .frameCount)
+        outputFile = try container.decode(String.self, forKey: .outputFile)
+        command = try container.decode(String.self, forKey: .command)
+    }
+}
+
+extension KeyedDecodingContainer {
+    /// A string, or an integer as its decimal string.
+    func decodeIdentifier(forKey key: Key) throws -> String {
+        if let text = try? decode(String.self, forKey: key) { return text }
+        if let number = try? decode(Int.self, forKey: key) { return String(number) }
+        if !contains(key) {
+            throw DecodingError.keyNotFound(key, DecodingError.Context(codingPath: codingPath, debugDescription: "missing key '\(key.stringValue)'"))
+        }
+        throw DecodingError.typeMismatch(String.self, DecodingError.Context(
+            codingPath: codingPath + [key], debugDescription: "Expected a string or an integer id"))
+    }
 }
 
 extension JobSpec {
@@ -79,10 +117,7 @@ extension JobSpec {
 
     /// Reads and validates a spec file. Errors name the file.
     public static func load(from url: URL) throws -> JobSpec {
-        let data: Data
-        do { data = try Data(contentsOf: url) } catch {
-            throw OrchestratorError.unreadableSpec(path: url.path, reason: error.localizedDescription)
-        }
+        let data = try readLimited(url, limit: maximumSpecBytes)
         let spec: JobSpec
         do { spec = try makeDecoder().decode(JobSpec.self, from: data) } catch {
             throw OrchestratorError.unreadableSpec(path: url.path, reason: "not a job spec: \(describeDecodingError(error))")
@@ -90,6 +125,28 @@ extension JobSpec {
         try spec.validate()
         return spec
     }
+}
+
+/// Reads at most `limit` bytes of `url`; a larger file (by its size, or by what a pipe delivers) is refused before
+/// any of it is parsed, so a huge spec costs neither memory nor time.
+func readLimited(_ url: URL, limit: Int) throws -> Data {
+    let handle: FileHandle
+    do { handle = try FileHandle(forReadingFrom: url) } catch {
+        throw OrchestratorError.unreadableSpec(path: url.path, reason: error.localizedDescription)
+    }
+    defer { try? handle.close() }
+    let tooLarge = { (size: String) in
+        OrchestratorError.unreadableSpec(path: url.path, reason: "is \(size); job specs are limited to \(limit / (1024 * 1024)) MiB (\(limit) bytes)")
+    }
+    if let size = (try? FileManager.default.attributesOfItem(atPath: url.path)[.size] as? NSNumber)?.intValue, size > limit {
+        throw tooLarge("\(size) bytes")
+    }
+    let data: Data
+    do { data = try handle.read(upToCount: limit + 1) ?? Data() } catch {
+        throw OrchestratorError.unreadableSpec(path: url.path, reason: error.localizedDescription)
+    }
+    if data.count > limit { throw tooLarge("larger than \(limit) bytes") }
+    return data
 }
 
 /// A short, human description of a JSON decoding error, naming the key path.

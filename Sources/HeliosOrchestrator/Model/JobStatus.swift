@@ -31,10 +31,8 @@ public struct JobStatus: Codable, Sendable, Hashable {
     public var chunkLogs: [String: String]
     /// Directory the chunk commands run in and write to.
     public var jobDirectory: String
-    /// Process id of the process running the job, while it is active.
-    public var ownerPID: Int32?
-    /// Start time of that process (Linux: clock ticks since boot), so a reused pid is not mistaken for the owner.
-    public var ownerStartTime: UInt64?
+    /// The runner's claim on the job while it is active (pid, host, heartbeat, expiry); nil otherwise.
+    public var lease: JobLease?
     /// How the job was last run (set by the `helios` tool), reused by `resume`.
     public var runSettings: RunSettings?
 
@@ -58,6 +56,19 @@ public struct JobStatus: Codable, Sendable, Hashable {
         markCompleted(outcome.chunkId)
         metrics.chunks[outcome.chunkId] = ChunkMetrics(durationMs: outcome.durationMs, attempts: outcome.attempts)
         if !outcome.log.isEmpty { chunkLogs[outcome.chunkId] = outcome.log }
+    }
+
+    /// Records many validated chunks at once (a repository's completion log) in time linear in their number.
+    public mutating func apply(contentsOf outcomes: [ChunkOutcome]) {
+        guard !outcomes.isEmpty else { return }
+        var seen = Set(completedChunkIds)
+        for outcome in outcomes {
+            if seen.insert(outcome.chunkId).inserted { completedChunkIds.append(outcome.chunkId) }
+            metrics.chunks[outcome.chunkId] = ChunkMetrics(durationMs: outcome.durationMs, attempts: outcome.attempts)
+            if !outcome.log.isEmpty { chunkLogs[outcome.chunkId] = outcome.log }
+        }
+        completedChunks = completedChunkIds.count
+        progress = totalChunks == 0 ? 1 : Double(completedChunks) / Double(totalChunks)
     }
 
     /// Records a validated chunk. Idempotent.

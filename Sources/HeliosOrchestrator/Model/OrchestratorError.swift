@@ -28,6 +28,12 @@ public enum OrchestratorError: Error, Sendable, Hashable, CustomStringConvertibl
     case corruptRecord(id: String, location: String, reason: String)
     /// The job cannot do this in its current state.
     case invalidState(id: String, state: JobState, action: String)
+    /// Another process holds the job's lease.
+    case alreadyRunning(id: String, pid: Int32, host: String)
+    /// This runner's lease was taken over (it had expired); the run stopped without writing.
+    case leaseLost(id: String)
+    /// A chunk's output path leaves the job directory through a symlink, or is not a regular file.
+    case unsafeOutput(chunkId: String, path: String, reason: String)
     /// The store could not be read or written.
     case storage(reason: String)
     /// The job was stopped by a pause request.
@@ -64,6 +70,9 @@ public enum OrchestratorError: Error, Sendable, Hashable, CustomStringConvertibl
         case .jobExists(let id): return "job '\(id)' already exists"
         case .corruptRecord(let id, let location, let reason): return "job '\(id)': stored record \(location) is corrupt: \(reason)"
         case .invalidState(let id, let state, let action): return "job '\(id)' is \(state.rawValue); cannot \(action) it"
+        case .alreadyRunning(let id, let pid, let host): return "job \(id) is running in process \(pid) on host \(host)"
+        case .leaseLost(let id): return "job '\(id)': another runner took the job over (this runner's lease expired); stopped"
+        case .unsafeOutput(let chunk, let path, let reason): return "chunk '\(chunk)': output '\(path)' refused: \(reason)"
         case .storage(let reason): return "job store: \(reason)"
         case .paused(let id): return "job '\(id)' paused"
         case .cancelled(let id): return "job '\(id)' cancelled"

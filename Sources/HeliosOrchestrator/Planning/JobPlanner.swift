@@ -45,21 +45,31 @@ public struct JobPlanner: Sendable {
     /// The spec; throws `OrchestratorError.invalidSpec` listing every problem.
     public func plan() throws -> JobSpec {
         var problems: [String] = []
+        let maxFrames = JobSpec.maximumFrames, maxChunks = JobSpec.maximumChunks
+        let framesOK = totalFrames > 0 && totalFrames <= maxFrames
         if totalFrames <= 0 { problems.append("total frames must be positive (is \(totalFrames))") }
+        else if totalFrames > maxFrames { problems.append("total frames \(totalFrames) exceed the limit of \(maxFrames)") }
         switch split {
         case .framesPerChunk(let n) where n <= 0: problems.append("chunk size must be positive (is \(n))")
+        case .framesPerChunk(let n):
+            // Division only: no product or sum that could overflow.
+            let count = framesOK ? totalFrames / n + (totalFrames % n == 0 ? 0 : 1) : 0
+            if count > maxChunks { problems.append("chunk size \(n) cuts \(totalFrames) frames into \(count) chunks; the limit is \(maxChunks)") }
         case .chunkCount(let n) where n <= 0: problems.append("chunk count must be positive (is \(n))")
-        case .chunkCount(let n) where totalFrames > 0 && n > totalFrames:
+        case .chunkCount(let n) where n > maxChunks: problems.append("chunk count \(n) exceeds the limit of \(maxChunks)")
+        case .chunkCount(let n) where framesOK && n > totalFrames:
             problems.append("chunk count \(n) exceeds total frames \(totalFrames)")
+        case .chunkCount: break
         case .chunkSizes(let sizes) where sizes.isEmpty: problems.append("chunk sizes are empty")
+        case .chunkSizes(let sizes) where sizes.count > maxChunks: problems.append("\(sizes.count) chunk sizes exceed the limit of \(maxChunks) chunks")
         case .chunkSizes(let sizes):
-            if let bad = sizes.firstIndex(where: { $0 <= 0 }) {
-                problems.append("chunk size at position \(bad) must be positive (is \(sizes[bad]))")
-            } else if totalFrames > 0 {
-                let sum = sizes.reduce(0) { $0.addingReportingOverflow($1).partialValue }
+            if let bad = sizes.firstIndex(where: { $0 <= 0 || $0 > maxFrames }) {
+                problems.append("chunk size at position \(bad) must be positive and at most \(maxFrames) (is \(sizes[bad]))")
+            } else if framesOK {
+                // At most maxChunks sizes of at most maxFrames each: the sum fits easily.
+                let sum = sizes.reduce(0, +)
                 if sum != totalFrames { problems.append("chunk sizes add up to \(sum), not the total frames \(totalFrames)") }
             }
-        default: break
         }
         if !outputPattern.contains("{chunk}") && !outputPattern.contains("{start}") {
             problems.append("output pattern '\(outputPattern)' must contain {chunk} or {start} so chunk outputs differ")
@@ -91,7 +101,7 @@ public struct JobPlanner: Sendable {
     static func ranges(totalFrames: Int, split: Split) -> [Range<Int>] {
         switch split {
         case .framesPerChunk(let size):
-            return stride(from: 0, to: totalFrames, by: size).map { $0..<min($0 + size, totalFrames) }
+            return stride(from: 0, to: totalFrames, by: size).map { $0..<($0 + min(size, totalFrames - $0)) }
         case .chunkCount(let count):
             let base = totalFrames / count, extra = totalFrames % count
             var start = 0

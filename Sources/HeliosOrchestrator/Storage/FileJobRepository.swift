@@ -47,21 +47,38 @@ public struct FileJobRepository: JobRepository {
 
     public func save(_ status: JobStatus) async throws {
         try checkID(status.id)
-        try atomicWrite(encode(status), to: recordURL(status.id))
-        // The status now includes every logged completion (applying one twice is harmless if we crash here).
-        unlink(chunkLogURL(status.id).path)
+        try withLock(status.id) {
+            try atomicWrite(encode(status), to: recordURL(status.id))
+            // The status now includes every logged completion (applying one twice is harmless if we crash here).
+            unlink(chunkLogURL(status.id).path)
+        }
+    }
+
+    /// Under the job's lock (`flock` on `jobs/ID.lock`): read, change, write a temporary file and rename it over
+    /// the record.
+    public func modify<T: Sendable>(_ id: String, _ change: @escaping @Sendable (inout JobStatus) throws -> T) async throws -> T {
+        try checkID(id)
+        return try withLock(id) {
+            var status = try read(recordURL(id), id: id)
+            let result = try change(&status)
+            try atomicWrite(encode(status), to: recordURL(id))
+            unlink(chunkLogURL(id).path)
+            return result
+        }
     }
 
     public func appendChunkCompletion(_ outcome: ChunkOutcome, jobId: String) async throws {
         try checkID(jobId)
         let line = try JobSpec.makeEncoder(pretty: false).encode(outcome) + Data("\n".utf8)
         let url = chunkLogURL(jobId)
-        let fd = open(url.path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw OrchestratorError.storage(reason: "cannot open \(url.path): \(String(cString: strerror(errno)))") }
-        defer { close(fd) }
-        let written = line.withUnsafeBytes { write(fd, $0.baseAddress!, $0.count) }
-        guard written == line.count, fsync(fd) == 0 else {
-            throw OrchestratorError.storage(reason: "cannot append to \(url.path): \(String(cString: strerror(errno)))")
+        try withLock(jobId) {
+            let fd = open(url.path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
+            guard fd >= 0 else { throw OrchestratorError.storage(reason: "cannot open \(url.path): \(String(cString: strerror(errno)))") }
+            defer { close(fd) }
+            let written = line.withUnsafeBytes { write(fd, $0.baseAddress!, $0.count) }
+            guard written == line.count, fsync(fd) == 0 else {
+                throw OrchestratorError.storage(reason: "cannot append to \(url.path): \(String(cString: strerror(errno)))")
+            }
         }
     }
 
@@ -88,13 +105,15 @@ public struct FileJobRepository: JobRepository {
 
     public func delete(_ id: String) async throws {
         try checkID(id)
-        if unlink(recordURL(id).path) != 0 {
-            if errno == ENOENT { throw OrchestratorError.jobNotFound(id: id) }
-            throw OrchestratorError.storage(reason: "cannot delete \(recordURL(id).path): \(String(cString: strerror(errno)))")
+        try withLock(id) {
+            if unlink(recordURL(id).path) != 0 {
+                if errno == ENOENT { throw OrchestratorError.jobNotFound(id: id) }
+                throw OrchestratorError.storage(reason: "cannot delete \(recordURL(id).path): \(String(cString: strerror(errno)))")
+            }
+            unlink(controlURL(id).path)
+            unlink(chunkLogURL(id).path)
+            fsyncDirectory(jobsDirectory)
         }
-        unlink(controlURL(id).path)
-        unlink(chunkLogURL(id).path)
-        fsyncDirectory(jobsDirectory)
     }
 
     public func requestControl(_ request: ControlRequest, for id: String) async throws {
@@ -148,12 +167,28 @@ public struct FileJobRepository: JobRepository {
         guard let data = FileManager.default.contents(atPath: url.path), !data.isEmpty else { return }
         let lines = data.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false)
         let decoder = JobSpec.makeDecoder()
+        var outcomes: [ChunkOutcome] = []
         for (index, line) in lines.enumerated() where !line.isEmpty {
-            do { status.apply(try decoder.decode(ChunkOutcome.self, from: Data(line))) } catch {
+            do { outcomes.append(try decoder.decode(ChunkOutcome.self, from: Data(line))) } catch {
                 if index == lines.count - 1 { break }  // torn final append: no newline yet
                 throw OrchestratorError.corruptRecord(id: status.id, location: "\(url.path) line \(index + 1)", reason: describeDecodingError(error))
             }
         }
+        status.apply(contentsOf: outcomes)
+    }
+
+    /// Runs `body` holding an exclusive `flock` on `jobs/ID.lock`, which every writer of the job takes, in any process.
+    /// The lock file stays (removing it would let two processes lock different files); it is a few bytes of nothing.
+    private func withLock<T>(_ id: String, _ body: () throws -> T) throws -> T {
+        let url = jobsDirectory.appendingPathComponent(id + ".lock")
+        let fd = open(url.path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o644)
+        guard fd >= 0 else { throw OrchestratorError.storage(reason: "cannot open lock \(url.path): \(String(cString: strerror(errno)))") }
+        defer { close(fd) }  // releases the lock
+        while flock(fd, LOCK_EX) != 0 {
+            if errno == EINTR { continue }
+            throw OrchestratorError.storage(reason: "cannot lock \(url.path): \(String(cString: strerror(errno)))")
+        }
+        return try body()
     }
 
     private func writeTemp(_ data: Data, near url: URL) throws -> URL {

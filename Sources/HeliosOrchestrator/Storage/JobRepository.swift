@@ -13,6 +13,10 @@ public protocol JobRepository: Sendable {
     /// Durably records one chunk's completion without rewriting the whole status (cost independent of job size).
     /// `load` and `list` include it until the next `save`.
     func appendChunkCompletion(_ outcome: ChunkOutcome, jobId: String) async throws
+    /// Atomically reads the job (with its recorded chunk completions), lets `change` modify it and stores the result:
+    /// a compare-and-set, serialised against every other `modify`, `save` and completion append of the job, in
+    /// this and other processes. If `change` throws, nothing is written and the error is rethrown.
+    func modify<T: Sendable>(_ id: String, _ change: @escaping @Sendable (inout JobStatus) throws -> T) async throws -> T
     /// The job's status with its recorded chunk completions; throws `.jobNotFound`, or `.corruptRecord`.
     func load(_ id: String) async throws -> JobStatus
     /// Every job, oldest first, and every record that could not be read.

@@ -27,6 +27,10 @@ public struct SQLiteJobRepository: JobRepository {
                     CREATE INDEX chunk_done_job ON chunk_done (jobId);
                     """)
             }
+            migrator.registerMigration("v2-lease") { db in
+                // The lease token of the job's holder, for the conditional update in `modify`.
+                try db.execute(sql: "ALTER TABLE job ADD COLUMN leaseToken TEXT")
+            }
             try migrator.migrate(pool)
         } catch {
             throw OrchestratorError.storage(reason: "cannot open database \(path): \(error)")
@@ -41,8 +45,8 @@ public struct SQLiteJobRepository: JobRepository {
             if try Bool.fetchOne(db, sql: "SELECT 1 FROM job WHERE id = ?", arguments: [status.id]) == true {
                 throw OrchestratorError.jobExists(id: status.id)
             }
-            try db.execute(sql: "INSERT INTO job (id, state, createdAt, body) VALUES (?, ?, ?, ?)",
-                           arguments: [status.id, status.state.rawValue, status.createdAt.timeIntervalSince1970, body])
+            try db.execute(sql: "INSERT INTO job (id, state, createdAt, body, leaseToken) VALUES (?, ?, ?, ?, ?)",
+                           arguments: [status.id, status.state.rawValue, status.createdAt.timeIntervalSince1970, body, status.lease?.token])
         }
     }
 
@@ -51,9 +55,9 @@ public struct SQLiteJobRepository: JobRepository {
         let body = try JobSpec.makeEncoder(pretty: false).encode(status)
         try await write { db in
             try db.execute(sql: """
-                INSERT INTO job (id, state, createdAt, body) VALUES (?, ?, ?, ?)
-                ON CONFLICT(id) DO UPDATE SET state = excluded.state, body = excluded.body
-                """, arguments: [status.id, status.state.rawValue, status.createdAt.timeIntervalSince1970, body])
+                INSERT INTO job (id, state, createdAt, body, leaseToken) VALUES (?, ?, ?, ?, ?)
+                ON CONFLICT(id) DO UPDATE SET state = excluded.state, body = excluded.body, leaseToken = excluded.leaseToken
+                """, arguments: [status.id, status.state.rawValue, status.createdAt.timeIntervalSince1970, body, status.lease?.token])
             try db.execute(sql: "DELETE FROM chunk_done WHERE jobId = ?", arguments: [status.id])
         }
     }
@@ -63,6 +67,27 @@ public struct SQLiteJobRepository: JobRepository {
         let body = try JobSpec.makeEncoder(pretty: false).encode(outcome)
         try await write { db in
             try db.execute(sql: "INSERT INTO chunk_done (jobId, body) VALUES (?, ?)", arguments: [jobId, body])
+        }
+    }
+
+    /// `BEGIN IMMEDIATE` (the database's write lock, taken before reading), read, change, then a conditional
+    /// `UPDATE ... WHERE leaseToken IS <the token read>`.
+    public func modify<T: Sendable>(_ id: String, _ change: @escaping @Sendable (inout JobStatus) throws -> T) async throws -> T {
+        try checkID(id)
+        return try await writeImmediate { db in
+            guard let row = try Row.fetchOne(db, sql: "SELECT body, leaseToken FROM job WHERE id = ?", arguments: [id]) else {
+                throw OrchestratorError.jobNotFound(id: id)
+            }
+            let previousToken: String? = row["leaseToken"]
+            let chunks = try Data.fetchAll(db, sql: "SELECT body FROM chunk_done WHERE jobId = ? ORDER BY seq", arguments: [id])
+            var status = try decode(row["body"] as Data? ?? Data(), chunks: chunks, id: id)
+            let result = try change(&status)
+            let body = try JobSpec.makeEncoder(pretty: false).encode(status)
+            try db.execute(sql: "UPDATE job SET state = ?, body = ?, leaseToken = ? WHERE id = ? AND leaseToken IS ?",
+                           arguments: [status.state.rawValue, body, status.lease?.token, id, previousToken])
+            guard db.changesCount == 1 else { throw OrchestratorError.storage(reason: "\(path): job \(id) changed during an atomic update") }
+            try db.execute(sql: "DELETE FROM chunk_done WHERE jobId = ?", arguments: [id])
+            return result
         }
     }
 
@@ -131,7 +156,7 @@ public struct SQLiteJobRepository: JobRepository {
                 throw OrchestratorError.corruptRecord(id: id, location: "\(path) (row \(id))", reason: "record is for job '\(status.id)'")
             }
             let decoder = JobSpec.makeDecoder()
-            for chunk in chunks { status.apply(try decoder.decode(ChunkOutcome.self, from: chunk)) }
+            status.apply(contentsOf: try chunks.map { try decoder.decode(ChunkOutcome.self, from: $0) })
             return status
         } catch let error as OrchestratorError { throw error } catch {
             throw OrchestratorError.corruptRecord(id: id, location: "\(path) (row \(id))", reason: describeDecodingError(error))
@@ -140,6 +165,24 @@ public struct SQLiteJobRepository: JobRepository {
 
     private func write<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
         do { return try await pool.write(body) } catch let error as OrchestratorError { throw error } catch is CancellationError {
+            throw CancellationError()
+        } catch {
+            throw OrchestratorError.storage(reason: "\(path): \(error)")
+        }
+    }
+
+    private func writeImmediate<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
+        do {
+            return try await pool.writeWithoutTransaction { db in
+                var result: T?
+                try db.inTransaction(.immediate) {
+                    result = try body(db)
+                    return .commit
+                }
+                guard let result else { throw OrchestratorError.storage(reason: "\(path): transaction produced no result") }
+                return result
+            }
+        } catch let error as OrchestratorError { throw error } catch is CancellationError {
             throw CancellationError()
         } catch {
             throw OrchestratorError.storage(reason: "\(path): \(error)")

@@ -7,17 +7,15 @@ import Darwin
 
 /// Finds and kills the chunk processes a dead runner left behind.
 ///
-/// Every chunk process of a run carries `HELIOS_RUN_OWNER=<pid>:<start time>` in its environment (inherited by
-/// everything it starts). A runner killed with SIGKILL cannot stop its chunks; when another runner takes the job
-/// over, it kills every process whose environment names the dead owner (and its process group) before re-running
-/// the unfinished chunks, so no orphan keeps writing a chunk file that the new run writes too.
+/// Every chunk process of a run carries `HELIOS_RUN_OWNER=<pid>:<start time>:<lease token>` in its environment
+/// (inherited by everything it starts, including processes that leave its process group with `setsid`). A runner
+/// killed with SIGKILL cannot stop its chunks; when another runner takes the job over, or `pause`/`cancel` stops
+/// the job, every process whose environment carries the dead holder's mark (and its process group) is killed, so
+/// no orphan keeps writing a chunk file that a new run writes too. A run also sweeps its own mark when it ends.
 /// Linux only (it reads /proc); elsewhere it finds nothing.
 public enum ChunkProcessSweeper {
     /// The environment variable that marks a run's chunk processes.
     public static let variable = "HELIOS_RUN_OWNER"
-
-    /// The marker value for a runner process.
-    public static func token(pid: pid_t, startTime: UInt64?) -> String { "\(pid):\(startTime.map(String.init) ?? "?")" }
 
     /// Processes (other than this one) whose environment carries `token`.
     public static func processes(carrying token: String) -> [pid_t] {

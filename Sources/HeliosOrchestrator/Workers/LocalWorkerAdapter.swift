@@ -16,7 +16,10 @@ import Darwin
 ///
 /// Each command runs in its own process group with the job directory as working directory. On timeout or
 /// task cancellation the whole group gets SIGTERM, then SIGKILL after `killGracePeriod`; any member still
-/// alive afterwards (a background grandchild) is killed too, so nothing is left behind.
+/// alive afterwards (a background grandchild) is killed too. Descendants that left the group with `setsid` are
+/// found through the process tree (/proc) while the command still runs, and SIGKILLed with the groups they lead.
+/// Orphans whose parent already exited are reparented to init unless the runner is a subreaper
+/// (`ProcessTree.becomeSubreaper`); `JobManager` also sweeps the run's `HELIOS_RUN_OWNER` mark when a run ends.
 public struct LocalWorkerAdapter: WorkerAdapter {
     /// Time between SIGTERM and SIGKILL.
     public var killGracePeriod: Duration
@@ -61,57 +64,64 @@ public struct LocalWorkerAdapter: WorkerAdapter {
 
         let outcome: ExecutionResult<CapturedOutput, SequenceOutput, SequenceOutput>
         do {
-            outcome = try await run(
-                executable, arguments: Arguments(Array(args.dropFirst())),
-                environment: .inherit.updating(overrides),
-                workingDirectory: FilePath(job.workingDirectory.path),
-                platformOptions: options,
-                input: .none, output: .sequence, error: .sequence
-            ) { execution in
-                control.setPID(execution.processIdentifier.value)
-                return await withTaskGroup(of: StreamPart.self) { group in
-                    group.addTask {
-                        var tail = OutputTail(limit: limit)
-                        do {
-                            for try await buffer in execution.standardOutput {
-                                let data = buffer.withUnsafeBytes { Data($0) }
-                                tail.append(data)
-                                onOutput?(.stdout, data)
-                            }
-                        } catch {}
-                        return .stdout(tail.text)
-                    }
-                    group.addTask {
-                        var tail = OutputTail(limit: limit)
-                        do {
-                            for try await buffer in execution.standardError {
-                                let data = buffer.withUnsafeBytes { Data($0) }
-                                tail.append(data)
-                                onOutput?(.stderr, data)
-                            }
-                        } catch {}
-                        return .stderr(tail.text)
-                    }
-                    if let timeout {
+            outcome = try await withTaskCancellationHandler {
+                try await run(
+                    executable, arguments: Arguments(Array(args.dropFirst())),
+                    environment: .inherit.updating(overrides),
+                    workingDirectory: FilePath(job.workingDirectory.path),
+                    platformOptions: options,
+                    input: .none, output: .sequence, error: .sequence
+                ) { execution in
+                    control.setPID(execution.processIdentifier.value)
+                    return await withTaskGroup(of: StreamPart.self) { group in
                         group.addTask {
-                            do { try await Task.sleep(for: timeout) } catch { return .timerStopped }
-                            control.markTimedOut()
-                            await execution.teardown(using: teardown)
-                            return .timerStopped
+                            var tail = OutputTail(limit: limit)
+                            do {
+                                for try await buffer in execution.standardOutput {
+                                    let data = buffer.withUnsafeBytes { Data($0) }
+                                    tail.append(data)
+                                    onOutput?(.stdout, data)
+                                }
+                            } catch {}
+                            return .stdout(tail.text)
                         }
-                    }
-                    var captured = CapturedOutput()
-                    var open = 2
-                    while let part = await group.next() {
-                        switch part {
-                        case .stdout(let text): captured.stdout = text; open -= 1
-                        case .stderr(let text): captured.stderr = text; open -= 1
-                        case .timerStopped: break
+                        group.addTask {
+                            var tail = OutputTail(limit: limit)
+                            do {
+                                for try await buffer in execution.standardError {
+                                    let data = buffer.withUnsafeBytes { Data($0) }
+                                    tail.append(data)
+                                    onOutput?(.stderr, data)
+                                }
+                            } catch {}
+                            return .stderr(tail.text)
                         }
-                        if open == 0 { group.cancelAll() }
+                        if let timeout {
+                            group.addTask {
+                                do { try await Task.sleep(for: timeout) } catch { return .timerStopped }
+                                control.markTimedOut()
+                                control.killEscapees()
+                                await execution.teardown(using: teardown)
+                                return .timerStopped
+                            }
+                        }
+                        var captured = CapturedOutput()
+                        var open = 2
+                        while let part = await group.next() {
+                            switch part {
+                            case .stdout(let text): captured.stdout = text; open -= 1
+                            case .stderr(let text): captured.stderr = text; open -= 1
+                            case .timerStopped: break
+                            }
+                            if open == 0 { group.cancelAll() }
+                        }
+                        return captured
                     }
-                    return captured
                 }
+            } onCancel: {
+                // While the command still runs (its tree intact): the group gets the teardown sequence, but
+                // descendants that left the group with setsid would not, so they are killed now.
+                control.killEscapees()
             }
         } catch let error as SubprocessError {
             control.sweep()
@@ -164,6 +174,16 @@ private final class ProcessControl: @unchecked Sendable {
     func setPID(_ pid: pid_t) { lock.withLock { self.pid = pid } }
     func markTimedOut() { lock.withLock { _timedOut = true } }
     var timedOut: Bool { lock.withLock { _timedOut } }
+
+    /// SIGKILLs the child's descendants that left its process group (`setsid`), and the groups they lead.
+    /// Must run while the child is alive: once it exits, its orphans are no longer its descendants.
+    func killEscapees() {
+        guard let pid = lock.withLock({ self.pid }), pid > 0 else { return }
+        for descendant in ProcessTree.descendants(of: pid) where getpgid(descendant) != pid {
+            if getpgid(descendant) == descendant { _ = kill(-descendant, SIGKILL) }
+            _ = kill(descendant, SIGKILL)
+        }
+    }
 
     /// SIGKILLs whatever is left of the child's process group (background grandchildren).
     func sweep() {

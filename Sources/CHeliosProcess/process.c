@@ -1,0 +1,1 @@
+// The header holds everything (static inline); SwiftPM needs a source file.
