@@ -1,6 +1,6 @@
 # Two entry points for a fresh Debian machine: `make demo` and `make test`. Both install what they need.
 SHELL := /bin/bash
-APT_PACKAGES := ffmpeg libavformat-dev libavcodec-dev libavutil-dev libswscale-dev pkg-config time
+APT_PACKAGES := ffmpeg libavformat-dev libavcodec-dev libavutil-dev libswscale-dev pkg-config time mkvtoolnix gstreamer1.0-tools gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly gstreamer1.0-plugins-bad gstreamer1.0-libav
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: deps build demo test bench clean
