@@ -7,6 +7,7 @@ let package = Package(
     products: [
         .library(name: "HeliosMedia", targets: ["HeliosMedia"]),
         .library(name: "HeliosOrchestrator", targets: ["HeliosOrchestrator"]),
+        .library(name: "HeliosStorage", targets: ["HeliosStorage"]),
         .executable(name: "helios-stitch", targets: ["helios-stitch"]),
         .executable(name: "helios", targets: ["helios"]),
         .executable(name: "helios-synth", targets: ["helios-synth"]),
@@ -16,6 +17,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.0.0"),
         .package(url: "https://github.com/swiftlang/swift-subprocess", from: "1.0.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.0"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
     ],
     targets: [
         // FFmpeg's C libraries, found with pkg-config; apt names the Debian packages.
@@ -44,6 +47,15 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Subprocess", package: "swift-subprocess"),
+            ]
+        ),
+        // Artifact stores (local default, S3 opt-in), keys and asset bundles. Knows nothing of FFmpeg or jobs.
+        .target(
+            name: "HeliosStorage",
+            dependencies: [
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ]
         ),
         // The deterministic synthetic renderer and verifier used by the E2E harness.
@@ -78,6 +90,7 @@ let package = Package(
         .target(name: "HeliosTestSupport", path: "Tests/HeliosTestSupport"),
         .testTarget(name: "HeliosMediaTests", dependencies: ["HeliosMedia", "HeliosTestSupport"]),
         .testTarget(name: "HeliosOrchestratorTests", dependencies: ["HeliosOrchestrator"]),
+        .testTarget(name: "HeliosStorageTests", dependencies: ["HeliosStorage", "HeliosTestSupport"]),
         .testTarget(name: "HeliosSynthTests", dependencies: ["HeliosSynth"]),
         .testTarget(name: "HeliosCLITests", dependencies: ["helios-stitch", "HeliosMedia", "HeliosTestSupport"]),
         .testTarget(
