@@ -146,6 +146,11 @@ final class ExactAudioTrack {
         p.pointee.pts = start
         p.pointee.dts = start
         if !keepsPriming, start + p.pointee.duration <= 0 { return }
+        // A last frame shorter than a whole one says so where the container can (Matroska's DiscardPadding).
+        let frame = Int64(encoder.frameSize)
+        if packet.skipSamples == nil, p.pointee.duration > 0, p.pointee.duration < frame {
+            packet.setSkipSamples(start: 0, end: frame - p.pointee.duration)
+        }
         try emit(packet)
     }
 
