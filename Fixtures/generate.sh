@@ -75,6 +75,7 @@ case "$set_name" in
     chunk 0 60 "$H264 -bf 0" "$AAC" mp4
     ff -i "$out/chunk000.mp4" -ss 0.5 -copyinkf -c copy -map 0 -avoid_negative_ts make_zero -fflags +bitexact "$out/cut.mp4"
     rm "$out/chunk000.mp4" ;;
+  bad-ac3-audio)   chunk 0 30 "$H264" "-c:a ac3" mp4 ;;  # a codec --audio exact does not re-encode
   bad-short-audio) chunk 1 30 "$H264" "$AAC -af atrim=end=0.5" mp4 ;;
   # The chunk matrix real renderers produce: matrix-CONTAINER-CODEC-BFRAMES-SPLIT, e.g. matrix-mkv-h264-bf3-a.
   # CONTAINER: mp4 mov mkv webm ts fmp4 (fragmented MP4); CODEC: h264 hevc vp9; BFRAMES: bf0, bf3...;

@@ -208,9 +208,13 @@ struct StitchCLITests {
         let timing = try await Oracle.timing(URL(fileURLWithPath: out))
         #expect(timing.first { $0.kind == "audio" }?.statedDuration == 3.0)
 
-        let bad = try await stitch(try await good() + ["-o", dir.appendingPathComponent("x.mp4").path, "--audio", "resample"])
-        #expect(bad.status == 2)
-        #expect(bad.stderr.contains("--audio"), "\(bad.stderr)")
+        let refused = try await stitch(try await good() + ["-o", dir.appendingPathComponent("x.mp4").path, "--audio", "resample"])
+        #expect(refused.status == 2)
+        #expect(refused.stderr.contains("--audio"), "\(refused.stderr)")
         #expect(!FileManager.default.fileExists(atPath: dir.appendingPathComponent("x.mp4").path))
+
+        // A codec it does not re-encode is refused up front, naming the input and stream.
+        let ac3 = try await bad("bad-ac3-audio")
+        try await expectFailure([ac3], code: 2, mentions: ["--audio exact", "chunk000.mp4", "stream 1", "ac3"], extra: ["--audio", "exact"])
     }
 }

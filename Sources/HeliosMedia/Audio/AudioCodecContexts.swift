@@ -134,7 +134,12 @@ final class AudioEncoder {
         frame = try AudioFrame()
         ctx.pointee.sample_rate = sampleRate
         var source = layout
-        try check(av_channel_layout_copy(&ctx.pointee.ch_layout, &source), "av_channel_layout_copy", path: path)
+        if source.order == AV_CHANNEL_ORDER_UNSPEC {
+            // A count without positions (some containers): the default layout for that many channels.
+            av_channel_layout_default(&ctx.pointee.ch_layout, source.nb_channels)
+        } else {
+            try check(av_channel_layout_copy(&ctx.pointee.ch_layout, &source), "av_channel_layout_copy", path: path)
+        }
         ctx.pointee.sample_fmt = Self.sampleFormat(for: codec)
         ctx.pointee.bit_rate = bitRate
         ctx.pointee.time_base = AVRational(num: 1, den: sampleRate)

@@ -66,6 +66,7 @@ public struct NativeStitcher: VideoStitcher {
         }
         probed = ProbedInput.normalizingLeadingStretch(probed)
         let (capabilities, formatName) = try OutputCapabilities.detect(outputPath: outputPath, format: options.format, first: probed[0])
+        try Remuxer.checkExactAudio(probed, mode: options.audio)
         let issues = StitchValidator.validate(probed, output: capabilities, lenient: options.lenient)
         let plan = StitchPlan(inputs: probed, output: capabilities)
         var report = StitchReport(inputs: probed.map(InputSummary.init), boundaries: plan.boundaries, issues: issues, output: nil)

@@ -28,13 +28,26 @@ struct Remuxer {
         var exactAudio: [ExactAudioSummary] = []
     }
 
-    /// The streams `--audio exact` re-encodes: compressed audio with a known sample rate.
+    /// Compressed audio codecs `--audio exact` re-encodes (PCM is exact already and stays copied).
+    static let reencodedCodecs: Set<String> = ["aac", "opus"]
+
+    /// The streams `--audio exact` re-encodes: AAC and Opus with a known sample rate, beside a video stream that
+    /// gives the spans to cut to (audio-only inputs are copied).
     static func exactStreams(_ inputs: [ProbedInput], mode: AudioMode) -> Set<Int> {
         guard mode == .exact, let first = inputs.first, first.masterStreamIndex.map({ first.streams[$0].signature.kind == .video }) == true
         else { return [] }
         return Set(first.streams.filter {
-            $0.signature.kind == .audio && !$0.signature.codec.hasPrefix("pcm_") && $0.signature.sampleRate > 0
+            $0.signature.kind == .audio && reencodedCodecs.contains($0.signature.codec) && $0.signature.sampleRate > 0
         }.map(\.index))
+    }
+
+    /// Refuses `--audio exact` for compressed audio it cannot re-encode, naming the stream.
+    static func checkExactAudio(_ inputs: [ProbedInput], mode: AudioMode) throws(StitchError) {
+        guard mode == .exact, let first = inputs.first else { return }
+        for stream in first.streams where stream.signature.kind == .audio && !stream.signature.codec.hasPrefix("pcm_")
+            && !reencodedCodecs.contains(stream.signature.codec) {
+            throw .usage("--audio exact re-encodes AAC and Opus (PCM is copied); input 1 (\(URL(fileURLWithPath: first.path).lastPathComponent)), stream \(stream.index) is \(stream.signature.codec): use --audio copy")
+        }
     }
 
     func run() throws(StitchError) -> Written {
