@@ -156,4 +156,35 @@ struct ExactAudioTests {
         #expect(lags.first == 0)
         #expect(lags.dropFirst().contains { $0 != 0 }, "lags: \(lags)")
     }
+
+    /// Chunk-matrix sets (the chunk-matrix tests' fixtures): 1-frame chunks, B-frames, Matroska milliseconds,
+    /// fragmented MP4 with unflagged priming, ADTS AAC in MPEG-TS, Opus in WebM.
+    @Test("chunk-matrix sets: the audio lasts exactly the video's frames × 1,600 samples, every chunk at offset 0",
+          arguments: ["matrix-mkv-h264-bf3-c", "matrix-fmp4-h264-bf3-c", "matrix-ts-h264-bf0-b", "matrix-webm-vp9-bf0-c",
+                      "matrix-mp4-h264-bf3-b"])
+    func matrix(_ set: String) async throws {
+        let chunks = try await FixtureCache.shared.files(set)
+        let ext = chunks[0].pathExtension
+        let dir = try makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let output = dir.appendingPathComponent("out.\(ext)")
+        let report = try await NativeStitcher(options: StitchOptions(audio: .exact)).stitch(chunks, to: output)
+        var frames: [String] = []
+        for chunk in chunks { frames += try await Oracle.frameHashes(chunk) }
+        let summary = try #require(report.output?.exactAudio?.first)
+        let decoded = try await Oracle.decodedAudioSamples(output)
+        print("exact audio \(set): \(frames.count) frames, \(summary.samples) samples encoded, decoded \(decoded) "
+              + "(drift \(decoded - frames.count * Self.samplesPerFrame)), offsets \(summary.videoOffsetSamples)")
+        #expect(summary.samples == Int64(frames.count * Self.samplesPerFrame))
+        #expect(summary.videoOffsetSamples.allSatisfy { $0 == 0 }, "\(summary.videoOffsetSamples)")
+        #expect(summary.silentSamples.allSatisfy { $0 == 0 })
+        #expect(try await Oracle.frameHashes(output) == frames)
+        #expect(try await Oracle.decodeWarnings(output) == [])
+        if ext == "mkv" || ext == "webm" {
+            #expect(decoded == frames.count * Self.samplesPerFrame)
+        } else {
+            // MP4 and MPEG-TS: ffmpeg decodes the last AAC frame whole.
+            #expect(decoded >= frames.count * Self.samplesPerFrame && decoded < frames.count * Self.samplesPerFrame + 1024)
+        }
+    }
 }

@@ -151,8 +151,11 @@ public struct StitchReport: Codable, Sendable, Hashable {
 
 /// One audio stream re-encoded by `--audio exact`.
 public struct ExactAudioSummary: Codable, Sendable, Hashable {
+    /// The output stream's index.
     public var stream: Int
+    /// The encoder that wrote it (`aac`, `libopus`).
     public var encoder: String
+    /// The bit rate asked of the encoder, in bits per second.
     public var bitRate: Int64
     /// Samples encoded: the video's duration times the sample rate.
     public var samples: Int64
