@@ -55,6 +55,9 @@ struct HeliosStitch: AsyncParsableCommand {
     @Flag(help: "Replace an existing output file.")
     var force = false
 
+    @Option(help: "Audio placement: copy (default; packets copied, within half a frame of the video at every boundary) or exact (decode, cut every chunk to its video span sample-exactly, encode once; video still copied).")
+    var audio: AudioMode = .copy
+
     @Flag(help: "Report timestamp-continuity findings as warnings instead of refusing. Codec and layout mismatches still fail.")
     var lenient = false
 
@@ -94,7 +97,7 @@ struct HeliosStitch: AsyncParsableCommand {
         var onProgress: (@Sendable (StitchProgress) -> Void)?
         if let bar { onProgress = { bar.update($0) } }
         let stitcher = NativeStitcher(
-            options: StitchOptions(format: format, faststart: faststart, force: force, lenient: lenient, checkOnly: check),
+            options: StitchOptions(format: format, faststart: faststart, force: force, lenient: lenient, checkOnly: check, audio: audio),
             logger: logger,
             progress: onProgress
         )
@@ -129,3 +132,5 @@ struct HeliosStitch: AsyncParsableCommand {
         Foundation.exit(code)
     }
 }
+
+extension AudioMode: ExpressibleByArgument {}

@@ -16,6 +16,9 @@ static inline int helios_pkt_flag_key(void) { return AV_PKT_FLAG_KEY; }
 static inline int helios_pkt_flag_discard(void) { return AV_PKT_FLAG_DISCARD; }
 static inline int helios_pkt_flag_corrupt(void) { return AV_PKT_FLAG_CORRUPT; }
 static inline uint32_t helios_mktag(char a, char b, char c, char d) { return MKTAG(a, b, c, d); }
+static inline int helios_averror_decoder_not_found(void) { return AVERROR_DECODER_NOT_FOUND; }
+static inline int helios_averror_encoder_not_found(void) { return AVERROR_ENCODER_NOT_FOUND; }
+static inline int helios_averror_patchwelcome(void) { return AVERROR_PATCHWELCOME; }
 
 /// Writes the message for an FFmpeg error code into buf (what av_err2str does).
 void helios_strerror(int code, char *buf, size_t size);

@@ -140,6 +140,7 @@ struct StreamAccumulator {
     var durations: [Int64: Int] = [:]
     var lastDuration: Int64 = 0
     var audioSamples: Int64 = 0
+    var payloadBytes: Int64 = 0
     var videoPts: [Int64] = []
     var leading: [PacketTiming] = []
     var trailing: [PacketTiming] = []
@@ -193,6 +194,7 @@ struct StreamAccumulator {
         if trailing.count == Self.trailingKept { trailing.removeFirst() }
         trailing.append(timing)
         if isCorrupt { corrupt += 1 }
+        payloadBytes += Int64(max(size, 0))
         let pts = read.pts, dts = read.dts
         if pts == AV.noPTS || dts == AV.noPTS {
             missing += 1
@@ -306,7 +308,8 @@ struct StreamAccumulator {
             trailingPackets: trailing,
             frameRate: frameRate,
             derivedDtsDelay: derivedDelay,
-            firstFrameGap: firstFrameGap
+            firstFrameGap: firstFrameGap,
+            payloadBytes: payloadBytes
         )
     }
 }

@@ -125,6 +125,8 @@ public struct ProbedStream: Codable, Sendable, Hashable {
     /// Leading audio packets found to be encoder priming although no flag or edit list says so (see
     /// `ProbedInput.markingUnflaggedPriming`).
     public var unflaggedPrimingPackets: Int = 0
+    /// Bytes of all packets read (for an audio re-encode at about the input's bit rate).
+    public var payloadBytes: Int64 = 0
 
     /// How far decoding runs ahead of presentation at the start (first presented pts minus first dts), in ticks:
     /// the B-frame delay of this input's encode. 0 for audio and for video without reordering.

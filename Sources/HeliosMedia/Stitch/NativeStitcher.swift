@@ -66,6 +66,7 @@ public struct NativeStitcher: VideoStitcher {
         }
         probed = ProbedInput.normalizingLeadingStretch(probed)
         let (capabilities, formatName) = try OutputCapabilities.detect(outputPath: outputPath, format: options.format, first: probed[0])
+        try Remuxer.checkExactAudio(probed, mode: options.audio)
         let issues = StitchValidator.validate(probed, output: capabilities, lenient: options.lenient)
         let plan = StitchPlan(inputs: probed, output: capabilities)
         var report = StitchReport(inputs: probed.map(InputSummary.init), boundaries: plan.boundaries, issues: issues, output: nil)
@@ -74,13 +75,23 @@ public struct NativeStitcher: VideoStitcher {
         if options.checkOnly { return report }
 
         let remuxer = Remuxer(inputs: probed, plan: plan, outputPath: outputPath, formatName: formatName,
-                              faststart: options.faststart, logger: logger, progress: progress, cancellation: cancellation)
+                              faststart: options.faststart, audio: options.audio, marksAudioPriming: capabilities.marksAudioPriming,
+                              logger: logger, progress: progress, cancellation: cancellation)
         let written = try remuxer.run()
         progress?(.finishing)
         let elapsed = clock.now - started
         let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
         report.output = OutputSummary(plan: plan, inputs: probed, written: written, path: outputPath,
                                       format: formatName, elapsedSeconds: seconds)
+        report.output?.audioMode = options.audio
+        if options.audio == .exact {
+            report.output?.applyExactAudio(written.exactAudio, inputs: probed, plan: plan)
+            let exact = Set(written.exactAudio.map(\.stream))
+            for k in report.boundaries.indices where exact.contains(report.boundaries[k].stream) {
+                report.boundaries[k].audioDiscontinuitySamples = 0
+                report.boundaries[k].droppedPackets = 0
+            }
+        }
         logger.debug("stitched \(inputs.count) inputs into \(outputPath) in \(seconds) s")
         return report
     }
