@@ -17,7 +17,7 @@ static void helios_log_callback(void *avcl, int level, const char *fmt, va_list 
     char line[1024];
     int print_prefix = 1;
     av_log_format_line2(avcl, level, fmt, vl, line, sizeof(line), &print_prefix);
-    current_sink(level, line);
+    current_sink(avcl, level, line);
 }
 
 void helios_set_log_sink(helios_log_sink sink) {

@@ -83,9 +83,11 @@ struct HeliosStitch: AsyncParsableCommand {
         guard check || output != nil else { fail("missing -o OUTPUT (or use --check)", code: 2, usage: true) }
         let outputURL = URL(fileURLWithPath: output ?? "check.\(format ?? URL(fileURLWithPath: paths[0]).pathExtension)")
 
+        let verbose = self.verbose
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = .debug
+            // FFmpeg's own lines (label helios.ffmpeg) are debug messages: shown with --verbose only.
+            handler.logLevel = verbose ? .debug : .error
             return handler
         }
         var logger = Logger(label: "helios.stitch")

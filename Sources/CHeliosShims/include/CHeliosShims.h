@@ -20,8 +20,9 @@ static inline uint32_t helios_mktag(char a, char b, char c, char d) { return MKT
 /// Writes the message for an FFmpeg error code into buf (what av_err2str does).
 void helios_strerror(int code, char *buf, size_t size);
 
-/// Installs an av_log callback that forwards formatted lines to `sink` (NULL restores the default).
-typedef void (*helios_log_sink)(int level, const char *line);
+/// Installs an av_log callback that forwards formatted lines to `sink` (NULL restores the default). `context` is the
+/// object that logged (an AVFormatContext, AVCodecContext, AVIOContext ...), so a caller can tell whose line it is.
+typedef void (*helios_log_sink)(void *context, int level, const char *line);
 void helios_set_log_sink(helios_log_sink sink);
 /// Starts writeback of a file's dirty pages without waiting (Linux sync_file_range), so a final fsync finds
 /// little left to write. Returns 0, or -1 with errno set (callers may ignore failure: fsync still follows).

@@ -62,7 +62,11 @@ public struct NativeStitcher: VideoStitcher {
         for (index, url) in inputs.enumerated() {
             if cancellation.isCancelled { throw .cancelled }
             progress?(.probing(index: index, count: inputs.count))
-            probed.append(try MediaProbe.probe(url, reference: &reference, cancellation: cancellation))
+            do {
+                probed.append(try MediaProbe.probe(url, reference: &reference, cancellation: cancellation))
+            } catch .damagedInput(nil, let path, let reason) {
+                throw .damagedInput(index: index, path: path, reason: reason)
+            }
         }
         probed = ProbedInput.normalizingLeadingStretch(probed)
         let (capabilities, formatName) = try OutputCapabilities.detect(outputPath: outputPath, format: options.format, first: probed[0])

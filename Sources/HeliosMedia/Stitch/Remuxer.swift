@@ -74,11 +74,13 @@ struct Remuxer {
             }
             var mappers = (0..<input.streams.count).map { StitchPlan.PacketMapper(plan: plan, inputs: inputs, input: i, stream: $0) }
             var packetsRead = 0
+            var perStream = [Int](repeating: 0, count: input.streams.count)
             while try demuxer.read(into: packet) {
                 packetsRead += 1
                 if packetsRead & 255 == 0, cancellation.isCancelled { throw StitchError.cancelled }
                 let s = packet.streamIndex
                 guard s < mappers.count else { continue }
+                perStream[s] += 1
                 let p = packet.pointer
                 guard let mapped = mappers[s].map(pts: p.pointee.pts, dts: p.pointee.dts, duration: p.pointee.duration) else { continue }
                 let planTB = plan.timeBases[s]
@@ -102,6 +104,14 @@ struct Remuxer {
                 written[s] += 1
                 try muxer.write(packet)
                 writeback.advance(to: muxer.bytesWritten)
+            }
+            // The same file read twice must give the same packets: anything else lost frames since it was probed.
+            if let line = demuxer.loggedErrors.first {
+                throw StitchError.damagedInput(index: i, path: input.path, reason: "the file is corrupt or truncated; libavformat: \(line)")
+            }
+            for (s, stream) in input.streams.enumerated() where perStream[s] != stream.packetCount {
+                throw StitchError.damagedInput(index: i, path: input.path,
+                                               reason: "stream \(s): \(perStream[s]) packets read but \(stream.packetCount) when probed; the file changed or is damaged")
             }
             bytesDone += input.fileSize
             progress?(.remuxing(bytesRead: bytesDone, totalBytes: totalBytes))

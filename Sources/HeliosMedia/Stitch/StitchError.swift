@@ -6,6 +6,9 @@ public enum StitchError: Error, Sendable, CustomStringConvertible {
     case invalidInputs(StitchReport)
     /// An input could not be read: missing, unreadable, empty, not media, or corrupt.
     case unreadableInput(path: String, reason: String)
+    /// An input opens but is damaged: frames the container declares could not be read, packets are flagged
+    /// corrupt, or the demuxer reported corrupt or truncated data it skipped. `index` is the input's position.
+    case damagedInput(index: Int?, path: String, reason: String)
     /// The output could not be written.
     case outputFailed(path: String, reason: String)
     /// The output exists and `force` was not given.
@@ -24,6 +27,8 @@ public enum StitchError: Error, Sendable, CustomStringConvertible {
             return "inputs cannot be stitched (\(errors.count) error\(errors.count == 1 ? "" : "s")):\n"
                 + errors.map { "  " + $0.description }.joined(separator: "\n")
         case .unreadableInput(let path, let reason): return "\(path): \(reason)"
+        case .damagedInput(let index?, let path, let reason): return "input \(index + 1) (\(path)): \(reason)"
+        case .damagedInput(nil, let path, let reason): return "\(path): \(reason)"
         case .outputFailed(let path, let reason): return "cannot write \(path): \(reason)"
         case .outputExists(let path): return "\(path) exists; pass --force to replace it"
         case .outputIsInput(let path): return "output \(path) is also an input; inputs are never modified"
@@ -45,7 +50,7 @@ public enum StitchError: Error, Sendable, CustomStringConvertible {
         switch self {
         case .invalidInputs: 1
         case .usage, .outputExists, .outputIsInput: 2
-        case .unreadableInput, .outputFailed: 3
+        case .unreadableInput, .damagedInput, .outputFailed: 3
         case .cancelled: 130
         }
     }
