@@ -1,5 +1,6 @@
 #define _GNU_SOURCE
 #include <fcntl.h>
+#include <errno.h>
 #include "CHeliosShims.h"
 #include <stdio.h>
 #include <stdarg.h>
@@ -32,5 +33,15 @@ int helios_start_writeback(int fd) {
 #else
     (void)fd;
     return 0;
+#endif
+}
+
+int helios_open_tmpfile(const char *directory, unsigned int mode) {
+#ifdef O_TMPFILE
+    return open(directory, O_TMPFILE | O_WRONLY | O_CLOEXEC, (mode_t)mode);
+#else
+    (void)directory; (void)mode;
+    errno = EOPNOTSUPP;
+    return -1;
 #endif
 }

@@ -26,8 +26,10 @@ struct HeliosStitch: AsyncParsableCommand {
         abstract: "Stitch video chunks into one file without re-encoding, after validating they fit together.",
         discussion: """
         Exit codes: 0 stitched (or, with --check, valid); 1 inputs incompatible or discontinuous; \
-        2 usage error (bad arguments, output exists without --force, output is an input); \
-        3 input/output error (missing, unreadable, corrupt or non-media input; unwritable output); 130 interrupted.
+        2 usage error (bad arguments, output exists without --force, output is an input or not a regular file, \
+        an input given twice without --allow-repeat); \
+        3 input/output error (missing, unreadable, damaged or non-media input; unwritable output); \
+        130 interrupted (SIGINT, SIGTERM, SIGHUP). With --json every error is printed as JSON on stdout.
         """
     )
 
@@ -55,6 +57,9 @@ struct HeliosStitch: AsyncParsableCommand {
     @Flag(help: "Replace an existing output file.")
     var force = false
 
+    @Flag(help: "Accept the same file more than once among the inputs.")
+    var allowRepeat = false
+
     @Flag(help: "Report timestamp-continuity findings as warnings instead of refusing. Codec and layout mismatches still fail.")
     var lenient = false
 
@@ -76,7 +81,7 @@ struct HeliosStitch: AsyncParsableCommand {
                     paths.append(line.hasPrefix("/") ? line : base.appendingPathComponent(line).path)
                 }
             } catch {
-                fail("cannot read list \(list): \(error.localizedDescription)", code: 3)
+                fail("cannot read list \(list): \(error.localizedDescription)", code: 3, errorCode: "unreadable-input", path: list)
             }
         }
         if paths.isEmpty { fail("no inputs given", code: 2, usage: true) }
@@ -96,7 +101,8 @@ struct HeliosStitch: AsyncParsableCommand {
         var onProgress: (@Sendable (StitchProgress) -> Void)?
         if let bar { onProgress = { bar.update($0) } }
         let stitcher = NativeStitcher(
-            options: StitchOptions(format: format, faststart: faststart, force: force, lenient: lenient, checkOnly: check),
+            options: StitchOptions(format: format, faststart: faststart, force: force, lenient: lenient, checkOnly: check,
+                                   allowRepeat: allowRepeat),
             logger: logger,
             progress: onProgress
         )
@@ -110,24 +116,44 @@ struct HeliosStitch: AsyncParsableCommand {
             emit(report)
         } catch let error as StitchError {
             bar?.clear()
-            if case .invalidInputs(let report) = error, json { emit(report) }
-            fail(error.description, code: error.exitCode)
+            if case .invalidInputs(let report) = error, json {
+                emit(report)
+                fail(error.description, code: error.exitCode, asJSON: false)
+            }
+            fail(error.description, code: error.exitCode, errorCode: error.code, path: error.path, retryable: error.isRetryable)
         }
     }
 
     private func emit(_ report: StitchReport) {
         if json {
             let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
             if let data = try? encoder.encode(report), let text = String(data: data, encoding: .utf8) { print(text) }
         } else if !quiet {
             print(ReportFormatter.summary(report, checkOnly: check))
         }
     }
 
-    private func fail(_ message: String, code: Int32, usage: Bool = false) -> Never {
+    /// Prints the error on stderr (and, with --json, as `{"error": {...}}` on stdout) and exits with `code`.
+    private func fail(_ message: String, code: Int32, usage: Bool = false, errorCode: String? = nil, path: String? = nil,
+                      retryable: Bool = false, asJSON: Bool = true) -> Never {
         FileHandle.standardError.write(Data("helios-stitch: error: \(message)\n".utf8))
         if usage { FileHandle.standardError.write(Data("Usage: helios-stitch [options] INPUT... -o OUTPUT (see --help)\n".utf8)) }
+        if json && asJSON {
+            let error = CLIError(code: errorCode ?? (usage ? "usage" : "error"), message: message, exitCode: code, path: path, retryable: retryable)
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+            if let data = try? encoder.encode(["error": error]), let text = String(data: data, encoding: .utf8) { print(text) }
+        }
         Foundation.exit(code)
     }
+}
+
+/// The JSON shape of an error with `--json`.
+struct CLIError: Encodable {
+    var code: String
+    var message: String
+    var exitCode: Int32
+    var path: String?
+    var retryable: Bool
 }

@@ -54,18 +54,22 @@ public enum MediaProbe {
 
     /// Checks existence, type and size before handing the file to libavformat, for clearer messages.
     static func fileSize(_ path: String) throws(StitchError) -> Int64 {
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
-            throw .unreadableInput(path: path, reason: "no such file")
+        var info = stat()
+        guard stat(path, &info) == 0 else {
+            let reason = switch errno {
+            case ENOENT: "no such file"
+            case EACCES: "permission denied (a directory on its path cannot be searched)"
+            case ENOTDIR: "no such file (a component of its path is not a directory)"
+            default: String(cString: strerror(errno))
+            }
+            throw .unreadableInput(path: path, reason: reason)
         }
-        if isDirectory.boolValue { throw .unreadableInput(path: path, reason: "is a directory, not a media file") }
-        guard FileManager.default.isReadableFile(atPath: path) else {
-            throw .unreadableInput(path: path, reason: "permission denied")
+        if let kind = fileKind(mode: info.st_mode) {
+            throw .unreadableInput(path: path, reason: "is \(kind), not a regular file (inputs are read twice: probed, then copied)")
         }
-        let attributes = try? FileManager.default.attributesOfItem(atPath: path)
-        let size = (attributes?[.size] as? NSNumber)?.int64Value ?? 0
-        if size == 0 { throw .unreadableInput(path: path, reason: "file is empty (0 bytes)") }
-        return size
+        guard access(path, R_OK) == 0 else { throw .unreadableInput(path: path, reason: "permission denied") }
+        if info.st_size == 0 { throw .unreadableInput(path: path, reason: "file is empty (0 bytes)") }
+        return Int64(info.st_size)
     }
 
     static func describe(_ error: FFmpegError) -> String {
@@ -351,7 +355,9 @@ struct StreamAccumulator {
             trailingPackets: trailing,
             frameRate: frameRate,
             derivedDtsDelay: derivedDelay,
-            firstFrameGap: firstFrameGap
+            firstFrameGap: firstFrameGap,
+            missingPtsCount: missingPts,
+            missingDtsOnlyCount: missing - missingPts
         )
     }
 }

@@ -55,7 +55,8 @@ public struct NativeStitcher: VideoStitcher {
         let started = clock.now
         guard !inputs.isEmpty else { throw .usage("no inputs given") }
         let outputPath = output.standardizedFileURL.path
-        if !options.checkOnly { try checkOutputPath(outputPath, inputs: inputs) }
+        let identities = try checkRepeats(inputs)
+        if !options.checkOnly { try checkOutputPath(outputPath, inputs: inputs, identities: identities) }
 
         var probed: [ProbedInput] = []
         var reference: ProbeReference?
@@ -87,25 +88,5 @@ public struct NativeStitcher: VideoStitcher {
                                       format: formatName, elapsedSeconds: seconds)
         logger.debug("stitched \(inputs.count) inputs into \(outputPath) in \(seconds) s")
         return report
-    }
-
-    /// Refuses an output that is an input, exists without `force`, or sits in a missing directory.
-    private func checkOutputPath(_ outputPath: String, inputs: [URL]) throws(StitchError) {
-        let resolvedOutput = URL(fileURLWithPath: outputPath).resolvingSymlinksInPath().path
-        for input in inputs where input.standardizedFileURL.resolvingSymlinksInPath().path == resolvedOutput {
-            throw .outputIsInput(path: outputPath)
-        }
-        var isDirectory: ObjCBool = false
-        if FileManager.default.fileExists(atPath: outputPath, isDirectory: &isDirectory) {
-            if isDirectory.boolValue { throw .outputFailed(path: outputPath, reason: "is a directory") }
-            if !options.force { throw .outputExists(path: outputPath) }
-        }
-        let directory = URL(fileURLWithPath: outputPath).deletingLastPathComponent().path
-        guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue else {
-            throw .outputFailed(path: outputPath, reason: "directory \(directory) does not exist")
-        }
-        guard FileManager.default.isWritableFile(atPath: directory) else {
-            throw .outputFailed(path: outputPath, reason: "directory \(directory) is not writable")
-        }
     }
 }

@@ -23,30 +23,23 @@ struct Remuxer {
     }
 
     func run() throws(StitchError) -> Written {
-        let temp = temporaryPath()
+        let temp = TemporaryOutput(outputPath: outputPath)
         do {
-            let written = try remux(into: temp)
-            try durablyRename(temp, to: outputPath)
+            let written = try remux(into: temp.muxerPath)
+            try temp.commit(cancellation: cancellation)
             return written
         } catch {
-            unlink(temp)
+            temp.discard()
             if cancellation.isCancelled { throw .cancelled }
             switch error {
             case let error as StitchError: throw error
             case let error as FFmpegError where error.isInterrupted: throw .cancelled
-            case let error as FFmpegError where error.path != outputPath && error.path != temp && error.path != nil:
+            case let error as FFmpegError where error.path != outputPath && error.path != temp.muxerPath && error.path != nil:
                 throw .unreadableInput(path: error.path!, reason: MediaProbe.describe(error))
             case let error as FFmpegError: throw .outputFailed(path: outputPath, reason: "\(error.function): \(error.message)")
             default: throw .outputFailed(path: outputPath, reason: "\(error)")
             }
         }
-    }
-
-    private func temporaryPath() -> String {
-        let url = URL(fileURLWithPath: outputPath)
-        // Keep the extension: some muxers (ipod, for .m4a) check it.
-        let name = ".\(url.deletingPathExtension().lastPathComponent).helios-\(UInt32.random(in: .min ... .max)).tmp.\(url.pathExtension)"
-        return url.deletingLastPathComponent().appendingPathComponent(name).path
     }
 
     private func remux(into temp: String) throws -> Written {
@@ -118,6 +111,8 @@ struct Remuxer {
             logger.trace("copied input \(i + 1) of \(inputs.count): \(input.path)")
         }
         try muxer.finish()
+        // The trailer is written; from here to the rename only cancellation can stop the run.
+        if cancellation.isCancelled { throw StitchError.cancelled }
         let bytes = (try? FileManager.default.attributesOfItem(atPath: temp)[.size] as? NSNumber)?.int64Value ?? 0
         return Written(packets: written, bytes: bytes, timeBases: outTimeBases)
     }
@@ -136,24 +131,6 @@ struct Remuxer {
             guard fd >= 0, bytes - started >= Self.interval else { return }
             started = bytes
             _ = helios_start_writeback(fd)
-        }
-    }
-
-    /// fsyncs the file, renames it over the output and fsyncs the directory, so a crash leaves either the
-    /// old state or the whole new file.
-    private func durablyRename(_ temp: String, to path: String) throws(StitchError) {
-        let fd = open(temp, O_RDONLY)
-        guard fd >= 0 else { throw .outputFailed(path: path, reason: "cannot reopen temp file: \(String(cString: strerror(errno)))") }
-        let synced = fsync(fd)
-        close(fd)
-        guard synced == 0 else { throw .outputFailed(path: path, reason: "fsync failed: \(String(cString: strerror(errno)))") }
-        guard rename(temp, path) == 0 else {
-            throw .outputFailed(path: path, reason: "rename failed: \(String(cString: strerror(errno)))")
-        }
-        let directory = open(URL(fileURLWithPath: path).deletingLastPathComponent().path, O_RDONLY)
-        if directory >= 0 {
-            fsync(directory)
-            close(directory)
         }
     }
 }

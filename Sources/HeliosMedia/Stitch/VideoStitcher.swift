@@ -18,12 +18,16 @@ public struct StitchOptions: Sendable, Hashable {
     public var lenient: Bool
     /// Validate and report only; write nothing.
     public var checkOnly: Bool
+    /// Accept the same file more than once among the inputs (otherwise refused: usually a mistake in a list).
+    public var allowRepeat: Bool
 
-    public init(format: String? = nil, faststart: Bool = false, force: Bool = false, lenient: Bool = false, checkOnly: Bool = false) {
+    public init(format: String? = nil, faststart: Bool = false, force: Bool = false, lenient: Bool = false, checkOnly: Bool = false,
+                allowRepeat: Bool = false) {
         self.format = format
         self.faststart = faststart
         self.force = force
         self.lenient = lenient
         self.checkOnly = checkOnly
+        self.allowRepeat = allowRepeat
     }
 }
