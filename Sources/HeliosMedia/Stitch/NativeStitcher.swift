@@ -81,7 +81,6 @@ public struct NativeStitcher: VideoStitcher {
         let remuxer = Remuxer(inputs: probed, plan: plan, outputPath: outputPath, formatName: formatName,
                               faststart: options.faststart, logger: logger, progress: progress, cancellation: cancellation)
         let written = try remuxer.run()
-        progress?(.finishing)
         let elapsed = clock.now - started
         let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
         report.output = OutputSummary(plan: plan, inputs: probed, written: written, path: outputPath,

@@ -110,6 +110,7 @@ struct Remuxer {
             progress?(.remuxing(bytesRead: bytesDone, totalBytes: totalBytes))
             logger.trace("copied input \(i + 1) of \(inputs.count): \(input.path)")
         }
+        progress?(.finishing)
         try muxer.finish()
         // The trailer is written; from here to the rename only cancellation can stop the run.
         if cancellation.isCancelled { throw StitchError.cancelled }
