@@ -128,8 +128,8 @@ struct StitchSafetyCLITests {
 
     /// Starts a stitch of 1,000 one-frame chunks and returns once it writes its output (it holds a descriptor on a
     /// file in `dir`, named or not): the gate that makes a signal land mid-write without guessing at timings.
-    func startWriting(into dir: URL) async throws -> Process {
-        let inputs = try await good("mp4-tiny-1000")
+    static func startWriting(into dir: URL) async throws -> Process {
+        let inputs = try await FixtureCache.shared.files("mp4-tiny-1000").map(\.path)
         let process = Process()
         process.executableURL = URL(fileURLWithPath: StitchCLITests.binary)
         process.arguments = inputs + ["-o", dir.appendingPathComponent("out.mp4").path, "--quiet"]
@@ -151,7 +151,7 @@ struct StitchSafetyCLITests {
     func killLeavesNothing() async throws {
         let dir = try makeTemporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
-        let process = try await startWriting(into: dir)
+        let process = try await Self.startWriting(into: dir)
         kill(process.processIdentifier, SIGKILL)
         process.waitUntilExit()
         #expect(process.terminationReason == .uncaughtSignal)
@@ -162,7 +162,7 @@ struct StitchSafetyCLITests {
     func hangupCancels() async throws {
         let dir = try makeTemporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
-        let process = try await startWriting(into: dir)
+        let process = try await Self.startWriting(into: dir)
         kill(process.processIdentifier, SIGHUP)
         process.waitUntilExit()
         #expect(process.terminationReason == .exit)
