@@ -71,17 +71,28 @@ struct HeliosStitch: AsyncParsableCommand {
 
     mutating func run() async throws {
         var paths = inputs
+        var raw = RawPaths.invalidArguments()
         if let list {
             do {
-                let text = try String(contentsOfFile: list, encoding: .utf8)
-                let base = URL(fileURLWithPath: list).deletingLastPathComponent()
-                for raw in text.split(whereSeparator: \.isNewline) {
-                    let line = raw.trimmingCharacters(in: .whitespaces)
-                    if line.isEmpty || line.hasPrefix("#") { continue }
-                    paths.append(line.hasPrefix("/") ? line : base.appendingPathComponent(line).path)
-                }
+                let data = try Data(contentsOf: URL(fileURLWithPath: list))
+                paths += RawPaths.listed(in: data, base: URL(fileURLWithPath: list).deletingLastPathComponent().path, raw: &raw)
             } catch {
                 fail("cannot read list \(list): \(error.localizedDescription)", code: 3, errorCode: "unreadable-input", path: list)
+            }
+        }
+        if let output, raw[output] != nil {
+            fail("output name \(output) is not valid UTF-8; it would be written under another name", code: 2, usage: true)
+        }
+        // Inputs whose names are not UTF-8 are opened by their bytes and read through /proc/self/fd.
+        for (index, path) in paths.enumerated() {
+            guard let bytes = raw[path] else { continue }
+            switch RawPaths.open(bytes) {
+            case .success(let alias):
+                RawPaths.aliases.withLock { $0[alias] = path }
+                paths[index] = alias
+            case .failure(let error):
+                let reason = error.code == .ENOENT ? "no such file" : error.code == .EACCES ? "permission denied" : String(cString: strerror(error.code.rawValue))
+                fail("\(path): \(reason)", code: 3, errorCode: "unreadable-input", path: path)
             }
         }
         if paths.isEmpty { fail("no inputs given", code: 2, usage: true) }
@@ -128,15 +139,16 @@ struct HeliosStitch: AsyncParsableCommand {
         if json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-            if let data = try? encoder.encode(report), let text = String(data: data, encoding: .utf8) { print(text) }
+            if let data = try? encoder.encode(report), let text = String(data: data, encoding: .utf8) { print(RawPaths.shown(text)) }
         } else if !quiet {
-            print(ReportFormatter.summary(report, checkOnly: check))
+            print(RawPaths.shown(ReportFormatter.summary(report, checkOnly: check)))
         }
     }
 
     /// Prints the error on stderr (and, with --json, as `{"error": {...}}` on stdout) and exits with `code`.
     private func fail(_ message: String, code: Int32, usage: Bool = false, errorCode: String? = nil, path: String? = nil,
                       retryable: Bool = false, asJSON: Bool = true) -> Never {
+        let message = RawPaths.shown(message), path = path.map(RawPaths.shown)
         FileHandle.standardError.write(Data("helios-stitch: error: \(message)\n".utf8))
         if usage { FileHandle.standardError.write(Data("Usage: helios-stitch [options] INPUT... -o OUTPUT (see --help)\n".utf8)) }
         if json && asJSON {

@@ -186,3 +186,40 @@ struct StitchSafetyCLITests {
         #expect(Set(try FileManager.default.contentsOfDirectory(atPath: dir.path)) == ["out.mp4", running, other])
     }
 }
+
+/// Names as bytes: a file name that is not valid UTF-8 is still the file the user named.
+@Suite("helios-stitch file names that are not UTF-8", .serialized)
+struct NonUTF8NameCLITests {
+    /// Runs the CLI through /bin/sh so the arguments reach it as raw bytes (Foundation's Process takes Strings).
+    func stitchRaw(_ script: String, in dir: URL) async throws -> Shell.Result {
+        try await Shell.run("/bin/sh", ["-c", script], in: dir)
+    }
+
+    @Test("an input named with invalid UTF-8 is read (argument and --list); such an output name is refused")
+    func invalidUTF8Names() async throws {
+        let inputs = try await FixtureCache.shared.files("mp4-h264-aac").map(\.path)
+        let dir = try makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let copy = try await Shell.run("/bin/sh", ["-c", "cp '\(inputs[1])' \"$(printf 'c\\377.mp4')\""], in: dir)
+        #expect(copy.status == 0)
+        let binary = StitchCLITests.binary
+        let stitched = try await stitchRaw("'\(binary)' '\(inputs[0])' \"$(printf 'c\\377.mp4')\" -o out.mp4 --json", in: dir)
+        #expect(stitched.status == 0, "\(stitched.stderr)")
+        let report = try JSONSerialization.jsonObject(with: Data(stitched.stdout.utf8)) as? [String: Any]
+        #expect((report?["output"] as? [String: Any])?["videoFrames"] as? Int == 60)
+        // The report names the file as given, with U+FFFD for the byte that is not UTF-8.
+        #expect(((report?["inputs"] as? [[String: Any]])?[1]["path"] as? String) == "c\u{FFFD}.mp4")
+
+        let listed = try await stitchRaw("printf '%s\\nc\\377.mp4\\n' '\(inputs[0])' > list.txt && '\(binary)' --list list.txt -o listed.mp4 --quiet", in: dir)
+        #expect(listed.status == 0, "\(listed.stderr)")
+
+        let refused = try await stitchRaw("'\(binary)' '\(inputs[0])' '\(inputs[1])' -o \"$(printf 'o\\376.mp4')\"", in: dir)
+        #expect(refused.status == 2)
+        #expect(refused.stderr.contains("not valid UTF-8"), "\(refused.stderr)")
+        let missing = try await stitchRaw("'\(binary)' '\(inputs[0])' \"$(printf 'gone\\377.mp4')\" -o never.mp4", in: dir)
+        #expect(missing.status == 3)
+        #expect(missing.stderr.contains("gone\u{FFFD}.mp4: no such file"), "\(missing.stderr)")
+        let names = try FileManager.default.contentsOfDirectory(atPath: dir.path)
+        #expect(names.filter { !$0.hasPrefix("c") }.sorted() == ["list.txt", "listed.mp4", "out.mp4"])
+    }
+}

@@ -114,7 +114,9 @@ struct Remuxer {
         try muxer.finish()
         // The trailer is written; from here to the rename only cancellation can stop the run.
         if cancellation.isCancelled { throw StitchError.cancelled }
-        let bytes = (try? FileManager.default.attributesOfItem(atPath: temp)[.size] as? NSNumber)?.int64Value ?? 0
+        // stat follows /proc/self/fd/N to the file (FileManager's attributes would describe the link).
+        var info = stat()
+        let bytes = stat(temp, &info) == 0 ? Int64(info.st_size) : 0
         return Written(packets: written, bytes: bytes, timeBases: outTimeBases)
     }
 
