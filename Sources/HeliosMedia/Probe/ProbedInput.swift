@@ -119,6 +119,9 @@ public struct ProbedStream: Codable, Sendable, Hashable {
     public var derivedDtsDelay: Int? = nil
     /// For video: the gap between the first two presented frames, when the first packet read presents first.
     public var firstFrameGap: Int64? = nil
+    /// Of the packets lacking timestamps, those without a pts, and those with a pts but no dts (0 when unknown).
+    public var missingPtsCount: Int = 0
+    public var missingDtsOnlyCount: Int = 0
     /// Ticks by which the first frame was stretched backwards and is moved forward again (see
     /// `ProbedInput.normalizingLeadingStretch`); 0 when it sits on the frame grid.
     public var leadingStretch: Int64 = 0

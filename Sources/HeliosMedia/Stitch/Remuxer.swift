@@ -51,30 +51,23 @@ struct Remuxer {
     }
 
     func run() throws(StitchError) -> Written {
-        let temp = temporaryPath()
+        let temp = TemporaryOutput(outputPath: outputPath)
         do {
-            let written = try remux(into: temp)
-            try durablyRename(temp, to: outputPath)
+            let written = try remux(into: temp.muxerPath)
+            try temp.commit(cancellation: cancellation)
             return written
         } catch {
-            unlink(temp)
+            temp.discard()
             if cancellation.isCancelled { throw .cancelled }
             switch error {
             case let error as StitchError: throw error
             case let error as FFmpegError where error.isInterrupted: throw .cancelled
-            case let error as FFmpegError where error.path != outputPath && error.path != temp && error.path != nil:
+            case let error as FFmpegError where error.path != outputPath && error.path != temp.muxerPath && error.path != nil:
                 throw .unreadableInput(path: error.path!, reason: MediaProbe.describe(error))
             case let error as FFmpegError: throw .outputFailed(path: outputPath, reason: "\(error.function): \(error.message)")
             default: throw .outputFailed(path: outputPath, reason: "\(error)")
             }
         }
-    }
-
-    private func temporaryPath() -> String {
-        let url = URL(fileURLWithPath: outputPath)
-        // Keep the extension: some muxers (ipod, for .m4a) check it.
-        let name = ".\(url.deletingPathExtension().lastPathComponent).helios-\(UInt32.random(in: .min ... .max)).tmp.\(url.pathExtension)"
-        return url.deletingLastPathComponent().appendingPathComponent(name).path
     }
 
     private func remux(into temp: String) throws -> Written {
@@ -136,11 +129,13 @@ struct Remuxer {
                 try track.begin(parameters: demuxer.stream(s).pointee.codecpar, timeBase: input.streams[s].timeBase, path: input.path)
             }
             var packetsRead = 0
+            var perStream = [Int](repeating: 0, count: input.streams.count)
             while try demuxer.read(into: packet) {
                 packetsRead += 1
                 if packetsRead & 255 == 0, cancellation.isCancelled { throw StitchError.cancelled }
                 let s = packet.streamIndex
                 guard s < mappers.count else { continue }
+                perStream[s] += 1
                 if let track = tracks[s] {
                     try track.consume(packet)
                     continue
@@ -169,6 +164,14 @@ struct Remuxer {
                 try muxer.write(packet)
                 writeback.advance(to: muxer.bytesWritten)
             }
+            // The same file read twice must give the same packets: anything else lost frames since it was probed.
+            if let line = demuxer.loggedErrors.first {
+                throw StitchError.damagedInput(index: i, path: input.path, reason: "the file is corrupt or truncated; libavformat: \(line)")
+            }
+            for (s, stream) in input.streams.enumerated() where perStream[s] != stream.packetCount {
+                throw StitchError.damagedInput(index: i, path: input.path,
+                                               reason: "stream \(s): \(perStream[s]) packets read but \(stream.packetCount) when probed; the file changed or is damaged")
+            }
             for s in tracks.keys.sorted() {
                 try tracks[s]!.end(input: i, inputs: inputs) { try writeEncoded($0, stream: s, input: i) }
             }
@@ -179,8 +182,13 @@ struct Remuxer {
         for s in tracks.keys.sorted() {
             try tracks[s]!.finish { try writeEncoded($0, stream: s, input: inputs.count - 1) }
         }
+        progress?(.finishing)
         try muxer.finish()
-        let bytes = (try? FileManager.default.attributesOfItem(atPath: temp)[.size] as? NSNumber)?.int64Value ?? 0
+        // The trailer is written; from here to the rename only cancellation can stop the run.
+        if cancellation.isCancelled { throw StitchError.cancelled }
+        // stat follows /proc/self/fd/N to the file (FileManager's attributes would describe the link).
+        var info = stat()
+        let bytes = stat(temp, &info) == 0 ? Int64(info.st_size) : 0
         let summaries = tracks.keys.sorted().map { s -> ExactAudioSummary in
             let track = tracks[s]!
             let seconds = Double(track.samplesEncoded) / Double(track.sampleRate)
@@ -206,24 +214,6 @@ struct Remuxer {
             guard fd >= 0, bytes - started >= Self.interval else { return }
             started = bytes
             _ = helios_start_writeback(fd)
-        }
-    }
-
-    /// fsyncs the file, renames it over the output and fsyncs the directory, so a crash leaves either the
-    /// old state or the whole new file.
-    private func durablyRename(_ temp: String, to path: String) throws(StitchError) {
-        let fd = open(temp, O_RDONLY)
-        guard fd >= 0 else { throw .outputFailed(path: path, reason: "cannot reopen temp file: \(String(cString: strerror(errno)))") }
-        let synced = fsync(fd)
-        close(fd)
-        guard synced == 0 else { throw .outputFailed(path: path, reason: "fsync failed: \(String(cString: strerror(errno)))") }
-        guard rename(temp, path) == 0 else {
-            throw .outputFailed(path: path, reason: "rename failed: \(String(cString: strerror(errno)))")
-        }
-        let directory = open(URL(fileURLWithPath: path).deletingLastPathComponent().path, O_RDONLY)
-        if directory >= 0 {
-            fsync(directory)
-            close(directory)
         }
     }
 }

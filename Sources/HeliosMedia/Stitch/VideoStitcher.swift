@@ -30,14 +30,17 @@ public struct StitchOptions: Sendable, Hashable {
     public var checkOnly: Bool
     /// How compressed audio is placed: copied (default) or re-encoded sample-exactly.
     public var audio: AudioMode
+    /// Accept the same file more than once among the inputs (otherwise refused: usually a mistake in a list).
+    public var allowRepeat: Bool
 
     public init(format: String? = nil, faststart: Bool = false, force: Bool = false, lenient: Bool = false, checkOnly: Bool = false,
-                audio: AudioMode = .copy) {
+                audio: AudioMode = .copy, allowRepeat: Bool = false) {
         self.audio = audio
         self.format = format
         self.faststart = faststart
         self.force = force
         self.lenient = lenient
         self.checkOnly = checkOnly
+        self.allowRepeat = allowRepeat
     }
 }
