@@ -90,7 +90,7 @@ let package = Package(
         .target(name: "HeliosTestSupport", path: "Tests/HeliosTestSupport"),
         .testTarget(name: "HeliosMediaTests", dependencies: ["HeliosMedia", "HeliosTestSupport"]),
         .testTarget(name: "HeliosOrchestratorTests", dependencies: ["HeliosOrchestrator"]),
-        .testTarget(name: "HeliosStorageTests", dependencies: ["HeliosStorage", "HeliosTestSupport"]),
+        .testTarget(name: "HeliosStorageTests", dependencies: ["HeliosStorage", "HeliosTestSupport"], exclude: ["Vectors"]),
         .testTarget(name: "HeliosSynthTests", dependencies: ["HeliosSynth"]),
         .testTarget(name: "HeliosCLITests", dependencies: ["helios-stitch", "helios", "HeliosMedia", "HeliosTestSupport"]),
         .testTarget(
