@@ -14,10 +14,14 @@ public protocol BatchMaintainedStore: ArtifactStore {
 public struct CleanupReport: Sendable, Hashable, Codable {
     public var deletedObjects: Int = 0
     public var deletedBytes: Int64 = 0
+    /// Objects under the prefix that were new enough to keep.
+    public var keptObjects: Int = 0
+    /// Incomplete multipart uploads aborted (S3 only).
     public var abortedUploads: Int = 0
-    public init(deletedObjects: Int = 0, deletedBytes: Int64 = 0, abortedUploads: Int = 0) {
+    public init(deletedObjects: Int = 0, deletedBytes: Int64 = 0, keptObjects: Int = 0, abortedUploads: Int = 0) {
         self.deletedObjects = deletedObjects
         self.deletedBytes = deletedBytes
+        self.keptObjects = keptObjects
         self.abortedUploads = abortedUploads
     }
 }
@@ -35,6 +39,8 @@ public struct StorageUsage: Sendable, Hashable, Codable {
     public var total = Tally()
     /// By the key's type segment (`{tenant}/{run}/{type}/{file}`), `other` for keys of another shape.
     public var byType: [String: Tally] = [:]
+    /// By content type (`video/mp4`, ...).
+    public var byContentType: [String: Tally] = [:]
     public init() {}
 }
 
@@ -61,7 +67,7 @@ extension ArtifactStore {
         // Collect a page's worth before deleting, so deletion never races the listing's own pages.
         var expired: [ArtifactMetadata] = []
         for try await item in list(prefix: prefix, recursive: true) {
-            if let modified = item.lastModified, modified < cutoff { expired.append(item) }
+            if let modified = item.lastModified, modified < cutoff { expired.append(item) } else { report.keptObjects += 1 }
         }
         for item in expired {
             batch.append(item)
@@ -84,6 +90,8 @@ extension ArtifactStore {
             usage.total.bytes += item.size
             usage.byType[type, default: .init()].objects += 1
             usage.byType[type, default: .init()].bytes += item.size
+            usage.byContentType[item.contentType, default: .init()].objects += 1
+            usage.byContentType[item.contentType, default: .init()].bytes += item.size
         }
         return usage
     }
