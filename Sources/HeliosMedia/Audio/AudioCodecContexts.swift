@@ -91,7 +91,8 @@ final class AudioDecoder {
             for c in 0..<channels {
                 let base = UnsafeRawPointer(data[planar ? c : 0]!).assumingMemoryBound(to: T.self)
                 let stride = planar ? 1 : channels, offset = planar ? 0 : c
-                planes[c].reserveCapacity(planes[c].count + count)
+                // No reserveCapacity here: reserving the exact size on every frame would defeat the array's
+                // geometric growth and copy the whole chunk once per frame.
                 for n in 0..<count { planes[c].append(convert(base[n * stride + offset])) }
             }
         }
