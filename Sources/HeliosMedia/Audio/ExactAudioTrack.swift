@@ -73,7 +73,8 @@ final class ExactAudioTrack {
     }
 
     /// Ends input `index`: cuts its samples to its video span and encodes every whole frame ready.
-    func end(input index: Int, inputs: [ProbedInput], emit: (Packet) throws -> Void) throws {
+    /// `cancellation` is checked between frames: a long chunk takes seconds to encode.
+    func end(input index: Int, inputs: [ProbedInput], cancellation: CancellationFlag?, emit: (Packet) throws -> Void) throws {
         let started = clock.now
         if let decoder, !facts.isEmpty { facts[facts.count - 1].decodedSamples += try decoder.decode(nil, into: &decoded) }
         decoder = nil
@@ -93,14 +94,14 @@ final class ExactAudioTrack {
         cuts.append(cut)
         append(cut)
         decoded = []
-        try encodeFrames(final: false, emit: emit)
+        try encodeFrames(final: false, cancellation: cancellation, emit: emit)
         codingSeconds += seconds(clock.now - started)
     }
 
     /// Encodes what is left and flushes the encoder.
     func finish(emit: (Packet) throws -> Void) throws {
         let started = clock.now
-        try encodeFrames(final: true, emit: emit)
+        try encodeFrames(final: true, cancellation: nil, emit: emit)
         try encoder.finish { try self.pass($0, emit) }
         codingSeconds += seconds(clock.now - started)
     }
@@ -119,10 +120,13 @@ final class ExactAudioTrack {
         }
     }
 
-    private func encodeFrames(final: Bool, emit: (Packet) throws -> Void) throws {
+    private func encodeFrames(final: Bool, cancellation: CancellationFlag?, emit: (Packet) throws -> Void) throws {
         let size = encoder.frameSize
         let available = { (self.pending.first?.count ?? 0) - self.pendingStart }
+        var frames = 0
         while available() >= size || (final && available() > 0) {
+            frames += 1
+            if frames & 63 == 0, cancellation.isCancelled { throw StitchError.cancelled }
             let count = min(size, available())
             try encoder.encode(pending, start: pendingStart, count: count) { try self.pass($0, emit) }
             pendingStart += count

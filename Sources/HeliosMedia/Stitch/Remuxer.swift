@@ -170,7 +170,7 @@ struct Remuxer {
                 writeback.advance(to: muxer.bytesWritten)
             }
             for s in tracks.keys.sorted() {
-                try tracks[s]!.end(input: i, inputs: inputs) { try writeEncoded($0, stream: s, input: i) }
+                try tracks[s]!.end(input: i, inputs: inputs, cancellation: cancellation) { try writeEncoded($0, stream: s, input: i) }
             }
             bytesDone += input.fileSize
             progress?(.remuxing(bytesRead: bytesDone, totalBytes: totalBytes))
