@@ -187,4 +187,28 @@ struct ExactAudioTests {
             #expect(decoded >= frames.count * Self.samplesPerFrame && decoded < frames.count * Self.samplesPerFrame + 1024)
         }
     }
+
+    @Test("cancelling an exact-audio stitch after its first input stops it and leaves no file behind")
+    func cancellation() async throws {
+        let chunks = try await FixtureCache.shared.files("exact-mp4")
+        let dir = try makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let output = dir.appendingPathComponent("out.mp4")
+        // The stitch thread reports input 1 done, then waits at the gate until the task is cancelled.
+        let reached = DispatchSemaphore(value: 0), gate = DispatchSemaphore(value: 0)
+        let stitcher = NativeStitcher(options: StitchOptions(audio: .exact), progress: { event in
+            if case .remuxing = event {
+                reached.signal()
+                _ = gate.wait(timeout: .now() + 60)
+            }
+        })
+        let task = Task { try await stitcher.stitch(chunks, to: output) }
+        let arrived = try await onOwnThread { reached.wait(timeout: .now() + 60) == .success }
+        #expect(arrived)
+        task.cancel()
+        for _ in chunks { gate.signal() }
+        let error = await #expect(throws: StitchError.self) { try await task.value }
+        #expect(error.map { if case .cancelled = $0 { true } else { false } } == true, "\(String(describing: error))")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path) == [])
+    }
 }
