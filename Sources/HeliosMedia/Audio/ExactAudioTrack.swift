@@ -35,7 +35,8 @@ final class ExactAudioTrack {
         sampleRate = probed.signature.sampleRate
         shares = ExactAudio.videoStartSamples(inputs: inputs, sampleRate: sampleRate)
         self.keepsPriming = keepsPriming
-        // About the input's bit rate: its bytes over its duration, all inputs together; else what the header says.
+        // About the input's bit rate: what input 1's header declares (MP4); else the inputs' bytes over their
+        // duration (Matroska and WebM declare none); else 64 kb/s a channel.
         let bytes = inputs.reduce(Int64(0)) { $0 + $1.streams[stream].payloadBytes }
         let seconds = Double(inputs.reduce(Int64(0)) { $0 + $1.streams[stream].frameCount }) / Double(max(sampleRate, 1))
         let measured = seconds > 0 ? Int64(Double(bytes * 8) / seconds) : 0
@@ -59,7 +60,8 @@ final class ExactAudioTrack {
     }
 
     /// Decodes one packet of the current input, skipping nothing (its discard flag and skip samples are noted,
-    /// then removed so the decoder returns every sample).
+    /// then removed so the decoder returns every sample). AAC and Opus decoders return a packet's samples as soon
+    /// as it is sent, so what comes out is counted as that packet's.
     func consume(_ packet: Packet) throws {
         guard let decoder else { return }
         let started = clock.now
