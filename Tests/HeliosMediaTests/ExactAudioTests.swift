@@ -157,6 +157,23 @@ struct ExactAudioTests {
         #expect(lags.dropFirst().contains { $0 != 0 }, "lags: \(lags)")
     }
 
+    @Test("the oracle sees where ffmpeg's concat demuxer re-encoding the same audio puts the chunks: off their sample")
+    func oracleCatchesFFmpegReencode() async throws {
+        let chunks = try await FixtureCache.shared.files("exact-mp4")
+        let dir = try makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let list = dir.appendingPathComponent("list.txt")
+        try chunks.map { "file '\($0.path)'\n" }.joined().write(to: list, atomically: true, encoding: .utf8)
+        let output = dir.appendingPathComponent("ffmpeg.mp4")
+        let result = try await Shell.run("ffmpeg", ["-nostdin", "-v", "error", "-f", "concat", "-safe", "0", "-i", list.path,
+                                                    "-c:v", "copy", "-c:a", "aac", "-b:a", "64k", output.path])
+        #expect(result.status == 0, "\(result.stderr)")
+        let decoded = try await Oracle.decodedAudio(output)
+        let lags = Self.chunkLags(decoded, reference: try await reference())
+        print("ffmpeg concat re-encoding AAC: chunk lags \(lags), decoded \(decoded.count) samples for \(Self.total)")
+        #expect(lags.contains { $0 != 0 }, "lags: \(lags)")
+    }
+
     /// Chunk-matrix sets (the chunk-matrix tests' fixtures): 1-frame chunks, B-frames, Matroska milliseconds,
     /// fragmented MP4 with unflagged priming, ADTS AAC in MPEG-TS, Opus in WebM.
     @Test("chunk-matrix sets: the audio lasts exactly the video's frames × 1,600 samples, every chunk at offset 0",
