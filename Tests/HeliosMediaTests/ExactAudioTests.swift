@@ -228,4 +228,17 @@ struct ExactAudioTests {
         #expect(error.map { if case .cancelled = $0 { true } else { false } } == true, "\(String(describing: error))")
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path) == [])
     }
+
+    @Test("PCM is exact already: with --audio exact it is copied, byte for byte the same file as copy mode")
+    func pcmStaysCopied() async throws {
+        let chunks = try await FixtureCache.shared.files("mov-h264-pcm")
+        let dir = try makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let copy = dir.appendingPathComponent("copy.mov"), exact = dir.appendingPathComponent("exact.mov")
+        _ = try await NativeStitcher().stitch(chunks, to: copy)
+        let report = try await NativeStitcher(options: StitchOptions(audio: .exact)).stitch(chunks, to: exact)
+        #expect(report.output?.audioMode == .exact)
+        #expect(report.output?.exactAudio == [])
+        #expect(try Data(contentsOf: copy) == Data(contentsOf: exact))
+    }
 }
