@@ -20,6 +20,12 @@ enum ReportFormatter {
             if let drift = output.decodedAudioDriftMilliseconds { line += String(format: ", decoded audio drift %.2f ms", drift) }
             line += String(format: ", %.3f s (%.0f MB/s)", output.elapsedSeconds, output.megabytesPerSecond)
             lines.append(line)
+            for exact in output.exactAudio ?? [] {
+                let silent = exact.silentSamples.reduce(0, +)
+                lines.append("audio exact: stream \(exact.stream) re-encoded with \(exact.encoder) at \(exact.bitRate / 1000) kb/s, "
+                             + "\(exact.samples) samples" + (silent > 0 ? " (\(silent) of them silence where a chunk had no audio)" : "")
+                             + String(format: ", %.0f s of audio per second", exact.audioSecondsPerSecond))
+            }
         } else if checkOnly {
             lines.append(report.isValid ? "check: inputs can be stitched" : "check: inputs cannot be stitched")
         }

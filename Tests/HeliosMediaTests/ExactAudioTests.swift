@@ -157,6 +157,23 @@ struct ExactAudioTests {
         #expect(lags.dropFirst().contains { $0 != 0 }, "lags: \(lags)")
     }
 
+    @Test("the oracle sees where ffmpeg's concat demuxer re-encoding the same audio puts the chunks: off their sample")
+    func oracleCatchesFFmpegReencode() async throws {
+        let chunks = try await FixtureCache.shared.files("exact-mp4")
+        let dir = try makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let list = dir.appendingPathComponent("list.txt")
+        try chunks.map { "file '\($0.path)'\n" }.joined().write(to: list, atomically: true, encoding: .utf8)
+        let output = dir.appendingPathComponent("ffmpeg.mp4")
+        let result = try await Shell.run("ffmpeg", ["-nostdin", "-v", "error", "-f", "concat", "-safe", "0", "-i", list.path,
+                                                    "-c:v", "copy", "-c:a", "aac", "-b:a", "64k", output.path])
+        #expect(result.status == 0, "\(result.stderr)")
+        let decoded = try await Oracle.decodedAudio(output)
+        let lags = Self.chunkLags(decoded, reference: try await reference())
+        print("ffmpeg concat re-encoding AAC: chunk lags \(lags), decoded \(decoded.count) samples for \(Self.total)")
+        #expect(lags.contains { $0 != 0 }, "lags: \(lags)")
+    }
+
     /// Chunk-matrix sets (the chunk-matrix tests' fixtures): 1-frame chunks, B-frames, Matroska milliseconds,
     /// fragmented MP4 with unflagged priming, ADTS AAC in MPEG-TS, Opus in WebM.
     @Test("chunk-matrix sets: the audio lasts exactly the video's frames × 1,600 samples, every chunk at offset 0",
@@ -186,5 +203,42 @@ struct ExactAudioTests {
             // MP4 and MPEG-TS: ffmpeg decodes the last AAC frame whole.
             #expect(decoded >= frames.count * Self.samplesPerFrame && decoded < frames.count * Self.samplesPerFrame + 1024)
         }
+    }
+
+    @Test("cancelling an exact-audio stitch after its first input stops it and leaves no file behind")
+    func cancellation() async throws {
+        let chunks = try await FixtureCache.shared.files("exact-mp4")
+        let dir = try makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let output = dir.appendingPathComponent("out.mp4")
+        // The stitch thread reports input 1 done, then waits at the gate until the task is cancelled.
+        let reached = DispatchSemaphore(value: 0), gate = DispatchSemaphore(value: 0)
+        let stitcher = NativeStitcher(options: StitchOptions(audio: .exact), progress: { event in
+            if case .remuxing = event {
+                reached.signal()
+                _ = gate.wait(timeout: .now() + 60)
+            }
+        })
+        let task = Task { try await stitcher.stitch(chunks, to: output) }
+        let arrived = try await onOwnThread { reached.wait(timeout: .now() + 60) == .success }
+        #expect(arrived)
+        task.cancel()
+        for _ in chunks { gate.signal() }
+        let error = await #expect(throws: StitchError.self) { try await task.value }
+        #expect(error.map { if case .cancelled = $0 { true } else { false } } == true, "\(String(describing: error))")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path) == [])
+    }
+
+    @Test("PCM is exact already: with --audio exact it is copied, byte for byte the same file as copy mode")
+    func pcmStaysCopied() async throws {
+        let chunks = try await FixtureCache.shared.files("mov-h264-pcm")
+        let dir = try makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let copy = dir.appendingPathComponent("copy.mov"), exact = dir.appendingPathComponent("exact.mov")
+        _ = try await NativeStitcher().stitch(chunks, to: copy)
+        let report = try await NativeStitcher(options: StitchOptions(audio: .exact)).stitch(chunks, to: exact)
+        #expect(report.output?.audioMode == .exact)
+        #expect(report.output?.exactAudio == [])
+        #expect(try Data(contentsOf: copy) == Data(contentsOf: exact))
     }
 }

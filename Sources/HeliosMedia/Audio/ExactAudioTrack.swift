@@ -35,7 +35,8 @@ final class ExactAudioTrack {
         sampleRate = probed.signature.sampleRate
         shares = ExactAudio.videoStartSamples(inputs: inputs, sampleRate: sampleRate)
         self.keepsPriming = keepsPriming
-        // About the input's bit rate: its bytes over its duration, all inputs together; else what the header says.
+        // About the input's bit rate: what input 1's header declares (MP4); else the inputs' bytes over their
+        // duration (Matroska and WebM declare none); else 64 kb/s a channel.
         let bytes = inputs.reduce(Int64(0)) { $0 + $1.streams[stream].payloadBytes }
         let seconds = Double(inputs.reduce(Int64(0)) { $0 + $1.streams[stream].frameCount }) / Double(max(sampleRate, 1))
         let measured = seconds > 0 ? Int64(Double(bytes * 8) / seconds) : 0
@@ -59,7 +60,8 @@ final class ExactAudioTrack {
     }
 
     /// Decodes one packet of the current input, skipping nothing (its discard flag and skip samples are noted,
-    /// then removed so the decoder returns every sample).
+    /// then removed so the decoder returns every sample). AAC and Opus decoders return a packet's samples as soon
+    /// as it is sent, so what comes out is counted as that packet's.
     func consume(_ packet: Packet) throws {
         guard let decoder else { return }
         let started = clock.now
@@ -73,7 +75,8 @@ final class ExactAudioTrack {
     }
 
     /// Ends input `index`: cuts its samples to its video span and encodes every whole frame ready.
-    func end(input index: Int, inputs: [ProbedInput], emit: (Packet) throws -> Void) throws {
+    /// `cancellation` is checked between frames: a long chunk takes seconds to encode.
+    func end(input index: Int, inputs: [ProbedInput], cancellation: CancellationFlag?, emit: (Packet) throws -> Void) throws {
         let started = clock.now
         if let decoder, !facts.isEmpty { facts[facts.count - 1].decodedSamples += try decoder.decode(nil, into: &decoded) }
         decoder = nil
@@ -93,14 +96,14 @@ final class ExactAudioTrack {
         cuts.append(cut)
         append(cut)
         decoded = []
-        try encodeFrames(final: false, emit: emit)
+        try encodeFrames(final: false, cancellation: cancellation, emit: emit)
         codingSeconds += seconds(clock.now - started)
     }
 
     /// Encodes what is left and flushes the encoder.
     func finish(emit: (Packet) throws -> Void) throws {
         let started = clock.now
-        try encodeFrames(final: true, emit: emit)
+        try encodeFrames(final: true, cancellation: nil, emit: emit)
         try encoder.finish { try self.pass($0, emit) }
         codingSeconds += seconds(clock.now - started)
     }
@@ -119,10 +122,13 @@ final class ExactAudioTrack {
         }
     }
 
-    private func encodeFrames(final: Bool, emit: (Packet) throws -> Void) throws {
+    private func encodeFrames(final: Bool, cancellation: CancellationFlag?, emit: (Packet) throws -> Void) throws {
         let size = encoder.frameSize
         let available = { (self.pending.first?.count ?? 0) - self.pendingStart }
+        var frames = 0
         while available() >= size || (final && available() > 0) {
+            frames += 1
+            if frames & 63 == 0, cancellation.isCancelled { throw StitchError.cancelled }
             let count = min(size, available())
             try encoder.encode(pending, start: pendingStart, count: count) { try self.pass($0, emit) }
             pendingStart += count

@@ -173,7 +173,7 @@ struct Remuxer {
                                                reason: "stream \(s): \(perStream[s]) packets read but \(stream.packetCount) when probed; the file changed or is damaged")
             }
             for s in tracks.keys.sorted() {
-                try tracks[s]!.end(input: i, inputs: inputs) { try writeEncoded($0, stream: s, input: i) }
+                try tracks[s]!.end(input: i, inputs: inputs, cancellation: cancellation) { try writeEncoded($0, stream: s, input: i) }
             }
             bytesDone += input.fileSize
             progress?(.remuxing(bytesRead: bytesDone, totalBytes: totalBytes))

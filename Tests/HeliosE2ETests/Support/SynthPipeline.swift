@@ -102,7 +102,8 @@ enum SynthPipeline {
     }
 
     /// Plans, renders (no retries: a flaky chunk must fail the test) and stitches into `directory/final.EXT`.
-    static func run(_ c: PipelineCase, in directory: URL, id: String = "e2e", concurrency: Int = 2) async throws -> PipelineRun {
+    static func run(_ c: PipelineCase, in directory: URL, id: String = "e2e", concurrency: Int = 2,
+                    audio: AudioMode = .copy) async throws -> PipelineRun {
         let spec = try JobPlanner(id: id, totalFrames: c.totalFrames, fps: Double(c.fps), width: c.width, height: c.height,
                                   split: c.split, commandTemplate: commandTemplate(c),
                                   outputPattern: "chunks/chunk-{chunk}.\(c.container)").plan()
@@ -116,7 +117,7 @@ enum SynthPipeline {
                 "every chunk completes exactly once")
         let chunks = spec.chunks.map { directory.appendingPathComponent($0.outputFile) }
         let output = directory.appendingPathComponent("final.\(c.container)")
-        let report = try await NativeStitcher().stitch(chunks, to: output)
+        let report = try await NativeStitcher(options: StitchOptions(audio: audio)).stitch(chunks, to: output)
         return PipelineRun(pipelineCase: c, directory: directory, spec: spec, chunks: chunks, output: output, report: report)
     }
 
