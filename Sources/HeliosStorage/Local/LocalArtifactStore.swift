@@ -157,9 +157,18 @@ public struct LocalArtifactStore: ArtifactStore {
         var attempt = 0
         while true {
             attempt += 1
-            let objects = try ConfinedDirectory.openDirectory(directories, in: layout.objects, create: true, shownAs: "", key: key.rawValue)
+            let objects: Int32, meta: Int32
+            do throws(StorageError) {
+                objects = try ConfinedDirectory.openDirectory(directories, in: layout.objects, create: true, shownAs: "", key: key.rawValue)
+            } catch {
+                throw StorageError(error.code, "cannot store \(key): \(error.message)", key: key.rawValue, underlying: error)
+            }
             defer { close(objects) }
-            let meta = try ConfinedDirectory.openDirectory(directories, in: layout.meta, create: true, shownAs: "", key: key.rawValue)
+            do throws(StorageError) {
+                meta = try ConfinedDirectory.openDirectory(directories, in: layout.meta, create: true, shownAs: "", key: key.rawValue)
+            } catch {
+                throw StorageError(error.code, "cannot store \(key): \(error.message)", key: key.rawValue, underlying: error)
+            }
             defer { close(meta) }
             let moved = ifAbsent ? linkat(layout.tmp, objectName, objects, name, 0) : renameat(layout.tmp, objectName, objects, name)
             if moved != 0 {
