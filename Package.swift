@@ -74,7 +74,7 @@ let package = Package(
         .executableTarget(
             name: "helios",
             dependencies: [
-                "HeliosMedia", "HeliosOrchestrator",
+                "HeliosMedia", "HeliosOrchestrator", "HeliosStorage",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -92,7 +92,7 @@ let package = Package(
         .testTarget(name: "HeliosOrchestratorTests", dependencies: ["HeliosOrchestrator"]),
         .testTarget(name: "HeliosStorageTests", dependencies: ["HeliosStorage", "HeliosTestSupport"]),
         .testTarget(name: "HeliosSynthTests", dependencies: ["HeliosSynth"]),
-        .testTarget(name: "HeliosCLITests", dependencies: ["helios-stitch", "HeliosMedia", "HeliosTestSupport"]),
+        .testTarget(name: "HeliosCLITests", dependencies: ["helios-stitch", "helios", "HeliosMedia", "HeliosTestSupport"]),
         .testTarget(
             name: "HeliosE2ETests",
             dependencies: ["HeliosMedia", "HeliosOrchestrator", "HeliosSynth", "HeliosTestSupport", "helios-synth", "helios"]
