@@ -206,6 +206,21 @@ struct ArtifactsCLITests {
                                                                            ArtifactsCLITests.binary, "bundle", "push", tree.path, "b"])
         #expect(result.status == 7, "\(result.stderr)")
         #expect(result.stderr.contains("secret.bin") && result.stderr.contains("Permission denied"), "\(result.stderr)")
+        // Pulling into a directory the user cannot write: exit 7 naming it, nothing created.
+        chmod(tree.appendingPathComponent("secret.bin").path, 0o644)
+        let push = try await h.run(["bundle", "push", tree.path, "b"])
+        #expect(push.status == 0, "\(push.stderr)")
+        chmod(h.home.path, 0o777)
+        for sub in ["artifacts", "artifacts/objects", "artifacts/meta", "artifacts/tmp", "artifacts/locks"] { chmod(h.home.appendingPathComponent(sub).path, 0o777) }
+        let locked = h.file("locked")
+        try FileManager.default.createDirectory(at: locked, withIntermediateDirectories: true)
+        chmod(locked.path, 0o555)
+        let pull = try await Shell.run("/usr/bin/env", h.environment(["HELIOS_BUNDLE_CACHE_MAX_BYTES=0"]) + ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                                                                         ArtifactsCLITests.binary, "bundle", "pull", push.stdout.trimmingCharacters(in: .whitespacesAndNewlines),
+                                                                         locked.appendingPathComponent("out").path])
+        #expect(pull.status == 7, "\(pull.stderr)")
+        #expect(pull.stderr.contains(locked.path) && pull.stderr.contains("Permission denied"), "\(pull.stderr)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: locked.path).isEmpty)
     }
 
     @Test("a terminal gets a byte progress bar up to 100%; a pipe gets none")

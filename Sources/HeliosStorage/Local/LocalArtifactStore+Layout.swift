@@ -32,8 +32,9 @@ extension LocalArtifactStore {
         /// Takes the key's stripe lock (one of 256 by the key's hash); close the descriptor to release it.
         func lock(_ key: ArtifactKey, exclusive: Bool) throws(StorageError) -> Int32 {
             let stripe = String(POSIX.sha256(Array(key.rawValue.utf8)).prefix(2))
-            let fd = openat(locks, stripe, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0o644)
-            guard fd >= 0 else { throw POSIX.failure("cannot open lock stripe \(stripe)", key: key.rawValue) }
+            // Read-only is enough for flock, so users who may only read the store can still take shared locks.
+            let fd = openat(locks, stripe, O_RDONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0o644)
+            guard fd >= 0 else { throw POSIX.failure("cannot open the store's lock stripe locks/\(stripe) for \(key)", key: key.rawValue) }
             while flock(fd, exclusive ? LOCK_EX : LOCK_SH) != 0 {
                 if errno == EINTR { continue }
                 let error = POSIX.failure("cannot lock stripe \(stripe)", key: key.rawValue)

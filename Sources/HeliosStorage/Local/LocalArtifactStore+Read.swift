@@ -165,7 +165,7 @@ enum LocalFile {
         let dirFD = open(directory.path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         guard dirFD >= 0 else {
             throw POSIX.failure("cannot write \(destination.path): directory \(directory.path)", key: key?.rawValue,
-                                code: errno == ENOENT ? .notFound : .io)
+                                code: errno == ENOENT || errno == ENOTDIR ? .invalidRequest : .io)
         }
         defer { POSIX.closeFD(dirFD) }
         let name = "." + destination.lastPathComponent + POSIX.temporaryName("download")
