@@ -197,4 +197,59 @@ import Glibc
         #expect(try FileManager.default.contentsOfDirectory(atPath: tmp.path) == [live.lastPathComponent])
         #expect(try await collect(temp.store.list(prefix: nil)).isEmpty)
     }
+
+    /// Cancelling the task stops a write between chunks: `.cancelled`, no object, no temp file.
+    @Test func cancellationStopsAWriteAndLeavesNothing() async throws {
+        let temp = try TempStore()
+        defer { temp.remove() }
+        let store = temp.store
+        let relay = CancelRelay()
+        let options = PutOptions { progress in if progress.bytes > 0 { relay.cancel() } }
+        let task = Task { () async throws -> ArtifactMetadata in
+            try await store.put(bytes: [UInt8](repeating: 7, count: 8 << 20), to: key("c/x"), options: options)
+        }
+        relay.attach(task)
+        let result = await task.result
+        guard case .failure(let failure) = result, let error = failure as? StorageError else { Issue.record("the write was not cancelled: \(result)"); return }
+        #expect(error.code == .cancelled && error.message.contains("c/x"), "\(error)")
+        #expect(try await store.exists(key("c/x")) == false)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: store.root.appendingPathComponent("tmp").path).isEmpty)
+    }
+
+    /// Deletes emptying a directory while writers fill it: every write lands (the writer walks again if a
+    /// directory it created vanished), every read of a written key succeeds.
+    @Test func deletesRacingWritesInOneDirectoryLoseNothing() async throws {
+        let temp = try TempStore()
+        defer { temp.remove() }
+        let store = temp.store
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for writer in 0..<4 {
+                group.addTask {
+                    for round in 0..<60 {
+                        let k = key("churn/d/w\(writer)-\(round)")
+                        _ = try await store.put(bytes: [UInt8(round)], to: k)
+                        #expect(try await store.get(k) == [UInt8(round)])
+                        try await store.delete(k)
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        #expect(try await collect(store.list(prefix: key("churn"))).isEmpty)
+    }
+}
+
+/// Cancels a task once it is known, or at once if asked before.
+final class CancelRelay: @unchecked Sendable {
+    private let lock = NSLock()
+    private var task: Task<ArtifactMetadata, any Error>?
+    private var requested = false
+    func attach(_ task: Task<ArtifactMetadata, any Error>) {
+        let cancelNow = lock.withLock { self.task = task; return requested }
+        if cancelNow { task.cancel() }
+    }
+    func cancel() {
+        let task = lock.withLock { requested = true; return self.task }
+        task?.cancel()
+    }
 }

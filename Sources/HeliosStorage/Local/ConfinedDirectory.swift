@@ -40,7 +40,8 @@ enum ConfinedDirectory {
             var next = openat(fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
             if next < 0 && errno == ENOENT && create {
                 if mkdirat(fd, name, 0o755) != 0 && errno != EEXIST {
-                    let error = POSIX.failure("cannot create directory \(walked)", key: key)
+                    // ENOENT: the directory holding it was removed meanwhile (a concurrent delete); callers may retry.
+                    let error = POSIX.failure("cannot create directory \(walked)", key: key, code: errno == ENOENT ? .notFound : .io)
                     close(fd)
                     throw error
                 }

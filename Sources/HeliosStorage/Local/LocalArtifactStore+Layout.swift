@@ -29,6 +29,20 @@ extension LocalArtifactStore {
             for fd in [root, objects, meta, tmp, locks] { POSIX.closeFD(fd) }
         }
 
+        /// The tree lock: commits hold it shared while they create directories and move files into them; a delete
+        /// holds it exclusively while it removes the directories it emptied. Always taken before a stripe lock.
+        func lockTree(exclusive: Bool) throws(StorageError) -> Int32 {
+            let fd = openat(locks, "tree", O_RDONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0o644)
+            guard fd >= 0 else { throw POSIX.failure("cannot open the store's tree lock locks/tree") }
+            while flock(fd, exclusive ? LOCK_EX : LOCK_SH) != 0 {
+                if errno == EINTR { continue }
+                let error = POSIX.failure("cannot lock the store's tree lock")
+                POSIX.closeFD(fd)
+                throw error
+            }
+            return fd
+        }
+
         /// Takes the key's stripe lock (one of 256 by the key's hash); close the descriptor to release it.
         func lock(_ key: ArtifactKey, exclusive: Bool) throws(StorageError) -> Int32 {
             let stripe = String(POSIX.sha256(Array(key.rawValue.utf8)).prefix(2))
