@@ -191,7 +191,8 @@ struct ArtifactsCLITests {
 
     @Test("unreadable files give a clear error naming the file (run as an unprivileged user)")
     func permissionErrors() async throws {
-        guard getuid() == 0 else { return }  // needs root to drop to nobody; as a normal user chmod alone suffices below
+        // Root reads anything, so as root the commands run as nobody; as any other user chmod alone suffices.
+        let unprivileged = getuid() == 0 ? ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"] : []
         let h = try Home()
         defer { h.remove() }
         chmod(h.dir.path, 0o777)
@@ -202,8 +203,7 @@ struct ArtifactsCLITests {
         chmod(tree.path, 0o755)
         chmod(tree.appendingPathComponent("ok.bin").path, 0o644)
         chmod(tree.appendingPathComponent("secret.bin").path, 0o000)
-        let result = try await Shell.run("/usr/bin/env", h.environment([]) + ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
-                                                                           ArtifactsCLITests.binary, "bundle", "push", tree.path, "b"])
+        let result = try await Shell.run("/usr/bin/env", h.environment([]) + unprivileged + [ArtifactsCLITests.binary, "bundle", "push", tree.path, "b"])
         #expect(result.status == 7, "\(result.stderr)")
         #expect(result.stderr.contains("secret.bin") && result.stderr.contains("Permission denied"), "\(result.stderr)")
         // Pulling into a directory the user cannot write: exit 7 naming it, nothing created.
@@ -211,13 +211,15 @@ struct ArtifactsCLITests {
         let push = try await h.run(["bundle", "push", tree.path, "b"])
         #expect(push.status == 0, "\(push.stderr)")
         chmod(h.home.path, 0o777)
-        for sub in ["artifacts", "artifacts/objects", "artifacts/meta", "artifacts/tmp", "artifacts/locks"] { chmod(h.home.appendingPathComponent(sub).path, 0o777) }
+        for sub in ["artifacts", "artifacts/objects", "artifacts/meta", "artifacts/tmp", "artifacts/locks"] {
+            chmod(h.home.appendingPathComponent(sub).path, 0o777)
+        }
         let locked = h.file("locked")
         try FileManager.default.createDirectory(at: locked, withIntermediateDirectories: true)
         chmod(locked.path, 0o555)
-        let pull = try await Shell.run("/usr/bin/env", h.environment(["HELIOS_BUNDLE_CACHE_MAX_BYTES=0"]) + ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
-                                                                         ArtifactsCLITests.binary, "bundle", "pull", push.stdout.trimmingCharacters(in: .whitespacesAndNewlines),
-                                                                         locked.appendingPathComponent("out").path])
+        let manifest = push.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        let pull = try await Shell.run("/usr/bin/env", h.environment(["HELIOS_BUNDLE_CACHE_MAX_BYTES=0"]) + unprivileged
+                                       + [ArtifactsCLITests.binary, "bundle", "pull", manifest, locked.appendingPathComponent("out").path])
         #expect(pull.status == 7, "\(pull.stderr)")
         #expect(pull.stderr.contains(locked.path) && pull.stderr.contains("Permission denied"), "\(pull.stderr)")
         #expect(try FileManager.default.contentsOfDirectory(atPath: locked.path).isEmpty)
