@@ -113,16 +113,19 @@ extension LocalArtifactStore {
         }
         var info = stat()
         _ = fstat(fd, &info)
+        let metadata = describe(key, info: info, sidecar: sidecarBytes)
+        return OpenObject(fd: fd, metadata: metadata)
+    }
+
+    /// The metadata of `key` from its file's stat and its sidecar (used only when it matches the file's size).
+    func describe(_ key: ArtifactKey, info: stat, sidecar bytes: [UInt8]?) -> ArtifactMetadata {
         let size = Int64(info.st_size)
         let modified = Date(timeIntervalSince1970: TimeInterval(info.st_mtim.tv_sec))
-        let metadata: ArtifactMetadata
-        if let sidecar = Sidecar.decode(sidecarBytes), sidecar.size == size {
-            metadata = sidecar.metadata(for: key, store: self, size: size, modified: modified)
-        } else {
-            // Placed by hand, without a sidecar: nothing to verify against.
-            metadata = ArtifactMetadata(key: key, uri: uri(for: key), backend: backend, size: size, sha256: nil,
-                                        contentType: key.contentType, lastModified: modified)
+        if let sidecar = Sidecar.decode(bytes), sidecar.size == size {
+            return sidecar.metadata(for: key, store: self, size: size, modified: modified)
         }
-        return OpenObject(fd: fd, metadata: metadata)
+        // Placed by hand, without a sidecar: nothing to verify against.
+        return ArtifactMetadata(key: key, uri: uri(for: key), backend: backend, size: size, sha256: nil,
+                                contentType: key.contentType, lastModified: modified)
     }
 }
