@@ -54,6 +54,16 @@ import Glibc
         let items = try await collect(small.list(prefix: key("many")))
         #expect(items.count == 2500 && Set(items.map(\.key)).count == 2500)
         #expect(items.map(\.key) == items.map(\.key).sorted())
+        // Lazy: reading the first few items fetches one page, not the listing.
+        let fetched = PageCounter()
+        let inner = temp.store.list(prefix: key("many"))
+        let counted = ArtifactListing { token throws(StorageError) in
+            fetched.increment()
+            return try await inner.fetchPage(token)
+        }
+        var iterator = counted.makeAsyncIterator()
+        for _ in 0..<5 { _ = try await iterator.next() }
+        #expect(fetched.value == 1)
     }
 
     /// `ifAbsent` from many tasks at once, many times: exactly one winner each time, the rest `.alreadyExists`,
@@ -252,4 +262,11 @@ final class CancelRelay: @unchecked Sendable {
         let task = lock.withLock { requested = true; return self.task }
         task?.cancel()
     }
+}
+
+final class PageCounter: @unchecked Sendable {
+    private let lock = NSLock()
+    private var count = 0
+    func increment() { lock.withLock { count += 1 } }
+    var value: Int { lock.withLock { count } }
 }
