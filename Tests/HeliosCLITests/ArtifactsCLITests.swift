@@ -81,6 +81,12 @@ struct ArtifactsCLITests {
         let gone = try await h.run(["artifacts", "get", "acme/r1/chunks/c0.mp4", h.file("gone").path])
         #expect(gone.status == 3 && gone.stderr.contains("acme/r1/chunks/c0.mp4"), "\(gone.stderr)")
         #expect(!FileManager.default.fileExists(atPath: h.file("gone").path))
+        // A symlink planted in the store is refused (exit 9), for reads and writes alike.
+        try FileManager.default.createSymbolicLink(at: h.objects.appendingPathComponent("etc"), withDestinationURL: URL(fileURLWithPath: "/etc"))
+        let escape = try await h.run(["artifacts", "get", "etc/hostname", h.file("hostname").path])
+        #expect(escape.status == 9 && escape.stderr.contains("symbolic link"), "\(escape.stderr)")
+        let plant = try await h.run(["artifacts", "put", h.file("other").path, "etc/planted"])
+        #expect(plant.status == 9 && !FileManager.default.fileExists(atPath: "/etc/planted"), "\(plant.stderr)")
     }
 
     @Test("bad input gets exit 2 with a message naming it; S3 as the default needs the opt-in")
