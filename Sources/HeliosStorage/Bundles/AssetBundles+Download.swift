@@ -95,6 +95,7 @@ extension AssetBundles {
         do { try FileManager.default.createDirectory(at: parent, withIntermediateDirectories: true) } catch {
             throw StorageError(.io, "cannot create \(parent.path): \(error.localizedDescription)", underlying: error)
         }
+        removeAbandonedTemporaryDirectories(of: target, in: parent)
         let tempName = "." + target.lastPathComponent + POSIX.temporaryName("bundle")
         let temp = parent.appendingPathComponent(tempName)
         guard mkdir(temp.path, 0o700) == 0 else { throw POSIX.failure("cannot create a temp directory in \(parent.path)") }
@@ -136,6 +137,20 @@ extension AssetBundles {
         done = true
         let parentFD = open(parent.path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         if parentFD >= 0 { _ = fsync(parentFD); POSIX.closeFD(parentFD) }
+    }
+
+    /// Removes temp directories a killed pull of the same target left beside it (older than an hour, so a pull
+    /// still running elsewhere keeps its own).
+    static func removeAbandonedTemporaryDirectories(of target: URL, in parent: URL) {
+        let stem = "." + target.lastPathComponent + ".helios-bundle-"
+        let cutoff = Date().timeIntervalSince1970 - 3600
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: parent.path)) ?? [] where name.hasPrefix(stem) && name.hasSuffix(".tmp") {
+            let url = parent.appendingPathComponent(name)
+            var info = stat()
+            guard lstat(url.path, &info) == 0, info.st_mode & POSIX.formatMask == POSIX.directory,
+                  TimeInterval(info.st_mtim.tv_sec) < cutoff else { continue }
+            try? FileManager.default.removeItem(at: url)
+        }
     }
 
     /// Deletes the bundle's manifest, then its file objects that no other manifest under the prefix uses.
