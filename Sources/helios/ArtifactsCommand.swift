@@ -105,13 +105,14 @@ struct LsCommand: AsyncParsableCommand {
         try await StorageCLI.run {
             let (store, key) = try StorageCLI.factory().resolve(prefix)
             let encoder = StorageCLI.encoder()
+            let dates = ISO8601DateFormatter()
             var first = true
             if json { FileHandle.standardOutput.write(Data("[".utf8)) }
             for try await item in store.list(prefix: key, recursive: recursive) {
                 if json {
                     FileHandle.standardOutput.write(Data((first ? "\n" : ",\n").utf8) + (try encoder.encode(item)))
                 } else {
-                    let date = item.lastModified.map { ISO8601DateFormatter().string(from: $0) } ?? "-"
+                    let date = item.lastModified.map { dates.string(from: $0) } ?? "-"
                     StorageCLI.printLine("\(item.size)\t\(date)\t\(item.uri)")
                 }
                 first = false

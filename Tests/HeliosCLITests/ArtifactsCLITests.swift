@@ -81,6 +81,12 @@ struct ArtifactsCLITests {
         let gone = try await h.run(["artifacts", "get", "acme/r1/chunks/c0.mp4", h.file("gone").path])
         #expect(gone.status == 3 && gone.stderr.contains("acme/r1/chunks/c0.mp4"), "\(gone.stderr)")
         #expect(!FileManager.default.fileExists(atPath: h.file("gone").path))
+        // A symlink planted in the store is refused (exit 9), for reads and writes alike.
+        try FileManager.default.createSymbolicLink(at: h.objects.appendingPathComponent("etc"), withDestinationURL: URL(fileURLWithPath: "/etc"))
+        let escape = try await h.run(["artifacts", "get", "etc/hostname", h.file("hostname").path])
+        #expect(escape.status == 9 && escape.stderr.contains("symbolic link"), "\(escape.stderr)")
+        let plant = try await h.run(["artifacts", "put", h.file("other").path, "etc/planted"])
+        #expect(plant.status == 9 && !FileManager.default.fileExists(atPath: "/etc/planted"), "\(plant.stderr)")
     }
 
     @Test("bad input gets exit 2 with a message naming it; S3 as the default needs the opt-in")
@@ -191,7 +197,8 @@ struct ArtifactsCLITests {
 
     @Test("unreadable files give a clear error naming the file (run as an unprivileged user)")
     func permissionErrors() async throws {
-        guard getuid() == 0 else { return }  // needs root to drop to nobody; as a normal user chmod alone suffices below
+        // Root reads anything, so as root the commands run as nobody; as any other user chmod alone suffices.
+        let unprivileged = getuid() == 0 ? ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"] : []
         let h = try Home()
         defer { h.remove() }
         chmod(h.dir.path, 0o777)
@@ -202,17 +209,33 @@ struct ArtifactsCLITests {
         chmod(tree.path, 0o755)
         chmod(tree.appendingPathComponent("ok.bin").path, 0o644)
         chmod(tree.appendingPathComponent("secret.bin").path, 0o000)
-        let result = try await Shell.run("/usr/bin/env", h.environment([]) + ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
-                                                                           ArtifactsCLITests.binary, "bundle", "push", tree.path, "b"])
+        let result = try await Shell.run("/usr/bin/env", h.environment([]) + unprivileged + [ArtifactsCLITests.binary, "bundle", "push", tree.path, "b"])
         #expect(result.status == 7, "\(result.stderr)")
         #expect(result.stderr.contains("secret.bin") && result.stderr.contains("Permission denied"), "\(result.stderr)")
+        // Pulling into a directory the user cannot write: exit 7 naming it, nothing created.
+        chmod(tree.appendingPathComponent("secret.bin").path, 0o644)
+        let push = try await h.run(["bundle", "push", tree.path, "b"])
+        #expect(push.status == 0, "\(push.stderr)")
+        chmod(h.home.path, 0o777)
+        for sub in ["artifacts", "artifacts/objects", "artifacts/meta", "artifacts/tmp", "artifacts/locks"] {
+            chmod(h.home.appendingPathComponent(sub).path, 0o777)
+        }
+        let locked = h.file("locked")
+        try FileManager.default.createDirectory(at: locked, withIntermediateDirectories: true)
+        chmod(locked.path, 0o555)
+        let manifest = push.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        let pull = try await Shell.run("/usr/bin/env", h.environment(["HELIOS_BUNDLE_CACHE_MAX_BYTES=0"]) + unprivileged
+                                       + [ArtifactsCLITests.binary, "bundle", "pull", manifest, locked.appendingPathComponent("out").path])
+        #expect(pull.status == 7, "\(pull.stderr)")
+        #expect(pull.stderr.contains(locked.path) && pull.stderr.contains("Permission denied"), "\(pull.stderr)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: locked.path).isEmpty)
     }
 
     @Test("a terminal gets a byte progress bar up to 100%; a pipe gets none")
     func progressBar() async throws {
         let h = try Home()
         defer { h.remove() }
-        try write(h.file("big"), 8 << 20)
+        try Data(repeating: 0x5a, count: 8 << 20).write(to: h.file("big"))
         let command = (h.environment([]).map { "'\($0)'" } + ["'\(ArtifactsCLITests.binary)'", "artifacts", "put", "'\(h.file("big").path)'", "big.bin"])
             .joined(separator: " ")
         let terminal = try await Shell.run("script", ["-qec", "/usr/bin/env " + command, "/dev/null"])
@@ -220,5 +243,83 @@ struct ArtifactsCLITests {
         #expect(terminal.stdout.contains("uploading [##############################] 8.0 MiB/8.0 MiB 100%"), "\(terminal.stdout.debugDescription)")
         let piped = try await h.run(["artifacts", "put", h.file("big").path, "big2.bin"])
         #expect(piped.status == 0 && !piped.stderr.contains("[#"))
+    }
+
+    /// Starts `helios` with `args` and returns the process once `ready` holds (a hang guard of a minute).
+    func start(_ h: Home, _ args: [String], until ready: () throws -> Bool) async throws -> Process {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = h.environment([]) + [ArtifactsCLITests.binary] + args
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        let deadline = Date(timeIntervalSinceNow: 60)
+        while process.isRunning, try !ready(), Date() < deadline { try await Task.sleep(for: .milliseconds(2)) }
+        return process
+    }
+
+    /// The signal races the transfer, so each attempt checks the invariant whichever way it went (nothing partial:
+    /// either the whole result or nothing), and the test needs one attempt where the signal landed mid-transfer.
+    @Test("a writer killed with SIGKILL mid-put leaves no object, and its temp file is swept")
+    func crashMidPut() async throws {
+        let h = try Home()
+        defer { h.remove() }
+        let big = h.file("big")
+        try Data(repeating: 0x5a, count: 48 << 20).write(to: big)
+        #expect(try await h.run(["artifacts", "ls", ""]).status == 0)  // creates the store
+        let tmp = h.home.appendingPathComponent("artifacts/tmp")
+        var crashed = 0
+        for attempt in 0..<5 where crashed == 0 {
+            let key = "crash/big\(attempt).bin"
+            let process = try await start(h, ["artifacts", "put", big.path, key]) {
+                try !FileManager.default.contentsOfDirectory(atPath: tmp.path).isEmpty
+            }
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+            let object = h.objects.appendingPathComponent(key)
+            let leftovers = try FileManager.default.contentsOfDirectory(atPath: tmp.path)
+            if FileManager.default.fileExists(atPath: object.path) {
+                #expect(try Data(contentsOf: object).count == 48 << 20, "a committed object is whole")
+                continue
+            }
+            crashed += 1
+            #expect(leftovers.count == 1)
+            // The dead writer's lock is gone; once the file is older than a minute, the next command sweeps it.
+            for name in leftovers {
+                try FileManager.default.setAttributes([.modificationDate: Date(timeIntervalSinceNow: -120)], ofItemAtPath: tmp.appendingPathComponent(name).path)
+            }
+            let ls = try await h.run(["artifacts", "ls", "crash", "--json"])
+            #expect(ls.status == 0 && !ls.stdout.contains(key))
+            #expect(try FileManager.default.contentsOfDirectory(atPath: tmp.path).isEmpty)
+        }
+        #expect(crashed == 1, "no attempt was killed mid-write")
+    }
+
+    @Test("SIGINT during get exits 130 and leaves nothing at the destination")
+    func interruptedGet() async throws {
+        let h = try Home()
+        defer { h.remove() }
+        try Data(repeating: 0x5a, count: 48 << 20).write(to: h.file("big"))
+        #expect(try await h.run(["artifacts", "put", h.file("big").path, "big.bin"]).status == 0)
+        var interrupted = 0
+        for attempt in 0..<5 where interrupted == 0 {
+            let out = h.file("out\(attempt)")
+            try FileManager.default.createDirectory(at: out, withIntermediateDirectories: true)
+            let process = try await start(h, ["artifacts", "get", "big.bin", out.appendingPathComponent("big.bin").path]) {
+                try !FileManager.default.contentsOfDirectory(atPath: out.path).isEmpty
+            }
+            kill(process.processIdentifier, SIGINT)
+            process.waitUntilExit()
+            #expect(process.terminationReason == .exit)
+            let left = try FileManager.default.contentsOfDirectory(atPath: out.path)
+            if process.terminationStatus == 130 {
+                interrupted += 1
+                #expect(left.isEmpty, "\(left)")
+            } else {
+                #expect(process.terminationStatus == 0 && left == ["big.bin"])
+                #expect(try Data(contentsOf: out.appendingPathComponent("big.bin")).count == 48 << 20)
+            }
+        }
+        #expect(interrupted == 1, "no attempt was interrupted mid-download")
     }
 }

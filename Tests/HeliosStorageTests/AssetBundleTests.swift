@@ -231,8 +231,14 @@ func snapshot(_ root: URL) throws -> [String: String] {
         #expect(pushed.manifestURI.hasPrefix("file://"))
         let again = try await bundles.uploadAssetBundle(jobId: "job", localDirectory: f.tree)
         #expect(again.uploadedBytes == 0 && again.skippedFiles == 4)
+        // A pull killed earlier left its temp directory beside the target: an old one is removed, a young one kept.
+        let stale = f.dir.appendingPathComponent(".out.helios-bundle-dead.tmp")
+        let young = f.dir.appendingPathComponent(".out.helios-bundle-live.tmp")
+        for dir in [stale, young] { try FileManager.default.createDirectory(at: dir.appendingPathComponent("partial"), withIntermediateDirectories: true) }
+        try FileManager.default.setAttributes([.modificationDate: Date(timeIntervalSinceNow: -7200)], ofItemAtPath: stale.path)
         let out = f.dir.appendingPathComponent("out")
         _ = try await bundles.downloadAssetBundle(jobId: "job", manifest: pushed.manifestKey, to: out)
         #expect(try snapshot(out) == snapshot(f.tree))
+        #expect(!FileManager.default.fileExists(atPath: stale.path) && FileManager.default.fileExists(atPath: young.path))
     }
 }

@@ -11,7 +11,8 @@ extension AssetBundles {
     /// before anything is written; the tree is built in a temp directory beside `target` and renamed into place.
     /// Files already in the cache are not downloaded; the manifest is re-read only when its hash changed.
     public func downloadAssetBundle(jobId: String?, manifest manifestKey: ArtifactKey, to target: URL) async throws(StorageError) -> BundleDownloadReport {
-        try cache.prepare()
+        let cache = self.cache
+        try await Blocking.run { _ throws(StorageError) in try cache.prepare() }
         let (manifest, manifestFetched) = try await loadManifest(manifestKey)
         if let jobId, manifest.jobId != jobId {
             throw StorageError(.integrity, "bundle manifest \(manifestKey) belongs to job \(manifest.jobId), not \(jobId)", key: manifestKey.rawValue)
@@ -25,10 +26,10 @@ extension AssetBundles {
         let unique = bySize.sorted { $0.key < $1.key }
         let counter = TransferCounter(total: unique.reduce(0) { $0 + $1.value }, report: progress, phase: .download)
         let blobs = try ArtifactKey(manifest.blobs)
-        let store = self.store, cache = self.cache
+        let store = self.store
         let fetched = try await boundedMap(unique, limit: concurrency) { entry throws(StorageError) -> Bool in
             let (hash, size) = entry
-            if cache.hasBlob(hash, size: size) {
+            if try await Blocking.run({ _ throws(StorageError) in cache.hasBlob(hash, size: size) }) {
                 counter.add(size)
                 return false
             }
@@ -49,7 +50,7 @@ extension AssetBundles {
         try await Blocking.run { cancellation throws(StorageError) in
             try Self.materialize(manifest, from: cache, into: target, parent: parent, cancellation: cancellation)
         }
-        cache.trim()
+        _ = try? await Blocking.run { _ throws(StorageError) in cache.trim() }
         var report = BundleDownloadReport(target: target.path, files: manifest.files.count, bytes: manifest.totalBytes, manifestFetched: manifestFetched)
         for (index, downloaded) in fetched.enumerated() {
             if downloaded { report.downloadedFiles += 1; report.downloadedBytes += unique[index].value } else { report.cachedFiles += 1 }
@@ -61,12 +62,13 @@ extension AssetBundles {
     /// The manifest: from the cache when the store's recorded hash matches a cached copy (a HEAD), else fetched.
     func loadManifest(_ key: ArtifactKey) async throws(StorageError) -> (AssetBundleManifest, Bool) {
         let head = try await store.metadata(key)
-        if let sha = head.sha256, let bytes = cache.manifest(sha) {
+        let cache = self.cache
+        if let sha = head.sha256, let bytes = try await Blocking.run({ _ throws(StorageError) in cache.manifest(sha) }) {
             return (try AssetBundleManifest.decode(bytes, name: key.rawValue), false)
         }
         let bytes = try await store.get(key)
         let manifest = try AssetBundleManifest.decode(bytes, name: key.rawValue)
-        cache.storeManifest(bytes, sha256: POSIX.sha256(bytes))
+        try await Blocking.run { _ throws(StorageError) in cache.storeManifest(bytes, sha256: POSIX.sha256(bytes)) }
         return (manifest, true)
     }
 
@@ -93,6 +95,7 @@ extension AssetBundles {
         do { try FileManager.default.createDirectory(at: parent, withIntermediateDirectories: true) } catch {
             throw StorageError(.io, "cannot create \(parent.path): \(error.localizedDescription)", underlying: error)
         }
+        removeAbandonedTemporaryDirectories(of: target, in: parent)
         let tempName = "." + target.lastPathComponent + POSIX.temporaryName("bundle")
         let temp = parent.appendingPathComponent(tempName)
         guard mkdir(temp.path, 0o700) == 0 else { throw POSIX.failure("cannot create a temp directory in \(parent.path)") }
@@ -134,6 +137,20 @@ extension AssetBundles {
         done = true
         let parentFD = open(parent.path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         if parentFD >= 0 { _ = fsync(parentFD); POSIX.closeFD(parentFD) }
+    }
+
+    /// Removes temp directories a killed pull of the same target left beside it (older than an hour, so a pull
+    /// still running elsewhere keeps its own).
+    static func removeAbandonedTemporaryDirectories(of target: URL, in parent: URL) {
+        let stem = "." + target.lastPathComponent + ".helios-bundle-"
+        let cutoff = Date().timeIntervalSince1970 - 3600
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: parent.path)) ?? [] where name.hasPrefix(stem) && name.hasSuffix(".tmp") {
+            let url = parent.appendingPathComponent(name)
+            var info = stat()
+            guard lstat(url.path, &info) == 0, info.st_mode & POSIX.formatMask == POSIX.directory,
+                  TimeInterval(info.st_mtim.tv_sec) < cutoff else { continue }
+            try? FileManager.default.removeItem(at: url)
+        }
     }
 
     /// Deletes the bundle's manifest, then its file objects that no other manifest under the prefix uses.

@@ -40,7 +40,8 @@ enum ConfinedDirectory {
             var next = openat(fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
             if next < 0 && errno == ENOENT && create {
                 if mkdirat(fd, name, 0o755) != 0 && errno != EEXIST {
-                    let error = POSIX.failure("cannot create directory \(walked)", key: key)
+                    // ENOENT: the directory holding it was removed meanwhile (a concurrent delete); callers may retry.
+                    let error = POSIX.failure("cannot create directory \(walked)", key: key, code: errno == ENOENT ? .notFound : .io)
                     close(fd)
                     throw error
                 }
@@ -103,8 +104,15 @@ enum ConfinedDirectory {
                 $0.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
             }
             if name == "." || name == ".." { continue }
-            guard let type = POSIX.type(of: name, in: dir) else { continue }
-            result.append((name, type))
+            // d_type saves a stat per entry; file systems that do not fill it in get an fstatat.
+            switch Int32(entry.pointee.d_type) {
+            case Int32(DT_DIR): result.append((name, POSIX.directory))
+            case Int32(DT_REG): result.append((name, POSIX.regular))
+            case Int32(DT_LNK): result.append((name, POSIX.symlink))
+            default:
+                guard let type = POSIX.type(of: name, in: dir) else { continue }
+                result.append((name, type))
+            }
         }
         return result
     }

@@ -29,11 +29,26 @@ extension LocalArtifactStore {
             for fd in [root, objects, meta, tmp, locks] { POSIX.closeFD(fd) }
         }
 
+        /// The tree lock: commits hold it shared while they create directories and move files into them; a delete
+        /// holds it exclusively while it removes the directories it emptied. Always taken before a stripe lock.
+        func lockTree(exclusive: Bool) throws(StorageError) -> Int32 {
+            let fd = openat(locks, "tree", O_RDONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0o644)
+            guard fd >= 0 else { throw POSIX.failure("cannot open the store's tree lock locks/tree") }
+            while flock(fd, exclusive ? LOCK_EX : LOCK_SH) != 0 {
+                if errno == EINTR { continue }
+                let error = POSIX.failure("cannot lock the store's tree lock")
+                POSIX.closeFD(fd)
+                throw error
+            }
+            return fd
+        }
+
         /// Takes the key's stripe lock (one of 256 by the key's hash); close the descriptor to release it.
         func lock(_ key: ArtifactKey, exclusive: Bool) throws(StorageError) -> Int32 {
             let stripe = String(POSIX.sha256(Array(key.rawValue.utf8)).prefix(2))
-            let fd = openat(locks, stripe, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0o644)
-            guard fd >= 0 else { throw POSIX.failure("cannot open lock stripe \(stripe)", key: key.rawValue) }
+            // Read-only is enough for flock, so users who may only read the store can still take shared locks.
+            let fd = openat(locks, stripe, O_RDONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0o644)
+            guard fd >= 0 else { throw POSIX.failure("cannot open the store's lock stripe locks/\(stripe) for \(key)", key: key.rawValue) }
             while flock(fd, exclusive ? LOCK_EX : LOCK_SH) != 0 {
                 if errno == EINTR { continue }
                 let error = POSIX.failure("cannot lock stripe \(stripe)", key: key.rawValue)
@@ -98,16 +113,19 @@ extension LocalArtifactStore {
         }
         var info = stat()
         _ = fstat(fd, &info)
+        let metadata = describe(key, info: info, sidecar: sidecarBytes)
+        return OpenObject(fd: fd, metadata: metadata)
+    }
+
+    /// The metadata of `key` from its file's stat and its sidecar (used only when it matches the file's size).
+    func describe(_ key: ArtifactKey, info: stat, sidecar bytes: [UInt8]?) -> ArtifactMetadata {
         let size = Int64(info.st_size)
         let modified = Date(timeIntervalSince1970: TimeInterval(info.st_mtim.tv_sec))
-        let metadata: ArtifactMetadata
-        if let sidecar = Sidecar.decode(sidecarBytes), sidecar.size == size {
-            metadata = sidecar.metadata(for: key, store: self, size: size, modified: modified)
-        } else {
-            // Placed by hand, without a sidecar: nothing to verify against.
-            metadata = ArtifactMetadata(key: key, uri: uri(for: key), backend: backend, size: size, sha256: nil,
-                                        contentType: key.contentType, lastModified: modified)
+        if let sidecar = Sidecar.decode(bytes), sidecar.size == size {
+            return sidecar.metadata(for: key, store: self, size: size, modified: modified)
         }
-        return OpenObject(fd: fd, metadata: metadata)
+        // Placed by hand, without a sidecar: nothing to verify against.
+        return ArtifactMetadata(key: key, uri: uri(for: key), backend: backend, size: size, sha256: nil,
+                                contentType: key.contentType, lastModified: modified)
     }
 }

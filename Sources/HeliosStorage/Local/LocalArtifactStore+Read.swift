@@ -95,9 +95,22 @@ extension LocalArtifactStore {
         try await Blocking.run { _ throws(StorageError) in
             let layout = try Layout.open(root)
             defer { layout.close() }
+            let directories = Array(key.segments.dropLast())
+            let existed = try unlinkObject(key, directories: directories, layout: layout)
+            // Emptied directories go under the tree lock, which commits share, so none vanishes under a writer.
+            if !directories.isEmpty, let tree = try? layout.lockTree(exclusive: true) {
+                defer { POSIX.closeFD(tree) }
+                removeEmptyDirectories(directories, in: layout.objects)
+                removeEmptyDirectories(directories, in: layout.meta)
+            }
+            return existed
+        }
+    }
+
+    /// Unlinks the object and its sidecar under the key's stripe lock; whether the object existed.
+    private func unlinkObject(_ key: ArtifactKey, directories: [Substring], layout: Layout) throws(StorageError) -> Bool {
             let lock = try layout.lock(key, exclusive: true)
             defer { POSIX.closeFD(lock) }
-            let directories = Array(key.segments.dropLast())
             let name = String(key.filename)
             var existed = false
             for (tree, isObjects) in [(layout.objects, true), (layout.meta, false)] {
@@ -116,10 +129,8 @@ extension LocalArtifactStore {
                 } else if errno != ENOENT && POSIX.type(of: name, in: parent) != POSIX.directory {
                     throw POSIX.failure("cannot delete \(key)", key: key.rawValue)
                 }
-                removeEmptyDirectories(directories, in: tree)
             }
             return existed
-        }
     }
 
     /// Removes the now-empty directories of `directories`, deepest first, stopping at the first that is not empty.
@@ -165,7 +176,7 @@ enum LocalFile {
         let dirFD = open(directory.path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         guard dirFD >= 0 else {
             throw POSIX.failure("cannot write \(destination.path): directory \(directory.path)", key: key?.rawValue,
-                                code: errno == ENOENT ? .notFound : .io)
+                                code: errno == ENOENT || errno == ENOTDIR ? .invalidRequest : .io)
         }
         defer { POSIX.closeFD(dirFD) }
         let name = "." + destination.lastPathComponent + POSIX.temporaryName("download")
@@ -179,7 +190,8 @@ enum LocalFile {
         try body(out)
         guard fsync(out) == 0 else { throw POSIX.failure("cannot fsync \(destination.path)", key: key?.rawValue) }
         guard renameat(dirFD, name, dirFD, destination.lastPathComponent) == 0 else {
-            throw POSIX.failure("cannot move the download into place at \(destination.path)", key: key?.rawValue)
+            throw POSIX.failure("cannot move the download into place at \(destination.path)", key: key?.rawValue,
+                                code: errno == EISDIR || errno == ENOTEMPTY ? .invalidRequest : .io)
         }
         done = true
         _ = fsync(dirFD)

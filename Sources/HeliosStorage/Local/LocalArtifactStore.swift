@@ -15,7 +15,9 @@ import Darwin
 ///
 /// - Writes go to a temp file, fsync, rename into place, fsync of the directory; the sidecar likewise. Object
 ///   and sidecar are committed (and read) under a per-key stripe lock (`flock`), so readers never see one
-///   writer's object with another's sidecar, and concurrent writers never produce a torn object.
+///   writer's object with another's sidecar, and concurrent writers never produce a torn object. Deletes remove
+///   the directories they empty under an exclusive tree lock that commits hold shared, so no directory vanishes
+///   under a writer.
 /// - `ifAbsent` commits with `link()`, which fails atomically if the name exists: of racing creators, in any
 ///   number of processes, exactly one wins and the others get `.alreadyExists`.
 /// - Every path below the root is walked with `openat(O_NOFOLLOW)`: a symlink planted inside the root is never
@@ -152,14 +154,28 @@ public struct LocalArtifactStore: ArtifactStore {
     private func commit(key: ArtifactKey, layout: Layout, objectName: String, sidecarName: String, ifAbsent: Bool) throws(StorageError) {
         let directories = key.segments.dropLast()
         let name = String(key.filename)
+        let tree = try layout.lockTree(exclusive: false)
+        defer { close(tree) }
         let lock = try layout.lock(key, exclusive: true)
         defer { close(lock) }
         var attempt = 0
         while true {
             attempt += 1
-            let objects = try ConfinedDirectory.openDirectory(directories, in: layout.objects, create: true, shownAs: "", key: key.rawValue)
+            let objects: Int32, meta: Int32
+            do throws(StorageError) {
+                objects = try ConfinedDirectory.openDirectory(directories, in: layout.objects, create: true, shownAs: "", key: key.rawValue)
+            } catch {
+                // A concurrent delete may remove a directory just created: walk again.
+                if error.code == .notFound && attempt < 5 { continue }
+                throw StorageError(error.code, "cannot store \(key): \(error.message)", key: key.rawValue, underlying: error)
+            }
             defer { close(objects) }
-            let meta = try ConfinedDirectory.openDirectory(directories, in: layout.meta, create: true, shownAs: "", key: key.rawValue)
+            do throws(StorageError) {
+                meta = try ConfinedDirectory.openDirectory(directories, in: layout.meta, create: true, shownAs: "", key: key.rawValue)
+            } catch {
+                if error.code == .notFound && attempt < 5 { continue }
+                throw StorageError(error.code, "cannot store \(key): \(error.message)", key: key.rawValue, underlying: error)
+            }
             defer { close(meta) }
             let moved = ifAbsent ? linkat(layout.tmp, objectName, objects, name, 0) : renameat(layout.tmp, objectName, objects, name)
             if moved != 0 {
@@ -181,22 +197,6 @@ public struct LocalArtifactStore: ArtifactStore {
             _ = fsync(objects)
             _ = fsync(meta)
             return
-        }
-    }
-}
-
-/// Presigned-URL expiry limits, as S3 sets them.
-public enum ArtifactURLExpiry {
-    /// The default expiry of a presigned URL (one hour).
-    public static let defaultSeconds = 3600
-    /// The longest expiry S3 accepts (seven days).
-    public static let maximumSeconds = 604_800
-
-    /// Refuses an expiry below 1 s or above seven days.
-    public static func validate(_ seconds: Int, key: ArtifactKey?) throws(StorageError) {
-        guard (1...maximumSeconds).contains(seconds) else {
-            throw StorageError(.invalidRequest, "URL expiry \(seconds) s is out of range: it must be 1 to \(maximumSeconds) s (7 days)",
-                               key: key?.rawValue)
         }
     }
 }

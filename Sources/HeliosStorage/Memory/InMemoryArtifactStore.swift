@@ -29,11 +29,12 @@ public final class InMemoryArtifactStore: ArtifactStore {
     public func uri(for key: ArtifactKey) -> String { "memory://\(name)/\(key.rawValue)" }
 
     public func put(file: URL, to key: ArtifactKey, options: PutOptions) async throws(StorageError) -> ArtifactMetadata {
-        let data: Data
-        do { data = try Data(contentsOf: file) } catch {
-            throw StorageError(.io, "cannot read \(file.path): \(error.localizedDescription)", key: key.rawValue, underlying: error)
+        let bytes = try await Blocking.run { _ throws(StorageError) -> [UInt8] in
+            do { return Array(try Data(contentsOf: file)) } catch {
+                throw StorageError(.io, "cannot read \(file.path): \(error.localizedDescription)", key: key.rawValue, underlying: error)
+            }
         }
-        return try await put(bytes: Array(data), to: key, options: options)
+        return try await put(bytes: bytes, to: key, options: options)
     }
 
     public func put(bytes: [UInt8], to key: ArtifactKey, options: PutOptions) async throws(StorageError) -> ArtifactMetadata {

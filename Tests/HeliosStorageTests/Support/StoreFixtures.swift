@@ -103,16 +103,18 @@ enum StoreConformance {
     }
 
     /// Puts `count` keys under `prefix` and lists them back: exactly once each, in order, in pages.
-    static func paging(_ store: any ArtifactStore, count: Int, prefix: String) async throws -> Int {
-        var expected: [String] = []
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            for index in 0..<count {
-                let raw = "\(prefix)/\(index % 7)/k\(index)"
-                expected.append(raw)
-                if index >= 8 { try await group.next() }
-                group.addTask { _ = try await store.put(bytes: [UInt8(index & 0xff)], to: key(raw)) }
+    /// `populate` stores the keys (default: `put` through the store, 8 at a time).
+    static func paging(_ store: any ArtifactStore, count: Int, prefix: String,
+                       populate: (([String]) async throws -> Void)? = nil) async throws -> Int {
+        let expected = (0..<count).map { "\(prefix)/\($0 % 7)/k\($0)" }
+        if let populate { try await populate(expected) } else {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for (index, raw) in expected.enumerated() {
+                    if index >= 8 { try await group.next() }
+                    group.addTask { _ = try await store.put(bytes: [UInt8(index & 0xff)], to: key(raw)) }
+                }
+                try await group.waitForAll()
             }
-            try await group.waitForAll()
         }
         var pages = 0
         let listing = store.list(prefix: key(prefix))
