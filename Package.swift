@@ -12,6 +12,7 @@ let package = Package(
         .executable(name: "helios-stitch", targets: ["helios-stitch"]),
         .executable(name: "helios", targets: ["helios"]),
         .executable(name: "helios-synth", targets: ["helios-synth"]),
+        .executable(name: "helios-worker", targets: ["helios-worker"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -101,7 +102,15 @@ let package = Package(
         .executableTarget(
             name: "helios",
             dependencies: [
-                "HeliosMedia", "HeliosOrchestrator",
+                "HeliosMedia", "HeliosOrchestrator", "HeliosStorage",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .executableTarget(
+            name: "helios-worker",
+            dependencies: [
+                "HeliosRuntime", "HeliosWorkers",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -117,10 +126,10 @@ let package = Package(
         .target(name: "HeliosTestSupport", path: "Tests/HeliosTestSupport"),
         .testTarget(name: "HeliosMediaTests", dependencies: ["HeliosMedia", "HeliosTestSupport"]),
         .testTarget(name: "HeliosOrchestratorTests", dependencies: ["HeliosOrchestrator"]),
-        .testTarget(name: "HeliosStorageTests", dependencies: ["HeliosStorage", "HeliosTestSupport"]),
-        .testTarget(name: "HeliosWorkersTests", dependencies: ["HeliosWorkers", "HeliosTestSupport"]),
+        .testTarget(name: "HeliosStorageTests", dependencies: ["HeliosStorage", "HeliosTestSupport"], exclude: ["Vectors"]),
+        .testTarget(name: "HeliosWorkersTests", dependencies: ["HeliosWorkers", "HeliosRuntime", "HeliosTestSupport", "helios-worker", "helios-synth"]),
         .testTarget(name: "HeliosSynthTests", dependencies: ["HeliosSynth"]),
-        .testTarget(name: "HeliosCLITests", dependencies: ["helios-stitch", "HeliosMedia", "HeliosTestSupport"]),
+        .testTarget(name: "HeliosCLITests", dependencies: ["helios-stitch", "helios", "HeliosMedia", "HeliosTestSupport"]),
         .testTarget(
             name: "HeliosE2ETests",
             dependencies: ["HeliosMedia", "HeliosOrchestrator", "HeliosSynth", "HeliosTestSupport", "helios-synth", "helios"]

@@ -1,11 +1,15 @@
 #!/usr/bin/env python3
 """Times helios-stitch against `ffmpeg -f concat -c copy` and the `cat` byte-copy floor, in one run.
 
+Also what `--audio exact` costs: helios-stitch re-encoding the audio against ffmpeg's concat re-encoding the same
+audio (video copied, AAC at the chunks' 128 kb/s), as seconds of audio per second of wall time and per second of
+wall time beyond the copy-only stitch.
+
 Generates three workloads (cached under Benchmarks/.work), then for each runs every tool several times
 (interleaved, warm page cache) and prints median wall time, the ratio to ffmpeg, and peak RSS from
-/usr/bin/time -v. Usage: python3 Benchmarks/run.py [--reps N] [--bin PATH_TO_helios-stitch]
+/usr/bin/time -v. Usage: python3 Benchmarks/run.py [--reps N] [--bin PATH_TO_helios-stitch] [--workloads NAME,...]
 """
-import argparse, os, statistics, subprocess, sys, time
+import argparse, json, os, statistics, subprocess, sys, time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 WORK = os.path.join(ROOT, "Benchmarks", ".work")
@@ -56,12 +60,15 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--reps", type=int, default=7)
     ap.add_argument("--bin", default=None)
+    ap.add_argument("--workloads", default=None, help="comma-separated workload names (default: all)")
     args = ap.parse_args()
+    chosen = [w for w in WORKLOADS if args.workloads is None or w[0] in args.workloads.split(",")]
     binary = args.bin or os.path.join(subprocess.check_output(["swift", "build", "-c", "release", "--show-bin-path"], cwd=ROOT, text=True).strip(), "helios-stitch")
     out = os.path.join(WORK, "out")
     os.makedirs(out, exist_ok=True)
     rows = []
-    for name, count, seconds, size in WORKLOADS:
+    audio_rows = []
+    for name, count, seconds, size in chosen:
         d = generate(name, count, seconds, size)
         chunks = sorted(os.path.join(d, f) for f in os.listdir(d) if f.endswith(".mp4"))
         total = sum(os.path.getsize(c) for c in chunks)
@@ -74,7 +81,11 @@ def main():
             "ffmpeg concat": ["ffmpeg", "-nostdin", "-loglevel", "error", "-y", "-f", "concat", "-safe", "0", "-i", lst, "-c", "copy", os.path.join(out, "ffmpeg.mp4")],
             "ffmpeg concat +faststart": ["ffmpeg", "-nostdin", "-loglevel", "error", "-y", "-f", "concat", "-safe", "0", "-i", lst, "-c", "copy", "-movflags", "+faststart", os.path.join(out, "ffmpeg-fs.mp4")],
             "cat (byte-copy floor)": " ".join(["cat", *chunks, ">", os.path.join(out, "cat.bin")]),
+            "helios-stitch --audio exact": [binary, *chunks, "-o", os.path.join(out, "helios-exact.mp4"), "--force", "--quiet", "--audio", "exact"],
+            "ffmpeg concat, audio re-encoded": ["ffmpeg", "-nostdin", "-loglevel", "error", "-y", "-f", "concat", "-safe", "0", "-i", lst,
+                                                "-c:v", "copy", "-c:a", "aac", "-b:a", "128k", os.path.join(out, "ffmpeg-aac.mp4")],
         }
+        audio_tools = {"helios-stitch --audio exact": "helios-stitch", "ffmpeg concat, audio re-encoded": "ffmpeg concat"}
         samples = {k: [] for k in tools}
         for c in chunks:  # warm the page cache
             with open(c, "rb") as f: f.read()
@@ -84,7 +95,19 @@ def main():
         base = statistics.median(w for w, _ in samples["ffmpeg concat"])
         # Like for like: helios --faststart against ffmpeg with +faststart.
         peers = {"helios-stitch": "ffmpeg concat", "helios-stitch --faststart": "ffmpeg concat +faststart"}
+        audio_seconds = count * seconds
+        # helios's own account of the decoding and encoding, from its JSON report.
+        report = json.loads(subprocess.run([binary, *chunks, "-o", os.path.join(out, "helios-exact.mp4"), "--force", "--json", "--audio", "exact"],
+                                           check=True, capture_output=True, text=True).stdout)
+        coding = sum(a["codingSeconds"] for a in report["output"]["exactAudio"])
+        for k, copy in audio_tools.items():
+            med = statistics.median(w for w, _ in samples[k])
+            extra = med - statistics.median(w for w, _ in samples[copy])
+            audio_rows.append((name, audio_seconds, k, med, audio_seconds / med, audio_seconds / extra if extra > 0 else None,
+                               audio_seconds / coding if k.startswith("helios") and coding > 0 else None))
         for k in tools:
+            if k in audio_tools:
+                continue
             med = statistics.median(w for w, _ in samples[k])
             rss = max(r for _, r in samples[k]) / 1024
             peer = statistics.median(w for w, _ in samples[peers[k]]) if k in peers else None
@@ -93,6 +116,11 @@ def main():
     print(f"|---|---|---|---|---|---|---|")
     for name, size, tool, med, ratio, same, rss in rows:
         print(f"| {name} | {size} | {tool} | {med:.3f} | {ratio:.2f} | {f'{same:.2f}' if same else ''} | {rss:.0f} |")
+    print()
+    print("| workload | audio s | tool | median s | audio s per wall s | audio s per extra wall s over copy | audio s per s of decode+encode |")
+    print("|---|---|---|---|---|---|---|")
+    for name, seconds, tool, med, rate, extra, coding in audio_rows:
+        print(f"| {name} | {seconds} | {tool} | {med:.3f} | {rate:.1f} | {f'{extra:.1f}' if extra else ''} | {f'{coding:.1f}' if coding else ''} |")
 
 if __name__ == "__main__":
     main()

@@ -46,6 +46,18 @@ case "$set_name" in
     done ;;
   chirp-reference)  # the whole 120 frames of that chirp as raw samples: the oracle for webm-opus-uneven
     ff -f lavfi -i "$CHIRP,atrim=end_sample=$((120 * rate / fps))" -f f32le -ac 1 "$out/reference.f32" ;;
+  exact-mp4|exact-mkv|exact-webm|exact-mp4-single|exact-mkv-single|exact-webm-single)
+    # --audio exact: the chirp in uneven chunks (one of a single frame), B-frame H.264 with AAC (VP9 with Opus in
+    # WebM); -single is the same 120 frames rendered in one pass, the reference for the boundary step.
+    IFS=- read -r -a parts <<<"$set_name"
+    ctr=${parts[1]}; sizes="31 29 1 44 15"; [ "${parts[2]:-}" = single ] && sizes=120
+    v="-c:v libx264 -threads 1 -preset veryfast -bf 3 -g 30 -pix_fmt yuv420p"; a="-c:a aac -b:a 64k"
+    [ "$ctr" = webm ] && { v="-c:v libvpx-vp9 -threads 1 -deadline realtime -cpu-used 8 -g 30"; a="-c:a libopus -b:a 64k"; }
+    start=0; k=0
+    for n in $sizes; do
+      START=$start ASRC="$CHIRP" chunk $k "$n" "$v" "$a" "$ctr"
+      start=$((start + n)); k=$((k + 1))
+    done ;;
   ts-h264-aac)    for k in 0 1 2; do chunk $k 30 "$H264 -bsf:v h264_mp4toannexb" "$AAC" ts; done ;;
   mp4-video-only) for k in 0 1 2; do chunk $k 30 "$H264" none mp4; done ;;
   m4a-audio-only) for k in 0 1 2; do chunk $k 30 none "$AAC" m4a; done ;;
@@ -63,6 +75,7 @@ case "$set_name" in
     chunk 0 60 "$H264 -bf 0" "$AAC" mp4
     ff -i "$out/chunk000.mp4" -ss 0.5 -copyinkf -c copy -map 0 -avoid_negative_ts make_zero -fflags +bitexact "$out/cut.mp4"
     rm "$out/chunk000.mp4" ;;
+  bad-ac3-audio)   chunk 0 30 "$H264" "-c:a ac3" mp4 ;;  # a codec --audio exact does not re-encode
   bad-short-audio) chunk 1 30 "$H264" "$AAC -af atrim=end=0.5" mp4 ;;
   # The chunk matrix real renderers produce: matrix-CONTAINER-CODEC-BFRAMES-SPLIT, e.g. matrix-mkv-h264-bf3-a.
   # CONTAINER: mp4 mov mkv webm ts fmp4 (fragmented MP4); CODEC: h264 hevc vp9; BFRAMES: bf0, bf3...;

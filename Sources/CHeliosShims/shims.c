@@ -1,5 +1,6 @@
 #define _GNU_SOURCE
 #include <fcntl.h>
+#include <errno.h>
 #include "CHeliosShims.h"
 #include <stdio.h>
 #include <stdarg.h>
@@ -17,7 +18,7 @@ static void helios_log_callback(void *avcl, int level, const char *fmt, va_list 
     char line[1024];
     int print_prefix = 1;
     av_log_format_line2(avcl, level, fmt, vl, line, sizeof(line), &print_prefix);
-    current_sink(level, line);
+    current_sink(avcl, level, line);
 }
 
 void helios_set_log_sink(helios_log_sink sink) {
@@ -32,5 +33,15 @@ int helios_start_writeback(int fd) {
 #else
     (void)fd;
     return 0;
+#endif
+}
+
+int helios_open_tmpfile(const char *directory, unsigned int mode) {
+#ifdef O_TMPFILE
+    return open(directory, O_TMPFILE | O_WRONLY | O_CLOEXEC, (mode_t)mode);
+#else
+    (void)directory; (void)mode;
+    errno = EOPNOTSUPP;
+    return -1;
 #endif
 }

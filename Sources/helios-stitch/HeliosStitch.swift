@@ -26,8 +26,10 @@ struct HeliosStitch: AsyncParsableCommand {
         abstract: "Stitch video chunks into one file without re-encoding, after validating they fit together.",
         discussion: """
         Exit codes: 0 stitched (or, with --check, valid); 1 inputs incompatible or discontinuous; \
-        2 usage error (bad arguments, output exists without --force, output is an input); \
-        3 input/output error (missing, unreadable, corrupt or non-media input; unwritable output); 130 interrupted.
+        2 usage error (bad arguments, output exists without --force, output is an input or not a regular file, \
+        an input given twice without --allow-repeat); \
+        3 input/output error (missing, unreadable, damaged or non-media input; unwritable output); \
+        130 interrupted (SIGINT, SIGTERM, SIGHUP). With --json every error is printed as JSON on stdout.
         """
     )
 
@@ -55,6 +57,12 @@ struct HeliosStitch: AsyncParsableCommand {
     @Flag(help: "Replace an existing output file.")
     var force = false
 
+    @Option(help: "Audio placement: copy (default; packets copied, within half a frame of the video at every boundary) or exact (decode, cut every chunk to its video span sample-exactly, encode once; video still copied).")
+    var audio: AudioMode = .copy
+
+    @Flag(help: "Accept the same file more than once among the inputs.")
+    var allowRepeat = false
+
     @Flag(help: "Report timestamp-continuity findings as warnings instead of refusing. Codec and layout mismatches still fail.")
     var lenient = false
 
@@ -66,26 +74,39 @@ struct HeliosStitch: AsyncParsableCommand {
 
     mutating func run() async throws {
         var paths = inputs
+        var raw = RawPaths.invalidArguments()
         if let list {
             do {
-                let text = try String(contentsOfFile: list, encoding: .utf8)
-                let base = URL(fileURLWithPath: list).deletingLastPathComponent()
-                for raw in text.split(whereSeparator: \.isNewline) {
-                    let line = raw.trimmingCharacters(in: .whitespaces)
-                    if line.isEmpty || line.hasPrefix("#") { continue }
-                    paths.append(line.hasPrefix("/") ? line : base.appendingPathComponent(line).path)
-                }
+                let data = try Data(contentsOf: URL(fileURLWithPath: list))
+                paths += RawPaths.listed(in: data, base: URL(fileURLWithPath: list).deletingLastPathComponent().path, raw: &raw)
             } catch {
-                fail("cannot read list \(list): \(error.localizedDescription)", code: 3)
+                fail("cannot read list \(list): \(error.localizedDescription)", code: 3, errorCode: "unreadable-input", path: list)
+            }
+        }
+        if let output, raw[output] != nil {
+            fail("output name \(output) is not valid UTF-8; it would be written under another name", code: 2, usage: true)
+        }
+        // Inputs whose names are not UTF-8 are opened by their bytes and read through /proc/self/fd.
+        for (index, path) in paths.enumerated() {
+            guard let bytes = raw[path] else { continue }
+            switch RawPaths.open(bytes) {
+            case .success(let alias):
+                RawPaths.aliases.withLock { $0[alias] = path }
+                paths[index] = alias
+            case .failure(let error):
+                let reason = error.code == .ENOENT ? "no such file" : error.code == .EACCES ? "permission denied" : String(cString: strerror(error.code.rawValue))
+                fail("\(path): \(reason)", code: 3, errorCode: "unreadable-input", path: path)
             }
         }
         if paths.isEmpty { fail("no inputs given", code: 2, usage: true) }
         guard check || output != nil else { fail("missing -o OUTPUT (or use --check)", code: 2, usage: true) }
         let outputURL = URL(fileURLWithPath: output ?? "check.\(format ?? URL(fileURLWithPath: paths[0]).pathExtension)")
 
+        let verbose = self.verbose
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = .debug
+            // FFmpeg's own lines (label helios.ffmpeg) are debug messages: shown with --verbose only.
+            handler.logLevel = verbose ? .debug : .error
             return handler
         }
         var logger = Logger(label: "helios.stitch")
@@ -94,7 +115,8 @@ struct HeliosStitch: AsyncParsableCommand {
         var onProgress: (@Sendable (StitchProgress) -> Void)?
         if let bar { onProgress = { bar.update($0) } }
         let stitcher = NativeStitcher(
-            options: StitchOptions(format: format, faststart: faststart, force: force, lenient: lenient, checkOnly: check),
+            options: StitchOptions(format: format, faststart: faststart, force: force, lenient: lenient, checkOnly: check,
+                                   audio: audio, allowRepeat: allowRepeat),
             logger: logger,
             progress: onProgress
         )
@@ -108,24 +130,47 @@ struct HeliosStitch: AsyncParsableCommand {
             emit(report)
         } catch let error as StitchError {
             bar?.clear()
-            if case .invalidInputs(let report) = error, json { emit(report) }
-            fail(error.description, code: error.exitCode)
+            if case .invalidInputs(let report) = error, json {
+                emit(report)
+                fail(error.description, code: error.exitCode, asJSON: false)
+            }
+            fail(error.description, code: error.exitCode, errorCode: error.code, path: error.path, retryable: error.isRetryable)
         }
     }
 
     private func emit(_ report: StitchReport) {
         if json {
             let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            if let data = try? encoder.encode(report), let text = String(data: data, encoding: .utf8) { print(text) }
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+            if let data = try? encoder.encode(report), let text = String(data: data, encoding: .utf8) { print(RawPaths.shown(text)) }
         } else if !quiet {
-            print(ReportFormatter.summary(report, checkOnly: check))
+            print(RawPaths.shown(ReportFormatter.summary(report, checkOnly: check)))
         }
     }
 
-    private func fail(_ message: String, code: Int32, usage: Bool = false) -> Never {
+    /// Prints the error on stderr (and, with --json, as `{"error": {...}}` on stdout) and exits with `code`.
+    private func fail(_ message: String, code: Int32, usage: Bool = false, errorCode: String? = nil, path: String? = nil,
+                      retryable: Bool = false, asJSON: Bool = true) -> Never {
+        let message = RawPaths.shown(message), path = path.map(RawPaths.shown)
         FileHandle.standardError.write(Data("helios-stitch: error: \(message)\n".utf8))
         if usage { FileHandle.standardError.write(Data("Usage: helios-stitch [options] INPUT... -o OUTPUT (see --help)\n".utf8)) }
+        if json && asJSON {
+            let error = CLIError(code: errorCode ?? (usage ? "usage" : "error"), message: message, exitCode: code, path: path, retryable: retryable)
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+            if let data = try? encoder.encode(["error": error]), let text = String(data: data, encoding: .utf8) { print(text) }
+        }
         Foundation.exit(code)
     }
+}
+
+extension AudioMode: ExpressibleByArgument {}
+
+/// The JSON shape of an error with `--json`.
+struct CLIError: Encodable {
+    var code: String
+    var message: String
+    var exitCode: Int32
+    var path: String?
+    var retryable: Bool
 }

@@ -48,12 +48,12 @@ final class ProgressBar: Sendable {
     }
 }
 
-/// Cancels the stitch task on SIGINT/SIGTERM so the temp file is removed before exit.
+/// Cancels the stitch task on SIGINT, SIGTERM or SIGHUP (a closed terminal) so the temp file is removed before exit.
 final class SignalCancellation {
     private let sources: [DispatchSourceSignal]
 
     init(task: Task<StitchReport, Error>) {
-        sources = [SIGINT, SIGTERM].map { sig in
+        sources = [SIGINT, SIGTERM, SIGHUP].map { sig in
             signal(sig, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
             source.setEventHandler { task.cancel() }

@@ -20,8 +20,8 @@ enum HeliosMain {
 struct Helios: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "helios",
-        abstract: "Render orchestration: plan, run and manage chunked render jobs.",
-        subcommands: [JobCommand.self]
+        abstract: "Render orchestration: plan, run and manage chunked render jobs; artifact storage and asset bundles.",
+        subcommands: [JobCommand.self, ArtifactsCommand.self, BundleCommand.self]
     )
 }
 

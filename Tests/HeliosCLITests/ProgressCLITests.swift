@@ -43,19 +43,10 @@ struct ProgressCLITests {
 struct InterruptCLITests {
     @Test("SIGINT during the copy exits 130 and removes the temp file")
     func sigintDuringCopy() async throws {
-        let inputs = try await FixtureCache.shared.files("mp4-tiny-1000").map(\.path)
         let dir = try makeTemporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: StitchCLITests.binary)
-        process.arguments = inputs + ["-o", dir.appendingPathComponent("out.mp4").path]
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        // The temp file appears when the copy starts (after 1,000 inputs are probed and validated).
-        while process.isRunning, (try FileManager.default.contentsOfDirectory(atPath: dir.path)).isEmpty {
-            try await Task.sleep(for: .milliseconds(5))
-        }
+        // The output is opened when the copy starts (after 1,000 inputs are probed and validated).
+        let process = try await StitchSafetyCLITests.startWriting(into: dir)
         #expect(process.isRunning, "the stitch finished before it could be interrupted")
         kill(process.processIdentifier, SIGINT)
         while process.isRunning { try await Task.sleep(for: .milliseconds(10)) }

@@ -185,6 +185,37 @@ struct StitchCLITests {
         let json = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any]
         let output = json?["output"] as? [String: Any]
         #expect(output?["videoFrames"] as? Int == 90)
-        #expect((output?["bytes"] as? Int ?? 0) > 0)
+        let size = try FileManager.default.attributesOfItem(atPath: out)[.size] as? Int
+        #expect(output?["bytes"] as? Int == size)
+        #expect(output?["audioMode"] as? String == "copy", "copy is the default")
+        #expect(output?["exactAudio"] == nil)
+    }
+
+    @Test("--audio exact re-encodes the audio and says so in the JSON report; --audio takes copy or exact only")
+    func audioExactFlag() async throws {
+        let dir = try makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let out = dir.appendingPathComponent("out.mp4").path
+        let result = try await stitch(try await good() + ["-o", out, "--json", "--audio", "exact"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let json = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any]
+        let output = json?["output"] as? [String: Any]
+        #expect(output?["audioMode"] as? String == "exact")
+        let exact = (output?["exactAudio"] as? [[String: Any]])?.first
+        #expect(exact?["encoder"] as? String == "aac")
+        #expect(exact?["samples"] as? Int == 90 * 1600)
+        #expect(output?["decodedAudioDriftSamples"] as? Int == 0)
+        // The MP4 track lasts exactly the video (its edit list), by ffprobe.
+        let timing = try await Oracle.timing(URL(fileURLWithPath: out))
+        #expect(timing.first { $0.kind == "audio" }?.statedDuration == 3.0)
+
+        let refused = try await stitch(try await good() + ["-o", dir.appendingPathComponent("x.mp4").path, "--audio", "resample"])
+        #expect(refused.status == 2)
+        #expect(refused.stderr.contains("--audio"), "\(refused.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: dir.appendingPathComponent("x.mp4").path))
+
+        // A codec it does not re-encode is refused up front, naming the input and stream.
+        let ac3 = try await bad("bad-ac3-audio")
+        try await expectFailure([ac3], code: 2, mentions: ["--audio exact", "chunk000.mp4", "stream 1", "ac3"], extra: ["--audio", "exact"])
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 @testable import HeliosMedia
+import Synchronization
 import Testing
 
 /// Every container/codec pair stitched in process, checked with ffmpeg/ffprobe as an independent decoder.
@@ -129,6 +130,28 @@ struct StitchContainerTests {
         let error = await #expect(throws: StitchError.self) { try await task.value }
         #expect(error.map { if case .cancelled = $0 { true } else { false } } == true, "\(String(describing: error))")
         continuation.finish()
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path) == [])
+    }
+
+    @Test("cancelling while the trailer is written and the file synced still cancels: nothing is renamed into place",
+          arguments: ["mp4-h264-aac", "webm-vp9-opus"])
+    func cancellationWhileFinishing(set: String) async throws {
+        let chunks = try await FixtureCache.shared.files(set)
+        let dir = try makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let output = dir.appendingPathComponent("out.\(chunks[0].pathExtension)")
+        let holder = Mutex<Task<StitchReport, Error>?>(nil)
+        // Called on the stitch thread just before the trailer: the cancellation lands during the final flush.
+        let stitcher = NativeStitcher(progress: { event in
+            if case .finishing = event { holder.withLock { $0?.cancel() } }
+        })
+        let task = holder.withLock { task in
+            let started = Task { try await stitcher.stitch(chunks, to: output) }
+            task = started
+            return started
+        }
+        let error = await #expect(throws: StitchError.self) { try await task.value }
+        #expect(error.map { if case .cancelled = $0 { true } else { false } } == true, "\(String(describing: error))")
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path) == [])
     }
 

@@ -157,6 +157,21 @@ struct ValidationTests {
         #expect(found == [.missingTimestamps, .nonIncreasingDts, .ptsBeforeDts, .corruptPackets])
     }
 
+    @Test("a missing timestamp is named: no pts, or a pts without a dts")
+    func missingTimestampMessages() {
+        func message(pts: Int, dtsOnly: Int) -> String? {
+            var audio = Probes.audio()
+            audio.missingTimestampCount = pts + dtsOnly
+            audio.missingPtsCount = pts
+            audio.missingDtsOnlyCount = dtsOnly
+            let issues = StitchValidator.validate([Probes.input(0, audio: audio)], output: OutputCapabilities(formatName: "mp4"))
+            return issues.first { $0.code == .missingTimestamps }?.message
+        }
+        #expect(message(pts: 0, dtsOnly: 3) == "3 packet(s) have a pts but no dts")
+        #expect(message(pts: 2, dtsOnly: 0) == "2 packet(s) have no pts")
+        #expect(message(pts: 1, dtsOnly: 1) == "2 packet(s) lack timestamps (1 without pts, 1 with a pts but no dts)")
+    }
+
     @Test func frameDurationConsistency() {
         var irregular = Probes.video()
         irregular.irregularDurationCount = 3

@@ -25,9 +25,8 @@ public final class LambdaEmulator: @unchecked Sendable {
         _ = FileManager.default.createFile(atPath: log.path, contents: nil)
         let handle = try FileHandle(forWritingTo: log)
         process = Process()
-        // setsid: RIE and the runtime it starts share one process group, so stop() can kill both.
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/setsid")
-        process.arguments = [binary.path, "--runtime-interface-emulator-address", "127.0.0.1:\(port)",
+        process.executableURL = binary
+        process.arguments = ["--runtime-interface-emulator-address", "127.0.0.1:\(port)",
                              "--runtime-api-address", "127.0.0.1:\(runtimeAPIPort)", command] + arguments
         var env = ProcessInfo.processInfo.environment
         env["AWS_LAMBDA_FUNCTION_TIMEOUT"] = String(timeout)
@@ -41,10 +40,32 @@ public final class LambdaEmulator: @unchecked Sendable {
         try await waitUntilListening(port: port, process: process, log: log)
     }
 
-    /// Kills RIE and the runtime under it.
+    /// Kills RIE and every process under it (the runtime and its chunk commands).
     public func stop() {
-        if process.isRunning { kill(-process.processIdentifier, SIGKILL) }
+        guard process.isRunning else { return }
+        let pid = process.processIdentifier
+        for child in descendants(of: pid) { kill(child, SIGKILL) }
+        kill(pid, SIGKILL)
         process.waitUntilExit()
+    }
+
+    /// The process tree under `pid`, read from /proc.
+    func descendants(of pid: Int32) -> [Int32] {
+        guard let entries = try? FileManager.default.contentsOfDirectory(atPath: "/proc") else { return [] }
+        var children: [Int32: [Int32]] = [:]
+        for entry in entries {
+            guard let child = Int32(entry), let stat = try? String(contentsOfFile: "/proc/\(entry)/stat", encoding: .utf8),
+                  let close = stat.lastIndex(of: ")") else { continue }
+            let fields = stat[stat.index(after: close)...].split(separator: " ")
+            if fields.count > 2, let parent = Int32(fields[1]) { children[parent, default: []].append(child) }
+        }
+        var result: [Int32] = []
+        var queue = children[pid] ?? []
+        while let next = queue.popLast() {
+            result.append(next)
+            queue += children[next] ?? []
+        }
+        return result
     }
 
     deinit { stop() }
@@ -108,4 +129,15 @@ public func waitUntilListening(port: Int, process: Process, log: URL, seconds: D
         try await Task.sleep(for: .milliseconds(50))
     }
     throw ShellError(message: "nothing listened on 127.0.0.1:\(port) after \(seconds) s")
+}
+
+/// The directory holding the package's built executables (`helios`, `helios-worker`, `helios-synth`, ...), found
+/// next to the running test binary.
+public func builtProductsDirectory() -> URL {
+    let exe = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+    var dir = exe.deletingLastPathComponent()
+    while !FileManager.default.fileExists(atPath: dir.appendingPathComponent("helios-synth").path), dir.path != "/" {
+        dir = dir.deletingLastPathComponent()
+    }
+    return dir
 }

@@ -35,9 +35,12 @@ package final class Demuxer {
             throw FFmpegError(code: -ENOMEM, function: "avformat_alloc_context", path: path)
         }
         ctx.pointee.interrupt_callback = .cancellation(cancellation)
+        FFmpegLog.watch(ctx)
         var opened: UnsafeMutablePointer<AVFormatContext>? = ctx
         // On failure avformat_open_input frees the context itself.
-        try check(avformat_open_input(&opened, path, nil, nil), "avformat_open_input", path: path)
+        let code = avformat_open_input(&opened, path, nil, nil)
+        if code < 0 { FFmpegLog.unwatch(ctx) }
+        try check(code, "avformat_open_input", path: path)
         context = opened
         if findStreamInfo || needsStreamInfo {
             try self.findStreamInfo()
@@ -52,8 +55,12 @@ package final class Demuxer {
     }
 
     deinit {
+        if let context { FFmpegLog.unwatch(context) }
         avformat_close_input(&context)
     }
+
+    /// The error lines the demuxer logged since it was opened (corrupt or truncated data it skipped), at most a few.
+    package var loggedErrors: [String] { FFmpegLog.errors(of: formatContext) }
 
     package var formatContext: UnsafeMutablePointer<AVFormatContext> { context! }
 

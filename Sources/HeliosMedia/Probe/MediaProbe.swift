@@ -54,18 +54,22 @@ public enum MediaProbe {
 
     /// Checks existence, type and size before handing the file to libavformat, for clearer messages.
     static func fileSize(_ path: String) throws(StitchError) -> Int64 {
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
-            throw .unreadableInput(path: path, reason: "no such file")
+        var info = stat()
+        guard stat(path, &info) == 0 else {
+            let reason = switch errno {
+            case ENOENT: "no such file"
+            case EACCES: "permission denied (a directory on its path cannot be searched)"
+            case ENOTDIR: "no such file (a component of its path is not a directory)"
+            default: String(cString: strerror(errno))
+            }
+            throw .unreadableInput(path: path, reason: reason)
         }
-        if isDirectory.boolValue { throw .unreadableInput(path: path, reason: "is a directory, not a media file") }
-        guard FileManager.default.isReadableFile(atPath: path) else {
-            throw .unreadableInput(path: path, reason: "permission denied")
+        if let kind = fileKind(mode: info.st_mode) {
+            throw .unreadableInput(path: path, reason: "is \(kind), not a regular file (inputs are read twice: probed, then copied)")
         }
-        let attributes = try? FileManager.default.attributesOfItem(atPath: path)
-        let size = (attributes?[.size] as? NSNumber)?.int64Value ?? 0
-        if size == 0 { throw .unreadableInput(path: path, reason: "file is empty (0 bytes)") }
-        return size
+        guard access(path, R_OK) == 0 else { throw .unreadableInput(path: path, reason: "permission denied") }
+        if info.st_size == 0 { throw .unreadableInput(path: path, reason: "file is empty (0 bytes)") }
+        return Int64(info.st_size)
     }
 
     static func describe(_ error: FFmpegError) -> String {
@@ -101,6 +105,7 @@ public enum MediaProbe {
         if !streams.isEmpty && streams.allSatisfy({ $0.packetCount == 0 }) {
             throw StitchError.unreadableInput(path: demuxer.path, reason: "contains no packets; the file is truncated or empty")
         }
+        try checkIntegrity(demuxer, accumulators: accumulators, streams: streams)
         return ProbedInput(
             path: demuxer.path,
             formatName: demuxer.formatName,
@@ -108,6 +113,50 @@ public enum MediaProbe {
             streams: streams,
             containerDurationMicroseconds: demuxer.containerDuration
         ).markingUnflaggedPriming()
+    }
+}
+
+extension MediaProbe {
+    /// Throws `damagedInput` when a stream lost frames the container declares, holds packets flagged corrupt, or
+    /// the demuxer logged errors about the file (a corrupt or truncated block it skipped): nothing is lost silently.
+    static func checkIntegrity(_ demuxer: Demuxer, accumulators: [StreamAccumulator], streams: [ProbedStream]) throws(StitchError) {
+        let logged = demuxer.loggedErrors
+        let libav = logged.first.map { "; libavformat: \($0)" } ?? ""
+        for (accumulator, stream) in zip(accumulators, streams) {
+            let declared = declaration(demuxer, stream: stream.index)
+            if let loss = FrameLoss.detect(read: stream.packetCount, presentation: accumulator.videoPts, timeBase: stream.timeBase,
+                                           frameRate: stream.frameRate, declared: declared) {
+                throw .damagedInput(index: nil, path: demuxer.path, reason: "stream \(stream.index) (\(stream.signature.kind.rawValue)): \(loss)\(libav)")
+            }
+            if stream.corruptPacketCount > 0 {
+                throw .damagedInput(index: nil, path: demuxer.path,
+                                    reason: "stream \(stream.index): \(stream.corruptPacketCount) packet(s) are flagged corrupt\(libav)")
+            }
+        }
+        if let line = logged.first {
+            throw .damagedInput(index: nil, path: demuxer.path,
+                                reason: "the file is corrupt or truncated; libavformat: \(line)\(logged.count > 1 ? " (and \(logged.count - 1) more)" : "")")
+        }
+    }
+
+    /// What the container declares about stream `index`: its sample count, and in Matroska its statistics tags
+    /// and the file's duration. (MPEG-TS durations are estimates from the bit rate, never declarations.)
+    static func declaration(_ demuxer: Demuxer, stream index: Int) -> FrameLoss.Declared {
+        let stream = demuxer.stream(index)
+        var declared = FrameLoss.Declared()
+        // MP4's sample count; for PCM a sample table counts audio samples, not packets.
+        let codec = stream.pointee.codecpar.pointee.codec_id
+        let isPCM = String(cString: avcodec_get_name(codec)).hasPrefix("pcm_")
+        if stream.pointee.nb_frames > 0, !isPCM { declared.frames = Int(stream.pointee.nb_frames) }
+        guard demuxer.formatName.contains("matroska") else { return declared }
+        func tag(_ key: String) -> String? {
+            guard let entry = av_dict_get(stream.pointee.metadata, key, nil, 0), let value = entry.pointee.value else { return nil }
+            return String(cString: value)
+        }
+        if declared.frames == nil, let text = tag("NUMBER_OF_FRAMES"), let frames = Int(text), frames > 0 { declared.frames = frames }
+        declared.streamEndSeconds = tag("DURATION").flatMap(FrameLoss.seconds(ofDurationTag:))
+        declared.containerSeconds = demuxer.containerDuration.map { Double($0) / Double(AV_TIME_BASE) }
+        return declared
     }
 }
 
@@ -140,6 +189,7 @@ struct StreamAccumulator {
     var durations: [Int64: Int] = [:]
     var lastDuration: Int64 = 0
     var audioSamples: Int64 = 0
+    var payloadBytes: Int64 = 0
     var videoPts: [Int64] = []
     var leading: [PacketTiming] = []
     var trailing: [PacketTiming] = []
@@ -193,6 +243,7 @@ struct StreamAccumulator {
         if trailing.count == Self.trailingKept { trailing.removeFirst() }
         trailing.append(timing)
         if isCorrupt { corrupt += 1 }
+        payloadBytes += Int64(max(size, 0))
         let pts = read.pts, dts = read.dts
         if pts == AV.noPTS || dts == AV.noPTS {
             missing += 1
@@ -306,7 +357,10 @@ struct StreamAccumulator {
             trailingPackets: trailing,
             frameRate: frameRate,
             derivedDtsDelay: derivedDelay,
-            firstFrameGap: firstFrameGap
+            firstFrameGap: firstFrameGap,
+            missingPtsCount: missingPts,
+            missingDtsOnlyCount: missing - missingPts,
+            payloadBytes: payloadBytes
         )
     }
 }

@@ -119,12 +119,17 @@ public struct ProbedStream: Codable, Sendable, Hashable {
     public var derivedDtsDelay: Int? = nil
     /// For video: the gap between the first two presented frames, when the first packet read presents first.
     public var firstFrameGap: Int64? = nil
+    /// Of the packets lacking timestamps, those without a pts, and those with a pts but no dts (0 when unknown).
+    public var missingPtsCount: Int = 0
+    public var missingDtsOnlyCount: Int = 0
     /// Ticks by which the first frame was stretched backwards and is moved forward again (see
     /// `ProbedInput.normalizingLeadingStretch`); 0 when it sits on the frame grid.
     public var leadingStretch: Int64 = 0
     /// Leading audio packets found to be encoder priming although no flag or edit list says so (see
     /// `ProbedInput.markingUnflaggedPriming`).
     public var unflaggedPrimingPackets: Int = 0
+    /// Bytes of all packets read (for an audio re-encode at about the input's bit rate).
+    public var payloadBytes: Int64 = 0
 
     /// How far decoding runs ahead of presentation at the start (first presented pts minus first dts), in ticks:
     /// the B-frame delay of this input's encode. 0 for audio and for video without reordering.

@@ -55,17 +55,23 @@ public struct NativeStitcher: VideoStitcher {
         let started = clock.now
         guard !inputs.isEmpty else { throw .usage("no inputs given") }
         let outputPath = output.standardizedFileURL.path
-        if !options.checkOnly { try checkOutputPath(outputPath, inputs: inputs) }
+        let identities = try checkRepeats(inputs)
+        if !options.checkOnly { try checkOutputPath(outputPath, inputs: inputs, identities: identities) }
 
         var probed: [ProbedInput] = []
         var reference: ProbeReference?
         for (index, url) in inputs.enumerated() {
             if cancellation.isCancelled { throw .cancelled }
             progress?(.probing(index: index, count: inputs.count))
-            probed.append(try MediaProbe.probe(url, reference: &reference, cancellation: cancellation))
+            do {
+                probed.append(try MediaProbe.probe(url, reference: &reference, cancellation: cancellation))
+            } catch .damagedInput(nil, let path, let reason) {
+                throw .damagedInput(index: index, path: path, reason: reason)
+            }
         }
         probed = ProbedInput.normalizingLeadingStretch(probed)
         let (capabilities, formatName) = try OutputCapabilities.detect(outputPath: outputPath, format: options.format, first: probed[0])
+        try Remuxer.checkExactAudio(probed, mode: options.audio)
         let issues = StitchValidator.validate(probed, output: capabilities, lenient: options.lenient)
         let plan = StitchPlan(inputs: probed, output: capabilities)
         var report = StitchReport(inputs: probed.map(InputSummary.init), boundaries: plan.boundaries, issues: issues, output: nil)
@@ -74,34 +80,23 @@ public struct NativeStitcher: VideoStitcher {
         if options.checkOnly { return report }
 
         let remuxer = Remuxer(inputs: probed, plan: plan, outputPath: outputPath, formatName: formatName,
-                              faststart: options.faststart, logger: logger, progress: progress, cancellation: cancellation)
+                              faststart: options.faststart, audio: options.audio, marksAudioPriming: capabilities.marksAudioPriming,
+                              logger: logger, progress: progress, cancellation: cancellation)
         let written = try remuxer.run()
-        progress?(.finishing)
         let elapsed = clock.now - started
         let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
         report.output = OutputSummary(plan: plan, inputs: probed, written: written, path: outputPath,
                                       format: formatName, elapsedSeconds: seconds)
+        report.output?.audioMode = options.audio
+        if options.audio == .exact {
+            report.output?.applyExactAudio(written.exactAudio, inputs: probed, plan: plan)
+            let exact = Set(written.exactAudio.map(\.stream))
+            for k in report.boundaries.indices where exact.contains(report.boundaries[k].stream) {
+                report.boundaries[k].audioDiscontinuitySamples = 0
+                report.boundaries[k].droppedPackets = 0
+            }
+        }
         logger.debug("stitched \(inputs.count) inputs into \(outputPath) in \(seconds) s")
         return report
-    }
-
-    /// Refuses an output that is an input, exists without `force`, or sits in a missing directory.
-    private func checkOutputPath(_ outputPath: String, inputs: [URL]) throws(StitchError) {
-        let resolvedOutput = URL(fileURLWithPath: outputPath).resolvingSymlinksInPath().path
-        for input in inputs where input.standardizedFileURL.resolvingSymlinksInPath().path == resolvedOutput {
-            throw .outputIsInput(path: outputPath)
-        }
-        var isDirectory: ObjCBool = false
-        if FileManager.default.fileExists(atPath: outputPath, isDirectory: &isDirectory) {
-            if isDirectory.boolValue { throw .outputFailed(path: outputPath, reason: "is a directory") }
-            if !options.force { throw .outputExists(path: outputPath) }
-        }
-        let directory = URL(fileURLWithPath: outputPath).deletingLastPathComponent().path
-        guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue else {
-            throw .outputFailed(path: outputPath, reason: "directory \(directory) does not exist")
-        }
-        guard FileManager.default.isWritableFile(atPath: directory) else {
-            throw .outputFailed(path: outputPath, reason: "directory \(directory) is not writable")
-        }
     }
 }

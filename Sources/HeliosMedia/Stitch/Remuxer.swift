@@ -11,6 +11,10 @@ struct Remuxer {
     let outputPath: String
     let formatName: String
     let faststart: Bool
+    /// `.exact` re-encodes compressed audio streams (see `ExactAudioTrack`); PCM and video are copied either way.
+    var audio: AudioMode = .copy
+    /// Whether the output container skips encoder priming it is told about (an MP4 edit list).
+    var marksAudioPriming = true
     let logger: Logger
     let progress: (@Sendable (StitchProgress) -> Void)?
     let cancellation: CancellationFlag?
@@ -20,21 +24,45 @@ struct Remuxer {
         var packets: [Int]
         var bytes: Int64
         var timeBases: [Rational]
+        /// Per re-encoded audio stream.
+        var exactAudio: [ExactAudioSummary] = []
+    }
+
+    /// Compressed audio codecs `--audio exact` re-encodes (PCM is exact already and stays copied).
+    static let reencodedCodecs: Set<String> = ["aac", "opus"]
+
+    /// The streams `--audio exact` re-encodes: AAC and Opus with a known sample rate, beside a video stream that
+    /// gives the spans to cut to (audio-only inputs are copied).
+    static func exactStreams(_ inputs: [ProbedInput], mode: AudioMode) -> Set<Int> {
+        guard mode == .exact, let first = inputs.first, first.masterStreamIndex.map({ first.streams[$0].signature.kind == .video }) == true
+        else { return [] }
+        return Set(first.streams.filter {
+            $0.signature.kind == .audio && reencodedCodecs.contains($0.signature.codec) && $0.signature.sampleRate > 0
+        }.map(\.index))
+    }
+
+    /// Refuses `--audio exact` for compressed audio it cannot re-encode, naming the stream.
+    static func checkExactAudio(_ inputs: [ProbedInput], mode: AudioMode) throws(StitchError) {
+        guard mode == .exact, let first = inputs.first else { return }
+        for stream in first.streams where stream.signature.kind == .audio && !stream.signature.codec.hasPrefix("pcm_")
+            && !reencodedCodecs.contains(stream.signature.codec) {
+            throw .usage("--audio exact re-encodes AAC and Opus (PCM is copied); input 1 (\(URL(fileURLWithPath: first.path).lastPathComponent)), stream \(stream.index) is \(stream.signature.codec): use --audio copy")
+        }
     }
 
     func run() throws(StitchError) -> Written {
-        let temp = temporaryPath()
+        let temp = TemporaryOutput(outputPath: outputPath)
         do {
-            let written = try remux(into: temp)
-            try durablyRename(temp, to: outputPath)
+            let written = try remux(into: temp.muxerPath)
+            try temp.commit(cancellation: cancellation)
             return written
         } catch {
-            unlink(temp)
+            temp.discard()
             if cancellation.isCancelled { throw .cancelled }
             switch error {
             case let error as StitchError: throw error
             case let error as FFmpegError where error.isInterrupted: throw .cancelled
-            case let error as FFmpegError where error.path != outputPath && error.path != temp && error.path != nil:
+            case let error as FFmpegError where error.path != outputPath && error.path != temp.muxerPath && error.path != nil:
                 throw .unreadableInput(path: error.path!, reason: MediaProbe.describe(error))
             case let error as FFmpegError: throw .outputFailed(path: outputPath, reason: "\(error.function): \(error.message)")
             default: throw .outputFailed(path: outputPath, reason: "\(error)")
@@ -42,19 +70,25 @@ struct Remuxer {
         }
     }
 
-    private func temporaryPath() -> String {
-        let url = URL(fileURLWithPath: outputPath)
-        // Keep the extension: some muxers (ipod, for .m4a) check it.
-        let name = ".\(url.deletingPathExtension().lastPathComponent).helios-\(UInt32.random(in: .min ... .max)).tmp.\(url.pathExtension)"
-        return url.deletingLastPathComponent().appendingPathComponent(name).path
-    }
-
     private func remux(into temp: String) throws -> Written {
         let muxer = try Muxer(path: temp, formatName: formatName, cancellation: cancellation)
         // Input 1's parameters, completed by decoding, describe the output's streams; later inputs are only read.
         let first = try Demuxer(path: inputs[0].path, findStreamInfo: true, cancellation: cancellation)
+        let exact = Self.exactStreams(inputs, mode: audio)
+        let globalHeader = muxer.formatContext.pointee.oformat.pointee.flags & AVFMT_GLOBALHEADER != 0
+        var tracks: [Int: ExactAudioTrack] = [:]
         for s in 0..<first.streamCount {
-            _ = try muxer.addStream(copying: first.stream(s), timeBase: plan.timeBases[s])
+            if exact.contains(s) {
+                let track = try ExactAudioTrack(stream: s, inputs: inputs, firstParameters: first.stream(s).pointee.codecpar,
+                                                globalHeader: globalHeader, keepsPriming: marksAudioPriming, path: outputPath)
+                tracks[s] = track
+                let parameters = try track.parameters()
+                _ = try withExtendedLifetime(parameters) {
+                    try muxer.addStream(copying: parameters.pointer, timeBase: Rational(1, track.sampleRate))
+                }
+            } else {
+                _ = try muxer.addStream(copying: first.stream(s), timeBase: plan.timeBases[s])
+            }
         }
         var options: [String: String] = [:]
         if faststart && (formatName == "mp4" || formatName == "mov") { options["movflags"] = "+faststart" }
@@ -67,18 +101,45 @@ struct Remuxer {
         var written = [Int](repeating: 0, count: first.streamCount)
         let packet = try Packet()
         let writeback = Writeback(path: temp)
+        let master = inputs[0].masterStreamIndex ?? 0
+        /// Writes a packet of a re-encoded stream: pts in output samples from the video's first frame.
+        func writeEncoded(_ encoded: Packet, stream s: Int, input i: Int) throws {
+            let p = encoded.pointer
+            let sampleTB = Rational(1, inputs[0].streams[s].signature.sampleRate)
+            let origin = Ticks.rescale(plan.videoOrigin, from: plan.timeBases[master], to: sampleTB)
+            let outTB = outTimeBases[s]
+            p.pointee.stream_index = Int32(s)
+            if p.pointee.pts != AV.noPTS { p.pointee.pts = Ticks.rescale(origin + p.pointee.pts, from: sampleTB, to: outTB) }
+            if p.pointee.dts != AV.noPTS { p.pointee.dts = Ticks.rescale(origin + p.pointee.dts, from: sampleTB, to: outTB) }
+            p.pointee.duration = Ticks.rescale(p.pointee.duration, from: sampleTB, to: outTB)
+            if let previous = lastDts[s], p.pointee.dts <= previous {
+                throw StitchError.outputFailed(path: outputPath, reason: "re-encoded audio dts \(p.pointee.dts) does not follow \(previous) (time base \(outTB))")
+            }
+            lastDts[s] = p.pointee.dts
+            written[s] += 1
+            try muxer.write(encoded)
+        }
         for (i, input) in inputs.enumerated() {
             let demuxer = i == 0 ? first : try Demuxer(path: input.path, findStreamInfo: false, cancellation: cancellation)
             guard demuxer.streamCount == input.streams.count else {
                 throw StitchError.unreadableInput(path: input.path, reason: "stream count changed since it was probed")
             }
             var mappers = (0..<input.streams.count).map { StitchPlan.PacketMapper(plan: plan, inputs: inputs, input: i, stream: $0) }
+            for (s, track) in tracks {
+                try track.begin(parameters: demuxer.stream(s).pointee.codecpar, timeBase: input.streams[s].timeBase, path: input.path)
+            }
             var packetsRead = 0
+            var perStream = [Int](repeating: 0, count: input.streams.count)
             while try demuxer.read(into: packet) {
                 packetsRead += 1
                 if packetsRead & 255 == 0, cancellation.isCancelled { throw StitchError.cancelled }
                 let s = packet.streamIndex
                 guard s < mappers.count else { continue }
+                perStream[s] += 1
+                if let track = tracks[s] {
+                    try track.consume(packet)
+                    continue
+                }
                 let p = packet.pointer
                 guard let mapped = mappers[s].map(pts: p.pointee.pts, dts: p.pointee.dts, duration: p.pointee.duration) else { continue }
                 let planTB = plan.timeBases[s]
@@ -103,13 +164,40 @@ struct Remuxer {
                 try muxer.write(packet)
                 writeback.advance(to: muxer.bytesWritten)
             }
+            // The same file read twice must give the same packets: anything else lost frames since it was probed.
+            if let line = demuxer.loggedErrors.first {
+                throw StitchError.damagedInput(index: i, path: input.path, reason: "the file is corrupt or truncated; libavformat: \(line)")
+            }
+            for (s, stream) in input.streams.enumerated() where perStream[s] != stream.packetCount {
+                throw StitchError.damagedInput(index: i, path: input.path,
+                                               reason: "stream \(s): \(perStream[s]) packets read but \(stream.packetCount) when probed; the file changed or is damaged")
+            }
+            for s in tracks.keys.sorted() {
+                try tracks[s]!.end(input: i, inputs: inputs) { try writeEncoded($0, stream: s, input: i) }
+            }
             bytesDone += input.fileSize
             progress?(.remuxing(bytesRead: bytesDone, totalBytes: totalBytes))
             logger.trace("copied input \(i + 1) of \(inputs.count): \(input.path)")
         }
+        for s in tracks.keys.sorted() {
+            try tracks[s]!.finish { try writeEncoded($0, stream: s, input: inputs.count - 1) }
+        }
+        progress?(.finishing)
         try muxer.finish()
-        let bytes = (try? FileManager.default.attributesOfItem(atPath: temp)[.size] as? NSNumber)?.int64Value ?? 0
-        return Written(packets: written, bytes: bytes, timeBases: outTimeBases)
+        // The trailer is written; from here to the rename only cancellation can stop the run.
+        if cancellation.isCancelled { throw StitchError.cancelled }
+        // stat follows /proc/self/fd/N to the file (FileManager's attributes would describe the link).
+        var info = stat()
+        let bytes = stat(temp, &info) == 0 ? Int64(info.st_size) : 0
+        let summaries = tracks.keys.sorted().map { s -> ExactAudioSummary in
+            let track = tracks[s]!
+            let seconds = Double(track.samplesEncoded) / Double(track.sampleRate)
+            return ExactAudioSummary(stream: s, encoder: track.encoderName, bitRate: track.bitRate, samples: track.samplesEncoded,
+                                     videoOffsetSamples: track.cuts.map(\.videoOffset), silentSamples: track.cuts.map(\.silentSamples),
+                                     codingSeconds: track.codingSeconds,
+                                     audioSecondsPerSecond: track.codingSeconds > 0 ? seconds / track.codingSeconds : 0)
+        }
+        return Written(packets: written, bytes: bytes, timeBases: outTimeBases, exactAudio: summaries)
     }
 
     /// Starts writing the output to disk while the stitch goes on, every few megabytes, so the fsync before the
@@ -126,24 +214,6 @@ struct Remuxer {
             guard fd >= 0, bytes - started >= Self.interval else { return }
             started = bytes
             _ = helios_start_writeback(fd)
-        }
-    }
-
-    /// fsyncs the file, renames it over the output and fsyncs the directory, so a crash leaves either the
-    /// old state or the whole new file.
-    private func durablyRename(_ temp: String, to path: String) throws(StitchError) {
-        let fd = open(temp, O_RDONLY)
-        guard fd >= 0 else { throw .outputFailed(path: path, reason: "cannot reopen temp file: \(String(cString: strerror(errno)))") }
-        let synced = fsync(fd)
-        close(fd)
-        guard synced == 0 else { throw .outputFailed(path: path, reason: "fsync failed: \(String(cString: strerror(errno)))") }
-        guard rename(temp, path) == 0 else {
-            throw .outputFailed(path: path, reason: "rename failed: \(String(cString: strerror(errno)))")
-        }
-        let directory = open(URL(fileURLWithPath: path).deletingLastPathComponent().path, O_RDONLY)
-        if directory >= 0 {
-            fsync(directory)
-            close(directory)
         }
     }
 }

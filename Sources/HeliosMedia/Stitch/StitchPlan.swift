@@ -101,6 +101,9 @@ public struct StitchPlan: Sendable {
     /// Per stream: how far the output's decoding runs ahead of presentation (plan ticks): the largest B-frame
     /// delay of any input. 0 for audio.
     public let outputDecodeDelays: [Int64]
+    /// Where the output's first frame presents, in plan ticks of the master stream (0 where edit lists let the
+    /// container say so, else where input 1's first frame did).
+    public let videoOrigin: Int64
 
     /// The master's frame duration when every input declares the same constant frame rate and the master
     /// time base cannot express one frame in whole ticks; nil otherwise.
@@ -129,7 +132,7 @@ public struct StitchPlan: Sendable {
               inputs.allSatisfy({ $0.streams.count == first.streams.count }) else {
             self.timeBases = []; self.placements = []; self.boundaries = []; self.inputDrifts = []
             self.outputDtsViolations = []; self.outputDurations = []; self.outputPackets = []; self.decodedSamples = []
-            self.masterFrameDuration = nil; self.outputDecodeDelays = []
+            self.masterFrameDuration = nil; self.outputDecodeDelays = []; self.videoOrigin = 0
             return
         }
         let streamCount = first.streams.count
@@ -142,6 +145,7 @@ public struct StitchPlan: Sendable {
         // fragmented chunks or chunks shifted for their audio priming still start the output at 0; elsewhere
         // where input 1's did.
         let origin = output?.presentsFromZero == true ? 0 : first.streams[masterIndex].contentStart
+        videoOrigin = origin
         var starts: [Int64] = []
         var cursor = origin
         var framesBefore: Int64 = 0

@@ -65,3 +65,25 @@ extension OutputSummary {
         )
     }
 }
+
+extension OutputSummary {
+    /// Re-encoded audio streams last exactly what was encoded: their samples replace the copy plan's figures.
+    mutating func applyExactAudio(_ exact: [ExactAudioSummary], inputs: [ProbedInput], plan: StitchPlan) {
+        exactAudio = exact
+        let first = inputs[0]
+        for summary in exact {
+            let s = summary.stream
+            let sampleTB = Rational(1, first.streams[s].signature.sampleRate)
+            streams[s].decodedSamples = summary.samples
+            streams[s].durationTicks = Ticks.rescale(summary.samples, from: sampleTB, to: streams[s].timeBase)
+            streams[s].durationSeconds = Ticks.seconds(summary.samples, in: sampleTB)
+            guard first.streams.firstIndex(where: { $0.signature.kind == .audio }) == s else { continue }
+            let video = ExactAudio.videoStartSamples(inputs: inputs, sampleRate: sampleTB.den).last ?? 0
+            decodedAudioDriftSamples = summary.samples - video
+            decodedAudioDriftMilliseconds = Double(summary.samples - video) * 1000 / Double(sampleTB.den)
+            if let m = streams.first(where: { $0.kind == .video }) {
+                avDriftMilliseconds = (Ticks.seconds(summary.samples, in: sampleTB) - m.durationSeconds) * 1000
+            }
+        }
+    }
+}

@@ -131,6 +131,10 @@ public struct OutputSummary: Codable, Sendable, Hashable {
     public var decodedAudioDriftMilliseconds: Double?
     public var elapsedSeconds: Double
     public var megabytesPerSecond: Double
+    /// How compressed audio was placed (`copy` or `exact`); nil in reports written before the option existed.
+    public var audioMode: AudioMode? = nil
+    /// Per re-encoded audio stream with `--audio exact`: what was cut and what it cost.
+    public var exactAudio: [ExactAudioSummary]? = nil
 }
 
 /// Everything a stitch found and did. Stable JSON for scripts.
@@ -143,4 +147,23 @@ public struct StitchReport: Codable, Sendable, Hashable {
 
     /// True when no issue is an error.
     public var isValid: Bool { !issues.contains { $0.severity == .error } }
+}
+
+/// One audio stream re-encoded by `--audio exact`.
+public struct ExactAudioSummary: Codable, Sendable, Hashable {
+    /// The output stream's index.
+    public var stream: Int
+    /// The encoder that wrote it (`aac`, `libopus`).
+    public var encoder: String
+    /// The bit rate asked of the encoder, in bits per second.
+    public var bitRate: Int64
+    /// Samples encoded: the video's duration times the sample rate.
+    public var samples: Int64
+    /// Per input: where its video starts relative to its audio content, in samples (0 when they start together).
+    public var videoOffsetSamples: [Int64]
+    /// Per input: samples of its share that had no audio content and were written as silence.
+    public var silentSamples: [Int64]
+    /// Seconds spent decoding and encoding, and seconds of audio encoded per second of that.
+    public var codingSeconds: Double
+    public var audioSecondsPerSecond: Double
 }

@@ -114,7 +114,12 @@ public enum StitchValidator {
             add(.error, .firstPacketNotKeyframe, i, s, "first video packet is not a keyframe; the chunk cannot be decoded on its own")
         }
         if stream.missingTimestampCount > 0 {
-            add(.error, .missingTimestamps, i, s, "\(stream.missingTimestampCount) packet(s) have no pts or dts")
+            let pts = stream.missingPtsCount, dtsOnly = stream.missingDtsOnlyCount
+            let what = pts + dtsOnly != stream.missingTimestampCount ? "\(stream.missingTimestampCount) packet(s) have no pts or dts"
+                : dtsOnly == 0 ? "\(pts) packet(s) have no pts"
+                : pts == 0 ? "\(dtsOnly) packet(s) have a pts but no dts"
+                : "\(stream.missingTimestampCount) packet(s) lack timestamps (\(pts) without pts, \(dtsOnly) with a pts but no dts)"
+            add(.error, .missingTimestamps, i, s, what)
         }
         if let n = stream.firstNonIncreasingDts {
             add(.error, .nonIncreasingDts, i, s, "dts does not increase at packet \(n)")

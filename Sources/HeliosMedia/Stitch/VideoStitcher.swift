@@ -6,6 +6,16 @@ public protocol VideoStitcher: Sendable {
     func stitch(_ inputs: [URL], to output: URL) async throws -> StitchReport
 }
 
+/// How the stitcher places compressed audio.
+public enum AudioMode: String, Sendable, Hashable, Codable, CaseIterable {
+    /// Copy audio packets as they are (the default): frames laid end to end, within half a frame of the video at
+    /// every boundary (sample-exact for PCM, and for Opus into Matroska/WebM).
+    case copy
+    /// Decode every input's audio, cut each to its video span sample-exactly, join and encode once with the same
+    /// codec, rate, layout and about the same bit rate. PCM is exact already and stays copied; video is copied.
+    case exact
+}
+
 /// How `NativeStitcher` behaves.
 public struct StitchOptions: Sendable, Hashable {
     /// Output container short name (`mp4`, `mov`, `matroska`, `webm`, `mpegts`); nil picks it from the extension.
@@ -18,12 +28,19 @@ public struct StitchOptions: Sendable, Hashable {
     public var lenient: Bool
     /// Validate and report only; write nothing.
     public var checkOnly: Bool
+    /// How compressed audio is placed: copied (default) or re-encoded sample-exactly.
+    public var audio: AudioMode
+    /// Accept the same file more than once among the inputs (otherwise refused: usually a mistake in a list).
+    public var allowRepeat: Bool
 
-    public init(format: String? = nil, faststart: Bool = false, force: Bool = false, lenient: Bool = false, checkOnly: Bool = false) {
+    public init(format: String? = nil, faststart: Bool = false, force: Bool = false, lenient: Bool = false, checkOnly: Bool = false,
+                audio: AudioMode = .copy, allowRepeat: Bool = false) {
+        self.audio = audio
         self.format = format
         self.faststart = faststart
         self.force = force
         self.lenient = lenient
         self.checkOnly = checkOnly
+        self.allowRepeat = allowRepeat
     }
 }

@@ -46,7 +46,9 @@ extension WorkerRuntime {
         environment["HELIOS_ATTEMPT"] = String(request.attempt)
         if let manifest = request.assetsManifest {
             guard let fetchAssets else { throw WorkerFailure(.badRequest, "\(chunkName): this worker cannot fetch asset bundles") }
-            environment["HELIOS_ASSETS_DIR"] = try await fetchAssets(request.jobId, manifest).path
+            let assets = workspace.appendingPathComponent(".helios-assets")
+            try await fetchAssets(request.jobId, manifest, assets)
+            environment["HELIOS_ASSETS_DIR"] = assets.path
         }
 
         let timeout = try remainingTime(request: request, platformDeadlineMs: platformDeadlineMs, chunkName: chunkName)

@@ -10,8 +10,9 @@ import NIOCore
 /// Resolves a URI (`s3://bucket/key`, `file:///path`) to a store and the key in it.
 public typealias StoreResolver = @Sendable (_ uri: String) throws(StorageError) -> (store: any ArtifactStore, key: ArtifactKey)
 
-/// Fetches and unpacks an asset bundle, returning the directory that holds it (cached across invocations).
-public typealias AssetFetcher = @Sendable (_ jobId: String, _ manifestURI: String) async throws -> URL
+/// Fetches and unpacks an asset bundle into `target` (a directory that does not exist yet); file contents are
+/// cached by hash across invocations of one worker instance.
+public typealias AssetFetcher = @Sendable (_ jobId: String, _ manifestURI: String, _ target: URL) async throws -> Void
 
 /// The worker side of a remote chunk: fetch the spec and assets, run the chunk's command in a fresh workspace,
 /// check the output is media, upload it create-only under its attempt's key, clean up, and answer.

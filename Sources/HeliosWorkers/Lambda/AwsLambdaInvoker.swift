@@ -60,6 +60,14 @@ public struct AwsLambdaInvoker: Sendable {
     public func invoke(_ request: ChunkRequest, timeout: Duration) async throws(LambdaInvokeError) -> ChunkResponse {
         let body: Data
         do { body = try request.encoded(limit: Self.requestLimit) } catch { throw LambdaInvokeError(error) }
+        return try await invoke(payload: body, chunk: "chunk \(request.chunk.id) attempt \(request.attempt)", timeout: timeout)
+    }
+
+    /// Sends an encoded payload (`chunk` names it in errors).
+    public func invoke(payload body: Data, chunk: String, timeout: Duration) async throws(LambdaInvokeError) -> ChunkResponse {
+        guard body.count <= Self.requestLimit else {
+            throw LambdaInvokeError(WorkerFailure(.badRequest, "\(chunk): the payload is \(body.count) bytes; Lambda accepts at most \(Self.requestLimit)"))
+        }
         let encodedName = S3Encoding.queryComponent(functionName)
         let path = "/2015-03-31/functions/\(encodedName)/invocations"
         guard let host = endpoint.host else {
@@ -87,7 +95,6 @@ public struct AwsLambdaInvoker: Sendable {
         for (name, value) in signed.headers { http.headers.add(name: name, value: value) }
         http.body = .bytes(ByteBuffer(data: body))
 
-        let chunk = "chunk \(request.chunk.id) attempt \(request.attempt)"
         let status: Int
         let functionError: String?
         let payload: Data

@@ -25,7 +25,12 @@ public struct LambdaRuntimeClient: Sendable {
     let client: HTTPClient
     let logger: Logger
 
-    public init(endpoint: String, client: HTTPClient = .shared, logger: Logger = Logger(label: "helios.lambda.runtime")) {
+    /// A client without a read timeout: the next-invocation call may wait for hours.
+    public static let longPollClient = HTTPClient(
+        eventLoopGroupProvider: .singleton,
+        configuration: HTTPClient.Configuration(timeout: .init(connect: .seconds(10), read: nil)))
+
+    public init(endpoint: String, client: HTTPClient = LambdaRuntimeClient.longPollClient, logger: Logger = Logger(label: "helios.lambda.runtime")) {
         self.endpoint = endpoint
         self.client = client
         self.logger = logger

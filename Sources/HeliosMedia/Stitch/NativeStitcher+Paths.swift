@@ -1,0 +1,69 @@
+import Foundation
+
+/// A file's identity on its filesystem: two paths name the same file (through symlinks or hard links) exactly
+/// when their device and inode match.
+struct FileIdentity: Hashable {
+    let device: UInt64
+    let inode: UInt64
+
+    /// The identity of the file at `path` (following symlinks), nil when it cannot be examined.
+    init?(path: String) {
+        var info = stat()
+        guard stat(path, &info) == 0 else { return nil }
+        device = UInt64(info.st_dev)
+        inode = UInt64(info.st_ino)
+    }
+}
+
+/// What kind of file a `st_mode` describes, as a phrase ("a character device"); nil for a regular file.
+func fileKind(mode: mode_t) -> String? {
+    switch mode & S_IFMT {
+    case S_IFREG: nil
+    case S_IFDIR: "a directory"
+    case S_IFCHR: "a character device"
+    case S_IFBLK: "a block device"
+    case S_IFIFO: "a FIFO"
+    case S_IFSOCK: "a socket"
+    default: "not a regular file"
+    }
+}
+
+extension NativeStitcher {
+    /// Refuses the same file twice among the inputs unless `allowRepeat`. Returns the inputs' identities.
+    func checkRepeats(_ inputs: [URL]) throws(StitchError) -> [FileIdentity: Int] {
+        var seen: [FileIdentity: Int] = [:]
+        for (index, input) in inputs.enumerated() {
+            guard let identity = FileIdentity(path: input.path) else { continue }  // probing reports why
+            if let first = seen[identity] {
+                if !options.allowRepeat { throw .repeatedInput(index: index, firstIndex: first, path: input.path) }
+                logger.warning("input \(index + 1) (\(input.path)) is the same file as input \(first + 1)")
+            } else {
+                seen[identity] = index
+            }
+        }
+        return seen
+    }
+
+    /// Refuses an output that is an input (by path, symlink or hard link), is not a regular file, exists without
+    /// `force`, or sits in a missing or unwritable directory.
+    func checkOutputPath(_ outputPath: String, inputs: [URL], identities: [FileIdentity: Int]) throws(StitchError) {
+        let resolvedOutput = URL(fileURLWithPath: outputPath).resolvingSymlinksInPath().path
+        for input in inputs where input.standardizedFileURL.resolvingSymlinksInPath().path == resolvedOutput {
+            throw .outputIsInput(path: outputPath)
+        }
+        var info = stat()
+        if stat(outputPath, &info) == 0 {
+            if let identity = FileIdentity(path: outputPath), identities[identity] != nil { throw .outputIsInput(path: outputPath) }
+            if let kind = fileKind(mode: info.st_mode) { throw .outputNotRegularFile(path: outputPath, kind: kind) }
+            if !options.force { throw .outputExists(path: outputPath) }
+        }
+        let directory = URL(fileURLWithPath: outputPath).deletingLastPathComponent().path
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue else {
+            throw .outputFailed(path: outputPath, reason: "directory \(directory) does not exist")
+        }
+        guard access(directory, W_OK | X_OK) == 0 else {
+            throw .outputFailed(path: outputPath, reason: "directory \(directory) is not writable")
+        }
+    }
+}

@@ -1,0 +1,112 @@
+import CHeliosShims
+import Foundation
+
+/// The file a stitch writes before it becomes the output.
+///
+/// Where the filesystem supports it (Linux `O_TMPFILE`: ext4, xfs, btrfs, tmpfs) the file has no name until it is
+/// complete: the muxer writes through `/proc/self/fd/N`, and `commit` links it beside the output and renames it
+/// into place, so a stitch killed by SIGKILL or a power cut leaves nothing behind. Elsewhere it is a hidden file
+/// beside the output whose name carries the writer's pid, and every stitch into that output first removes the
+/// temp files of writers that no longer run.
+final class TemporaryOutput {
+    /// The output's final path.
+    let outputPath: String
+    /// The path libavformat opens (for reading too: MP4's faststart pass reads the file back).
+    let muxerPath: String
+    /// The open unnamed file, or -1 for a named temp file.
+    private let descriptor: Int32
+    /// The named temp file, when there is one (from the start, or once `commit` linked the unnamed file).
+    private var namedPath: String?
+    private var isOpen: Bool
+
+    /// Creates the temp file in the output's directory.
+    init(outputPath: String) {
+        self.outputPath = outputPath
+        let url = URL(fileURLWithPath: outputPath)
+        Self.removeStale(for: url)
+        let fd = helios_open_tmpfile(url.deletingLastPathComponent().path, 0o666)
+        isOpen = fd >= 0
+        if fd >= 0 {
+            descriptor = fd
+            muxerPath = "/proc/self/fd/\(fd)"
+        } else {
+            descriptor = -1
+            let name = Self.tempName(for: url)
+            muxerPath = url.deletingLastPathComponent().appendingPathComponent(name).path
+            namedPath = muxerPath
+        }
+    }
+
+    deinit { discard() }
+
+    /// Whether the file has no name (the `O_TMPFILE` path).
+    var isUnnamed: Bool { descriptor >= 0 }
+
+    /// fsyncs the file, gives it its final name (link and rename) and fsyncs the directory, so a crash leaves
+    /// either the old state or the whole new file. Cancellation is honoured until the rename.
+    func commit(cancellation: CancellationFlag?) throws(StitchError) {
+        let fd = descriptor >= 0 ? descriptor : open(muxerPath, O_RDONLY)
+        guard fd >= 0 else { throw failure("cannot reopen temp file") }
+        let synced = fsync(fd)
+        if descriptor < 0 { close(fd) }
+        guard synced == 0 else { throw failure("fsync failed") }
+        if cancellation.isCancelled { throw .cancelled }
+        let url = URL(fileURLWithPath: outputPath)
+        if descriptor >= 0 {
+            let name = url.deletingLastPathComponent().appendingPathComponent(Self.tempName(for: url)).path
+            guard linkat(AT_FDCWD, muxerPath, AT_FDCWD, name, AT_SYMLINK_FOLLOW) == 0 else { throw failure("linking the temp file failed") }
+            namedPath = name
+        }
+        if cancellation.isCancelled { throw .cancelled }
+        guard let named = namedPath, rename(named, outputPath) == 0 else { throw failure("rename failed") }
+        namedPath = nil
+        let directory = open(url.deletingLastPathComponent().path, O_RDONLY)
+        if directory >= 0 {
+            fsync(directory)
+            close(directory)
+        }
+        discard()
+    }
+
+    /// Removes whatever is not committed (idempotent).
+    func discard() {
+        if let namedPath { unlink(namedPath) }
+        namedPath = nil
+        if isOpen {
+            close(descriptor)
+            isOpen = false
+        }
+    }
+
+    private func failure(_ what: String) -> StitchError {
+        .outputFailed(path: outputPath, reason: "\(what): \(String(cString: strerror(errno)))")
+    }
+
+    /// `.NAME.helios-PID-RANDOM.tmp.EXT`: hidden, tied to its writer, and keeping the extension (some muxers check it).
+    static func tempName(for output: URL) -> String {
+        "\(prefix(for: output))\(getpid())-\(UInt32.random(in: .min ... .max)).tmp.\(output.pathExtension)"
+    }
+
+    static func prefix(for output: URL) -> String { ".\(output.deletingPathExtension().lastPathComponent).helios-" }
+
+    /// The writer's pid in a temp file name of `output`, or nil when the name is not one.
+    static func writer(ofTempName name: String, for output: URL) -> Int32? {
+        let prefix = prefix(for: output), suffix = ".tmp.\(output.pathExtension)"
+        guard name.hasPrefix(prefix), name.hasSuffix(suffix) else { return nil }
+        let middle = name.dropFirst(prefix.count).dropLast(suffix.count)
+        guard let dash = middle.firstIndex(of: "-"), UInt32(middle[middle.index(after: dash)...]) != nil else { return nil }
+        return Int32(middle[..<dash])
+    }
+
+    /// Removes temp files of `output` left by writers that no longer run (killed before they could clean up).
+    static func removeStale(for output: URL) {
+        let directory = output.deletingLastPathComponent()
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory.path) else { return }
+        for name in names {
+            guard let pid = writer(ofTempName: name, for: output), pid > 0, pid != getpid() else { continue }
+            if kill(pid, 0) != 0 && errno == ESRCH {
+                unlink(directory.appendingPathComponent(name).path)
+            }
+        }
+    }
+}

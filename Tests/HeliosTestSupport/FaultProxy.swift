@@ -1,0 +1,167 @@
+import Foundation
+
+/// A fault-injecting HTTP proxy on 127.0.0.1 for retry tests: the first requests get the planned faults (a 503
+/// SlowDown answer, a 500 InternalError, or a connection reset), every later one is relayed to the upstream
+/// server unchanged (one request per connection). Threads and blocking sockets; tests only.
+public final class FaultProxy: @unchecked Sendable {
+    public enum Fault: Sendable { case slowDown, internalError, reset }
+
+    public let port: Int
+    public var endpoint: String { "http://127.0.0.1:\(port)" }
+    let upstreamPort: Int
+    private let listener: Int32
+    private let lock = NSLock()
+    private var plan: [Fault]
+    private var requests = 0
+    private var faulted = 0
+    private var stopped = false
+
+    /// Requests seen (faulted or relayed) and faults served.
+    public var requestCount: Int { lock.withLock { requests } }
+    public var faultCount: Int { lock.withLock { faulted } }
+
+    /// Replaces the plan: the next requests get `faults`, in order.
+    public func plan(_ faults: [Fault]) { lock.withLock { plan = faults } }
+
+    public init(upstreamPort: Int, faults: [Fault] = []) throws {
+        self.upstreamPort = upstreamPort
+        plan = faults
+        let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var one: Int32 = 1
+        setsockopt(listener, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
+        var address = Self.loopback(port: 0)
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(listener, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard bound == 0, listen(listener, 64) == 0 else { throw ShellError(message: "FaultProxy: cannot listen") }
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(listener, $0, &length) }
+        }
+        self.listener = listener
+        port = Int(UInt16(bigEndian: address.sin_port))
+        Thread { [self] in acceptLoop() }.start()
+    }
+
+    deinit { stop() }
+
+    public func stop() {
+        let first = lock.withLock { () -> Bool in
+            defer { stopped = true }
+            return !stopped
+        }
+        if first { shutdown(listener, Int32(SHUT_RDWR)); close(listener) }
+    }
+
+    static func loopback(port: UInt16) -> sockaddr_in {
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = port.bigEndian
+        return address
+    }
+
+    private func acceptLoop() {
+        while true {
+            let client = accept(listener, nil, nil)
+            if client < 0 {
+                if lock.withLock({ stopped }) { return }
+                continue
+            }
+            Thread { [self] in handle(client) }.start()
+        }
+    }
+
+    private func handle(_ client: Int32) {
+        defer { close(client) }
+        // Read the request head.
+        var data = [UInt8]()
+        var buffer = [UInt8](repeating: 0, count: 64 * 1024)
+        var headEnd: Int?
+        while headEnd == nil {
+            let count = buffer.withUnsafeMutableBytes { recv(client, $0.baseAddress, $0.count, 0) }
+            if count <= 0 { return }
+            data.append(contentsOf: buffer[..<count])
+            headEnd = Self.find([13, 10, 13, 10], in: data)
+        }
+        let head = String(decoding: data[..<headEnd!], as: UTF8.self)
+        var body = Array(data[(headEnd! + 4)...])
+        let lines = head.components(separatedBy: "\r\n")
+        let contentLength = lines.dropFirst().compactMap { line -> Int? in
+            let parts = line.split(separator: ":", maxSplits: 1)
+            guard parts.count == 2, parts[0].lowercased() == "content-length" else { return nil }
+            return Int(parts[1].trimmingCharacters(in: .whitespaces))
+        }.first ?? 0
+        let fault = lock.withLock { () -> Fault? in
+            requests += 1
+            guard !plan.isEmpty else { return nil }
+            faulted += 1
+            return plan.removeFirst()
+        }
+        switch fault {
+        case .reset?:
+            var option = linger(l_onoff: 1, l_linger: 0)
+            setsockopt(client, SOL_SOCKET, SO_LINGER, &option, socklen_t(MemoryLayout<linger>.size))
+            return
+        case let answer?:
+            // Drain the body, then answer like S3 does.
+            var remaining = contentLength - body.count
+            while remaining > 0 {
+                let count = buffer.withUnsafeMutableBytes { recv(client, $0.baseAddress, min($0.count, remaining), 0) }
+                if count <= 0 { return }
+                remaining -= count
+            }
+            let (status, code) = answer == .slowDown ? ("503 Slow Down", "SlowDown") : ("500 Internal Server Error", "InternalError")
+            let xml = "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>\(code)</Code><Message>injected by FaultProxy</Message><RequestId>fault-\(faultCount)</RequestId></Error>"
+            let response = "HTTP/1.1 \(status)\r\nContent-Type: application/xml\r\nContent-Length: \(xml.utf8.count)\r\nConnection: close\r\n\r\n\(xml)"
+            Self.sendAll(client, Array(response.utf8))
+            return
+        case nil:
+            break
+        }
+        // Relay: the head with Connection: close, the body, then the whole answer.
+        let upstream = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(upstream) }
+        var address = Self.loopback(port: UInt16(upstreamPort))
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(upstream, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard connected == 0 else { return }
+        let rewritten = lines.filter { !$0.lowercased().hasPrefix("connection:") }.joined(separator: "\r\n")
+            + "\r\nConnection: close\r\n\r\n"
+        guard Self.sendAll(upstream, Array(rewritten.utf8)), Self.sendAll(upstream, body) else { return }
+        var remaining = contentLength - body.count
+        body = []
+        while remaining > 0 {
+            let count = buffer.withUnsafeMutableBytes { recv(client, $0.baseAddress, min($0.count, remaining), 0) }
+            if count <= 0 { return }
+            guard Self.sendAll(upstream, Array(buffer[..<count])) else { return }
+            remaining -= count
+        }
+        while true {
+            let count = buffer.withUnsafeMutableBytes { recv(upstream, $0.baseAddress, $0.count, 0) }
+            if count <= 0 { return }
+            guard Self.sendAll(client, Array(buffer[..<count])) else { return }
+        }
+    }
+
+    @discardableResult
+    static func sendAll(_ fd: Int32, _ bytes: [UInt8]) -> Bool {
+        var sent = 0
+        while sent < bytes.count {
+            let count = bytes.withUnsafeBytes { send(fd, $0.baseAddress! + sent, bytes.count - sent, Int32(MSG_NOSIGNAL)) }
+            if count <= 0 { return false }
+            sent += count
+        }
+        return true
+    }
+
+    static func find(_ needle: [UInt8], in haystack: [UInt8]) -> Int? {
+        guard haystack.count >= needle.count else { return nil }
+        for index in 0...(haystack.count - needle.count) where haystack[index..<(index + needle.count)].elementsEqual(needle) {
+            return index
+        }
+        return nil
+    }
+}
+
