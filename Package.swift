@@ -8,9 +8,11 @@ let package = Package(
         .library(name: "HeliosMedia", targets: ["HeliosMedia"]),
         .library(name: "HeliosOrchestrator", targets: ["HeliosOrchestrator"]),
         .library(name: "HeliosStorage", targets: ["HeliosStorage"]),
+        .library(name: "HeliosWorkers", targets: ["HeliosWorkers"]),
         .executable(name: "helios-stitch", targets: ["helios-stitch"]),
         .executable(name: "helios", targets: ["helios"]),
         .executable(name: "helios-synth", targets: ["helios-synth"]),
+        .executable(name: "helios-worker", targets: ["helios-worker"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -19,6 +21,7 @@ let package = Package(
         .package(url: "https://github.com/swiftlang/swift-subprocess", from: "1.0.0"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.0"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.100.0"),
     ],
     targets: [
         // FFmpeg's C libraries, found with pkg-config; apt names the Debian packages.
@@ -58,6 +61,31 @@ let package = Package(
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ]
         ),
+        // Workers: the chunk protocol every remote worker speaks, and the Lambda (and later Cloud Run) adapters with
+        // their worker-side entry points. No FFmpeg.
+        .target(
+            name: "HeliosWorkers",
+            dependencies: [
+                "HeliosOrchestrator", "HeliosStorage",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOFoundationCompat", package: "swift-nio"),
+            ]
+        ),
+        // Wires media into the orchestrator (in-process merge, output probing) and hosts the worker runtime that
+        // remote workers run: fetch spec and assets, render, verify, upload.
+        .target(
+            name: "HeliosRuntime",
+            dependencies: [
+                "HeliosMedia", "HeliosOrchestrator", "HeliosStorage", "HeliosWorkers",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOFoundationCompat", package: "swift-nio"),
+            ]
+        ),
         // The deterministic synthetic renderer and verifier used by the E2E harness.
         .target(
             name: "HeliosSynth",
@@ -80,6 +108,14 @@ let package = Package(
             ]
         ),
         .executableTarget(
+            name: "helios-worker",
+            dependencies: [
+                "HeliosRuntime", "HeliosWorkers",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .executableTarget(
             name: "helios-synth",
             dependencies: [
                 "HeliosSynth",
@@ -91,6 +127,7 @@ let package = Package(
         .testTarget(name: "HeliosMediaTests", dependencies: ["HeliosMedia", "HeliosTestSupport"]),
         .testTarget(name: "HeliosOrchestratorTests", dependencies: ["HeliosOrchestrator"]),
         .testTarget(name: "HeliosStorageTests", dependencies: ["HeliosStorage", "HeliosTestSupport"], exclude: ["Vectors"]),
+        .testTarget(name: "HeliosWorkersTests", dependencies: ["HeliosWorkers", "HeliosRuntime", "HeliosTestSupport", "helios-worker", "helios-synth"]),
         .testTarget(name: "HeliosSynthTests", dependencies: ["HeliosSynth"]),
         .testTarget(name: "HeliosCLITests", dependencies: ["helios-stitch", "helios", "HeliosMedia", "HeliosTestSupport"]),
         .testTarget(

@@ -47,7 +47,7 @@ enum StorageExit {
 enum StorageCLI {
     /// The stores this binary can reach. S3 is injected here when the S3 store is built in.
     static func factory() -> StorageFactory {
-        StorageFactory(environment: ProcessInfo.processInfo.environment, makeS3: nil)
+        StorageFactory.standard()
     }
 
     /// Runs `body` as a task that SIGINT/SIGTERM cancel, mapping errors to the documented exit codes.

@@ -1,0 +1,143 @@
+import Foundation
+
+/// AWS's Lambda Runtime Interface Emulator (RIE) on 127.0.0.1, running one runtime command: the real peer for the
+/// Lambda runtime loop and the Lambda adapter. It takes one invoke at a time, so tests start one per concurrent slot.
+///
+/// The binary comes from `scripts/fetch-lambda-rie.sh` (the aws-sam-cli wheel on PyPI), fetched on first use.
+public final class LambdaEmulator: @unchecked Sendable {
+    /// The invoke endpoint: `POST \(invokeURL)` with the event as body.
+    public let invokeURL: URL
+    public let port: Int
+    public let runtimeAPIPort: Int
+    private let process: Process
+    public let log: URL
+
+    /// Starts RIE running `command arguments` as the function's bootstrap, with `environment` added.
+    /// `timeout` becomes `AWS_LAMBDA_FUNCTION_TIMEOUT`. `root` (optional) makes RIE run the command inside a chroot
+    /// of that directory (via `unshare`), for testing a self-contained package.
+    public init(command: String, arguments: [String] = [], environment: [String: String] = [:], timeout: Int = 60) async throws {
+        let binary = try await Self.binary()
+        let ports = try loopbackPorts(2)
+        port = ports[0]
+        runtimeAPIPort = ports[1]
+        invokeURL = URL(string: "http://127.0.0.1:\(port)/2015-03-31/functions/function/invocations")!
+        log = FileManager.default.temporaryDirectory.appendingPathComponent("helios-rie-\(UUID().uuidString).log")
+        _ = FileManager.default.createFile(atPath: log.path, contents: nil)
+        let handle = try FileHandle(forWritingTo: log)
+        process = Process()
+        process.executableURL = binary
+        process.arguments = ["--runtime-interface-emulator-address", "127.0.0.1:\(port)",
+                             "--runtime-api-address", "127.0.0.1:\(runtimeAPIPort)", command] + arguments
+        var env = ProcessInfo.processInfo.environment
+        env["AWS_LAMBDA_FUNCTION_TIMEOUT"] = String(timeout)
+        env["AWS_LAMBDA_FUNCTION_NAME"] = "function"
+        env["AWS_REGION"] = env["AWS_REGION"] ?? "us-east-1"
+        for (key, value) in environment { env[key] = value }
+        process.environment = env
+        process.standardOutput = handle
+        process.standardError = handle
+        try process.run()
+        try await waitUntilListening(port: port, process: process, log: log)
+    }
+
+    /// Kills RIE and every process under it (the runtime and its chunk commands).
+    public func stop() {
+        guard process.isRunning else { return }
+        let pid = process.processIdentifier
+        for child in descendants(of: pid) { kill(child, SIGKILL) }
+        kill(pid, SIGKILL)
+        process.waitUntilExit()
+    }
+
+    /// The process tree under `pid`, read from /proc.
+    func descendants(of pid: Int32) -> [Int32] {
+        guard let entries = try? FileManager.default.contentsOfDirectory(atPath: "/proc") else { return [] }
+        var children: [Int32: [Int32]] = [:]
+        for entry in entries {
+            guard let child = Int32(entry), let stat = try? String(contentsOfFile: "/proc/\(entry)/stat", encoding: .utf8),
+                  let close = stat.lastIndex(of: ")") else { continue }
+            let fields = stat[stat.index(after: close)...].split(separator: " ")
+            if fields.count > 2, let parent = Int32(fields[1]) { children[parent, default: []].append(child) }
+        }
+        var result: [Int32] = []
+        var queue = children[pid] ?? []
+        while let next = queue.popLast() {
+            result.append(next)
+            queue += children[next] ?? []
+        }
+        return result
+    }
+
+    deinit { stop() }
+
+    /// What RIE and the runtime printed.
+    public var output: String { (try? String(contentsOf: log, encoding: .utf8)) ?? "" }
+
+    /// The emulator binary, fetched once per machine into Fixtures/.generated/tools.
+    public static func binary() async throws -> URL {
+        let package = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let binary = package.appendingPathComponent("Fixtures/.generated/tools/aws-lambda-rie")
+        if FileManager.default.isExecutableFile(atPath: binary.path) { return binary }
+        let result = try await Shell.run(package.appendingPathComponent("scripts/fetch-lambda-rie.sh").path, [binary.path])
+        guard result.status == 0 else { throw ShellError(message: "fetching the Lambda emulator failed: \(result.stderr)") }
+        return binary
+    }
+}
+
+/// `count` distinct free TCP ports on 127.0.0.1 (bound with port 0 by the kernel, then released).
+public func loopbackPorts(_ count: Int) throws -> [Int] {
+    var sockets: [Int32] = []
+    defer { sockets.forEach { close($0) } }
+    var ports: [Int] = []
+    for _ in 0..<count {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw ShellError(message: "socket() failed: errno \(errno)") }
+        sockets.append(fd)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = 0
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer in
+                bind(fd, pointer, length) == 0 && getsockname(fd, pointer, &length) == 0
+            }
+        }
+        guard bound else { throw ShellError(message: "bind() on 127.0.0.1 failed: errno \(errno)") }
+        ports.append(Int(UInt16(bigEndian: address.sin_port)))
+    }
+    return ports
+}
+
+/// Waits until something accepts connections on 127.0.0.1:`port`, failing if `process` exits first.
+public func waitUntilListening(port: Int, process: Process, log: URL, seconds: Double = 30) async throws {
+    let start = Date()
+    while Date().timeIntervalSince(start) < seconds {
+        guard process.isRunning else {
+            throw ShellError(message: "server exited before listening on \(port): \((try? String(contentsOf: log, encoding: .utf8)) ?? "")")
+        }
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = UInt16(port).bigEndian
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
+        }
+        close(fd)
+        if connected { return }
+        try await Task.sleep(for: .milliseconds(50))
+    }
+    throw ShellError(message: "nothing listened on 127.0.0.1:\(port) after \(seconds) s")
+}
+
+/// The directory holding the package's built executables (`helios`, `helios-worker`, `helios-synth`, ...), found
+/// next to the running test binary.
+public func builtProductsDirectory() -> URL {
+    let exe = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+    var dir = exe.deletingLastPathComponent()
+    while !FileManager.default.fileExists(atPath: dir.appendingPathComponent("helios-synth").path), dir.path != "/" {
+        dir = dir.deletingLastPathComponent()
+    }
+    return dir
+}
