@@ -42,4 +42,17 @@ import Testing
             #expect(error.httpStatus == 401)
         }
     }
+
+    @Test func environmentCredentialsPresignWithoutARequest() throws {
+        let environment = ["AWS_ACCESS_KEY_ID": "AKENV", "AWS_SECRET_ACCESS_KEY": "secret", "AWS_SESSION_TOKEN": "tok/en+",
+                           "HOME": "/nonexistent", "AWS_REGION": "eu-west-1"]
+        let store = S3ArtifactStore(configuration: try .fromEnvironment(bucket: "helios-art", environment: environment))
+        let url = try store.url(for: try ArtifactKey("t/r/video/a.mp4"), expiresIn: 60, method: .put).absoluteString
+        #expect(url.hasPrefix("https://helios-art.s3.eu-west-1.amazonaws.com/t/r/video/a.mp4?"))
+        #expect(url.contains("X-Amz-Credential=AKENV%2F"))
+        #expect(url.contains("X-Amz-Security-Token=tok%2Fen%2B"))
+        let container = S3ArtifactStore(configuration: try .fromEnvironment(bucket: "helios-art", environment: [
+            "HOME": "/nonexistent", "AWS_CONTAINER_CREDENTIALS_FULL_URI": "http://127.0.0.1:9/creds"]))
+        #expect(throws: StorageError.self) { try container.url(for: try ArtifactKey("a"), expiresIn: 60, method: .get) }
+    }
 }

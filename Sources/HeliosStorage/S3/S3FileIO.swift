@@ -93,10 +93,14 @@ struct S3FileChunks: AsyncSequence, Sendable {
                 var buffer = ByteBufferAllocator().buffer(capacity: want)
                 var filled = 0
                 while filled < want {
+                    var failure: Int32 = 0
                     let count = buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: want - filled) { raw in
                         let count = pread(fd, raw.baseAddress, want - filled, off_t(position) + off_t(filled))
+                        if count < 0 { failure = errno }
                         return Swift.max(count, 0)
                     }
+                    if failure == EINTR { continue }
+                    if failure != 0 { throw S3FileIO.ioError("cannot read", path, errno: failure) }
                     if count == 0 { throw StorageError(.io, "\(path) ended early (was it changed during the upload?)") }
                     filled += count
                 }
