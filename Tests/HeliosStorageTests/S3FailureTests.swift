@@ -18,10 +18,25 @@ import Testing
             #expect(error.code == .auth)
             #expect(error.s3Code == "SignatureDoesNotMatch")
             #expect(error.httpStatus == 403)
+            #expect(error.requestID?.isEmpty == false, "SeaweedFS names its request")
             #expect(error.isRetryable == false)
+            #expect(error.description.contains("SignatureDoesNotMatch"))
             #expect(error.key == "t/r/json/x.json")
         }
         #expect(proxy.requestCount == 1)
+
+        // A validation error (400) is not retried either.
+        let invalid = try S3Fixture.store(server: server, bucket: "ab", endpoint: proxy.endpoint)
+        do {
+            try await invalid.createBucket()
+            Issue.record("a two-letter bucket was created")
+        } catch {
+            #expect(error.code == .invalidRequest)
+            #expect(error.httpStatus == 400)
+            #expect(error.s3Code == "InvalidBucketName")
+            #expect(!error.isRetryable)
+        }
+        #expect(proxy.requestCount == 2)
     }
 
     @Test func retriesThrottlingServerErrorsAndResetsThenSucceeds() async throws {
