@@ -166,3 +166,49 @@ final class Counter: @unchecked Sendable {
     func increment() { lock.withLock { count += 1 } }
     var value: Int { lock.withLock { count } }
 }
+
+@Suite struct S3IntegrityTests {
+    @Test func aDownloadNotMatchingItsRecordedHashLeavesNothing() async throws {
+        let (server, store) = try await S3Fixture.freshStore("integrity")
+        let dir = try makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let body = try S3Fixture.randomFile(dir, size: 1000)
+        // Written by another tool with a wrong recorded hash.
+        let wrong = String(repeating: "0", count: 64)
+        let put = try await server.aws(["s3api", "put-object", "--bucket", store.configuration.bucket, "--key", "t/r/video/bad.mp4",
+                                        "--body", body.path, "--metadata", "sha256=\(wrong)"])
+        #expect(put.status == 0, "\(put.stderr)")
+        let key = try ArtifactKey("t/r/video/bad.mp4")
+        let destination = dir.appendingPathComponent("out.mp4")
+        do {
+            _ = try await store.download(key, to: destination)
+            Issue.record("a corrupt object was accepted")
+        } catch {
+            #expect(error.code == .integrity)
+            #expect(error.message.contains(wrong))
+        }
+        #expect(!FileManager.default.fileExists(atPath: destination.path))
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path).sorted() == [body.lastPathComponent])
+        await #expect(throws: StorageError.self) { try await store.get(key) }
+    }
+
+    @Test func racingCreateOnlyWritersGiveOneWinner() async throws {
+        let (_, store) = try await S3Fixture.freshStore("race")
+        let key = try ArtifactKey("t/r/json/lock.json")
+        let outcomes = try await withThrowingTaskGroup(of: StorageError.Code?.self) { group in
+            for writer in 0..<8 {
+                group.addTask { () async -> StorageError.Code? in
+                    do throws(StorageError) {
+                        _ = try await store.put(bytes: [UInt8(writer)], to: key, options: PutOptions(ifAbsent: true))
+                        return nil
+                    } catch {
+                        return error.code
+                    }
+                }
+            }
+            return try await group.reduce(into: [StorageError.Code?]()) { $0.append($1) }
+        }
+        #expect(outcomes.filter { $0 == nil }.count == 1)
+        #expect(outcomes.filter { $0 == StorageError.Code.alreadyExists }.count == 7)
+    }
+}
