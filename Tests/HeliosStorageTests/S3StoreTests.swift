@@ -212,3 +212,20 @@ final class Counter: @unchecked Sendable {
         #expect(outcomes.filter { $0 == StorageError.Code.alreadyExists }.count == 7)
     }
 }
+
+@Suite struct S3PrefixTests {
+    @Test func aStorePrefixPlacesAndListsObjectsUnderIt() async throws {
+        let (server, root) = try await S3Fixture.freshStore("prefix")
+        let store = try S3Fixture.store(server: server, bucket: root.configuration.bucket, prefix: "team/a/")
+        let key = try ArtifactKey("t/r/json/x y.json")
+        let put = try await store.put(bytes: [7], to: key)
+        #expect(put.uri == "s3://\(root.configuration.bucket)/team/a/t/r/json/x y.json")
+        _ = try await root.put(bytes: [8], to: try ArtifactKey("team/ab/outside.json"))
+        let head = try await server.aws(["s3api", "head-object", "--bucket", root.configuration.bucket, "--key", "team/a/t/r/json/x y.json"])
+        #expect(head.status == 0, "\(head.stderr)")
+        var listed: [String] = []
+        for try await item in store.list(prefix: nil, recursive: true) { listed.append(item.key.rawValue) }
+        #expect(listed == ["t/r/json/x y.json"])
+        #expect(try await store.get(key) == [7])
+    }
+}
