@@ -90,3 +90,11 @@ public struct S3Configuration: Sendable {
         return max(partSize, (needed + mib - 1) / mib * mib)
     }
 }
+
+extension S3ArtifactStore {
+    /// The store for `bucket` configured from AWS's variables (``S3Configuration/fromEnvironment(bucket:prefix:environment:)``);
+    /// the shape of a storage factory's S3 constructor.
+    public static func fromEnvironment(bucket: String, environment: [String: String]) throws(StorageError) -> S3ArtifactStore {
+        S3ArtifactStore(configuration: try .fromEnvironment(bucket: bucket, environment: environment))
+    }
+}
