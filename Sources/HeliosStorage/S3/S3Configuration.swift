@@ -23,8 +23,8 @@ public struct S3Configuration: Sendable {
     public static let maximumParts: Int64 = 10_000
 
     public init(bucket: String, prefix: String? = nil, endpoint: S3Endpoint, region: String,
-                credentials: any S3CredentialProvider, multipartThreshold: Int64 = 16 << 20, partSize: Int64 = 8 << 20,
-                maximumConcurrentParts: Int = 4, retry: S3RetryPolicy = S3RetryPolicy(), publicBaseURL: URL? = nil) {
+                credentials: any S3CredentialProvider, multipartThreshold: Int64 = 16 << 20, partSize: Int64 = 16 << 20,
+                maximumConcurrentParts: Int = 8, retry: S3RetryPolicy = S3RetryPolicy(), publicBaseURL: URL? = nil) {
         self.bucket = bucket
         self.prefix = prefix.flatMap { $0.isEmpty ? nil : ($0.hasSuffix("/") ? String($0.dropLast()) : $0) }
         self.endpoint = endpoint
