@@ -57,8 +57,14 @@ import Testing
         let big = try S3Fixture.randomFile(dir, size: (11 << 20) + 3)
         proxy.plan([.reset, .slowDown, .reset, .internalError])
         let bigKey = try ArtifactKey("t/r/video/retry-big.mp4")
-        let bigPut = try await store.put(file: big, to: bigKey)
+        let events = EventLog()
+        let bigPut = try await store.put(file: big, to: bigKey, options: PutOptions(progress: events.record))
         #expect(proxy.faultCount == 7)
+        // Progress never counts a retried part twice: it only grows, and ends at the size.
+        let bytes = events.bytes
+        #expect(bytes == bytes.sorted())
+        #expect(bytes.last == Int64((11 << 20) + 3))
+        #expect(events.states.last == .complete)
         let back = dir.appendingPathComponent("back")
         proxy.plan([.reset, .slowDown])
         _ = try await store.download(bigKey, to: back)

@@ -157,7 +157,7 @@ final class EventLog: @unchecked Sendable {
     var record: @Sendable (TransferProgress) -> Void { { [self] event in lock.withLock { events.append(event) } } }
     var states: [TransferProgress.State] { lock.withLock { events.map(\.state) } }
     var lastBytes: Int64 { lock.withLock { events.last?.bytes ?? -1 } }
-    var maxBytes: Int64 { lock.withLock { events.map(\.bytes).max() ?? 0 } }
+    var bytes: [Int64] { lock.withLock { events.map(\.bytes) } }
 }
 
 final class Counter: @unchecked Sendable {

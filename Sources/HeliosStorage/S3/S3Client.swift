@@ -20,7 +20,7 @@ struct S3Client: Sendable {
     enum Body: Sendable {
         case empty
         case bytes([UInt8])
-        case file(path: String, offset: Int64, length: Int64, onChunk: (@Sendable (Int) -> Void)?)
+        case file(path: String, offset: Int64, length: Int64, onChunk: (@Sendable (Int64) -> Void)?)
 
         var length: Int64 {
             switch self {

@@ -58,8 +58,8 @@ struct S3FileChunks: AsyncSequence, Sendable {
     let offset: Int64
     let length: Int64
     var chunkSize: Int = 256 * 1024
-    /// Called with the bytes of each chunk handed on (progress).
-    var onChunk: (@Sendable (Int) -> Void)?
+    /// Called after each chunk with the bytes of this body handed on so far in this attempt (progress).
+    var onChunk: (@Sendable (Int64) -> Void)?
 
     final class AsyncIterator: AsyncIteratorProtocol {
         let sequence: S3FileChunks
@@ -111,7 +111,7 @@ struct S3FileChunks: AsyncSequence, Sendable {
             }
             self.position += Int64(want)
             remaining -= Int64(want)
-            sequence.onChunk?(want)
+            sequence.onChunk?(self.position - sequence.offset)
             return buffer
         }
     }
