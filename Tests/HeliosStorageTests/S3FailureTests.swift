@@ -18,10 +18,25 @@ import Testing
             #expect(error.code == .auth)
             #expect(error.s3Code == "SignatureDoesNotMatch")
             #expect(error.httpStatus == 403)
+            #expect(error.requestID?.isEmpty == false, "SeaweedFS names its request")
             #expect(error.isRetryable == false)
+            #expect(error.description.contains("SignatureDoesNotMatch"))
             #expect(error.key == "t/r/json/x.json")
         }
         #expect(proxy.requestCount == 1)
+
+        // A validation error (400) is not retried either.
+        let invalid = try S3Fixture.store(server: server, bucket: "ab", endpoint: proxy.endpoint)
+        do {
+            try await invalid.createBucket()
+            Issue.record("a two-letter bucket was created")
+        } catch {
+            #expect(error.code == .invalidRequest)
+            #expect(error.httpStatus == 400)
+            #expect(error.s3Code == "InvalidBucketName")
+            #expect(!error.isRetryable)
+        }
+        #expect(proxy.requestCount == 2)
     }
 
     @Test func retriesThrottlingServerErrorsAndResetsThenSucceeds() async throws {
@@ -42,8 +57,14 @@ import Testing
         let big = try S3Fixture.randomFile(dir, size: (11 << 20) + 3)
         proxy.plan([.reset, .slowDown, .reset, .internalError])
         let bigKey = try ArtifactKey("t/r/video/retry-big.mp4")
-        let bigPut = try await store.put(file: big, to: bigKey)
+        let events = EventLog()
+        let bigPut = try await store.put(file: big, to: bigKey, options: PutOptions(progress: events.record))
         #expect(proxy.faultCount == 7)
+        // Progress never counts a retried part twice: it only grows, and ends at the size.
+        let bytes = events.bytes
+        #expect(bytes == bytes.sorted())
+        #expect(bytes.last == Int64((11 << 20) + 3))
+        #expect(events.states.last == .complete)
         let back = dir.appendingPathComponent("back")
         proxy.plan([.reset, .slowDown])
         _ = try await store.download(bigKey, to: back)

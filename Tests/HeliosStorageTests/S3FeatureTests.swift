@@ -74,10 +74,11 @@ import Testing
         for index in 0..<5 { _ = try await store.put(bytes: [UInt8](repeating: 1, count: 100), to: try ArtifactKey("acme/r/video/v\(index).mp4")) }
         for index in 0..<3 { _ = try await store.put(bytes: [UInt8](repeating: 2, count: 10), to: try ArtifactKey("acme/r/json/j\(index).json")) }
         _ = try await store.put(bytes: [3], to: try ArtifactKey("globex/r/json/other.json"))
-        let usage = try await store.usage(prefix: try ArtifactKey("acme"))
+        let usage = try await StorageMaintenance.usage(of: store, prefix: try ArtifactKey("acme"))
         #expect(usage.total == .init(objects: 8, bytes: 530))
-        #expect(usage.byType["video"] == .init(objects: 5, bytes: 500))
-        #expect(usage.byType["json"] == .init(objects: 3, bytes: 30))
+        #expect(usage.byKeyType["video"] == .init(objects: 5, bytes: 500))
+        #expect(usage.byKeyType["json"] == .init(objects: 3, bytes: 30))
+        #expect(usage.byContentType["video/mp4"] == .init(objects: 5, bytes: 500))
 
         let created = try await server.aws(["s3api", "create-multipart-upload", "--bucket", store.configuration.bucket,
                                             "--key", "acme/r/video/abandoned.mp4"])
@@ -85,14 +86,19 @@ import Testing
         #expect(try await store.incompleteUploads(prefix: try ArtifactKey("acme")).count == 1)
 
         // Nothing is older than an hour yet.
-        let none = try await store.cleanup(prefix: try ArtifactKey("acme"), olderThan: 3600)
-        #expect(none == CleanupReport(keptObjects: 8))
-        // Seen from two hours on, everything under acme/ is older than an hour.
-        let report = try await store.cleanup(prefix: try ArtifactKey("acme"), olderThan: 3600, now: Date().addingTimeInterval(7200))
+        let none = try await StorageMaintenance.cleanup(of: store, prefix: try ArtifactKey("acme"),
+                                                        olderThan: Date().addingTimeInterval(-3600))
+        #expect(none.deletedObjects == 0)
+        #expect(none.keptObjects == 8)
+        #expect(none.abortedUploads == 0)
+        // With the cutoff an hour ahead, everything under acme/ is older.
+        let report = try await StorageMaintenance.cleanup(of: store, prefix: try ArtifactKey("acme"),
+                                                          olderThan: Date().addingTimeInterval(3600))
         #expect(report.deletedObjects == 8)
         #expect(report.deletedBytes == 530)
         #expect(report.abortedUploads == 1)
         #expect(try await store.usage(prefix: try ArtifactKey("acme")).total.objects == 0)
+        #expect(report.keptObjects == 0)
         #expect(try await store.exists(try ArtifactKey("globex/r/json/other.json")))
         let listed = try await server.aws(["s3api", "list-multipart-uploads", "--bucket", store.configuration.bucket])
         #expect(!listed.stdout.contains("UploadId"), "\(listed.stdout)")

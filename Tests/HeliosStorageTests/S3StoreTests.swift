@@ -157,7 +157,7 @@ final class EventLog: @unchecked Sendable {
     var record: @Sendable (TransferProgress) -> Void { { [self] event in lock.withLock { events.append(event) } } }
     var states: [TransferProgress.State] { lock.withLock { events.map(\.state) } }
     var lastBytes: Int64 { lock.withLock { events.last?.bytes ?? -1 } }
-    var maxBytes: Int64 { lock.withLock { events.map(\.bytes).max() ?? 0 } }
+    var bytes: [Int64] { lock.withLock { events.map(\.bytes) } }
 }
 
 final class Counter: @unchecked Sendable {
@@ -165,4 +165,67 @@ final class Counter: @unchecked Sendable {
     private var count = 0
     func increment() { lock.withLock { count += 1 } }
     var value: Int { lock.withLock { count } }
+}
+
+@Suite struct S3IntegrityTests {
+    @Test func aDownloadNotMatchingItsRecordedHashLeavesNothing() async throws {
+        let (server, store) = try await S3Fixture.freshStore("integrity")
+        let dir = try makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let body = try S3Fixture.randomFile(dir, size: 1000)
+        // Written by another tool with a wrong recorded hash.
+        let wrong = String(repeating: "0", count: 64)
+        let put = try await server.aws(["s3api", "put-object", "--bucket", store.configuration.bucket, "--key", "t/r/video/bad.mp4",
+                                        "--body", body.path, "--metadata", "sha256=\(wrong)"])
+        #expect(put.status == 0, "\(put.stderr)")
+        let key = try ArtifactKey("t/r/video/bad.mp4")
+        let destination = dir.appendingPathComponent("out.mp4")
+        do {
+            _ = try await store.download(key, to: destination)
+            Issue.record("a corrupt object was accepted")
+        } catch {
+            #expect(error.code == .integrity)
+            #expect(error.message.contains(wrong))
+        }
+        #expect(!FileManager.default.fileExists(atPath: destination.path))
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path).sorted() == [body.lastPathComponent])
+        await #expect(throws: StorageError.self) { try await store.get(key) }
+    }
+
+    @Test func racingCreateOnlyWritersGiveOneWinner() async throws {
+        let (_, store) = try await S3Fixture.freshStore("race")
+        let key = try ArtifactKey("t/r/json/lock.json")
+        let outcomes = try await withThrowingTaskGroup(of: StorageError.Code?.self) { group in
+            for writer in 0..<8 {
+                group.addTask { () async -> StorageError.Code? in
+                    do throws(StorageError) {
+                        _ = try await store.put(bytes: [UInt8(writer)], to: key, options: PutOptions(ifAbsent: true))
+                        return nil
+                    } catch {
+                        return error.code
+                    }
+                }
+            }
+            return try await group.reduce(into: [StorageError.Code?]()) { $0.append($1) }
+        }
+        #expect(outcomes.filter { $0 == nil }.count == 1)
+        #expect(outcomes.filter { $0 == StorageError.Code.alreadyExists }.count == 7)
+    }
+}
+
+@Suite struct S3PrefixTests {
+    @Test func aStorePrefixPlacesAndListsObjectsUnderIt() async throws {
+        let (server, root) = try await S3Fixture.freshStore("prefix")
+        let store = try S3Fixture.store(server: server, bucket: root.configuration.bucket, prefix: "team/a/")
+        let key = try ArtifactKey("t/r/json/x y.json")
+        let put = try await store.put(bytes: [7], to: key)
+        #expect(put.uri == "s3://\(root.configuration.bucket)/team/a/t/r/json/x y.json")
+        _ = try await root.put(bytes: [8], to: try ArtifactKey("team/ab/outside.json"))
+        let head = try await server.aws(["s3api", "head-object", "--bucket", root.configuration.bucket, "--key", "team/a/t/r/json/x y.json"])
+        #expect(head.status == 0, "\(head.stderr)")
+        var listed: [String] = []
+        for try await item in store.list(prefix: nil, recursive: true) { listed.append(item.key.rawValue) }
+        #expect(listed == ["t/r/json/x y.json"])
+        #expect(try await store.get(key) == [7])
+    }
 }

@@ -23,8 +23,16 @@ public final class FaultProxy: @unchecked Sendable {
     /// Replaces the plan: the next requests get `faults`, in order.
     public func plan(_ faults: [Fault]) { lock.withLock { plan = faults } }
 
-    public init(upstreamPort: Int, faults: [Fault] = []) throws {
+    /// Answers instead of relaying (``LoopbackResponder``).
+    let responder: (@Sendable (String) -> (status: Int, body: String))?
+
+    public convenience init(upstreamPort: Int, faults: [Fault] = []) throws {
+        try self.init(upstreamPort: upstreamPort, responder: nil, faults: faults)
+    }
+
+    init(upstreamPort: Int, responder: (@Sendable (String) -> (status: Int, body: String))?, faults: [Fault] = []) throws {
         self.upstreamPort = upstreamPort
+        self.responder = responder
         plan = faults
         let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         var one: Int32 = 1
@@ -118,6 +126,18 @@ public final class FaultProxy: @unchecked Sendable {
             return
         case nil:
             break
+        }
+        if let responder {
+            var remaining = contentLength - body.count
+            while remaining > 0 {
+                let count = buffer.withUnsafeMutableBytes { recv(client, $0.baseAddress, min($0.count, remaining), 0) }
+                if count <= 0 { return }
+                remaining -= count
+            }
+            let (status, text) = responder(head)
+            let response = "HTTP/1.1 \(status) Answer\r\nContent-Type: application/json\r\nContent-Length: \(text.utf8.count)\r\nConnection: close\r\n\r\n\(text)"
+            Self.sendAll(client, Array(response.utf8))
+            return
         }
         // Relay: the head with Connection: close, the body, then the whole answer.
         let upstream = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)

@@ -1,8 +1,39 @@
 import Crypto
 import Foundation
 
-extension S3ArtifactStore: BatchMaintainedStore {
+extension S3ArtifactStore: ArtifactStoreMaintenance {
+    /// The most keys one DeleteObjects takes.
     public var maximumDeleteBatch: Int { 1000 }
+
+    /// Count and bytes under `prefix`, from the listing (S3 has no cheaper way).
+    public func usage(prefix: ArtifactKey?) async throws(StorageError) -> StorageUsage {
+        try await StorageMaintenance.genericUsage(of: self, prefix: prefix)
+    }
+
+    /// Deletes the objects under `prefix` last modified before `cutoff` with DeleteObjects, 1000 keys a request,
+    /// then aborts incomplete multipart uploads under `prefix` started before `cutoff`. The expired keys are
+    /// collected first, so deleting never disturbs the listing's pages.
+    public func cleanup(prefix: ArtifactKey?, olderThan cutoff: Date) async throws(StorageError) -> CleanupReport {
+        var report = CleanupReport()
+        var expired: [ArtifactMetadata] = []
+        for try await item in list(prefix: prefix, recursive: true) {
+            if let modified = item.lastModified, modified < cutoff {
+                expired.append(item)
+            } else {
+                report.keptObjects += 1
+            }
+        }
+        var start = 0
+        while start < expired.count {
+            let batch = expired[start..<min(start + maximumDeleteBatch, expired.count)]
+            try await deleteBatch(batch.map(\.key))
+            report.deletedObjects += batch.count
+            report.deletedBytes += batch.reduce(0) { $0 + $1.size }
+            start += batch.count
+        }
+        report.abortedUploads = try await abortIncompleteUploads(prefix: prefix, startedBefore: cutoff)
+        return report
+    }
 
     /// DeleteObjects (quiet) with its required Content-MD5; any per-key error fails the batch, naming the key.
     public func deleteBatch(_ keys: [ArtifactKey]) async throws(StorageError) {

@@ -1,13 +1,16 @@
 import Foundation
 import NIOHTTP1
 
-/// Bytes moved so far for one transfer, reported to a progress callback from any task.
+/// Bytes moved so far for one transfer, reported to a progress callback from any task. Events are delivered one
+/// at a time, in order (under a lock), so a progress bar sees bytes only grow.
 final class S3ProgressReporter: @unchecked Sendable {
     let key: ArtifactKey
     let total: Int64
     let callback: (@Sendable (TransferProgress) -> Void)?
     private let lock = NSLock()
     private var bytes: Int64 = 0
+    /// How far each part (slot) has got; a retried part re-sends from 0 without counting twice.
+    private var reached: [Int: Int64] = [:]
 
     init(key: ArtifactKey, total: Int64, callback: (@Sendable (TransferProgress) -> Void)?) {
         self.key = key
@@ -17,17 +20,28 @@ final class S3ProgressReporter: @unchecked Sendable {
 
     func state(_ state: TransferProgress.State) {
         guard let callback else { return }
-        callback(TransferProgress(key: key, state: state, bytes: lock.withLock { bytes }, total: total))
+        lock.withLock { callback(TransferProgress(key: key, state: state, bytes: bytes, total: total)) }
+    }
+
+    /// Part `slot` has sent `position` bytes in its current attempt.
+    func advance(slot: Int, to position: Int64) {
+        guard let callback else { return }
+        lock.withLock {
+            let before = reached[slot] ?? 0
+            guard position > before else { return }
+            reached[slot] = position
+            bytes = min(total, bytes + position - before)
+            callback(TransferProgress(key: key, state: .uploading, bytes: bytes, total: total))
+        }
     }
 
     func add(_ count: Int, state: TransferProgress.State) {
-        let now = lock.withLock { () -> Int64 in
+        guard let callback else { return }
+        lock.withLock {
             bytes = min(total, bytes + Int64(count))
-            return bytes
+            callback(TransferProgress(key: key, state: state, bytes: bytes, total: total))
         }
-        callback?(TransferProgress(key: key, state: state, bytes: now, total: total))
     }
-
 }
 
 extension S3ArtifactStore {
@@ -89,7 +103,7 @@ extension S3ArtifactStore {
                 let answer = try await client.send(.init(
                     name: "PUT", method: .PUT, key: objectKey(key),
                     headers: objectHeaders(key, sha256: sha256, options: options, conditional: true),
-                    body: .file(path: path, offset: 0, length: size, onChunk: { progress.add($0, state: .uploading) }),
+                    body: .file(path: path, offset: 0, length: size, onChunk: { progress.advance(slot: 0, to: $0) }),
                     payloadHash: sha256))
                 etag = answer.headers.first(name: "etag")
             } else {
@@ -165,7 +179,7 @@ extension S3ArtifactStore {
                             name: "UploadPart \(index + 1)/\(count)", method: .PUT, key: objectKey,
                             query: [("partNumber", String(index + 1)), ("uploadId", uploadID)],
                             body: .file(path: path, offset: offset, length: length,
-                                        onChunk: { progress.add($0, state: .uploading) })))
+                                        onChunk: { progress.advance(slot: index, to: $0) })))
                         guard let etag = answer.headers.first(name: "etag") else {
                             throw StorageError(.server, "S3 UploadPart \(index + 1) of \"\(objectKey)\" returned no ETag",
                                                key: objectKey)

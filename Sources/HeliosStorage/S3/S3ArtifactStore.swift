@@ -130,7 +130,27 @@ final class S3CredentialCache: S3CredentialProvider, @unchecked Sendable {
 
     init(provider: any S3CredentialProvider) {
         self.provider = provider
-        if let fixed = provider as? StaticCredentialProvider { last = fixed.value }
+        last = Self.immediate(provider)
+    }
+
+    /// Credentials available without waiting (fixed, environment, shared file), so presigning works before any
+    /// request; a container endpoint needs ``S3ArtifactStore/prepare()``.
+    static func immediate(_ provider: any S3CredentialProvider) -> S3Credentials? {
+        switch provider {
+        case let fixed as StaticCredentialProvider: return fixed.value
+        case let environment as EnvironmentCredentialProvider: return try? environment.resolve()
+        case let file as SharedFileCredentialProvider: return try? file.resolve()
+        case let chain as CredentialProviderChain:
+            for member in chain.providers {
+                if let container = member as? ContainerCredentialProvider {
+                    if container.url != nil { return nil }
+                    continue
+                }
+                if let found = immediate(member) { return found }
+            }
+            return nil
+        default: return nil
+        }
     }
 
     var name: String { provider.name }

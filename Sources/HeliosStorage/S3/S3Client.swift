@@ -20,7 +20,7 @@ struct S3Client: Sendable {
     enum Body: Sendable {
         case empty
         case bytes([UInt8])
-        case file(path: String, offset: Int64, length: Int64, onChunk: (@Sendable (Int) -> Void)?)
+        case file(path: String, offset: Int64, length: Int64, onChunk: (@Sendable (Int64) -> Void)?)
 
         var length: Int64 {
             switch self {
@@ -146,6 +146,9 @@ struct S3Client: Sendable {
         do {
             var buffer = try await response.body.collect(upTo: limit)
             return buffer.readBytes(length: buffer.readableBytes) ?? []
+        } catch is NIOTooManyBytesError {
+            throw StorageError(.invalidRequest, "S3 \(operation.name) \(operation.key.map { "\"\($0)\" " } ?? "")answered "
+                               + "more than \(limit) bytes; stream it with download(_:to:) instead", key: operation.key)
         } catch {
             throw Self.transportError(error, operation: operation)
         }

@@ -23,8 +23,8 @@ public struct S3Configuration: Sendable {
     public static let maximumParts: Int64 = 10_000
 
     public init(bucket: String, prefix: String? = nil, endpoint: S3Endpoint, region: String,
-                credentials: any S3CredentialProvider, multipartThreshold: Int64 = 16 << 20, partSize: Int64 = 8 << 20,
-                maximumConcurrentParts: Int = 4, retry: S3RetryPolicy = S3RetryPolicy(), publicBaseURL: URL? = nil) {
+                credentials: any S3CredentialProvider, multipartThreshold: Int64 = 16 << 20, partSize: Int64 = 16 << 20,
+                maximumConcurrentParts: Int = 8, retry: S3RetryPolicy = S3RetryPolicy(), publicBaseURL: URL? = nil) {
         self.bucket = bucket
         self.prefix = prefix.flatMap { $0.isEmpty ? nil : ($0.hasSuffix("/") ? String($0.dropLast()) : $0) }
         self.endpoint = endpoint
@@ -88,5 +88,13 @@ public struct S3Configuration: Sendable {
         let needed = (size + Self.maximumParts - 1) / Self.maximumParts
         let mib: Int64 = 1 << 20
         return max(partSize, (needed + mib - 1) / mib * mib)
+    }
+}
+
+extension S3ArtifactStore {
+    /// The store for `bucket` configured from AWS's variables (``S3Configuration/fromEnvironment(bucket:prefix:environment:)``);
+    /// the shape of a storage factory's S3 constructor.
+    public static func fromEnvironment(bucket: String, environment: [String: String]) throws(StorageError) -> S3ArtifactStore {
+        S3ArtifactStore(configuration: try .fromEnvironment(bucket: bucket, environment: environment))
     }
 }

@@ -41,7 +41,10 @@ public struct EnvironmentCredentialProvider: S3CredentialProvider {
     public var name: String { "environment (AWS_ACCESS_KEY_ID)" }
     public init(environment: [String: String] = ProcessInfo.processInfo.environment) { self.environment = environment }
 
-    public func credentials() async throws(StorageError) -> S3Credentials? {
+    public func credentials() async throws(StorageError) -> S3Credentials? { try resolve() }
+
+    /// The credentials, read without waiting.
+    public func resolve() throws(StorageError) -> S3Credentials? {
         let id = environment["AWS_ACCESS_KEY_ID"] ?? ""
         let secret = environment["AWS_SECRET_ACCESS_KEY"] ?? ""
         if id.isEmpty && secret.isEmpty { return nil }
@@ -71,7 +74,10 @@ public struct SharedFileCredentialProvider: S3CredentialProvider {
                   profile: environment["AWS_PROFILE"].flatMap { $0.isEmpty ? nil : $0 } ?? "default")
     }
 
-    public func credentials() async throws(StorageError) -> S3Credentials? {
+    public func credentials() async throws(StorageError) -> S3Credentials? { try resolve() }
+
+    /// The credentials, read without waiting.
+    public func resolve() throws(StorageError) -> S3Credentials? {
         guard let data = FileManager.default.contents(atPath: path) else { return nil }
         let sections = Self.parse(String(decoding: data, as: UTF8.self))
         guard let section = sections[profile] else { return nil }
