@@ -133,8 +133,11 @@ struct StitchSafetyCLITests {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: StitchCLITests.binary)
         process.arguments = inputs + ["-o", dir.appendingPathComponent("out.mp4").path, "--quiet"]
+        let log = dir.deletingLastPathComponent().appendingPathComponent("\(dir.lastPathComponent).stderr")
+        _ = FileManager.default.createFile(atPath: log.path, contents: nil)
+        defer { try? FileManager.default.removeItem(at: log) }
         process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
+        process.standardError = try FileHandle(forWritingTo: log)
         try process.run()
         let fds = "/proc/\(process.processIdentifier)/fd"
         for _ in 0..<6000 where process.isRunning {
@@ -143,7 +146,8 @@ struct StitchSafetyCLITests {
             if targets.contains(where: { $0.hasPrefix(dir.path + "/") }) { return process }
             try await Task.sleep(for: .milliseconds(10))
         }
-        Issue.record("the stitch never opened its output")
+        process.waitUntilExit()
+        Issue.record("the stitch never opened its output; it exited \(process.terminationStatus): \((try? String(contentsOf: log, encoding: .utf8)) ?? "")")
         return process
     }
 
