@@ -102,7 +102,7 @@ let package = Package(
         .executableTarget(
             name: "helios",
             dependencies: [
-                "HeliosMedia", "HeliosOrchestrator", "HeliosStorage",
+                "HeliosMedia", "HeliosOrchestrator", "HeliosStorage", "HeliosWorkers",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]

@@ -26,33 +26,50 @@ struct ExecutionOptions: ParsableArguments {
     @Flag(help: "No progress output.")
     var quiet = false
 
+    @Option(help: ArgumentHelp("Where chunks run: local[@N] (processes here, the default) or lambda:FUNCTION[@N] (AWS Lambda, N invokes in flight).", valueName: "POOL"))
+    var workers: String?
+
+    @Option(help: ArgumentHelp("Store remote workers read the spec from and write chunk outputs to: s3://BUCKET/PREFIX or a file:// URI (default: the default store, HELIOS_STORAGE).", valueName: "URI"))
+    var storage: String?
+
+    @Option(help: "How the merge places audio: copy (packets copied, the default) or exact (decoded, cut to each chunk's video sample-exactly, encoded once; see helios-stitch --audio).")
+    var audio: AudioMode?
+
     enum OutputCheck: String, ExpressibleByArgument, CaseIterable { case media, nonempty }
 
     func settings(previous: RunSettings?) throws -> RunSettings {
         if let concurrency, concurrency < 1 { throw ValidationError("--concurrency must be at least 1") }
         if let retries, retries < 0 { throw ValidationError("--retries must not be negative") }
         if let timeout, timeout <= 0 { throw ValidationError("--timeout must be positive") }
+        let pool = try workers.map { text -> WorkerPool in
+            do { return try WorkerPool.parse(text) } catch { throw ValidationError("\(error)") }
+        }
         return RunSettings(
-            concurrency: concurrency ?? previous?.concurrency ?? 4,
+            concurrency: concurrency ?? pool?.concurrency ?? previous?.concurrency ?? 4,
             maxAttempts: retries.map { $0 + 1 } ?? previous?.maxAttempts ?? 3,
             chunkTimeoutSeconds: timeout ?? previous?.chunkTimeoutSeconds,
             merge: noMerge ? false : (previous?.merge ?? true),
             outputPath: output.map { URL(fileURLWithPath: $0).standardizedFileURL.path } ?? previous?.outputPath,
-            outputCheck: outputCheck?.rawValue ?? previous?.outputCheck ?? OutputCheck.media.rawValue)
+            outputCheck: outputCheck?.rawValue ?? previous?.outputCheck ?? OutputCheck.media.rawValue,
+            workers: workers ?? previous?.workers,
+            storage: storage ?? previous?.storage,
+            audio: audio?.rawValue ?? previous?.audio)
     }
 
     /// Runs the job in the foreground with a progress display; exits with the code of its final state.
     static func runForeground(_ manager: JobManager, id: String, settings: RunSettings, quiet: Bool) async throws {
         let validator: any ChunkOutputValidator = settings.outputCheck == OutputCheck.nonempty.rawValue ? NonEmptyFileValidator() : MediaProbeValidator()
         let output = settings.outputPath.map { URL(fileURLWithPath: $0) }
+        let worker = try await WorkerPool.adapter(for: settings, job: manager.get(id).spec)
         let executor = JobExecutor(
+            worker: worker,
             validator: validator,
             retryPolicy: RetryPolicy(maxAttempts: settings.maxAttempts),
             concurrency: settings.concurrency,
             chunkTimeout: settings.chunkTimeoutSeconds.map { .milliseconds(Int64($0 * 1000)) })
         let options = RunOptions(
             executor: executor,
-            merger: NativeStitchMerger(options: StitchOptions(force: true)),
+            merger: NativeStitchMerger(options: StitchOptions(force: true, audio: settings.audio.flatMap(AudioMode.init(rawValue:)) ?? .copy)),
             mergeEnabled: settings.merge,
             output: output)
         // Descendants of chunk commands that escape with setsid and lose their parent are reparented to this
@@ -166,3 +183,4 @@ struct SubmitCommand: AsyncParsableCommand {
         }
     }
 }
+extension AudioMode: ExpressibleByArgument {}

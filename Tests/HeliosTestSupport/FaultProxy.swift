@@ -4,7 +4,7 @@ import Foundation
 /// SlowDown answer, a 500 InternalError, or a connection reset), every later one is relayed to the upstream
 /// server unchanged (one request per connection). Threads and blocking sockets; tests only.
 public final class FaultProxy: @unchecked Sendable {
-    public enum Fault: Sendable { case slowDown, internalError, reset }
+    public enum Fault: Sendable { case slowDown, internalError, reset, tooManyRequests }
 
     public let port: Int
     public var endpoint: String { "http://127.0.0.1:\(port)" }
@@ -118,6 +118,13 @@ public final class FaultProxy: @unchecked Sendable {
                 let count = buffer.withUnsafeMutableBytes { recv(client, $0.baseAddress, min($0.count, remaining), 0) }
                 if count <= 0 { return }
                 remaining -= count
+            }
+            if answer == .tooManyRequests {
+                // As AWS Lambda throttles an invoke.
+                let json = "{\"Reason\":\"ReservedFunctionConcurrentInvocationLimitExceeded\",\"Type\":\"User\",\"message\":\"Rate Exceeded.\"}"
+                let response = "HTTP/1.1 429 Too Many Requests\r\nx-amzn-ErrorType: TooManyRequestsException\r\nContent-Type: application/json\r\nContent-Length: \(json.utf8.count)\r\nConnection: close\r\n\r\n\(json)"
+                Self.sendAll(client, Array(response.utf8))
+                return
             }
             let (status, code) = answer == .slowDown ? ("503 Slow Down", "SlowDown") : ("500 Internal Server Error", "InternalError")
             let xml = "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>\(code)</Code><Message>injected by FaultProxy</Message><RequestId>fault-\(faultCount)</RequestId></Error>"

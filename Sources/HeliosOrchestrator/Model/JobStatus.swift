@@ -171,8 +171,18 @@ public struct RunSettings: Codable, Sendable, Hashable {
     public var outputPath: String?
     /// How chunk outputs are checked: `media` (probe) or `nonempty`.
     public var outputCheck: String
+    /// Where chunks run: nil or `local[@N]`, or `lambda:FUNCTION[@N]`.
+    public var workers: String?
+    /// The store remote workers read the spec from and write outputs to (a URI); nil for the default store.
+    public var storage: String?
+    /// How the merge places audio: nil or `copy`, or `exact` (see helios-stitch --audio).
+    public var audio: String?
 
-    public init(concurrency: Int, maxAttempts: Int, chunkTimeoutSeconds: Double? = nil, merge: Bool = true, outputPath: String? = nil, outputCheck: String = "media") {
+    public init(concurrency: Int, maxAttempts: Int, chunkTimeoutSeconds: Double? = nil, merge: Bool = true, outputPath: String? = nil, outputCheck: String = "media",
+                workers: String? = nil, storage: String? = nil, audio: String? = nil) {
+        self.audio = audio
+        self.workers = workers
+        self.storage = storage
         self.concurrency = concurrency
         self.maxAttempts = maxAttempts
         self.chunkTimeoutSeconds = chunkTimeoutSeconds

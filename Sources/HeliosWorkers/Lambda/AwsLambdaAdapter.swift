@@ -1,0 +1,181 @@
+import Foundation
+import HeliosOrchestrator
+import HeliosStorage
+import Logging
+
+/// Runs chunks on AWS Lambda through the executor's `WorkerAdapter` seam.
+///
+/// Before the first dispatch the spec goes to the store (create-only); each chunk is then one synchronous invoke of a
+/// ``ChunkRequest`` whose output goes under `{storePrefix}/{job}/chunks/{chunk}/attempt-{n}/`, a new attempt key for
+/// every call, so a late attempt can never replace another's output. The accepted output is downloaded, verified by
+/// SHA-256, into the job directory where the executor validates and the merge reads it.
+///
+/// Throttling (429) halves how many invokes are in flight and successes add one back (``ConcurrencyGate``); the
+/// throttled attempt is retried by the executor. A chunk whose command fails is not retried.
+public struct AwsLambdaAdapter: WorkerAdapter {
+    public let spec: JobSpec
+    /// Where requests point the worker at (a store every worker can reach) and where the spec is put.
+    public let store: any ArtifactStore
+    public let storePrefix: ArtifactKey
+    public let invokers: InvokerPool
+    public let gate: ConcurrencyGate
+    /// The platform's timeout for one invoke (the worker gets the matching deadline).
+    public let invokeTimeout: Duration
+    let attempts = AttemptCounter()
+    let specUpload = OnceTask<String>()
+    let logger: Logger
+
+    public init(spec: JobSpec, store: any ArtifactStore, storePrefix: ArtifactKey, invokers: InvokerPool, maximumConcurrency: Int,
+                invokeTimeout: Duration = .seconds(900), logger: Logger = Logger(label: "helios.worker.lambda")) {
+        self.spec = spec
+        self.store = store
+        self.storePrefix = storePrefix
+        self.invokers = invokers
+        self.gate = ConcurrencyGate(maximum: maximumConcurrency)
+        self.invokeTimeout = invokeTimeout
+        self.logger = logger
+    }
+
+    public func execute(_ job: WorkerJob) async throws -> WorkerResult {
+        guard let chunk = spec.chunks.first(where: { $0.id == job.chunkId }) else {
+            throw RemoteChunkError(WorkerFailure(.badRequest, "chunk \(job.chunkId) is not in job \(spec.id)"), chunkId: job.chunkId)
+        }
+        let started = ContinuousClock.now
+        let specURI = try await specUpload.value { try await self.uploadSpec() }
+        let attempt = await attempts.next(chunk.id)
+        let deadline = Int64(Date().timeIntervalSince1970 * 1000) + Int64(invokeTimeout / .milliseconds(1))
+        let request = ChunkRequest(
+            jobId: spec.id,
+            chunk: .init(id: chunk.id, startFrame: chunk.startFrame, frameCount: chunk.frameCount, command: chunk.command, outputFile: chunk.outputFile),
+            attempt: attempt, spec: .url(specURI), output: .store(prefix: store.uri(for: storePrefix)), deadlineMs: deadline)
+
+        await gate.acquire()
+        let invoker = await invokers.acquire()
+        let outcome: Result<ChunkResponse, LambdaInvokeError>
+        do { outcome = .success(try await invoker.invoke(request, timeout: invokeTimeout + .seconds(5))) } catch { outcome = .failure(error) }
+        await invokers.release(invoker)
+        let response: ChunkResponse
+        switch outcome {
+        case .success(let value):
+            await gate.release(throttled: false)
+            response = value
+        case .failure(let error):
+            await gate.release(throttled: error.throttled)
+            if error.throttled {
+                let limit = await gate.limit
+                logger.info("throttled", metadata: ["chunk": "\(chunk.id)", "limit": "\(limit)"])
+            }
+            throw RemoteChunkError(error.failure, chunkId: chunk.id)
+        }
+        guard response.status == .succeeded, let output = response.output else {
+            let failure = response.error ?? WorkerFailure(.retryable, "chunk \(chunk.id): the worker answered failed without a reason")
+            throw RemoteChunkError(failure, chunkId: chunk.id, exitCode: response.exitCode, stderrTail: response.stderrTail)
+        }
+        try await fetch(output, of: chunk, into: job.workingDirectory)
+        return WorkerResult(exitCode: 0, stdout: response.stdoutTail, stderr: response.stderrTail,
+                            durationMs: Int64((ContinuousClock.now - started) / .milliseconds(1)))
+    }
+
+    /// Puts the spec where workers read it, once per run; an identical spec already there (a resumed job) is reused.
+    func uploadSpec() async throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        let bytes = Array(try encoder.encode(spec))
+        let key = try storePrefix.appending("\(spec.id)/spec.json")
+        let putError: StorageError
+        do {
+            return try await store.put(bytes: bytes, to: key, options: PutOptions(contentType: "application/json", ifAbsent: true)).uri
+        } catch {
+            putError = error
+        }
+        guard putError.code == .alreadyExists else { throw putError }
+        guard try await store.get(key) == bytes else {
+            throw RemoteChunkError(WorkerFailure(.badRequest, "\(store.uri(for: key)) holds a different spec for job \(spec.id); not overwritten"), chunkId: "spec")
+        }
+        return store.uri(for: key)
+    }
+
+    /// Downloads the accepted output into the job directory, checking it is the object the worker reported.
+    func fetch(_ output: ChunkResponse.Output, of chunk: RenderJobChunk, into directory: URL) async throws {
+        let prefixURI = store.uri(for: storePrefix)
+        guard output.uri.hasPrefix(prefixURI + "/") else {
+            throw RemoteChunkError(WorkerFailure(.retryable, "chunk \(chunk.id): the worker reported \(output.uri), outside \(prefixURI)"), chunkId: chunk.id)
+        }
+        let key = try storePrefix.appending(String(output.uri.dropFirst(prefixURI.count + 1)).removingPercentEncoding ?? "")
+        let stored = try await store.metadata(key)
+        guard stored.sha256 == output.sha256, stored.size == output.bytes else {
+            throw RemoteChunkError(WorkerFailure(.retryable, "chunk \(chunk.id): \(output.uri) is not what the worker reported (sha256 \(stored.sha256 ?? "?"), \(stored.size) bytes)"), chunkId: chunk.id)
+        }
+        _ = try await store.download(key, to: directory.appendingPathComponent(chunk.outputFile))
+    }
+}
+
+/// A remote chunk's failure for the executor: retryable unless the chunk itself failed or the request was bad.
+public struct RemoteChunkError: Error, RetryClassifying, CustomStringConvertible {
+    public var failure: WorkerFailure
+    public var chunkId: String
+    public var exitCode: Int32?
+    public var stderrTail: String
+
+    public init(_ failure: WorkerFailure, chunkId: String, exitCode: Int32? = nil, stderrTail: String = "") {
+        self.failure = failure
+        self.chunkId = chunkId
+        self.exitCode = exitCode
+        self.stderrTail = stderrTail
+    }
+    public var isRetryable: Bool { failure.isRetryable }
+    public var description: String {
+        failure.description + (stderrTail.isEmpty ? "" : "; stderr: \(stderrTail.suffix(1500))")
+    }
+}
+
+/// Lambda endpoints to invoke, each taking at most `capacity` invokes at once (1 for the emulator, which crashes on a
+/// second concurrent invoke; a real function takes as many as its concurrency allows).
+public actor InvokerPool {
+    var idle: [(invoker: AwsLambdaInvoker, slots: Int)]
+    var waiters: [CheckedContinuation<Void, Never>] = []
+
+    public init(_ invokers: [AwsLambdaInvoker], capacity: Int) {
+        idle = invokers.map { ($0, max(1, capacity)) }
+    }
+
+    func acquire() async -> AwsLambdaInvoker {
+        while true {
+            if let index = idle.indices.max(by: { idle[$0].slots < idle[$1].slots }), idle[index].slots > 0 {
+                idle[index].slots -= 1
+                return idle[index].invoker
+            }
+            await withCheckedContinuation { waiters.append($0) }
+        }
+    }
+
+    func release(_ invoker: AwsLambdaInvoker) {
+        if let index = idle.firstIndex(where: { $0.invoker.endpoint == invoker.endpoint && $0.invoker.functionName == invoker.functionName }) {
+            idle[index].slots += 1
+        }
+        if !waiters.isEmpty { waiters.removeFirst().resume() }
+    }
+}
+
+/// Numbers each chunk's attempts 1, 2, 3... across retries and resumed runs of one adapter.
+actor AttemptCounter {
+    var counts: [String: Int] = [:]
+    func next(_ chunk: String) -> Int {
+        counts[chunk, default: 0] += 1
+        return counts[chunk]!
+    }
+}
+
+/// A value computed once by the first caller; later callers wait for it. A failure is not cached.
+actor OnceTask<Value: Sendable> {
+    var task: Task<Value, Error>?
+    func value(_ make: @escaping @Sendable () async throws -> Value) async throws -> Value {
+        if let task { return try await task.value }
+        let task = Task { try await make() }
+        self.task = task
+        do { return try await task.value } catch {
+            self.task = nil
+            throw error
+        }
+    }
+}

@@ -1,0 +1,158 @@
+import Foundation
+import HeliosOrchestrator
+import HeliosStorage
+import HeliosTestSupport
+import Testing
+@testable import HeliosWorkers
+
+/// A job dispatched to Lambda end to end on loopback: `helios job run --workers lambda:function@2` invoking two
+/// Runtime Interface Emulators that run the real `helios-worker lambda`, with the spec and every chunk output going
+/// through the store both sides share, then merged and verified frame-exact with `helios-synth verify`.
+@Suite(.serialized) struct LambdaJobE2ETests {
+    /// 60 frames in 12 uneven chunks, 1-frame chunks among them: H.264 (B-frames) + AAC from helios-synth.
+    static let sizes = [1, 5, 9, 1, 2, 13, 1, 7, 3, 1, 8, 9]
+
+    static func spec(id: String, failing: String? = nil) -> JobSpec {
+        var start = 0
+        let chunks = sizes.enumerated().map { index, count -> RenderJobChunk in
+            defer { start += count }
+            let id = String(format: "c%02d", index)
+            let command = id == failing ? "sh -c 'echo cannot load font Inter-Bold.ttf >&2; exit 1'"
+                : "helios-synth render --start-frame \(start) --frame-count \(count) --size 160x96 -o chunks/\(id).mp4"
+            return RenderJobChunk(id: id, startFrame: start, frameCount: count, outputFile: "chunks/\(id).mp4", command: command)
+        }
+        return JobSpec(id: id, metadata: JobMetadata(totalFrames: 60, fps: 30, width: 160, height: 96), chunks: chunks)
+    }
+
+    /// Where chunks begin, for the verifier's audio-lag check at each boundary. Frame 1 (after the first, 1-frame
+    /// chunk) is left out: the verifier's tone measurement needs more than 1,600 samples before a boundary.
+    static var boundaries: String {
+        var starts: [Int] = []
+        var start = 0
+        for size in sizes.dropLast() { start += size; starts.append(start) }
+        return starts.filter { $0 > 1 }.map(String.init).joined(separator: ",")
+    }
+
+    struct Setup {
+        let home: URL
+        let environment: [String: String]
+        let emulators: [LambdaEmulator]
+
+        init(emulators count: Int) async throws {
+            home = try makeTemporaryDirectory()
+            let products = builtProductsDirectory().path
+            var env = ["HELIOS_HOME": home.path, "PATH": "\(products):/usr/bin:/bin",
+                       "AWS_ACCESS_KEY_ID": "AKIDEXAMPLE", "AWS_SECRET_ACCESS_KEY": "emulator-ignores-it", "AWS_REGION": "us-east-1"]
+            var emulators: [LambdaEmulator] = []
+            for _ in 0..<count {
+                emulators.append(try await LambdaEmulator(command: "\(products)/helios-worker", arguments: ["lambda"], environment: env))
+            }
+            self.emulators = emulators
+            env["HELIOS_LAMBDA_ENDPOINTS"] = emulators.map { "http://127.0.0.1:\($0.port)" }.joined(separator: ",")
+            environment = env
+        }
+
+        /// Invocations the emulators received.
+        var invocations: Int { emulators.map { $0.output.components(separatedBy: "INVOKE START").count - 1 }.reduce(0, +) }
+
+        func helios(_ arguments: [String], endpoints: String? = nil) async throws -> Shell.Result {
+            var env = environment
+            if let endpoints { env["HELIOS_LAMBDA_ENDPOINTS"] = endpoints }
+            let assignments = env.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
+            return try await Shell.run("/usr/bin/env", assignments + [builtProductsDirectory().appendingPathComponent("helios").path] + arguments)
+        }
+
+        func write(_ spec: JobSpec) throws -> URL {
+            let directory = home.appendingPathComponent("job")
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+            let file = directory.appendingPathComponent("spec.json")
+            try JSONEncoder().encode(spec).write(to: file)
+            return file
+        }
+
+        func stop() {
+            emulators.forEach { $0.stop() }
+            try? FileManager.default.removeItem(at: home)
+        }
+    }
+
+    @Test("12 uneven chunks (1-frame ones among them) on two emulators: every chunk through the store, merged frame-exact with sample-exact audio")
+    func twelveChunksOnTwoEmulators() async throws {
+        let setup = try await Setup(emulators: 2)
+        defer { setup.stop() }
+        let specFile = try setup.write(Self.spec(id: "lambda12"))
+        let run = try await setup.helios(["job", "run", specFile.path, "--workers", "lambda:function@2", "--audio", "exact", "--quiet"])
+        #expect(run.status == 0, "\(run.stdout)\n\(run.stderr)\n\(setup.emulators.map(\.output).joined())")
+        #expect(setup.invocations == 12, "one invoke per chunk")
+        // Every output is in the store under its attempt-1 key, and the spec beside them.
+        let store = try LocalArtifactStore(root: setup.home.appendingPathComponent("artifacts"))
+        #expect(try await store.exists(try ArtifactKey("helios-jobs/lambda12/spec.json")))
+        for index in Self.sizes.indices {
+            let id = String(format: "c%02d", index)
+            #expect(try await store.exists(try ArtifactKey("helios-jobs/lambda12/chunks/\(id)/attempt-1/\(id).mp4")), "\(id)")
+        }
+        let merged = specFile.deletingLastPathComponent().appendingPathComponent("lambda12.mp4")
+        let verify = try await Shell.run(builtProductsDirectory().appendingPathComponent("helios-synth").path,
+                                         ["verify", merged.path, "--expect-frames", "60", "--boundaries", Self.boundaries])
+        #expect(verify.status == 0, "\(verify.stdout)\(verify.stderr)")
+        #expect(try await Oracle.frameHashes(merged).count == 60)
+    }
+
+    @Test("a chunk command that exits 1 fails the job naming the chunk and its stderr, and is not retried")
+    func deterministicFailureIsNotRetried() async throws {
+        let setup = try await Setup(emulators: 1)
+        defer { setup.stop() }
+        let specFile = try setup.write(Self.spec(id: "lambdafail", failing: "c03"))
+        let run = try await setup.helios(["job", "run", specFile.path, "--workers", "lambda:function@1", "--quiet", "--retries", "3"])
+        #expect(run.status != 0)
+        let text = run.stdout + run.stderr
+        #expect(text.contains("c03") && text.contains("cannot load font"), "\(text)")
+        let attempts = setup.emulators[0].output.components(separatedBy: "exit 1").count - 1
+        #expect(attempts <= 1 || setup.invocations <= 4, "the failing chunk ran once: \(setup.invocations) invocations")
+        let store = try LocalArtifactStore(root: setup.home.appendingPathComponent("artifacts"))
+        #expect(try await store.exists(try ArtifactKey("helios-jobs/lambdafail/chunks/c03/attempt-2/c03.mp4")) == false)
+    }
+
+    @Test("throttling (429) halves the invokes in flight instead of failing the job; the throttled chunks are retried and the job completes")
+    func throttlingLowersConcurrency() async throws {
+        let setup = try await Setup(emulators: 2)
+        defer { setup.stop() }
+        let proxy = try FaultProxy(upstreamPort: setup.emulators[0].port, faults: Array(repeating: .tooManyRequests, count: 3))
+        defer { proxy.stop() }
+        let spec = Self.spec(id: "lambda429")
+        let jobDirectory = setup.home.appendingPathComponent("job")
+        try FileManager.default.createDirectory(at: jobDirectory.appendingPathComponent("chunks"), withIntermediateDirectories: true)
+        let store = try LocalArtifactStore(root: setup.home.appendingPathComponent("artifacts"))
+        let credentials = StaticCredentialProvider(S3Credentials(accessKeyID: "AKIDEXAMPLE", secretAccessKey: "x"))
+        let invokers = InvokerPool([proxy.endpoint, "http://127.0.0.1:\(setup.emulators[1].port)"].map {
+            AwsLambdaInvoker(functionName: "function", endpoint: URL(string: $0)!, region: "us-east-1", credentials: credentials)
+        }, capacity: 1)
+        let adapter = AwsLambdaAdapter(spec: spec, store: store, storePrefix: try ArtifactKey("helios-jobs"), invokers: invokers,
+                                       maximumConcurrency: 2, invokeTimeout: .seconds(120))
+        let executor = JobExecutor(worker: adapter, retryPolicy: RetryPolicy(maxAttempts: 6, initialBackoff: .milliseconds(50)), concurrency: 2)
+        let completed = Counter()
+        try await executor.runChunks(of: spec, in: jobDirectory, skipping: [], onEvent: { _ in }, onChunkCompleted: { _ in await completed.add() })
+        #expect(await completed.value == 12)
+        #expect(proxy.faultCount == 3)
+        #expect(await adapter.gate.lowestLimit == 1, "429s lowered the limit from 2")
+        #expect(setup.invocations == 12, "throttled invokes never reached a worker")
+        // Retried chunks went to their next attempt's key; nothing was overwritten.
+        let keys = try await collectKeys(store, prefix: "helios-jobs/lambda429/chunks")
+        #expect(keys.filter { $0.hasSuffix(".mp4") }.count == 12)
+        for index in Self.sizes.indices {
+            let id = String(format: "c%02d", index)
+            #expect(try await Oracle.frameHashes(jobDirectory.appendingPathComponent("chunks/\(id).mp4")).count == Self.sizes[index])
+        }
+    }
+
+    func collectKeys(_ store: LocalArtifactStore, prefix: String) async throws -> [String] {
+        var keys: [String] = []
+        for try await item in store.list(prefix: try ArtifactKey(prefix)) { keys.append(item.key.rawValue) }
+        return keys
+    }
+}
+
+actor Counter {
+    var value = 0
+    func add() { value += 1 }
+}
