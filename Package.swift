@@ -102,7 +102,7 @@ let package = Package(
         .executableTarget(
             name: "helios",
             dependencies: [
-                "HeliosMedia", "HeliosOrchestrator", "HeliosStorage", "HeliosWorkers",
+                "HeliosMedia", "HeliosOrchestrator", "HeliosStorage", "HeliosWorkers", "HeliosRuntime",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -134,7 +134,7 @@ let package = Package(
         .testTarget(name: "HeliosCLITests", dependencies: ["helios-stitch", "helios", "HeliosMedia", "HeliosTestSupport"]),
         .testTarget(
             name: "HeliosE2ETests",
-            dependencies: ["HeliosMedia", "HeliosOrchestrator", "HeliosSynth", "HeliosTestSupport", "helios-synth", "helios"]
+            dependencies: ["HeliosMedia", "HeliosOrchestrator", "HeliosRuntime", "HeliosSynth", "HeliosTestSupport", "helios-synth", "helios"]
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import HeliosMedia
 import HeliosOrchestrator
+import HeliosRuntime
 
 /// Options shared by `run` and `resume`.
 struct ExecutionOptions: ParsableArguments {

@@ -1,6 +1,7 @@
 import Foundation
 import HeliosMedia
 import HeliosOrchestrator
+import HeliosRuntime
 @testable import HeliosSynth
 import Testing
 
@@ -74,13 +75,6 @@ struct PipelineRun {
 struct FrameReading: Sendable {
     var frame: Int
     var index: Int?
-}
-
-/// Accepts a chunk output only when HeliosMedia can probe it as media (what `helios job run` checks by default).
-struct MediaProbeValidator: ChunkOutputValidator {
-    func validate(_ url: URL) async throws {
-        do { _ = try MediaProbe.probe(url) } catch { throw ValidationFailure("\(error)") }
-    }
 }
 
 /// Chunk completions reported by the executor.

@@ -4,10 +4,12 @@ import HeliosOrchestrator
 import Logging
 
 /// Merges chunks in process with HeliosMedia's `NativeStitcher`; the full stitch report goes into the job result.
-struct NativeStitchMerger: ChunkMerger {
-    var options: StitchOptions
+public struct NativeStitchMerger: ChunkMerger {
+    public var options: StitchOptions
 
-    func merge(chunks: [URL], into output: URL) async throws -> MergeSummary {
+    public init(options: StitchOptions) { self.options = options }
+
+    public func merge(chunks: [URL], into output: URL) async throws -> MergeSummary {
         let report: StitchReport
         do { report = try await NativeStitcher(options: options).stitch(chunks, to: output) } catch let error as StitchError {
             throw MediaFailure(error: error)
@@ -26,15 +28,18 @@ struct NativeStitchMerger: ChunkMerger {
 }
 
 /// Accepts a chunk output only if `MediaProbe` can read it as media.
-struct MediaProbeValidator: ChunkOutputValidator {
-    func validate(_ url: URL) async throws {
+public struct MediaProbeValidator: ChunkOutputValidator {
+    public init() {}
+
+    public func validate(_ url: URL) async throws {
         do { _ = try MediaProbe.probe(url) } catch { throw MediaFailure(error: error) }
     }
 }
 
 /// A `StitchError` carrying its retryability to the executor.
-struct MediaFailure: Error, RetryClassifying, CustomStringConvertible {
-    var error: StitchError
-    var isRetryable: Bool { error.isRetryable }
-    var description: String { error.description }
+public struct MediaFailure: Error, RetryClassifying, CustomStringConvertible {
+    public var error: StitchError
+    public init(error: StitchError) { self.error = error }
+    public var isRetryable: Bool { error.isRetryable }
+    public var description: String { error.description }
 }
