@@ -17,6 +17,12 @@ public struct SQLiteJobRepository: JobRepository {
         config.label = "helios.jobs"
         do {
             try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+            // Opening a new database (switching it to WAL) and migrating it take locks SQLite's busy handler does not
+            // wait for (a deferred transaction upgrading to write returns SQLITE_BUSY at once), so runners started
+            // together would fail with "database is locked". One process at a time opens and migrates.
+            let lock = open(path + ".open-lock", O_CREAT | O_RDWR | O_CLOEXEC, 0o644)
+            if lock >= 0 { _ = flock(lock, LOCK_EX) }
+            defer { if lock >= 0 { _ = flock(lock, LOCK_UN); close(lock) } }
             pool = try DatabasePool(path: path, configuration: config)
             var migrator = DatabaseMigrator()
             migrator.registerMigration("v1") { db in
