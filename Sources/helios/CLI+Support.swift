@@ -137,6 +137,11 @@ extension JobStatus {
             lines.append("time: \(String(format: "%.1f", Double(metrics.totalDurationMs) / 1000)) s; chunk attempts: \(attempts)"
                 + (metrics.mergeDurationMs.map { "; merge: \(String(format: "%.1f", Double($0) / 1000)) s" } ?? ""))
         }
+        if let outputs = chunkOutputs, !outputs.isEmpty {
+            let bytes = outputs.values.reduce(Int64(0)) { $0 + $1.bytes }
+            let workers = Set(outputs.values.map(\.worker)).sorted().joined(separator: ", ")
+            lines.append("stored chunk outputs: \(outputs.count), \(bytes) bytes, from \(workers) (URIs, SHA-256 and attempts in --json)")
+        }
         if let lease {
             let time = ISO8601DateFormatter()
             lines.append("runner: process \(lease.pid) on host \(lease.host); heartbeat \(time.string(from: lease.heartbeatAt)), lease expires \(time.string(from: lease.expiresAt))")

@@ -91,6 +91,18 @@ import Testing
             let id = String(format: "c%02d", index)
             #expect(try await store.exists(try ArtifactKey("helios-jobs/lambda12/chunks/\(id)/attempt-1/\(id).mp4")), "\(id)")
         }
+        // The job store records each chunk's stored output: URI, bytes, SHA-256, attempt and where it ran.
+        let status = try await setup.helios(["job", "status", "lambda12", "--json"])
+        let json = try JSONSerialization.jsonObject(with: Data(status.stdout.utf8)) as? [String: Any]
+        let outputs = try #require(json?["chunkOutputs"] as? [String: [String: Any]], "\(status.stdout)")
+        #expect(outputs.count == 12)
+        for (id, record) in outputs {
+            let key = try ArtifactKey("helios-jobs/lambda12/chunks/\(id)/attempt-1/\(id).mp4")
+            #expect(record["uri"] as? String == store.uri(for: key))
+            #expect(record["sha256"] as? String == (try await store.metadata(key)).sha256)
+            #expect(record["attempt"] as? Int == 1)
+            #expect((record["worker"] as? String)?.hasPrefix("lambda:function@127.0.0.1:") == true)
+        }
         let merged = specFile.deletingLastPathComponent().appendingPathComponent("lambda12.mp4")
         let verify = try await Shell.run(builtProductsDirectory().appendingPathComponent("helios-synth").path,
                                          ["verify", merged.path, "--expect-frames", "60", "--boundaries", Self.boundaries])

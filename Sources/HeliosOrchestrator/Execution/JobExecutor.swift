@@ -94,7 +94,7 @@ public struct JobExecutor: Sendable {
                 do { try await validator.validate(output) } catch {
                     throw OrchestratorError.invalidOutput(chunkId: chunk.id, path: output.path, reason: "\(error)")
                 }
-                return ChunkOutcome(chunkId: chunk.id, durationMs: result.durationMs, attempts: attempt, log: stderrTail)
+                return ChunkOutcome(chunkId: chunk.id, durationMs: result.durationMs, attempts: attempt, log: stderrTail, output: result.output)
             } catch {
                 if error is CancellationError || Task.isCancelled { throw CancellationError() }
                 guard attempt < retryPolicy.maxAttempts, retryPolicy.isRetryable(error) else {

@@ -29,6 +29,8 @@ public struct JobStatus: Codable, Sendable, Hashable {
     public var metrics: JobMetrics
     /// The last lines of each chunk's output, by chunk id (bounded).
     public var chunkLogs: [String: String]
+    /// Remote chunks' stored outputs (URI, bytes, SHA-256, attempt, worker), by chunk id.
+    public var chunkOutputs: [String: ChunkOutputRecord]?
     /// Directory the chunk commands run in and write to.
     public var jobDirectory: String
     /// The runner's claim on the job while it is active (pid, host, heartbeat, expiry); nil otherwise.
@@ -56,6 +58,7 @@ public struct JobStatus: Codable, Sendable, Hashable {
         markCompleted(outcome.chunkId)
         metrics.chunks[outcome.chunkId] = ChunkMetrics(durationMs: outcome.durationMs, attempts: outcome.attempts)
         if !outcome.log.isEmpty { chunkLogs[outcome.chunkId] = outcome.log }
+        if let output = outcome.output { chunkOutputs = (chunkOutputs ?? [:]).merging([outcome.chunkId: output]) { _, new in new } }
     }
 
     /// Records many validated chunks at once (a repository's completion log) in time linear in their number.
@@ -66,6 +69,7 @@ public struct JobStatus: Codable, Sendable, Hashable {
             if seen.insert(outcome.chunkId).inserted { completedChunkIds.append(outcome.chunkId) }
             metrics.chunks[outcome.chunkId] = ChunkMetrics(durationMs: outcome.durationMs, attempts: outcome.attempts)
             if !outcome.log.isEmpty { chunkLogs[outcome.chunkId] = outcome.log }
+            if let output = outcome.output { chunkOutputs = (chunkOutputs ?? [:]).merging([outcome.chunkId: output]) { _, new in new } }
         }
         completedChunks = completedChunkIds.count
         progress = totalChunks == 0 ? 1 : Double(completedChunks) / Double(totalChunks)
@@ -87,8 +91,11 @@ public struct ChunkOutcome: Codable, Sendable, Hashable {
     public var attempts: Int
     /// The tail of the successful attempt's stderr (bounded), for the job's chunk logs.
     public var log: String
+    /// Where a remote worker stored the accepted output.
+    public var output: ChunkOutputRecord?
 
-    public init(chunkId: String, durationMs: Int64, attempts: Int, log: String = "") {
+    public init(chunkId: String, durationMs: Int64, attempts: Int, log: String = "", output: ChunkOutputRecord? = nil) {
+        self.output = output
         self.chunkId = chunkId
         self.durationMs = durationMs
         self.attempts = attempts

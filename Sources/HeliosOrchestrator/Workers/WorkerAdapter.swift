@@ -46,12 +46,36 @@ public struct WorkerResult: Sendable, Hashable, Codable {
     public var stdout: String
     public var stderr: String
     public var durationMs: Int64
+    /// Where a remote worker stored the output (nil for local processes, which write into the job directory).
+    public var output: ChunkOutputRecord?
 
-    public init(exitCode: Int32, stdout: String, stderr: String, durationMs: Int64) {
+    public init(exitCode: Int32, stdout: String, stderr: String, durationMs: Int64, output: ChunkOutputRecord? = nil) {
         self.exitCode = exitCode
         self.stdout = stdout
         self.stderr = stderr
         self.durationMs = durationMs
+        self.output = output
+    }
+}
+
+/// A remotely rendered chunk's stored output, as the worker reported it and the orchestrator verified it.
+public struct ChunkOutputRecord: Sendable, Hashable, Codable {
+    /// `s3://…` or `file://…`.
+    public var uri: String
+    public var bytes: Int64
+    /// Lower-case hex SHA-256.
+    public var sha256: String
+    /// The attempt whose output was accepted (its key holds `attempt-N`).
+    public var attempt: Int
+    /// Where it ran, e.g. `lambda:render@lambda.eu-west-1.amazonaws.com`.
+    public var worker: String
+
+    public init(uri: String, bytes: Int64, sha256: String, attempt: Int, worker: String) {
+        self.uri = uri
+        self.bytes = bytes
+        self.sha256 = sha256
+        self.attempt = attempt
+        self.worker = worker
     }
 }
 

@@ -72,8 +72,10 @@ public struct AwsLambdaAdapter: WorkerAdapter {
             throw RemoteChunkError(failure, chunkId: chunk.id, exitCode: response.exitCode, stderrTail: response.stderrTail)
         }
         try await fetch(output, of: chunk, into: job.workingDirectory)
+        let worker = "lambda:\(invoker.functionName)@\(invoker.endpoint.host ?? "")\(invoker.endpoint.port.map { ":\($0)" } ?? "")"
         return WorkerResult(exitCode: 0, stdout: response.stdoutTail, stderr: response.stderrTail,
-                            durationMs: Int64((ContinuousClock.now - started) / .milliseconds(1)))
+                            durationMs: Int64((ContinuousClock.now - started) / .milliseconds(1)),
+                            output: ChunkOutputRecord(uri: output.uri, bytes: output.bytes, sha256: output.sha256, attempt: attempt, worker: worker))
     }
 
     /// Puts the spec where workers read it, once per run; an identical spec already there (a resumed job) is reused.
