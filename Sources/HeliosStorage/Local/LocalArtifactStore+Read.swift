@@ -69,15 +69,6 @@ extension LocalArtifactStore {
         }
     }
 
-    public func exists(_ key: ArtifactKey) async throws(StorageError) -> Bool {
-        do {
-            _ = try await metadata(key)
-            return true
-        } catch where error.code == .notFound {
-            return false
-        }
-    }
-
     public func metadata(_ key: ArtifactKey) async throws(StorageError) -> ArtifactMetadata {
         try await Blocking.run { _ throws(StorageError) in
             let layout = try Layout.open(root)

@@ -52,15 +52,6 @@ public struct S3ArtifactStore: ArtifactStore {
 
     public func uri(for key: ArtifactKey) -> String { "s3://\(configuration.bucket)/\(objectKey(key))" }
 
-    public func exists(_ key: ArtifactKey) async throws(StorageError) -> Bool {
-        do {
-            _ = try await metadata(key)
-            return true
-        } catch where error.code == .notFound {
-            return false
-        }
-    }
-
     public func metadata(_ key: ArtifactKey) async throws(StorageError) -> ArtifactMetadata {
         let answer = try await client.send(.init(name: "HEAD", method: .HEAD, key: objectKey(key)))
         return metadata(key, headers: answer.headers)

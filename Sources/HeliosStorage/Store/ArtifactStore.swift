@@ -81,6 +81,16 @@ public protocol ArtifactStore: Sendable {
 }
 
 extension ArtifactStore {
+    /// Whether `key` exists: its metadata (a HEAD on S3) is found. Stores with a cheaper check override it.
+    public func exists(_ key: ArtifactKey) async throws(StorageError) -> Bool {
+        do {
+            _ = try await metadata(key)
+            return true
+        } catch where error.code == .notFound {
+            return false
+        }
+    }
+
     public func put(file: URL, to key: ArtifactKey) async throws(StorageError) -> ArtifactMetadata {
         try await put(file: file, to: key, options: PutOptions())
     }
