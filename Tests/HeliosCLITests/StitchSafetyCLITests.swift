@@ -223,3 +223,38 @@ struct NonUTF8NameCLITests {
         #expect(names.filter { !$0.hasPrefix("c") }.sorted() == ["list.txt", "listed.mp4", "out.mp4"])
     }
 }
+
+/// Permission problems are named as such, not as a missing file.
+@Suite("helios-stitch permission messages", .serialized)
+struct PermissionCLITests {
+    @Test("an input behind a directory that cannot be searched is 'permission denied', not 'no such file'")
+    func unsearchableDirectory() async throws {
+        let inputs = try await FixtureCache.shared.files("mp4-h264-aac").map(\.path)
+        let dir = try makeTemporaryDirectory()
+        defer {
+            chmod(dir.appendingPathComponent("locked").path, 0o700)
+            try? FileManager.default.removeItem(at: dir)
+        }
+        let locked = dir.appendingPathComponent("locked")
+        try FileManager.default.createDirectory(at: locked, withIntermediateDirectories: false)
+        let hidden = locked.appendingPathComponent("chunk.mp4").path
+        try FileManager.default.copyItem(atPath: inputs[1], toPath: hidden)
+        #expect(chmod(dir.path, 0o755) == 0)
+        let out = dir.appendingPathComponent("out")
+        try FileManager.default.createDirectory(at: out, withIntermediateDirectories: false)
+        #expect(chmod(out.path, 0o777) == 0)
+        let args = [inputs[0], hidden, "-o", out.appendingPathComponent("x.mp4").path]
+        let result: Shell.Result
+        if getuid() == 0 {
+            // Root searches any directory: run as nobody, for whom the directory is closed.
+            #expect(chmod(locked.path, 0o700) == 0)
+            result = try await Shell.run("setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", StitchCLITests.binary] + args)
+        } else {
+            #expect(chmod(locked.path, 0o000) == 0)
+            result = try await Shell.run(StitchCLITests.binary, args)
+        }
+        #expect(result.status == 3, "\(result.stderr)")
+        #expect(result.stderr.contains("\(hidden): permission denied"), "\(result.stderr)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: out.path) == [])
+    }
+}
