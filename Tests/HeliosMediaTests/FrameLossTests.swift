@@ -74,6 +74,17 @@ struct FrameLossTests {
                                  declared: FrameLoss.Declared(containerSeconds: 1.021333))?.expected == 30)
     }
 
+    @Test("an index entry (Matroska Cues) after the last frame read is a loss; one within the frames read is not")
+    func cues() throws {
+        let pts = grid(0..<60)
+        #expect(FrameLoss.detect(read: 60, presentation: pts, timeBase: ms, frameRate: fps30,
+                                 declared: FrameLoss.Declared(lastIndexedPts: 1000)) == nil)
+        let loss = try #require(FrameLoss.detect(read: 40, presentation: grid(0..<40), timeBase: ms, frameRate: fps30,
+                                                 declared: FrameLoss.Declared(lastIndexedPts: 1667)))
+        #expect(loss.expected == 40 + 11)
+        #expect(loss.evidence.contains("Cues"))
+    }
+
     @Test("Matroska duration tags parse; other text does not")
     func durationTag() {
         #expect(FrameLoss.seconds(ofDurationTag: "00:00:01.007000000") == 1.007)

@@ -156,6 +156,8 @@ extension MediaProbe {
         if declared.frames == nil, let text = tag("NUMBER_OF_FRAMES"), let frames = Int(text), frames > 0 { declared.frames = frames }
         declared.streamEndSeconds = tag("DURATION").flatMap(FrameLoss.seconds(ofDurationTag:))
         declared.containerSeconds = demuxer.containerDuration.map { Double($0) / Double(AV_TIME_BASE) }
+        let indexed = (0..<avformat_index_get_entries_count(stream)).compactMap { avformat_index_get_entry(stream, $0)?.pointee.timestamp }
+        declared.lastIndexedPts = indexed.filter { $0 != AV.noPTS }.max()
         return declared
     }
 }
