@@ -19,12 +19,13 @@ final class TemporaryOutput {
     private var namedPath: String?
     private var isOpen: Bool
 
-    /// Creates the temp file in the output's directory.
-    init(outputPath: String) {
+    /// Creates the temp file in the output's directory; unnamed unless `allowUnnamed` is false (tests of the
+    /// fallback) or the filesystem cannot.
+    init(outputPath: String, allowUnnamed: Bool = true) {
         self.outputPath = outputPath
         let url = URL(fileURLWithPath: outputPath)
         Self.removeStale(for: url)
-        let fd = helios_open_tmpfile(url.deletingLastPathComponent().path, 0o666)
+        let fd = allowUnnamed ? helios_open_tmpfile(url.deletingLastPathComponent().path, 0o666) : -1
         isOpen = fd >= 0
         if fd >= 0 {
             descriptor = fd
