@@ -14,7 +14,7 @@ struct TemporaryOutputTests {
         let output = dir.appendingPathComponent("out.mp4").path
         let temp = TemporaryOutput(outputPath: output, allowUnnamed: unnamed)
         // Unnamed wherever the filesystem has O_TMPFILE (ext4, xfs, btrfs, tmpfs: any Debian /tmp).
-        #expect(temp.isUnnamed == unnamed || !unnamed)
+        #expect(unnamed || !temp.isUnnamed)
         try Data("stitched".utf8).write(to: URL(fileURLWithPath: temp.muxerPath))
         // While written, the unnamed file is invisible; the fallback is a hidden file beside the output.
         #expect(try names(dir) == (temp.isUnnamed ? [] : [URL(fileURLWithPath: temp.muxerPath).lastPathComponent]))
