@@ -93,3 +93,25 @@ struct FrameLossTests {
         #expect(FrameLoss.seconds(ofDurationTag: "aa:bb:cc") == nil)
     }
 }
+
+/// A VP9 frame a WebM/Matroska muxer would merge with the next packet is found before anything is written.
+@Suite("VP9 frames a muxer keeps")
+struct VP9FrameTests {
+    func defect(_ bytes: [UInt8]) -> String? { bytes.withUnsafeBufferPointer { VP9Frame.defect($0) } }
+
+    @Test("shown frames, superframes and show-existing frames are kept; a hidden lone frame or a bad marker is not")
+    func frames() {
+        // Profile 0: 10 0 0 | show_existing | frame_type | show_frame | error_resilient.
+        #expect(defect([0b1000_0010, 0x49, 0x83]) == nil)                       // key frame, shown
+        #expect(defect([0b1000_0110, 0x00]) == nil)                             // inter frame, shown
+        #expect(defect([0b1000_0100, 0x00]) == "not shown and not in a superframe")
+        #expect(defect([0b1000_1000]) == nil)                                   // show_existing_frame
+        #expect(defect([0b0100_0010, 0x00]) == "bad frame marker")
+        // Profile 3 carries a reserved bit before show_existing_frame.
+        #expect(defect([0b1011_0001, 0x00]) == nil)
+        #expect(defect([0b1011_0000, 0x00]) == "not shown and not in a superframe")
+        // A hidden frame packed with a shown one: a superframe with a 2-frame, 1-byte-size index (marker 0xC1).
+        #expect(defect([0b1000_0100, 0xAA, 0b1000_0110, 0xBB, 0xC1, 2, 2, 0xC1]) == nil)
+        #expect(defect([]) == "empty packet")
+    }
+}

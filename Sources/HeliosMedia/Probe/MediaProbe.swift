@@ -128,6 +128,10 @@ extension MediaProbe {
                                            frameRate: stream.frameRate, declared: declared) {
                 throw .damagedInput(index: nil, path: demuxer.path, reason: "stream \(stream.index) (\(stream.signature.kind.rawValue)): \(loss)\(libav)")
             }
+            if let first = accumulator.firstMalformed {
+                throw .damagedInput(index: nil, path: demuxer.path, reason: "stream \(stream.index): \(accumulator.malformed) corrupt "
+                    + "\(stream.signature.codec) frame(s); frame \(first.index + 1) is \(first.reason)\(libav)")
+            }
             if stream.corruptPacketCount > 0 {
                 throw .damagedInput(index: nil, path: demuxer.path,
                                     reason: "stream \(stream.index): \(stream.corruptPacketCount) packet(s) are flagged corrupt\(libav)")
@@ -188,6 +192,9 @@ struct StreamAccumulator {
     var firstNonIncreasing: Int?
     var firstPtsBeforeDts: Int?
     var corrupt = 0
+    /// Packets a muxer would not keep as one frame (see `VP9Frame`), and the first of them (index, why).
+    var malformed = 0
+    var firstMalformed: (index: Int, reason: String)?
     var durations: [Int64: Int] = [:]
     var lastDuration: Int64 = 0
     var audioSamples: Int64 = 0
@@ -228,6 +235,14 @@ struct StreamAccumulator {
     }
 
     mutating func add(_ packet: Packet) {
+        if signature.codec == "vp9", signature.kind == .video {
+            let p = packet.pointer.pointee
+            let defect = p.data.map { VP9Frame.defect(UnsafeBufferPointer(start: $0, count: Int(p.size))) } ?? "empty packet"
+            if let defect {
+                malformed += 1
+                if firstMalformed == nil { firstMalformed = (packetCount, defect) }
+            }
+        }
         add(PacketTiming(pts: packet.pts, dts: packet.dts, duration: packet.duration, isDiscard: packet.isDiscard),
             isKeyframe: packet.isKeyframe, isCorrupt: packet.isCorrupt, size: packet.size, skipSamples: packet.skipSamples)
     }
