@@ -6,7 +6,7 @@ import Testing
 /// a message, no file left in the output directory), or an output whose video frame count, by ffprobe, equals the
 /// frames ffprobe counts in the inputs and the count the report gives. Inputs are never modified, nothing crashes.
 ///
-/// The suite runs `HELIOS_FUZZ_CASES` cases (default 160) from `HELIOS_FUZZ_SEED` (default fixed); `make fuzz`
+/// The suite runs `HELIOS_FUZZ_CASES` cases (default 250) from `HELIOS_FUZZ_SEED` (default fixed); `make fuzz`
 /// runs thousands with a seed of its own.
 @Suite("helios-stitch on mutated chunks", .serialized, .timeLimit(.minutes(30)))
 struct StitchFuzzTests {
@@ -15,7 +15,7 @@ struct StitchFuzzTests {
     ]
 
     static let parallel = 3
-    static var cases: Int { Int(ProcessInfo.processInfo.environment["HELIOS_FUZZ_CASES"] ?? "") ?? 160 }
+    static var cases: Int { Int(ProcessInfo.processInfo.environment["HELIOS_FUZZ_CASES"] ?? "") ?? 250 }
     static var seed: UInt64 { UInt64(ProcessInfo.processInfo.environment["HELIOS_FUZZ_SEED"] ?? "") ?? 20_261_202 }
     /// The binary under test: this build's, or `HELIOS_STITCH_BINARY` (`make fuzz` uses the release build).
     static var binary: String { ProcessInfo.processInfo.environment["HELIOS_STITCH_BINARY"] ?? StitchCLITests.binary }
