@@ -170,7 +170,7 @@ struct StitchSafetyCLITests {
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path) == [])
     }
 
-    @Test("a run removes the named temp files that dead writers left beside its output, never a live writer's")
+    @Test("a run removes the named temp files that dead writers of this host left beside its output, never a live or remote writer's")
     func staleTempsRemoved() async throws {
         let dir = try makeTemporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
@@ -179,11 +179,15 @@ struct StitchSafetyCLITests {
         try finished.run()
         finished.waitUntilExit()
         let dead = finished.processIdentifier, live = getpid()
-        let stale = ".out.helios-\(dead)-12345.tmp.mp4", running = ".out.helios-\(live)-777.tmp.mp4", other = ".other.helios-\(dead)-1.tmp.mp4"
-        for name in [stale, running, other] { try Data("partial".utf8).write(to: dir.appendingPathComponent(name)) }
+        var buffer = [CChar](repeating: 0, count: 256)
+        _ = gethostname(&buffer, 255)
+        let host = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        let stale = ".out.helios-\(dead)-12345@\(host).tmp.mp4", running = ".out.helios-\(live)-777@\(host).tmp.mp4"
+        let other = ".other.helios-\(dead)-1@\(host).tmp.mp4", elsewhere = ".out.helios-\(dead)-9@another-host.tmp.mp4"
+        for name in [stale, running, other, elsewhere] { try Data("partial".utf8).write(to: dir.appendingPathComponent(name)) }
         let result = try await stitch(try await good() + ["-o", dir.appendingPathComponent("out.mp4").path, "--quiet"])
         #expect(result.status == 0, "\(result.stderr)")
-        #expect(Set(try FileManager.default.contentsOfDirectory(atPath: dir.path)) == ["out.mp4", running, other])
+        #expect(Set(try FileManager.default.contentsOfDirectory(atPath: dir.path)) == ["out.mp4", running, other, elsewhere])
     }
 }
 

@@ -39,16 +39,18 @@ struct TemporaryOutputTests {
         #expect(try Data(contentsOf: URL(fileURLWithPath: output)) == Data("old".utf8))
     }
 
-    @Test("temp names carry the writer's pid; only those of the same output parse")
+    @Test("temp names carry the writer's pid and host; only those of the same output parse")
     func names() {
         let output = URL(fileURLWithPath: "/x/final.cut.mp4")
-        let name = TemporaryOutput.tempName(for: output)
+        let name = TemporaryOutput.tempName(for: output, host: "render-7.local")
         #expect(name.hasPrefix(".final.cut.helios-\(getpid())-"))
-        #expect(name.hasSuffix(".tmp.mp4"))
-        #expect(TemporaryOutput.writer(ofTempName: name, for: output) == getpid())
-        #expect(TemporaryOutput.writer(ofTempName: ".final.cut.helios-12-34.tmp.mp4", for: output) == 12)
-        #expect(TemporaryOutput.writer(ofTempName: ".final.cut.helios-12-34.tmp.mkv", for: output) == nil)
-        #expect(TemporaryOutput.writer(ofTempName: ".other.helios-12-34.tmp.mp4", for: output) == nil)
-        #expect(TemporaryOutput.writer(ofTempName: ".final.cut.helios-x-34.tmp.mp4", for: output) == nil)
+        #expect(name.hasSuffix("@render-7.local.tmp.mp4"))
+        #expect(TemporaryOutput.writer(ofTempName: name, for: output)?.pid == getpid())
+        #expect(TemporaryOutput.writer(ofTempName: name, for: output)?.host == "render-7.local")
+        #expect(TemporaryOutput.writer(ofTempName: ".final.cut.helios-12-34@h.tmp.mp4", for: output)?.pid == 12)
+        #expect(TemporaryOutput.writer(ofTempName: ".final.cut.helios-12-34@h.tmp.mkv", for: output) == nil)
+        #expect(TemporaryOutput.writer(ofTempName: ".other.helios-12-34@h.tmp.mp4", for: output) == nil)
+        #expect(TemporaryOutput.writer(ofTempName: ".final.cut.helios-x-34@h.tmp.mp4", for: output) == nil)
+        #expect(TemporaryOutput.writer(ofTempName: ".final.cut.helios-12-34.tmp.mp4", for: output) == nil)
     }
 }
