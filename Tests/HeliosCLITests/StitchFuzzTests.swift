@@ -6,7 +6,7 @@ import Testing
 /// a message, no file left in the output directory), or an output whose video frame count, by ffprobe, equals the
 /// frames ffprobe counts in the inputs and the count the report gives. Inputs are never modified, nothing crashes.
 ///
-/// The suite runs `HELIOS_FUZZ_CASES` cases (default 160) from `HELIOS_FUZZ_SEED` (default fixed); `make fuzz`
+/// The suite runs `HELIOS_FUZZ_CASES` cases (default 250) from `HELIOS_FUZZ_SEED` (default fixed); `make fuzz`
 /// runs thousands with a seed of its own.
 @Suite("helios-stitch on mutated chunks", .serialized, .timeLimit(.minutes(30)))
 struct StitchFuzzTests {
@@ -15,7 +15,7 @@ struct StitchFuzzTests {
     ]
 
     static let parallel = 3
-    static var cases: Int { Int(ProcessInfo.processInfo.environment["HELIOS_FUZZ_CASES"] ?? "") ?? 160 }
+    static var cases: Int { Int(ProcessInfo.processInfo.environment["HELIOS_FUZZ_CASES"] ?? "") ?? 250 }
     static var seed: UInt64 { UInt64(ProcessInfo.processInfo.environment["HELIOS_FUZZ_SEED"] ?? "") ?? 20_261_202 }
     /// The binary under test: this build's, or `HELIOS_STITCH_BINARY` (`make fuzz` uses the release build).
     static var binary: String { ProcessInfo.processInfo.environment["HELIOS_STITCH_BINARY"] ?? StitchCLITests.binary }
@@ -33,7 +33,12 @@ struct StitchFuzzTests {
         }
         let originals = try chunkSets.map { try $0.map { try Data(contentsOf: $0) } }
         var rng = SplitMix64(seed: Self.seed)
-        let plans = (0..<Self.cases).map { n in FuzzCase.random(number: n, sets: chunkSets.map(\.count), rng: &rng) }
+        var plans = (0..<Self.cases).map { n in FuzzCase.random(number: n, sets: chunkSets.map(\.count), rng: &rng) }
+        // HELIOS_FUZZ_ONLY=355,994 reruns those cases of the seed (their files are kept when HELIOS_FUZZ_KEEP names a directory).
+        if let only = ProcessInfo.processInfo.environment["HELIOS_FUZZ_ONLY"] {
+            let wanted = Set(only.split(separator: ",").compactMap { Int($0) })
+            plans = plans.filter { wanted.contains($0.number) }
+        }
 
         let work = try makeTemporaryDirectory()
         defer { try? FileManager.default.removeItem(at: work) }
@@ -70,7 +75,12 @@ struct StitchFuzzTests {
         let inputsDir = dir.appendingPathComponent("in"), outDir = dir.appendingPathComponent("out")
         try FileManager.default.createDirectory(at: inputsDir, withIntermediateDirectories: true)
         try FileManager.default.createDirectory(at: outDir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: dir) }
+        defer {
+            if let keep = ProcessInfo.processInfo.environment["HELIOS_FUZZ_KEEP"] {
+                try? FileManager.default.copyItem(at: dir, to: URL(fileURLWithPath: keep).appendingPathComponent(dir.lastPathComponent))
+            }
+            try? FileManager.default.removeItem(at: dir)
+        }
         let mutated = plan.mutation.apply(to: original)
         let victim = inputsDir.appendingPathComponent("mutated.\(ext)")
         try mutated.write(to: victim)
@@ -113,7 +123,10 @@ struct StitchFuzzTests {
         let result = try await Shell.run("ffprobe", ["-v", "quiet", "-count_packets", "-select_streams", "v:0",
                                                      "-show_entries", "stream=nb_read_packets", "-of", "csv=p=0", url.path])
         // MPEG-TS repeats the stream under its program: the first line is the stream's.
-        return result.stdout.split(separator: "\n").first.flatMap { Int($0.trimmingCharacters(in: .whitespaces)) }
+        // A damaged file may add an empty field after the count ("30,").
+        return result.stdout.split(separator: "\n").first.flatMap { line in
+            line.split(separator: ",", omittingEmptySubsequences: false).first.flatMap { Int($0.trimmingCharacters(in: .whitespaces)) }
+        }
     }
 }
 

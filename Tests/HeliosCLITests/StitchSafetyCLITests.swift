@@ -174,7 +174,7 @@ struct StitchSafetyCLITests {
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path) == [])
     }
 
-    @Test("a run removes the named temp files that dead writers left beside its output, never a live writer's")
+    @Test("a run removes the named temp files that dead writers of this host left beside its output, never a live or remote writer's")
     func staleTempsRemoved() async throws {
         let dir = try makeTemporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
@@ -183,11 +183,15 @@ struct StitchSafetyCLITests {
         try finished.run()
         finished.waitUntilExit()
         let dead = finished.processIdentifier, live = getpid()
-        let stale = ".out.helios-\(dead)-12345.tmp.mp4", running = ".out.helios-\(live)-777.tmp.mp4", other = ".other.helios-\(dead)-1.tmp.mp4"
-        for name in [stale, running, other] { try Data("partial".utf8).write(to: dir.appendingPathComponent(name)) }
+        var buffer = [CChar](repeating: 0, count: 256)
+        _ = gethostname(&buffer, 255)
+        let host = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        let stale = ".out.helios-\(dead)-12345@\(host).tmp.mp4", running = ".out.helios-\(live)-777@\(host).tmp.mp4"
+        let other = ".other.helios-\(dead)-1@\(host).tmp.mp4", elsewhere = ".out.helios-\(dead)-9@another-host.tmp.mp4"
+        for name in [stale, running, other, elsewhere] { try Data("partial".utf8).write(to: dir.appendingPathComponent(name)) }
         let result = try await stitch(try await good() + ["-o", dir.appendingPathComponent("out.mp4").path, "--quiet"])
         #expect(result.status == 0, "\(result.stderr)")
-        #expect(Set(try FileManager.default.contentsOfDirectory(atPath: dir.path)) == ["out.mp4", running, other])
+        #expect(Set(try FileManager.default.contentsOfDirectory(atPath: dir.path)) == ["out.mp4", running, other, elsewhere])
     }
 }
 
@@ -225,5 +229,40 @@ struct NonUTF8NameCLITests {
         #expect(missing.stderr.contains("gone\u{FFFD}.mp4: no such file"), "\(missing.stderr)")
         let names = try FileManager.default.contentsOfDirectory(atPath: dir.path)
         #expect(names.filter { !$0.hasPrefix("c") }.sorted() == ["list.txt", "listed.mp4", "out.mp4"])
+    }
+}
+
+/// Permission problems are named as such, not as a missing file.
+@Suite("helios-stitch permission messages", .serialized)
+struct PermissionCLITests {
+    @Test("an input behind a directory that cannot be searched is 'permission denied', not 'no such file'")
+    func unsearchableDirectory() async throws {
+        let inputs = try await FixtureCache.shared.files("mp4-h264-aac").map(\.path)
+        let dir = try makeTemporaryDirectory()
+        defer {
+            chmod(dir.appendingPathComponent("locked").path, 0o700)
+            try? FileManager.default.removeItem(at: dir)
+        }
+        let locked = dir.appendingPathComponent("locked")
+        try FileManager.default.createDirectory(at: locked, withIntermediateDirectories: false)
+        let hidden = locked.appendingPathComponent("chunk.mp4").path
+        try FileManager.default.copyItem(atPath: inputs[1], toPath: hidden)
+        #expect(chmod(dir.path, 0o755) == 0)
+        let out = dir.appendingPathComponent("out")
+        try FileManager.default.createDirectory(at: out, withIntermediateDirectories: false)
+        #expect(chmod(out.path, 0o777) == 0)
+        let args = [inputs[0], hidden, "-o", out.appendingPathComponent("x.mp4").path]
+        let result: Shell.Result
+        if getuid() == 0 {
+            // Root searches any directory: run as nobody, for whom the directory is closed.
+            #expect(chmod(locked.path, 0o700) == 0)
+            result = try await Shell.run("setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", StitchCLITests.binary] + args)
+        } else {
+            #expect(chmod(locked.path, 0o000) == 0)
+            result = try await Shell.run(StitchCLITests.binary, args)
+        }
+        #expect(result.status == 3, "\(result.stderr)")
+        #expect(result.stderr.contains("\(hidden): permission denied"), "\(result.stderr)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: out.path) == [])
     }
 }

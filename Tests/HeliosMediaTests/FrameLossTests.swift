@@ -74,11 +74,44 @@ struct FrameLossTests {
                                  declared: FrameLoss.Declared(containerSeconds: 1.021333))?.expected == 30)
     }
 
+    @Test("an index entry (Matroska Cues) after the last frame read is a loss; one within the frames read is not")
+    func cues() throws {
+        let pts = grid(0..<60)
+        #expect(FrameLoss.detect(read: 60, presentation: pts, timeBase: ms, frameRate: fps30,
+                                 declared: FrameLoss.Declared(lastIndexedPts: 1000)) == nil)
+        let loss = try #require(FrameLoss.detect(read: 40, presentation: grid(0..<40), timeBase: ms, frameRate: fps30,
+                                                 declared: FrameLoss.Declared(lastIndexedPts: 1667)))
+        #expect(loss.expected == 40 + 11)
+        #expect(loss.evidence.contains("Cues"))
+    }
+
     @Test("Matroska duration tags parse; other text does not")
     func durationTag() {
         #expect(FrameLoss.seconds(ofDurationTag: "00:00:01.007000000") == 1.007)
         #expect(FrameLoss.seconds(ofDurationTag: "01:02:03.5") == 3723.5)
         #expect(FrameLoss.seconds(ofDurationTag: "1.5") == nil)
         #expect(FrameLoss.seconds(ofDurationTag: "aa:bb:cc") == nil)
+    }
+}
+
+/// A VP9 frame a WebM/Matroska muxer would merge with the next packet is found before anything is written.
+@Suite("VP9 frames a muxer keeps")
+struct VP9FrameTests {
+    func defect(_ bytes: [UInt8]) -> String? { bytes.withUnsafeBufferPointer { VP9Frame.defect($0) } }
+
+    @Test("shown frames, superframes and show-existing frames are kept; a hidden lone frame or a bad marker is not")
+    func frames() {
+        // Profile 0: 10 0 0 | show_existing | frame_type | show_frame | error_resilient.
+        #expect(defect([0b1000_0010, 0x49, 0x83]) == nil)                       // key frame, shown
+        #expect(defect([0b1000_0110, 0x00]) == nil)                             // inter frame, shown
+        #expect(defect([0b1000_0100, 0x00]) == "not shown and not in a superframe")
+        #expect(defect([0b1000_1000]) == nil)                                   // show_existing_frame
+        #expect(defect([0b0100_0010, 0x00]) == "bad frame marker")
+        // Profile 3 carries a reserved bit before show_existing_frame.
+        #expect(defect([0b1011_0001, 0x00]) == nil)
+        #expect(defect([0b1011_0000, 0x00]) == "not shown and not in a superframe")
+        // A hidden frame packed with a shown one: a superframe with a 2-frame, 1-byte-size index (marker 0xC1).
+        #expect(defect([0b1000_0100, 0xAA, 0b1000_0110, 0xBB, 0xC1, 2, 2, 0xC1]) == nil)
+        #expect(defect([]) == "empty packet")
     }
 }

@@ -110,6 +110,12 @@ package final class Muxer {
         return avio_tell(pb)
     }
 
+    /// Packets the muxer wrote to stream `index` (libavformat's count, after its bitstream filters, which may
+    /// merge packets: VP9 into Matroska joins a frame that is not shown with the next one).
+    package func packetsWritten(to index: Int) -> Int64 {
+        formatContext.pointee.streams[index]!.pointee.nb_frames
+    }
+
     /// Flushes buffered packets, writes the trailer (the index, for MP4) and closes the file.
     package func finish() throws(FFmpegError) {
         guard headerWritten, !finished else { return }

@@ -31,11 +31,14 @@ public struct FrameLoss: Sendable, Hashable, CustomStringConvertible {
         public var streamEndSeconds: Double?
         /// The container's duration in seconds (the longest stream's, so it may exceed this stream's).
         public var containerSeconds: Double?
+        /// The latest timestamp the container's index lists for the stream (Matroska's Cues), in stream ticks.
+        public var lastIndexedPts: Int64?
 
-        public init(frames: Int? = nil, streamEndSeconds: Double? = nil, containerSeconds: Double? = nil) {
+        public init(frames: Int? = nil, streamEndSeconds: Double? = nil, containerSeconds: Double? = nil, lastIndexedPts: Int64? = nil) {
             self.frames = frames
             self.streamEndSeconds = streamEndSeconds
             self.containerSeconds = containerSeconds
+            self.lastIndexedPts = lastIndexedPts
         }
     }
 
@@ -69,6 +72,12 @@ public struct FrameLoss: Sendable, Hashable, CustomStringConvertible {
         }
         let startSeconds = Double(first) * tick
         let presentEnd = Double(last - first) * tick + frame
+        if let indexed = declared.lastIndexedPts, indexed > last {
+            // The index points at a frame after the last one read: at least the frames up to it are gone.
+            let beyond = max(1, Int((Double(indexed - last) * tick * fps).rounded()))
+            return FrameLoss(expected: read + missing + beyond, read: read, firstMissingSeconds: firstHole ?? presentEnd,
+                             evidence: String(format: "the index (Cues) lists a frame at %.3f s", Double(indexed - first) * tick))
+        }
         if let end = declared.streamEndSeconds {
             let expected = Int(((end - startSeconds) * fps).rounded())
             if expected > read + missing, expected > read {

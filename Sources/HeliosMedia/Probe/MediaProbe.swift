@@ -116,50 +116,6 @@ public enum MediaProbe {
     }
 }
 
-extension MediaProbe {
-    /// Throws `damagedInput` when a stream lost frames the container declares, holds packets flagged corrupt, or
-    /// the demuxer logged errors about the file (a corrupt or truncated block it skipped): nothing is lost silently.
-    static func checkIntegrity(_ demuxer: Demuxer, accumulators: [StreamAccumulator], streams: [ProbedStream]) throws(StitchError) {
-        let logged = demuxer.loggedErrors
-        let libav = logged.first.map { "; libavformat: \($0)" } ?? ""
-        for (accumulator, stream) in zip(accumulators, streams) {
-            let declared = declaration(demuxer, stream: stream.index)
-            if let loss = FrameLoss.detect(read: stream.packetCount, presentation: accumulator.videoPts, timeBase: stream.timeBase,
-                                           frameRate: stream.frameRate, declared: declared) {
-                throw .damagedInput(index: nil, path: demuxer.path, reason: "stream \(stream.index) (\(stream.signature.kind.rawValue)): \(loss)\(libav)")
-            }
-            if stream.corruptPacketCount > 0 {
-                throw .damagedInput(index: nil, path: demuxer.path,
-                                    reason: "stream \(stream.index): \(stream.corruptPacketCount) packet(s) are flagged corrupt\(libav)")
-            }
-        }
-        if let line = logged.first {
-            throw .damagedInput(index: nil, path: demuxer.path,
-                                reason: "the file is corrupt or truncated; libavformat: \(line)\(logged.count > 1 ? " (and \(logged.count - 1) more)" : "")")
-        }
-    }
-
-    /// What the container declares about stream `index`: its sample count, and in Matroska its statistics tags
-    /// and the file's duration. (MPEG-TS durations are estimates from the bit rate, never declarations.)
-    static func declaration(_ demuxer: Demuxer, stream index: Int) -> FrameLoss.Declared {
-        let stream = demuxer.stream(index)
-        var declared = FrameLoss.Declared()
-        // MP4's sample count; for PCM a sample table counts audio samples, not packets.
-        let codec = stream.pointee.codecpar.pointee.codec_id
-        let isPCM = String(cString: avcodec_get_name(codec)).hasPrefix("pcm_")
-        if stream.pointee.nb_frames > 0, !isPCM { declared.frames = Int(stream.pointee.nb_frames) }
-        guard demuxer.formatName.contains("matroska") else { return declared }
-        func tag(_ key: String) -> String? {
-            guard let entry = av_dict_get(stream.pointee.metadata, key, nil, 0), let value = entry.pointee.value else { return nil }
-            return String(cString: value)
-        }
-        if declared.frames == nil, let text = tag("NUMBER_OF_FRAMES"), let frames = Int(text), frames > 0 { declared.frames = frames }
-        declared.streamEndSeconds = tag("DURATION").flatMap(FrameLoss.seconds(ofDurationTag:))
-        declared.containerSeconds = demuxer.containerDuration.map { Double($0) / Double(AV_TIME_BASE) }
-        return declared
-    }
-}
-
 /// Gathers per-stream statistics while packets are read.
 struct StreamAccumulator {
     let index: Int
@@ -186,6 +142,9 @@ struct StreamAccumulator {
     var firstNonIncreasing: Int?
     var firstPtsBeforeDts: Int?
     var corrupt = 0
+    /// Packets a muxer would not keep as one frame (see `VP9Frame`), and the first of them (index, why).
+    var malformed = 0
+    var firstMalformed: (index: Int, reason: String)?
     var durations: [Int64: Int] = [:]
     var lastDuration: Int64 = 0
     var audioSamples: Int64 = 0
@@ -227,6 +186,14 @@ struct StreamAccumulator {
     }
 
     mutating func add(_ packet: Packet) {
+        if signature.codec == "vp9", signature.kind == .video {
+            let p = packet.pointer.pointee
+            let defect = p.data.map { VP9Frame.defect(UnsafeBufferPointer(start: $0, count: Int(p.size))) } ?? "empty packet"
+            if let defect {
+                malformed += 1
+                if firstMalformed == nil { firstMalformed = (packetCount, defect) }
+            }
+        }
         add(PacketTiming(pts: packet.pts, dts: packet.dts, duration: packet.duration, isDiscard: packet.isDiscard),
             isKeyframe: packet.isKeyframe, isCorrupt: packet.isCorrupt, size: packet.size, skipSamples: packet.skipSamples)
     }

@@ -186,6 +186,11 @@ struct Remuxer {
         try muxer.finish()
         // The trailer is written; from here to the rename only cancellation can stop the run.
         if cancellation.isCancelled { throw StitchError.cancelled }
+        // The report counts what the file holds: a muxer's bitstream filter must not have merged or dropped packets.
+        for s in written.indices where muxer.packetsWritten(to: s) != Int64(written[s]) {
+            throw StitchError.outputFailed(path: outputPath, reason: "stream \(s): \(written[s]) packets were copied but the muxer "
+                + "wrote \(muxer.packetsWritten(to: s)) (its bitstream filter merged or dropped some: a corrupt frame in the inputs?)")
+        }
         // stat follows /proc/self/fd/N to the file (FileManager's attributes would describe the link).
         var info = stat()
         let bytes = stat(temp, &info) == 0 ? Int64(info.st_size) : 0

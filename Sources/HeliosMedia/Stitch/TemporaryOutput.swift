@@ -6,8 +6,8 @@ import Foundation
 /// Where the filesystem supports it (Linux `O_TMPFILE`: ext4, xfs, btrfs, tmpfs) the file has no name until it is
 /// complete: the muxer writes through `/proc/self/fd/N`, and `commit` links it beside the output and renames it
 /// into place, so a stitch killed by SIGKILL or a power cut leaves nothing behind. Elsewhere it is a hidden file
-/// beside the output whose name carries the writer's pid, and every stitch into that output first removes the
-/// temp files of writers that no longer run.
+/// beside the output whose name carries the writer's pid and host, and every stitch into that output first removes
+/// the temp files of this host's writers that no longer run.
 final class TemporaryOutput {
     /// The output's final path.
     let outputPath: String
@@ -19,12 +19,13 @@ final class TemporaryOutput {
     private var namedPath: String?
     private var isOpen: Bool
 
-    /// Creates the temp file in the output's directory.
-    init(outputPath: String) {
+    /// Creates the temp file in the output's directory; unnamed unless `allowUnnamed` is false (tests of the
+    /// fallback) or the filesystem cannot.
+    init(outputPath: String, allowUnnamed: Bool = true) {
         self.outputPath = outputPath
         let url = URL(fileURLWithPath: outputPath)
         Self.removeStale(for: url)
-        let fd = helios_open_tmpfile(url.deletingLastPathComponent().path, 0o666)
+        let fd = allowUnnamed ? helios_open_tmpfile(url.deletingLastPathComponent().path, 0o666) : -1
         isOpen = fd >= 0
         if fd >= 0 {
             descriptor = fd
@@ -82,29 +83,44 @@ final class TemporaryOutput {
         .outputFailed(path: outputPath, reason: "\(what): \(String(cString: strerror(errno)))")
     }
 
-    /// `.NAME.helios-PID-RANDOM.tmp.EXT`: hidden, tied to its writer, and keeping the extension (some muxers check it).
-    static func tempName(for output: URL) -> String {
-        "\(prefix(for: output))\(getpid())-\(UInt32.random(in: .min ... .max)).tmp.\(output.pathExtension)"
+    /// `.NAME.helios-PID-RANDOM@HOST.tmp.EXT`: hidden, tied to its writer (a pid means nothing on another host
+    /// sharing the directory), and keeping the extension (some muxers check it).
+    static func tempName(for output: URL, host: String = TemporaryOutput.host) -> String {
+        "\(prefix(for: output))\(getpid())-\(UInt32.random(in: .min ... .max))@\(host).tmp.\(output.pathExtension)"
     }
 
     static func prefix(for output: URL) -> String { ".\(output.deletingPathExtension().lastPathComponent).helios-" }
 
-    /// The writer's pid in a temp file name of `output`, or nil when the name is not one.
-    static func writer(ofTempName name: String, for output: URL) -> Int32? {
+    /// This machine's host name (`localhost` when it has none).
+    static var host: String {
+        var buffer = [CChar](repeating: 0, count: 256)
+        guard gethostname(&buffer, buffer.count - 1) == 0 else { return "localhost" }
+        let name = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        return name.isEmpty ? "localhost" : name
+    }
+
+    /// The writer (pid and host) in a temp file name of `output`, or nil when the name is not one.
+    static func writer(ofTempName name: String, for output: URL) -> (pid: Int32, host: String)? {
         let prefix = prefix(for: output), suffix = ".tmp.\(output.pathExtension)"
         guard name.hasPrefix(prefix), name.hasSuffix(suffix) else { return nil }
         let middle = name.dropFirst(prefix.count).dropLast(suffix.count)
-        guard let dash = middle.firstIndex(of: "-"), UInt32(middle[middle.index(after: dash)...]) != nil else { return nil }
-        return Int32(middle[..<dash])
+        guard let at = middle.firstIndex(of: "@") else { return nil }
+        let ids = middle[..<at], host = String(middle[middle.index(after: at)...])
+        guard !host.isEmpty, let dash = ids.firstIndex(of: "-"), UInt32(ids[ids.index(after: dash)...]) != nil,
+              let pid = Int32(ids[..<dash]) else { return nil }
+        return (pid, host)
     }
 
-    /// Removes temp files of `output` left by writers that no longer run (killed before they could clean up).
+    /// Removes temp files of `output` left by writers of this host that no longer run (killed before they could
+    /// clean up). Another host's temp files are left alone: its pids cannot be checked from here.
     static func removeStale(for output: URL) {
         let directory = output.deletingLastPathComponent()
         guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory.path) else { return }
+        let here = host
         for name in names {
-            guard let pid = writer(ofTempName: name, for: output), pid > 0, pid != getpid() else { continue }
-            if kill(pid, 0) != 0 && errno == ESRCH {
+            guard let writer = writer(ofTempName: name, for: output), writer.host == here,
+                  writer.pid > 0, writer.pid != getpid() else { continue }
+            if kill(writer.pid, 0) != 0 && errno == ESRCH {
                 unlink(directory.appendingPathComponent(name).path)
             }
         }

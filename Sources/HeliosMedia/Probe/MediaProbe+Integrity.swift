@@ -1,0 +1,52 @@
+import CFFmpeg
+import Foundation
+
+extension MediaProbe {
+    /// Throws `damagedInput` when a stream lost frames the container declares, holds packets flagged corrupt, or
+    /// the demuxer logged errors about the file (a corrupt or truncated block it skipped): nothing is lost silently.
+    static func checkIntegrity(_ demuxer: Demuxer, accumulators: [StreamAccumulator], streams: [ProbedStream]) throws(StitchError) {
+        let logged = demuxer.loggedErrors
+        let libav = logged.first.map { "; libavformat: \($0)" } ?? ""
+        for (accumulator, stream) in zip(accumulators, streams) {
+            let declared = declaration(demuxer, stream: stream.index)
+            if let loss = FrameLoss.detect(read: stream.packetCount, presentation: accumulator.videoPts, timeBase: stream.timeBase,
+                                           frameRate: stream.frameRate, declared: declared) {
+                throw .damagedInput(index: nil, path: demuxer.path, reason: "stream \(stream.index) (\(stream.signature.kind.rawValue)): \(loss)\(libav)")
+            }
+            if let first = accumulator.firstMalformed {
+                throw .damagedInput(index: nil, path: demuxer.path, reason: "stream \(stream.index): \(accumulator.malformed) corrupt "
+                    + "\(stream.signature.codec) frame(s); frame \(first.index + 1) is \(first.reason)\(libav)")
+            }
+            if stream.corruptPacketCount > 0 {
+                throw .damagedInput(index: nil, path: demuxer.path,
+                                    reason: "stream \(stream.index): \(stream.corruptPacketCount) packet(s) are flagged corrupt\(libav)")
+            }
+        }
+        if let line = logged.first {
+            throw .damagedInput(index: nil, path: demuxer.path,
+                                reason: "the file is corrupt or truncated; libavformat: \(line)\(logged.count > 1 ? " (and \(logged.count - 1) more)" : "")")
+        }
+    }
+
+    /// What the container declares about stream `index`: its sample count, and in Matroska its statistics tags
+    /// and the file's duration. (MPEG-TS durations are estimates from the bit rate, never declarations.)
+    static func declaration(_ demuxer: Demuxer, stream index: Int) -> FrameLoss.Declared {
+        let stream = demuxer.stream(index)
+        var declared = FrameLoss.Declared()
+        // MP4's sample count; for PCM a sample table counts audio samples, not packets.
+        let codec = stream.pointee.codecpar.pointee.codec_id
+        let isPCM = String(cString: avcodec_get_name(codec)).hasPrefix("pcm_")
+        if stream.pointee.nb_frames > 0, !isPCM { declared.frames = Int(stream.pointee.nb_frames) }
+        guard demuxer.formatName.contains("matroska") else { return declared }
+        func tag(_ key: String) -> String? {
+            guard let entry = av_dict_get(stream.pointee.metadata, key, nil, 0), let value = entry.pointee.value else { return nil }
+            return String(cString: value)
+        }
+        if declared.frames == nil, let text = tag("NUMBER_OF_FRAMES"), let frames = Int(text), frames > 0 { declared.frames = frames }
+        declared.streamEndSeconds = tag("DURATION").flatMap(FrameLoss.seconds(ofDurationTag:))
+        declared.containerSeconds = demuxer.containerDuration.map { Double($0) / Double(AV_TIME_BASE) }
+        let indexed = (0..<avformat_index_get_entries_count(stream)).compactMap { avformat_index_get_entry(stream, $0)?.pointee.timestamp }
+        declared.lastIndexedPts = indexed.filter { $0 != AV.noPTS }.max()
+        return declared
+    }
+}
