@@ -48,7 +48,7 @@ struct InterruptCLITests {
         // The output is opened when the copy starts (after 1,000 inputs are probed and validated).
         let process = try await StitchSafetyCLITests.startWriting(into: dir)
         #expect(process.isRunning, "the stitch finished before it could be interrupted")
-        kill(process.processIdentifier, SIGINT)
+        StitchSafetyCLITests.deliver(SIGINT, to: process)
         while process.isRunning { try await Task.sleep(for: .milliseconds(10)) }
         #expect(process.terminationReason == .exit && process.terminationStatus == 130)
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path) == [])

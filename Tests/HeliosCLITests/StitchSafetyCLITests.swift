@@ -139,16 +139,34 @@ struct StitchSafetyCLITests {
         process.standardOutput = FileHandle.nullDevice
         process.standardError = try FileHandle(forWritingTo: log)
         try process.run()
-        let fds = "/proc/\(process.processIdentifier)/fd"
-        for _ in 0..<6000 where process.isRunning {
-            let targets = ((try? FileManager.default.contentsOfDirectory(atPath: fds)) ?? [])
-                .compactMap { try? FileManager.default.destinationOfSymbolicLink(atPath: "\(fds)/\($0)") }
-            if targets.contains(where: { $0.hasPrefix(dir.path + "/") }) { return process }
-            try await Task.sleep(for: .milliseconds(10))
+        // Polled on a thread of its own (the test's cooperative pool may be busy for longer than the write takes),
+        // and the stitch is stopped the moment it holds its output, so the window cannot close before the signal;
+        // `deliver(_:to:)` sends the signal and lets it run again.
+        let pid = process.processIdentifier
+        let prefix = dir.path + "/"
+        let seen = try await onOwnThread { () -> Bool in
+            let fds = "/proc/\(pid)/fd"
+            for _ in 0..<60_000 where process.isRunning {
+                let targets = ((try? FileManager.default.contentsOfDirectory(atPath: fds)) ?? [])
+                    .compactMap { try? FileManager.default.destinationOfSymbolicLink(atPath: "\(fds)/\($0)") }
+                if targets.contains(where: { $0.hasPrefix(prefix) }) {
+                    kill(pid, SIGSTOP)
+                    return true
+                }
+                usleep(1000)
+            }
+            return false
         }
+        if seen { return process }
         process.waitUntilExit()
         Issue.record("the stitch never opened its output; it exited \(process.terminationStatus): \((try? String(contentsOf: log, encoding: .utf8)) ?? "")")
         return process
+    }
+
+    /// Sends `signal` to a stitch `startWriting` stopped, then lets it continue to handle it.
+    static func deliver(_ signal: Int32, to process: Process) {
+        kill(process.processIdentifier, signal)
+        kill(process.processIdentifier, SIGCONT)
     }
 
     @Test("SIGKILL mid-write leaves no file beside the output (unnamed temp file)")
@@ -156,7 +174,7 @@ struct StitchSafetyCLITests {
         let dir = try makeTemporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
         let process = try await Self.startWriting(into: dir)
-        kill(process.processIdentifier, SIGKILL)
+        Self.deliver(SIGKILL, to: process)
         process.waitUntilExit()
         #expect(process.terminationReason == .uncaughtSignal)
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path) == [])
@@ -167,7 +185,7 @@ struct StitchSafetyCLITests {
         let dir = try makeTemporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
         let process = try await Self.startWriting(into: dir)
-        kill(process.processIdentifier, SIGHUP)
+        Self.deliver(SIGHUP, to: process)
         process.waitUntilExit()
         #expect(process.terminationReason == .exit)
         #expect(process.terminationStatus == 130)
