@@ -12,7 +12,7 @@ struct UsageCommand: AsyncParsableCommand {
         let (prefix, json) = (prefix, json)
         try await StorageCLI.run {
             let (store, key) = try StorageCLI.factory().resolve(prefix)
-            let usage = try await StorageMaintenance.usage(of: store, prefix: key)
+            let usage = try await ListingProgressLine(label: "counting").around { try await StorageMaintenance.usage(of: store, prefix: key) }
             if json { try StorageCLI.printJSON(usage); return }
             StorageCLI.printLine("total: \(usage.total.objects) objects, \(usage.total.bytes) bytes (\(ByteProgressBar.size(usage.total.bytes)))")
             for (type, tally) in usage.byContentType.sorted(by: { $0.key < $1.key }) {
@@ -45,7 +45,9 @@ struct CleanupCommand: AsyncParsableCommand {
         try await StorageCLI.run {
             let (store, key) = try StorageCLI.factory().resolve(prefix)
             guard key != nil || !prefix.isEmpty else { throw ValidationError("cleanup needs a prefix") }
-            let report = try await StorageMaintenance.cleanup(of: store, prefix: key, olderThan: Date(timeIntervalSinceNow: -TimeInterval(olderThan)))
+            let report = try await ListingProgressLine(label: "examining").around {
+                try await StorageMaintenance.cleanup(of: store, prefix: key, olderThan: Date(timeIntervalSinceNow: -TimeInterval(olderThan)))
+            }
             if json { try StorageCLI.printJSON(report); return }
             StorageCLI.printLine("deleted \(report.deletedObjects) objects (\(report.deletedBytes) bytes), kept \(report.keptObjects)"
                 + (report.abortedUploads > 0 ? ", aborted \(report.abortedUploads) incomplete uploads" : ""))

@@ -108,14 +108,16 @@ struct LsCommand: AsyncParsableCommand {
             let dates = ISO8601DateFormatter()
             var first = true
             if json { FileHandle.standardOutput.write(Data("[".utf8)) }
-            for try await item in store.list(prefix: key, recursive: recursive) {
-                if json {
-                    FileHandle.standardOutput.write(Data((first ? "\n" : ",\n").utf8) + (try encoder.encode(item)))
-                } else {
-                    let date = item.lastModified.map { dates.string(from: $0) } ?? "-"
-                    StorageCLI.printLine("\(item.size)\t\(date)\t\(item.uri)")
+            try await ListingProgressLine(label: "listing", printsToStdout: true).around {
+                for try await item in store.list(prefix: key, recursive: recursive) {
+                    if json {
+                        FileHandle.standardOutput.write(Data((first ? "\n" : ",\n").utf8) + (try encoder.encode(item)))
+                    } else {
+                        let date = item.lastModified.map { dates.string(from: $0) } ?? "-"
+                        StorageCLI.printLine("\(item.size)\t\(date)\t\(item.uri)")
+                    }
+                    first = false
                 }
-                first = false
             }
             if json { FileHandle.standardOutput.write(Data(((first ? "" : "\n") + "]\n").utf8)) }
         }

@@ -130,3 +130,34 @@ final class ByteProgressBar: Sendable {
         return String(format: "%.2f GiB", Double(bytes) / 1_073_741_824)
     }
 }
+
+/// A line counting the objects a listing has walked, on stderr when it is a terminal (and, for commands that print
+/// each object, only when stdout is not the same terminal); silent otherwise.
+final class ListingProgressLine: Sendable {
+    private let enabled: Bool
+    private let label: String
+    private let drawn = Mutex(false)
+
+    init(label: String, printsToStdout: Bool = false) {
+        enabled = isatty(STDERR_FILENO) == 1 && !(printsToStdout && isatty(STDOUT_FILENO) == 1)
+        self.label = label
+    }
+
+    func update(_ objects: Int, _ bytes: Int64) {
+        guard enabled else { return }
+        drawn.withLock { $0 = true }
+        FileHandle.standardError.write(Data("\r\(label) \(objects) objects, \(ByteProgressBar.size(bytes))\u{1B}[K".utf8))
+    }
+
+    /// Clears the line.
+    func finish() {
+        guard enabled, drawn.withLock({ $0 }) else { return }
+        FileHandle.standardError.write(Data("\r\u{1B}[K".utf8))
+    }
+
+    /// Runs `body` with every listing in it reported on this line.
+    func around<T: Sendable>(_ body: () async throws -> T) async rethrows -> T {
+        defer { finish() }
+        return try await ListingProgress.$observer.withValue({ [self] in update($0, $1) }, operation: body)
+    }
+}

@@ -245,6 +245,30 @@ struct ArtifactsCLITests {
         #expect(piped.status == 0 && !piped.stderr.contains("[#"))
     }
 
+    @Test("usage and cleanup count the objects they walk on a terminal; ls does when its listing goes to a file; pipes get nothing")
+    func listingProgress() async throws {
+        let h = try Home()
+        defer { h.remove() }
+        try Data(repeating: 1, count: 2048).write(to: h.file("obj"))
+        for index in 0..<3 { #expect(try await h.run(["artifacts", "put", h.file("obj").path, "walk/o\(index).bin"]).status == 0) }
+        func onTerminal(_ args: [String]) async throws -> Shell.Result {
+            let command = (h.environment([]).map { "'\($0)'" } + ["'\(ArtifactsCLITests.binary)'"] + args.map { "'\($0)'" }).joined(separator: " ")
+            return try await Shell.run("script", ["-qec", "/usr/bin/env " + command, "/dev/null"])
+        }
+        let usage = try await onTerminal(["artifacts", "usage", "walk"])
+        #expect(usage.status == 0 && usage.stdout.contains("\rcounting 3 objects, 6.0 KiB"), "\(usage.stdout.debugDescription)")
+        #expect(usage.stdout.contains("total: 3 objects"))
+        let listed = h.file("listing.txt").path
+        let lsCommand = (h.environment([]).map { "'\($0)'" } + ["'\(ArtifactsCLITests.binary)'", "artifacts", "ls", "walk"]).joined(separator: " ")
+        let ls = try await Shell.run("script", ["-qec", "/usr/bin/env \(lsCommand) > '\(listed)'", "/dev/null"])
+        #expect(ls.status == 0 && ls.stdout.contains("\rlisting 3 objects"), "\(ls.stdout.debugDescription)")
+        #expect(try String(contentsOfFile: listed, encoding: .utf8).split(separator: "\n").count == 3)
+        let cleanup = try await onTerminal(["artifacts", "cleanup", "walk", "--older-than", "0"])
+        #expect(cleanup.status == 0 && cleanup.stdout.contains("\rexamining 3 objects"), "\(cleanup.stdout.debugDescription)")
+        let piped = try await h.run(["artifacts", "usage", "walk"])
+        #expect(piped.status == 0 && !piped.stderr.contains("counting"))
+    }
+
     /// Starts `helios` with `args` and returns the process once `ready` holds (a hang guard of a minute).
     func start(_ h: Home, _ args: [String], until ready: () throws -> Bool) async throws -> Process {
         let process = Process()

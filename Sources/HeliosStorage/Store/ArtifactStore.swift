@@ -103,6 +103,13 @@ extension ArtifactStore {
     public func list(prefix: ArtifactKey?) -> ArtifactListing { list(prefix: prefix, recursive: true) }
 }
 
+/// Progress of listings: a task that sets ``observer`` hears, after each page any listing in it fetches, how many
+/// objects and bytes that listing has yielded so far. A CLI sets it to draw progress for long walks
+/// (`ls`, usage, cleanup) without every store or maintenance function taking a callback.
+public enum ListingProgress {
+    @TaskLocal public static var observer: (@Sendable (_ objects: Int, _ bytes: Int64) -> Void)?
+}
+
 /// A paged listing: an `AsyncSequence` of metadata that asks its store for one page at a time, so 100,000 keys
 /// never sit in memory.
 public struct ArtifactListing: AsyncSequence, Sendable {
@@ -123,6 +130,8 @@ public struct ArtifactListing: AsyncSequence, Sendable {
         var index = 0
         var token: String?
         var finished = false
+        var objects = 0
+        var bytes: Int64 = 0
 
         public mutating func next() async throws(StorageError) -> ArtifactMetadata? {
             while index == buffer.count {
@@ -132,6 +141,9 @@ public struct ArtifactListing: AsyncSequence, Sendable {
                 index = 0
                 token = page.next
                 finished = page.next == nil
+                objects += page.items.count
+                bytes += page.items.reduce(0) { $0 + $1.size }
+                ListingProgress.observer?(objects, bytes)
             }
             defer { index += 1 }
             return buffer[index]
