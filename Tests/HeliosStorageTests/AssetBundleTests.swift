@@ -121,7 +121,7 @@ func snapshot(_ root: URL) throws -> [String: String] {
         let pushed = try await bundles.uploadAssetBundle(jobId: "job", localDirectory: f.tree)
         let sha = POSIX.sha256(Data(pattern(3_000, seed: 2)))
         // Replace the scene's object with other content (and a matching store record): the manifest catches it.
-        _ = try await store.put(bytes: pattern(3_000, seed: 9), to: try bundles.blobPrefix.appending(sha))
+        _ = try await store.put(bytes: pattern(3_000, seed: 9), to: try bundles.blobPrefix().appending(sha))
         let out = f.dir.appendingPathComponent("out")
         do { _ = try await bundles.downloadAssetBundle(jobId: "job", manifest: pushed.manifestKey, to: out); Issue.record("accepted") } catch {
             #expect(error.code == .integrity && error.message.contains(sha), "\(error)")

@@ -19,14 +19,15 @@ public struct AssetBundles: Sendable {
     public init(store: any ArtifactStore, prefix: ArtifactKey? = nil, cache: BundleCache = .standard(), concurrency: Int = 4,
                 progress: (@Sendable (BundleProgress) -> Void)? = nil) {
         self.store = store
-        self.prefix = prefix ?? (try! ArtifactKey("bundles"))
+        self.prefix = prefix ?? ArtifactKey(normal: "bundles")
         self.cache = cache
         self.concurrency = max(1, concurrency)
         self.progress = progress
     }
 
     /// The content-addressed key of a file.
-    public var blobPrefix: ArtifactKey { try! prefix.appending("blobs/sha256") }
+    /// Throws only for a prefix so long that the key would pass S3's 1,024 bytes.
+    public func blobPrefix() throws(StorageError) -> ArtifactKey { try prefix.appending("blobs/sha256") }
 
     /// The manifest's key for `jobId` (one key segment).
     public func manifestKey(jobId: String) throws(StorageError) -> ArtifactKey {
@@ -50,7 +51,7 @@ public struct AssetBundles: Sendable {
         var firstByHash: [String: Int] = [:]
         for (index, file) in hashed.enumerated() where firstByHash[file.sha256] == nil { firstByHash[file.sha256] = index }
         let unique = firstByHash.values.sorted().map { (hashed[$0], found.files[$0].url) }
-        let blobs = blobPrefix
+        let blobs = try blobPrefix()
         let store = self.store
         let counter = TransferCounter(total: unique.reduce(0) { $0 + $1.0.size }, report: progress, phase: .upload)
         let sent = try await boundedMap(unique, limit: concurrency) { item throws(StorageError) -> Bool in

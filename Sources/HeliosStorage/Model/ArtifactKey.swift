@@ -21,6 +21,12 @@ public struct ArtifactKey: Hashable, Sendable, CustomStringConvertible, Comparab
         self.rawValue = value
     }
 
+    /// A key spelled in the source, known to be normal (checked in debug builds).
+    init(normal literal: StaticString) {
+        rawValue = "\(literal)"
+        assert(ArtifactKey.problem(in: rawValue) == nil, "\(literal) is not a normal key")
+    }
+
     /// The key's segments.
     public var segments: [Substring] { rawValue.split(separator: "/", omittingEmptySubsequences: false) }
 
