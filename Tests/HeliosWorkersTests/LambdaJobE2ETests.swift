@@ -38,11 +38,12 @@ import Testing
         let environment: [String: String]
         let emulators: [LambdaEmulator]
 
-        init(emulators count: Int) async throws {
+        init(emulators count: Int, environment extra: [String: String] = [:]) async throws {
             home = try makeTemporaryDirectory()
             let products = builtProductsDirectory().path
             var env = ["HELIOS_HOME": home.path, "PATH": "\(products):/usr/bin:/bin",
                        "AWS_ACCESS_KEY_ID": "AKIDEXAMPLE", "AWS_SECRET_ACCESS_KEY": "emulator-ignores-it", "AWS_REGION": "us-east-1"]
+            env.merge(extra) { _, new in new }
             var emulators: [LambdaEmulator] = []
             for _ in 0..<count {
                 emulators.append(try await LambdaEmulator(command: "\(products)/helios-worker", arguments: ["lambda"], environment: env))
@@ -108,6 +109,37 @@ import Testing
                                          ["verify", merged.path, "--expect-frames", "60", "--boundaries", Self.boundaries])
         #expect(verify.status == 0, "\(verify.stdout)\(verify.stderr)")
         #expect(try await Oracle.frameHashes(merged).count == 60)
+    }
+
+    @Test("the same job with S3 (a real SeaweedFS) as the store both sides use: spec and every chunk output in the bucket, merged frame-exact")
+    func twelveChunksThroughS3() async throws {
+        let server = try await SeaweedFS.shared()
+        let bucket = "helios-lambda-\(UUID().uuidString.prefix(8).lowercased())"
+        let s3 = ["AWS_ENDPOINT_URL_S3": server.endpoint, "AWS_ACCESS_KEY_ID": SeaweedFS.accessKey,
+                  "AWS_SECRET_ACCESS_KEY": SeaweedFS.secretKey, "AWS_REGION": SeaweedFS.region]
+        let store = S3ArtifactStore(configuration: try S3Configuration.fromEnvironment(bucket: bucket, environment: s3))
+        try await store.createBucket()
+        let setup = try await Setup(emulators: 2, environment: s3)
+        defer { setup.stop() }
+        let specFile = try setup.write(Self.spec(id: "lambdas3"))
+        let run = try await setup.helios(["job", "run", specFile.path, "--workers", "lambda:function@2", "--storage", "s3://\(bucket)/jobs",
+                                          "--audio", "exact", "--quiet"])
+        #expect(run.status == 0, "\(run.stdout)\n\(run.stderr)\n\(setup.emulators.map(\.output).joined())")
+        #expect(setup.invocations == 12)
+        #expect(try await store.exists(try ArtifactKey("jobs/lambdas3/spec.json")))
+        let status = try await setup.helios(["job", "status", "lambdas3", "--json"])
+        let json = try JSONSerialization.jsonObject(with: Data(status.stdout.utf8)) as? [String: Any]
+        let outputs = try #require(json?["chunkOutputs"] as? [String: [String: Any]], "\(status.stdout)")
+        #expect(outputs.count == 12)
+        for (id, record) in outputs {
+            let key = try ArtifactKey("jobs/lambdas3/chunks/\(id)/attempt-1/\(id).mp4")
+            #expect(record["uri"] as? String == "s3://\(bucket)/\(key.rawValue)")
+            #expect(record["sha256"] as? String == (try await store.metadata(key)).sha256)
+        }
+        let merged = specFile.deletingLastPathComponent().appendingPathComponent("lambdas3.mp4")
+        let verify = try await Shell.run(builtProductsDirectory().appendingPathComponent("helios-synth").path,
+                                         ["verify", merged.path, "--expect-frames", "60", "--boundaries", Self.boundaries])
+        #expect(verify.status == 0, "\(verify.stdout)\(verify.stderr)")
     }
 
     @Test("a chunk command that exits 1 fails the job naming the chunk and its stderr, and is not retried")
