@@ -113,12 +113,26 @@ import Testing
 
     @Test("the same job with S3 (a real SeaweedFS) as the store both sides use: spec and every chunk output in the bucket, merged frame-exact")
     func twelveChunksThroughS3() async throws {
+        try await Self.runThroughS3(outage: [])
+    }
+
+    @Test("an S3 outage (503 SlowDown and connection resets on the first requests, worker and orchestrator alike) is retried and the job completes exactly")
+    func s3OutageIsRetried() async throws {
+        try await Self.runThroughS3(outage: [.slowDown, .reset, .internalError, .slowDown, .reset, .slowDown])
+    }
+
+    static func runThroughS3(outage: [FaultProxy.Fault]) async throws {
         let server = try await SeaweedFS.shared()
+        let proxy = try FaultProxy(upstreamPort: server.s3Port)
+        defer { proxy.stop() }
         let bucket = "helios-lambda-\(UUID().uuidString.prefix(8).lowercased())"
-        let s3 = ["AWS_ENDPOINT_URL_S3": server.endpoint, "AWS_ACCESS_KEY_ID": SeaweedFS.accessKey,
-                  "AWS_SECRET_ACCESS_KEY": SeaweedFS.secretKey, "AWS_REGION": SeaweedFS.region]
-        let store = S3ArtifactStore(configuration: try S3Configuration.fromEnvironment(bucket: bucket, environment: s3))
+        let direct = ["AWS_ENDPOINT_URL_S3": server.endpoint, "AWS_ACCESS_KEY_ID": SeaweedFS.accessKey,
+                      "AWS_SECRET_ACCESS_KEY": SeaweedFS.secretKey, "AWS_REGION": SeaweedFS.region]
+        let store = S3ArtifactStore(configuration: try S3Configuration.fromEnvironment(bucket: bucket, environment: direct))
         try await store.createBucket()
+        proxy.plan(outage)
+        let s3 = ["AWS_ENDPOINT_URL_S3": proxy.endpoint, "AWS_ACCESS_KEY_ID": SeaweedFS.accessKey,
+                  "AWS_SECRET_ACCESS_KEY": SeaweedFS.secretKey, "AWS_REGION": SeaweedFS.region]
         let setup = try await Setup(emulators: 2, environment: s3)
         defer { setup.stop() }
         let specFile = try setup.write(Self.spec(id: "lambdas3"))
@@ -140,6 +154,7 @@ import Testing
         let verify = try await Shell.run(builtProductsDirectory().appendingPathComponent("helios-synth").path,
                                          ["verify", merged.path, "--expect-frames", "60", "--boundaries", Self.boundaries])
         #expect(verify.status == 0, "\(verify.stdout)\(verify.stderr)")
+        #expect(proxy.faultCount == outage.count, "every planned fault was served")
     }
 
     @Test("a chunk command that exits 1 fails the job naming the chunk and its stderr, and is not retried")
