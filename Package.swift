@@ -110,7 +110,7 @@ let package = Package(
         .executableTarget(
             name: "helios-worker",
             dependencies: [
-                "HeliosRuntime", "HeliosWorkers",
+                "HeliosRuntime", "HeliosWorkers", "HeliosStorage",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]

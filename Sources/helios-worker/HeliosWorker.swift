@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import HeliosRuntime
+import HeliosStorage
 import HeliosWorkers
 import Logging
 
@@ -43,6 +44,12 @@ struct LambdaCommand: AsyncParsableCommand {
         let client: LambdaRuntimeClient
         do { client = try LambdaRuntimeClient.fromEnvironment(logger: logger) } catch {
             logger.critical("\(error.message)")
+            throw ExitCode(1)
+        }
+        // A configuration that cannot work fails the function's init, reported to Lambda before any invocation.
+        do { _ = try DefaultBackend.resolve(environment: ProcessInfo.processInfo.environment) } catch {
+            logger.critical("\(error.message)")
+            try? await client.initError(type: "Helios.Configuration", message: error.message)
             throw ExitCode(1)
         }
         let runtime = WorkerRuntime.standard(logger: logger)

@@ -99,6 +99,21 @@ import Testing
         #expect(refused.error?.message.contains("HELIOS_WORKER_ALLOWED_COMMANDS") == true)
     }
 
+    @Test("a worker that cannot work with its configuration fails its init (POST /runtime/init/error), and the invoke is a badRequest saying why, not a retry")
+    func initErrorOnBadConfiguration() async throws {
+        let chunk = LambdaHarness.synthChunk("c0", start: 0, count: 1)
+        let harness = try await LambdaHarness(chunks: [chunk], environment: ["HELIOS_STORAGE": "s3://helios-renders/jobs"])
+        defer { harness.stop() }
+        do {
+            let answer = try await harness.invoker.invoke(harness.request(chunk), timeout: .seconds(60))
+            Issue.record("expected the init to fail, got \(answer)")
+        } catch {
+            #expect(error.failure.type == .badRequest, "\(error)")
+            #expect(error.failure.message.contains("HELIOS_ALLOW_CLOUD_DEFAULT"), "\(error)")
+        }
+        #expect(harness.emulator.output.contains("HELIOS_ALLOW_CLOUD_DEFAULT"), "the worker logged why to stderr")
+    }
+
     @Test("the worker stops a command before the function's deadline and answers a retryable timeout; a worker killed mid-chunk is a retryable failure")
     func deadlinesAndCrashes() async throws {
         let slow = RenderJobChunk(id: "slow", startFrame: 0, frameCount: 1, outputFile: "slow.mp4", command: "sleep 60")

@@ -124,6 +124,12 @@ public struct AwsLambdaInvoker: Sendable {
         case 429:
             throw LambdaInvokeError(WorkerFailure(.retryable, "\(chunk): \(function) is throttled (TooManyRequestsException)"), throttled: true, httpStatus: status)
         case 500...599:
+            // The worker refused to start (its init reported a configuration error): every attempt would fail alike.
+            if let object = try? JSONSerialization.jsonObject(with: payload) as? [String: Any],
+               let type = object["errorType"] as? String, type == "Helios.Configuration" {
+                let message = object["errorMessage"] as? String ?? text
+                throw LambdaInvokeError(WorkerFailure(.badRequest, "\(chunk): \(function) cannot start: \(message)"), httpStatus: status)
+            }
             throw LambdaInvokeError(WorkerFailure(.retryable, "\(chunk): Lambda answered HTTP \(status): \(text)"), httpStatus: status)
         default:
             // 400 (bad payload), 403 (auth), 404 (no such function), 413 (too large): retrying cannot help.
