@@ -129,7 +129,7 @@ let package = Package(
         .testTarget(name: "HeliosMediaTests", dependencies: ["HeliosMedia", "HeliosTestSupport"]),
         .testTarget(name: "HeliosOrchestratorTests", dependencies: ["HeliosOrchestrator"]),
         .testTarget(name: "HeliosStorageTests", dependencies: ["HeliosStorage", "HeliosTestSupport"], exclude: ["Vectors"]),
-        .testTarget(name: "HeliosWorkersTests", dependencies: ["HeliosWorkers", "HeliosRuntime", "HeliosTestSupport", "helios-worker", "helios-synth"]),
+        .testTarget(name: "HeliosWorkersTests", dependencies: ["HeliosWorkers", "HeliosRuntime", "HeliosTestSupport", "helios-worker", "helios-synth"], exclude: ["Vectors"]),
         .testTarget(name: "HeliosSynthTests", dependencies: ["HeliosSynth"]),
         .testTarget(name: "HeliosCLITests", dependencies: ["helios-stitch", "helios", "HeliosMedia", "HeliosTestSupport"]),
         .testTarget(

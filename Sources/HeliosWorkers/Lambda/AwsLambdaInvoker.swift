@@ -81,10 +81,7 @@ public struct AwsLambdaInvoker: Sendable {
             guard let credentials = try await credentials.credentials() else {
                 throw StorageError(.auth, "no AWS credentials found (\(credentials.name))")
             }
-            let signer = SigV4Signer(credentials: credentials, region: region, service: "lambda")
-            signed = signer.sign(method: "POST", host: hostHeader, encodedPath: path, encodedQuery: [],
-                                 headers: [("content-type", "application/json"), ("x-amz-invocation-type", "RequestResponse")],
-                                 payloadHash: SigV4Signer.hexSHA256(Array(body)), time: SigV4Time(now()))
+            signed = Self.sign(body: body, host: hostHeader, path: path, credentials: credentials, region: region, time: SigV4Time(now()))
         } catch {
             throw LambdaInvokeError(WorkerFailure(.badRequest, "cannot sign the invoke of \(functionName): \(error)"))
         }
@@ -113,6 +110,15 @@ public struct AwsLambdaInvoker: Sendable {
             throw LambdaInvokeError(WorkerFailure(.retryable, "\(chunk): invoke of \(functionName) failed: \(error)"))
         }
         return try Self.outcome(status: status, functionError: functionError, payload: payload, chunk: chunk, function: functionName)
+    }
+
+    /// The SigV4 signature (service `lambda`) of a RequestResponse invoke of `body` at `host` + `path`. Pure.
+    public static func sign(body: Data, host: String, path: String, credentials: S3Credentials, region: String,
+                            time: SigV4Time) -> SigV4Signer.Signed {
+        SigV4Signer(credentials: credentials, region: region, service: "lambda").sign(
+            method: "POST", host: host, encodedPath: path, encodedQuery: [],
+            headers: [("content-type", "application/json"), ("x-amz-invocation-type", "RequestResponse")],
+            payloadHash: SigV4Signer.hexSHA256(Array(body)), time: time)
     }
 
     /// Maps an invoke's HTTP status, `X-Amz-Function-Error` and payload to a response or a typed error. Pure.
