@@ -42,11 +42,12 @@ let package = Package(
         ),
         // prctl(PR_SET_CHILD_SUBREAPER) for the orchestrator's process tracking (variadic in C, so not importable).
         .target(name: "CHeliosProcess"),
-        // Job specs, durable job state, the executor and worker adapters. Knows nothing of FFmpeg.
+        // Job specs, durable job state, the executor and worker adapters; chunk outputs fetched from stores.
+        // Knows nothing of FFmpeg.
         .target(
             name: "HeliosOrchestrator",
             dependencies: [
-                "CHeliosProcess",
+                "CHeliosProcess", "HeliosStorage",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Subprocess", package: "swift-subprocess"),
@@ -126,7 +127,7 @@ let package = Package(
         // Fixture sets, the ffmpeg/ffprobe oracles and a process runner, shared by the test targets.
         .target(name: "HeliosTestSupport", path: "Tests/HeliosTestSupport"),
         .testTarget(name: "HeliosMediaTests", dependencies: ["HeliosMedia", "HeliosTestSupport"]),
-        .testTarget(name: "HeliosOrchestratorTests", dependencies: ["HeliosOrchestrator"]),
+        .testTarget(name: "HeliosOrchestratorTests", dependencies: ["HeliosOrchestrator", "HeliosStorage"]),
         .testTarget(name: "HeliosStorageTests", dependencies: ["HeliosStorage", "HeliosTestSupport"], exclude: ["Vectors"]),
         .testTarget(name: "HeliosWorkersTests", dependencies: ["HeliosWorkers", "HeliosRuntime", "HeliosTestSupport", "helios-worker", "helios-synth"], exclude: ["Vectors"]),
         .testTarget(name: "HeliosSynthTests", dependencies: ["HeliosSynth"]),

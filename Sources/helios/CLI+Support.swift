@@ -132,6 +132,11 @@ extension JobStatus {
             let bytes = result?.merge.map { " (\($0.bytes) bytes\($0.warnings > 0 ? ", \($0.warnings) warnings" : ""))" } ?? ""
             lines.append("output: \(output)\(bytes)")
         }
+        if let stored = result?.merge?.storedURI { lines.append("stored: \(stored)") }
+        if let url = result?.merge?.url {
+            let expiry = result?.merge?.urlExpiresAt.map { " (expires \(ISO8601DateFormatter().string(from: $0)))" } ?? ""
+            lines.append("url: \(url)\(expiry)")
+        }
         let attempts = metrics.chunks.values.reduce(0) { $0 + $1.attempts }
         if !metrics.chunks.isEmpty {
             lines.append("time: \(String(format: "%.1f", Double(metrics.totalDurationMs) / 1000)) s; chunk attempts: \(attempts)"

@@ -61,7 +61,9 @@ struct ExecutionOptions: ParsableArguments {
     static func runForeground(_ manager: JobManager, id: String, settings: RunSettings, quiet: Bool) async throws {
         let validator: any ChunkOutputValidator = settings.outputCheck == OutputCheck.nonempty.rawValue ? NonEmptyFileValidator() : MediaProbeValidator()
         let output = settings.outputPath.map { URL(fileURLWithPath: $0) }
-        let worker = try await WorkerPool.adapter(for: settings, job: manager.get(id).spec)
+        let spec = try await manager.get(id).spec
+        let worker = try WorkerPool.adapter(for: settings, job: spec)
+        let publication = try WorkerPool.publication(for: settings, job: spec)
         let executor = JobExecutor(
             worker: worker,
             validator: validator,
@@ -70,7 +72,8 @@ struct ExecutionOptions: ParsableArguments {
             chunkTimeout: settings.chunkTimeoutSeconds.map { .milliseconds(Int64($0 * 1000)) })
         let options = RunOptions(
             executor: executor,
-            merger: NativeStitchMerger(options: StitchOptions(force: true, audio: settings.audio.flatMap(AudioMode.init(rawValue:)) ?? .copy)),
+            merger: NativeStitchMerger(options: StitchOptions(force: true, audio: settings.audio.flatMap(AudioMode.init(rawValue:)) ?? .copy),
+                                       publication: publication),
             mergeEnabled: settings.merge,
             output: output)
         // Descendants of chunk commands that escape with setsid and lose their parent are reparented to this

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import HeliosOrchestrator
+import HeliosRuntime
 import HeliosStorage
 import HeliosWorkers
 
@@ -32,6 +33,33 @@ enum WorkerPool: Equatable {
         }
     }
 
+    /// Whether the run's chunks are rendered remotely (their outputs live in a store).
+    static func isRemote(_ settings: RunSettings) -> Bool {
+        guard let text = settings.workers, let pool = try? parse(text) else { return false }
+        if case .lambda = pool { return true }
+        return false
+    }
+
+    /// The store a run's job goes to (`--storage`, else the default store) and the prefix under it
+    /// (`s3://bucket/prefix`'s prefix, else `helios-jobs`): specs, bundles, chunk outputs and the merged output.
+    static func jobStore(for settings: RunSettings, environment: [String: String] = ProcessInfo.processInfo.environment)
+        throws -> (store: any ArtifactStore, prefix: ArtifactKey) {
+        let factory = StorageFactory.standard(environment: environment)
+        let (store, key): (any ArtifactStore, ArtifactKey?)
+        if let storage = settings.storage { (store, key) = try factory.resolve(storage) } else { (store, key) = try factory.defaultStore() }
+        return (store, try key ?? ArtifactKey("helios-jobs"))
+    }
+
+    /// Where the merged output is published: for remote workers, or whenever `--storage` is given.
+    static func publication(for settings: RunSettings, job spec: JobSpec, environment: [String: String] = ProcessInfo.processInfo.environment)
+        throws -> MergePublication? {
+        guard isRemote(settings) || settings.storage != nil else { return nil }
+        let (store, prefix) = try jobStore(for: settings, environment: environment)
+        let ext = settings.outputPath.map { URL(fileURLWithPath: $0).pathExtension }
+            ?? ((spec.chunks.first?.outputFile ?? "") as NSString).pathExtension
+        return try MergePublication(store: store, prefix: prefix, jobId: spec.id, fileExtension: ext)
+    }
+
     /// The worker adapter for a run's settings: local processes, or Lambda through a store.
     ///
     /// Lambda is invoked at `AWS_ENDPOINT_URL_LAMBDA` (else AWS's regional endpoint). `HELIOS_LAMBDA_ENDPOINTS`
@@ -40,10 +68,7 @@ enum WorkerPool: Equatable {
     static func adapter(for settings: RunSettings, job spec: JobSpec,
                         environment: [String: String] = ProcessInfo.processInfo.environment) throws -> any WorkerAdapter {
         guard let text = settings.workers, case .lambda(let function, _) = try parse(text) else { return LocalWorkerAdapter() }
-        let factory = StorageFactory.standard(environment: environment)
-        let (store, key): (any ArtifactStore, ArtifactKey?)
-        if let storage = settings.storage { (store, key) = try factory.resolve(storage) } else { (store, key) = try factory.defaultStore() }
-        let prefix = try key ?? ArtifactKey("helios-jobs")
+        let (store, prefix) = try jobStore(for: settings, environment: environment)
         let (endpoint, region) = AwsLambdaInvoker.endpoint(environment: environment)
         let credentials = CredentialProviderChain.default(environment: environment)
         let invokers: InvokerPool

@@ -28,9 +28,13 @@ actor RecordingClock: SleepClock {
     }
 }
 
-/// Concatenates chunk files into the output: a merger with no media knowledge.
+/// Concatenates chunk files into the output: a merger with no media knowledge. The chunks come through the real
+/// fetcher, so every recorded output is verified by size and SHA-256 first.
 struct ConcatMerger: ChunkMerger {
-    func merge(chunks: [URL], into output: URL) async throws -> MergeSummary {
+    var fetcher = ChunkOutputFetcher.standard()
+
+    func merge(_ records: [ChunkOutputRecord], into output: URL) async throws -> MergeSummary {
+        let chunks = try await fetcher.fetch(records, staging: output.deletingLastPathComponent().appendingPathComponent(".fetch"))
         var data = Data()
         for chunk in chunks { data.append(try Data(contentsOf: chunk)) }
         try data.write(to: output)

@@ -1,8 +1,12 @@
 import Foundation
 
-/// Merges chunk outputs, in order, into one file. The default merger (in the `helios` tool) is the native stitcher.
+/// Merges chunk outputs, in order, into one file. The default merger (`NativeStitchMerger` in `HeliosRuntime`) is
+/// the native stitcher.
+///
+/// Chunks are the job's records (a store URI, size and SHA-256 each), not paths: a merger fetches them with
+/// ``ChunkOutputFetcher``, which reads `file://` outputs in place and downloads `s3://` ones, verifying each.
 public protocol ChunkMerger: Sendable {
-    func merge(chunks: [URL], into output: URL) async throws -> MergeSummary
+    func merge(_ chunks: [ChunkOutputRecord], into output: URL) async throws -> MergeSummary
 }
 
 /// Decides whether a chunk's output is usable ("probes as media"). Throws when it is not.
@@ -37,15 +41,22 @@ public struct CommandMergeAdapter: ChunkMerger {
     public var jobId: String
     public var workingDirectory: URL
     public var worker: any WorkerAdapter
+    /// Makes the chunk records local files (stored outputs are downloaded into the working directory first).
+    public var fetcher: ChunkOutputFetcher
 
-    public init(command: String, jobId: String, workingDirectory: URL, worker: any WorkerAdapter) {
+    public init(command: String, jobId: String, workingDirectory: URL, worker: any WorkerAdapter,
+                fetcher: ChunkOutputFetcher = .standard()) {
         self.command = command
         self.jobId = jobId
         self.workingDirectory = workingDirectory
         self.worker = worker
+        self.fetcher = fetcher
     }
 
-    public func merge(chunks: [URL], into output: URL) async throws -> MergeSummary {
+    public func merge(_ records: [ChunkOutputRecord], into output: URL) async throws -> MergeSummary {
+        let staging = workingDirectory.appendingPathComponent(".helios-fetch-\(jobId)")
+        defer { try? FileManager.default.removeItem(at: staging) }
+        let chunks = try await fetcher.fetch(records, staging: staging)
         let listURL = workingDirectory.appendingPathComponent(".helios-merge-\(jobId).txt")
         let list = chunks.map { "file '" + $0.path.replacingOccurrences(of: "'", with: "'\\''") + "'\n" }.joined()
         try Data(list.utf8).write(to: listURL, options: .atomic)

@@ -1,4 +1,5 @@
 import Foundation
+import HeliosStorage
 import Logging
 
 /// Runs a job's chunks with bounded concurrency and retries, validating each output.
@@ -81,20 +82,34 @@ public struct JobExecutor: Sendable {
                     throw OrchestratorError.unsafeOutput(chunkId: chunk.id, path: chunk.outputFile, reason: error.reason)
                 }
                 let job = WorkerJob(jobId: spec.id, chunkId: chunk.id, command: chunk.command, workingDirectory: directory,
-                                    environment: environment.merging(Self.variables(for: chunk, of: spec)) { a, _ in a },
+                                    environment: environment.merging(Self.variables(for: chunk, of: spec, in: directory)) { a, _ in a },
                                     timeout: chunkTimeout)
                 let result = try await worker.execute(job)
                 stderrTail = result.stderr.tail(maxBytes: 2048)
                 guard result.exitCode == 0 else {
                     throw OrchestratorError.commandFailed(chunkId: chunk.id, exitCode: result.exitCode, stderrTail: stderrTail)
                 }
-                do { try ConfinedOutput.check(relative, in: directory) } catch {
-                    throw OrchestratorError.unsafeOutput(chunkId: chunk.id, path: chunk.outputFile, reason: error.reason)
+                let record: ChunkOutputRecord
+                if var stored = result.output {
+                    // A remote worker probed its output and stored it; the adapter checked the store holds it.
+                    stored.chunkId = chunk.id
+                    record = stored
+                } else {
+                    do { try ConfinedOutput.check(relative, in: directory) } catch {
+                        throw OrchestratorError.unsafeOutput(chunkId: chunk.id, path: chunk.outputFile, reason: error.reason)
+                    }
+                    do { try await validator.validate(output) } catch {
+                        throw OrchestratorError.invalidOutput(chunkId: chunk.id, path: output.path, reason: "\(error)")
+                    }
+                    // Recorded like a stored output (a file:// URI with its hash), so the merge verifies it the same way.
+                    let digest: (sha256: String, size: Int64)
+                    do { digest = try await FileHash.sha256(of: output) } catch {
+                        throw OrchestratorError.invalidOutput(chunkId: chunk.id, path: output.path, reason: "\(error)")
+                    }
+                    record = ChunkOutputRecord(uri: output.absoluteString, bytes: digest.size, sha256: digest.sha256,
+                                               attempt: attempt, worker: "local", chunkId: chunk.id)
                 }
-                do { try await validator.validate(output) } catch {
-                    throw OrchestratorError.invalidOutput(chunkId: chunk.id, path: output.path, reason: "\(error)")
-                }
-                return ChunkOutcome(chunkId: chunk.id, durationMs: result.durationMs, attempts: attempt, log: stderrTail, output: result.output)
+                return ChunkOutcome(chunkId: chunk.id, durationMs: result.durationMs, attempts: attempt, log: stderrTail, output: record)
             } catch {
                 if error is CancellationError || Task.isCancelled { throw CancellationError() }
                 guard attempt < retryPolicy.maxAttempts, retryPolicy.isRetryable(error) else {
@@ -111,11 +126,14 @@ public struct JobExecutor: Sendable {
     }
 
     /// Variables every chunk command sees.
-    static func variables(for chunk: RenderJobChunk, of spec: JobSpec) -> [String: String] {
-        [
+    /// Variables every chunk command sees; `HELIOS_ASSETS_DIR` when the spec's `assetsUrl` is a local directory.
+    static func variables(for chunk: RenderJobChunk, of spec: JobSpec, in directory: URL) -> [String: String] {
+        var variables = [
             "HELIOS_JOB_ID": spec.id, "HELIOS_CHUNK_ID": chunk.id,
             "HELIOS_START_FRAME": "\(chunk.startFrame)", "HELIOS_FRAME_COUNT": "\(chunk.frameCount)",
             "HELIOS_OUTPUT": chunk.outputFile,
         ]
+        if let assets = spec.localAssetsDirectory(relativeTo: directory) { variables["HELIOS_ASSETS_DIR"] = assets.path }
+        return variables
     }
 }

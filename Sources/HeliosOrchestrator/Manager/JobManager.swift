@@ -1,4 +1,5 @@
 import Foundation
+import HeliosStorage
 import Logging
 #if canImport(Glibc)
 import Glibc
@@ -311,9 +312,11 @@ public actor JobManager {
         try await enterStitching(id)
         events?.yield(.merging(chunks: spec.chunks.count))
         let started = ContinuousClock.now
-        let inputs = spec.chunks.map { directory.appendingPathComponent((try? OutputPath.normalize($0.outputFile).get()) ?? $0.outputFile) }
         let summary: MergeSummary
-        do { summary = try await merger.merge(chunks: inputs, into: output) } catch let error as OrchestratorError {
+        do {
+            let inputs = try await mergeInputs(spec: spec, recorded: active[id]?.chunkOutputs ?? [:], directory: directory)
+            summary = try await merger.merge(inputs, into: output)
+        } catch let error as OrchestratorError {
             throw error
         } catch {
             if error is CancellationError { throw error }
@@ -325,6 +328,24 @@ public actor JobManager {
             $0.result = JobResult(outputPath: summary.outputPath, merge: summary)
             $0.metrics.mergeDurationMs = elapsed
         }
+    }
+
+    /// Each chunk's recorded output, in timeline order. A chunk completed before outputs were recorded (a job
+    /// from an older version) is its file in the job directory, hashed now.
+    private func mergeInputs(spec: JobSpec, recorded: [String: ChunkOutputRecord], directory: URL) async throws -> [ChunkOutputRecord] {
+        var inputs: [ChunkOutputRecord] = []
+        for chunk in spec.chunks {
+            if var record = recorded[chunk.id] {
+                record.chunkId = chunk.id
+                inputs.append(record)
+                continue
+            }
+            let file = directory.appendingPathComponent((try? OutputPath.normalize(chunk.outputFile).get()) ?? chunk.outputFile)
+            let digest = try await FileHash.sha256(of: file)
+            inputs.append(ChunkOutputRecord(uri: file.absoluteString, bytes: digest.size, sha256: digest.sha256, attempt: 0,
+                                            worker: "local", chunkId: chunk.id))
+        }
+        return inputs
     }
 
     /// running -> stitching, through the state machine (fenced by this run's lease).

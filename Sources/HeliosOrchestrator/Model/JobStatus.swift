@@ -29,7 +29,9 @@ public struct JobStatus: Codable, Sendable, Hashable {
     public var metrics: JobMetrics
     /// The last lines of each chunk's output, by chunk id (bounded).
     public var chunkLogs: [String: String]
-    /// Remote chunks' stored outputs (URI, bytes, SHA-256, attempt, worker), by chunk id.
+    /// Each completed chunk's output (URI, bytes, SHA-256, accepted attempt, worker), by chunk id: `s3://` or
+    /// `file://` for remote workers, `file://` in the job directory for local ones. The first accepted output of a
+    /// chunk is kept: a later completion (a late attempt) never replaces it.
     public var chunkOutputs: [String: ChunkOutputRecord]?
     /// Directory the chunk commands run in and write to.
     public var jobDirectory: String
@@ -58,7 +60,7 @@ public struct JobStatus: Codable, Sendable, Hashable {
         markCompleted(outcome.chunkId)
         metrics.chunks[outcome.chunkId] = ChunkMetrics(durationMs: outcome.durationMs, attempts: outcome.attempts)
         if !outcome.log.isEmpty { chunkLogs[outcome.chunkId] = outcome.log }
-        if let output = outcome.output { chunkOutputs = (chunkOutputs ?? [:]).merging([outcome.chunkId: output]) { _, new in new } }
+        if let output = outcome.output { chunkOutputs = (chunkOutputs ?? [:]).merging([outcome.chunkId: output]) { accepted, _ in accepted } }
     }
 
     /// Records many validated chunks at once (a repository's completion log) in time linear in their number.
@@ -69,7 +71,7 @@ public struct JobStatus: Codable, Sendable, Hashable {
             if seen.insert(outcome.chunkId).inserted { completedChunkIds.append(outcome.chunkId) }
             metrics.chunks[outcome.chunkId] = ChunkMetrics(durationMs: outcome.durationMs, attempts: outcome.attempts)
             if !outcome.log.isEmpty { chunkLogs[outcome.chunkId] = outcome.log }
-            if let output = outcome.output { chunkOutputs = (chunkOutputs ?? [:]).merging([outcome.chunkId: output]) { _, new in new } }
+            if let output = outcome.output { chunkOutputs = (chunkOutputs ?? [:]).merging([outcome.chunkId: output]) { accepted, _ in accepted } }
         }
         completedChunks = completedChunkIds.count
         progress = totalChunks == 0 ? 1 : Double(completedChunks) / Double(totalChunks)
@@ -151,6 +153,11 @@ public struct MergeSummary: Codable, Sendable, Hashable {
     public var warnings: Int
     /// The merger's full report as JSON text, when it has one.
     public var reportJSON: String?
+    /// Where the merged file was published in the job's store (`PREFIX/JOB/output/JOB.EXT`), if it was.
+    public var storedURI: String?
+    /// A time-limited URL to download the published file (presigned GET on S3), and when it expires.
+    public var url: String?
+    public var urlExpiresAt: Date?
 
     public init(outputPath: String, bytes: Int64, durationSeconds: Double? = nil, videoFrames: Int64? = nil, warnings: Int = 0, reportJSON: String? = nil) {
         self.outputPath = outputPath

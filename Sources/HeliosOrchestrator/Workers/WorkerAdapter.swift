@@ -58,7 +58,10 @@ public struct WorkerResult: Sendable, Hashable, Codable {
     }
 }
 
-/// A remotely rendered chunk's stored output, as the worker reported it and the orchestrator verified it.
+/// A chunk's output as the job records it, and as the merge reads it: where it is, its size and SHA-256.
+///
+/// Remote workers report it (the orchestrator checks it against the store); for a local worker the executor records
+/// the file in the job directory as a `file://` URI with its hash. The merge fetches and verifies every record.
 public struct ChunkOutputRecord: Sendable, Hashable, Codable {
     /// `s3://…` or `file://…`.
     public var uri: String
@@ -67,15 +70,18 @@ public struct ChunkOutputRecord: Sendable, Hashable, Codable {
     public var sha256: String
     /// The attempt whose output was accepted (its key holds `attempt-N`).
     public var attempt: Int
-    /// Where it ran, e.g. `lambda:render@lambda.eu-west-1.amazonaws.com`.
+    /// Where it ran, e.g. `lambda:render@lambda.eu-west-1.amazonaws.com`, or `local`.
     public var worker: String
+    /// The chunk it belongs to (errors name it); the job's records are keyed by it too.
+    public var chunkId: String?
 
-    public init(uri: String, bytes: Int64, sha256: String, attempt: Int, worker: String) {
+    public init(uri: String, bytes: Int64, sha256: String, attempt: Int, worker: String, chunkId: String? = nil) {
         self.uri = uri
         self.bytes = bytes
         self.sha256 = sha256
         self.attempt = attempt
         self.worker = worker
+        self.chunkId = chunkId
     }
 }
 
