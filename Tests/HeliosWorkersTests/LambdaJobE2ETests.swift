@@ -150,7 +150,15 @@ import Testing
             #expect(record["uri"] as? String == "s3://\(bucket)/\(key.rawValue)")
             #expect(record["sha256"] as? String == (try await store.metadata(key)).sha256)
         }
+        // The merge fetched the outputs from the bucket (nothing was downloaded into the job directory before it) and
+        // published the merged file there, create-only, with a presigned URL to fetch it.
+        #expect(!FileManager.default.fileExists(atPath: specFile.deletingLastPathComponent().appendingPathComponent("chunks/c00.mp4").path))
+        let published = try ArtifactKey("jobs/lambdas3/output/lambdas3.mp4")
+        #expect(run.stdout.contains("stored: s3://\(bucket)/\(published.rawValue)"), "\(run.stdout)")
+        let url = try #require(run.stdout.split(separator: "\n").first { $0.hasPrefix("url: ") }, "\(run.stdout)")
+        #expect(url.contains("lambdas3/output/lambdas3.mp4?") && url.contains("X-Amz-Expires=3600"), "a presigned GET for an hour: \(url)")
         let merged = specFile.deletingLastPathComponent().appendingPathComponent("lambdas3.mp4")
+        #expect(try await store.metadata(published).sha256 == (try await FileHash.sha256(of: merged)).sha256)
         let verify = try await Shell.run(builtProductsDirectory().appendingPathComponent("helios-synth").path,
                                          ["verify", merged.path, "--expect-frames", "60", "--boundaries", Self.boundaries])
         #expect(verify.status == 0, "\(verify.stdout)\(verify.stderr)")
@@ -198,10 +206,14 @@ import Testing
         // Retried chunks went to their next attempt's key; nothing was overwritten.
         let keys = try await collectKeys(store, prefix: "helios-jobs/lambda429/chunks")
         #expect(keys.filter { $0.hasSuffix(".mp4") }.count == 12)
+        // The outputs stay in the store (the adapter only checks them there); each holds its chunk's frames.
         for index in Self.sizes.indices {
             let id = String(format: "c%02d", index)
-            #expect(try await Oracle.frameHashes(jobDirectory.appendingPathComponent("chunks/\(id).mp4")).count == Self.sizes[index])
+            let key = try #require(keys.first { $0.hasPrefix("helios-jobs/lambda429/chunks/\(id)/") && $0.hasSuffix(".mp4") })
+            let file = URL(fileURLWithPath: try #require(URL(string: store.uri(for: try ArtifactKey(key)))).path)
+            #expect(try await Oracle.frameHashes(file).count == Self.sizes[index])
         }
+        #expect(!FileManager.default.fileExists(atPath: jobDirectory.appendingPathComponent("chunks/c00.mp4").path), "nothing downloaded")
     }
 
     func collectKeys(_ store: LocalArtifactStore, prefix: String) async throws -> [String] {

@@ -5,10 +5,13 @@ import Logging
 
 /// Runs chunks on AWS Lambda through the executor's `WorkerAdapter` seam.
 ///
-/// Before the first dispatch the spec goes to the store (create-only); each chunk is then one synchronous invoke of a
-/// ``ChunkRequest`` whose output goes under `{storePrefix}/{job}/chunks/{chunk}/attempt-{n}/`, a new attempt key for
-/// every call, so a late attempt can never replace another's output. The accepted output is downloaded, verified by
-/// SHA-256, into the job directory where the executor validates and the merge reads it.
+/// Before the first dispatch the spec goes to the store (create-only), and a local-directory `assetsUrl` is pushed
+/// once as an asset bundle under `{storePrefix}/bundles` (its manifest named in every request). Each chunk is then
+/// one synchronous invoke of a ``ChunkRequest`` whose output goes under
+/// `{storePrefix}/{job}/chunks/{chunk}/attempt-{n}/`, a new attempt key for every call, so a late attempt can never
+/// replace another's output. Attempt numbers continue after those already in the store (a resumed run). The
+/// accepted output is not downloaded: one HEAD checks the store holds, at that attempt's key, the size and SHA-256
+/// the worker reported, and the job records the URI; the merge fetches it.
 ///
 /// Throttling (429) halves how many invokes are in flight and successes add one back (``ConcurrencyGate``); the
 /// throttled attempt is retried by the executor. A chunk whose command fails is not retried.
@@ -23,6 +26,8 @@ public struct AwsLambdaAdapter: WorkerAdapter {
     public let invokeTimeout: Duration
     let attempts = AttemptCounter()
     let specUpload = OnceTask<String>()
+    let assetsUpload = OnceTask<String?>()
+    let storedAttempts = OnceTask<[String: Int]>()
     let logger: Logger
 
     public init(spec: JobSpec, store: any ArtifactStore, storePrefix: ArtifactKey, invokers: InvokerPool, maximumConcurrency: Int,
@@ -42,12 +47,15 @@ public struct AwsLambdaAdapter: WorkerAdapter {
         }
         let started = ContinuousClock.now
         let specURI = try await specUpload.value { try await self.uploadSpec() }
-        let attempt = await attempts.next(chunk.id)
+        let manifestURI = try await assetsUpload.value { try await self.uploadAssets(from: job.workingDirectory) }
+        let stored = try await storedAttempts.value { try await self.listStoredAttempts() }
+        let attempt = await attempts.next(chunk.id, after: stored[chunk.id] ?? 0)
         let deadline = Int64(Date().timeIntervalSince1970 * 1000) + Int64(invokeTimeout / .milliseconds(1))
         let request = ChunkRequest(
             jobId: spec.id,
             chunk: .init(id: chunk.id, startFrame: chunk.startFrame, frameCount: chunk.frameCount, command: chunk.command, outputFile: chunk.outputFile),
-            attempt: attempt, spec: .url(specURI), output: .store(prefix: store.uri(for: storePrefix)), deadlineMs: deadline)
+            attempt: attempt, spec: .url(specURI), assetsManifest: manifestURI, output: .store(prefix: store.uri(for: storePrefix)),
+            deadlineMs: deadline)
 
         await gate.acquire()
         let invoker = await invokers.acquire()
@@ -71,7 +79,7 @@ public struct AwsLambdaAdapter: WorkerAdapter {
             let failure = response.error ?? WorkerFailure(.retryable, "chunk \(chunk.id): the worker answered failed without a reason")
             throw RemoteChunkError(failure, chunkId: chunk.id, exitCode: response.exitCode, stderrTail: response.stderrTail)
         }
-        try await fetch(output, of: chunk, into: job.workingDirectory)
+        try await verify(output, of: chunk, attempt: attempt)
         let worker = "lambda:\(invoker.functionName)@\(invoker.endpoint.host ?? "")\(invoker.endpoint.port.map { ":\($0)" } ?? "")"
         return WorkerResult(exitCode: 0, stdout: response.stdoutTail, stderr: response.stderrTail,
                             durationMs: Int64((ContinuousClock.now - started) / .milliseconds(1)),
@@ -97,18 +105,46 @@ public struct AwsLambdaAdapter: WorkerAdapter {
         return store.uri(for: key)
     }
 
-    /// Downloads the accepted output into the job directory, checking it is the object the worker reported.
-    func fetch(_ output: ChunkResponse.Output, of chunk: RenderJobChunk, into directory: URL) async throws {
-        let prefixURI = store.uri(for: storePrefix)
-        guard output.uri.hasPrefix(prefixURI + "/") else {
-            throw RemoteChunkError(WorkerFailure(.retryable, "chunk \(chunk.id): the worker reported \(output.uri), outside \(prefixURI)"), chunkId: chunk.id)
+    /// Checks, with one HEAD, that the store holds the reported output at this attempt's key with the reported size and
+    /// SHA-256. The output stays in the store; the job records its URI and the merge fetches it.
+    func verify(_ output: ChunkResponse.Output, of chunk: RenderJobChunk, attempt: Int) async throws {
+        let file = URL(fileURLWithPath: chunk.outputFile).lastPathComponent
+        let key = try storePrefix.appending(ChunkRequest.outputKey(jobId: spec.id, chunkId: chunk.id, attempt: attempt, file: file))
+        guard output.uri == store.uri(for: key) else {
+            throw RemoteChunkError(WorkerFailure(.retryable, "chunk \(chunk.id): the worker reported \(output.uri), not attempt \(attempt)'s key \(store.uri(for: key))"), chunkId: chunk.id)
         }
-        let key = try storePrefix.appending(String(output.uri.dropFirst(prefixURI.count + 1)).removingPercentEncoding ?? "")
         let stored = try await store.metadata(key)
         guard stored.sha256 == output.sha256, stored.size == output.bytes else {
-            throw RemoteChunkError(WorkerFailure(.retryable, "chunk \(chunk.id): \(output.uri) is not what the worker reported (sha256 \(stored.sha256 ?? "?"), \(stored.size) bytes)"), chunkId: chunk.id)
+            throw RemoteChunkError(WorkerFailure(.retryable, "chunk \(chunk.id): \(output.uri) is not what the worker reported (stored: sha256 \(stored.sha256 ?? "?"), \(stored.size) bytes; reported: sha256 \(output.sha256), \(output.bytes) bytes)"), chunkId: chunk.id)
         }
-        _ = try await store.download(key, to: directory.appendingPathComponent(chunk.outputFile))
+    }
+
+    /// Pushes the spec's local asset directory as a bundle, once per run, and returns its manifest's URI; nil when the
+    /// spec names no local directory (a remote `assetsUrl` is left to the chunk command). Unchanged files are not sent
+    /// again (content-addressed).
+    func uploadAssets(from jobDirectory: URL) async throws -> String? {
+        guard let directory = spec.localAssetsDirectory(relativeTo: jobDirectory) else { return nil }
+        let bundles = AssetBundles(store: store, prefix: try storePrefix.appending("bundles"))
+        let report: BundleUploadReport
+        do { report = try await bundles.uploadAssetBundle(jobId: spec.id, localDirectory: directory) } catch {
+            let kind: WorkerFailure.Kind = error.isRetryable ? .retryable : .badRequest
+            throw RemoteChunkError(WorkerFailure(kind, "job \(spec.id): cannot push the assets in \(directory.path): \(error)"), chunkId: "assets")
+        }
+        logger.info("assets pushed", metadata: ["manifest": "\(report.manifestURI)", "files": "\(report.files)", "uploaded": "\(report.uploadedFiles)"])
+        return report.manifestURI
+    }
+
+    /// The highest attempt number already in the store for each chunk of this job (`…/chunks/{chunk}/attempt-{n}/…`),
+    /// so a resumed run never reuses an earlier run's attempt key.
+    func listStoredAttempts() async throws -> [String: Int] {
+        var highest: [String: Int] = [:]
+        let prefix = try storePrefix.appending("\(spec.id)/chunks")
+        for try await item in store.list(prefix: prefix, recursive: true) {
+            let parts = item.key.rawValue.dropFirst(prefix.rawValue.count).split(separator: "/")
+            guard parts.count >= 2, parts[1].hasPrefix("attempt-"), let n = Int(parts[1].dropFirst("attempt-".count)) else { continue }
+            highest[String(parts[0]), default: 0] = max(highest[String(parts[0])] ?? 0, n)
+        }
+        return highest
     }
 }
 
@@ -133,18 +169,25 @@ public struct RemoteChunkError: Error, RetryClassifying, CustomStringConvertible
 
 /// Lambda endpoints to invoke, each taking at most `capacity` invokes at once (1 for the emulator, which crashes on a
 /// second concurrent invoke; a real function takes as many as its concurrency allows).
+///
+/// The endpoint with the most free slots is chosen, ties going to the one used least recently: a retry goes to
+/// another emulator than the attempt it replaces, which may still be running there.
 public actor InvokerPool {
-    var idle: [(invoker: AwsLambdaInvoker, slots: Int)]
+    var idle: [(invoker: AwsLambdaInvoker, slots: Int, lastUsed: Int)]
     var waiters: [CheckedContinuation<Void, Never>] = []
+    var uses = 0
 
     public init(_ invokers: [AwsLambdaInvoker], capacity: Int) {
-        idle = invokers.map { ($0, max(1, capacity)) }
+        idle = invokers.map { ($0, max(1, capacity), 0) }
     }
 
     func acquire() async -> AwsLambdaInvoker {
         while true {
-            if let index = idle.indices.max(by: { idle[$0].slots < idle[$1].slots }), idle[index].slots > 0 {
+            if let index = idle.indices.max(by: { (idle[$0].slots, -idle[$0].lastUsed) < (idle[$1].slots, -idle[$1].lastUsed) }),
+               idle[index].slots > 0 {
+                uses += 1
                 idle[index].slots -= 1
+                idle[index].lastUsed = uses
                 return idle[index].invoker
             }
             await withCheckedContinuation { waiters.append($0) }
@@ -159,12 +202,14 @@ public actor InvokerPool {
     }
 }
 
-/// Numbers each chunk's attempts 1, 2, 3... across retries and resumed runs of one adapter.
+/// Numbers each chunk's attempts across retries: the first after `stored` (the highest attempt already in the store),
+/// then one more each time.
 actor AttemptCounter {
     var counts: [String: Int] = [:]
-    func next(_ chunk: String) -> Int {
-        counts[chunk, default: 0] += 1
-        return counts[chunk]!
+    func next(_ chunk: String, after stored: Int = 0) -> Int {
+        let next = max(counts[chunk] ?? 0, stored) + 1
+        counts[chunk] = next
+        return next
     }
 }
 
