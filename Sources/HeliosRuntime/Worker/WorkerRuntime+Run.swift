@@ -115,8 +115,7 @@ extension WorkerRuntime {
             let response = try await http.execute(HTTPClientRequest(url: url), timeout: .seconds(60))
             let body = try await response.body.collect(upTo: limit)
             guard response.status == .ok else {
-                let kind: WorkerFailure.Kind = response.status.code >= 500 || response.status.code == 429 ? .retryable : .badRequest
-                throw WorkerFailure(kind, "\(what) at \(Self.redacted(url)): HTTP \(response.status.code) \(String(buffer: body).prefix(300))")
+                throw Self.httpFailure("\(what) at", url: url, status: Int(response.status.code), body: String(buffer: body), now: Date())
             }
             return Data(buffer: body)
         }
@@ -158,13 +157,25 @@ extension WorkerRuntime {
             let response = try await http.execute(put, timeout: .seconds(900))
             let body = try await response.body.collect(upTo: 64 * 1024)
             guard (200..<300).contains(Int(response.status.code)) else {
-                let code = response.status.code
-                let kind: WorkerFailure.Kind = code >= 500 || code == 429 || code == 408 ? .retryable : .badRequest
-                let expired = code == 403 && String(buffer: body).contains("expired") ? " (the presigned URL has expired)" : ""
-                throw WorkerFailure(kind, "\(chunkName): upload to \(Self.redacted(url)) failed: HTTP \(code)\(expired) \(String(buffer: body).prefix(300))")
+                throw Self.httpFailure("\(chunkName): upload to", url: url, status: Int(response.status.code), body: String(buffer: body), now: Date())
             }
             return .init(uri: uri, bytes: digest.size, sha256: digest.sha256)
         }
+    }
+
+    /// The failure for an HTTP `status` other than success from a presigned `url`: retryable for 5xx, 429 and 408, else
+    /// a `badRequest` (the orchestrator must send a new URL; the worker cannot). The message names the URL without its
+    /// query and, for a 403 from a URL past its `X-Amz-Date + X-Amz-Expires`, when it expired. Pure.
+    static func httpFailure(_ what: String, url: String, status: Int, body: String, now: Date) -> WorkerFailure {
+        let kind: WorkerFailure.Kind = status >= 500 || status == 429 || status == 408 ? .retryable : .badRequest
+        var text = "\(what) \(redacted(url)) failed: HTTP \(status)"
+        if status == 403, let expiry = PresignedURLExpiry.expiry(of: url) {
+            let stamp = ISO8601DateFormatter().string(from: expiry)
+            text += expiry <= now ? ": the presigned URL expired at \(stamp)" : " (the presigned URL is valid until \(stamp))"
+        }
+        let detail = body.trimmingCharacters(in: .whitespacesAndNewlines).prefix(300)
+        if !detail.isEmpty { text += "; the server said: \(detail)" }
+        return WorkerFailure(kind, text)
     }
 
     /// `url` without its query (presigned URLs carry credentials there).
