@@ -14,14 +14,31 @@ public final class FaultProxy: @unchecked Sendable {
     private var plan: [Fault]
     private var requests = 0
     private var faulted = 0
+    private var abandoned = 0
+    private var active = 0
+    private var relayed = 0
+    private var holds: [(method: String, pathContains: String, delay: Double)] = []
     private var stopped = false
 
     /// Requests seen (faulted or relayed) and faults served.
     public var requestCount: Int { lock.withLock { requests } }
     public var faultCount: Int { lock.withLock { faulted } }
+    /// Relayed requests whose client closed the connection before the upstream answer came back (the caller gave up,
+    /// e.g. cancelled): the proxy then closes its upstream connection too, as a load balancer would.
+    public var abandonedCount: Int { lock.withLock { abandoned } }
+    /// Requests being handled now (read, held, relayed or answered, until the connection is closed).
+    public var activeCount: Int { lock.withLock { active } }
+    /// Requests whose upstream answer was relayed completely.
+    public var relayedCount: Int { lock.withLock { relayed } }
 
     /// Replaces the plan: the next requests get `faults`, in order.
     public func plan(_ faults: [Fault]) { lock.withLock { plan = faults } }
+
+    /// Holds every request with `method` whose path contains `pathContains` for `seconds` before relaying it (the
+    /// client is not watched meanwhile): a slow network for chosen requests, e.g. one attempt's upload.
+    public func hold(method: String, pathContains: String, seconds: Double) {
+        lock.withLock { holds.append((method, pathContains, seconds)) }
+    }
 
     /// Answers instead of relaying (``LoopbackResponder``).
     let responder: (@Sendable (String) -> (status: Int, body: String))?
@@ -81,7 +98,11 @@ public final class FaultProxy: @unchecked Sendable {
     }
 
     private func handle(_ client: Int32) {
-        defer { close(client) }
+        lock.withLock { active += 1 }
+        defer {
+            close(client)
+            lock.withLock { active -= 1 }
+        }
         // Read the request head.
         var data = [UInt8]()
         var buffer = [UInt8](repeating: 0, count: 64 * 1024)
@@ -146,6 +167,11 @@ public final class FaultProxy: @unchecked Sendable {
             Self.sendAll(client, Array(response.utf8))
             return
         }
+        let requestLine = lines.first?.split(separator: " ") ?? []
+        let delay = lock.withLock {
+            holds.first { requestLine.count >= 2 && requestLine[0] == $0.method && requestLine[1].contains($0.pathContains) }?.delay
+        }
+        if let delay { Thread.sleep(forTimeInterval: delay) }
         // Relay: the head with Connection: close, the body, then the whole answer.
         let upstream = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         defer { close(upstream) }
@@ -165,9 +191,26 @@ public final class FaultProxy: @unchecked Sendable {
             guard Self.sendAll(upstream, Array(buffer[..<count])) else { return }
             remaining -= count
         }
+        // The request was sent; the client sends nothing more, so its socket turning readable means it closed (EOF or
+        // reset) while the answer was awaited.
+        var watchClient = true
         while true {
+            var fds = [pollfd(fd: upstream, events: Int16(POLLIN), revents: 0), pollfd(fd: watchClient ? client : -1, events: Int16(POLLIN), revents: 0)]
+            guard poll(&fds, 2, -1) > 0 else { continue }
+            if fds[1].revents != 0, fds[0].revents == 0 {
+                var probe: UInt8 = 0
+                if recv(client, &probe, 1, Int32(MSG_PEEK | MSG_DONTWAIT)) <= 0 {
+                    lock.withLock { abandoned += 1 }
+                    return
+                }
+                watchClient = false  // more bytes from the client: not a close; stop watching it
+            }
+            guard fds[0].revents != 0 else { continue }
             let count = buffer.withUnsafeMutableBytes { recv(upstream, $0.baseAddress, $0.count, 0) }
-            if count <= 0 { return }
+            if count <= 0 {
+                lock.withLock { relayed += 1 }
+                return
+            }
             guard Self.sendAll(client, Array(buffer[..<count])) else { return }
         }
     }
