@@ -18,7 +18,8 @@ import Testing
         let proxy = try FaultProxy(upstreamPort: setup.emulators[0].port)
         defer { proxy.stop() }
         let specFile = try setup.write(LambdaJobE2ETests.spec(id: "lambdakill"))
-        let runner = try setup.start(["job", "run", specFile.path, "--workers", "lambda:function@1", "--quiet"], endpoints: proxy.endpoint)
+        let runner = try setup.start(["job", "run", specFile.path, "--workers", "lambda:function@1", "--audio", "exact", "--quiet"],
+                                     endpoints: proxy.endpoint)
         #expect(await poll { proxy.requestCount >= 5 || !runner.isRunning }, "the 5th invoke was never sent")
         kill(runner.processIdentifier, SIGKILL)
         runner.waitUntilExit()
