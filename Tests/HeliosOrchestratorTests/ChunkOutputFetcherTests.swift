@@ -41,6 +41,31 @@ struct ChunkOutputFetcherTests {
         }
     }
 
+    @Test func atMostFourDownloadsAreInFlight() async throws {
+        let dir = try TempDir()
+        defer { dir.cleanup() }
+        let inner = InMemoryArtifactStore(name: "jobs")
+        let store = GatedStore(inner: inner)
+        var records: [ChunkOutputRecord] = []
+        for i in 0..<10 {
+            let bytes = Array("chunk \(i)".utf8)
+            let key = try ArtifactKey("job/chunks/c\(i)/attempt-1/c\(i).bin")
+            _ = try await inner.put(bytes: bytes, to: key)
+            records.append(try await Self.record(inner.uri(for: key), bytes, chunk: "c\(i)"))
+        }
+        let fetcher = ChunkOutputFetcher { uri throws(StorageError) in
+            (store, try ArtifactKey(String(uri.dropFirst("memory://jobs/".count))))
+        }
+        let fetch = Task { try await fetcher.fetch(records, staging: dir.url.appendingPathComponent("staging")) }
+        // Every download waits at the gate: the fetcher starts 4 and no more until one ends.
+        #expect(await waitUntil { store.inFlight == 4 })
+        try await Task.sleep(for: .milliseconds(200))
+        #expect(store.inFlight == 4 && store.peak == 4)
+        store.open()
+        #expect(try await fetch.value.count == 10)
+        #expect(store.peak == 4 && store.started == 10)
+    }
+
     @Test func aMismatchIsANonRetryableErrorNamingChunkURIAndBothValues() async throws {
         let dir = try TempDir()
         defer { dir.cleanup() }
@@ -144,5 +169,43 @@ enum TestHash {
         defer { try? FileManager.default.removeItem(at: file) }
         try Data(bytes).write(to: file)
         return try await FileHash.sha256(of: file).sha256
+    }
+}
+
+/// A store whose downloads wait until ``open()``, counting how many are in flight: the fetcher's bound, observed.
+final class GatedStore: ArtifactStore, @unchecked Sendable {
+    let inner: InMemoryArtifactStore
+    private let lock = NSLock()
+    private var current = 0, maximum = 0, calls = 0, isOpen = false
+    init(inner: InMemoryArtifactStore) { self.inner = inner }
+
+    var inFlight: Int { lock.withLock { current } }
+    var peak: Int { lock.withLock { maximum } }
+    var started: Int { lock.withLock { calls } }
+    func open() { lock.withLock { isOpen = true } }
+
+    var backend: String { inner.backend }
+    func uri(for key: ArtifactKey) -> String { inner.uri(for: key) }
+    func put(file: URL, to key: ArtifactKey, options: PutOptions) async throws(StorageError) -> ArtifactMetadata {
+        try await inner.put(file: file, to: key, options: options)
+    }
+    func put(bytes: [UInt8], to key: ArtifactKey, options: PutOptions) async throws(StorageError) -> ArtifactMetadata {
+        try await inner.put(bytes: bytes, to: key, options: options)
+    }
+    func get(_ key: ArtifactKey) async throws(StorageError) -> [UInt8] { try await inner.get(key) }
+    func download(_ key: ArtifactKey, to destination: URL,
+                  progress: (@Sendable (TransferProgress) -> Void)?) async throws(StorageError) -> ArtifactMetadata {
+        lock.withLock { current += 1; calls += 1; maximum = max(maximum, current) }
+        defer { lock.withLock { current -= 1 } }
+        while !lock.withLock({ isOpen }) {
+            do { try await Task.sleep(for: .milliseconds(10)) } catch { throw StorageError(.cancelled, "cancelled") }
+        }
+        return try await inner.download(key, to: destination, progress: progress)
+    }
+    func metadata(_ key: ArtifactKey) async throws(StorageError) -> ArtifactMetadata { try await inner.metadata(key) }
+    func delete(_ key: ArtifactKey) async throws(StorageError) -> Bool { try await inner.delete(key) }
+    func list(prefix: ArtifactKey?, recursive: Bool) -> ArtifactListing { inner.list(prefix: prefix, recursive: recursive) }
+    func url(for key: ArtifactKey, expiresIn: Int, method: URLMethod) throws(StorageError) -> URL {
+        try inner.url(for: key, expiresIn: expiresIn, method: method)
     }
 }
