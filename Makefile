@@ -52,9 +52,11 @@ bench: build
 bench-s3: build
 	python3 Benchmarks/s3.py
 
-# Per-chunk overhead of remote dispatch: invoke -> response through the Lambda emulator, minus the render itself.
+# Per-chunk overhead of remote dispatch: invoke -> response through the Lambda emulator, minus the render itself;
+# then the merge of chunk outputs fetched from storage (SeaweedFS) against merging local files.
 bench-lambda: build
 	python3 Benchmarks/lambda.py --config release
+	python3 Benchmarks/merge_storage.py --config release
 
 clean:
 	rm -rf .build Fixtures/.generated Benchmarks/.work
