@@ -65,6 +65,10 @@ case "$set_name" in
     chunk 0 1 "$H264" none mp4
     for k in $(seq 1 999); do cp "$out/chunk000.mp4" "$out/tiny$(printf %04d "$k").mp4"; done
     mv "$out/chunk000.mp4" "$out/tiny0000.mp4" ;;
+  mp4-tiny-10000)  # 10,000 one-frame chunks, the same way
+    chunk 0 1 "$H264" none mp4
+    for k in $(seq 1 9999); do cp "$out/chunk000.mp4" "$out/tiny$(printf %05d "$k").mp4"; done
+    mv "$out/chunk000.mp4" "$out/tiny00000.mp4" ;;
   # Bad inputs, each a single chunk to put beside a good set.
   bad-resolution)  chunk 1 30 "$H264" "$AAC" mp4 "$fps" 192x108 ;;
   bad-codec)       chunk 1 30 "-c:v mpeg4 -g 30" "$AAC" mp4 ;;

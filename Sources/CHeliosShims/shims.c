@@ -45,3 +45,246 @@ int helios_open_tmpfile(const char *directory, unsigned int mode) {
     return -1;
 #endif
 }
+
+/* Index-only reading of ISO BMFF (MP4/MOV) files: see helios_index_io_open in CHeliosShims.h. */
+#include <unistd.h>
+#include <sys/stat.h>
+#include <string.h>
+#include <libavutil/mem.h>
+
+typedef struct {
+    int fd;
+    int64_t size;
+    int64_t pos;
+    int skipping;
+    int64_t *regions; /* pairs [start, end) of mdat payloads, in file order */
+    int count;
+    int capacity;
+    int64_t bytes_read;
+    int64_t bytes_skipped;
+    int64_t *reads; /* pairs [start, end) inside regions that are read all the same (NAL unit headers), sorted */
+    int read_count;
+    int read_capacity;
+    int reads_sorted;
+    int fragmented; /* a top-level moof: sample tables arrive while reading, after the walk */
+} helios_index_io;
+
+static int64_t read_be(const uint8_t *p, int n) {
+    int64_t v = 0;
+    for (int i = 0; i < n; i++) v = (v << 8) | p[i];
+    return v;
+}
+
+static int add_region(helios_index_io *io, int64_t start, int64_t end) {
+    if (start >= end) return 0;
+    if (io->count == io->capacity) {
+        int capacity = io->capacity ? io->capacity * 2 : 8;
+        int64_t *grown = av_realloc_array(io->regions, (size_t)capacity * 2, sizeof(int64_t));
+        if (!grown) return -1;
+        io->regions = grown;
+        io->capacity = capacity;
+    }
+    io->regions[2 * io->count] = start;
+    io->regions[2 * io->count + 1] = end;
+    io->count++;
+    return 0;
+}
+
+/* Walks the top-level boxes and records every mdat's payload. Stops at the first box that does not parse
+ * (its bytes, and everything after, are then read from disk as usual). */
+static void find_media_data(helios_index_io *io) {
+    int64_t pos = 0;
+    uint8_t header[16];
+    while (pos + 8 <= io->size) {
+        if (pread(io->fd, header, 16, pos) < 8) return;
+        int64_t size = read_be(header, 4), length = 8;
+        if (size == 1) {
+            if (pos + 16 > io->size) return;
+            size = read_be(header + 8, 8);
+            length = 16;
+        } else if (size == 0) {
+            size = io->size - pos;
+        }
+        if (size < length) return;
+        if (memcmp(header + 4, "moof", 4) == 0) io->fragmented = 1;
+        if (memcmp(header + 4, "mdat", 4) == 0) {
+            int64_t end = size > io->size - pos ? io->size : pos + size;
+            if (add_region(io, pos + length, end) < 0) return;
+        }
+        if (size > io->size - pos) return;
+        pos += size;
+    }
+}
+
+static int add_read(helios_index_io *io, int64_t start, int64_t end) {
+    if (start >= end) return 0;
+    if (io->read_count == io->read_capacity) {
+        int capacity = io->read_capacity ? io->read_capacity * 2 : 1024;
+        int64_t *grown = av_realloc_array(io->reads, (size_t)capacity * 2, sizeof(int64_t));
+        if (!grown) return -1;
+        io->reads = grown;
+        io->read_capacity = capacity;
+    }
+    io->reads[2 * io->read_count] = start;
+    io->reads[2 * io->read_count + 1] = end;
+    io->read_count++;
+    io->reads_sorted = 0;
+    return 0;
+}
+
+static int compare_ranges(const void *a, const void *b) {
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+int helios_index_io_read_nal_headers(AVIOContext *pb, AVStream *st, int hevc) {
+    helios_index_io *io = pb->opaque;
+    const AVCodecParameters *par = st->codecpar;
+    int length_size;
+    if (!hevc && par->extradata_size >= 7 && par->extradata[0] == 1) length_size = (par->extradata[4] & 3) + 1;
+    else if (hevc && par->extradata_size >= 23 && par->extradata[0] == 1) length_size = (par->extradata[21] & 3) + 1;
+    else return -1; /* Annex B or unknown framing: not walked */
+    if (io->fragmented) return -1;
+    if (length_size != 4 && length_size != 2 && length_size != 1) return -1;
+    int entries = avformat_index_get_entries_count(st);
+    uint8_t head[6];
+    for (int i = 0; i < entries; i++) {
+        const AVIndexEntry *e = avformat_index_get_entry(st, i);
+        if (!e) return -1;
+        int64_t pos = e->pos, end = e->pos + e->size;
+        if (end > io->size) end = io->size;
+        while (pos + length_size < end) {
+            int want = length_size + 2;
+            ssize_t got = pread(io->fd, head, (size_t)want, pos);
+            if (got < length_size + 1) { if (add_read(io, pos, end) < 0) return -1; break; }
+            int64_t nal = read_be(head, length_size);
+            int type = hevc ? (head[length_size] >> 1) & 0x3f : head[length_size] & 0x1f;
+            int64_t nal_end = pos + length_size + nal;
+            if (nal <= 0 || nal_end > end) { if (add_read(io, pos, end) < 0) return -1; break; }
+            int vcl = hevc ? type < 32 : (type >= 1 && type <= 5);
+            if (vcl) {
+                /* A slice: its header (what the parser reads) and its last bytes (trailing bits) */
+                int64_t head_end = pos + length_size + 96 < nal_end ? pos + length_size + 96 : nal_end;
+                if (add_read(io, pos, head_end) < 0) return -1;
+                if (add_read(io, nal_end - 16 > head_end ? nal_end - 16 : head_end, nal_end) < 0) return -1;
+            } else if (add_read(io, pos, nal_end) < 0) {
+                return -1;
+            }
+            pos = nal_end;
+        }
+        if (pos < end && add_read(io, pos, end) < 0) return -1;
+    }
+    return 0;
+}
+
+/* The end of the region holding `pos`, or -1; else (in *next) the start of the next region after it. */
+static int64_t region_end(const helios_index_io *io, int64_t pos, int64_t *next) {
+    *next = INT64_MAX;
+    for (int i = 0; i < io->count; i++) {
+        int64_t start = io->regions[2 * i], end = io->regions[2 * i + 1];
+        if (pos >= start && pos < end) return end;
+        if (start > pos) { *next = start; break; }
+    }
+    return -1;
+}
+
+static int index_io_read(void *opaque, uint8_t *buf, int size) {
+    helios_index_io *io = opaque;
+    if (io->pos >= io->size) return AVERROR_EOF;
+    if (size > io->size - io->pos) size = (int)(io->size - io->pos);
+    int done = 0;
+    while (done < size) {
+        int64_t at = io->pos + done, want = size - done, next = INT64_MAX;
+        int64_t end = io->skipping ? region_end(io, at, &next) : -1;
+        if (end > at) {
+            /* Media data of the streams being indexed: its bytes are never looked at, so they are not read,
+             * except the ranges read all the same (NAL unit headers the codec's parser looks at). */
+            if (end - at < want) want = end - at;
+            if (!io->reads_sorted && io->read_count) {
+                qsort(io->reads, (size_t)io->read_count, 2 * sizeof(int64_t), compare_ranges);
+                io->reads_sorted = 1;
+            }
+            int lo = 0, hi = io->read_count; /* first read range ending after `at` */
+            while (lo < hi) { int mid = (lo + hi) / 2; if (io->reads[2 * mid + 1] <= at) lo = mid + 1; else hi = mid; }
+            int64_t real_start = lo < io->read_count ? io->reads[2 * lo] : INT64_MAX;
+            if (real_start > at) {
+                int64_t n = real_start - at < want ? real_start - at : want;
+                io->bytes_skipped += n;
+                done += (int)n;
+                continue;
+            }
+            /* at lies inside a range read for real: read up to its end, as below */
+            if (io->reads[2 * lo + 1] - at < want) want = io->reads[2 * lo + 1] - at;
+            next = INT64_MAX;
+        }
+        if (next - at < want) want = next - at;
+        ssize_t got = pread(io->fd, buf + done, (size_t)want, at);
+        if (got < 0) {
+            if (errno == EINTR) continue;
+            if (done) break;
+            return AVERROR(errno);
+        }
+        if (got == 0) break;
+        io->bytes_read += got;
+        done += (int)got;
+    }
+    io->pos += done;
+    return done ? done : AVERROR_EOF;
+}
+
+static int64_t index_io_seek(void *opaque, int64_t offset, int whence) {
+    helios_index_io *io = opaque;
+    int64_t target;
+    switch (whence & ~AVSEEK_FORCE) {
+    case AVSEEK_SIZE: return io->size;
+    case SEEK_SET: target = offset; break;
+    case SEEK_CUR: target = io->pos + offset; break;
+    case SEEK_END: target = io->size + offset; break;
+    default: return AVERROR(EINVAL);
+    }
+    if (target < 0) return AVERROR(EINVAL);
+    io->pos = target;
+    return target;
+}
+
+AVIOContext *helios_index_io_open(const char *path) {
+    helios_index_io *io = av_mallocz(sizeof(*io));
+    if (!io) return NULL;
+    io->fd = open(path, O_RDONLY | O_CLOEXEC);
+    struct stat info;
+    if (io->fd < 0 || fstat(io->fd, &info) != 0) goto fail;
+    io->size = info.st_size;
+    find_media_data(io);
+    const int buffer_size = 32768;
+    uint8_t *buffer = av_malloc(buffer_size);
+    if (!buffer) goto fail;
+    AVIOContext *pb = avio_alloc_context(buffer, buffer_size, 0, io, index_io_read, NULL, index_io_seek);
+    if (!pb) { av_free(buffer); goto fail; }
+    return pb;
+fail:
+    if (io->fd >= 0) close(io->fd);
+    av_free(io->regions);
+    av_free(io);
+    return NULL;
+}
+
+void helios_index_io_skip_media_data(AVIOContext *pb, int skip) {
+    helios_index_io *io = pb->opaque;
+    io->skipping = skip;
+    io->bytes_read = 0;
+}
+
+int helios_index_io_region_count(AVIOContext *pb) { return ((helios_index_io *)pb->opaque)->count; }
+
+int64_t helios_index_io_bytes_read(AVIOContext *pb) { return ((helios_index_io *)pb->opaque)->bytes_read; }
+
+void helios_index_io_close(AVIOContext **pb) {
+    if (!pb || !*pb) return;
+    helios_index_io *io = (*pb)->opaque;
+    close(io->fd);
+    av_free(io->regions);
+    av_free(io->reads);
+    av_free(io);
+    av_freep(&(*pb)->buffer);
+    avio_context_free(pb);
+}

@@ -30,7 +30,8 @@ struct HeliosStitch: AsyncParsableCommand {
         an input given twice without --allow-repeat); \
         3 input/output error (missing, unreadable, damaged or non-media input; unwritable output); \
         130 interrupted (SIGINT, SIGTERM, SIGHUP). With --json every error is printed as JSON on stdout.
-        """
+        """,
+        version: HeliosVersion.line(for: "helios-stitch")
     )
 
     @Argument(help: "Chunk files, in order.")
@@ -53,6 +54,12 @@ struct HeliosStitch: AsyncParsableCommand {
 
     @Flag(help: "Put the MP4/MOV index at the front for progressive playback.")
     var faststart = false
+
+    @Flag(help: "Skip the fsync before the output takes its name (scratch outputs): faster, but a power cut may lose the file.")
+    var noSync = false
+
+    @Option(help: .hidden)
+    var probe: ProbeMode = .index
 
     @Flag(help: "Replace an existing output file.")
     var force = false
@@ -116,7 +123,7 @@ struct HeliosStitch: AsyncParsableCommand {
         if let bar { onProgress = { bar.update($0) } }
         let stitcher = NativeStitcher(
             options: StitchOptions(format: format, faststart: faststart, force: force, lenient: lenient, checkOnly: check,
-                                   audio: audio, allowRepeat: allowRepeat),
+                                   audio: audio, allowRepeat: allowRepeat, sync: !noSync, probe: probe),
             logger: logger,
             progress: onProgress
         )
@@ -165,6 +172,7 @@ struct HeliosStitch: AsyncParsableCommand {
 }
 
 extension AudioMode: ExpressibleByArgument {}
+extension ProbeMode: ExpressibleByArgument {}
 
 /// The JSON shape of an error with `--json`.
 struct CLIError: Encodable {

@@ -189,6 +189,47 @@ struct StitchCLITests {
         #expect(output?["bytes"] as? Int == size)
         #expect(output?["audioMode"] as? String == "copy", "copy is the default")
         #expect(output?["exactAudio"] == nil)
+        #expect(output?["synced"] as? Bool == true, "fsync before rename is the default")
+    }
+
+    @Test("--no-sync still writes a whole file under its name, says so in the report, and leaves no temp file")
+    func noSync() async throws {
+        let dir = try makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let out = dir.appendingPathComponent("out.mp4")
+        let result = try await stitch(try await good() + ["-o", out.path, "--json", "--no-sync"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let json = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any]
+        let output = json?["output"] as? [String: Any]
+        #expect(output?["synced"] as? Bool == false)
+        #expect(output?["videoFrames"] as? Int == 90)
+        #expect(try await Oracle.frameHashes(out).count == 90)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path) == ["out.mp4"])
+    }
+
+    @Test("--list of 1,000 and of 10,000 one-frame chunks stitches every frame (counted by ffprobe decoding the output)",
+          arguments: ["mp4-tiny-1000", "mp4-tiny-10000"])
+    func manyInputs(set: String) async throws {
+        let chunks = try await FixtureCache.shared.files(set)
+        let dir = try makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let list = dir.appendingPathComponent("chunks.txt"), out = dir.appendingPathComponent("out.mp4")
+        try chunks.map(\.path).joined(separator: "\n").write(to: list, atomically: true, encoding: .utf8)
+        let result = try await stitch(["--list", list.path, "-o", out.path, "--json"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let json = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any]
+        #expect((json?["output"] as? [String: Any])?["videoFrames"] as? Int == chunks.count)
+        let streams = try await Oracle.streams(out)
+        #expect(streams.first?["nb_read_frames"] == "\(chunks.count)")
+        #expect(abs((Double(streams.first?["duration"] ?? "") ?? 0) - Double(chunks.count) / 30) < 0.001)
+    }
+
+    @Test("--version names helios-stitch, its version and the libavformat it runs with, and exits 0")
+    func version() async throws {
+        let result = try await stitch(["--version"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let line = result.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(line.wholeMatch(of: /helios-stitch \d+\.\d+\.\d+ \(libavformat \d+\.\d+\.\d+\)/) != nil, "\(line)")
     }
 
     @Test("--audio exact re-encodes the audio and says so in the JSON report; --audio takes copy or exact only")

@@ -74,18 +74,40 @@ struct StitchContainerTests {
         #expect(hashes.count == 300)
     }
 
-    @Test("--faststart puts the index before the media data")
+    @Test("--faststart puts the index before the media data in one pass, into space reserved from the packet counts")
     func faststart() async throws {
         let chunks = try await FixtureCache.shared.files("mp4-h264-aac")
         let dir = try makeTemporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
-        let output = dir.appendingPathComponent("out.mp4")
-        _ = try await NativeStitcher(options: StitchOptions(faststart: true)).stitch(chunks, to: output)
-        let data = try Data(contentsOf: output)
-        let moov = data.range(of: Data("moov".utf8))!.lowerBound
-        let mdat = data.range(of: Data("mdat".utf8))!.lowerBound
-        #expect(moov < mdat)
+        let output = dir.appendingPathComponent("out.mp4"), plain = dir.appendingPathComponent("plain.mp4")
+        let report = try await NativeStitcher(options: StitchOptions(faststart: true)).stitch(chunks, to: output)
+        #expect(report.output?.faststart == .reserved)
+        let boxes = try await Oracle.topLevelBoxes(output)
+        #expect(boxes.firstIndex(of: "moov")! < boxes.firstIndex(of: "mdat")!, "\(boxes)")
+        _ = try await NativeStitcher().stitch(chunks, to: plain)
+        #expect(try await Oracle.frameHashes(output) == (try await Oracle.frameHashes(plain)))
+        #expect(try await Oracle.frameHashes(output, stream: "a") == (try await Oracle.frameHashes(plain, stream: "a")))
         #expect(try await Oracle.frameHashes(output).count == 90)
+    }
+
+    @Test("--faststart whose reserved space is too small falls back to the rewrite: the same frames, index in front")
+    func faststartFallback() async throws {
+        let chunks = try await FixtureCache.shared.files("mp4-h264-aac")
+        let dir = try makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let output = dir.appendingPathComponent("out.mp4"), plain = dir.appendingPathComponent("plain.mp4")
+        var options = StitchOptions(faststart: true)
+        options.reservedIndexBytes = 64
+        let report = try await NativeStitcher(options: options).stitch(chunks, to: output)
+        #expect(report.output?.faststart == .rewritten)
+        let boxes = try await Oracle.topLevelBoxes(output)
+        #expect(boxes.firstIndex(of: "moov")! < boxes.firstIndex(of: "mdat")!, "\(boxes)")
+        _ = try await NativeStitcher().stitch(chunks, to: plain)
+        #expect(try await Oracle.frameHashes(output) == (try await Oracle.frameHashes(plain)))
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path).sorted() == ["out.mp4", "plain.mp4"], "no temp file left")
+        #expect(report.output?.bytes == (try FileManager.default.attributesOfItem(atPath: output.path)[.size] as? Int64))
+        let plainReport = try await NativeStitcher(options: StitchOptions(force: true)).stitch(chunks, to: plain)
+        #expect(plainReport.output?.faststart == nil)
     }
 
     @Test("1,000 one-frame inputs stitch into 1,000 frames")

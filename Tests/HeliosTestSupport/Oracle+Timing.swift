@@ -1,6 +1,17 @@
 import Foundation
 
 extension Oracle {
+    /// The top-level boxes of an MP4/MOV file in file order, as ffprobe's mov demuxer reports them parsing it
+    /// (`-v trace`), e.g. ["ftyp", "moov", "free", "mdat"].
+    public static func topLevelBoxes(_ url: URL) async throws -> [String] {
+        let result = try await Shell.run("ffprobe", ["-v", "trace", "-i", url.path])
+        guard result.status == 0 else { throw ShellError(message: "ffprobe \(url.path): \(result.stderr.suffix(500))") }
+        return result.stderr.split(separator: "\n").compactMap { line -> String? in
+            guard line.contains("parent:'root'"), let open = line.range(of: "type:'") else { return nil }
+            return String(line[open.upperBound...].prefix(4))
+        }
+    }
+
     /// One stream's timing as ffprobe reads it back.
     public struct StreamTiming: Sendable {
         public var kind: String

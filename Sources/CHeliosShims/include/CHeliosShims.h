@@ -34,4 +34,23 @@ int helios_start_writeback(int fd);
 /// Returns the descriptor, or -1 with errno set where the filesystem or system cannot (callers then use a named file).
 int helios_open_tmpfile(const char *directory, unsigned int mode);
 
+/// Opens `path` (an ISO BMFF file: MP4, MOV) for reading through an AVIOContext that, once
+/// `helios_index_io_skip_media_data(pb, 1)`, answers reads inside the payload of any top-level `mdat` box without
+/// touching the disk (the bytes handed back are left as they are: the caller promises not to look at them), while
+/// every other byte (the boxes the demuxer parses, the sample tables) is read as usual, and reads end at the file's
+/// real end: packets keep their sizes, timestamps and flags, and a truncated file reads short at the same byte.
+/// Set it as the AVFormatContext's pb before avformat_open_input. NULL when the file cannot be opened.
+AVIOContext *helios_index_io_open(const char *path);
+void helios_index_io_skip_media_data(AVIOContext *pb, int skip);
+/// For an H.264 (hevc 0) or HEVC (hevc 1) stream in length-prefixed framing (avcC/hvcC), marks what libavformat's
+/// parser reads of each sample to be read from disk all the same: every NAL unit's length and header, non-slice NAL
+/// units whole (SEI, parameter sets), and a slice's first 96 and last 16 bytes. The parser then derives the same key
+/// flags as from the whole file. Uses the stream's index entries (the sample tables). 0, or -1 (nothing usable).
+int helios_index_io_read_nal_headers(AVIOContext *pb, AVStream *st, int hevc);
+/// The mdat payloads found (0: nothing would be skipped), and the bytes read from disk since skipping last changed.
+int helios_index_io_region_count(AVIOContext *pb);
+int64_t helios_index_io_bytes_read(AVIOContext *pb);
+/// Frees the context, its buffer and descriptor, and sets *pb to NULL.
+void helios_index_io_close(AVIOContext **pb);
+
 #endif

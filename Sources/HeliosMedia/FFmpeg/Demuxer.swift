@@ -1,5 +1,6 @@
 import CFFmpeg
 import CHeliosShims
+import Glibc
 
 /// Stops a blocking libavformat call when the work is cancelled: the `CancellationFlag` passed as `opaque`
 /// when there is one (work running on its own thread), else the calling task's cancellation (libavformat calls
@@ -23,11 +24,16 @@ package final class Demuxer {
     private var streamInfoFound = false
     /// Kept alive as long as the context whose interrupt callback reads it.
     private let cancellation: CancellationFlag?
+    /// The I/O context that can answer reads of media data without the disk (`indexOnly`), owned here.
+    private var indexIO: UnsafeMutablePointer<AVIOContext>?
 
     /// Opens `path` for reading. `findStreamInfo` decodes a little of each stream to fill in
     /// codec parameters that a container header does not carry (pixel format, profile, ...). Without it the
     /// streams are still read in full where the container has no header to declare them (MPEG-TS).
-    package init(path: String, findStreamInfo: Bool = true, cancellation: CancellationFlag? = nil) throws(FFmpegError) {
+    /// `indexOnly` reads an MP4/MOV file through an I/O context that `skipMediaData()` can later tell to answer
+    /// reads of media data (mdat payloads) without the disk; other files are opened as usual.
+    package init(path: String, findStreamInfo: Bool = true, indexOnly: Bool = false,
+                 cancellation: CancellationFlag? = nil) throws(FFmpegError) {
         self.path = path
         self.cancellation = cancellation
         FFmpegLog.install()
@@ -35,11 +41,18 @@ package final class Demuxer {
             throw FFmpegError(code: -ENOMEM, function: "avformat_alloc_context", path: path)
         }
         ctx.pointee.interrupt_callback = .cancellation(cancellation)
+        if indexOnly, Self.looksLikeISOBMFF(path), let pb = helios_index_io_open(path) {
+            indexIO = pb
+            ctx.pointee.pb = pb
+        }
         FFmpegLog.watch(ctx)
         var opened: UnsafeMutablePointer<AVFormatContext>? = ctx
-        // On failure avformat_open_input frees the context itself.
+        // On failure avformat_open_input frees the context itself (not a custom I/O context: deinit does).
         let code = avformat_open_input(&opened, path, nil, nil)
-        if code < 0 { FFmpegLog.unwatch(ctx) }
+        if code < 0 {
+            FFmpegLog.unwatch(ctx)
+            helios_index_io_close(&indexIO)
+        }
         try check(code, "avformat_open_input", path: path)
         context = opened
         if findStreamInfo || needsStreamInfo {
@@ -57,6 +70,37 @@ package final class Demuxer {
     deinit {
         if let context { FFmpegLog.unwatch(context) }
         avformat_close_input(&context)
+        helios_index_io_close(&indexIO)
+    }
+
+    /// From now on, reads of media data (the payload of MP4/MOV `mdat` boxes) are answered without the disk: packets
+    /// keep the size, timestamps, duration and flags the sample tables give them, and a file that ends early still
+    /// reads short at the same byte, but their payload bytes are left unset. Only for streams whose payload nothing
+    /// looks at (see `MediaProbe.indexableCodecs`). Returns false (and changes nothing) for other containers.
+    /// `nalStreams` are H.264 (`hevc` false) or HEVC streams whose NAL unit headers are read all the same: libavformat's
+    /// parser derives their key flags from them (see `helios_index_io_read_nal_headers`).
+    package func skipMediaData(nalStreams: [(index: Int, hevc: Bool)] = []) -> Bool {
+        guard let indexIO, formatName.hasPrefix("mov,"), helios_index_io_region_count(indexIO) > 0 else { return false }
+        for (index, hevc) in nalStreams where helios_index_io_read_nal_headers(indexIO, stream(index), hevc ? 1 : 0) != 0 {
+            return false
+        }
+        helios_index_io_skip_media_data(indexIO, 1)
+        return true
+    }
+
+    /// Bytes read from the disk through the index-only I/O context since `skipMediaData()` (nil when the file was
+    /// opened as usual).
+    package var bytesReadFromDisk: Int64? { indexIO.map { helios_index_io_bytes_read($0) } }
+
+    /// Whether the file starts with an ISO BMFF box (ftyp, moov, mdat, free, skip, wide).
+    static func looksLikeISOBMFF(_ path: String) -> Bool {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        var header = [UInt8](repeating: 0, count: 8)
+        guard pread(fd, &header, 8, 0) == 8 else { return false }
+        let type = String(decoding: header[4..<8], as: UTF8.self)
+        return ["ftyp", "moov", "mdat", "free", "skip", "wide"].contains(type)
     }
 
     /// The error lines the demuxer logged since it was opened (corrupt or truncated data it skipped), at most a few.

@@ -26,11 +26,24 @@ public enum MediaProbe {
         try probe(url, reference: &reference, cancellation: nil)
     }
 
-    static func probe(_ url: URL, reference: inout ProbeReference?, cancellation: CancellationFlag?) throws(StitchError) -> ProbedInput {
+    /// Probes one file of a series with the given `mode` (see `ProbeMode`); both modes give the same result.
+    public static func probe(_ url: URL, reference: inout ProbeReference?, mode: ProbeMode) throws(StitchError) -> ProbedInput {
+        try probe(url, reference: &reference, cancellation: nil, mode: mode)
+    }
+
+    static func probe(_ url: URL, reference: inout ProbeReference?, cancellation: CancellationFlag?,
+                      mode: ProbeMode = .index) throws(StitchError) -> ProbedInput {
+        try probeCounting(url, reference: &reference, cancellation: cancellation, mode: mode).input
+    }
+
+    /// `probe`, also returning the bytes read from disk through the index-only I/O context once payloads were skipped
+    /// (nil when the file was read as usual: a scan, or a container without an index).
+    static func probeCounting(_ url: URL, reference: inout ProbeReference?, cancellation: CancellationFlag?,
+                              mode: ProbeMode) throws(StitchError) -> (input: ProbedInput, bytesRead: Int64?) {
         let path = url.path
         let size = try fileSize(path)
         do {
-            let demuxer = try Demuxer(path: path, findStreamInfo: false, cancellation: cancellation)
+            let demuxer = try Demuxer(path: path, findStreamInfo: false, indexOnly: mode == .index, cancellation: cancellation)
             let header = (0..<demuxer.streamCount).map { CodecSignature(demuxer.stream($0).pointee.codecpar) }
             let signatures: [CodecSignature]
             if let reference, header == reference.header,
@@ -41,7 +54,14 @@ public enum MediaProbe {
                 signatures = (0..<demuxer.streamCount).map { CodecSignature(demuxer.stream($0).pointee.codecpar) }
                 if reference == nil { reference = ProbeReference(header: header, decoded: signatures) }
             }
-            return try probe(demuxer, signatures: signatures, fileSize: size)
+            // Index-only: stream parameters are known (decoding, if any, read real bytes); from here on the
+            // sample tables give every packet's size, timestamps, duration and key flag, and payloads are not read.
+            let nalStreams = signatures.enumerated().compactMap { k, signature -> (index: Int, hevc: Bool)? in
+                signature.codec == "h264" ? (k, false) : signature.codec == "hevc" ? (k, true) : nil
+            }
+            let indexed = mode == .index && signatures.allSatisfy(isIndexable) && demuxer.skipMediaData(nalStreams: nalStreams)
+            let input = try probe(demuxer, signatures: signatures, fileSize: size, cancellation: cancellation)
+            return (input, indexed ? demuxer.bytesReadFromDisk : nil)
         } catch let error as FFmpegError {
             if error.isInterrupted { throw .cancelled }
             throw .unreadableInput(path: path, reason: describe(error))
@@ -50,6 +70,17 @@ public enum MediaProbe {
         } catch {
             throw .unreadableInput(path: path, reason: "\(error)")
         }
+    }
+
+    /// Codecs whose packets MP4/MOV describe completely in the sample tables: neither libavformat (no parser, no
+    /// header sniffing in the mov demuxer) nor the probe (VP9's frame check reads payloads) looks at their bytes.
+    /// H.264 and HEVC are, with a few bytes per frame: libavformat runs their parser on every packet, and the key flag
+    /// the parser derives from the NAL units replaces the sample table's, so their NAL unit headers are read (not in
+    /// fragmented MP4, whose sample tables arrive while reading: scanned).
+    static let indexableCodecs: Set<String> = ["h264", "hevc", "aac", "opus", "alac", "flac", "prores", "mpeg4", "mjpeg", "ffv1"]
+
+    static func isIndexable(_ signature: CodecSignature) -> Bool {
+        indexableCodecs.contains(signature.codec) || signature.codec.hasPrefix("pcm_")
     }
 
     /// Checks existence, type and size before handing the file to libavformat, for clearer messages.
@@ -85,7 +116,8 @@ public enum MediaProbe {
         }
     }
 
-    static func probe(_ demuxer: Demuxer, signatures: [CodecSignature], fileSize: Int64) throws -> ProbedInput {
+    static func probe(_ demuxer: Demuxer, signatures: [CodecSignature], fileSize: Int64,
+                      cancellation: CancellationFlag? = nil) throws -> ProbedInput {
         guard signatures.count == demuxer.streamCount else {
             throw StitchError.unreadableInput(path: demuxer.path, reason: "streams changed while probing")
         }
@@ -95,7 +127,10 @@ public enum MediaProbe {
             StreamAccumulator(stream: demuxer.stream($0), index: $0, signature: signatures[$0], storesNoDts: storesNoDts)
         }
         let packet = try Packet()
+        var read = 0
         while try demuxer.read(into: packet) {
+            read += 1
+            if read & 1023 == 0, cancellation.isCancelled { throw StitchError.cancelled }
             let index = packet.streamIndex
             guard index < accumulators.count else { continue }
             accumulators[index].add(packet)

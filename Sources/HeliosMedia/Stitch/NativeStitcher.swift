@@ -64,7 +64,7 @@ public struct NativeStitcher: VideoStitcher {
             if cancellation.isCancelled { throw .cancelled }
             progress?(.probing(index: index, count: inputs.count))
             do {
-                probed.append(try MediaProbe.probe(url, reference: &reference, cancellation: cancellation))
+                probed.append(try MediaProbe.probe(url, reference: &reference, cancellation: cancellation, mode: options.probe))
             } catch .damagedInput(nil, let path, let reason) {
                 throw .damagedInput(index: index, path: path, reason: reason)
             }
@@ -81,13 +81,15 @@ public struct NativeStitcher: VideoStitcher {
 
         let remuxer = Remuxer(inputs: probed, plan: plan, outputPath: outputPath, formatName: formatName,
                               faststart: options.faststart, audio: options.audio, marksAudioPriming: capabilities.marksAudioPriming,
-                              logger: logger, progress: progress, cancellation: cancellation)
+                              sync: options.sync, reservedIndexBytes: options.reservedIndexBytes, logger: logger, progress: progress, cancellation: cancellation)
         let written = try remuxer.run()
         let elapsed = clock.now - started
         let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
         report.output = OutputSummary(plan: plan, inputs: probed, written: written, path: outputPath,
                                       format: formatName, elapsedSeconds: seconds)
         report.output?.audioMode = options.audio
+        report.output?.synced = options.sync
+        report.output?.faststart = written.faststart
         if options.audio == .exact {
             report.output?.applyExactAudio(written.exactAudio, inputs: probed, plan: plan)
             let exact = Set(written.exactAudio.map(\.stream))

@@ -15,6 +15,11 @@ struct Remuxer {
     var audio: AudioMode = .copy
     /// Whether the output container skips encoder priming it is told about (an MP4 edit list).
     var marksAudioPriming = true
+    /// fsync before the rename (see `StitchOptions.sync`); false also skips the early writeback.
+    var sync = true
+    /// For MP4/MOV faststart: bytes reserved for the index at the front, overriding `reservedIndexEstimate` (tests
+    /// force the fallback with a size too small).
+    var reservedIndexBytes: Int64? = nil
     let logger: Logger
     let progress: (@Sendable (StitchProgress) -> Void)?
     let cancellation: CancellationFlag?
@@ -26,6 +31,20 @@ struct Remuxer {
         var timeBases: [Rational]
         /// Per re-encoded audio stream.
         var exactAudio: [ExactAudioSummary] = []
+        /// How the MP4/MOV index came to the front with faststart (nil without faststart).
+        var faststart: FaststartMethod? = nil
+    }
+
+    /// The reserved index space was too small: the stitch is written again with the index moved by a rewrite.
+    struct ReservedIndexExceeded: Error {}
+
+    /// Bytes to reserve at the front of an MP4/MOV output for its index (`moov`), from the probed packet counts: a
+    /// bound on what libavformat's mov muxer writes per sample (stsz 4, stts 8, ctts 8, stss 4, co64 8, stsc 12:
+    /// 44, rounded up to 48), plus 4 KiB per track and 16 KiB for the rest. The unused rest becomes a `free` box.
+    static func reservedIndexEstimate(_ inputs: [ProbedInput]) -> Int64 {
+        guard let first = inputs.first else { return 0 }
+        let packets = inputs.reduce(Int64(0)) { sum, input in sum + input.streams.reduce(Int64(0)) { $0 + Int64($1.packetCount) } }
+        return 16_384 + 4_096 * Int64(first.streams.count) + 48 * packets
     }
 
     /// Compressed audio codecs `--audio exact` re-encodes (PCM is exact already and stays copied).
@@ -51,11 +70,27 @@ struct Remuxer {
     }
 
     func run() throws(StitchError) -> Written {
+        let isMP4 = formatName == "mp4" || formatName == "mov"
+        let method: FaststartMethod? = faststart && isMP4 ? .reserved : nil
+        if let written = try attempt(faststart: method) { return written }
+        logger.debug("the index outgrew the space reserved for it; writing again with the index moved by a rewrite")
+        guard let written = try attempt(faststart: .rewritten) else {
+            throw .outputFailed(path: outputPath, reason: "the muxer refused the index after a rewrite")
+        }
+        return written
+    }
+
+    /// One write of the output; nil (nothing left behind) when the index outgrew the space reserved for it.
+    private func attempt(faststart method: FaststartMethod?) throws(StitchError) -> Written? {
         let temp = TemporaryOutput(outputPath: outputPath)
         do {
-            let written = try remux(into: temp.muxerPath)
-            try temp.commit(cancellation: cancellation)
+            var written = try remux(into: temp.muxerPath, faststart: method)
+            written.faststart = method
+            try temp.commit(cancellation: cancellation, sync: sync)
             return written
+        } catch is ReservedIndexExceeded {
+            temp.discard()
+            return nil
         } catch {
             temp.discard()
             if cancellation.isCancelled { throw .cancelled }
@@ -70,7 +105,7 @@ struct Remuxer {
         }
     }
 
-    private func remux(into temp: String) throws -> Written {
+    private func remux(into temp: String, faststart method: FaststartMethod?) throws -> Written {
         let muxer = try Muxer(path: temp, formatName: formatName, cancellation: cancellation)
         // Input 1's parameters, completed by decoding, describe the output's streams; later inputs are only read.
         let first = try Demuxer(path: inputs[0].path, findStreamInfo: true, cancellation: cancellation)
@@ -91,7 +126,12 @@ struct Remuxer {
             }
         }
         var options: [String: String] = [:]
-        if faststart && (formatName == "mp4" || formatName == "mov") { options["movflags"] = "+faststart" }
+        let reserved = reservedIndexBytes ?? Self.reservedIndexEstimate(inputs)
+        switch method {
+        case .reserved: options["moov_size"] = "\(reserved)"  // the index written in place, in one pass
+        case .rewritten: options["movflags"] = "+faststart"  // the file read back and shifted behind the index
+        case nil: break
+        }
         try muxer.writeHeader(options: options)
         let outTimeBases = (0..<first.streamCount).map { muxer.timeBase(of: $0) }
 
@@ -100,7 +140,7 @@ struct Remuxer {
         var lastDts = [Int64?](repeating: nil, count: first.streamCount)
         var written = [Int](repeating: 0, count: first.streamCount)
         let packet = try Packet()
-        let writeback = Writeback(path: temp)
+        let writeback = sync ? Writeback(path: temp) : nil
         let master = inputs[0].masterStreamIndex ?? 0
         /// Writes a packet of a re-encoded stream: pts in output samples from the video's first frame.
         func writeEncoded(_ encoded: Packet, stream s: Int, input i: Int) throws {
@@ -162,7 +202,7 @@ struct Remuxer {
                 lastDts[s] = p.pointee.dts
                 written[s] += 1
                 try muxer.write(packet)
-                writeback.advance(to: muxer.bytesWritten)
+                writeback?.advance(to: muxer.bytesWritten)
             }
             // The same file read twice must give the same packets: anything else lost frames since it was probed.
             if let line = demuxer.loggedErrors.first {
@@ -183,7 +223,13 @@ struct Remuxer {
             try tracks[s]!.finish { try writeEncoded($0, stream: s, input: inputs.count - 1) }
         }
         progress?(.finishing)
-        try muxer.finish()
+        let trailer: FFmpegError?
+        do { try muxer.finish(); trailer = nil } catch { trailer = error }
+        if let trailer {
+            // "reserved_moov_size is too small": the trailer wrote nothing usable.
+            if method == .reserved && trailer.code == helios_averror(EINVAL) { throw ReservedIndexExceeded() }
+            throw trailer
+        }
         // The trailer is written; from here to the rename only cancellation can stop the run.
         if cancellation.isCancelled { throw StitchError.cancelled }
         // The report counts what the file holds: a muxer's bitstream filter must not have merged or dropped packets.

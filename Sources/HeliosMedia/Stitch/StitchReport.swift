@@ -135,6 +135,18 @@ public struct OutputSummary: Codable, Sendable, Hashable {
     public var audioMode: AudioMode? = nil
     /// Per re-encoded audio stream with `--audio exact`: what was cut and what it cost.
     public var exactAudio: [ExactAudioSummary]? = nil
+    /// Whether the file was fsynced before it took its name (false with `--no-sync`).
+    public var synced: Bool? = nil
+    /// With `--faststart` into MP4/MOV: how the index came to the front (nil otherwise).
+    public var faststart: FaststartMethod? = nil
+}
+
+/// How `--faststart` put an MP4/MOV index in front of the media data.
+public enum FaststartMethod: String, Codable, Sendable, Hashable {
+    /// In one pass: space reserved at the front from the probed packet counts, the index written into it.
+    case reserved
+    /// The reserved space was too small: written again, the file read back and shifted behind the index.
+    case rewritten
 }
 
 /// Everything a stitch found and did. Stable JSON for scripts.

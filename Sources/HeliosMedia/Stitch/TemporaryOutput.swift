@@ -44,13 +44,17 @@ final class TemporaryOutput {
     var isUnnamed: Bool { descriptor >= 0 }
 
     /// fsyncs the file, gives it its final name (link and rename) and fsyncs the directory, so a crash leaves
-    /// either the old state or the whole new file. Cancellation is honoured until the rename.
-    func commit(cancellation: CancellationFlag?) throws(StitchError) {
-        let fd = descriptor >= 0 ? descriptor : open(muxerPath, O_RDONLY)
-        guard fd >= 0 else { throw failure("cannot reopen temp file") }
-        let synced = fsync(fd)
-        if descriptor < 0 { close(fd) }
-        guard synced == 0 else { throw failure("fsync failed") }
+    /// either the old state or the whole new file. Cancellation is honoured until the rename. With `sync` false
+    /// (scratch outputs) both fsyncs are skipped: other processes still see the old state or the whole file, but
+    /// a power cut may leave the new name on a file whose data never reached the disk.
+    func commit(cancellation: CancellationFlag?, sync: Bool = true) throws(StitchError) {
+        if sync {
+            let fd = descriptor >= 0 ? descriptor : open(muxerPath, O_RDONLY)
+            guard fd >= 0 else { throw failure("cannot reopen temp file") }
+            let synced = fsync(fd)
+            if descriptor < 0 { close(fd) }
+            guard synced == 0 else { throw failure("fsync failed") }
+        }
         if cancellation.isCancelled { throw .cancelled }
         let url = URL(fileURLWithPath: outputPath)
         if descriptor >= 0 {
@@ -61,7 +65,7 @@ final class TemporaryOutput {
         if cancellation.isCancelled { throw .cancelled }
         guard let named = namedPath, rename(named, outputPath) == 0 else { throw failure("rename failed") }
         namedPath = nil
-        let directory = open(url.deletingLastPathComponent().path, O_RDONLY)
+        let directory = sync ? open(url.deletingLastPathComponent().path, O_RDONLY) : -1
         if directory >= 0 {
             fsync(directory)
             close(directory)

@@ -16,6 +16,17 @@ public enum AudioMode: String, Sendable, Hashable, Codable, CaseIterable {
     case exact
 }
 
+/// How inputs are probed. Both modes give identical probe results (a test checks every fixture set, damaged copies
+/// included) and every validation check runs on them.
+public enum ProbeMode: String, Sendable, Hashable, Codable, CaseIterable {
+    /// MP4/MOV: every packet's size, timestamps, duration and key flag from the sample tables, payloads unread
+    /// (the default). Matroska, WebM and MPEG-TS, and MP4/MOV streams of codecs whose payload is looked at (VP9,
+    /// MP3, AC-3, AV1), are scanned.
+    case index
+    /// Read every packet of every input.
+    case scan
+}
+
 /// How `NativeStitcher` behaves.
 public struct StitchOptions: Sendable, Hashable {
     /// Output container short name (`mp4`, `mov`, `matroska`, `webm`, `mpegts`); nil picks it from the extension.
@@ -32,9 +43,19 @@ public struct StitchOptions: Sendable, Hashable {
     public var audio: AudioMode
     /// Accept the same file more than once among the inputs (otherwise refused: usually a mistake in a list).
     public var allowRepeat: Bool
+    /// fsync the output (and its directory) before and after it takes its name (the default). False for scratch
+    /// outputs: the rename still makes the file appear whole to other processes, but a power cut may lose it.
+    public var sync: Bool
+    /// How inputs are probed (the same result either way; `.index` reads less).
+    public var probe: ProbeMode
+    /// Faststart's index reservation in bytes instead of the estimate from the packet counts (tests force the
+    /// rewrite fallback with a size too small).
+    var reservedIndexBytes: Int64? = nil
 
     public init(format: String? = nil, faststart: Bool = false, force: Bool = false, lenient: Bool = false, checkOnly: Bool = false,
-                audio: AudioMode = .copy, allowRepeat: Bool = false) {
+                audio: AudioMode = .copy, allowRepeat: Bool = false, sync: Bool = true, probe: ProbeMode = .index) {
+        self.sync = sync
+        self.probe = probe
         self.audio = audio
         self.format = format
         self.faststart = faststart

@@ -1,0 +1,117 @@
+import Foundation
+@testable import HeliosMedia
+import Testing
+
+/// Index-only probing (`ProbeMode.index`: MP4/MOV packets from the sample tables, payloads unread) must report exactly
+/// what the packet scan reports, on every fixture set and on damaged copies of its files: the same `ProbedInput`, or
+/// the same error.
+@Suite("Probe modes: index-only equals the scan", .serialized)
+struct ProbeModeTests {
+    static let sets = [
+        "mp4-h264-aac", "mp4-hevc-aac", "mov-h264-pcm", "mov-prores-pcm", "webm-vp9-opus", "mkv-av1-opus", "ts-h264-aac",
+        "mp4-video-only", "m4a-audio-only", "exact-mp4", "exact-mkv", "exact-webm", "webm-opus-uneven",
+        "bad-resolution", "bad-codec", "bad-samplerate", "bad-layout", "bad-fps", "bad-nokeyframe", "bad-ac3-audio",
+        "bad-short-audio",
+    ] + ChunkMatrixTests.sets
+
+    /// What probing gave: the input, or the error's description.
+    enum Outcome: Equatable, CustomStringConvertible {
+        case probed(ProbedInput)
+        case failed(String)
+
+        var description: String {
+            switch self {
+            case .probed(let input): "probed \(input.streams.map(\.packetCount)) packets"
+            case .failed(let message): "failed: \(message)"
+            }
+        }
+    }
+
+    /// Probes `files` in series (the first is the reference, as in a stitch) with `mode`.
+    static func probe(_ files: [URL], mode: ProbeMode) -> [(Outcome, Int64?)] {
+        var reference: ProbeReference?
+        return files.map { file in
+            do {
+                let (input, bytes) = try MediaProbe.probeCounting(file, reference: &reference, cancellation: nil, mode: mode)
+                return (.probed(input), bytes)
+            } catch {
+                return (.failed("\(error)"), nil)
+            }
+        }
+    }
+
+    @Test("the same probe results, and MP4/MOV payloads not read", arguments: sets)
+    func sameResults(set: String) async throws {
+        let files = try await FixtureCache.shared.files(set)
+        let scanned = Self.probe(files, mode: .scan), indexed = Self.probe(files, mode: .index)
+        for (k, file) in files.enumerated() {
+            #expect(indexed[k].0 == scanned[k].0, "\(file.lastPathComponent): index \(indexed[k].0), scan \(scanned[k].0)")
+            #expect(scanned[k].1 == nil)
+            // Once payloads are skipped, what is read from disk is at most the NAL unit headers of H.264/HEVC (tiny
+            // frames may be read whole) and nothing of other codecs' payloads.
+            if case .probed(let input) = indexed[k].0, let bytes = indexed[k].1 {
+                let payload = input.streams.reduce(Int64(0)) { $0 + $1.payloadBytes }
+                let nal = input.streams.contains { ["h264", "hevc"].contains($0.signature.codec) }
+                #expect(nal ? bytes <= payload : bytes * 10 <= payload, "\(file.lastPathComponent): read \(bytes) bytes, payloads \(payload)")
+            }
+        }
+        // Index-only reading applies to MP4/MOV streams of indexable codecs (not fragmented MP4 with H.264/HEVC);
+        // everything else is scanned.
+        let isobmff = ["mp4", "mov", "m4a"].contains(files[0].pathExtension)
+        if isobmff, !set.contains("fmp4"), case .probed(let input) = indexed.last!.0,
+           input.streams.allSatisfy({ MediaProbe.isIndexable($0.signature) }), files.count > 1 {
+            #expect(indexed.last!.1 != nil, "\(set): expected index-only probing")
+        }
+        if !isobmff { #expect(indexed.allSatisfy { $0.1 == nil }, "\(set): scanned") }
+    }
+
+    /// Damaged copies of a file: cut at several points, a byte flipped at evenly spread offsets (sample tables,
+    /// box headers and payloads alike), an mdat that claims more than the file holds.
+    static func damagedCopies(of file: URL, into dir: URL) throws -> [URL] {
+        let data = try Data(contentsOf: file)
+        var copies: [(String, Data)] = []
+        for fraction in [0.25, 0.5, 0.9, 0.99] { copies.append(("cut\(Int(fraction * 100))", data.prefix(Int(Double(data.count) * fraction)))) }
+        copies.append(("cut-last-byte", data.dropLast()))
+        for k in 1...12 {
+            var flipped = data
+            let at = data.count * k / 13
+            flipped[at] ^= 0x5A
+            copies.append(("flip\(k)", flipped))
+        }
+        if let range = data.range(of: Data("mdat".utf8)), range.lowerBound >= 4 {
+            var grown = data
+            let at = range.lowerBound - 4
+            let size = UInt32(grown[at]) << 24 | UInt32(grown[at + 1]) << 16 | UInt32(grown[at + 2]) << 8 | UInt32(grown[at + 3])
+            if size > 1 {
+                let bigger = size &+ 4096
+                for i in 0..<4 { grown[at + i] = UInt8(truncatingIfNeeded: bigger >> (24 - 8 * UInt32(i))) }
+                copies.append(("mdat-too-long", grown))
+            }
+        }
+        return try copies.map { name, bytes in
+            let url = dir.appendingPathComponent("\(file.deletingPathExtension().lastPathComponent)-\(name).\(file.pathExtension)")
+            try bytes.write(to: url)
+            return url
+        }
+    }
+
+    @Test("damaged copies: the same result or the same error", arguments: [
+        "mp4-h264-aac", "mov-h264-pcm", "m4a-audio-only", "matrix-mp4-h264-bf3-b", "matrix-fmp4-h264-bf3-a", "matrix-mp4-hevc-bf4-a",
+        "webm-vp9-opus", "ts-h264-aac",
+    ])
+    func damaged(set: String) async throws {
+        let files = try await FixtureCache.shared.files(set)
+        let dir = try makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        var failures = 0
+        for file in files.dropFirst().prefix(2) {
+            for copy in try Self.damagedCopies(of: file, into: dir) {
+                // The good first chunk as reference, then the damaged one: as a stitch would probe them.
+                let scanned = Self.probe([files[0], copy], mode: .scan), indexed = Self.probe([files[0], copy], mode: .index)
+                #expect(indexed[1].0 == scanned[1].0, "\(copy.lastPathComponent): index \(indexed[1].0), scan \(scanned[1].0)")
+                if case .failed = scanned[1].0 { failures += 1 }
+            }
+        }
+        #expect(failures > 0, "some damage must be caught, or the copies test nothing")
+    }
+}
