@@ -22,6 +22,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.0"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.100.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
     ],
     targets: [
         // FFmpeg's C libraries, found with pkg-config; apt names the Debian packages.
@@ -69,6 +71,8 @@ let package = Package(
             dependencies: [
                 "HeliosOrchestrator", "HeliosStorage",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOFoundationCompat", package: "swift-nio"),
@@ -82,6 +86,19 @@ let package = Package(
                 "HeliosMedia", "HeliosOrchestrator", "HeliosStorage", "HeliosWorkers",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOFoundationCompat", package: "swift-nio"),
+            ]
+        ),
+        // `helios-worker serve`: the chunk protocol over HTTP for Cloud Run (or any container host), on Hummingbird 2
+        // with graceful shutdown through swift-service-lifecycle. The only target that links Hummingbird.
+        .target(
+            name: "HeliosWorkerServer",
+            dependencies: [
+                "HeliosRuntime", "HeliosWorkers",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOFoundationCompat", package: "swift-nio"),
             ]
@@ -110,7 +127,7 @@ let package = Package(
         .executableTarget(
             name: "helios-worker",
             dependencies: [
-                "HeliosRuntime", "HeliosWorkers", "HeliosStorage",
+                "HeliosRuntime", "HeliosWorkers", "HeliosStorage", "HeliosWorkerServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -125,11 +142,26 @@ let package = Package(
         // Benchmark-only driver of the S3 store (Benchmarks/s3.py), until `helios artifacts` covers it.
         .executableTarget(name: "helios-s3-bench", dependencies: ["HeliosStorage"]),
         // Fixture sets, the ffmpeg/ffprobe oracles and a process runner, shared by the test targets.
-        .target(name: "HeliosTestSupport", path: "Tests/HeliosTestSupport"),
+        .target(name: "HeliosTestSupport", path: "Tests/HeliosTestSupport", exclude: ["Peers"]),
         .testTarget(name: "HeliosMediaTests", dependencies: ["HeliosMedia", "HeliosTestSupport"]),
         .testTarget(name: "HeliosOrchestratorTests", dependencies: ["HeliosOrchestrator", "HeliosStorage"]),
         .testTarget(name: "HeliosStorageTests", dependencies: ["HeliosStorage", "HeliosTestSupport"], exclude: ["Vectors"]),
-        .testTarget(name: "HeliosWorkersTests", dependencies: ["HeliosWorkers", "HeliosRuntime", "HeliosTestSupport", "helios-worker", "helios-synth"], exclude: ["Vectors"]),
+        .testTarget(
+            name: "HeliosWorkersTests",
+            dependencies: ["HeliosWorkers", "HeliosRuntime", "HeliosTestSupport", "helios-worker", "helios-synth", .product(name: "_CryptoExtras", package: "swift-crypto")],
+            exclude: ["Vectors"]
+        ),
+        .testTarget(
+            name: "HeliosWorkerServerTests",
+            dependencies: [
+                "HeliosWorkerServer", "HeliosWorkers", "HeliosRuntime", "HeliosOrchestrator", "HeliosStorage", "HeliosTestSupport",
+                "helios-worker", "helios-synth", "helios",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOFoundationCompat", package: "swift-nio"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
+            ]
+        ),
         .testTarget(name: "HeliosSynthTests", dependencies: ["HeliosSynth"]),
         .testTarget(name: "HeliosCLITests", dependencies: ["helios-stitch", "helios", "HeliosMedia", "HeliosTestSupport"]),
         .testTarget(

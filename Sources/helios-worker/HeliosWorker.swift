@@ -12,10 +12,11 @@ struct HeliosWorker: AsyncParsableCommand {
         commandName: "helios-worker",
         abstract: "Serve Helios chunk requests on a remote platform.",
         discussion: """
-            Exit codes: 0 the platform stopped the worker; 1 the runtime API could not be reached or the worker is \
-            misconfigured (reported to the platform first where it has a way).
+            Exit codes: 0 the platform stopped the worker (serve: after a graceful SIGTERM/SIGINT); 1 the runtime API \
+            could not be reached, the port could not be bound, or the worker is misconfigured (reported to the platform \
+            first where it has a way).
             """,
-        subcommands: [LambdaCommand.self])
+        subcommands: [LambdaCommand.self, ServeCommand.self])
 }
 
 /// `helios-worker lambda`: a custom runtime on the Lambda Runtime API (`AWS_LAMBDA_RUNTIME_API`).

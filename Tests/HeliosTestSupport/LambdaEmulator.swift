@@ -66,28 +66,9 @@ public final class LambdaEmulator: @unchecked Sendable {
     public func stop() {
         guard process.isRunning else { return }
         let pid = process.processIdentifier
-        for child in descendants(of: pid) { kill(child, SIGKILL) }
+        for child in ProcessTreeReader.descendants(of: pid) { kill(child, SIGKILL) }
         kill(pid, SIGKILL)
         process.waitUntilExit()
-    }
-
-    /// The process tree under `pid`, read from /proc.
-    func descendants(of pid: Int32) -> [Int32] {
-        guard let entries = try? FileManager.default.contentsOfDirectory(atPath: "/proc") else { return [] }
-        var children: [Int32: [Int32]] = [:]
-        for entry in entries {
-            guard let child = Int32(entry), let stat = try? String(contentsOfFile: "/proc/\(entry)/stat", encoding: .utf8),
-                  let close = stat.lastIndex(of: ")") else { continue }
-            let fields = stat[stat.index(after: close)...].split(separator: " ")
-            if fields.count > 2, let parent = Int32(fields[1]) { children[parent, default: []].append(child) }
-        }
-        var result: [Int32] = []
-        var queue = children[pid] ?? []
-        while let next = queue.popLast() {
-            result.append(next)
-            queue += children[next] ?? []
-        }
-        return result
     }
 
     deinit { stop() }

@@ -7,7 +7,8 @@ import NIOCore
 import NIOFoundationCompat
 
 extension WorkerRuntime {
-    func run(_ request: ChunkRequest, in workspace: URL, platformDeadlineMs: Int64?, started: ContinuousClock.Instant) async throws -> ChunkResponse {
+    func run(_ request: ChunkRequest, in workspace: URL, platformDeadlineMs: Int64?, started: ContinuousClock.Instant,
+             progress: @Sendable (ChunkProgress) -> Void = { _ in }) async throws -> ChunkResponse {
         let chunkName = "chunk \(request.chunk.id) of job \(request.jobId)"
         // The spec decides what runs: the request must describe one of its chunks exactly.
         let spec = try await fetchSpec(request)
@@ -21,6 +22,7 @@ extension WorkerRuntime {
               chunk.startFrame == request.chunk.startFrame, chunk.frameCount == request.chunk.frameCount else {
             throw WorkerFailure(.badRequest, "\(chunkName): the request does not match the spec's chunk (a worker runs only commands from the spec it fetched)")
         }
+        progress(ChunkProgress(phase: .accepted))
         let argv: [String]
         do { argv = try CommandLineSplitter.split(chunk.command) } catch {
             throw WorkerFailure(.badRequest, "\(chunkName): command cannot be split: \(error)")
@@ -48,10 +50,12 @@ extension WorkerRuntime {
             let assets = workspace.appendingPathComponent(".helios-assets")
             try await fetchAssets(request.jobId, manifest, assets)
             environment["HELIOS_ASSETS_DIR"] = assets.path
+            progress(ChunkProgress(phase: .assets))
         }
 
         let timeout = try remainingTime(request: request, platformDeadlineMs: platformDeadlineMs, chunkName: chunkName)
         let result: WorkerResult
+        progress(ChunkProgress(phase: .rendering))
         do {
             result = try await adapter.execute(WorkerJob(jobId: request.jobId, chunkId: chunk.id, command: chunk.command,
                                                          workingDirectory: workspace, environment: environment, timeout: timeout))
@@ -74,7 +78,9 @@ extension WorkerRuntime {
             return .failure(WorkerFailure(.deterministic, "\(chunkName): \(chunk.outputFile) is not readable media: \(error)"),
                             exitCode: 0, durationMs: durationMs, stdoutTail: result.stdout, stderrTail: result.stderr)
         }
+        progress(ChunkProgress(phase: .rendered, framesDone: chunk.frameCount))
         let uploaded = try await upload(output, request: request, chunkName: chunkName)
+        progress(ChunkProgress(phase: .uploaded, framesDone: chunk.frameCount, bytesUploaded: uploaded.bytes))
         return ChunkResponse(status: .succeeded, exitCode: 0, output: uploaded,
                              durationMs: Int64((ContinuousClock.now - started) / .milliseconds(1)),
                              stdoutTail: result.stdout, stderrTail: result.stderr)

@@ -77,8 +77,9 @@ public struct WorkerRuntime: Sendable {
         await respond(to: payload, platformDeadlineMs: platformDeadlineMs).encodedWithinLimit()
     }
 
-    /// Handles one encoded request.
-    public func respond(to payload: Data, platformDeadlineMs: Int64? = nil) async -> ChunkResponse {
+    /// Handles one encoded request; `progress` hears each phase of the work as it happens.
+    public func respond(to payload: Data, platformDeadlineMs: Int64? = nil,
+                        progress: @escaping @Sendable (ChunkProgress) -> Void = { _ in }) async -> ChunkResponse {
         let started = ContinuousClock.now
         func elapsed() -> Int64 { Int64((ContinuousClock.now - started) / .milliseconds(1)) }
         let request: ChunkRequest
@@ -89,7 +90,7 @@ public struct WorkerRuntime: Sendable {
         let workspace = configuration.workspaceRoot.appendingPathComponent("helios-\(request.jobId)-\(request.chunk.id)-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: workspace) }
         do {
-            return try await run(request, in: workspace, platformDeadlineMs: platformDeadlineMs, started: started)
+            return try await run(request, in: workspace, platformDeadlineMs: platformDeadlineMs, started: started, progress: progress)
         } catch let failure as WorkerFailure {
             return .failure(failure, durationMs: elapsed())
         } catch let error as StorageError {

@@ -1,0 +1,152 @@
+import Foundation
+import HeliosOrchestrator
+import HeliosStorage
+import HeliosTestSupport
+import HeliosWorkers
+import Testing
+
+/// `helios-worker serve` as a real process on loopback: real chunk commands, a real local store, AsyncHTTPClient
+/// as the caller.
+@Suite(.serialized) struct WorkerServerTests {
+    @Test("a chunk is served: 200 with a succeeded response, the output stored under its attempt key; /healthz answers; logs are JSON lines with severity")
+    func servesAChunk() async throws {
+        let chunk = ServerHarness.synthChunk("c1", start: 3, count: 2)
+        let harness = try await ServerHarness(chunks: [ServerHarness.synthChunk("c0", start: 0, count: 3), chunk])
+        defer { harness.stop() }
+        let server = try await WorkerServerProcess.built(environment: harness.environment)
+        defer { server.stop() }
+
+        let health = try await exchange(server.url + "/healthz", method: "GET")
+        #expect(health.status == 200)
+        #expect(String(decoding: health.body, as: UTF8.self).contains("\"status\":\"ok\""))
+
+        let answer = try await exchange(server.url + "/v1/chunks", body: try encoded(harness.request(chunk)),
+                                        headers: [("Content-Type", "application/json")])
+        #expect(answer.status == 200, "\(String(decoding: answer.body, as: UTF8.self)) \(server.output)")
+        let response = try #require(answer.response)
+        #expect(response.status == .succeeded)
+        let key = try ArtifactKey("renders/job1/chunks/c1/attempt-1/c1.mp4")
+        #expect(response.output?.uri == harness.store.uri(for: key))
+        let stored = try await harness.store.metadata(key)
+        #expect(stored.sha256 == response.output?.sha256)
+        let local = harness.home.appendingPathComponent("c1.mp4")
+        _ = try await harness.store.download(key, to: local)
+        #expect(try await Oracle.frameHashes(local).count == 2)
+
+        let lines = server.logLines
+        #expect(lines.contains { $0["message"] as? String == "listening" && $0["severity"] as? String == "NOTICE" })
+        #expect(lines.contains { $0["message"] as? String == "chunk" && $0["chunk"] as? String == "c1" && $0["severity"] as? String == "INFO" })
+        #expect(lines.allSatisfy { $0["severity"] != nil && $0["time"] != nil })
+    }
+
+    @Test("with Accept: application/x-ndjson the answer streams progress and heartbeat lines, then the response")
+    func streamsProgress() async throws {
+        let chunk = ServerHarness.slowChunk("slow", seconds: 2)
+        let harness = try await ServerHarness(chunks: [chunk])
+        defer { harness.stop() }
+        let server = try await WorkerServerProcess.built(["--heartbeat", "0.3"], environment: harness.environment)
+        defer { server.stop() }
+
+        let answer = try await exchange(server.url + "/v1/chunks", body: try encoded(harness.request(chunk)),
+                                        headers: [("Accept", "application/x-ndjson")])
+        #expect(answer.status == 200)
+        #expect(answer.headers["content-type"] == "application/x-ndjson")
+        let lines = answer.lines
+        let phases = lines.compactMap { line -> ChunkProgress.Phase? in if case .progress(let p) = line { p.phase } else { nil } }
+        #expect(phases == [.accepted, .rendering, .rendered, .uploaded], "\(lines)")
+        #expect(lines.contains { if case .heartbeat = $0 { true } else { false } })
+        guard case .response(let response)? = lines.last else { Issue.record("the last line is not the response: \(lines)"); return }
+        #expect(response.status == .succeeded)
+        let uploaded = lines.compactMap { line -> ChunkProgress? in if case .progress(let p) = line, p.phase == .uploaded { p } else { nil } }.first
+        #expect(uploaded?.bytesUploaded == response.output?.bytes)
+        #expect(uploaded?.framesDone == 2)
+    }
+
+    @Test("a second chunk while one runs gets 429 with Retry-After; a body over the limit gets 413; a malformed one 400")
+    func limits() async throws {
+        let slow = ServerHarness.slowChunk("slow", seconds: 3)
+        let harness = try await ServerHarness(chunks: [slow])
+        defer { harness.stop() }
+        let server = try await WorkerServerProcess.built(["--max-request-bytes", "4096", "--retry-after", "7"], environment: harness.environment)
+        defer { server.stop() }
+
+        let first = Task { try await exchange(server.url + "/v1/chunks", body: try encoded(harness.request(slow))) }
+        // Wait until the first chunk holds the slot.
+        var busy = 0
+        for _ in 0..<200 where busy == 0 {
+            try await Task.sleep(for: .milliseconds(25))
+            let health = try await exchange(server.url + "/healthz", method: "GET")
+            busy = (try? JSONSerialization.jsonObject(with: health.body) as? [String: Any])?["busy"] as? Int ?? 0
+        }
+        #expect(busy == 1)
+        let second = try await exchange(server.url + "/v1/chunks", body: try encoded(harness.request(slow, attempt: 2)))
+        #expect(second.status == 429)
+        #expect(second.headers["retry-after"] == "7")
+        #expect(second.response?.error?.type == .retryable)
+
+        let big = Data(repeating: 0x20, count: 5000)
+        let tooLarge = try await exchange(server.url + "/v1/chunks", body: big)
+        #expect(tooLarge.status == 413)
+        #expect(tooLarge.response?.error?.type == .badRequest)
+
+        #expect(try await first.value.response?.status == .succeeded)
+        let malformed = try await exchange(server.url + "/v1/chunks", body: Data("{\"version\":1}".utf8))
+        #expect(malformed.status == 400)
+        #expect(malformed.response?.error?.message.contains("missing field") == true)
+    }
+
+    @Test("SIGTERM with a chunk running: it finishes within the grace period, new chunks get 503, and the server exits 0")
+    func sigtermFinishesInFlight() async throws {
+        let slow = ServerHarness.slowChunk("slow", seconds: 2)
+        let harness = try await ServerHarness(chunks: [slow])
+        defer { harness.stop() }
+        let server = try await WorkerServerProcess.built(["--shutdown-grace", "30"], environment: harness.environment)
+        defer { server.stop() }
+
+        let first = Task { try await exchange(server.url + "/v1/chunks", body: try encoded(harness.request(slow))) }
+        try await waitUntil { (try? await busyCount(server)) == 1 }
+        server.signal(SIGTERM)
+        try await waitUntil { server.output.contains("\"draining\"") }
+        let refused = try? await exchange(server.url + "/v1/chunks", body: try encoded(harness.request(slow, attempt: 2)))
+        // Still listening while it drains: a new chunk is refused as retryable.
+        #expect(refused?.status == 503)
+        #expect(refused?.response?.error?.type == .retryable)
+        let answer = try await first.value
+        #expect(answer.status == 200)
+        #expect(answer.response?.status == .succeeded)
+        #expect(await server.waitForExit() == 0)
+    }
+
+    @Test("SIGTERM with a chunk that outlasts the grace period: the chunk is stopped, answers 503 with a retryable error, nothing is stored, and the server exits 0")
+    func sigtermStopsLongChunk() async throws {
+        let slow = ServerHarness.slowChunk("slow", seconds: 60)
+        let harness = try await ServerHarness(chunks: [slow])
+        defer { harness.stop() }
+        let server = try await WorkerServerProcess.built(["--shutdown-grace", "0.5"], environment: harness.environment)
+        defer { server.stop() }
+
+        let first = Task { try await exchange(server.url + "/v1/chunks", body: try encoded(harness.request(slow))) }
+        try await waitUntil { (try? await busyCount(server)) == 1 }
+        server.signal(SIGTERM)
+        let answer = try await first.value
+        #expect(answer.status == 503)
+        #expect(answer.response?.error?.type == .retryable, "\(String(decoding: answer.body, as: UTF8.self))")
+        #expect(answer.response?.error?.message.contains("shutting down") == true)
+        #expect(await server.waitForExit() == 0)
+        #expect(try await harness.store.exists(try ArtifactKey("renders/job1/chunks/slow/attempt-1/slow.mp4")) == false)
+    }
+}
+
+func busyCount(_ server: WorkerServerProcess) async throws -> Int {
+    let health = try await exchange(server.url + "/healthz", method: "GET", timeout: .seconds(5))
+    return (try JSONSerialization.jsonObject(with: health.body) as? [String: Any])?["busy"] as? Int ?? -1
+}
+
+/// Polls `condition` every 25 ms for at most 30 s.
+func waitUntil(_ condition: () async -> Bool) async throws {
+    for _ in 0..<1200 {
+        if await condition() { return }
+        try await Task.sleep(for: .milliseconds(25))
+    }
+    Issue.record("condition not met within 30 s")
+}
