@@ -5,57 +5,46 @@ import Logging
 
 /// Runs chunks on AWS Lambda through the executor's `WorkerAdapter` seam.
 ///
-/// Before the first dispatch the spec goes to the store (create-only), and a local-directory `assetsUrl` is pushed
-/// once as an asset bundle under `{storePrefix}/bundles` (its manifest named in every request). Each chunk is then
-/// one synchronous invoke of a ``ChunkRequest`` whose output goes under
+/// What every remote pool of a job does alike is the job's ``RemoteJobContext``: the spec in the store
+/// (create-only), a local-directory `assetsUrl` pushed once as an asset bundle, attempt numbers continuing after
+/// those already stored and shared by every pool, and the check of an accepted output by one HEAD (the merge fetches
+/// it from the store). Each chunk is then one synchronous invoke of a ``ChunkRequest`` whose output goes under
 /// `{storePrefix}/{job}/chunks/{chunk}/attempt-{n}/`, a new attempt key for every call, so a late attempt can never
-/// replace another's output. Attempt numbers continue after those already in the store (a resumed run). The
-/// accepted output is not downloaded: one HEAD checks the store holds, at that attempt's key, the size and SHA-256
-/// the worker reported, and the job records the URI; the merge fetches it.
+/// replace another's output.
 ///
 /// Throttling (429) halves how many invokes are in flight and successes add one back (``ConcurrencyGate``); the
 /// throttled attempt is retried by the executor. A chunk whose command fails is not retried.
 public struct AwsLambdaAdapter: WorkerAdapter {
-    public let spec: JobSpec
+    public let context: RemoteJobContext
+    public var spec: JobSpec { context.spec }
     /// Where requests point the worker at (a store every worker can reach) and where the spec is put.
-    public let store: any ArtifactStore
-    public let storePrefix: ArtifactKey
+    public var store: any ArtifactStore { context.store }
+    public var storePrefix: ArtifactKey { context.storePrefix }
     public let invokers: InvokerPool
     public let gate: ConcurrencyGate
     /// The platform's timeout for one invoke (the worker gets the matching deadline).
     public let invokeTimeout: Duration
-    let attempts = AttemptCounter()
-    let specUpload = OnceTask<String>()
-    let assetsUpload = OnceTask<String?>()
-    let storedAttempts = OnceTask<[String: Int]>()
     let logger: Logger
 
-    public init(spec: JobSpec, store: any ArtifactStore, storePrefix: ArtifactKey, invokers: InvokerPool, maximumConcurrency: Int,
-                invokeTimeout: Duration = .seconds(900), logger: Logger = Logger(label: "helios.worker.lambda")) {
-        self.spec = spec
-        self.store = store
-        self.storePrefix = storePrefix
+    public init(context: RemoteJobContext, invokers: InvokerPool, maximumConcurrency: Int, invokeTimeout: Duration = .seconds(900),
+                logger: Logger = Logger(label: "helios.worker.lambda")) {
+        self.context = context
         self.invokers = invokers
         self.gate = ConcurrencyGate(maximum: maximumConcurrency)
         self.invokeTimeout = invokeTimeout
         self.logger = logger
     }
 
+    /// An adapter with a job context of its own (a single Lambda pool).
+    public init(spec: JobSpec, store: any ArtifactStore, storePrefix: ArtifactKey, invokers: InvokerPool, maximumConcurrency: Int,
+                invokeTimeout: Duration = .seconds(900), logger: Logger = Logger(label: "helios.worker.lambda")) {
+        self.init(context: RemoteJobContext(spec: spec, store: store, storePrefix: storePrefix), invokers: invokers,
+                  maximumConcurrency: maximumConcurrency, invokeTimeout: invokeTimeout, logger: logger)
+    }
+
     public func execute(_ job: WorkerJob) async throws -> WorkerResult {
-        guard let chunk = spec.chunks.first(where: { $0.id == job.chunkId }) else {
-            throw RemoteChunkError(WorkerFailure(.badRequest, "chunk \(job.chunkId) is not in job \(spec.id)"), chunkId: job.chunkId)
-        }
         let started = ContinuousClock.now
-        let specURI = try await specUpload.value { try await self.uploadSpec() }
-        let manifestURI = try await assetsUpload.value { try await self.uploadAssets(from: job.workingDirectory) }
-        let stored = try await storedAttempts.value { try await self.listStoredAttempts() }
-        let attempt = await attempts.next(chunk.id, after: stored[chunk.id] ?? 0)
-        let deadline = Int64(Date().timeIntervalSince1970 * 1000) + Int64(invokeTimeout / .milliseconds(1))
-        let request = ChunkRequest(
-            jobId: spec.id,
-            chunk: .init(id: chunk.id, startFrame: chunk.startFrame, frameCount: chunk.frameCount, command: chunk.command, outputFile: chunk.outputFile),
-            attempt: attempt, spec: .url(specURI), assetsManifest: manifestURI, output: .store(prefix: store.uri(for: storePrefix)),
-            deadlineMs: deadline)
+        let (request, chunk) = try await context.nextRequest(chunkId: job.chunkId, jobDirectory: job.workingDirectory, timeout: invokeTimeout)
 
         await gate.acquire()
         let invoker = await invokers.acquire()
@@ -75,76 +64,10 @@ public struct AwsLambdaAdapter: WorkerAdapter {
             }
             throw RemoteChunkError(error.failure, chunkId: chunk.id)
         }
-        guard response.status == .succeeded, let output = response.output else {
-            let failure = response.error ?? WorkerFailure(.retryable, "chunk \(chunk.id): the worker answered failed without a reason")
-            throw RemoteChunkError(failure, chunkId: chunk.id, exitCode: response.exitCode, stderrTail: response.stderrTail)
-        }
-        try await verify(output, of: chunk, attempt: attempt)
         let worker = "lambda:\(invoker.functionName)@\(invoker.endpoint.host ?? "")\(invoker.endpoint.port.map { ":\($0)" } ?? "")"
+        let record = try await context.accept(response, for: request, worker: worker)
         return WorkerResult(exitCode: 0, stdout: response.stdoutTail, stderr: response.stderrTail,
-                            durationMs: Int64((ContinuousClock.now - started) / .milliseconds(1)),
-                            output: ChunkOutputRecord(uri: output.uri, bytes: output.bytes, sha256: output.sha256, attempt: attempt, worker: worker))
-    }
-
-    /// Puts the spec where workers read it, once per run; an identical spec already there (a resumed job) is reused.
-    func uploadSpec() async throws -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        let bytes = Array(try encoder.encode(spec))
-        let key = try storePrefix.appending("\(spec.id)/spec.json")
-        let putError: StorageError
-        do {
-            return try await store.put(bytes: bytes, to: key, options: PutOptions(contentType: "application/json", ifAbsent: true)).uri
-        } catch {
-            putError = error
-        }
-        guard putError.code == .alreadyExists else { throw putError }
-        guard try await store.get(key) == bytes else {
-            throw RemoteChunkError(WorkerFailure(.badRequest, "\(store.uri(for: key)) holds a different spec for job \(spec.id); not overwritten"), chunkId: "spec")
-        }
-        return store.uri(for: key)
-    }
-
-    /// Checks, with one HEAD, that the store holds the reported output at this attempt's key with the reported size and
-    /// SHA-256. The output stays in the store; the job records its URI and the merge fetches it.
-    func verify(_ output: ChunkResponse.Output, of chunk: RenderJobChunk, attempt: Int) async throws {
-        let file = URL(fileURLWithPath: chunk.outputFile).lastPathComponent
-        let key = try storePrefix.appending(ChunkRequest.outputKey(jobId: spec.id, chunkId: chunk.id, attempt: attempt, file: file))
-        guard output.uri == store.uri(for: key) else {
-            throw RemoteChunkError(WorkerFailure(.retryable, "chunk \(chunk.id): the worker reported \(output.uri), not attempt \(attempt)'s key \(store.uri(for: key))"), chunkId: chunk.id)
-        }
-        let stored = try await store.metadata(key)
-        guard stored.sha256 == output.sha256, stored.size == output.bytes else {
-            throw RemoteChunkError(WorkerFailure(.retryable, "chunk \(chunk.id): \(output.uri) is not what the worker reported (stored: sha256 \(stored.sha256 ?? "?"), \(stored.size) bytes; reported: sha256 \(output.sha256), \(output.bytes) bytes)"), chunkId: chunk.id)
-        }
-    }
-
-    /// Pushes the spec's local asset directory as a bundle, once per run, and returns its manifest's URI; nil when the
-    /// spec names no local directory (a remote `assetsUrl` is left to the chunk command). Unchanged files are not sent
-    /// again (content-addressed).
-    func uploadAssets(from jobDirectory: URL) async throws -> String? {
-        guard let directory = spec.localAssetsDirectory(relativeTo: jobDirectory) else { return nil }
-        let bundles = AssetBundles(store: store, prefix: try storePrefix.appending("bundles"))
-        let report: BundleUploadReport
-        do { report = try await bundles.uploadAssetBundle(jobId: spec.id, localDirectory: directory) } catch {
-            let kind: WorkerFailure.Kind = error.isRetryable ? .retryable : .badRequest
-            throw RemoteChunkError(WorkerFailure(kind, "job \(spec.id): cannot push the assets in \(directory.path): \(error)"), chunkId: "assets")
-        }
-        logger.info("assets pushed", metadata: ["manifest": "\(report.manifestURI)", "files": "\(report.files)", "uploaded": "\(report.uploadedFiles)"])
-        return report.manifestURI
-    }
-
-    /// The highest attempt number already in the store for each chunk of this job (`…/chunks/{chunk}/attempt-{n}/…`),
-    /// so a resumed run never reuses an earlier run's attempt key.
-    func listStoredAttempts() async throws -> [String: Int] {
-        var highest: [String: Int] = [:]
-        let prefix = try storePrefix.appending("\(spec.id)/chunks")
-        for try await item in store.list(prefix: prefix, recursive: true) {
-            let parts = item.key.rawValue.dropFirst(prefix.rawValue.count).split(separator: "/")
-            guard parts.count >= 2, parts[1].hasPrefix("attempt-"), let n = Int(parts[1].dropFirst("attempt-".count)) else { continue }
-            highest[String(parts[0]), default: 0] = max(highest[String(parts[0])] ?? 0, n)
-        }
-        return highest
+                            durationMs: Int64((ContinuousClock.now - started) / .milliseconds(1)), output: record)
     }
 }
 
@@ -199,30 +122,5 @@ public actor InvokerPool {
             idle[index].slots += 1
         }
         if !waiters.isEmpty { waiters.removeFirst().resume() }
-    }
-}
-
-/// Numbers each chunk's attempts across retries: the first after `stored` (the highest attempt already in the store),
-/// then one more each time.
-actor AttemptCounter {
-    var counts: [String: Int] = [:]
-    func next(_ chunk: String, after stored: Int = 0) -> Int {
-        let next = max(counts[chunk] ?? 0, stored) + 1
-        counts[chunk] = next
-        return next
-    }
-}
-
-/// A value computed once by the first caller; later callers wait for it. A failure is not cached.
-actor OnceTask<Value: Sendable> {
-    var task: Task<Value, Error>?
-    func value(_ make: @escaping @Sendable () async throws -> Value) async throws -> Value {
-        if let task { return try await task.value }
-        let task = Task { try await make() }
-        self.task = task
-        do { return try await task.value } catch {
-            self.task = nil
-            throw error
-        }
     }
 }
