@@ -125,6 +125,17 @@ final class InterruptHandler: @unchecked Sendable {
 }
 
 extension JobStatus {
+    /// Completed chunks counted by where they ran (the recorded outputs' workers; chunks without a record ran
+    /// locally), e.g. `cloudrun:https://a.run.app 8, lambda:render@… 8, local 8`; nil when nothing is recorded.
+    var chunksByWorker: String? {
+        guard let outputs = chunkOutputs, !outputs.isEmpty else { return nil }
+        var counts: [String: Int] = [:]
+        for record in outputs.values { counts[record.worker, default: 0] += 1 }
+        let unrecorded = completedChunks - outputs.count
+        if unrecorded > 0 { counts["local", default: 0] += unrecorded }
+        return counts.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
+    }
+
     /// A few lines for humans.
     var summary: String {
         var lines = ["job \(id): \(state.rawValue), \(completedChunks)/\(totalChunks) chunks (\(Int((progress * 100).rounded()))%)"]
@@ -147,6 +158,7 @@ extension JobStatus {
             let workers = Set(outputs.values.map(\.worker)).sorted().joined(separator: ", ")
             lines.append("stored chunk outputs: \(outputs.count), \(bytes) bytes, from \(workers) (URIs, SHA-256 and attempts in --json)")
         }
+        if let byWorker = chunksByWorker { lines.append("chunks by worker: \(byWorker)") }
         if let lease {
             let time = ISO8601DateFormatter()
             lines.append("runner: process \(lease.pid) on host \(lease.host); heartbeat \(time.string(from: lease.heartbeatAt)), lease expires \(time.string(from: lease.expiresAt))")

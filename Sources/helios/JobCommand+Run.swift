@@ -27,8 +27,8 @@ struct ExecutionOptions: ParsableArguments {
     @Flag(help: "No progress output.")
     var quiet = false
 
-    @Option(help: ArgumentHelp("Where chunks run: local[@N] (processes here, the default) or lambda:FUNCTION[@N] (AWS Lambda, N invokes in flight).", valueName: "POOL"))
-    var workers: String?
+    @Option(help: ArgumentHelp("Where chunks run: local[@N] (processes here, the default), lambda:FUNCTION[@N] (AWS Lambda, N invokes in flight) or cloudrun:URL[@N] (a Cloud Run service running helios-worker serve). Repeat it to spread one job over several pools, each with its own N (default 4); a retry may go to another pool.", valueName: "POOL"))
+    var workers: [String] = []
 
     @Option(help: ArgumentHelp("Store remote workers read the spec from and write chunk outputs to: s3://BUCKET/PREFIX or a file:// URI (default: the default store, HELIOS_STORAGE).", valueName: "URI"))
     var storage: String?
@@ -42,17 +42,19 @@ struct ExecutionOptions: ParsableArguments {
         if let concurrency, concurrency < 1 { throw ValidationError("--concurrency must be at least 1") }
         if let retries, retries < 0 { throw ValidationError("--retries must not be negative") }
         if let timeout, timeout <= 0 { throw ValidationError("--timeout must be positive") }
-        let pool = try workers.map { text -> WorkerPool in
-            do { return try WorkerPool.parse(text) } catch { throw ValidationError("\(error)") }
+        let poolConcurrency: Int?
+        do { poolConcurrency = try WorkerPool.concurrency(of: workers, explicit: workers.count > 1 ? nil : concurrency) } catch {
+            throw ValidationError("\(error)")
         }
+        if workers.count > 1, concurrency != nil { throw ValidationError("--concurrency applies to one pool; give each --workers its own @N") }
         return RunSettings(
-            concurrency: concurrency ?? pool?.concurrency ?? previous?.concurrency ?? 4,
+            concurrency: poolConcurrency ?? concurrency ?? previous?.concurrency ?? 4,
             maxAttempts: retries.map { $0 + 1 } ?? previous?.maxAttempts ?? 3,
             chunkTimeoutSeconds: timeout ?? previous?.chunkTimeoutSeconds,
             merge: noMerge ? false : (previous?.merge ?? true),
             outputPath: output.map { URL(fileURLWithPath: $0).standardizedFileURL.path } ?? previous?.outputPath,
             outputCheck: outputCheck?.rawValue ?? previous?.outputCheck ?? OutputCheck.media.rawValue,
-            workers: workers ?? previous?.workers,
+            workers: workers.isEmpty ? previous?.workers : workers.joined(separator: " "),
             storage: storage ?? previous?.storage,
             audio: audio?.rawValue ?? previous?.audio)
     }
