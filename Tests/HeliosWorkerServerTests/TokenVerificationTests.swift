@@ -56,4 +56,24 @@ import _CryptoExtras
         // /healthz needs no token.
         #expect(try await exchange(server.url + "/healthz", method: "GET").status == 200)
     }
+
+    @Test("google-auth's own fetch_id_token, against the metadata stand-in, gets a token our server accepts (keys as Google's PEM certificate map)")
+    func referenceClientTokenIsAccepted() async throws {
+        let metadata = try await GooglePeer.metadata()
+        defer { metadata.stop() }
+        let directory = try makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let server = try await WorkerServerProcess.built(
+            ["--verify-id-token", "--audience", Self.audience, "--certs-url", metadata.pemCertsURL], environment: ["HELIOS_HOME": directory.path])
+        defer { server.stop() }
+        let token = try await GooglePeer.fetchIDToken(metadataHost: metadata.host, audience: Self.audience)
+        let accepted = try await exchange(server.url + "/v1/chunks", body: Data("{}".utf8), headers: [("Authorization", "Bearer \(token)")])
+        #expect(accepted.status == 400, "past the token check to the worker: \(String(decoding: accepted.body, as: UTF8.self))")
+        // The same token for another audience is refused.
+        let other = try await GooglePeer.fetchIDToken(metadataHost: metadata.host, audience: "https://other.a.run.app")
+        #expect(try await exchange(server.url + "/v1/chunks", body: Data("{}".utf8), headers: [("Authorization", "Bearer \(other)")]).status == 401)
+        // google-auth asked the stand-in as the issue records: root, service account, then identity with format=full.
+        let identity = try await metadata.log().filter { $0["event"] as? String == "identity" }
+        #expect(identity.count == 2 && identity.allSatisfy { $0["format"] as? String == "full" })
+    }
 }
