@@ -82,8 +82,11 @@ install -m 755 "$work/launcher" "$root/bootstrap"
 install -m 755 "$work/launcher" "$root/bootstrap-serve"
 for exe in "${executables[@]}"; do
     install -m 755 "$work/launcher" "$root/bin/$exe"
-    # Debug information is not needed to run; symbols stay for readable crash reports.
-    strip --strip-debug -o "$root/libexec/$exe" "$products/$exe"
+    # Debug information is not needed to run; symbols stay for readable crash reports in release packages. A debug
+    # build's unoptimized worker (with the Cloud Run server in it) is ~100 MB even so: debug packages drop the
+    # symbols that dynamic linking does not need, so they fit the default budget too.
+    if [ "$config" = debug ]; then strip_mode=--strip-unneeded; else strip_mode=--strip-debug; fi
+    strip "$strip_mode" -o "$root/libexec/$exe" "$products/$exe"
     chmod 755 "$root/libexec/$exe"
 done
 
