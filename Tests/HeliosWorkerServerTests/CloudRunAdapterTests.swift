@@ -138,7 +138,8 @@ import _CryptoExtras
         #expect(try await tokens.token(audience: "https://b.run.app") != first)
         #expect(await tokens.fetches == 2)
         clock.advance(seconds: 20)  // 310 s of 600: within 5 minutes of expiry
-        #expect(try await tokens.token(audience: "https://a.run.app") != first)
+        // Fetched again (the stand-in may mint the same bytes within one second, so the count tells, not the text).
+        _ = try await tokens.token(audience: "https://a.run.app")
         #expect(await tokens.fetches == 3)
     }
 
