@@ -40,6 +40,9 @@ import Testing
             }
         }
 
+        // Every invoke sent before the kill either was recorded or (the one in flight) landed in the store after it.
+        #expect(before.count + landedUnrecorded.count == sentBeforeKill, "recorded \(before.count), landed unrecorded \(landedUnrecorded)")
+
         let resume = try await setup.helios(["job", "resume", "lambdakill", "--quiet"], endpoints: proxy.endpoint)
         #expect(resume.status == 0, "\(resume.stdout)\n\(resume.stderr)\n\(setup.emulators[0].output)")
         #expect(proxy.requestCount - sentBeforeKill == 12 - before.count, "the resume invoked exactly the chunks without a recorded output")
