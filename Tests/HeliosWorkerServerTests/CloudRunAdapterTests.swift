@@ -161,6 +161,24 @@ import _CryptoExtras
         #expect(await adapter.gate.lowestLimit < 3)
     }
 
+    @Test("cancelling a chunk closes its request: the adapter returns while the server is still running the chunk, and resends nothing")
+    func cancellationClosesTheRequest() async throws {
+        let chunk = ServerHarness.slowChunk("slow", seconds: 60)
+        let stack = try await Stack(chunks: [chunk])
+        defer { stack.stop() }
+        let (adapter, _) = stack.adapter()
+        let job = try stack.job(chunk)
+        let task = Task { try await adapter.execute(job) }
+        try await waitUntil { (try? await busyCount(stack.server)) == 1 }
+        task.cancel()
+        let result = await task.result
+        guard case .failure(let error) = result else { Issue.record("a cancelled chunk succeeded"); return }
+        #expect(error is CancellationError || (error as? RemoteChunkError)?.failure.message.contains("cancelled") == true, "\(error)")
+        // Returned on cancellation, not on the chunk's answer: the server still holds the 60-second chunk.
+        #expect(try await busyCount(stack.server) == 1)
+        #expect(try await stack.tokenChecks().count == 1, "one request, not resent")
+    }
+
     @Test("after its resends a dead service is a retryable failure for the executor")
     func deadServiceIsRetryable() async throws {
         let chunk = ServerHarness.synthChunk("c0", start: 0, count: 1)

@@ -101,6 +101,8 @@ public struct CloudRunInvoker: Sendable {
         } catch let error as HTTPClientError where error == .deadlineExceeded || error == .readTimeout {
             throw CloudRunInvokeError(WorkerFailure(.timeout, "\(chunk): no answer from \(serviceURL.absoluteString) within \(limited)"))
         } catch {
+            // A cancelled task's request is closed by AsyncHTTPClient with its own error: not worth resending.
+            if Task.isCancelled { throw CloudRunInvokeError(WorkerFailure(.retryable, "\(chunk): the request was cancelled")) }
             throw CloudRunInvokeError(WorkerFailure(.retryable, "\(chunk): \(serviceURL.absoluteString) could not be reached: \(error)"), resendable: true)
         }
         return try Self.interpret(status: status, payload: payload, retryAfter: retryAfter, chunk: chunk, service: serviceURL.absoluteString)
