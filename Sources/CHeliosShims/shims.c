@@ -119,7 +119,7 @@ static void find_media_data(helios_index_io *io) {
 static int add_read(helios_index_io *io, int64_t start, int64_t end) {
     if (start >= end) return 0;
     if (io->read_count == io->read_capacity) {
-        int capacity = io->read_capacity ? io->read_capacity * 2 : 1024;
+        int capacity = io->read_capacity ? io->read_capacity * 2 : 64;
         int64_t *grown = av_realloc_array(io->reads, (size_t)capacity * 2, sizeof(int64_t));
         if (!grown) return -1;
         io->reads = grown;
