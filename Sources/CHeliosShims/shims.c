@@ -255,7 +255,9 @@ AVIOContext *helios_index_io_open(const char *path) {
     if (io->fd < 0 || fstat(io->fd, &info) != 0) goto fail;
     io->size = info.st_size;
     find_media_data(io);
-    const int buffer_size = 32768;
+    /* 4 KiB, not libavformat's 32 KiB: one such buffer per input, freed between heap-lived probe results, grew the
+     * heap by about 30 KB per input over 10,000 inputs (glibc keeps the holes); the media data is not read through it. */
+    const int buffer_size = 4096;
     uint8_t *buffer = av_malloc(buffer_size);
     if (!buffer) goto fail;
     AVIOContext *pb = avio_alloc_context(buffer, buffer_size, 0, io, index_io_read, NULL, index_io_seek);
