@@ -6,7 +6,7 @@ import Glibc
 
 /// `helios artifacts` and `helios bundle` as a user runs them: the real binary against a local store in a temp
 /// HELIOS_HOME, checked by exit code, output and the files it leaves.
-@Suite("helios artifacts and bundle CLI", .serialized, .timeLimit(.minutes(3)))
+@Suite("helios artifacts and bundle CLI", .serialized, .timeLimit(.minutes(6)))
 struct ArtifactsCLITests {
     static var binary: String {
         let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]

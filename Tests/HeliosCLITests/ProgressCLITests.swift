@@ -39,7 +39,7 @@ struct ProgressCLITests {
 }
 
 /// Ctrl-C as a user presses it: the stitch stops, exit code 130, and nothing is left beside the output.
-@Suite("helios-stitch interrupted", .serialized, .timeLimit(.minutes(2)))
+@Suite("helios-stitch interrupted", .serialized, .timeLimit(.minutes(6)))
 struct InterruptCLITests {
     @Test("SIGINT during the copy exits 130 and removes the temp file")
     func sigintDuringCopy() async throws {

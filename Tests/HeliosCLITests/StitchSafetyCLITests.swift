@@ -3,7 +3,7 @@ import Testing
 
 /// Nothing lost, nothing left: damaged chunks, outputs that must never be replaced, inputs named twice, killed and
 /// hung-up runs, and errors as JSON.
-@Suite("helios-stitch safety", .serialized, .timeLimit(.minutes(3)))
+@Suite("helios-stitch safety", .serialized, .timeLimit(.minutes(6)))
 struct StitchSafetyCLITests {
     func stitch(_ args: [String]) async throws -> Shell.Result { try await Shell.run(StitchCLITests.binary, args) }
     func good(_ set: String = "mp4-h264-aac") async throws -> [String] { try await FixtureCache.shared.files(set).map(\.path) }

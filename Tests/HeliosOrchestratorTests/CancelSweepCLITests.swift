@@ -7,7 +7,7 @@ import Glibc
 
 /// After `helios job cancel` or `pause`, nothing of the job is left running: not its chunk processes, not their
 /// descendants that left the process group with `setsid`, whether the runner is alive or was SIGKILLed.
-@Suite("helios job cancel/pause: nothing left running", .timeLimit(.minutes(3)))
+@Suite("helios job cancel/pause: nothing left running", .timeLimit(.minutes(6)))
 struct CancelSweepCLITests {
     enum Request: String, CaseIterable, Sendable { case cancel, pause }
 

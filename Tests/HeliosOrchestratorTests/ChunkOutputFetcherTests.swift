@@ -4,7 +4,7 @@ import HeliosStorage
 import Testing
 
 /// The merge's input side: recorded chunk outputs made verified local files, from `file://` in place or from a store.
-@Suite("ChunkOutputFetcher and the records the merge reads", .timeLimit(.minutes(2)))
+@Suite("ChunkOutputFetcher and the records the merge reads", .timeLimit(.minutes(6)))
 struct ChunkOutputFetcherTests {
     static func record(_ uri: String, _ bytes: [UInt8], chunk: String, attempt: Int = 1) async throws -> ChunkOutputRecord {
         ChunkOutputRecord(uri: uri, bytes: Int64(bytes.count), sha256: try await TestHash.sha256(bytes), attempt: attempt, worker: "test", chunkId: chunk)

@@ -8,7 +8,7 @@ import Glibc
 /// Drives the built `helios` executable as a user would, across processes.
 ///
 /// The time limit turns a hang (a runner that never exits, a gate never opened) into a failure instead of a blocked CI job.
-@Suite("helios job CLI", .timeLimit(.minutes(2)))
+@Suite("helios job CLI", .timeLimit(.minutes(6)))
 struct HeliosJobCLITests {
     /// Writes a spec whose chunks log each run, record their shell's pid (the chunk's process group) in `pids/cN`
     /// (after logging, so a recorded pid implies a logged run), run `body(i)`, and write their index; merged with `cat`.

@@ -6,7 +6,7 @@ import Glibc
 #endif
 
 // The time limit turns a hang (a process never killed, a gate never opened) into a failure instead of a blocked CI job.
-@Suite("JobManager and JobExecutor with real processes", .timeLimit(.minutes(2)))
+@Suite("JobManager and JobExecutor with real processes", .timeLimit(.minutes(6)))
 struct JobExecutionTests {
     @Test func concurrencyLimitIsNeverExceededAndOutputsMergeInOrder() async throws {
         let dir = try TempDir()

@@ -6,7 +6,7 @@ import Glibc
 #endif
 
 /// Leases through real repositories and real chunk processes, in process.
-@Suite("Job ownership and leases", .timeLimit(.minutes(2)))
+@Suite("Job ownership and leases", .timeLimit(.minutes(6)))
 struct JobOwnershipTests {
     /// `modify` is a compare-and-set: many writers through separate repository instances (separate SQLite
     /// connections, separate lock file descriptors) never lose an update.

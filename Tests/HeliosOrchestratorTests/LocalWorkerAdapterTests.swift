@@ -3,7 +3,7 @@ import HeliosOrchestrator
 import Testing
 
 // The time limit turns a hang (a child that is never killed) into a failure instead of a blocked CI job.
-@Suite("LocalWorkerAdapter runs real processes", .timeLimit(.minutes(2)))
+@Suite("LocalWorkerAdapter runs real processes", .timeLimit(.minutes(6)))
 struct LocalWorkerAdapterTests {
     let worker = LocalWorkerAdapter(killGracePeriod: .milliseconds(300))
 
@@ -111,7 +111,7 @@ final class ByteCounter: @unchecked Sendable {
     var value: Int { lock.withLock { count } }
 }
 
-@Suite("Local worker: descendants that leave the process group", .timeLimit(.minutes(1)))
+@Suite("Local worker: descendants that leave the process group", .timeLimit(.minutes(6)))
 struct LocalWorkerEscapeeTests {
     /// A grandchild that calls setsid (own session and group, empty environment) is not reached by the group's
     /// signals; a timeout still leaves nothing behind.

@@ -3,7 +3,7 @@ import HeliosOrchestrator
 import Testing
 
 /// Chunk and merged outputs stay inside the job directory for real: aliases are one file, symlinks are refused.
-@Suite("Output confinement", .timeLimit(.minutes(2)))
+@Suite("Output confinement", .timeLimit(.minutes(6)))
 struct OutputConfinementTests {
     @Test func outputPathsThatNameTheSameFileAreASpecError() {
         var spec = makeSpec(id: "alias", chunks: 4) { i in "render \(i)" }

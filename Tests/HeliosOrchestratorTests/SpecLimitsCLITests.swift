@@ -3,7 +3,7 @@ import HeliosOrchestrator
 import Testing
 
 /// Specs that used to crash `helios` or exhaust memory, and specs in the original TypeScript shape, through the CLI.
-@Suite("helios job: hostile and original-shape specs", .timeLimit(.minutes(2)))
+@Suite("helios job: hostile and original-shape specs", .timeLimit(.minutes(6)))
 struct SpecLimitsCLITests {
     @Test func framesNearThe64BitLimitAreAValidationErrorNotACrash() async throws {
         let dir = try TempDir()

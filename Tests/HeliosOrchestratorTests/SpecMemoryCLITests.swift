@@ -5,7 +5,7 @@ import Testing
 /// Peak memory of `helios job submit`, `list` and `status` grows with the number of chunks by a small constant.
 /// Measured as the difference in peak RSS (GNU time, `%M`) between a 2,000 and a 20,000 chunk job, so the
 /// runtime's fixed cost cancels out.
-@Suite("helios job: memory per chunk", .timeLimit(.minutes(3)))
+@Suite("helios job: memory per chunk", .timeLimit(.minutes(6)))
 struct SpecMemoryCLITests {
     static let time = "/usr/bin/time"
     /// Bytes of peak memory per chunk allowed; a chunk's spec text is about 170 bytes.

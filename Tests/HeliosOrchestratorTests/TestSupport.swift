@@ -104,7 +104,7 @@ func openGate(_ name: String, in dir: TempDir) throws {
 ///
 /// The timeout is only a hang guard: it returns as soon as the condition holds, so it is generous (a loaded
 /// 2-core machine running the whole suite can starve the polling task for many seconds).
-func waitUntil(timeout: Duration = .seconds(60), _ condition: () async throws -> Bool) async rethrows -> Bool {
+func waitUntil(timeout: Duration = .seconds(180), _ condition: () async throws -> Bool) async rethrows -> Bool {
     let deadline = ContinuousClock.now + timeout
     while ContinuousClock.now < deadline {
         if try await condition() { return true }

@@ -33,7 +33,7 @@ func snapshot(_ root: URL) throws -> [String: String] {
     return result
 }
 
-@Suite(.timeLimit(.minutes(2))) struct AssetBundleTests {
+@Suite(.timeLimit(.minutes(6))) struct AssetBundleTests {
     struct Fixture {
         let dir: URL
         var tree: URL { dir.appendingPathComponent("assets") }

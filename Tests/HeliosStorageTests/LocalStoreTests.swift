@@ -5,7 +5,7 @@ import Testing
 import Glibc
 #endif
 
-@Suite(.timeLimit(.minutes(2))) struct LocalStoreTests {
+@Suite(.timeLimit(.minutes(6))) struct LocalStoreTests {
     @Test func behavesAsAStore() async throws {
         let temp = try TempStore()
         defer { temp.remove() }

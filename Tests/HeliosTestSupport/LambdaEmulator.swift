@@ -113,7 +113,7 @@ public func loopbackPorts(_ count: Int) throws -> [Int] {
 }
 
 /// Waits until something accepts connections on 127.0.0.1:`port`, failing if `process` exits first.
-public func waitUntilListening(port: Int, process: Process, log: URL, seconds: Double = 30) async throws {
+public func waitUntilListening(port: Int, process: Process, log: URL, seconds: Double = 120) async throws {
     let start = Date()
     while Date().timeIntervalSince(start) < seconds {
         guard process.isRunning else {

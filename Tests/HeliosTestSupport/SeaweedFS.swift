@@ -112,7 +112,7 @@ public final class SeaweedFS: @unchecked Sendable {
 
     /// Polls until an unsigned request gets S3's 403 and a bucket can be created (volumes are allocated).
     private func waitUntilReady(log: URL) throws {
-        let deadline = Date().addingTimeInterval(60)
+        let deadline = Date().addingTimeInterval(120)
         while Date() < deadline {
             guard process.isRunning else {
                 let text = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
@@ -122,7 +122,7 @@ public final class SeaweedFS: @unchecked Sendable {
             Thread.sleep(forTimeInterval: 0.25)
         }
         stop()
-        throw ShellError(message: "SeaweedFS did not become ready in 60 s (log: \(log.path))")
+        throw ShellError(message: "SeaweedFS did not become ready in 120 s (log: \(log.path))")
     }
 
     static func curlStatus(_ arguments: [String]) throws -> Int {

@@ -89,8 +89,9 @@ import Testing
         let server = try await SeaweedFS.shared()
         let s3proxy = try FaultProxy(upstreamPort: server.s3Port)
         defer { s3proxy.stop() }
-        // Attempt 1's upload is held well past the orchestrator's wait for its invoke (--timeout 6: 6 + 5 s).
-        s3proxy.hold(method: "PUT", pathContains: "/attempt-1/", seconds: 20)
+        // Attempt 1's upload is held well past the orchestrator's wait for its invoke (--timeout 15: 15 + 5 s); the
+        // timeout leaves attempt 2 room to finish on a loaded machine.
+        s3proxy.hold(method: "PUT", pathContains: "/attempt-1/", seconds: 40)
         let bucket = "helios-late-\(UUID().uuidString.prefix(8).lowercased())"
         let direct = ["AWS_ENDPOINT_URL_S3": server.endpoint, "AWS_ACCESS_KEY_ID": SeaweedFS.accessKey,
                       "AWS_SECRET_ACCESS_KEY": SeaweedFS.secretKey, "AWS_REGION": SeaweedFS.region]
@@ -105,7 +106,7 @@ import Testing
         spec.metadata = JobMetadata(totalFrames: 9, fps: 30, width: 160, height: 96)
         let specFile = try setup.write(spec)
         let run = try await setup.helios(["job", "run", specFile.path, "--workers", "lambda:function@1", "--storage", "s3://\(bucket)/jobs",
-                                          "--timeout", "6", "--quiet"])
+                                          "--timeout", "15", "--quiet"])
         #expect(run.status == 0, "\(run.stdout)\n\(run.stderr)\n\(setup.emulators.map(\.output).joined())")
         let outputs = try await setup.chunkOutputs("lambdalate")
         let accepted = try ArtifactKey("jobs/lambdalate/chunks/c00/attempt-2/c00.mp4")
