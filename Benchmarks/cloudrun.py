@@ -8,7 +8,7 @@ from exec to listening.
 
 Usage: python3 Benchmarks/cloudrun.py [--reps 10] [--frames 1] [--config debug|release]
 """
-import argparse, importlib.util, json, os, shutil, socket, statistics, subprocess, sys, tempfile, time, urllib.request
+import importlib.util, json, os, statistics, subprocess, sys, time, urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 spec_loader = importlib.util.spec_from_file_location("lambda_bench", os.path.join(ROOT, "Benchmarks", "lambda.py"))
@@ -33,67 +33,25 @@ def peak_kib(pid, field="VmHWM"):
     return 0
 
 
-def wait_for(port, process):
-    for _ in range(600):
-        if process.poll() is not None:
-            sys.exit("server exited before listening")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.1).close()
-            return
-        except OSError:
-            time.sleep(0.01)
-    sys.exit("server did not listen")
-
-
 def main():
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--reps", type=int, default=10)
-    parser.add_argument("--frames", type=int, default=1)
-    parser.add_argument("--config", default="debug")
-    args = parser.parse_args()
-    products = os.path.join(ROOT, ".build", args.config)
-    rie = os.path.join(ROOT, "Fixtures/.generated/tools/aws-lambda-rie")
-    if not os.path.exists(rie):
-        subprocess.run(["bash", os.path.join(ROOT, "scripts/fetch-lambda-rie.sh")], check=True)
-    work = tempfile.mkdtemp(prefix="helios-bench-cloudrun-")
-    env = dict(os.environ, HELIOS_HOME=work, PATH=f"{products}:/usr/bin:/bin")
-    command = f"helios-synth render --start-frame 0 --frame-count {args.frames} --size 320x180 -o c0.mp4"
-    spec = {"id": "bench", "metadata": {"totalFrames": args.frames, "fps": 30, "width": 320, "height": 180,
-                                        "duration": args.frames / 30},
-            "chunks": [{"id": "c0", "startFrame": 0, "frameCount": args.frames, "outputFile": "c0.mp4", "command": command}]}
-    with open(os.path.join(work, "spec.json"), "w") as f:
-        json.dump(spec, f)
-    spec_uri = subprocess.run([os.path.join(products, "helios"), "artifacts", "put", os.path.join(work, "spec.json"),
-                               "jobs/bench/spec.json"], env=env, check=True, capture_output=True, text=True).stdout.strip()
-    prefix = spec_uri.rsplit("/jobs/bench/spec.json", 1)[0]
-
-    def payload(attempt, where):
-        return {"version": 1, "jobId": "bench", "attempt": attempt,
-                "chunk": {"id": "c0", "startFrame": 0, "frameCount": args.frames, "command": command, "outputFile": "c0.mp4"},
-                "spec": {"url": spec_uri}, "output": {"storePrefix": f"{prefix}/{where}"}}
-
-    direct = []
-    scratch = os.path.join(work, "direct")
-    os.makedirs(scratch)
-    for _ in range(args.reps + 1):
-        started = time.perf_counter()
-        subprocess.run(command.split(), cwd=scratch, env=env, check=True, capture_output=True)
-        direct.append(time.perf_counter() - started)
-        os.remove(os.path.join(scratch, "c0.mp4"))
+    args = lambda_bench.arguments()
+    setup = lambda_bench.Setup(args, "cloudrun")
+    products, env = setup.products, setup.env
+    direct = setup.time_direct(args.reps)
 
     (port,) = lambda_bench.free_ports(1)
     started = time.perf_counter()
     server = subprocess.Popen([os.path.join(products, "helios-worker"), "serve", "--host", "127.0.0.1", "--port", str(port)],
                               env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        wait_for(port, server)
+        lambda_bench.wait_for(port, server)
         startup = time.perf_counter() - started
         urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=10).read()
         idle = peak_kib(server.pid)
         served = []
         after_first = 0
         for attempt in range(1, args.reps + 2):
-            seconds, body = post(port, payload(attempt, "serve"))
+            seconds, body = post(port, setup.payload(attempt, "serve"))
             if body.get("status") != "succeeded":
                 sys.exit(f"request failed: {body}")
             served.append(seconds)
@@ -104,22 +62,10 @@ def main():
         server.terminate()
         server.wait()
 
-    port, api = lambda_bench.free_ports(2)
-    emulator = subprocess.Popen([rie, "--runtime-interface-emulator-address", f"127.0.0.1:{port}",
-                                 "--runtime-api-address", f"127.0.0.1:{api}", os.path.join(products, "helios-worker"), "lambda"],
-                                env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        wait_for(port, emulator)
-        invoked = []
-        for attempt in range(1, args.reps + 2):
-            seconds, body = lambda_bench.invoke(port, payload(attempt, "lambda"))
-            if body.get("status") != "succeeded":
-                sys.exit(f"invoke failed: {body}")
-            invoked.append(seconds)
+        invoked = setup.time_emulator(args.reps, "lambda")
     finally:
-        emulator.kill()
-        emulator.wait()
-        shutil.rmtree(work, ignore_errors=True)
+        setup.remove()
 
     render = statistics.median(direct[1:])
     cold, warm = served[0], statistics.median(served[1:])
