@@ -95,6 +95,36 @@ import Testing
         #expect(malformed.response?.error?.message.contains("missing field") == true)
     }
 
+    @Test("--max-concurrent-chunks 2 runs two chunks at once, each in its own workspace and under its own attempt key; a third gets 429")
+    func twoChunksAtOnce() async throws {
+        let slow = ServerHarness.slowChunk("slow", seconds: 3)
+        let harness = try await ServerHarness(chunks: [slow])
+        defer { harness.stop() }
+        let server = try await WorkerServerProcess.built(["--max-concurrent-chunks", "2", "--retry-after", "5"], environment: harness.environment)
+        defer { server.stop() }
+
+        let first = Task { try await exchange(server.url + "/v1/chunks", body: try encoded(harness.request(slow, attempt: 1))) }
+        let second = Task { try await exchange(server.url + "/v1/chunks", body: try encoded(harness.request(slow, attempt: 2))) }
+        // Both hold a slot at the same time: the chunk commands sleep 3 s, so neither can have finished.
+        try await waitUntil { (try? await busyCount(server)) == 2 }
+        let third = try await exchange(server.url + "/v1/chunks", body: try encoded(harness.request(slow, attempt: 3)))
+        #expect(third.status == 429)
+        #expect(third.headers["retry-after"] == "5")
+        #expect(third.response?.error?.type == .retryable)
+
+        for (attempt, task) in [(1, first), (2, second)] {
+            let answer = try await task.value
+            #expect(answer.status == 200)
+            let response = try #require(answer.response)
+            #expect(response.status == .succeeded, "\(response.error?.description ?? "")")
+            let key = try ArtifactKey("renders/job1/chunks/slow/attempt-\(attempt)/slow.mp4")
+            #expect(response.output?.uri == harness.store.uri(for: key))
+            #expect(try await harness.store.metadata(key).sha256 == response.output?.sha256)
+        }
+        #expect(!(try await harness.store.exists(try ArtifactKey("renders/job1/chunks/slow/attempt-3/slow.mp4"))))
+        #expect(try await busyCount(server) == 0)
+    }
+
     @Test("SIGTERM with a chunk running: it finishes within the grace period, new chunks get 503, and the server exits 0")
     func sigtermFinishesInFlight() async throws {
         let slow = ServerHarness.slowChunk("slow", seconds: 2)
