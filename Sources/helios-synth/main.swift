@@ -43,7 +43,10 @@ struct Render: ParsableCommand {
             videoCodec: video, audioCodec: audio, sampleRate: sampleRate, lossless: lossless,
             absoluteTimestamps: absoluteTimestamps, gopSize: gop, output: URL(fileURLWithPath: output), fragmented: fragmented)
         do {
-            let summary = try SynthRenderer.render(request)
+            // A worker that sets HELIOS_PROGRESS_FILE hears how many frames are done (README: "Progress").
+            let reporter = ProgressFile(path: ProcessInfo.processInfo.environment["HELIOS_PROGRESS_FILE"])
+            let summary = try SynthRenderer.render(request) { reporter.report($0) }
+            reporter.report(summary.videoFrames, force: true)
             if json {
                 let encoder = JSONEncoder()
                 encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
@@ -97,5 +100,22 @@ struct Verify: ParsableCommand {
             print(report.text)
         }
         if !report.passed { throw ExitCode(1) }
+    }
+}
+
+/// Writes the number of frames done to HELIOS_PROGRESS_FILE, whole (a temporary file renamed over it, so a reader
+/// never sees half a number), at most every 100 ms and once at the end.
+final class ProgressFile {
+    private let path: String?
+    private var last = ContinuousClock.now - .seconds(1)
+
+    init(path: String?) { self.path = path.flatMap { $0.isEmpty ? nil : $0 } }
+
+    func report(_ frames: Int, force: Bool = false) {
+        guard let path, force || ContinuousClock.now - last >= .milliseconds(100) else { return }
+        last = .now
+        let temp = path + ".partial"
+        guard FileManager.default.createFile(atPath: temp, contents: Data("\(frames)\n".utf8)) else { return }
+        if rename(temp, path) != 0 { unlink(temp) }
     }
 }

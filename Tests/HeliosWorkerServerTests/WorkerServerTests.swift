@@ -53,13 +53,48 @@ import Testing
         #expect(answer.headers["content-type"] == "application/x-ndjson")
         let lines = answer.lines
         let phases = lines.compactMap { line -> ChunkProgress.Phase? in if case .progress(let p) = line { p.phase } else { nil } }
-        #expect(phases == [.accepted, .rendering, .rendered, .uploaded], "\(lines)")
+        // helios-synth reports its frames through HELIOS_PROGRESS_FILE, so `rendering` may repeat with counts.
+        #expect(phases.reduce(into: [ChunkProgress.Phase]()) { if $0.last != $1 { $0.append($1) } } == [.accepted, .rendering, .rendered, .uploaded], "\(lines)")
         #expect(lines.contains { if case .heartbeat = $0 { true } else { false } })
         guard case .response(let response)? = lines.last else { Issue.record("the last line is not the response: \(lines)"); return }
         #expect(response.status == .succeeded)
         let uploaded = lines.compactMap { line -> ChunkProgress? in if case .progress(let p) = line, p.phase == .uploaded { p } else { nil } }.first
         #expect(uploaded?.bytesUploaded == response.output?.bytes)
         #expect(uploaded?.framesDone == 2)
+    }
+
+    @Test("frames done stream while the command runs: each count it writes to HELIOS_PROGRESS_FILE becomes a rendering line, in order, at most the frame count")
+    func streamsFramesDone() async throws {
+        // A renderer that reports frames 1, 2 and 3 a second apart (an over-count of 99 is capped), then renders.
+        let command = "sh -c 'for n in 1 2 3 99; do echo $n > \"$HELIOS_PROGRESS_FILE.tmp\" && mv \"$HELIOS_PROGRESS_FILE.tmp\" \"$HELIOS_PROGRESS_FILE\"; sleep 1; done; exec helios-synth render --start-frame 0 --frame-count 3 --size 160x96 -o out/p.mp4'"
+        let chunk = RenderJobChunk(id: "p", startFrame: 0, frameCount: 3, outputFile: "out/p.mp4", command: command)
+        let harness = try await ServerHarness(chunks: [chunk])
+        defer { harness.stop() }
+        let server = try await WorkerServerProcess.built(environment: harness.environment)
+        defer { server.stop() }
+
+        let answer = try await exchange(server.url + "/v1/chunks", body: try encoded(harness.request(chunk)),
+                                        headers: [("Accept", "application/x-ndjson")])
+        #expect(answer.status == 200)
+        let counts = answer.lines.compactMap { line -> Int? in
+            if case .progress(let p) = line, p.phase == .rendering, p.framesDone > 0 { p.framesDone } else { nil }
+        }
+        #expect(!counts.isEmpty, "\(answer.lines)")
+        #expect(counts == counts.sorted() && Set(counts).count == counts.count, "\(counts)")
+        #expect(counts.allSatisfy { $0 <= 3 }, "\(counts)")
+        #expect(counts.contains(1) || counts.contains(2), "counts heard while the command ran: \(counts)")
+        guard case .response(let response)? = answer.lines.last else { Issue.record("no response line: \(answer.lines)"); return }
+        #expect(response.status == .succeeded)
+
+        // helios-synth itself keeps the convention: its file ends holding the frames it rendered.
+        let file = harness.home.appendingPathComponent("progress")
+        let rendered = try await Shell.run("/usr/bin/env", ["HELIOS_PROGRESS_FILE=\(file.path)",
+                                                            builtProductsDirectory().appendingPathComponent("helios-synth").path,
+                                                            "render", "--start-frame", "0", "--frame-count", "12", "--size", "160x96",
+                                                            "-o", harness.home.appendingPathComponent("p12.mp4").path])
+        #expect(rendered.status == 0, "\(rendered.stderr)")
+        #expect(try String(contentsOf: file, encoding: .utf8) == "12\n")
+        #expect(!FileManager.default.fileExists(atPath: file.path + ".partial"))
     }
 
     @Test("a second chunk while one runs gets 429 with Retry-After; a body over the limit gets 413; a malformed one 400")

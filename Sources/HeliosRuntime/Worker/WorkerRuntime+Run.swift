@@ -7,8 +7,25 @@ import NIOCore
 import NIOFoundationCompat
 
 extension WorkerRuntime {
+    /// Polls `file` (the chunk command's HELIOS_PROGRESS_FILE: a decimal count of frames done, replaced whole) every
+    /// 250 ms until cancelled, reporting each larger count, at most `frameCount`, as `rendering` progress. A missing
+    /// or unreadable file says nothing: commands that do not report progress are simply not heard from.
+    static func watchProgress(_ file: URL, frameCount: Int, progress: @escaping @Sendable (ChunkProgress) -> Void) async {
+        var reported = 0
+        while !Task.isCancelled {
+            try? await Task.sleep(for: .milliseconds(250))
+            guard let data = FileManager.default.contents(atPath: file.path),
+                  let frames = Int(String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)) else { continue }
+            let capped = min(frames, frameCount)
+            if capped > reported {
+                reported = capped
+                progress(ChunkProgress(phase: .rendering, framesDone: capped))
+            }
+        }
+    }
+
     func run(_ request: ChunkRequest, in workspace: URL, platformDeadlineMs: Int64?, started: ContinuousClock.Instant,
-             progress: @Sendable (ChunkProgress) -> Void = { _ in }) async throws -> ChunkResponse {
+             progress: @escaping @Sendable (ChunkProgress) -> Void = { _ in }) async throws -> ChunkResponse {
         let chunkName = "chunk \(request.chunk.id) of job \(request.jobId)"
         // The spec decides what runs: the request must describe one of its chunks exactly.
         let spec = try await fetchSpec(request)
@@ -45,6 +62,8 @@ extension WorkerRuntime {
         environment["HELIOS_START_FRAME"] = String(chunk.startFrame)
         environment["HELIOS_FRAME_COUNT"] = String(chunk.frameCount)
         environment["HELIOS_ATTEMPT"] = String(request.attempt)
+        let progressFile = workspace.appendingPathComponent(".helios-progress")
+        environment["HELIOS_PROGRESS_FILE"] = progressFile.path
         if let manifest = request.assetsManifest {
             guard let fetchAssets else { throw WorkerFailure(.badRequest, "\(chunkName): this worker cannot fetch asset bundles") }
             let assets = workspace.appendingPathComponent(".helios-assets")
@@ -56,9 +75,14 @@ extension WorkerRuntime {
         let timeout = try remainingTime(request: request, platformDeadlineMs: platformDeadlineMs, chunkName: chunkName)
         let result: WorkerResult
         progress(ChunkProgress(phase: .rendering))
+        // The command may write its frames done to HELIOS_PROGRESS_FILE; each new count is reported while it runs.
+        let watcher = Task { await Self.watchProgress(progressFile, frameCount: chunk.frameCount, progress: progress) }
+        defer { watcher.cancel() }
         do {
             result = try await adapter.execute(WorkerJob(jobId: request.jobId, chunkId: chunk.id, command: chunk.command,
                                                          workingDirectory: workspace, environment: environment, timeout: timeout))
+            watcher.cancel()
+            await watcher.value
         } catch OrchestratorError.timedOut(_, let seconds) {
             throw WorkerFailure(.timeout, "\(chunkName): stopped after \(Int(seconds)) s, before the platform's deadline")
         } catch OrchestratorError.spawnFailed(_, let command, let reason) {

@@ -7,9 +7,10 @@ public enum SynthRenderer {
     /// Renders `request.output`: frames [startFrame, startFrame + frameCount) with timestamps from 0 (or from the
     /// global position with `absoluteTimestamps`) and, unless the audio codec is `none`, the tone samples
     /// [floor(S*sr/fps), floor((S+N)*sr/fps)). Writes a temporary file next to the output and renames it.
-    /// The same request always produces the same bytes.
+    /// The same request always produces the same bytes. `progress` hears the number of frames encoded so far after
+    /// each frame.
     @discardableResult
-    public static func render(_ request: RenderRequest) throws(SynthError) -> RenderSummary {
+    public static func render(_ request: RenderRequest, progress: (Int) -> Void = { _ in }) throws(SynthError) -> RenderSummary {
         try request.validate()
         try checkContainer(request)
         fixHeapContent
@@ -22,7 +23,7 @@ public enum SynthRenderer {
         let summary: (frames: Int, first: Int64, samples: Int)
         do {
             let writer = try ChunkWriter(request: request, path: temp.path)
-            summary = try writer.run()
+            summary = try writer.run(progress: progress)
         } catch {
             // Name the requested output rather than the temporary file.
             throw SynthError.ffmpeg(FFmpegError(code: error.code, function: error.function, path: output.path))
@@ -138,7 +139,7 @@ final class ChunkWriter {
     static let spareRows = 16
 
     /// Encodes everything and closes the file. Returns (frames, first global sample, samples).
-    func run() throws(FFmpegError) -> (frames: Int, first: Int64, samples: Int) {
+    func run(progress: (Int) -> Void) throws(FFmpegError) -> (frames: Int, first: Int64, samples: Int) {
         var options = ["fflags": "+bitexact"]
         if request.fragmented { options["movflags"] = "+frag_keyframe+empty_moov+default_base_moof" }
         try muxer.writeHeader(options: options)
@@ -173,6 +174,7 @@ final class ChunkWriter {
             try drain(video)
             let target = Int(Tone.firstSample(ofFrame: index + 1, fps: request.fps, sampleRate: request.sampleRate) - audioRange.first)
             try sendAudio(upTo: k == request.frameCount - 1 ? audioRange.count : target, sent: &samplesSent, frame: audioFrame)
+            progress(k + 1)
         }
         try video.send(nil)
         try drain(video)
