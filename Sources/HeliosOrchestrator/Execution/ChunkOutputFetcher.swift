@@ -84,8 +84,9 @@ public struct ChunkOutputFetcher: Sendable {
         }
     }
 
-    /// One record as a verified local file.
-    func fetch(_ record: ChunkOutputRecord, index: Int, staging: URL) async throws -> URL {
+    /// One record as a verified local file: a `file://` output in place, a stored one downloaded into `staging`
+    /// (created if needed) under a name starting with `index`. A progressive merge fetches chunks one at a time.
+    public func fetch(_ record: ChunkOutputRecord, index: Int, staging: URL) async throws -> URL {
         let chunk = record.chunkId ?? "#\(index)"
         if Self.isFile(record.uri) {
             guard let url = URL(string: record.uri), !url.path.isEmpty else {
@@ -103,6 +104,9 @@ public struct ChunkOutputFetcher: Sendable {
         let (store, key): (any ArtifactStore, ArtifactKey)
         do { (store, key) = try resolve(record.uri) } catch {
             throw ChunkOutputFetchError(.invalidURI, chunkId: chunk, uri: record.uri, "cannot be read: \(error)", cause: error)
+        }
+        do { try FileManager.default.createDirectory(at: staging, withIntermediateDirectories: true) } catch {
+            throw ChunkOutputFetchError(.storage, chunkId: chunk, uri: record.uri, "cannot create \(staging.path): \(error)")
         }
         let name = String(format: "%06d-", index) + key.filename
         let destination = staging.appendingPathComponent(name)

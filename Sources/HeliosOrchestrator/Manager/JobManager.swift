@@ -42,6 +42,8 @@ public actor JobManager {
     let logger: Logger
     /// Statuses of the jobs this manager is running, the authoritative copy while they run.
     private var active: [String: JobStatus] = [:]
+    /// When the last chunk of each running job's current run completed: where its merge tail starts.
+    var lastCompletion: [String: ContinuousClock.Instant] = [:]
 
     /// The wall clock for leases (injectable: lease expiry is compared across processes and hosts).
     let now: @Sendable () -> Date
@@ -159,6 +161,11 @@ public actor JobManager {
                 group.addTask {
                     var executor = options.executor
                     executor.environment[ChunkProcessSweeper.variable] = lease.processMark
+                    if let progressive = Self.progressiveMerger(spec: spec, options: options) {
+                        try await self.runProgressively(id, merger: progressive, spec: spec, directory: directory, completed: completed,
+                                                        executor: executor, options: options, events: events)
+                        return
+                    }
                     try await executor.runChunks(
                         of: spec, in: directory, skipping: completed,
                         onEvent: { event in events?.yield(event) },
@@ -195,6 +202,7 @@ public actor JobManager {
         let leftovers = await ChunkProcessSweeper.killAll(carrying: lease.processMark)
         if !leftovers.isEmpty { logger.debug("killed leftover chunk processes", metadata: ["job": "\(id)", "pids": "\(leftovers)"]) }
 
+        lastCompletion[id] = nil
         guard var final = active.removeValue(forKey: id) else { throw OrchestratorError.jobNotFound(id: id) }
         if case .leaseLost = outcome {
             logger.debug("run ended: lease lost", metadata: ["job": "\(id)"])
@@ -282,7 +290,8 @@ public actor JobManager {
 
     // MARK: - Steps, each persisted
 
-    private func recordChunk(_ id: String, _ chunk: ChunkOutcome) async throws {
+    func recordChunk(_ id: String, _ chunk: ChunkOutcome) async throws {
+        lastCompletion[id] = ContinuousClock.now
         guard var status = active[id] else { return }
         status.apply(chunk)
         status.updatedAt = Date()
@@ -303,12 +312,8 @@ public actor JobManager {
         } else {
             throw OrchestratorError.mergeFailed(jobId: id, reason: "no merger configured and the spec has no mergeCommand", retryable: false)
         }
-        let ext = (spec.chunks.first?.outputFile as NSString?)?.pathExtension ?? ""
-        let output = options.output ?? directory.appendingPathComponent(ext.isEmpty ? id : "\(id).\(ext)")
-        // The merged output is replaced, never written through: a symlink or a non-file there is refused.
-        do { try ConfinedOutput.checkMergeTarget(output) } catch {
-            throw OrchestratorError.mergeFailed(jobId: id, reason: "output \(output.path): \(error.reason)", retryable: false)
-        }
+        let tailStart = lastCompletion[id] ?? ContinuousClock.now
+        let output = try Self.mergeOutput(id, spec: spec, directory: directory, options: options)
         try await enterStitching(id)
         events?.yield(.merging(chunks: spec.chunks.count))
         let started = ContinuousClock.now
@@ -316,40 +321,69 @@ public actor JobManager {
         do {
             let inputs = try await mergeInputs(spec: spec, recorded: active[id]?.chunkOutputs ?? [:], directory: directory)
             summary = try await merger.merge(inputs, into: output)
-        } catch let error as OrchestratorError {
-            throw error
         } catch {
-            if error is CancellationError { throw error }
-            let retryable = (error as? any RetryClassifying)?.isRetryable ?? false
-            throw OrchestratorError.mergeFailed(jobId: id, reason: "\(error)", retryable: retryable)
+            throw Self.mergeError(id, error)
         }
-        let elapsed = LocalWorkerAdapter.milliseconds(ContinuousClock.now - started)
+        try await recordMerge(id, summary, started: started, tailStart: tailStart, progressive: false)
+    }
+
+    /// Stores the merge's result and its timings: `mergeDurationMs` from `started`, `mergeTailMs` from `tailStart`
+    /// (the last chunk's completion) to now, when the output is durable.
+    func recordMerge(_ id: String, _ summary: MergeSummary, started: ContinuousClock.Instant, tailStart: ContinuousClock.Instant,
+                     progressive: Bool) async throws {
+        let end = ContinuousClock.now
         try await update(id) {
             $0.result = JobResult(outputPath: summary.outputPath, merge: summary)
-            $0.metrics.mergeDurationMs = elapsed
+            $0.metrics.mergeDurationMs = LocalWorkerAdapter.milliseconds(end - started)
+            $0.metrics.mergeTailMs = LocalWorkerAdapter.milliseconds(end - tailStart)
+            $0.metrics.mergeProgressive = progressive
         }
+    }
+
+    /// Where the merged file goes: `RunOptions.output` or `<job directory>/<job id>.<extension of the first chunk>`.
+    /// The merged output is replaced, never written through: a symlink or a non-file there is refused.
+    nonisolated static func mergeOutput(_ id: String, spec: JobSpec, directory: URL, options: RunOptions) throws -> URL {
+        let ext = (spec.chunks.first?.outputFile as NSString?)?.pathExtension ?? ""
+        let output = options.output ?? directory.appendingPathComponent(ext.isEmpty ? id : "\(id).\(ext)")
+        do { try ConfinedOutput.checkMergeTarget(output) } catch {
+            throw OrchestratorError.mergeFailed(jobId: id, reason: "output \(output.path): \(error.reason)", retryable: false)
+        }
+        return output
+    }
+
+    /// A merger's failure as the job's error: `mergeFailed` with the merger's message (orchestrator errors and
+    /// cancellation pass through).
+    nonisolated static func mergeError(_ id: String, _ error: any Error) -> any Error {
+        if error is OrchestratorError || error is CancellationError { return error }
+        let retryable = (error as? any RetryClassifying)?.isRetryable ?? false
+        return OrchestratorError.mergeFailed(jobId: id, reason: "\(error)", retryable: retryable)
     }
 
     /// Each chunk's recorded output, in timeline order. A chunk completed before outputs were recorded (a job
     /// from an older version) is its file in the job directory, hashed now.
-    private func mergeInputs(spec: JobSpec, recorded: [String: ChunkOutputRecord], directory: URL) async throws -> [ChunkOutputRecord] {
+    func mergeInputs(spec: JobSpec, recorded: [String: ChunkOutputRecord], directory: URL) async throws -> [ChunkOutputRecord] {
         var inputs: [ChunkOutputRecord] = []
-        for chunk in spec.chunks {
-            if var record = recorded[chunk.id] {
-                record.chunkId = chunk.id
-                inputs.append(record)
-                continue
-            }
-            let file = directory.appendingPathComponent((try? OutputPath.normalize(chunk.outputFile).get()) ?? chunk.outputFile)
-            let digest = try await FileHash.sha256(of: file)
-            inputs.append(ChunkOutputRecord(uri: file.absoluteString, bytes: digest.size, sha256: digest.sha256, attempt: 0,
-                                            worker: "local", chunkId: chunk.id))
-        }
+        for chunk in spec.chunks { inputs.append(try await Self.mergeInput(chunk, recorded: recorded[chunk.id], directory: directory)) }
         return inputs
     }
 
+    /// One chunk's recorded output with its chunk id, or its file in the job directory hashed now.
+    nonisolated static func mergeInput(_ chunk: RenderJobChunk, recorded: ChunkOutputRecord?, directory: URL) async throws -> ChunkOutputRecord {
+        if var record = recorded {
+            record.chunkId = chunk.id
+            return record
+        }
+        let file = directory.appendingPathComponent((try? OutputPath.normalize(chunk.outputFile).get()) ?? chunk.outputFile)
+        let digest = try await FileHash.sha256(of: file)
+        return ChunkOutputRecord(uri: file.absoluteString, bytes: digest.size, sha256: digest.sha256, attempt: 0,
+                                 worker: "local", chunkId: chunk.id)
+    }
+
+    /// The accepted output recorded for `chunkId` in this run's copy of the status.
+    func recordedOutput(_ id: String, chunkId: String) -> ChunkOutputRecord? { active[id]?.chunkOutputs?[chunkId] }
+
     /// running -> stitching, through the state machine (fenced by this run's lease).
-    private func enterStitching(_ id: String) async throws {
+    func enterStitching(_ id: String) async throws {
         guard let token = active[id]?.lease?.token else { return }
         let now = self.now
         let transition = try await repository.modify(id) { stored in

@@ -121,12 +121,22 @@ public struct JobResult: Codable, Sendable, Hashable {
 public struct JobMetrics: Codable, Sendable, Hashable {
     /// Wall time of all runs of the job, in milliseconds.
     public var totalDurationMs: Int64
+    /// Wall time of the merge step, in milliseconds: the whole merge for a batch merge; for a progressive one,
+    /// the part after the last chunk completed (the appends made while chunks ran are not counted).
     public var mergeDurationMs: Int64?
+    /// The merge tail, in milliseconds: from the completion of the run's last chunk to the durable merged file
+    /// (the end of the merge step). What a user waits for once rendering is done.
+    public var mergeTailMs: Int64?
+    /// True when the chunks were merged progressively (appended as they completed), false for a batch merge.
+    public var mergeProgressive: Bool?
     public var chunks: [String: ChunkMetrics]
 
-    public init(totalDurationMs: Int64 = 0, mergeDurationMs: Int64? = nil, chunks: [String: ChunkMetrics] = [:]) {
+    public init(totalDurationMs: Int64 = 0, mergeDurationMs: Int64? = nil, mergeTailMs: Int64? = nil, mergeProgressive: Bool? = nil,
+                chunks: [String: ChunkMetrics] = [:]) {
         self.totalDurationMs = totalDurationMs
         self.mergeDurationMs = mergeDurationMs
+        self.mergeTailMs = mergeTailMs
+        self.mergeProgressive = mergeProgressive
         self.chunks = chunks
     }
 }

@@ -1,0 +1,60 @@
+import Foundation
+
+/// A merger that takes the chunks as they complete, in timeline order, instead of all at once after the last one.
+///
+/// `JobManager.run` uses it when the spec has no `mergeCommand` and merging is enabled: it opens a session before
+/// the first chunk runs, appends chunk k as soon as chunks 0…k have completed, and after the last chunk only
+/// ``ProgressiveMergeSession/finish()`` is left (the merge tail). `merge(_:into:)` stays the batch path.
+public protocol ProgressiveChunkMerger: ChunkMerger {
+    /// Opens a merge into `output` of a job of `expectedChunks` chunks. Nothing is visible at `output` before
+    /// ``ProgressiveMergeSession/finish()`` returns.
+    func begin(into output: URL, jobId: String, expectedChunks: Int) async throws -> any ProgressiveMergeSession
+}
+
+/// One progressive merge. The caller makes one call at a time: appends in timeline order, then `finish` or
+/// `discard`. `discard` may follow a failed or cancelled call.
+public protocol ProgressiveMergeSession: Sendable {
+    /// Adds the next chunk. Throws when it cannot be merged (it does not fit the chunks before it, or it cannot
+    /// be fetched); the session is then unusable and must be discarded. Cancelling the calling task stops it.
+    func append(_ record: ChunkOutputRecord) async throws
+    /// Writes what is left and makes the output durable at its final path.
+    func finish() async throws -> MergeSummary
+    /// Drops the partial output and any staged files. Idempotent; never throws.
+    func discard() async
+}
+
+/// Releases chunk results in timeline order as they arrive in any order: the value of chunk k is released once
+/// chunks 0…k have all arrived. Pure (no I/O); the first value given for a chunk is kept, unknown ids are ignored.
+public struct InOrderRelease<Value> {
+    private let order: [String]
+    private let position: [String: Int]
+    private var arrived: [Int: Value] = [:]
+    /// How many chunks have been released (the index of the next one to release).
+    public private(set) var released = 0
+
+    /// `order`: the chunk ids in timeline order (unique).
+    public init(order: [String]) {
+        self.order = order
+        var position: [String: Int] = [:]
+        for (index, id) in order.enumerated() where position[id] == nil { position[id] = index }
+        self.position = position
+    }
+
+    /// True once every chunk has been released.
+    public var isComplete: Bool { released == order.count }
+
+    /// Records that `chunkId` completed with `value` and returns what can be released now, in order
+    /// (as (chunk id, value) pairs; empty while an earlier chunk is missing).
+    public mutating func complete(_ chunkId: String, _ value: Value) -> [(chunkId: String, value: Value)] {
+        guard let index = position[chunkId], index >= released, arrived[index] == nil else { return [] }
+        arrived[index] = value
+        var out: [(chunkId: String, value: Value)] = []
+        while let next = arrived.removeValue(forKey: released) {
+            out.append((order[released], next))
+            released += 1
+        }
+        return out
+    }
+}
+
+extension InOrderRelease: Sendable where Value: Sendable {}

@@ -1,0 +1,122 @@
+import Foundation
+import Logging
+
+extension JobManager {
+    /// The progressive merger this run uses, or nil for the batch path (no merge, a `mergeCommand`, or a merger
+    /// that takes all chunks at once).
+    nonisolated static func progressiveMerger(spec: JobSpec, options: RunOptions) -> (any ProgressiveChunkMerger)? {
+        guard options.mergeEnabled, spec.mergeCommand == nil else { return nil }
+        return options.merger as? any ProgressiveChunkMerger
+    }
+
+    /// Runs the chunks and merges them as they complete: a session is opened before the first chunk runs, and a
+    /// task of its own appends chunk k once chunks 0…k are recorded, so the executor's completion loop never
+    /// waits for an append. Chunks completed in an earlier run are appended first (the partial output of an
+    /// interrupted run is gone with its process: the merge starts again). An append that fails (a chunk that
+    /// does not fit) fails the job with the merger's message and cancels the running chunks; any failure,
+    /// pause or cancel discards the session. The job enters `stitching` when the last chunk has completed.
+    func runProgressively(_ id: String, merger: any ProgressiveChunkMerger, spec: JobSpec, directory: URL, completed: Set<String>,
+                          executor: JobExecutor, options: RunOptions, events: AsyncStream<JobEvent>.Continuation?) async throws {
+        let output = try Self.mergeOutput(id, spec: spec, directory: directory, options: options)
+        let feed = ProgressiveFeed(order: spec.chunks.map(\.id))
+        let chunksById = Dictionary(spec.chunks.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
+        let recorded = await currentOutputs(id)
+        for chunk in spec.chunks where completed.contains(chunk.id) {
+            let record: ChunkOutputRecord
+            do { record = try await Self.mergeInput(chunk, recorded: recorded[chunk.id], directory: directory) } catch {
+                throw Self.mergeError(id, error)
+            }
+            feed.complete(chunk.id, record)
+        }
+        let session: any ProgressiveMergeSession
+        do { session = try await merger.begin(into: output, jobId: id, expectedChunks: spec.chunks.count) } catch {
+            throw Self.mergeError(id, error)
+        }
+        logger.debug("progressive merge opened", metadata: ["job": "\(id)", "output": "\(output.path)", "earlier": "\(completed.count)"])
+        do {
+            let (tailStart, started) = try await withThrowingTaskGroup(of: ProgressivePart.self) { group in
+                group.addTask {
+                    var appended = 0
+                    for await record in feed.records {
+                        do { try await session.append(record) } catch { throw Self.mergeError(id, error) }
+                        appended += 1
+                    }
+                    return .appended(appended)
+                }
+                group.addTask {
+                    try await executor.runChunks(
+                        of: spec, in: directory, skipping: completed,
+                        onEvent: { event in events?.yield(event) },
+                        onChunkCompleted: { chunk in
+                            try await self.recordChunk(id, chunk)
+                            let accepted = await self.recordedOutput(id, chunkId: chunk.chunkId)
+                            guard let specChunk = chunksById[chunk.chunkId] else { return }
+                            feed.complete(chunk.chunkId, try await Self.mergeInput(specChunk, recorded: accepted ?? chunk.output, directory: directory))
+                        })
+                    feed.finish()
+                    return .chunksDone
+                }
+                var tailStart: ContinuousClock.Instant?
+                var started: ContinuousClock.Instant?
+                var appended = 0
+                while let part = try await group.next() {
+                    switch part {
+                    case .chunksDone:
+                        tailStart = self.lastCompletion[id] ?? ContinuousClock.now
+                        try await self.enterStitching(id)
+                        events?.yield(.merging(chunks: spec.chunks.count))
+                        started = ContinuousClock.now
+                    case .appended(let count): appended = count
+                    }
+                }
+                try Task.checkCancellation()
+                guard appended == spec.chunks.count, let tailStart, let started else {
+                    throw OrchestratorError.mergeFailed(jobId: id, reason: "only \(appended) of \(spec.chunks.count) chunks reached the merge",
+                                                        retryable: false)
+                }
+                return (tailStart, started)
+            }
+            let summary: MergeSummary
+            do { summary = try await session.finish() } catch { throw Self.mergeError(id, error) }
+            try await recordMerge(id, summary, started: started, tailStart: tailStart, progressive: true)
+        } catch {
+            await session.discard()
+            throw error
+        }
+    }
+
+    /// This run's recorded chunk outputs.
+    private func currentOutputs(_ id: String) async -> [String: ChunkOutputRecord] {
+        (try? await get(id).chunkOutputs) ?? [:]
+    }
+}
+
+/// What one child of a progressive run finished.
+private enum ProgressivePart: Sendable {
+    case chunksDone
+    case appended(Int)
+}
+
+/// Hands chunk records to the appending task in timeline order as chunks complete in any order; never blocks
+/// the caller (the stream buffers what the appender has not taken yet).
+final class ProgressiveFeed: @unchecked Sendable {
+    let records: AsyncStream<ChunkOutputRecord>
+    private let continuation: AsyncStream<ChunkOutputRecord>.Continuation
+    private let lock = NSLock()
+    private var release: InOrderRelease<ChunkOutputRecord>
+
+    init(order: [String]) {
+        release = InOrderRelease(order: order)
+        (records, continuation) = AsyncStream.makeStream(of: ChunkOutputRecord.self)
+    }
+
+    /// Records `chunkId`'s output and passes on every record now released, in order.
+    func complete(_ chunkId: String, _ record: ChunkOutputRecord) {
+        lock.withLock {
+            for released in release.complete(chunkId, record) { continuation.yield(released.value) }
+        }
+    }
+
+    /// No more chunks will complete: the appender ends after the records already released.
+    func finish() { continuation.finish() }
+}
