@@ -68,7 +68,7 @@ import Testing
         var fresh = harness.request(chunk)
         fresh.spec = .url(try store.url(for: specKey, expiresIn: 600, method: .get).absoluteString)
         #expect(try await harness.invoker.invoke(fresh, timeout: .seconds(120)).status == .succeeded)
-        #expect(await poll { Date() > (PresignedURLExpiry.expiry(of: put) ?? .distantPast).addingTimeInterval(1) })
+        #expect(await pollUntil { Date() > (PresignedURLExpiry.expiry(of: put) ?? .distantPast).addingTimeInterval(1) })
 
         var expiredSpec = harness.request(chunk)
         expiredSpec.spec = .url(get)

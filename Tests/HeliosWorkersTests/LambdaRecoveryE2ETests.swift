@@ -20,13 +20,13 @@ import Testing
         let specFile = try setup.write(LambdaJobE2ETests.spec(id: "lambdakill"))
         let runner = try setup.start(["job", "run", specFile.path, "--workers", "lambda:function@1", "--audio", "exact", "--quiet"],
                                      endpoints: proxy.endpoint)
-        #expect(await poll { proxy.requestCount >= 5 || !runner.isRunning }, "the 5th invoke was never sent")
+        #expect(await pollUntil { proxy.requestCount >= 5 || !runner.isRunning }, "the 5th invoke was never sent")
         kill(runner.processIdentifier, SIGKILL)
         runner.waitUntilExit()
         #expect(runner.terminationReason == .uncaughtSignal, "helios was killed, it did not finish: \(setup.emulators[0].output)")
         let sentBeforeKill = proxy.requestCount
         // The invoke in flight at the kill still runs in the emulator (which takes one at a time): wait until it ends.
-        #expect(await poll { setup.finishedInvocations == setup.invocations }, "\(setup.emulators[0].output)")
+        #expect(await pollUntil { setup.finishedInvocations == setup.invocations }, "\(setup.emulators[0].output)")
 
         let before = try await setup.chunkOutputs("lambdakill")
         #expect(before.count == sentBeforeKill - 1 || before.count == sentBeforeKill, "\(before.count) recorded after \(sentBeforeKill) invokes")
@@ -76,11 +76,11 @@ import Testing
         let job = WorkerJob(jobId: harness.spec.id, chunkId: "slow", command: slow.command, workingDirectory: harness.home)
         let invoke = Task { try await adapter.execute(job) }
         // The request reached the worker: its command is running.
-        #expect(await poll { harness.emulator.output.contains("INVOKE START") && proxy.activeCount == 1 })
+        #expect(await pollUntil { harness.emulator.output.contains("INVOKE START") && proxy.activeCount == 1 })
         invoke.cancel()
         let result = await invoke.result
         #expect(throws: (any Error).self) { try result.get() }
-        #expect(await poll { proxy.abandonedCount == 1 }, "the invoke's connection was closed by the caller")
+        #expect(await pollUntil { proxy.abandonedCount == 1 }, "the invoke's connection was closed by the caller")
         #expect(proxy.requestCount == 1, "cancelled, not retried")
     }
 
@@ -118,7 +118,7 @@ import Testing
 
         // Attempt 1 finishes late: its upload is released after the job completed and lands under its own key.
         let late = try ArtifactKey("jobs/lambdalate/chunks/c00/attempt-1/c00.mp4")
-        #expect(await poll(timeout: .seconds(90)) { (try? await store.exists(late)) == true }, "\(setup.emulators.map(\.output).joined())")
+        #expect(await pollUntil(timeout: .seconds(90)) { (try? await store.exists(late)) == true }, "\(setup.emulators.map(\.output).joined())")
         let final = try await setup.chunkOutputs("lambdalate")
         #expect(final["c00"]?["attempt"] as? Int == 2, "the record still names the accepted attempt")
         #expect(try await store.metadata(accepted).sha256 == acceptedHash, "the accepted object is unchanged")
@@ -156,14 +156,4 @@ extension LambdaJobE2ETests.Setup {
         let json = try JSONSerialization.jsonObject(with: Data(status.stdout.utf8)) as? [String: Any]
         return json?["chunkOutputs"] as? [String: [String: Any]] ?? [:]
     }
-}
-
-/// Polls `condition` every 50 ms until it holds; the timeout is only a hang guard.
-func poll(timeout: Duration = .seconds(120), _ condition: () async throws -> Bool) async rethrows -> Bool {
-    let deadline = ContinuousClock.now + timeout
-    while ContinuousClock.now < deadline {
-        if try await condition() { return true }
-        do { try await Task.sleep(for: .milliseconds(50)) } catch { break }
-    }
-    return try await condition()
 }
