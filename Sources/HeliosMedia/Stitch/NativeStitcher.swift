@@ -13,8 +13,9 @@ public enum StitchProgress: Sendable, Hashable {
 
 /// Stitches chunks in process with libavformat, without re-encoding.
 ///
-/// Data path: probe every input (read every packet) → validate (pure) → plan offsets (pure) →
-/// remux into a temp file beside the output → fsync → rename → report.
+/// Data path: probe every input (the MP4/MOV index, or every packet) → validate (pure) → plan offsets (pure) →
+/// remux into a temp file beside the output → fsync → rename → report. The same path as an `IncrementalStitch`
+/// fed every input at once.
 public struct NativeStitcher: VideoStitcher {
     public var options: StitchOptions
     public var logger: Logger
@@ -51,54 +52,33 @@ public struct NativeStitcher: VideoStitcher {
     }
 
     func stitchSync(_ inputs: [URL], to output: URL, cancellation: CancellationFlag? = nil) throws(StitchError) -> StitchReport {
-        let clock = ContinuousClock()
-        let started = clock.now
         guard !inputs.isEmpty else { throw .usage("no inputs given") }
         let outputPath = output.standardizedFileURL.path
         let identities = try checkRepeats(inputs)
         if !options.checkOnly { try checkOutputPath(outputPath, inputs: inputs, identities: identities) }
+        // One plan for all the inputs, then the last input and the trailer: the incremental path, fed at once.
+        let stitch = try IncrementalStitch(self, output: output, expectedInputs: inputs.count, cancellation: cancellation)
+        try stitch.append(contentsOf: inputs)
+        return try stitch.finish()
+    }
 
-        var probed: [ProbedInput] = []
-        var reference: ProbeReference?
-        for (index, url) in inputs.enumerated() {
-            if cancellation.isCancelled { throw .cancelled }
-            progress?(.probing(index: index, count: inputs.count))
-            do {
-                probed.append(try MediaProbe.probe(url, reference: &reference, cancellation: cancellation, mode: options.probe))
-            } catch .damagedInput(nil, let path, let reason) {
-                throw .damagedInput(index: index, path: path, reason: reason)
-            }
-        }
-        probed = ProbedInput.normalizingLeadingStretch(probed)
-        let (capabilities, formatName) = try OutputCapabilities.detect(outputPath: outputPath, format: options.format, first: probed[0])
-        try Remuxer.checkExactAudio(probed, mode: options.audio)
-        let issues = StitchValidator.validate(probed, output: capabilities, lenient: options.lenient)
-        let plan = StitchPlan(inputs: probed, output: capabilities)
-        var report = StitchReport(inputs: probed.map(InputSummary.init), boundaries: plan.boundaries, issues: issues, output: nil)
-        for issue in issues { logger.debug("\(issue)") }
-        guard report.isValid else { throw .invalidInputs(report) }
-        if options.checkOnly { return report }
-
-        let remuxer = Remuxer(inputs: probed, plan: plan, outputPath: outputPath, formatName: formatName,
-                              faststart: options.faststart, audio: options.audio, marksAudioPriming: capabilities.marksAudioPriming,
-                              sync: options.sync, reservedIndexBytes: options.reservedIndexBytes, logger: logger, progress: progress, cancellation: cancellation)
-        let written = try remuxer.run()
-        let elapsed = clock.now - started
+    /// The report's output section for what `written` holds.
+    func outputSummary(_ written: Remuxer.Written, inputs: [ProbedInput], plan: StitchPlan, path: String, formatName: String,
+                       started: ContinuousClock.Instant, boundaries: inout [BoundaryReport]) -> OutputSummary {
+        let elapsed = ContinuousClock.now - started
         let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
-        report.output = OutputSummary(plan: plan, inputs: probed, written: written, path: outputPath,
-                                      format: formatName, elapsedSeconds: seconds)
-        report.output?.audioMode = options.audio
-        report.output?.synced = options.sync
-        report.output?.faststart = written.faststart
+        var output = OutputSummary(plan: plan, inputs: inputs, written: written, path: path, format: formatName, elapsedSeconds: seconds)
+        output.audioMode = options.audio
+        output.synced = options.sync
+        output.faststart = written.faststart
         if options.audio == .exact {
-            report.output?.applyExactAudio(written.exactAudio, inputs: probed, plan: plan)
+            output.applyExactAudio(written.exactAudio, inputs: inputs, plan: plan)
             let exact = Set(written.exactAudio.map(\.stream))
-            for k in report.boundaries.indices where exact.contains(report.boundaries[k].stream) {
-                report.boundaries[k].audioDiscontinuitySamples = 0
-                report.boundaries[k].droppedPackets = 0
+            for k in boundaries.indices where exact.contains(boundaries[k].stream) {
+                boundaries[k].audioDiscontinuitySamples = 0
+                boundaries[k].droppedPackets = 0
             }
         }
-        logger.debug("stitched \(inputs.count) inputs into \(outputPath) in \(seconds) s")
-        return report
+        return output
     }
 }

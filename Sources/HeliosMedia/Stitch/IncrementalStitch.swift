@@ -1,0 +1,264 @@
+import Foundation
+import Logging
+
+/// A stitch fed one input at a time: each input is probed and validated when it arrives, and written to the output
+/// as soon as the inputs after it can no longer change where its packets go. After the last input only that input
+/// and the trailer are left to write, so a job that stitches while its chunks render waits only for the tail.
+///
+/// **One-input lookahead.** Input k is written when input k+1 has arrived: the audio kept at the end of input k
+/// depends on input k+1's first kept audio packet (its priming), and the last input keeps its own last packet's
+/// duration. `finish()` writes the last input.
+///
+/// **Same output as a batch stitch.** Each step plans the inputs so far with the same pure `StitchPlan` a batch
+/// stitch uses. A later input can still change the placement of inputs already written (a longer B-frame delay
+/// raises the whole output's decode delay; a new majority frame duration re-grids a stretched first frame): the
+/// step sees that the plan of the written inputs changed and writes the output again from input 1 (`restarts`
+/// counts these). So `finish()` always commits exactly the bytes a batch stitch of the same inputs writes.
+///
+/// **Validation** runs on every step: an input that does not fit throws the same `StitchError` (the same issues and
+/// messages) as a batch stitch as soon as it arrives, when later inputs cannot change the verdict (`settledCodes`);
+/// timing issues hold the writes back until later inputs clear them or `finish()` refuses the set. Repeated inputs
+/// and an output that is an input are refused as they arrive.
+///
+/// **Writes are deferred to `finish()`** (the stitch is then a batch one) for `checkOnly`, `--audio exact` (its
+/// audio cuts look at every input) and MP4/MOV `--faststart` without `expectedInputs` (the index space reserved at
+/// the front is sized from the packet count).
+///
+/// **Crash safety.** The partial output is an unnamed file (`O_TMPFILE`) where the filesystem allows, so a killed
+/// process leaves nothing; elsewhere a hidden temp file that the next stitch into the same output removes. The
+/// output's name appears only through the rename after fsync: never on a partial file.
+///
+/// Not thread-safe: call it from one thread at a time (every call blocks on file I/O); `cancel()` may come from any.
+public final class IncrementalStitch {
+    /// Where the output goes.
+    public let output: URL
+    /// How many times a later input moved the placement of inputs already written, so the output was written again
+    /// from input 1.
+    public private(set) var restarts = 0
+    /// Inputs whose packets are in the output so far.
+    public var inputsWritten: Int { session?.inputsCopied ?? 0 }
+    /// Inputs appended so far.
+    public var inputCount: Int { urls.count }
+
+    let stitcher: NativeStitcher
+    let expectedInputs: Int?
+    let cancellation: CancellationFlag?
+    private let started = ContinuousClock.now
+    private let outputPath: String
+    private var urls: [URL] = []
+    private var identities: [FileIdentity: Int] = [:]
+    private var probed: [ProbedInput] = []
+    private var reference: ProbeReference?
+    private var target: (capabilities: OutputCapabilities, formatName: String)?
+    private var temp: TemporaryOutput?
+    private var session: RemuxSession?
+    /// What the written inputs were planned with: they must be planned the same for the output to stay valid.
+    private var written: (inputs: [ProbedInput], placements: [[StitchPlan.Placement]], timeBases: [Rational], origin: Int64)?
+    private var isClosed = false
+
+    /// A stitch into `output` (which must not exist unless `options.force`, in a writable directory).
+    /// `expectedInputs`, when known, sizes the progress and the index reserved by MP4/MOV `--faststart`.
+    public convenience init(output: URL, options: StitchOptions = StitchOptions(), expectedInputs: Int? = nil,
+                            logger: Logger = Logger(label: "helios.stitch"),
+                            progress: (@Sendable (StitchProgress) -> Void)? = nil) throws(StitchError) {
+        try self.init(NativeStitcher(options: options, logger: logger, progress: progress), output: output,
+                      expectedInputs: expectedInputs, cancellation: CancellationFlag())
+    }
+
+    init(_ stitcher: NativeStitcher, output: URL, expectedInputs: Int?, cancellation: CancellationFlag?) throws(StitchError) {
+        self.stitcher = stitcher
+        self.output = output
+        self.expectedInputs = expectedInputs
+        self.cancellation = cancellation
+        outputPath = output.standardizedFileURL.path
+        if !stitcher.options.checkOnly { try stitcher.checkOutputPath(outputPath, inputs: [], identities: [:]) }
+    }
+
+    deinit { discard() }
+
+    /// Stops a running `append` or `finish` promptly (it throws `.cancelled`); callable from any thread.
+    public func cancel() { cancellation?.cancel() }
+
+    /// Removes the partial output (idempotent). The stitch cannot be used afterwards.
+    public func discard() {
+        session = nil
+        temp?.discard()
+        temp = nil
+        written = nil
+        isClosed = true
+    }
+
+    /// Whether the inputs are written as they arrive (see the type's notes on deferred writes).
+    var writesProgressively: Bool {
+        let options = stitcher.options
+        guard !options.checkOnly, options.audio != .exact else { return false }
+        let isMP4 = target.map { $0.formatName == "mp4" || $0.formatName == "mov" } ?? false
+        return !(options.faststart && isMP4 && expectedInputs == nil && options.reservedIndexBytes == nil)
+    }
+
+    /// Probes and validates `input`, then writes every input before it whose placement is settled.
+    public func append(_ input: URL) throws(StitchError) {
+        try append(contentsOf: [input])
+    }
+
+    /// Probes and validates `inputs` in order, then writes every input before the last whose placement is settled.
+    /// One plan for the lot: a caller that received several inputs at once should pass them together.
+    public func append(contentsOf inputs: [URL]) throws(StitchError) {
+        guard !isClosed else { throw .usage("the stitch into \(outputPath) is already finished or discarded") }
+        for url in inputs { try probe(url) }
+        guard writesProgressively, probed.count >= 2 else { return }
+        guard let (normalized, plan, _) = try validated(final: false) else { return }
+        try write(upTo: normalized.count - 1, normalized, plan)
+    }
+
+    private func probe(_ url: URL) throws(StitchError) {
+        if cancellation.isCancelled { throw .cancelled }
+        let index = urls.count
+        if let identity = FileIdentity(path: url.path) {
+            if let first = identities[identity] {
+                if !stitcher.options.allowRepeat { throw .repeatedInput(index: index, firstIndex: first, path: url.path) }
+                stitcher.logger.warning("input \(index + 1) (\(url.path)) is the same file as input \(first + 1)")
+            } else {
+                identities[identity] = index
+            }
+            if !stitcher.options.checkOnly {
+                let resolvedOutput = URL(fileURLWithPath: outputPath).resolvingSymlinksInPath().path
+                if url.standardizedFileURL.resolvingSymlinksInPath().path == resolvedOutput || FileIdentity(path: outputPath) == identity {
+                    throw .outputIsInput(path: outputPath)
+                }
+            }
+        }
+        stitcher.progress?(.probing(index: index, count: max(expectedInputs ?? 0, index + 1)))
+        do {
+            probed.append(try MediaProbe.probe(url, reference: &reference, cancellation: cancellation, mode: stitcher.options.probe))
+        } catch .damagedInput(nil, let path, let reason) {
+            throw .damagedInput(index: index, path: path, reason: reason)
+        }
+        urls.append(url)
+        if target == nil {
+            let detected = try OutputCapabilities.detect(outputPath: outputPath, format: stitcher.options.format, first: probed[0])
+            target = (detected.0, detected.1)
+        }
+    }
+
+    /// Issue codes about an input on its own or against input 1's signatures: inputs arriving later cannot clear
+    /// them, so a step refuses the input at once. Timing issues (continuity, cadence, drift, output dts) can still
+    /// clear when later inputs arrive (a 2-frame chunk's first frame counts as stretched only once a longer chunk
+    /// shows the frame duration): a step that has them writes nothing more, and `finish()` decides.
+    static let settledCodes: Set<IssueCode> = [
+        .noInputs, .noStreams, .streamLayoutMismatch, .codecMismatch, .timeBaseMismatch, .firstPacketNotKeyframe,
+        .missingTimestamps, .nonIncreasingDts, .ptsBeforeDts, .corruptPackets, .emptyStream, .unsupportedByContainer,
+    ]
+
+    /// The inputs so far, normalized, validated and planned. Throws `.invalidInputs` with the batch stitch's report
+    /// at `finish`, or before it for a settled issue; nil before `finish` while timing issues stand.
+    private func validated(final: Bool) throws(StitchError) -> (inputs: [ProbedInput], plan: StitchPlan, issues: [StitchIssue])? {
+        let normalized = ProbedInput.normalizingLeadingStretch(probed)
+        let capabilities = target!.capabilities
+        try Remuxer.checkExactAudio(normalized, mode: stitcher.options.audio)
+        let issues = StitchValidator.validate(normalized, output: capabilities, lenient: stitcher.options.lenient)
+        let plan = StitchPlan(inputs: normalized, output: capabilities)
+        let errors = issues.filter { $0.severity == .error }
+        if !final, !errors.isEmpty {
+            guard errors.contains(where: { Self.settledCodes.contains($0.code) }) else { return nil }
+            let report = StitchReport(inputs: normalized.map(InputSummary.init), boundaries: plan.boundaries, issues: issues, output: nil)
+            for issue in issues { stitcher.logger.debug("\(issue)") }
+            discard()
+            throw .invalidInputs(report)
+        }
+        return (normalized, plan, issues)
+    }
+
+    /// The remuxer settings for `inputs` planned by `plan`.
+    private func remuxer(_ inputs: [ProbedInput], _ plan: StitchPlan) -> Remuxer {
+        let options = stitcher.options
+        var reserved = options.reservedIndexBytes
+        if reserved == nil, let expectedInputs, expectedInputs > inputs.count {
+            // Sized from the inputs so far, scaled to the expected count with a quarter to spare.
+            let estimate = Remuxer.reservedIndexEstimate(inputs)
+            reserved = estimate + (estimate * Int64(expectedInputs - inputs.count) / Int64(inputs.count)) * 5 / 4
+        }
+        return Remuxer(inputs: inputs, plan: plan, outputPath: outputPath, formatName: target!.formatName,
+                       faststart: options.faststart, audio: options.audio, marksAudioPriming: target!.capabilities.marksAudioPriming,
+                       sync: options.sync, reservedIndexBytes: reserved, logger: stitcher.logger, progress: stitcher.progress,
+                       cancellation: cancellation)
+    }
+
+    /// Whether the inputs written so far are planned by `plan` as they were written.
+    private func isSettled(_ inputs: [ProbedInput], _ plan: StitchPlan) -> Bool {
+        guard let written else { return true }
+        let n = written.inputs.count
+        return plan.timeBases == written.timeBases && plan.videoOrigin == written.origin
+            && inputs.prefix(n).elementsEqual(written.inputs) && plan.placements.prefix(n).elementsEqual(written.placements)
+    }
+
+    /// Writes inputs up to (not including) `end`, starting the output again when the plan moved written inputs.
+    private func write(upTo end: Int, _ inputs: [ProbedInput], _ plan: StitchPlan) throws(StitchError) {
+        if session != nil, !isSettled(inputs, plan) {
+            restarts += 1
+            stitcher.logger.debug("input \(inputs.count) changed the plan of the inputs already written; writing the output again")
+            session = nil
+            temp?.discard()
+            temp = nil
+            written = nil
+        }
+        let r = remuxer(inputs, plan)
+        let isMP4 = r.formatName == "mp4" || r.formatName == "mov"
+        do {
+            if session == nil, end > 0 {
+                let temp = TemporaryOutput(outputPath: outputPath)
+                self.temp = temp
+                session = try RemuxSession(r, temp: temp.muxerPath, faststart: r.faststart && isMP4 ? .reserved : nil)
+            }
+            guard let session else { return }
+            while session.inputsCopied < end {
+                try session.copy(input: session.inputsCopied, r)
+            }
+        } catch {
+            let failure = temp.map { r.stitchError(error, temp: $0) } ?? .outputFailed(path: outputPath, reason: "\(error)")
+            discard()
+            throw failure
+        }
+        let n = session?.inputsCopied ?? 0
+        written = (Array(inputs.prefix(n)), Array(plan.placements.prefix(n)), plan.timeBases, plan.videoOrigin)
+    }
+
+    /// Validates the whole set, writes what is left and the trailer, fsyncs and renames the output into place
+    /// (unless `checkOnly`), and returns the same report a batch stitch gives.
+    public func finish() throws(StitchError) -> StitchReport {
+        guard !isClosed else { throw .usage("the stitch into \(outputPath) is already finished or discarded") }
+        guard !probed.isEmpty else { throw .usage("no inputs given") }
+        defer { discard() }
+        guard let (inputs, plan, issues) = try validated(final: true) else { throw .usage("validation gave no verdict") }
+        var report = StitchReport(inputs: inputs.map(InputSummary.init), boundaries: plan.boundaries, issues: issues, output: nil)
+        for issue in issues { stitcher.logger.debug("\(issue)") }
+        guard report.isValid else { throw .invalidInputs(report) }
+        if stitcher.options.checkOnly { return report }
+
+        let r = remuxer(inputs, plan)
+        var result: Remuxer.Written?
+        if writesProgressively {
+            try write(upTo: inputs.count, inputs, plan)
+            if let session, let temp {
+                do {
+                    result = try session.close(r)
+                    try temp.commit(cancellation: cancellation, sync: r.sync)
+                } catch is Remuxer.ReservedIndexExceeded {
+                    stitcher.logger.debug("the index outgrew the space reserved for it; writing the output again")
+                    temp.discard()
+                } catch {
+                    throw r.stitchError(error, temp: temp)
+                }
+            }
+        }
+        if result == nil {
+            var batch = r
+            batch.reservedIndexBytes = stitcher.options.reservedIndexBytes
+            result = try batch.run()
+        }
+        report.output = stitcher.outputSummary(result!, inputs: inputs, plan: plan, path: outputPath, formatName: r.formatName,
+                                               started: started, boundaries: &report.boundaries)
+        stitcher.logger.debug("stitched \(inputs.count) inputs into \(outputPath) (\(restarts) restarts)")
+        return report
+    }
+}

@@ -1,0 +1,192 @@
+import CFFmpeg
+import CHeliosShims
+import Foundation
+import Logging
+
+/// One output being written, input by input: the muxer, input 1's demuxer (whose parameters, completed by decoding,
+/// describe the output's streams), the re-encoded audio tracks and the per-stream bookkeeping.
+///
+/// A batch stitch copies every input and closes in one go (`Remuxer`); an `IncrementalStitch` copies each input
+/// once the plan of the inputs so far fixes its placement, and closes at `finish`. Every call takes the `Remuxer`
+/// that holds the inputs and plan as they are now; the inputs already copied must be planned the same in it.
+/// Confined to one thread at a time.
+final class RemuxSession {
+    private let muxer: Muxer
+    /// Input 1's demuxer, opened with stream info for the output's parameters; its packets are read by `copy(0)`.
+    private var first: Demuxer?
+    private var tracks: [Int: ExactAudioTrack] = [:]
+    private let outTimeBases: [Rational]
+    private let method: FaststartMethod?
+    private let temp: String
+    private var lastDts: [Int64?]
+    private var written: [Int]
+    private let packet: Packet
+    private let writeback: Remuxer.Writeback?
+    /// Bytes of input copied so far, for progress.
+    private var bytesDone: Int64 = 0
+    /// Inputs copied so far (always a prefix: `copy` takes them in order).
+    private(set) var inputsCopied = 0
+
+    /// Opens the muxer on `temp` and writes the header from input 1 of `r`.
+    init(_ r: Remuxer, temp: String, faststart method: FaststartMethod?) throws {
+        self.temp = temp
+        self.method = method
+        let muxer = try Muxer(path: temp, formatName: r.formatName, cancellation: r.cancellation)
+        self.muxer = muxer
+        let first = try Demuxer(path: r.inputs[0].path, findStreamInfo: true, cancellation: r.cancellation)
+        self.first = first
+        let exact = Remuxer.exactStreams(r.inputs, mode: r.audio)
+        let globalHeader = muxer.formatContext.pointee.oformat.pointee.flags & AVFMT_GLOBALHEADER != 0
+        var tracks: [Int: ExactAudioTrack] = [:]
+        for s in 0..<first.streamCount {
+            if exact.contains(s) {
+                let track = try ExactAudioTrack(stream: s, inputs: r.inputs, firstParameters: first.stream(s).pointee.codecpar,
+                                                globalHeader: globalHeader, keepsPriming: r.marksAudioPriming, path: r.outputPath)
+                tracks[s] = track
+                let parameters = try track.parameters()
+                _ = try withExtendedLifetime(parameters) {
+                    try muxer.addStream(copying: parameters.pointer, timeBase: Rational(1, track.sampleRate))
+                }
+            } else {
+                _ = try muxer.addStream(copying: first.stream(s), timeBase: r.plan.timeBases[s])
+            }
+        }
+        self.tracks = tracks
+        var options: [String: String] = [:]
+        let reserved = r.reservedIndexBytes ?? Remuxer.reservedIndexEstimate(r.inputs)
+        switch method {
+        case .reserved: options["moov_size"] = "\(reserved)"  // the index written in place, in one pass
+        case .rewritten: options["movflags"] = "+faststart"  // the file read back and shifted behind the index
+        case nil: break
+        }
+        try muxer.writeHeader(options: options)
+        outTimeBases = (0..<first.streamCount).map { muxer.timeBase(of: $0) }
+        lastDts = [Int64?](repeating: nil, count: first.streamCount)
+        written = [Int](repeating: 0, count: first.streamCount)
+        packet = try Packet()
+        writeback = r.sync ? Remuxer.Writeback(path: temp) : nil
+    }
+
+    /// Writes a packet of a re-encoded stream: pts in output samples from the video's first frame.
+    private func writeEncoded(_ encoded: Packet, stream s: Int, _ r: Remuxer) throws {
+        let p = encoded.pointer
+        let master = r.inputs[0].masterStreamIndex ?? 0
+        let sampleTB = Rational(1, r.inputs[0].streams[s].signature.sampleRate)
+        let origin = Ticks.rescale(r.plan.videoOrigin, from: r.plan.timeBases[master], to: sampleTB)
+        let outTB = outTimeBases[s]
+        p.pointee.stream_index = Int32(s)
+        if p.pointee.pts != AV.noPTS { p.pointee.pts = Ticks.rescale(origin + p.pointee.pts, from: sampleTB, to: outTB) }
+        if p.pointee.dts != AV.noPTS { p.pointee.dts = Ticks.rescale(origin + p.pointee.dts, from: sampleTB, to: outTB) }
+        p.pointee.duration = Ticks.rescale(p.pointee.duration, from: sampleTB, to: outTB)
+        if let previous = lastDts[s], p.pointee.dts <= previous {
+            throw StitchError.outputFailed(path: r.outputPath, reason: "re-encoded audio dts \(p.pointee.dts) does not follow \(previous) (time base \(outTB))")
+        }
+        lastDts[s] = p.pointee.dts
+        written[s] += 1
+        try muxer.write(encoded)
+    }
+
+    /// Copies the planned packets of input `i` of `r` (the next one: inputs are copied in order).
+    func copy(input i: Int, _ r: Remuxer) throws {
+        precondition(i == inputsCopied, "inputs are copied in order")
+        let input = r.inputs[i]
+        let demuxer: Demuxer
+        if i == 0, let first { demuxer = first } else {
+            demuxer = try Demuxer(path: input.path, findStreamInfo: false, cancellation: r.cancellation)
+        }
+        first = nil
+        guard demuxer.streamCount == input.streams.count else {
+            throw StitchError.unreadableInput(path: input.path, reason: "stream count changed since it was probed")
+        }
+        var mappers = (0..<input.streams.count).map { StitchPlan.PacketMapper(plan: r.plan, inputs: r.inputs, input: i, stream: $0) }
+        for (s, track) in tracks {
+            try track.begin(parameters: demuxer.stream(s).pointee.codecpar, timeBase: input.streams[s].timeBase, path: input.path)
+        }
+        var packetsRead = 0
+        var perStream = [Int](repeating: 0, count: input.streams.count)
+        while try demuxer.read(into: packet) {
+            packetsRead += 1
+            if packetsRead & 255 == 0, r.cancellation.isCancelled { throw StitchError.cancelled }
+            let s = packet.streamIndex
+            guard s < mappers.count else { continue }
+            perStream[s] += 1
+            if let track = tracks[s] {
+                try track.consume(packet)
+                continue
+            }
+            let p = packet.pointer
+            guard let mapped = mappers[s].map(pts: p.pointee.pts, dts: p.pointee.dts, duration: p.pointee.duration) else { continue }
+            let planTB = r.plan.timeBases[s]
+            p.pointee.pts = mapped.pts
+            p.pointee.dts = mapped.dts
+            p.pointee.duration = mapped.duration
+            if mapped.clearsDiscard { p.pointee.flags &= ~AV.flagDiscard }
+            if let trim = mapped.trimEnd { packet.setSkipSamples(start: 0, end: trim) }
+            // Plan time base to the muxer's.
+            let outTB = outTimeBases[s]
+            p.pointee.pts = p.pointee.pts == AV.noPTS ? AV.noPTS : Ticks.rescale(p.pointee.pts, from: planTB, to: outTB)
+            p.pointee.dts = p.pointee.dts == AV.noPTS ? AV.noPTS : Ticks.rescale(p.pointee.dts, from: planTB, to: outTB)
+            p.pointee.duration = Ticks.rescale(p.pointee.duration, from: planTB, to: outTB)
+            p.pointee.pos = -1
+            if let previous = lastDts[s], p.pointee.dts <= previous {
+                throw StitchError.invalidInputs(StitchReport(inputs: [], boundaries: [], issues: [StitchIssue(
+                    severity: .error, code: .outputDtsNotIncreasing, inputIndex: i, inputPath: input.path, stream: s,
+                    message: "output dts \(p.pointee.dts) does not follow \(previous) (time base \(outTB))")], output: nil))
+            }
+            lastDts[s] = p.pointee.dts
+            written[s] += 1
+            try muxer.write(packet)
+            writeback?.advance(to: muxer.bytesWritten)
+        }
+        // The same file read twice must give the same packets: anything else lost frames since it was probed.
+        if let line = demuxer.loggedErrors.first {
+            throw StitchError.damagedInput(index: i, path: input.path, reason: "the file is corrupt or truncated; libavformat: \(line)")
+        }
+        for (s, stream) in input.streams.enumerated() where perStream[s] != stream.packetCount {
+            throw StitchError.damagedInput(index: i, path: input.path,
+                                           reason: "stream \(s): \(perStream[s]) packets read but \(stream.packetCount) when probed; the file changed or is damaged")
+        }
+        for s in tracks.keys.sorted() {
+            try tracks[s]!.end(input: i, inputs: r.inputs, cancellation: r.cancellation) { try writeEncoded($0, stream: s, r) }
+        }
+        inputsCopied += 1
+        bytesDone += input.fileSize
+        r.progress?(.remuxing(bytesRead: bytesDone, totalBytes: r.inputs.reduce(Int64(0)) { $0 + $1.fileSize }))
+        r.logger.trace("copied input \(i + 1) of \(r.inputs.count): \(input.path)")
+    }
+
+    /// Flushes the re-encoded audio, writes the trailer and checks the muxer wrote every packet copied; returns what
+    /// the file holds. Throws `Remuxer.ReservedIndexExceeded` when the faststart index outgrew its reserved space.
+    func close(_ r: Remuxer) throws -> Remuxer.Written {
+        for s in tracks.keys.sorted() {
+            try tracks[s]!.finish { try writeEncoded($0, stream: s, r) }
+        }
+        r.progress?(.finishing)
+        let trailer: FFmpegError?
+        do { try muxer.finish(); trailer = nil } catch { trailer = error }
+        if let trailer {
+            // "reserved_moov_size is too small": the trailer wrote nothing usable.
+            if method == .reserved && trailer.code == helios_averror(EINVAL) { throw Remuxer.ReservedIndexExceeded() }
+            throw trailer
+        }
+        // The trailer is written; from here to the rename only cancellation can stop the run.
+        if r.cancellation.isCancelled { throw StitchError.cancelled }
+        // The report counts what the file holds: a muxer's bitstream filter must not have merged or dropped packets.
+        for s in written.indices where muxer.packetsWritten(to: s) != Int64(written[s]) {
+            throw StitchError.outputFailed(path: r.outputPath, reason: "stream \(s): \(written[s]) packets were copied but the muxer "
+                + "wrote \(muxer.packetsWritten(to: s)) (its bitstream filter merged or dropped some: a corrupt frame in the inputs?)")
+        }
+        // stat follows /proc/self/fd/N to the file (FileManager's attributes would describe the link).
+        var info = stat()
+        let bytes = stat(temp, &info) == 0 ? Int64(info.st_size) : 0
+        let summaries = tracks.keys.sorted().map { s -> ExactAudioSummary in
+            let track = tracks[s]!
+            let seconds = Double(track.samplesEncoded) / Double(track.sampleRate)
+            return ExactAudioSummary(stream: s, encoder: track.encoderName, bitRate: track.bitRate, samples: track.samplesEncoded,
+                                     videoOffsetSamples: track.cuts.map(\.videoOffset), silentSamples: track.cuts.map(\.silentSamples),
+                                     codingSeconds: track.codingSeconds,
+                                     audioSecondsPerSecond: track.codingSeconds > 0 ? seconds / track.codingSeconds : 0)
+        }
+        return Remuxer.Written(packets: written, bytes: bytes, timeBases: outTimeBases, exactAudio: summaries, faststart: method)
+    }
+}
