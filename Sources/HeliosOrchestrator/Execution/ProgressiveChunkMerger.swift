@@ -17,10 +17,19 @@ public protocol ProgressiveMergeSession: Sendable {
     /// Adds the next chunk. Throws when it cannot be merged (it does not fit the chunks before it, or it cannot
     /// be fetched); the session is then unusable and must be discarded. Cancelling the calling task stops it.
     func append(_ record: ChunkOutputRecord) async throws
+    /// Adds the next chunks, in order: what a caller that has several ready at once (a resume's earlier chunks,
+    /// chunks released together) passes, so the merger can take them in one step. The default appends one by one.
+    func append(contentsOf records: [ChunkOutputRecord]) async throws
     /// Writes what is left and makes the output durable at its final path.
     func finish() async throws -> MergeSummary
     /// Drops the partial output and any staged files. Idempotent; never throws.
     func discard() async
+}
+
+extension ProgressiveMergeSession {
+    public func append(contentsOf records: [ChunkOutputRecord]) async throws {
+        for record in records { try await append(record) }
+    }
 }
 
 /// Releases chunk results in timeline order as they arrive in any order: the value of chunk k is released once

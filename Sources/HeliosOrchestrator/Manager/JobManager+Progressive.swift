@@ -36,10 +36,13 @@ extension JobManager {
         do {
             let (tailStart, started) = try await withThrowingTaskGroup(of: ProgressivePart.self) { group in
                 group.addTask {
+                    // Whatever was released since the last append goes in one step.
                     var appended = 0
-                    for await record in feed.records {
-                        do { try await session.append(record) } catch { throw Self.mergeError(id, error) }
-                        appended += 1
+                    for await _ in feed.wakeUps {
+                        let batch = feed.take()
+                        guard !batch.isEmpty else { continue }
+                        do { try await session.append(contentsOf: batch) } catch { throw Self.mergeError(id, error) }
+                        appended += batch.count
                     }
                     return .appended(appended)
                 }
@@ -98,22 +101,36 @@ private enum ProgressivePart: Sendable {
 }
 
 /// Hands chunk records to the appending task in timeline order as chunks complete in any order; never blocks
-/// the caller (the stream buffers what the appender has not taken yet).
+/// the caller. Released records wait in a buffer; one wake-up stands for all of them (wake-ups coalesce), so an
+/// appender that fell behind takes everything released meanwhile at once.
 final class ProgressiveFeed: @unchecked Sendable {
-    let records: AsyncStream<ChunkOutputRecord>
-    private let continuation: AsyncStream<ChunkOutputRecord>.Continuation
+    /// Ends after ``finish()``, once the last wake-up was taken.
+    let wakeUps: AsyncStream<Void>
+    private let continuation: AsyncStream<Void>.Continuation
     private let lock = NSLock()
     private var release: InOrderRelease<ChunkOutputRecord>
+    private var ready: [ChunkOutputRecord] = []
 
     init(order: [String]) {
         release = InOrderRelease(order: order)
-        (records, continuation) = AsyncStream.makeStream(of: ChunkOutputRecord.self)
+        (wakeUps, continuation) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
     }
 
-    /// Records `chunkId`'s output and passes on every record now released, in order.
+    /// Records `chunkId`'s output; whatever that releases is buffered, in order, and the appender woken.
     func complete(_ chunkId: String, _ record: ChunkOutputRecord) {
         lock.withLock {
-            for released in release.complete(chunkId, record) { continuation.yield(released.value) }
+            let released = release.complete(chunkId, record)
+            guard !released.isEmpty else { return }
+            ready.append(contentsOf: released.map(\.value))
+            continuation.yield()
+        }
+    }
+
+    /// The records released and not taken yet, in timeline order.
+    func take() -> [ChunkOutputRecord] {
+        lock.withLock {
+            defer { ready = [] }
+            return ready
         }
     }
 
