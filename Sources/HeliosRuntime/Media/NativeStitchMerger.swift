@@ -32,6 +32,11 @@ public struct NativeStitchMerger: ChunkMerger {
         do { report = try await NativeStitcher(options: options).stitch(inputs, to: output) } catch let error as StitchError {
             throw MediaFailure(error: error)
         }
+        return try await summarize(report, output: output)
+    }
+
+    /// The job's view of a finished stitch, published when the merger has a ``MergePublication``.
+    func summarize(_ report: StitchReport, output: URL) async throws -> MergeSummary {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         let json = (try? encoder.encode(report)).map { String(decoding: $0, as: UTF8.self) }
