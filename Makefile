@@ -53,6 +53,7 @@ cloudrun-context: deps
 
 bench: build
 	python3 Benchmarks/run.py
+	python3 Benchmarks/progressive.py
 
 # Helios's S3 store against `aws s3 cp` on one SeaweedFS: 500 MB up and down, throughput and peak RSS.
 bench-s3: build
