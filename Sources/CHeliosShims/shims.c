@@ -4,6 +4,15 @@
 #include "CHeliosShims.h"
 #include <stdio.h>
 #include <stdarg.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
+
+void helios_release_free_memory(void) {
+#ifdef __GLIBC__
+    malloc_trim(0);
+#endif
+}
 
 void helios_strerror(int code, char *buf, size_t size) {
     if (av_strerror(code, buf, size) < 0) {

@@ -30,6 +30,9 @@ void helios_set_log_sink(helios_log_sink sink);
 /// Starts writeback of a file's dirty pages without waiting (Linux sync_file_range), so a final fsync finds
 /// little left to write. Returns 0, or -1 with errno set (callers may ignore failure: fsync still follows).
 int helios_start_writeback(int fd);
+
+/// Returns freed heap pages to the system (glibc's malloc_trim; a no-op elsewhere).
+void helios_release_free_memory(void);
 /// Opens an unnamed file in `directory` for writing (Linux O_TMPFILE), to be given a name with linkat once complete.
 /// Returns the descriptor, or -1 with errno set where the filesystem or system cannot (callers then use a named file).
 int helios_open_tmpfile(const char *directory, unsigned int mode);

@@ -108,8 +108,9 @@ public struct StitchPlan: Sendable {
     /// The master's frame duration when every input declares the same constant frame rate and the master
     /// time base cannot express one frame in whole ticks; nil otherwise.
     static func frameClock(_ inputs: [ProbedInput], master: Int) -> Rational? {
-        let streams = inputs.map { $0.streams[master] }
-        guard let rate = streams[0].frameRate, streams[0].signature.kind == .video,
+        // Lazily: a copy of every input's master stream would be the largest allocation of a 10,000-input stitch.
+        let streams = inputs.lazy.map { $0.streams[master] }
+        guard let rate = inputs[0].streams[master].frameRate, inputs[0].streams[master].signature.kind == .video,
               streams.allSatisfy({ $0.frameRate == rate && $0.irregularDurationCount == 0 }),
               // A declared rate the timestamps contradict (fragmented MP4 derives it from a stretched duration) is no clock.
               streams.allSatisfy({ abs(Ticks.rescale(1, from: Rational(rate.den, rate.num), to: $0.timeBase) - $0.typicalPacketDuration) <= 1 })
