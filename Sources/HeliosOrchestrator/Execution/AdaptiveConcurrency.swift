@@ -66,3 +66,18 @@ public actor ConcurrencyGate {
         }
     }
 }
+
+extension ConcurrencyGate {
+    /// Runs `body` holding a slot and frees it when `body` ends, reporting it throttled when `isThrottled` says so of
+    /// the error. The outcome is returned, not thrown: callers decide whether to resend, retry or fail.
+    public nonisolated func withSlot<T, E: Error>(isThrottled: (E) -> Bool, _ body: () async throws(E) -> T) async -> Result<T, E> {
+        await acquire()
+        let outcome: Result<T, E>
+        do { outcome = .success(try await body()) } catch { outcome = .failure(error) }
+        switch outcome {
+        case .success: await release(throttled: false)
+        case .failure(let error): await release(throttled: isThrottled(error))
+        }
+        return outcome
+    }
+}

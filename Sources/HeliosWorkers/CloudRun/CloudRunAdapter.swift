@@ -47,18 +47,15 @@ public struct CloudRunAdapter: WorkerAdapter {
         var refreshNext = false
         let response: ChunkResponse
         while true {
-            await gate.acquire()
-            let outcome: Result<ChunkResponse, CloudRunInvokeError>
-            do { outcome = .success(try await invoker.send(body, chunk: name, timeout: requestTimeout + .seconds(5), refreshToken: refreshNext)) } catch {
-                outcome = .failure(error)
+            let refresh = refreshNext
+            let outcome = await gate.withSlot(isThrottled: \.throttled) { () async throws(CloudRunInvokeError) in
+                try await invoker.send(body, chunk: name, timeout: requestTimeout + .seconds(5), refreshToken: refresh)
             }
             refreshNext = false
             switch outcome {
             case .success(let value):
-                await gate.release(throttled: false)
                 response = value
             case .failure(let error):
-                await gate.release(throttled: error.throttled)
                 if error.unauthorized, !refreshed {
                     refreshed = true
                     refreshNext = true

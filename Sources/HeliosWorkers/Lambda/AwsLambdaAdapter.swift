@@ -46,18 +46,18 @@ public struct AwsLambdaAdapter: WorkerAdapter {
         let started = ContinuousClock.now
         let (request, chunk) = try await context.nextRequest(chunkId: job.chunkId, jobDirectory: job.workingDirectory, timeout: invokeTimeout)
 
-        await gate.acquire()
-        let invoker = await invokers.acquire()
-        let outcome: Result<ChunkResponse, LambdaInvokeError>
-        do { outcome = .success(try await invoker.invoke(request, timeout: invokeTimeout + .seconds(5))) } catch { outcome = .failure(error) }
-        await invokers.release(invoker)
-        let response: ChunkResponse
+        let outcome = await gate.withSlot(isThrottled: \.throttled) { () async throws(LambdaInvokeError) -> (ChunkResponse, AwsLambdaInvoker) in
+            let invoker = await invokers.acquire()
+            let sent: Result<ChunkResponse, LambdaInvokeError>
+            do throws(LambdaInvokeError) { sent = .success(try await invoker.invoke(request, timeout: invokeTimeout + .seconds(5))) } catch { sent = .failure(error) }
+            await invokers.release(invoker)
+            return (try sent.get(), invoker)
+        }
+        let response: ChunkResponse, invoker: AwsLambdaInvoker
         switch outcome {
         case .success(let value):
-            await gate.release(throttled: false)
-            response = value
+            (response, invoker) = value
         case .failure(let error):
-            await gate.release(throttled: error.throttled)
             if error.throttled {
                 let limit = await gate.limit
                 logger.info("throttled", metadata: ["chunk": "\(chunk.id)", "limit": "\(limit)"])
