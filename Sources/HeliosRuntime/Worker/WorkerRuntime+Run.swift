@@ -76,13 +76,15 @@ extension WorkerRuntime {
         let result: WorkerResult
         progress(ChunkProgress(phase: .rendering))
         // The command may write its frames done to HELIOS_PROGRESS_FILE; each new count is reported while it runs.
-        let watcher = Task { await Self.watchProgress(progressFile, frameCount: chunk.frameCount, progress: progress) }
-        defer { watcher.cancel() }
+        // A child task watches the file; the group stops and awaits it whether the command returns or throws.
         do {
-            result = try await adapter.execute(WorkerJob(jobId: request.jobId, chunkId: chunk.id, command: chunk.command,
-                                                         workingDirectory: workspace, environment: environment, timeout: timeout))
-            watcher.cancel()
-            await watcher.value
+            result = try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { await Self.watchProgress(progressFile, frameCount: chunk.frameCount, progress: progress) }
+                let result = try await adapter.execute(WorkerJob(jobId: request.jobId, chunkId: chunk.id, command: chunk.command,
+                                                                 workingDirectory: workspace, environment: environment, timeout: timeout))
+                group.cancelAll()
+                return result
+            }
         } catch OrchestratorError.timedOut(_, let seconds) {
             throw WorkerFailure(.timeout, "\(chunkName): stopped after \(Int(seconds)) s, before the platform's deadline")
         } catch OrchestratorError.spawnFailed(_, let command, let reason) {
