@@ -144,3 +144,18 @@ public func builtProductsDirectory() -> URL {
     }
     return dir
 }
+
+/// Runs the built `helios` CLI with `environment` added to this process's (through env(1)).
+public func runHelios(_ arguments: [String], environment: [String: String]) async throws -> Shell.Result {
+    let assignments = environment.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
+    return try await Shell.run("/usr/bin/env", assignments + [builtProductsDirectory().appendingPathComponent("helios").path] + arguments)
+}
+
+/// Writes `spec` as JSON to `home`/job/spec.json, creating the directory, and returns the file.
+public func writeJobSpec(_ spec: some Encodable, under home: URL) throws -> URL {
+    let directory = home.appendingPathComponent("job")
+    try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    let file = directory.appendingPathComponent("spec.json")
+    try JSONEncoder().encode(spec).write(to: file)
+    return file
+}

@@ -79,17 +79,10 @@ import Testing
         }
 
         func helios(_ arguments: [String]) async throws -> Shell.Result {
-            let assignments = environment.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
-            return try await Shell.run("/usr/bin/env", assignments + [builtProductsDirectory().appendingPathComponent("helios").path] + arguments)
+            try await runHelios(arguments, environment: environment)
         }
 
-        func write(_ spec: JobSpec) throws -> URL {
-            let directory = home.appendingPathComponent("job")
-            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-            let file = directory.appendingPathComponent("spec.json")
-            try JSONEncoder().encode(spec).write(to: file)
-            return file
-        }
+        func write(_ spec: JobSpec) throws -> URL { try writeJobSpec(spec, under: home) }
 
         func keys(under prefix: String) async throws -> [String] {
             var keys: [String] = []

@@ -46,9 +46,7 @@ struct ServerHarness {
     }
 
     func request(_ chunk: RenderJobChunk, attempt: Int = 1) -> ChunkRequest {
-        ChunkRequest(jobId: spec.id, chunk: .init(id: chunk.id, startFrame: chunk.startFrame, frameCount: chunk.frameCount,
-                                                  command: chunk.command, outputFile: chunk.outputFile),
-                     attempt: attempt, spec: .url(specURI), output: .store(prefix: store.uri(for: try! ArtifactKey("renders"))),
+        ChunkRequest(jobId: spec.id, chunk: .init(chunk), attempt: attempt, spec: .url(specURI), output: .store(prefix: store.uri(for: try! ArtifactKey("renders"))),
                      deadlineMs: Int64(Date().timeIntervalSince1970 * 1000) + 120_000)
     }
 

@@ -59,17 +59,10 @@ import Testing
         func helios(_ arguments: [String], endpoints: String? = nil) async throws -> Shell.Result {
             var env = environment
             if let endpoints { env["HELIOS_LAMBDA_ENDPOINTS"] = endpoints }
-            let assignments = env.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
-            return try await Shell.run("/usr/bin/env", assignments + [builtProductsDirectory().appendingPathComponent("helios").path] + arguments)
+            return try await runHelios(arguments, environment: env)
         }
 
-        func write(_ spec: JobSpec) throws -> URL {
-            let directory = home.appendingPathComponent("job")
-            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-            let file = directory.appendingPathComponent("spec.json")
-            try JSONEncoder().encode(spec).write(to: file)
-            return file
-        }
+        func write(_ spec: JobSpec) throws -> URL { try writeJobSpec(spec, under: home) }
 
         func stop() {
             emulators.forEach { $0.stop() }

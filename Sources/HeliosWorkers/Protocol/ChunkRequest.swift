@@ -1,4 +1,5 @@
 import Foundation
+import HeliosOrchestrator
 
 /// What a remote worker is asked to do: render one chunk of one job and put its output somewhere.
 ///
@@ -37,6 +38,12 @@ public struct ChunkRequest: Codable, Sendable, Hashable {
             self.frameCount = frameCount
             self.command = command
             self.outputFile = outputFile
+        }
+
+        /// The chunk as the job spec describes it.
+        public init(_ chunk: RenderJobChunk) {
+            self.init(id: chunk.id, startFrame: chunk.startFrame, frameCount: chunk.frameCount, command: chunk.command,
+                      outputFile: chunk.outputFile)
         }
     }
 

@@ -38,7 +38,7 @@ public final class RemoteJobContext: Sendable {
         let deadline = Int64(Date().timeIntervalSince1970 * 1000) + Int64(timeout / .milliseconds(1))
         let request = ChunkRequest(
             jobId: spec.id,
-            chunk: .init(id: chunk.id, startFrame: chunk.startFrame, frameCount: chunk.frameCount, command: chunk.command, outputFile: chunk.outputFile),
+            chunk: .init(chunk),
             attempt: attempt, spec: .url(specURI), assetsManifest: manifestURI, output: .store(prefix: store.uri(for: storePrefix)),
             deadlineMs: deadline)
         return (request, chunk)
