@@ -69,7 +69,10 @@ extension JobManager {
                         try await self.enterStitching(id)
                         events?.yield(.merging(chunks: spec.chunks.count))
                         started = ContinuousClock.now
-                    case .appended(let count): appended = count
+                        logger.debug("merge tail: stitching", metadata: ["job": "\(id)", "ms": "\(Self.msSince(tailStart))"])
+                    case .appended(let count):
+                        appended = count
+                        logger.debug("merge tail: appends done", metadata: ["job": "\(id)", "ms": "\(Self.msSince(tailStart))"])
                     }
                 }
                 try Task.checkCancellation()
@@ -81,11 +84,17 @@ extension JobManager {
             }
             let summary: MergeSummary
             do { summary = try await session.finish() } catch { throw Self.mergeError(id, error) }
+            logger.debug("merge tail: finished", metadata: ["job": "\(id)", "ms": "\(Self.msSince(tailStart))"])
             try await recordMerge(id, summary, started: started, tailStart: tailStart, progressive: true)
         } catch {
             await session.discard()
             throw error
         }
+    }
+
+    /// Milliseconds since `start`, or "-" before it is known (for the merge tail's debug log).
+    nonisolated static func msSince(_ start: ContinuousClock.Instant?) -> String {
+        start.map { "\(LocalWorkerAdapter.milliseconds(ContinuousClock.now - $0))" } ?? "-"
     }
 
     /// This run's recorded chunk outputs.

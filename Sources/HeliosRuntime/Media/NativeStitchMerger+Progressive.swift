@@ -42,18 +42,26 @@ final class NativeStitchSession: ProgressiveMergeSession, @unchecked Sendable {
     /// Fetches the chunks (downloads stay in the staging directory until the end: a later input can make the
     /// stitch write the output again from input 1) and appends them in one step.
     func append(contentsOf records: [ChunkOutputRecord]) async throws {
+        let clock = ContinuousClock()
+        let started = clock.now
         var files: [URL] = []
         for record in records {
             files.append(try await merger.fetcher.fetch(record, index: fetched, staging: staging))
             fetched += 1
         }
+        let fetchedAt = clock.now
         let inputs = files
         try await run { stitch throws(StitchError) in try stitch.append(contentsOf: inputs) }
+        merger.logger.debug("appended", metadata: ["inputs": "\(records.count)", "total": "\(fetched)",
+                                                   "fetch": "\(fetchedAt - started)", "append": "\(clock.now - fetchedAt)"])
     }
 
     func finish() async throws -> MergeSummary {
         defer { try? FileManager.default.removeItem(at: staging) }
+        let clock = ContinuousClock()
+        let started = clock.now
         let report = try await run { stitch throws(StitchError) in try stitch.finish() }
+        merger.logger.debug("finished", metadata: ["inputs": "\(fetched)", "finish": "\(clock.now - started)"])
         return try await merger.summarize(report, output: output)
     }
 
