@@ -56,8 +56,9 @@ def main():
     parser.add_argument("--size", default="128x72")
     parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument("--config", default="release")
+    parser.add_argument("--bin", default=None, help="directory holding helios and helios-synth (default: .build/CONFIG)")
     args = parser.parse_args()
-    products = os.path.join(ROOT, ".build", args.config)
+    products = args.bin or os.path.join(ROOT, ".build", args.config)
     helios, synth = os.path.join(products, "helios"), os.path.join(products, "helios-synth")
     counts = [int(n) for n in args.counts.split(",")]
     samples = {n: [] for n in counts}
@@ -68,7 +69,7 @@ def main():
             samples[n].append((tail, merge, wall))
             print(f"rep {rep + 1}: {n} chunks: tail {tail} ms, job {wall:.1f} s", file=sys.stderr, flush=True)
     base = statistics.median(t for t, _, _ in samples[counts[0]])
-    print(f"\n{args.config} build, {args.frames}-frame {args.size} helios-synth chunks, {args.concurrency} local workers, "
+    print(f"\n{args.bin or args.config + ' build'}, {args.frames}-frame {args.size} helios-synth chunks, {args.concurrency} local workers, "
           f"{args.reps} runs each (interleaved); load average {before} -> {load()}\n")
     print(f"| chunks | merge tail, median ms | tails of the runs, ms | ratio to {counts[0]} chunks | job wall s, median |")
     print("|---|---|---|---|---|")
