@@ -56,6 +56,9 @@ public final class IncrementalStitch {
     /// What the written inputs were planned with: they must be planned the same for the output to stay valid.
     private var written: (inputs: [ProbedInput], placements: [[StitchPlan.Placement]], timeBases: [Rational], origin: Int64)?
     private var isClosed = false
+    /// The last step's inputs, plan and issues, reused by `finish()` when no input arrived since (the merge tail of
+    /// a job plans its inputs once, not twice).
+    private var lastStep: (inputs: [ProbedInput], plan: StitchPlan, issues: [StitchIssue])?
 
     /// A stitch into `output` (which must not exist unless `options.force`, in a writable directory).
     /// `expectedInputs`, when known, sizes the progress and the index reserved by MP4/MOV `--faststart`.
@@ -86,6 +89,7 @@ public final class IncrementalStitch {
         temp?.discard()
         temp = nil
         written = nil
+        lastStep = nil
         isClosed = true
     }
 
@@ -157,11 +161,18 @@ public final class IncrementalStitch {
     /// The inputs so far, normalized, validated and planned. Throws `.invalidInputs` with the batch stitch's report
     /// at `finish`, or before it for a settled issue; nil before `finish` while timing issues stand.
     private func validated(final: Bool) throws(StitchError) -> (inputs: [ProbedInput], plan: StitchPlan, issues: [StitchIssue])? {
-        let normalized = ProbedInput.normalizingLeadingStretch(probed)
-        let capabilities = target!.capabilities
-        try Remuxer.checkExactAudio(normalized, mode: stitcher.options.audio)
-        let issues = StitchValidator.validate(normalized, output: capabilities, lenient: stitcher.options.lenient)
-        let plan = StitchPlan(inputs: normalized, output: capabilities)
+        let normalized: [ProbedInput], issues: [StitchIssue], plan: StitchPlan
+        if let step = lastStep, step.inputs.count == probed.count {
+            // No input since the last step (finish() right after append): its plan and verdict stand.
+            (normalized, plan, issues) = step
+        } else {
+            normalized = ProbedInput.normalizingLeadingStretch(probed)
+            let capabilities = target!.capabilities
+            try Remuxer.checkExactAudio(normalized, mode: stitcher.options.audio)
+            plan = StitchPlan(inputs: normalized, output: capabilities)
+            issues = StitchValidator.validate(normalized, output: capabilities, lenient: stitcher.options.lenient, plan: plan)
+            lastStep = (normalized, plan, issues)
+        }
         let errors = issues.filter { $0.severity == .error }
         if !final, !errors.isEmpty {
             guard errors.contains(where: { Self.settledCodes.contains($0.code) }) else { return nil }

@@ -37,7 +37,9 @@ public struct OutputCapabilities: Sendable, Hashable {
 public enum StitchValidator {
     /// Returns every finding, errors and warnings, in input order.
     /// With `lenient`, continuity findings become warnings; codec and layout mismatches stay errors.
-    public static func validate(_ inputs: [ProbedInput], output: OutputCapabilities, lenient: Bool = false) -> [StitchIssue] {
+    /// `plan`, when given, must be `StitchPlan(inputs: inputs, output: output)` (a caller that has it saves planning twice).
+    public static func validate(_ inputs: [ProbedInput], output: OutputCapabilities, lenient: Bool = false,
+                                plan given: StitchPlan? = nil) -> [StitchIssue] {
         var issues: [StitchIssue] = []
         func add(_ severity: IssueSeverity, _ code: IssueCode, _ input: Int?, _ stream: Int?, _ message: String) {
             let downgraded = lenient && code.isContinuity && severity == .error ? IssueSeverity.warning : severity
@@ -59,7 +61,7 @@ public enum StitchValidator {
             // Continuity arithmetic over mismatched layouts would only add noise.
             return issues
         }
-        let plan = StitchPlan(inputs: inputs, output: output)
+        let plan = given ?? StitchPlan(inputs: inputs, output: output)
         for boundary in plan.boundaries where boundary.kind == .audio || boundary.kind == .video {
             let stream = inputs[boundary.index].streams[boundary.stream]
             let tolerance = plan.continuityTolerance(for: stream)
