@@ -51,6 +51,10 @@ public final class IncrementalStitch {
     private var probed: [ProbedInput] = []
     private var reference: ProbeReference?
     private var target: (capabilities: OutputCapabilities, formatName: String)?
+    /// Inputs are refused when they are the output (nil with `checkOnly`, which writes nothing).
+    private let outputIdentity: OutputIdentity?
+    /// Inputs a batch caller checked already (repeats, the output among them) before the first append.
+    private let checkedInputs: Int
     private var temp: TemporaryOutput?
     private var session: RemuxSession?
     /// What the written inputs were planned with: they must be planned the same for the output to stay valid.
@@ -69,12 +73,16 @@ public final class IncrementalStitch {
                       expectedInputs: expectedInputs, cancellation: CancellationFlag())
     }
 
-    init(_ stitcher: NativeStitcher, output: URL, expectedInputs: Int?, cancellation: CancellationFlag?) throws(StitchError) {
+    init(_ stitcher: NativeStitcher, output: URL, expectedInputs: Int?, cancellation: CancellationFlag?,
+         checked: (inputs: Int, identities: [FileIdentity: Int]) = (0, [:])) throws(StitchError) {
         self.stitcher = stitcher
         self.output = output
         self.expectedInputs = expectedInputs
         self.cancellation = cancellation
         outputPath = output.standardizedFileURL.path
+        outputIdentity = stitcher.options.checkOnly ? nil : OutputIdentity(path: outputPath)
+        checkedInputs = checked.inputs
+        identities = checked.identities
         if !stitcher.options.checkOnly { try stitcher.checkOutputPath(outputPath, inputs: [], identities: [:]) }
     }
 
@@ -119,19 +127,9 @@ public final class IncrementalStitch {
     private func probe(_ url: URL) throws(StitchError) {
         if cancellation.isCancelled { throw .cancelled }
         let index = urls.count
-        if let identity = FileIdentity(path: url.path) {
-            if let first = identities[identity] {
-                if !stitcher.options.allowRepeat { throw .repeatedInput(index: index, firstIndex: first, path: url.path) }
-                stitcher.logger.warning("input \(index + 1) (\(url.path)) is the same file as input \(first + 1)")
-            } else {
-                identities[identity] = index
-            }
-            if !stitcher.options.checkOnly {
-                let resolvedOutput = URL(fileURLWithPath: outputPath).resolvingSymlinksInPath().path
-                if url.standardizedFileURL.resolvingSymlinksInPath().path == resolvedOutput || FileIdentity(path: outputPath) == identity {
-                    throw .outputIsInput(path: outputPath)
-                }
-            }
+        if index >= checkedInputs {
+            let identity = try stitcher.admit(url, index: index, seen: &identities)
+            if let outputIdentity, outputIdentity.isNamed(by: url, identity: identity) { throw .outputIsInput(path: outputPath) }
         }
         stitcher.progress?(.probing(index: index, count: max(expectedInputs ?? 0, index + 1)))
         do {

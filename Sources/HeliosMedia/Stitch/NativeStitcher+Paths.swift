@@ -15,6 +15,23 @@ struct FileIdentity: Hashable {
     }
 }
 
+/// The output as inputs are compared with it: its path with symlinks resolved and, when it exists, its identity.
+struct OutputIdentity {
+    let resolvedPath: String
+    let identity: FileIdentity?
+
+    init(path: String) {
+        resolvedPath = URL(fileURLWithPath: path).resolvingSymlinksInPath().path
+        identity = FileIdentity(path: path)
+    }
+
+    /// Whether `input` (whose identity is `identity`, when known) is the output: by path, symlink or hard link.
+    func isNamed(by input: URL, identity inputIdentity: FileIdentity?) -> Bool {
+        if let inputIdentity, inputIdentity == identity { return true }
+        return input.standardizedFileURL.resolvingSymlinksInPath().path == resolvedPath
+    }
+}
+
 /// What kind of file a `st_mode` describes, as a phrase ("a character device"); nil for a regular file.
 func fileKind(mode: mode_t) -> String? {
     switch mode & S_IFMT {
@@ -32,23 +49,28 @@ extension NativeStitcher {
     /// Refuses the same file twice among the inputs unless `allowRepeat`. Returns the inputs' identities.
     func checkRepeats(_ inputs: [URL]) throws(StitchError) -> [FileIdentity: Int] {
         var seen: [FileIdentity: Int] = [:]
-        for (index, input) in inputs.enumerated() {
-            guard let identity = FileIdentity(path: input.path) else { continue }  // probing reports why
-            if let first = seen[identity] {
-                if !options.allowRepeat { throw .repeatedInput(index: index, firstIndex: first, path: input.path) }
-                logger.warning("input \(index + 1) (\(input.path)) is the same file as input \(first + 1)")
-            } else {
-                seen[identity] = index
-            }
-        }
+        for (index, input) in inputs.enumerated() { _ = try admit(input, index: index, seen: &seen) }
         return seen
+    }
+
+    /// Records input `index`'s identity in `seen` (the first index of each file), refusing a file seen before unless
+    /// `allowRepeat`. Returns the identity, nil when the file cannot be examined (probing reports why).
+    func admit(_ input: URL, index: Int, seen: inout [FileIdentity: Int]) throws(StitchError) -> FileIdentity? {
+        guard let identity = FileIdentity(path: input.path) else { return nil }
+        if let first = seen[identity] {
+            if !options.allowRepeat { throw .repeatedInput(index: index, firstIndex: first, path: input.path) }
+            logger.warning("input \(index + 1) (\(input.path)) is the same file as input \(first + 1)")
+        } else {
+            seen[identity] = index
+        }
+        return identity
     }
 
     /// Refuses an output that is an input (by path, symlink or hard link), is not a regular file, exists without
     /// `force`, or sits in a missing or unwritable directory.
     func checkOutputPath(_ outputPath: String, inputs: [URL], identities: [FileIdentity: Int]) throws(StitchError) {
-        let resolvedOutput = URL(fileURLWithPath: outputPath).resolvingSymlinksInPath().path
-        for input in inputs where input.standardizedFileURL.resolvingSymlinksInPath().path == resolvedOutput {
+        let target = OutputIdentity(path: outputPath)
+        for input in inputs where target.isNamed(by: input, identity: nil) {
             throw .outputIsInput(path: outputPath)
         }
         var info = stat()

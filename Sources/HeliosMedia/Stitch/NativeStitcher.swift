@@ -57,7 +57,8 @@ public struct NativeStitcher: VideoStitcher {
         let identities = try checkRepeats(inputs)
         if !options.checkOnly { try checkOutputPath(outputPath, inputs: inputs, identities: identities) }
         // One plan for all the inputs, then the last input and the trailer: the incremental path, fed at once.
-        let stitch = try IncrementalStitch(self, output: output, expectedInputs: inputs.count, cancellation: cancellation)
+        let stitch = try IncrementalStitch(self, output: output, expectedInputs: inputs.count, cancellation: cancellation,
+                                           checked: (inputs.count, identities))
         try stitch.append(contentsOf: inputs)
         return try stitch.finish()
     }

@@ -24,6 +24,8 @@ final class RemuxSession {
     private let writeback: Remuxer.Writeback?
     /// Bytes of input copied so far, for progress.
     private var bytesDone: Int64 = 0
+    /// The inputs' total size, summed once per input count (not once per input copied).
+    private var totalBytes: (inputs: Int, bytes: Int64) = (0, 0)
     /// Inputs copied so far (always a prefix: `copy` takes them in order).
     private(set) var inputsCopied = 0
 
@@ -151,7 +153,8 @@ final class RemuxSession {
         }
         inputsCopied += 1
         bytesDone += input.fileSize
-        r.progress?(.remuxing(bytesRead: bytesDone, totalBytes: r.inputs.reduce(Int64(0)) { $0 + $1.fileSize }))
+        if totalBytes.inputs != r.inputs.count { totalBytes = (r.inputs.count, r.inputs.reduce(Int64(0)) { $0 + $1.fileSize }) }
+        r.progress?(.remuxing(bytesRead: bytesDone, totalBytes: totalBytes.bytes))
         r.logger.trace("copied input \(i + 1) of \(r.inputs.count): \(input.path)")
     }
 
