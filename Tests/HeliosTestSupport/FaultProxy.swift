@@ -18,6 +18,9 @@ public final class FaultProxy: @unchecked Sendable {
     private var active = 0
     private var relayed = 0
     private var holds: [(method: String, pathContains: String, delay: Double)] = []
+    private var holdAnswersFrom: Int?
+    private var heldAnswers = 0
+    private var answersReleased = false
     private var stopped = false
 
     /// Requests seen (faulted or relayed) and faults served.
@@ -39,6 +42,17 @@ public final class FaultProxy: @unchecked Sendable {
     public func hold(method: String, pathContains: String, seconds: Double) {
         lock.withLock { holds.append((method, pathContains, seconds)) }
     }
+
+    /// From the `request`th request on (counting from 1), the proxy relays the request and reads the upstream's whole
+    /// answer, but keeps it from the client until ``releaseAnswers()``: the work was done upstream, the caller never
+    /// heard. A test then kills the caller at a point it knows exactly, instead of racing it.
+    public func holdAnswers(fromRequest request: Int) { lock.withLock { holdAnswersFrom = request } }
+
+    /// Answers read from the upstream and held back (``holdAnswers(fromRequest:)``).
+    public var heldAnswerCount: Int { lock.withLock { heldAnswers } }
+
+    /// Sends the held answers to their clients (those still connected) and stops holding.
+    public func releaseAnswers() { lock.withLock { answersReleased = true; holdAnswersFrom = nil } }
 
     /// Answers instead of relaying (``LoopbackResponder``).
     let responder: (@Sendable (String) -> (status: Int, body: String))?
@@ -121,11 +135,12 @@ public final class FaultProxy: @unchecked Sendable {
             guard parts.count == 2, parts[0].lowercased() == "content-length" else { return nil }
             return Int(parts[1].trimmingCharacters(in: .whitespaces))
         }.first ?? 0
-        let fault = lock.withLock { () -> Fault? in
+        let (fault, holdAnswer) = lock.withLock { () -> (Fault?, Bool) in
             requests += 1
-            guard !plan.isEmpty else { return nil }
+            let hold = holdAnswersFrom.map { requests >= $0 } ?? false
+            guard !plan.isEmpty else { return (nil, hold) }
             faulted += 1
-            return plan.removeFirst()
+            return (plan.removeFirst(), hold)
         }
         switch fault {
         case .reset?:
@@ -193,6 +208,10 @@ public final class FaultProxy: @unchecked Sendable {
         }
         // The request was sent; the client sends nothing more, so its socket turning readable means it closed (EOF or
         // reset) while the answer was awaited.
+        if holdAnswer {
+            relayHeld(client: client, upstream: upstream, buffer: &buffer)
+            return
+        }
         var watchClient = true
         while true {
             var fds = [pollfd(fd: upstream, events: Int16(POLLIN), revents: 0), pollfd(fd: watchClient ? client : -1, events: Int16(POLLIN), revents: 0)]
@@ -213,6 +232,28 @@ public final class FaultProxy: @unchecked Sendable {
             }
             guard Self.sendAll(client, Array(buffer[..<count])) else { return }
         }
+    }
+
+    /// Reads the upstream's whole answer (it closes the connection after it), counts it held, and sends it once the
+    /// answers are released; a client that hangs up meanwhile gets nothing.
+    private func relayHeld(client: Int32, upstream: Int32, buffer: inout [UInt8]) {
+        var answer = [UInt8]()
+        while true {
+            let count = buffer.withUnsafeMutableBytes { recv(upstream, $0.baseAddress, $0.count, 0) }
+            if count <= 0 { break }
+            answer.append(contentsOf: buffer[..<count])
+        }
+        lock.withLock { heldAnswers += 1 }
+        while !lock.withLock({ answersReleased || stopped }) {
+            var probe: UInt8 = 0
+            let peeked = recv(client, &probe, 1, Int32(MSG_PEEK | MSG_DONTWAIT))
+            if peeked == 0 || (peeked < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
+                lock.withLock { abandoned += 1 }
+                return
+            }
+            Thread.sleep(forTimeInterval: 0.02)
+        }
+        if Self.sendAll(client, answer) { lock.withLock { relayed += 1 } }
     }
 
     @discardableResult
