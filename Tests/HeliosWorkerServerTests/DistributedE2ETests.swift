@@ -15,14 +15,17 @@ import Testing
     static var totalFrames: Int { sizes.reduce(0, +) }
 
     /// Each chunk sleeps `delay` before rendering, so a fault can find chunks mid-flight.
-    static func spec(id: String, delay: Double = 0) -> JobSpec {
+    /// Chunks that sleep `delay` seconds before rendering; with a `gate`, they first wait until that file exists, so a
+    /// test can act on a chunk while it is surely still running, however slowly the machine schedules the test.
+    static func spec(id: String, delay: Double = 0, gate: URL? = nil) -> JobSpec {
         var start = 0
         let chunks = sizes.enumerated().map { index, count -> RenderJobChunk in
             defer { start += count }
             let id = String(format: "c%02d", index)
             let render = "helios-synth render --start-frame \(start) --frame-count \(count) --size 160x96 -o chunks/\(id).mp4"
             return RenderJobChunk(id: id, startFrame: start, frameCount: count, outputFile: "chunks/\(id).mp4",
-                                  command: delay > 0 ? "sh -c 'sleep \(delay) && exec \(render)'" : render)
+                                  command: gate.map { "sh -c 'until [ -e \($0.path) ]; do sleep 0.05; done; sleep \(delay) && exec \(render)'" }
+                                      ?? (delay > 0 ? "sh -c 'sleep \(delay) && exec \(render)'" : render))
         }
         return JobSpec(id: id, metadata: JobMetadata(totalFrames: totalFrames, fps: 30, width: 160, height: 96), chunks: chunks)
     }
@@ -167,7 +170,9 @@ import Testing
     func serversDieMidChunk() async throws {
         let cluster = try await Cluster(serverArguments: ["--shutdown-grace", "0.2"])
         defer { cluster.stop() }
-        let specFile = try cluster.write(Self.spec(id: "mixedfault", delay: 2))
+        // Every chunk waits for the gate, opened once both servers have been stopped mid-chunk.
+        let gate = cluster.home.appendingPathComponent("gate")
+        let specFile = try cluster.write(Self.spec(id: "mixedfault", delay: 0.2, gate: gate))
         let run = Task { try await cluster.helios(["job", "run", specFile.path] + cluster.workers
                                                   + ["--storage", "s3://\(cluster.bucket)/jobs", "--retries", "6", "--audio", "exact", "--quiet"]) }
         // Once each server holds a chunk: SIGKILL the first (behind the front), SIGTERM the second.
@@ -176,6 +181,7 @@ import Testing
         try await waitUntil { (try? await busyCount(cluster.servers[1])) == 1 }
         cluster.servers[1].signal(SIGTERM)
         #expect(await cluster.servers[1].waitForExit() == 0, "graceful exit after SIGTERM")
+        try Data().write(to: gate)
         let result = try await run.value
         #expect(result.status == 0, "\(result.stdout)\n\(result.stderr)")
         let stopped = cluster.servers[1].logLines.filter { $0["message"] as? String == "chunk" && $0["stopped"] as? String == "true" }
