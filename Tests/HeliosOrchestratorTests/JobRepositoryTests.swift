@@ -165,6 +165,75 @@ struct JobRepositoryTests {
         #expect(FileManager.default.fileExists(atPath: jobs.appendingPathComponent("trunc.json").path))
     }
 
+    @Test("changeState moves a job to stitching under its lease, keeps the completions recorded, refuses another token; the next modify starts from it",
+          arguments: StoreKind.allCases)
+    func stateChangesApartFromTheStatus(kind: StoreKind) async throws {
+        let dir = try TempDir()
+        defer { dir.cleanup() }
+        let repo = try kind.make(dir)
+        var s = status("st", chunks: 3)
+        let t0 = Date(timeIntervalSince1970: 1_700_000_000)
+        s.state = .running
+        s.lease = JobLease(token: "mine", pid: 42, startTime: nil, host: "h", acquiredAt: t0, heartbeatAt: t0, expiresAt: t0 + 3600)
+        try await repo.insert(s)
+        try await repo.appendChunkCompletion(ChunkOutcome(chunkId: "c1", durationMs: 5, attempts: 1), jobId: "st")
+        @Sendable func stitch(_ token: String) -> @Sendable (JobState, String?) throws -> JobState {
+            { state, holder in
+                guard let next = JobLifecycle.stitched(state: state, holder: holder, token: token) else { throw OrchestratorError.leaseLost(id: "st") }
+                return next
+            }
+        }
+        await #expect(throws: OrchestratorError.leaseLost(id: "st")) { try await repo.changeState("st", at: t0 + 5, stitch("theirs")) }
+        #expect(try await repo.load("st").state == .running)
+
+        try await repo.changeState("st", at: t0 + 10, stitch("mine"))
+        for reader in [repo, try kind.make(dir)] {
+            let loaded = try await reader.load("st")
+            #expect(loaded.state == .stitching)
+            #expect(loaded.updatedAt == t0 + 10)
+            #expect(loaded.completedChunkIds == ["c1"])
+            #expect(loaded.lease?.token == "mine")
+            #expect(try await reader.list().jobs.first { $0.id == "st" }?.state == .stitching)
+        }
+        // The next whole write starts from the stitching state and supersedes it.
+        let seen = try await repo.modify("st") { status -> JobState in
+            defer { status.state = .completed; status.lease = nil }
+            return status.state
+        }
+        #expect(seen == .stitching)
+        let done = try await repo.load("st")
+        #expect(done.state == .completed)
+        #expect(done.completedChunkIds == ["c1"])
+        await #expect(throws: OrchestratorError.leaseLost(id: "st")) { try await repo.changeState("st", at: t0 + 20, stitch("mine")) }
+    }
+
+    @Test("SQLite records a state change in its columns: the status body is not rewritten")
+    func sqliteStateChangeLeavesTheBody() async throws {
+        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/sqlite3") else { return }
+        let dir = try TempDir()
+        defer { dir.cleanup() }
+        let path = dir.path("store/jobs.sqlite")
+        let repo = try SQLiteJobRepository(path: path)
+        var s = status("col")
+        s.state = .running
+        try await repo.insert(s)
+        func body() throws -> String {
+            let sqlite = Process()
+            let pipe = Pipe()
+            sqlite.executableURL = URL(fileURLWithPath: "/usr/bin/sqlite3")
+            sqlite.arguments = [path, "SELECT hex(body) FROM job WHERE id = 'col'"]
+            sqlite.standardOutput = pipe
+            try sqlite.run()
+            let data = pipe.fileHandleForReading.readDataToEndOfFile()
+            sqlite.waitUntilExit()
+            return String(decoding: data, as: UTF8.self)
+        }
+        let before = try body()
+        try await repo.changeState("col", at: Date()) { _, _ in .stitching }
+        #expect(try body() == before)
+        #expect(try await repo.load("col").state == .stitching)
+    }
+
     @Test func corruptSQLiteRowIsReported() async throws {
         let dir = try TempDir()
         defer { dir.cleanup() }

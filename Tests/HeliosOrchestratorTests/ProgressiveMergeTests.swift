@@ -70,12 +70,13 @@ actor ConcatSession: ProgressiveMergeSession {
         log.appended(chunkId)
     }
 
-    func finish() async throws -> MergeSummary {
+    func finish() async throws {
         try? FileManager.default.removeItem(at: output)
         try FileManager.default.moveItem(at: temp, to: output)
         log.finished()
-        return MergeSummary(outputPath: output.path, bytes: Int64(bytes))
     }
+
+    func summary() async throws -> MergeSummary { MergeSummary(outputPath: output.path, bytes: Int64(bytes)) }
 
     func discard() async {
         try? FileManager.default.removeItem(at: temp)

@@ -4,7 +4,7 @@ import Foundation
 ///
 /// `JobManager.run` uses it when the spec has no `mergeCommand` and merging is enabled: it opens a session before
 /// the first chunk runs, appends chunk k as soon as chunks 0…k have completed, and after the last chunk only
-/// ``ProgressiveMergeSession/finish()`` is left (the merge tail). `merge(_:into:)` stays the batch path.
+/// ``ProgressiveMergeSession/finish()`` is left (the merge tail), then ``ProgressiveMergeSession/summary()``. `merge(_:into:)` stays the batch path.
 public protocol ProgressiveChunkMerger: ChunkMerger {
     /// Opens a merge into `output` of a job of `expectedChunks` chunks. Nothing is visible at `output` before
     /// ``ProgressiveMergeSession/finish()`` returns.
@@ -20,8 +20,12 @@ public protocol ProgressiveMergeSession: Sendable {
     /// Adds the next chunks, in order: what a caller that has several ready at once (a resume's earlier chunks,
     /// chunks released together) passes, so the merger can take them in one step. The default appends one by one.
     func append(contentsOf records: [ChunkOutputRecord]) async throws
-    /// Writes what is left and makes the output durable at its final path.
-    func finish() async throws -> MergeSummary
+    /// Writes what is left and makes the output durable at its final path: the end of the merge tail.
+    func finish() async throws
+    /// What the finished merge produced: its summary and report, and the output's publication if the merger
+    /// publishes it. Called once, after ``finish()``; work that is not the output file's (encoding a report whose
+    /// size grows with the job, an upload) belongs here, after the output is durable.
+    func summary() async throws -> MergeSummary
     /// Drops the partial output and any staged files. Idempotent; never throws.
     func discard() async
 }

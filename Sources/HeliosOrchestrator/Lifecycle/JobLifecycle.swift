@@ -59,6 +59,12 @@ public enum JobLifecycle {
         return lease.expiresAt > now && liveness != .dead
     }
 
+    /// The `.stitch` event from the two facts it depends on, the state and the lease holder's token (all a store
+    /// that keeps them apart from the status needs): `stitching`, or nil when `token` no longer holds the job.
+    public static func stitched(state: JobState, holder: String?, token: String) -> JobState? {
+        holder == token && state.isActive ? .stitching : nil
+    }
+
     /// The next state, lease and actions for `event`, or why it is refused.
     public static func apply(_ event: Event, state: JobState, lease: JobLease?, now: Date,
                              liveness: OwnerLiveness) -> Result<Transition, Rejection> {
@@ -80,8 +86,8 @@ public enum JobLifecycle {
             return .success(Transition(state: state, lease: renewed, error: nil, actions: []))
 
         case .stitch(let token):
-            guard let lease, lease.token == token, state.isActive else { return .failure(.leaseLost(current: lease)) }
-            return .success(Transition(state: .stitching, lease: lease, error: nil, actions: []))
+            guard let next = stitched(state: state, holder: lease?.token, token: token) else { return .failure(.leaseLost(current: lease)) }
+            return .success(Transition(state: next, lease: lease, error: nil, actions: []))
 
         case .finish(let token, let final, let error):
             guard let lease, lease.token == token, state.isActive else { return .failure(.leaseLost(current: lease)) }

@@ -83,9 +83,14 @@ extension JobManager {
                 return (tailStart, started)
             }
             let summary: MergeSummary
-            do { summary = try await session.finish() } catch { throw Self.mergeError(id, error) }
-            logger.debug("merge tail: finished", metadata: ["job": "\(id)", "ms": "\(Self.msSince(tailStart))"])
-            try await recordMerge(id, summary, started: started, tailStart: tailStart, progressive: true)
+            let durable: ContinuousClock.Instant
+            do {
+                try await session.finish()
+                durable = ContinuousClock.now
+                logger.debug("merge tail: finished", metadata: ["job": "\(id)", "ms": "\(Self.msSince(tailStart))"])
+                summary = try await session.summary()
+            } catch { throw Self.mergeError(id, error) }
+            recordMerge(id, summary, started: started, tailStart: tailStart, durable: durable, progressive: true)
         } catch {
             await session.discard()
             throw error

@@ -324,15 +324,17 @@ public actor JobManager {
         } catch {
             throw Self.mergeError(id, error)
         }
-        try await recordMerge(id, summary, started: started, tailStart: tailStart, progressive: false)
+        recordMerge(id, summary, started: started, tailStart: tailStart, progressive: false)
     }
 
-    /// Stores the merge's result and its timings: `mergeDurationMs` from `started`, `mergeTailMs` from `tailStart`
-    /// (the last chunk's completion) to now, when the output is durable.
+    /// Keeps the merge's result and its timings for the run's final transition, which stores them with the
+    /// `completed` state in one write (a crash before it leaves the job `stitching`: a resume merges again).
+    /// `mergeDurationMs` and `mergeTailMs` run from `started` and `tailStart` (the last chunk's completion) to
+    /// `durable`, when the output was durable at its path (default: now).
     func recordMerge(_ id: String, _ summary: MergeSummary, started: ContinuousClock.Instant, tailStart: ContinuousClock.Instant,
-                     progressive: Bool) async throws {
-        let end = ContinuousClock.now
-        try await update(id) {
+                     durable: ContinuousClock.Instant = .now, progressive: Bool) {
+        let end = durable
+        stage(id) {
             $0.result = JobResult(outputPath: summary.outputPath, merge: summary)
             $0.metrics.mergeDurationMs = LocalWorkerAdapter.milliseconds(end - started)
             $0.metrics.mergeTailMs = LocalWorkerAdapter.milliseconds(end - tailStart)
@@ -382,16 +384,25 @@ public actor JobManager {
     /// The accepted output recorded for `chunkId` in this run's copy of the status.
     func recordedOutput(_ id: String, chunkId: String) -> ChunkOutputRecord? { active[id]?.chunkOutputs?[chunkId] }
 
-    /// running -> stitching, through the state machine (fenced by this run's lease).
+    /// running -> stitching, through the state machine (fenced by this run's lease). The store records the state
+    /// alone, so the last chunk's merge does not wait for the whole status to be rewritten.
     func enterStitching(_ id: String) async throws {
         guard let token = active[id]?.lease?.token else { return }
-        let now = self.now
-        let transition = try await repository.modify(id) { stored in
-            let transition = try Self.decide(.stitch(token: token), stored, now: now())
-            stored.adopt(transition, now: now())
-            return transition
+        let at = now()
+        try await repository.changeState(id, at: at) { state, holder in
+            guard let next = JobLifecycle.stitched(state: state, holder: holder, token: token) else { throw OrchestratorError.leaseLost(id: id) }
+            return next
         }
-        active[id]?.state = transition.state
+        active[id]?.state = .stitching
+        active[id]?.updatedAt = at
+    }
+
+    /// Changes this run's copy of the status only; the next persisted write stores it.
+    private func stage(_ id: String, _ change: (inout JobStatus) -> Void) {
+        guard var status = active[id] else { return }
+        change(&status)
+        status.updatedAt = Date()
+        active[id] = status
     }
 
     private func update(_ id: String, _ change: (inout JobStatus) -> Void) async throws {

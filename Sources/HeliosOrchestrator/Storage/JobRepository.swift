@@ -17,6 +17,11 @@ public protocol JobRepository: Sendable {
     /// a compare-and-set, serialised against every other `modify`, `save` and completion append of the job, in
     /// this and other processes. If `change` throws, nothing is written and the error is rethrown.
     func modify<T: Sendable>(_ id: String, _ change: @escaping @Sendable (inout JobStatus) throws -> T) async throws -> T
+    /// Moves the job to the state `next` returns for its stored state and lease holder's token, where `next` does
+    /// not throw; atomic like `modify`. For the one-field transitions at the end of a job (`stitching`): a store that
+    /// keeps the state apart from the status records it without rewriting the status, so the cost does not grow
+    /// with the job (the default goes through `modify`). `load`, `list` and the next `modify` include it.
+    func changeState(_ id: String, at: Date, _ next: @escaping @Sendable (JobState, _ holder: String?) throws -> JobState) async throws
     /// The job's status with its recorded chunk completions; throws `.jobNotFound`, or `.corruptRecord`.
     func load(_ id: String) async throws -> JobStatus
     /// Every job, oldest first, and every record that could not be read.
@@ -43,6 +48,13 @@ public struct JobListing: Sendable {
 }
 
 extension JobRepository {
+    public func changeState(_ id: String, at: Date, _ next: @escaping @Sendable (JobState, _ holder: String?) throws -> JobState) async throws {
+        try await modify(id) { status in
+            status.state = try next(status.state, status.lease?.token)
+            status.updatedAt = at
+        }
+    }
+
     func checkID(_ id: String) throws {
         guard JobID.isValid(id) else { throw OrchestratorError.invalidJobId(id) }
     }

@@ -37,6 +37,11 @@ public struct SQLiteJobRepository: JobRepository {
                 // The lease token of the job's holder, for the conditional update in `modify`.
                 try db.execute(sql: "ALTER TABLE job ADD COLUMN leaseToken TEXT")
             }
+            migrator.registerMigration("v3-state-apart") { db in
+                // Set (with the state column) by `changeState`, which leaves the body as it was; NULL once a
+                // whole status is written again.
+                try db.execute(sql: "ALTER TABLE job ADD COLUMN stateAt REAL")
+            }
             try migrator.migrate(pool)
         } catch {
             throw OrchestratorError.storage(reason: "cannot open database \(path): \(error)")
@@ -62,7 +67,7 @@ public struct SQLiteJobRepository: JobRepository {
         try await write { db in
             try db.execute(sql: """
                 INSERT INTO job (id, state, createdAt, body, leaseToken) VALUES (?, ?, ?, ?, ?)
-                ON CONFLICT(id) DO UPDATE SET state = excluded.state, body = excluded.body, leaseToken = excluded.leaseToken
+                ON CONFLICT(id) DO UPDATE SET state = excluded.state, body = excluded.body, leaseToken = excluded.leaseToken, stateAt = NULL
                 """, arguments: [status.id, status.state.rawValue, status.createdAt.timeIntervalSince1970, body, status.lease?.token])
             try db.execute(sql: "DELETE FROM chunk_done WHERE jobId = ?", arguments: [status.id])
         }
@@ -81,15 +86,15 @@ public struct SQLiteJobRepository: JobRepository {
     public func modify<T: Sendable>(_ id: String, _ change: @escaping @Sendable (inout JobStatus) throws -> T) async throws -> T {
         try checkID(id)
         return try await writeImmediate { db in
-            guard let row = try Row.fetchOne(db, sql: "SELECT body, leaseToken FROM job WHERE id = ?", arguments: [id]) else {
+            guard let row = try Row.fetchOne(db, sql: "SELECT body, leaseToken, state, stateAt FROM job WHERE id = ?", arguments: [id]) else {
                 throw OrchestratorError.jobNotFound(id: id)
             }
             let previousToken: String? = row["leaseToken"]
             let chunks = try Data.fetchAll(db, sql: "SELECT body FROM chunk_done WHERE jobId = ? ORDER BY seq", arguments: [id])
-            var status = try decode(row["body"] as Data? ?? Data(), chunks: chunks, id: id)
+            var status = try decode(StoredJob(row), chunks: chunks, id: id)
             let result = try change(&status)
             let body = try JobSpec.makeEncoder(pretty: false).encode(status)
-            try db.execute(sql: "UPDATE job SET state = ?, body = ?, leaseToken = ? WHERE id = ? AND leaseToken IS ?",
+            try db.execute(sql: "UPDATE job SET state = ?, body = ?, leaseToken = ?, stateAt = NULL WHERE id = ? AND leaseToken IS ?",
                            arguments: [status.state.rawValue, body, status.lease?.token, id, previousToken])
             guard db.changesCount == 1 else { throw OrchestratorError.storage(reason: "\(path): job \(id) changed during an atomic update") }
             try db.execute(sql: "DELETE FROM chunk_done WHERE jobId = ?", arguments: [id])
@@ -97,26 +102,43 @@ public struct SQLiteJobRepository: JobRepository {
         }
     }
 
+    /// `BEGIN IMMEDIATE`, read the state and lease token columns, then update the state and `stateAt` columns only:
+    /// the body (whose size grows with the job) is neither read nor written.
+    public func changeState(_ id: String, at: Date, _ next: @escaping @Sendable (JobState, _ holder: String?) throws -> JobState) async throws {
+        try checkID(id)
+        try await writeImmediate { db in
+            guard let row = try Row.fetchOne(db, sql: "SELECT state, leaseToken FROM job WHERE id = ?", arguments: [id]) else {
+                throw OrchestratorError.jobNotFound(id: id)
+            }
+            let text: String = row["state"]
+            guard let state = JobState(rawValue: text) else {
+                throw OrchestratorError.corruptRecord(id: id, location: "\(path) (row \(id))", reason: "unknown state '\(text)'")
+            }
+            let changed = try next(state, row["leaseToken"])
+            try db.execute(sql: "UPDATE job SET state = ?, stateAt = ? WHERE id = ?", arguments: [changed.rawValue, at.timeIntervalSince1970, id])
+        }
+    }
+
     public func load(_ id: String) async throws -> JobStatus {
         try checkID(id)
-        let (body, chunks) = try await read { db in
-            (try Data.fetchOne(db, sql: "SELECT body FROM job WHERE id = ?", arguments: [id]),
+        let (row, chunks) = try await read { db in
+            (try Row.fetchOne(db, sql: "SELECT body, state, stateAt FROM job WHERE id = ?", arguments: [id]).map(StoredJob.init),
              try Data.fetchAll(db, sql: "SELECT body FROM chunk_done WHERE jobId = ? ORDER BY seq", arguments: [id]))
         }
-        guard let body else { throw OrchestratorError.jobNotFound(id: id) }
-        return try decode(body, chunks: chunks, id: id)
+        guard let row else { throw OrchestratorError.jobNotFound(id: id) }
+        return try decode(row, chunks: chunks, id: id)
     }
 
     public func list() async throws -> JobListing {
         let (rows, chunkRows) = try await read { db in
-            (try Row.fetchAll(db, sql: "SELECT id, body FROM job ORDER BY createdAt, id").map { ($0["id"] as String, $0["body"] as Data? ?? Data()) },
+            (try Row.fetchAll(db, sql: "SELECT id, body, state, stateAt FROM job ORDER BY createdAt, id").map { ($0["id"] as String, StoredJob($0)) },
              try Row.fetchAll(db, sql: "SELECT jobId, body FROM chunk_done ORDER BY seq").map { ($0["jobId"] as String, $0["body"] as Data? ?? Data()) })
         }
         let chunks = Dictionary(grouping: chunkRows, by: \.0).mapValues { $0.map(\.1) }
         var jobs: [JobStatus] = []
         var problems: [OrchestratorError] = []
-        for (id, body) in rows {
-            do { jobs.append(try decode(body, chunks: chunks[id] ?? [], id: id)) } catch let error as OrchestratorError { problems.append(error) }
+        for (id, row) in rows {
+            do { jobs.append(try decode(row, chunks: chunks[id] ?? [], id: id)) } catch let error as OrchestratorError { problems.append(error) }
         }
         return JobListing(jobs: jobs, problems: problems)
     }
@@ -154,6 +176,33 @@ public struct SQLiteJobRepository: JobRepository {
     }
 
     // MARK: - Helpers
+
+    /// The columns of a job row that make its status.
+    private struct StoredJob: Sendable {
+        var body: Data
+        var state: String
+        /// When `changeState` set `state` apart from the body; nil when the body holds it.
+        var stateAt: Double?
+        init(_ row: Row) {
+            body = row["body"] as Data? ?? Data()
+            state = row["state"] as String? ?? ""
+            stateAt = row["stateAt"]
+        }
+    }
+
+    /// A job row with its recorded chunk completions: the body, the completions applied, and the state the columns
+    /// hold when `changeState` set it apart.
+    private func decode(_ row: StoredJob, chunks: [Data], id: String) throws -> JobStatus {
+        var status = try decode(row.body, chunks: chunks, id: id)
+        if let at = row.stateAt {
+            guard let state = JobState(rawValue: row.state) else {
+                throw OrchestratorError.corruptRecord(id: id, location: "\(path) (row \(id))", reason: "unknown state '\(row.state)'")
+            }
+            status.state = state
+            status.updatedAt = Date(timeIntervalSince1970: at)
+        }
+        return status
+    }
 
     private func decode(_ body: Data, chunks: [Data], id: String) throws -> JobStatus {
         do {

@@ -26,6 +26,8 @@ final class NativeStitchSession: ProgressiveMergeSession, @unchecked Sendable {
     private let staging: URL
     /// Chunks fetched so far (the next chunk's index, which names its download).
     private var fetched = 0
+    /// The stitch's report, once ``finish()`` made the output durable.
+    private var report: StitchReport?
 
     init(merger: NativeStitchMerger, output: URL, stitch: IncrementalStitch) {
         self.merger = merger
@@ -56,12 +58,16 @@ final class NativeStitchSession: ProgressiveMergeSession, @unchecked Sendable {
                                                    "fetch": "\(fetchedAt - started)", "append": "\(clock.now - fetchedAt)"])
     }
 
-    func finish() async throws -> MergeSummary {
+    func finish() async throws {
         defer { try? FileManager.default.removeItem(at: staging) }
         let clock = ContinuousClock()
         let started = clock.now
-        let report = try await run { stitch throws(StitchError) in try stitch.finish() }
+        report = try await run { stitch throws(StitchError) in try stitch.finish() }
         merger.logger.debug("finished", metadata: ["inputs": "\(fetched)", "finish": "\(clock.now - started)"])
+    }
+
+    func summary() async throws -> MergeSummary {
+        guard let report else { throw MergeNotFinished(output: output) }
         return try await merger.summarize(report, output: output)
     }
 
@@ -93,6 +99,12 @@ final class NativeStitchSession: ProgressiveMergeSession, @unchecked Sendable {
             throw MediaFailure(error: error)
         }
     }
+}
+
+/// ``NativeStitchSession/summary()`` called before ``NativeStitchSession/finish()`` succeeded.
+struct MergeNotFinished: Error, CustomStringConvertible {
+    let output: URL
+    var description: String { "the merge into \(output.path) has not finished: no summary yet" }
 }
 
 /// Carries the stitch to the thread a call runs on. `IncrementalStitch` is used by one thread at a time (the
