@@ -54,9 +54,10 @@ struct StatusCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await withExitCodes {
-            let status = try await store.manager().get(id)
+            let manager = try store.manager()
+            let status = try await manager.get(id)
             if report {
-                guard let text = status.result?.merge?.reportJSON else {
+                guard let text = try await manager.report(id) else {
                     printError("error: job \(id) has no stitch report (\(status.state.rawValue); reports exist once the native stitcher merged it)")
                     throw ExitCode(HeliosExit.wrongState)
                 }

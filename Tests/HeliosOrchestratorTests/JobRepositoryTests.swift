@@ -207,6 +207,24 @@ struct JobRepositoryTests {
         await #expect(throws: OrchestratorError.leaseLost(id: "st")) { try await repo.changeState("st", at: t0 + 20, stitch("mine")) }
     }
 
+    @Test("a report is stored apart from the status: replaced by the next, read by another instance, removed with the job",
+          arguments: StoreKind.allCases)
+    func reportsApartFromTheStatus(kind: StoreKind) async throws {
+        let dir = try TempDir()
+        defer { dir.cleanup() }
+        let repo = try kind.make(dir)
+        let s = status("rep")
+        try await repo.insert(s)
+        #expect(try await repo.report(for: "rep") == nil)
+        try await repo.saveReport(Data("{\"first\":1}".utf8), for: "rep")
+        try await repo.saveReport(Data("{\"second\":2}".utf8), for: "rep")
+        #expect(try await kind.make(dir).report(for: "rep") == Data("{\"second\":2}".utf8))
+        #expect(try await repo.load("rep") == s, "the status is untouched")
+        #expect(try await repo.list().jobs.map(\.id) == ["rep"], "the report is no job record")
+        try await repo.delete("rep")
+        #expect(try await repo.report(for: "rep") == nil)
+    }
+
     @Test("SQLite records a state change in its columns: the status body is not rewritten")
     func sqliteStateChangeLeavesTheBody() async throws {
         guard FileManager.default.isExecutableFile(atPath: "/usr/bin/sqlite3") else { return }

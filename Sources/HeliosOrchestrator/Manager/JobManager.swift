@@ -44,6 +44,8 @@ public actor JobManager {
     private var active: [String: JobStatus] = [:]
     /// When the last chunk of each running job's current run completed: where its merge tail starts.
     var lastCompletion: [String: ContinuousClock.Instant] = [:]
+    /// The merger's report of a run's merge, stored apart from the status when the run completes.
+    private var pendingReports: [String: String] = [:]
 
     /// The wall clock for leases (injectable: lease expiry is compared across processes and hosts).
     let now: @Sendable () -> Date
@@ -71,6 +73,13 @@ public actor JobManager {
     }
 
     public func list() async throws -> JobListing { try await repository.list() }
+
+    /// The native stitcher's report of the job's merge, as JSON text: stored apart from the status (a job merged by
+    /// an earlier version holds it in `result.merge.reportJSON`); nil when the job has none.
+    public func report(_ id: String) async throws -> String? {
+        if let data = try await repository.report(for: id) { return String(decoding: data, as: UTF8.self) }
+        return try await get(id).result?.merge?.reportJSON
+    }
 
     /// Asks the job to pause. A running job stops its chunks and becomes `paused` (completed chunks are kept);
     /// a pending one becomes `paused` at once. Returns the status as it is now.
@@ -203,6 +212,7 @@ public actor JobManager {
         if !leftovers.isEmpty { logger.debug("killed leftover chunk processes", metadata: ["job": "\(id)", "pids": "\(leftovers)"]) }
 
         lastCompletion[id] = nil
+        let report = pendingReports.removeValue(forKey: id)
         guard var final = active.removeValue(forKey: id) else { throw OrchestratorError.jobNotFound(id: id) }
         if case .leaseLost = outcome {
             logger.debug("run ended: lease lost", metadata: ["job": "\(id)"])
@@ -225,6 +235,9 @@ public actor JobManager {
         let record = final
         let error = endError
         status = try await Task {
+            // The report first: a completed job always has its report (a crash in between leaves the job
+            // stitching, and the resume's merge replaces the report).
+            if endState == .completed, let report { try await repository.saveReport(Data(report.utf8), for: id) }
             let stored = try await repository.modify(id) { stored in
                 let transition = try Self.decide(.finish(token: token, state: endState, error: error), stored, now: now())
                 var next = record
@@ -334,6 +347,9 @@ public actor JobManager {
     func recordMerge(_ id: String, _ summary: MergeSummary, started: ContinuousClock.Instant, tailStart: ContinuousClock.Instant,
                      durable: ContinuousClock.Instant = .now, progressive: Bool) {
         let end = durable
+        var summary = summary
+        pendingReports[id] = summary.reportJSON
+        summary.reportJSON = nil
         stage(id) {
             $0.result = JobResult(outputPath: summary.outputPath, merge: summary)
             $0.metrics.mergeDurationMs = LocalWorkerAdapter.milliseconds(end - started)

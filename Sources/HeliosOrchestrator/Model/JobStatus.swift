@@ -161,7 +161,8 @@ public struct MergeSummary: Codable, Sendable, Hashable {
     public var durationSeconds: Double?
     public var videoFrames: Int64?
     public var warnings: Int
-    /// The merger's full report as JSON text, when it has one.
+    /// The merger's full report as JSON text, when it has one. The job manager stores it apart from the status
+    /// (``JobManager/report(_:)``); statuses written before that hold it here.
     public var reportJSON: String?
     /// Where the merged file was published in the job's store (`PREFIX/JOB/output/JOB.EXT`), if it was.
     public var storedURI: String?

@@ -7,7 +7,7 @@ import Darwin
 #endif
 
 /// Stores each job as `jobs/ID.json` under a directory, chunk completions since the last save as lines of
-/// `jobs/ID.chunks.jsonl`, and control requests as `controls/ID`.
+/// `jobs/ID.chunks.jsonl`, the merge's report as `jobs/ID.stitch-report`, and control requests as `controls/ID`.
 ///
 /// Writes are atomic: a temporary file in the same directory is written, fsynced and renamed over the
 /// record, then the directory is fsynced. A completion line is appended with one write and fsynced; a torn
@@ -32,6 +32,7 @@ public struct FileJobRepository: JobRepository {
     func recordURL(_ id: String) -> URL { jobsDirectory.appendingPathComponent(id + ".json") }
     func controlURL(_ id: String) -> URL { controlsDirectory.appendingPathComponent(id) }
     func chunkLogURL(_ id: String) -> URL { jobsDirectory.appendingPathComponent(id + ".chunks.jsonl") }
+    func reportURL(_ id: String) -> URL { jobsDirectory.appendingPathComponent(id + ".stitch-report") }
 
     public func insert(_ status: JobStatus) async throws {
         try checkID(status.id)
@@ -112,8 +113,19 @@ public struct FileJobRepository: JobRepository {
             }
             unlink(controlURL(id).path)
             unlink(chunkLogURL(id).path)
+            unlink(reportURL(id).path)
             fsyncDirectory(jobsDirectory)
         }
+    }
+
+    public func saveReport(_ report: Data, for id: String) async throws {
+        try checkID(id)
+        try withLock(id) { try atomicWrite(report, to: reportURL(id)) }
+    }
+
+    public func report(for id: String) async throws -> Data? {
+        try checkID(id)
+        return FileManager.default.contents(atPath: reportURL(id).path)
     }
 
     public func requestControl(_ request: ControlRequest, for id: String) async throws {

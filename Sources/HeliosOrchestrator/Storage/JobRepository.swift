@@ -22,6 +22,11 @@ public protocol JobRepository: Sendable {
     /// keeps the state apart from the status records it without rewriting the status, so the cost does not grow
     /// with the job (the default goes through `modify`). `load`, `list` and the next `modify` include it.
     func changeState(_ id: String, at: Date, _ next: @escaping @Sendable (JobState, _ holder: String?) throws -> JobState) async throws
+    /// Stores the merger's full report of the job's merge (replacing an earlier one), apart from the status: its
+    /// size grows with the job, and the status is read and written far more often. `delete` removes it.
+    func saveReport(_ report: Data, for id: String) async throws
+    /// The report stored by `saveReport`, or nil.
+    func report(for id: String) async throws -> Data?
     /// The job's status with its recorded chunk completions; throws `.jobNotFound`, or `.corruptRecord`.
     func load(_ id: String) async throws -> JobStatus
     /// Every job, oldest first, and every record that could not be read.

@@ -42,6 +42,9 @@ public struct SQLiteJobRepository: JobRepository {
                 // whole status is written again.
                 try db.execute(sql: "ALTER TABLE job ADD COLUMN stateAt REAL")
             }
+            migrator.registerMigration("v4-report") { db in
+                try db.execute(sql: "CREATE TABLE report (jobId TEXT PRIMARY KEY NOT NULL, body BLOB NOT NULL)")
+            }
             try migrator.migrate(pool)
         } catch {
             throw OrchestratorError.storage(reason: "cannot open database \(path): \(error)")
@@ -150,7 +153,20 @@ public struct SQLiteJobRepository: JobRepository {
             if db.changesCount == 0 { throw OrchestratorError.jobNotFound(id: id) }
             try db.execute(sql: "DELETE FROM control WHERE jobId = ?", arguments: [id])
             try db.execute(sql: "DELETE FROM chunk_done WHERE jobId = ?", arguments: [id])
+            try db.execute(sql: "DELETE FROM report WHERE jobId = ?", arguments: [id])
         }
+    }
+
+    public func saveReport(_ report: Data, for id: String) async throws {
+        try checkID(id)
+        try await write { db in
+            try db.execute(sql: "INSERT OR REPLACE INTO report (jobId, body) VALUES (?, ?)", arguments: [id, report])
+        }
+    }
+
+    public func report(for id: String) async throws -> Data? {
+        try checkID(id)
+        return try await read { db in try Data.fetchOne(db, sql: "SELECT body FROM report WHERE jobId = ?", arguments: [id]) }
     }
 
     public func requestControl(_ request: ControlRequest, for id: String) async throws {
