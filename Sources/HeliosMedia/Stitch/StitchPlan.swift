@@ -187,6 +187,12 @@ public struct StitchPlan: Sendable {
                     + Ticks.rescale(starts[i], from: masterTB, to: tb)
                     - Ticks.rescale(master.contentStart, from: master.timeBase, to: tb)
             }
+            /// The boundary into input `i` of this stream: the last one reported, at input `i - 1` (a search of
+            /// every boundary instead would make planning quadratic in the number of inputs).
+            func boundaryInto(_ i: Int, _ s: Int) -> Int? {
+                guard let last = boundaries.indices.last, boundaries[last].index == i, boundaries[last].stream == s else { return nil }
+                return last
+            }
             let isAudio = kind == .audio
             let grid: Int64? = isAudio && !first.streams[s].signature.codec.hasPrefix("pcm_")
                 && first.streams[s].typicalPacketDuration > 0
@@ -254,7 +260,7 @@ public struct StitchPlan: Sendable {
                     placement.offset = t.offset
                     placement.keep = t.keep
                     placement.trimEnd = t.trimEnd
-                    if i > 0, let index = boundaries.firstIndex(where: { $0.index == i && $0.stream == s }) {
+                    if i > 0, let index = boundaryInto(i, s) {
                         // Against the video, as far as the timestamps can tell.
                         let tickError = t.contentStart - map(stream.contentStart, i)
                         boundaries[index].audioDiscontinuitySamples = t.contentOffsetSamples
@@ -272,7 +278,7 @@ public struct StitchPlan: Sendable {
                     if i > 0, let previousEnd = cursor {
                         let tolerance = (grid ?? 0) + 1
                         place = abs(previousEnd - ideal) <= tolerance ? previousEnd : max(ideal, previousEnd)
-                        if let index = boundaries.firstIndex(where: { $0.index == i && $0.stream == s }) {
+                        if let index = boundaryInto(i, s) {
                             var discontinuity = Ticks.rescale(place - ideal, from: tb, to: sampleTB)
                             if grid == nil, let frameClock, place == previousEnd {
                                 // PCM laid end to end, against the exact frame clock: samples, not rounded ticks.
