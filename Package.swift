@@ -119,7 +119,7 @@ let package = Package(
         .executableTarget(
             name: "helios",
             dependencies: [
-                "HeliosMedia", "HeliosOrchestrator", "HeliosStorage", "HeliosWorkers", "HeliosRuntime",
+                "CHeliosShims", "HeliosMedia", "HeliosOrchestrator", "HeliosStorage", "HeliosWorkers", "HeliosRuntime",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]

@@ -14,6 +14,12 @@ void helios_release_free_memory(void) {
 #endif
 }
 
+void helios_limit_malloc_arenas(int count) {
+#ifdef __GLIBC__
+    mallopt(M_ARENA_MAX, count);
+#endif
+}
+
 void helios_strerror(int code, char *buf, size_t size) {
     if (av_strerror(code, buf, size) < 0) {
         snprintf(buf, size, "FFmpeg error %d", code);

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CHeliosShims
 import Foundation
 import Logging
 
@@ -6,6 +7,10 @@ import Logging
 @main
 enum HeliosMain {
     static func main() async {
+        // glibc gives each thread that allocates an arena of its own (up to 8 per core); a job runner's threads
+        // (event loops, the cooperative pool, one per stitch call) then keep freed memory apart. Two arenas: a
+        // 2,000-chunk job's runner peaked at 89-93 MB instead of 103 MB (its own VmHWM), in the same time.
+        helios_limit_malloc_arenas(2)
         let level = ProcessInfo.processInfo.environment["HELIOS_LOG_LEVEL"].flatMap { Logger.Level(rawValue: $0.lowercased()) } ?? .warning
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)

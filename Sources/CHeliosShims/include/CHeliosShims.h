@@ -33,6 +33,8 @@ int helios_start_writeback(int fd);
 
 /// Returns freed heap pages to the system (glibc's malloc_trim; a no-op elsewhere).
 void helios_release_free_memory(void);
+/// Caps the heap arenas glibc creates for threads (mallopt M_ARENA_MAX; a no-op elsewhere). For `main` only.
+void helios_limit_malloc_arenas(int count);
 /// Opens an unnamed file in `directory` for writing (Linux O_TMPFILE), to be given a name with linkat once complete.
 /// Returns the descriptor, or -1 with errno set where the filesystem or system cannot (callers then use a named file).
 int helios_open_tmpfile(const char *directory, unsigned int mode);
