@@ -421,11 +421,9 @@ public actor JobManager {
         active[id] = status
     }
 
+    /// Changes this run's copy of the status and writes it.
     private func update(_ id: String, _ change: (inout JobStatus) -> Void) async throws {
-        guard var status = active[id] else { return }
-        change(&status)
-        status.updatedAt = Date()
-        active[id] = status
+        stage(id, change)
         try await persist(id)
     }
 

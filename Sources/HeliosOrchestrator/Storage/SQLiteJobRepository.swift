@@ -113,11 +113,7 @@ public struct SQLiteJobRepository: JobRepository {
             guard let row = try Row.fetchOne(db, sql: "SELECT state, leaseToken FROM job WHERE id = ?", arguments: [id]) else {
                 throw OrchestratorError.jobNotFound(id: id)
             }
-            let text: String = row["state"]
-            guard let state = JobState(rawValue: text) else {
-                throw OrchestratorError.corruptRecord(id: id, location: "\(path) (row \(id))", reason: "unknown state '\(text)'")
-            }
-            let changed = try next(state, row["leaseToken"])
+            let changed = try next(try state(row["state"] as String? ?? "", id: id), row["leaseToken"])
             try db.execute(sql: "UPDATE job SET state = ?, stateAt = ? WHERE id = ?", arguments: [changed.rawValue, at.timeIntervalSince1970, id])
         }
     }
@@ -211,13 +207,18 @@ public struct SQLiteJobRepository: JobRepository {
     private func decode(_ row: StoredJob, chunks: [Data], id: String) throws -> JobStatus {
         var status = try decode(row.body, chunks: chunks, id: id)
         if let at = row.stateAt {
-            guard let state = JobState(rawValue: row.state) else {
-                throw OrchestratorError.corruptRecord(id: id, location: "\(path) (row \(id))", reason: "unknown state '\(row.state)'")
-            }
-            status.state = state
+            status.state = try state(row.state, id: id)
             status.updatedAt = Date(timeIntervalSince1970: at)
         }
         return status
+    }
+
+    /// The `state` column of job `id`'s row.
+    private func state(_ text: String, id: String) throws -> JobState {
+        guard let state = JobState(rawValue: text) else {
+            throw OrchestratorError.corruptRecord(id: id, location: "\(path) (row \(id))", reason: "unknown state '\(text)'")
+        }
+        return state
     }
 
     private func decode(_ body: Data, chunks: [Data], id: String) throws -> JobStatus {
