@@ -217,8 +217,7 @@ public final class FaultProxy: @unchecked Sendable {
             var fds = [pollfd(fd: upstream, events: Int16(POLLIN), revents: 0), pollfd(fd: watchClient ? client : -1, events: Int16(POLLIN), revents: 0)]
             guard poll(&fds, 2, -1) > 0 else { continue }
             if fds[1].revents != 0, fds[0].revents == 0 {
-                var probe: UInt8 = 0
-                if recv(client, &probe, 1, Int32(MSG_PEEK | MSG_DONTWAIT)) <= 0 {
+                if Self.hungUp(client) {
                     lock.withLock { abandoned += 1 }
                     return
                 }
@@ -245,15 +244,21 @@ public final class FaultProxy: @unchecked Sendable {
         }
         lock.withLock { heldAnswers += 1 }
         while !lock.withLock({ answersReleased || stopped }) {
-            var probe: UInt8 = 0
-            let peeked = recv(client, &probe, 1, Int32(MSG_PEEK | MSG_DONTWAIT))
-            if peeked == 0 || (peeked < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
+            if Self.hungUp(client) {
                 lock.withLock { abandoned += 1 }
                 return
             }
             Thread.sleep(forTimeInterval: 0.02)
         }
         if Self.sendAll(client, answer) { lock.withLock { relayed += 1 } }
+    }
+
+    /// Whether the client closed its connection (EOF or an error), without consuming what it sent: it sends nothing
+    /// after its request, so readable means closed. False while nothing is pending.
+    static func hungUp(_ client: Int32) -> Bool {
+        var probe: UInt8 = 0
+        let peeked = recv(client, &probe, 1, Int32(MSG_PEEK | MSG_DONTWAIT))
+        return peeked == 0 || (peeked < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
     }
 
     @discardableResult

@@ -14,7 +14,6 @@ import Testing
     static let sizes = [1, 5, 9, 1, 2, 13, 1, 7, 3, 1, 8, 9, 4, 6, 1, 3, 11, 2, 5, 1, 7, 4, 6, 10]
     static var totalFrames: Int { sizes.reduce(0, +) }
 
-    /// Each chunk sleeps `delay` before rendering, so a fault can find chunks mid-flight.
     /// Chunks that sleep `delay` seconds before rendering; with a `gate`, they first wait until that file exists, so a
     /// test can act on a chunk while it is surely still running, however slowly the machine schedules the test.
     static func spec(id: String, delay: Double = 0, gate: URL? = nil) -> JobSpec {
