@@ -9,21 +9,19 @@ extension ProbedInput {
     /// it stays an irregular duration. The frame duration is the most common among the inputs, so a 2-frame chunk,
     /// which cannot tell its own, is judged by its neighbours.
     public static func normalizingLeadingStretch(_ inputs: [ProbedInput]) -> [ProbedInput] {
-        guard let master = inputs.first?.masterStreamIndex, inputs.allSatisfy({ $0.streams.count > master }) else { return inputs }
-        let timeBase = inputs[0].streams[master].timeBase
-        var counts: [Int64: Int] = [:]  // frame durations in input 1's ticks
-        for input in inputs where input.streams[master].signature.kind == .video && input.streams[master].packetCount > 2 {
-            let stream = input.streams[master]
-            counts[Ticks.rescale(stream.typicalPacketDuration, from: stream.timeBase, to: timeBase), default: 0] += 1
-        }
-        guard let frame = counts.max(by: { ($0.value, $1.key) < ($1.value, $0.key) })?.key else { return inputs }
-        let stretched = inputs.map { input in
-            var input = input
-            var stream = input.streams[master]
-            // A chunk of 3 frames or more knows its own frame duration; a 2-frame chunk takes its neighbours'.
-            let duration = stream.packetCount > 2 ? stream.typicalPacketDuration : Ticks.rescale(frame, from: timeBase, to: stream.timeBase)
-            guard stream.signature.kind == .video, stream.derivedDtsDelay == nil, let gap = stream.firstFrameGap,
-                  gap - duration > 1, gap - duration < duration, var start = stream.startPts else { return input }
+        var normalizer = LeadingStretchNormalizer()
+        return normalizer.normalize(inputs).inputs
+    }
+
+    /// This input put back on the grid of `frame` (ticks of `timeBase`, input 1's master time base), the most
+    /// common frame duration among the inputs.
+    func normalizingLeadingStretch(master: Int, frame: Int64, timeBase: Rational) -> ProbedInput {
+        var input = self
+        var stream = input.streams[master]
+        // A chunk of 3 frames or more knows its own frame duration; a 2-frame chunk takes its neighbours'.
+        let duration = stream.packetCount > 2 ? stream.typicalPacketDuration : Ticks.rescale(frame, from: timeBase, to: stream.timeBase)
+        if stream.signature.kind == .video, stream.derivedDtsDelay == nil, let gap = stream.firstFrameGap,
+           gap - duration > 1, gap - duration < duration, var start = stream.startPts {
             let stretch = gap - duration
             start += stretch
             stream.leadingStretch = stretch
@@ -40,35 +38,78 @@ extension ProbedInput {
                 stream.irregularDurationCount -= 1
             }
             input.streams[master] = stream
-            return input.markingUnflaggedPriming()
+            input = input.markingUnflaggedPriming()
         }
         // A 1-frame chunk shows no stretch (its frame keeps its own duration), but it was written the same way: when
         // its unflagged audio priming starts together with its frame, the frame belongs where the audio content
         // starts. (With B-frames the muxer shifts for the video's decode delay instead, which covers the priming.)
-        return stretched.map { input in
-            var input = input
-            var video = input.streams[master]
-            let duration = Ticks.rescale(frame, from: timeBase, to: video.timeBase)
-            guard video.packetCount == 1, video.leadingStretch == 0, video.derivedDtsDelay == nil, let start = video.startPts,
-                  let audio = input.streams.first(where: { $0.signature.kind == .audio && $0.unflaggedPrimingPackets > 0 }),
-                  let audioStart = audio.startPts, audio.leadingPackets.first.map({
-                      Ticks.rescale($0.pts, from: audio.timeBase, to: video.timeBase) == start }) == true else { return input }
-            let stretch = Ticks.rescale(audioStart, from: audio.timeBase, to: video.timeBase) - start
-            guard stretch > 1, stretch < duration else { return input }
-            video.leadingStretch = stretch
-            video.startPts = start + stretch
-            video.endPts = video.endPts.map { $0 + stretch }
-            video.firstPts = video.firstPts.map { $0 + stretch }
-            video.firstDts = video.firstDts.map { $0 + stretch }
-            video.lastPts = video.lastPts.map { $0 + stretch }
-            video.lastDts = video.lastDts.map { $0 + stretch }
-            if !video.leadingPackets.isEmpty {
-                video.leadingPackets[0].pts += stretch
-                video.leadingPackets[0].dts += stretch
-            }
-            input.streams[master] = video
-            return input
+        var video = input.streams[master]
+        let frameDuration = Ticks.rescale(frame, from: timeBase, to: video.timeBase)
+        guard video.packetCount == 1, video.leadingStretch == 0, video.derivedDtsDelay == nil, let videoStart = video.startPts,
+              let audio = input.streams.first(where: { $0.signature.kind == .audio && $0.unflaggedPrimingPackets > 0 }),
+              let audioStart = audio.startPts, audio.leadingPackets.first.map({
+                  Ticks.rescale($0.pts, from: audio.timeBase, to: video.timeBase) == videoStart }) == true else { return input }
+        let stretch = Ticks.rescale(audioStart, from: audio.timeBase, to: video.timeBase) - videoStart
+        guard stretch > 1, stretch < frameDuration else { return input }
+        video.leadingStretch = stretch
+        video.startPts = videoStart + stretch
+        video.endPts = video.endPts.map { $0 + stretch }
+        video.firstPts = video.firstPts.map { $0 + stretch }
+        video.firstDts = video.firstDts.map { $0 + stretch }
+        video.lastPts = video.lastPts.map { $0 + stretch }
+        video.lastDts = video.lastDts.map { $0 + stretch }
+        if !video.leadingPackets.isEmpty {
+            video.leadingPackets[0].pts += stretch
+            video.leadingPackets[0].dts += stretch
         }
+        input.streams[master] = video
+        return input
+    }
+}
+
+/// `ProbedInput.normalizingLeadingStretch` one step at a time: each input is normalized once when it arrives, and
+/// every input again only when the most common frame duration changes.
+public struct LeadingStretchNormalizer: Sendable {
+    /// Frame durations (input 1's master ticks) of the inputs long enough to show theirs, by count.
+    private var counts: [Int64: Int] = [:]
+    private var seen = 0
+    /// An input without input 1's master stream: the inputs are left as they are.
+    private var unnormalizable = false
+    /// The frame duration the inputs so far were normalized with (nil: left as they are), and those inputs.
+    private var frame: Int64?
+    private var normalized: [ProbedInput] = []
+
+    public init() {}
+
+    /// The inputs normalized. `inputs` must extend the previous call's. `changedFrom` is the first input whose
+    /// normalized form differs from what an earlier call returned for it (the most common frame duration changed).
+    public mutating func normalize(_ inputs: [ProbedInput]) -> (inputs: [ProbedInput], changedFrom: Int?) {
+        guard let master = inputs.first?.masterStreamIndex else { return (inputs, nil) }
+        if inputs.count < seen { self = LeadingStretchNormalizer() }
+        let timeBase = inputs[0].streams[master].timeBase
+        while seen < inputs.count {
+            let input = inputs[seen]
+            seen += 1
+            guard input.streams.count > master else { unnormalizable = true; continue }
+            let stream = input.streams[master]
+            if stream.signature.kind == .video && stream.packetCount > 2 {
+                counts[Ticks.rescale(stream.typicalPacketDuration, from: stream.timeBase, to: timeBase), default: 0] += 1
+            }
+        }
+        let majority = unnormalizable ? nil : counts.max(by: { ($0.value, $1.key) < ($1.value, $0.key) })?.key
+        func normalizedInput(_ i: Int) -> ProbedInput {
+            guard let majority else { return inputs[i] }
+            return inputs[i].normalizingLeadingStretch(master: master, frame: majority, timeBase: timeBase)
+        }
+        var changedFrom: Int?
+        if majority != frame {
+            let old = normalized
+            normalized = inputs.indices.map(normalizedInput)
+            changedFrom = old.indices.first { old[$0] != normalized[$0] }
+            frame = majority
+        }
+        while normalized.count < inputs.count { normalized.append(normalizedInput(normalized.count)) }
+        return (normalized, changedFrom)
     }
 }
 

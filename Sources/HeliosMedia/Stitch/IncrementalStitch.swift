@@ -57,8 +57,18 @@ public final class IncrementalStitch {
     private let checkedInputs: Int
     private var temp: TemporaryOutput?
     private var session: RemuxSession?
+    /// Each step's work is proportional to the inputs it brings, not to all inputs so far: the inputs are
+    /// normalized, checked and planned once each (again only when something every input depends on changes).
+    private var normalizer = LeadingStretchNormalizer()
+    private var checks: StitchValidator.InputChecks?
+    private var builder: StitchPlan.Builder?
+    /// Counts the steps where inputs normalized or planned earlier may have changed (a re-normalization, a replan).
+    private var epoch = 0
+    /// The first input whose normalized form changed since the last write, if one did.
+    private var renormalizedFrom: Int?
     /// What the written inputs were planned with: they must be planned the same for the output to stay valid.
-    private var written: (inputs: [ProbedInput], placements: [[StitchPlan.Placement]], timeBases: [Rational], origin: Int64)?
+    /// `placements` is the writing step's plan's own array (shared, not copied).
+    private var written: (count: Int, placements: [[StitchPlan.Placement]], timeBases: [Rational], origin: Int64, epoch: Int)?
     private var isClosed = false
     /// The last step's inputs, plan and issues, reused by `finish()` when no input arrived since (the merge tail of
     /// a job plans its inputs once, not twice).
@@ -118,6 +128,7 @@ public final class IncrementalStitch {
     /// One plan for the lot: a caller that received several inputs at once should pass them together.
     public func append(contentsOf inputs: [URL]) throws(StitchError) {
         guard !isClosed else { throw .usage("the stitch into \(outputPath) is already finished or discarded") }
+        lastStep = nil
         for url in inputs { try probe(url) }
         guard writesProgressively, probed.count >= 2 else { return }
         guard let (normalized, plan, _) = try validated(final: false) else { return }
@@ -164,11 +175,24 @@ public final class IncrementalStitch {
             // No input since the last step (finish() right after append): its plan and verdict stand.
             (normalized, plan, issues) = step
         } else {
-            normalized = ProbedInput.normalizingLeadingStretch(probed)
             let capabilities = target!.capabilities
+            let changedFrom: Int?
+            (normalized, changedFrom) = normalizer.normalize(probed)
+            if changedFrom != nil || checks == nil || builder == nil {
+                // Inputs normalized earlier changed: check and plan them all again.
+                if let changedFrom {
+                    epoch += 1
+                    renormalizedFrom = min(renormalizedFrom ?? changedFrom, changedFrom)
+                }
+                checks = StitchValidator.InputChecks(output: capabilities, lenient: stitcher.options.lenient)
+                builder = StitchPlan.Builder(output: capabilities)
+            }
             try Remuxer.checkExactAudio(normalized, mode: stitcher.options.audio)
-            plan = StitchPlan(inputs: normalized, output: capabilities)
-            issues = StitchValidator.validate(normalized, output: capabilities, lenient: stitcher.options.lenient, plan: plan)
+            let replans = builder!.replans
+            plan = builder!.plan(normalized)
+            if builder!.replans != replans { epoch += 1 }
+            checks!.check(normalized)
+            issues = StitchValidator.validate(normalized, checked: checks!, plan: plan)
             lastStep = (normalized, plan, issues)
         }
         let errors = issues.filter { $0.severity == .error }
@@ -197,17 +221,18 @@ public final class IncrementalStitch {
                        cancellation: cancellation)
     }
 
-    /// Whether the inputs written so far are planned by `plan` as they were written.
-    private func isSettled(_ inputs: [ProbedInput], _ plan: StitchPlan) -> Bool {
-        guard let written else { return true }
-        let n = written.inputs.count
-        return plan.timeBases == written.timeBases && plan.videoOrigin == written.origin
-            && inputs.prefix(n).elementsEqual(written.inputs) && plan.placements.prefix(n).elementsEqual(written.placements)
+    /// Whether the inputs written so far are planned by `plan` as they were written. Without a re-normalization
+    /// or a replan since they were written, they are by construction; with one, their placements are compared.
+    private func isSettled(_ plan: StitchPlan) -> Bool {
+        guard let written, written.epoch != epoch else { return true }
+        let n = written.count
+        return (renormalizedFrom ?? n) >= n && plan.timeBases == written.timeBases && plan.videoOrigin == written.origin
+            && plan.placements.prefix(n).elementsEqual(written.placements.prefix(n))
     }
 
     /// Writes inputs up to (not including) `end`, starting the output again when the plan moved written inputs.
     private func write(upTo end: Int, _ inputs: [ProbedInput], _ plan: StitchPlan) throws(StitchError) {
-        if session != nil, !isSettled(inputs, plan) {
+        if session != nil, !isSettled(plan) {
             restarts += 1
             stitcher.logger.debug("input \(inputs.count) changed the plan of the inputs already written; writing the output again")
             session = nil
@@ -233,7 +258,8 @@ public final class IncrementalStitch {
             throw failure
         }
         let n = session?.inputsCopied ?? 0
-        written = (Array(inputs.prefix(n)), Array(plan.placements.prefix(n)), plan.timeBases, plan.videoOrigin)
+        written = (n, plan.placements, plan.timeBases, plan.videoOrigin, epoch)
+        renormalizedFrom = nil
     }
 
     /// Validates the whole set, writes what is left and the trailer, fsyncs and renames the output into place

@@ -10,7 +10,7 @@ import Foundation
 /// frame from the video and no priming silence lands on the timeline. PCM is laid end to end sample-exactly.
 /// Codecs whose priming the decoder skips (Opus pre-skip) are laid end to end sample-exactly too when the output
 /// container can trim single packets (Matroska's DiscardPadding): see `trimmedAudio`.
-public struct StitchPlan: Sendable {
+public struct StitchPlan: Sendable, Equatable {
     /// How to copy one stream of one input.
     public struct Placement: Sendable, Hashable {
         /// Added to a packet's pts and dts after rescaling them to the stream's plan time base.
@@ -108,276 +108,80 @@ public struct StitchPlan: Sendable {
     /// The master's frame duration when every input declares the same constant frame rate and the master
     /// time base cannot express one frame in whole ticks; nil otherwise.
     static func frameClock(_ inputs: [ProbedInput], master: Int) -> Rational? {
-        // Lazily: a copy of every input's master stream would be the largest allocation of a 10,000-input stitch.
-        let streams = inputs.lazy.map { $0.streams[master] }
-        guard let rate = inputs[0].streams[master].frameRate, inputs[0].streams[master].signature.kind == .video,
-              streams.allSatisfy({ $0.frameRate == rate && $0.irregularDurationCount == 0 }),
-              // A declared rate the timestamps contradict (fragmented MP4 derives it from a stretched duration) is no clock.
-              streams.allSatisfy({ abs(Ticks.rescale(1, from: Rational(rate.den, rate.num), to: $0.timeBase) - $0.typicalPacketDuration) <= 1 })
-        else { return nil }
-        let exact = streams.allSatisfy { (Int64(rate.den) * Int64($0.timeBase.den)) % (Int64(rate.num) * Int64($0.timeBase.num)) == 0 }
-        return exact ? nil : Rational(rate.den, rate.num)
+        var clock = FrameClockFold(first: inputs[0].streams[master])
+        for input in inputs { clock.add(input.streams[master]) }
+        return clock.frameClock
+    }
+
+    /// `frameClock` as a fold over the inputs' master streams, one input at a time.
+    struct FrameClockFold: Sendable, Hashable {
+        let rate: Rational?
+        /// Every master stream so far declares `rate`, has regular frames and timestamps that agree with the rate.
+        private(set) var fits: Bool
+        /// Every master stream so far has a time base that holds one frame in whole ticks.
+        private(set) var exact = true
+
+        init(first: ProbedStream) {
+            rate = first.frameRate
+            fits = first.frameRate != nil && first.signature.kind == .video
+        }
+
+        mutating func add(_ stream: ProbedStream) {
+            guard fits, let rate else { return }
+            // A declared rate the timestamps contradict (fragmented MP4 derives it from a stretched duration) is no clock.
+            fits = stream.frameRate == rate && stream.irregularDurationCount == 0
+                && abs(Ticks.rescale(1, from: Rational(rate.den, rate.num), to: stream.timeBase) - stream.typicalPacketDuration) <= 1
+            exact = exact && (Int64(rate.den) * Int64(stream.timeBase.den)) % (Int64(rate.num) * Int64(stream.timeBase.num)) == 0
+        }
+
+        var frameClock: Rational? {
+            guard fits, !exact, let rate else { return nil }
+            return Rational(rate.den, rate.num)
+        }
     }
 
     /// The largest content gap or overlap at a boundary accepted as continuous, in ticks of `stream`'s time base.
-    public func continuityTolerance(for stream: ProbedStream) -> Int64 {
-        switch stream.signature.kind {
-        case .audio: max(stream.typicalPacketDuration, 1) + 1
+    public func continuityTolerance(for stream: ProbedStream) -> Int64 { stream.continuityTolerance }
+
+    /// Plans `inputs` for an output container with the given capabilities (nil: one that cannot trim packets).
+    public init(inputs: [ProbedInput], output: OutputCapabilities? = nil) {
+        var builder = Builder(output: output)
+        self = builder.plan(inputs)
+    }
+
+    /// A plan from its parts (see `Builder`).
+    init(timeBases: [Rational], placements: [[Placement]], boundaries: [BoundaryReport], inputDrifts: [InputDrift],
+         outputDtsViolations: [DtsViolation], outputDurations: [Int64], outputPackets: [Int], decodedSamples: [Int64?],
+         masterFrameDuration: Rational?, outputDecodeDelays: [Int64], videoOrigin: Int64) {
+        self.timeBases = timeBases
+        self.placements = placements
+        self.boundaries = boundaries
+        self.inputDrifts = inputDrifts
+        self.outputDtsViolations = outputDtsViolations
+        self.outputDurations = outputDurations
+        self.outputPackets = outputPackets
+        self.decodedSamples = decodedSamples
+        self.masterFrameDuration = masterFrameDuration
+        self.outputDecodeDelays = outputDecodeDelays
+        self.videoOrigin = videoOrigin
+    }
+
+    /// The plan of inputs that cannot be planned (none, no master stream, or differing stream counts).
+    static let empty = StitchPlan(timeBases: [], placements: [], boundaries: [], inputDrifts: [], outputDtsViolations: [],
+                                  outputDurations: [], outputPackets: [], decodedSamples: [], masterFrameDuration: nil,
+                                  outputDecodeDelays: [], videoOrigin: 0)
+}
+
+extension ProbedStream {
+    /// The largest content gap or overlap at a boundary accepted as continuous, in ticks of the stream's time base:
+    /// a packet for audio, a tick otherwise.
+    public var continuityTolerance: Int64 {
+        switch signature.kind {
+        case .audio: max(typicalPacketDuration, 1) + 1
         default: 1
         }
     }
 
-    /// Plans `inputs` for an output container with the given capabilities (nil: one that cannot trim packets).
-    public init(inputs: [ProbedInput], output: OutputCapabilities? = nil) {
-        guard let first = inputs.first, let masterIndex = first.masterStreamIndex,
-              inputs.allSatisfy({ $0.streams.count == first.streams.count }) else {
-            self.timeBases = []; self.placements = []; self.boundaries = []; self.inputDrifts = []
-            self.outputDtsViolations = []; self.outputDurations = []; self.outputPackets = []; self.decodedSamples = []
-            self.masterFrameDuration = nil; self.outputDecodeDelays = []; self.videoOrigin = 0
-            return
-        }
-        let streamCount = first.streams.count
-        let masterTB = first.streams[masterIndex].timeBase
-        // Start of every input on the output timeline, in master ticks of input 1. Exact when time bases agree.
-        // When the time base cannot hold a frame duration (1/30 s in Matroska's milliseconds), every chunk's
-        // duration is rounded, and summing them would drift: count frames instead and round each start once.
-        let frameClock = Self.frameClock(inputs, master: masterIndex)
-        // Where the output's first frame presents: at 0 where edit lists let the container say so (MP4, MOV), so
-        // fragmented chunks or chunks shifted for their audio priming still start the output at 0; elsewhere
-        // where input 1's did.
-        let origin = output?.presentsFromZero == true ? 0 : first.streams[masterIndex].contentStart
-        videoOrigin = origin
-        var starts: [Int64] = []
-        var cursor = origin
-        var framesBefore: Int64 = 0
-        var framesBeforeInput: [Int64] = []
-        for input in inputs {
-            let master = input.streams[masterIndex]
-            framesBeforeInput.append(framesBefore)
-            if let frameClock {
-                cursor = origin + Ticks.rescale(framesBefore, from: frameClock, to: masterTB)
-            }
-            starts.append(cursor)
-            cursor += Ticks.rescale(master.contentEnd - master.contentStart, from: master.timeBase, to: masterTB)
-            framesBefore += Int64(master.packetCount)
-        }
-        if let frameClock {
-            cursor = origin + Ticks.rescale(framesBefore, from: frameClock, to: masterTB)
-        }
-        let timelineEnd = cursor
-        masterFrameDuration = frameClock
-        timeBases = first.streams.map(\.timeBase)
-
-        var placements = Array(repeating: [Placement](), count: inputs.count)
-        var boundaries: [BoundaryReport] = []
-        var drifts: [InputDrift] = []
-        var violations: [DtsViolation] = []
-        var durations: [Int64] = []
-        var packets: [Int] = []
-        var decoded: [Int64?] = []
-        var decodeDelays: [Int64] = []
-
-        for s in 0..<streamCount {
-            let tb = timeBases[s]
-            let kind = first.streams[s].signature.kind
-            /// Maps a tick of input i's stream onto the output timeline, keeping its distance to the master start.
-            func map(_ value: Int64, _ i: Int) -> Int64 {
-                let stream = inputs[i].streams[s], master = inputs[i].streams[masterIndex]
-                return Ticks.rescale(value, from: stream.timeBase, to: tb)
-                    + Ticks.rescale(starts[i], from: masterTB, to: tb)
-                    - Ticks.rescale(master.contentStart, from: master.timeBase, to: tb)
-            }
-            /// The boundary into input `i` of this stream: the last one reported, at input `i - 1` (a search of
-            /// every boundary instead would make planning quadratic in the number of inputs).
-            func boundaryInto(_ i: Int, _ s: Int) -> Int? {
-                guard let last = boundaries.indices.last, boundaries[last].index == i, boundaries[last].stream == s else { return nil }
-                return last
-            }
-            let isAudio = kind == .audio
-            let grid: Int64? = isAudio && !first.streams[s].signature.codec.hasPrefix("pcm_")
-                && first.streams[s].typicalPacketDuration > 0
-                ? Ticks.rescale(first.streams[s].typicalPacketDuration, from: first.streams[s].timeBase, to: tb) : nil
-            var cursor: Int64? = nil
-            var lastDts: Int64? = nil
-            var written = 0
-            var decodedCount: Int64 = 0
-            var samplesBefore: Int64 = 0  // audio samples of the inputs before this one
-            let sampleTB = Rational(1, max(first.streams[s].signature.sampleRate, 1))
-            // One audio frame in samples, exactly: where the time base cannot hold it (a 1024-sample AAC frame is
-            // 21.33 Matroska milliseconds), counting packets by their rounded durations would drift.
-            let frameSamples: Int64 = grid == nil ? 0
-                : first.streams[s].timeBase.num == 1 && Int64(first.streams[s].timeBase.den) % Int64(sampleTB.den) == 0
-                    || first.streams[s].signature.frameSize <= 0
-                ? Ticks.rescale(first.streams[s].typicalPacketDuration, from: first.streams[s].timeBase, to: sampleTB)
-                : Int64(first.streams[s].signature.frameSize)
-            /// `frames` audio frames, in plan ticks.
-            func frames(_ frames: Int) -> Int64 { Ticks.rescale(Int64(frames) * frameSamples, from: sampleTB, to: tb) }
-            /// An audio offset in ticks, in samples; a single tick is below what the timestamps can tell (a Matroska
-            /// millisecond is 48 samples), so it counts as none.
-            func samplesResolved(_ ticks: Int64) -> Int64 { abs(ticks) <= 1 ? 0 : Ticks.rescale(ticks, from: tb, to: sampleTB) }
-
-            let trimmed = isAudio && output?.trimsAudioPackets == true && grid != nil
-                && inputs.allSatisfy({ $0.streams[s].leadingDiscardPackets == 0 && $0.streams[s].initialPadding > 0 })
-                ? Self.trimmedAudio(inputs: inputs, stream: s, timeBase: tb, firstOffset: map(0, 0),
-                                    ideal: { map(inputs[$0].streams[s].contentStart, $0) }) : nil
-
-            // One decode delay for the whole output: the largest any input needs (a 1-frame chunk has none, its
-            // neighbours may have two). Every input's dts move back by the difference. Counted in frames on a grid.
-            let gridded = s == masterIndex && frameClock != nil
-            func delayFrames(_ stream: ProbedStream) -> Int64 {
-                guard let frameClock else { return 0 }
-                return Ticks.rescale(stream.decodeDelay, from: stream.timeBase, to: frameClock)
-            }
-            let outputDelayFrames = gridded ? inputs.map { delayFrames($0.streams[s]) }.max() ?? 0 : 0
-            let outputDelay = gridded ? Ticks.rescale(outputDelayFrames, from: frameClock!, to: tb)
-                : inputs.map { Ticks.rescale($0.streams[s].decodeDelay, from: $0.streams[s].timeBase, to: tb) }.max() ?? 0
-            decodeDelays.append(kind == .video ? outputDelay : 0)
-
-            for i in inputs.indices {
-                let stream = inputs[i].streams[s]
-                let master = inputs[i].streams[masterIndex]
-                // Frame-based audio starts where its content does: after priming packets, which later inputs drop.
-                // Input 1 keeps its priming where the output can mark it for the decoder to skip (an edit list, or
-                // Matroska's negative-timestamp shift); an output that cannot (MPEG-TS) drops it too, so the audio
-                // track starts with the video instead of one frame before it.
-                let content = isAudio && grid != nil && trimmed == nil ? stream.firstKept(after: master)
-                    : (dropped: 0, pts: stream.leadingPackets.first?.pts ?? stream.startPts ?? 0)
-                let keepsPriming = i == 0 && (output?.marksAudioPriming ?? true)
-                let kept = (dropped: keepsPriming ? 0 : content.dropped, pts: content.pts)
-                let primingKept = keepsPriming ? content.dropped : 0
-                let available = max(stream.packetCount - kept.dropped, 0)
-                var placement = Placement(offset: map(0, i), dropLeading: kept.dropped, keep: available, gridDuration: nil)
-                if kind == .video {
-                    placement.dtsShift = outputDelay - Ticks.rescale(stream.decodeDelay, from: stream.timeBase, to: tb)
-                }
-                if s == masterIndex, let frameClock {
-                    placement.frameGrid = FrameGrid(frame: frameClock, framesBefore: framesBeforeInput[i],
-                                                    inputStart: master.contentStart, outputStart: origin,
-                                                    dtsShiftFrames: outputDelayFrames - delayFrames(stream))
-                }
-                if let trimmed {
-                    let t = trimmed[i]
-                    placement.offset = t.offset
-                    placement.keep = t.keep
-                    placement.trimEnd = t.trimEnd
-                    if i > 0, let index = boundaryInto(i, s) {
-                        // Against the video, as far as the timestamps can tell.
-                        let tickError = t.contentStart - map(stream.contentStart, i)
-                        boundaries[index].audioDiscontinuitySamples = t.contentOffsetSamples
-                            + samplesResolved(tickError)
-                    }
-                    decodedCount += t.decodedSamples
-                    cursor = t.contentEnd
-                    if let lastDts, t.firstDts <= lastDts {
-                        violations.append(DtsViolation(input: i, stream: s, previous: lastDts, next: t.firstDts))
-                    }
-                    lastDts = t.lastDts
-                } else if isAudio {
-                    let ideal = map(kept.pts, i)
-                    var place = ideal
-                    if i > 0, let previousEnd = cursor {
-                        let tolerance = (grid ?? 0) + 1
-                        place = abs(previousEnd - ideal) <= tolerance ? previousEnd : max(ideal, previousEnd)
-                        if let index = boundaryInto(i, s) {
-                            var discontinuity = Ticks.rescale(place - ideal, from: tb, to: sampleTB)
-                            if grid == nil, let frameClock, place == previousEnd {
-                                // PCM laid end to end, against the exact frame clock: samples, not rounded ticks.
-                                let within = Ticks.rescale(stream.contentStart, from: stream.timeBase, to: tb)
-                                    - Ticks.rescale(master.contentStart, from: master.timeBase, to: tb)
-                                let ideal = Ticks.rescale(framesBeforeInput[i], from: frameClock, to: sampleTB)
-                                    + samplesResolved(within)
-                                discontinuity = samplesBefore - ideal
-                            }
-                            boundaries[index].audioDiscontinuitySamples = discontinuity
-                        }
-                    }
-                    placement.offset = place - Ticks.rescale(kept.pts, from: stream.timeBase, to: tb)
-                    placement.gridDuration = grid
-                    placement.primingPackets = primingKept
-                    placement.contentStart = place
-                    var end = place + Ticks.rescale((stream.endPts ?? kept.pts) - kept.pts, from: stream.timeBase, to: tb)
-                    // Where the next input's audio belongs; after the last input, the end of the video (audio an
-                    // encoder padded past the last frame would make the track outlast the picture).
-                    let nextIdeal: Int64? = i + 1 < inputs.count
-                        ? map(inputs[i + 1].streams[s].firstKept(after: inputs[i + 1].streams[masterIndex]).pts, i + 1)
-                        : first.streams[masterIndex].signature.kind == .video ? Ticks.rescale(timelineEnd, from: masterTB, to: tb) : nil
-                    if grid != nil, let nextIdeal {
-                        // Keep packet k while its midpoint, place + k*frame + frame/2, is at or before nextIdeal.
-                        let room = Ticks.rescale(nextIdeal - place, from: tb, to: sampleTB) - frameSamples / 2
-                        let keep = room < 0 ? 0 : Int(room / frameSamples) + 1
-                        // Every packet but the output's last decodes to a whole frame: the grid is the real timeline.
-                        placement.keep = min(primingKept + keep, available)
-                        end = place + frames(placement.keep - primingKept)
-                    }
-                    if grid != nil {
-                        placement.primingFrameSamples = frameSamples
-                        decodedCount += Int64(placement.keep - primingKept) * frameSamples
-                    } else {
-                        decodedCount += stream.frameCount  // PCM: every sample the input carries, counted exactly
-                    }
-                    samplesBefore += stream.frameCount
-                    cursor = end
-                    let firstDts = place
-                    if let lastDts, firstDts <= lastDts {
-                        violations.append(DtsViolation(input: i, stream: s, previous: lastDts, next: firstDts))
-                    }
-                    lastDts = placement.keep == available
-                        ? Ticks.rescale(stream.lastDts ?? 0, from: stream.timeBase, to: tb) + placement.offset
-                        : place + frames(max(placement.keep - primingKept - 1, 0))
-                } else {
-                    func outputDts(_ dts: Int64) -> Int64 {
-                        if let grid = placement.frameGrid { return grid.mapDts(dts, from: stream.timeBase, to: tb) }
-                        return Ticks.rescale(dts, from: stream.timeBase, to: tb) + placement.offset - placement.dtsShift
-                    }
-                    let firstDts = outputDts(stream.firstDts ?? 0)
-                    if let lastDts, firstDts <= lastDts {
-                        violations.append(DtsViolation(input: i, stream: s, previous: lastDts, next: firstDts))
-                    }
-                    lastDts = outputDts(stream.lastDts ?? 0)
-                    cursor = Ticks.rescale(stream.contentEnd, from: stream.timeBase, to: tb) + placement.offset
-                }
-                written += placement.keep
-                placements[i].append(placement)
-
-                // The content gap between this input and the next, measured against the master.
-                if i + 1 < inputs.count {
-                    let next = inputs[i + 1].streams[s], nextMaster = inputs[i + 1].streams[masterIndex]
-                    let endRel = Ticks.rescale(stream.contentEnd, from: stream.timeBase, to: tb)
-                        - Ticks.rescale(master.contentEnd, from: master.timeBase, to: tb)
-                    let startRel = Ticks.rescale(next.contentStart, from: next.timeBase, to: tb)
-                        - Ticks.rescale(nextMaster.contentStart, from: nextMaster.timeBase, to: tb)
-                    let gap = startRel - endRel
-                    boundaries.append(BoundaryReport(
-                        index: i + 1, stream: s, kind: kind, gapTicks: gap,
-                        gapMilliseconds: Ticks.milliseconds(gap, in: tb),
-                        audioDiscontinuitySamples: isAudio ? 0 : nil,
-                        droppedPackets: (available - placement.keep) + (isAudio && trimmed == nil ? next.firstKept(after: nextMaster).dropped : 0)))
-                }
-                if isAudio {
-                    let audio = Ticks.rescale(stream.contentEnd - stream.contentStart, from: stream.timeBase, to: tb)
-                    let video = Ticks.rescale(master.contentEnd - master.contentStart, from: master.timeBase, to: tb)
-                    let tolerance = (grid ?? Ticks.rescale(max(master.typicalPacketDuration, 1), from: master.timeBase, to: tb)) + 1
-                    drifts.append(InputDrift(input: i, stream: s, ticks: audio - video, tolerance: tolerance,
-                                             milliseconds: Ticks.milliseconds(audio - video, in: tb)))
-                }
-            }
-            let start = map(first.streams[s].contentStart, 0)
-            durations.append(s == masterIndex && !isAudio ? Ticks.rescale(timelineEnd - starts[0], from: masterTB, to: tb) : (cursor ?? start) - start)
-            packets.append(written)
-            decoded.append(isAudio ? decodedCount : nil)
-        }
-        self.placements = placements
-        self.boundaries = boundaries
-        self.inputDrifts = drifts
-        self.outputDtsViolations = violations
-        self.outputDurations = durations
-        self.outputPackets = packets
-        self.decodedSamples = decoded
-        self.outputDecodeDelays = decodeDelays
-    }
-}
-
-extension ProbedStream {
     /// Where presentation of real content starts: after priming that is not already flagged for discard.
     public var contentStart: Int64 {
         let start = startPts ?? 0

@@ -40,36 +40,39 @@ public enum StitchValidator {
     /// `plan`, when given, must be `StitchPlan(inputs: inputs, output: output)` (a caller that has it saves planning twice).
     public static func validate(_ inputs: [ProbedInput], output: OutputCapabilities, lenient: Bool = false,
                                 plan given: StitchPlan? = nil) -> [StitchIssue] {
+        var checks = InputChecks(output: output, lenient: lenient)
+        checks.check(inputs)
+        return validate(inputs, checked: checks, plan: given)
+    }
+
+    /// `validate` with the checks of each input on its own (and against input 1) already run by `checked`, which
+    /// must have checked exactly `inputs`: a stitch fed one input at a time checks each input once.
+    public static func validate(_ inputs: [ProbedInput], checked: InputChecks, plan given: StitchPlan? = nil) -> [StitchIssue] {
+        let lenient = checked.lenient, output = checked.output
         var issues: [StitchIssue] = []
-        func add(_ severity: IssueSeverity, _ code: IssueCode, _ input: Int?, _ stream: Int?, _ message: String) {
-            let downgraded = lenient && code.isContinuity && severity == .error ? IssueSeverity.warning : severity
-            issues.append(StitchIssue(severity: downgraded, code: code, inputIndex: input,
-                                      inputPath: input.map { inputs[$0].path }, stream: stream, message: message))
-        }
         guard let first = inputs.first else {
-            add(.error, .noInputs, nil, nil, "no inputs given")
+            issues.append(InputChecks.issue(.error, .noInputs, nil, nil, "no inputs given", inputs, lenient: lenient))
             return issues
         }
-        for (i, input) in inputs.enumerated() {
-            if input.streams.isEmpty { add(.error, .noStreams, i, nil, "has no audio or video streams") }
-            checkLayout(input, against: first, input: i, add: add)
-            for stream in input.streams { checkStream(stream, in: input, input: i, add: add) }
-        }
-        checkContainer(first, output: output, add: add)
-        checkCadence(inputs, add: add)
+        issues = checked.inputIssues
+        checkContainer(first, output: output) { issues.append(InputChecks.issue($0, $1, $2, $3, $4, inputs, lenient: lenient)) }
+        for cadence in checked.cadenceIssues { issues += cadence }
         if issues.contains(where: { $0.severity == .error && !$0.code.isContinuity }) {
             // Continuity arithmetic over mismatched layouts would only add noise.
             return issues
         }
+        func add(_ severity: IssueSeverity, _ code: IssueCode, _ input: Int?, _ stream: Int?, _ message: String) {
+            issues.append(InputChecks.issue(severity, code, input, stream, message, inputs, lenient: lenient))
+        }
         let plan = given ?? StitchPlan(inputs: inputs, output: output)
         for boundary in plan.boundaries where boundary.kind == .audio || boundary.kind == .video {
-            let stream = inputs[boundary.index].streams[boundary.stream]
-            let tolerance = plan.continuityTolerance(for: stream)
+            // Read in place: a copy of the stream per boundary would dominate a 10,000-input validation.
+            let tolerance = inputs[boundary.index].streams[boundary.stream].continuityTolerance
             if abs(boundary.gapTicks) > tolerance {
                 let what = boundary.gapTicks > 0 ? "gap" : "overlap"
                 add(.error, .discontinuity, boundary.index, boundary.stream,
                     "\(what) of \(formatMs(abs(boundary.gapMilliseconds))) in \(boundary.kind.rawValue) at the boundary after input \(boundary.index) "
-                    + "(\(abs(boundary.gapTicks)) ticks of \(stream.timeBase); at most \(tolerance) allowed)")
+                    + "(\(abs(boundary.gapTicks)) ticks of \(inputs[boundary.index].streams[boundary.stream].timeBase); at most \(tolerance) allowed)")
             }
         }
         for drift in plan.inputDrifts where abs(drift.ticks) > drift.tolerance {
@@ -84,7 +87,57 @@ public enum StitchValidator {
         return issues
     }
 
-    private static func checkLayout(_ input: ProbedInput, against first: ProbedInput, input i: Int,
+    /// The checks of each input on its own and against input 1 (streams, layout, codecs, timestamps, cadence),
+    /// folded one input at a time.
+    public struct InputChecks: Sendable {
+        public let output: OutputCapabilities
+        public let lenient: Bool
+        /// Inputs checked so far.
+        public private(set) var count = 0
+        /// Per input, in input order: no streams, layout and codec mismatches, each stream's own findings.
+        var inputIssues: [StitchIssue] = []
+        /// Per video stream of input 1, in input order: frame durations that differ from input 1's.
+        var cadenceIssues: [[StitchIssue]] = []
+
+        public init(output: OutputCapabilities, lenient: Bool = false) {
+            self.output = output
+            self.lenient = lenient
+        }
+
+        /// Checks the inputs after the `count` already checked (`inputs` must extend those).
+        public mutating func check(_ inputs: [ProbedInput]) {
+            guard let first = inputs.first else { return }
+            if cadenceIssues.isEmpty { cadenceIssues = Array(repeating: [], count: first.streams.count) }
+            let lenient = self.lenient
+            while count < inputs.count {
+                let i = count, input = inputs[i]
+                var found: [StitchIssue] = []
+                func add(_ severity: IssueSeverity, _ code: IssueCode, _ input: Int?, _ stream: Int?, _ message: String) {
+                    found.append(Self.issue(severity, code, input, stream, message, inputs, lenient: lenient))
+                }
+                if input.streams.isEmpty { add(.error, .noStreams, i, nil, "has no audio or video streams") }
+                StitchValidator.checkLayout(input, against: first, input: i, add: add)
+                for stream in input.streams { StitchValidator.checkStream(stream, in: input, input: i, add: add) }
+                inputIssues += found
+                for s in first.streams.indices {
+                    found = []
+                    StitchValidator.checkCadence(input, i, stream: s, first: first, add: add)
+                    cadenceIssues[s] += found
+                }
+                count += 1
+            }
+        }
+
+        /// One finding; with `lenient`, a continuity error becomes a warning.
+        static func issue(_ severity: IssueSeverity, _ code: IssueCode, _ input: Int?, _ stream: Int?, _ message: String,
+                          _ inputs: [ProbedInput], lenient: Bool) -> StitchIssue {
+            let downgraded = lenient && code.isContinuity && severity == .error ? IssueSeverity.warning : severity
+            return StitchIssue(severity: downgraded, code: code, inputIndex: input, inputPath: input.map { inputs[$0].path },
+                               stream: stream, message: message)
+        }
+    }
+
+    fileprivate static func checkLayout(_ input: ProbedInput, against first: ProbedInput, input i: Int,
                                     add: (IssueSeverity, IssueCode, Int?, Int?, String) -> Void) {
         guard i > 0 else { return }
         let kinds = input.streams.map(\.signature.kind.rawValue), firstKinds = first.streams.map(\.signature.kind.rawValue)
@@ -105,7 +158,7 @@ public enum StitchValidator {
         }
     }
 
-    private static func checkStream(_ stream: ProbedStream, in input: ProbedInput, input i: Int,
+    fileprivate static func checkStream(_ stream: ProbedStream, in input: ProbedInput, input i: Int,
                                     add: (IssueSeverity, IssueCode, Int?, Int?, String) -> Void) {
         let s = stream.index
         if stream.packetCount == 0 {
@@ -150,19 +203,18 @@ public enum StitchValidator {
         }
     }
 
-    /// Every input's video must run at the same frame duration, measured in seconds (time bases may differ).
-    private static func checkCadence(_ inputs: [ProbedInput], add: (IssueSeverity, IssueCode, Int?, Int?, String) -> Void) {
-        guard let first = inputs.first else { return }
-        for (s, reference) in first.streams.enumerated() where reference.signature.kind == .video {
-            for (i, input) in inputs.enumerated().dropFirst() where input.streams.count > s && input.streams[s].signature.kind == .video {
-                let stream = input.streams[s]
-                let expected = Ticks.rescale(reference.typicalPacketDuration, from: reference.timeBase, to: stream.timeBase)
-                if abs(stream.typicalPacketDuration - expected) > 1 {
-                    add(.error, .frameDurationMismatch, i, s,
-                        "frame duration is \(formatMs(Ticks.milliseconds(stream.typicalPacketDuration, in: stream.timeBase))) "
-                        + "but input 1 has \(formatMs(Ticks.milliseconds(reference.typicalPacketDuration, in: reference.timeBase)))")
-                }
-            }
+    /// Every input's video must run at the same frame duration, measured in seconds (time bases may differ):
+    /// input `i`'s stream `s` against input 1's.
+    private static func checkCadence(_ input: ProbedInput, _ i: Int, stream s: Int, first: ProbedInput,
+                                     add: (IssueSeverity, IssueCode, Int?, Int?, String) -> Void) {
+        let reference = first.streams[s]
+        guard i > 0, reference.signature.kind == .video, input.streams.count > s, input.streams[s].signature.kind == .video else { return }
+        let stream = input.streams[s]
+        let expected = Ticks.rescale(reference.typicalPacketDuration, from: reference.timeBase, to: stream.timeBase)
+        if abs(stream.typicalPacketDuration - expected) > 1 {
+            add(.error, .frameDurationMismatch, i, s,
+                "frame duration is \(formatMs(Ticks.milliseconds(stream.typicalPacketDuration, in: stream.timeBase))) "
+                + "but input 1 has \(formatMs(Ticks.milliseconds(reference.typicalPacketDuration, in: reference.timeBase)))")
         }
     }
 }

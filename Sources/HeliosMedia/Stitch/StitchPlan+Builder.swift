@@ -1,0 +1,246 @@
+import Foundation
+
+extension StitchPlan {
+    /// Plans a growing list of inputs, one step per arrival, in time independent of how many came before.
+    ///
+    /// `StitchPlan(inputs:output:)` is one step of a fresh builder, so both give the same plan by construction.
+    /// Input `i` is placed once input `i + 1` is known (its audio keeps the packets that end before the next
+    /// input's first kept one); the newest input is placed on a scratch copy each step and rolled back. Whatever
+    /// depends on every input is folded one input at a time: the frame clock's predicates, the output's decode
+    /// delay (the largest of any input), the master timeline. When one of those changes (a longer B-frame delay,
+    /// a chunk that contradicts the declared frame rate), the step places every input again (`replans`).
+    /// Opus laid end to end sample-exactly (`trimmedAudio`) trims each input against the next: that case is
+    /// planned whole on every step.
+    ///
+    /// The inputs given to a step must extend those of the step before; a caller whose earlier inputs changed
+    /// (re-normalized) starts a new builder.
+    public struct Builder: Sendable {
+        public let output: OutputCapabilities?
+        /// How many steps placed inputs again from input 1 because something every input depends on changed.
+        public private(set) var replans = 0
+        /// Inputs placed for good, counted over every step (each input once while nothing they depend on changes).
+        public private(set) var placedForGood = 0
+
+        /// Inputs whose stream counts were compared with input 1's, and whether one differed.
+        private var layoutChecked = 0
+        private var layoutMismatch = false
+        private var clock: FrameClockFold?
+        private var clockChecked = 0
+        /// Per stream, the largest decode delay so far (in frames on the frame clock for a gridded master; in plan
+        /// ticks otherwise), for the frame clock it was folded with.
+        private var delays: (clock: Rational?, checked: Int, frames: [Int64], ticks: [Int64]) = (nil, 0, [], [])
+        /// What the placed inputs were placed with.
+        private var globals: Globals?
+        var timeline = MasterTimeline()
+        var lanes: [Lane] = []
+        /// `placements[input][stream]` of the inputs placed for good (every input but the newest).
+        private var placements: [[Placement]] = []
+
+        public init(output: OutputCapabilities? = nil) {
+            self.output = output
+        }
+
+        /// Everything a placement depends on that every input can change.
+        struct Globals: Equatable {
+            var masterIndex: Int
+            var frameClock: Rational?
+            var outputDelayFrames: [Int64]
+            var outputDelays: [Int64]
+            var trimmed: [Bool]
+        }
+
+        /// Where each input starts on the master timeline: a running sum, exact in frames on a frame clock.
+        struct MasterTimeline {
+            var starts: [Int64] = []
+            var framesBeforeInput: [Int64] = []
+            var cursor: Int64 = 0
+            var framesBefore: Int64 = 0
+        }
+
+        /// One stream's running placement: what input `i` needs from the inputs before it.
+        struct Lane {
+            var cursor: Int64? = nil
+            var lastDts: Int64? = nil
+            var written = 0
+            var decodedCount: Int64 = 0
+            var samplesBefore: Int64 = 0
+            var boundaries: [BoundaryReport] = []
+            var drifts: [InputDrift] = []
+            var violations: [DtsViolation] = []
+            /// Opus laid end to end: every input's trimmed placement, planned whole.
+            var trimmed: [TrimmedAudio]? = nil
+
+            /// Undoes what placing inputs after `mark` did (the arrays stay uniquely owned: no copy).
+            mutating func rollBack(to mark: LaneMark) {
+                (cursor, lastDts, written, decodedCount, samplesBefore) = mark.scalars
+                boundaries.removeSubrange(mark.boundaries...)
+                if let last = mark.lastBoundary { boundaries[boundaries.count - 1] = last }
+                drifts.removeSubrange(mark.drifts...)
+                violations.removeSubrange(mark.violations...)
+            }
+        }
+
+        /// A lane's state to roll back to: its scalars, array lengths and last boundary (the next input's placement
+        /// fills in that boundary's audio discontinuity).
+        struct LaneMark {
+            var scalars: (Int64?, Int64?, Int, Int64, Int64)
+            var boundaries: Int, drifts: Int, violations: Int
+            var lastBoundary: BoundaryReport?
+
+            init(_ lane: Lane) {
+                scalars = (lane.cursor, lane.lastDts, lane.written, lane.decodedCount, lane.samplesBefore)
+                boundaries = lane.boundaries.count
+                drifts = lane.drifts.count
+                violations = lane.violations.count
+                lastBoundary = lane.boundaries.last
+            }
+        }
+
+        /// The plan of `inputs` (see the type's notes: they must extend the previous step's).
+        public mutating func plan(_ inputs: [ProbedInput]) -> StitchPlan {
+            guard let first = inputs.first, let masterIndex = first.masterStreamIndex else { return .empty }
+            if inputs.count < layoutChecked { self = Builder(output: output) }
+            while layoutChecked < inputs.count {
+                layoutMismatch = layoutMismatch || inputs[layoutChecked].streams.count != first.streams.count
+                layoutChecked += 1
+            }
+            if layoutMismatch { return .empty }
+
+            let g = fold(inputs, masterIndex: masterIndex)
+            // Where the output's first frame presents: at 0 where edit lists let the container say so (MP4, MOV), so
+            // fragmented chunks or chunks shifted for their audio priming still start the output at 0; elsewhere
+            // where input 1's did.
+            let context = Context(inputs: inputs, first: first, g: g, origin: output?.presentsFromZero == true ? 0 : first.streams[masterIndex].contentStart)
+            if g.trimmed.contains(true) || g != globals {
+                // Placed inputs depend on what changed (or, for trimmed audio, on every later input): start over.
+                if let globals, globals != g, !placements.isEmpty { replans += 1 }
+                globals = g
+                timeline = MasterTimeline(cursor: context.origin)
+                lanes = Array(repeating: Lane(), count: first.streams.count)
+                placements = []
+            }
+            // The master timeline depends on no later input: extend it. When the time base cannot hold a frame
+            // duration (1/30 s in Matroska's milliseconds), every chunk's duration is rounded, and summing them would
+            // drift: count frames instead and round each start once.
+            while timeline.starts.count < inputs.count {
+                let master = inputs[timeline.starts.count].streams[masterIndex]
+                timeline.framesBeforeInput.append(timeline.framesBefore)
+                if let frameClock = g.frameClock {
+                    timeline.cursor = context.origin + Ticks.rescale(timeline.framesBefore, from: frameClock, to: context.masterTB)
+                }
+                timeline.starts.append(timeline.cursor)
+                timeline.cursor += Ticks.rescale(master.contentEnd - master.contentStart, from: master.timeBase, to: context.masterTB)
+                timeline.framesBefore += Int64(master.packetCount)
+            }
+            let timelineEnd = g.frameClock.map { context.origin + Ticks.rescale(timeline.framesBefore, from: $0, to: context.masterTB) }
+                ?? timeline.cursor
+            for s in lanes.indices where g.trimmed[s] {
+                lanes[s].trimmed = trimmedAudio(context, stream: s)
+            }
+            // Every input but the newest is placed for good once the input after it is known.
+            while placements.count < inputs.count - 1 {
+                let i = placements.count
+                placements.append(lanes.indices.map { place(i, stream: $0, context, timelineEnd: timelineEnd) })
+                placedForGood += 1
+            }
+            // The newest is placed, then rolled back: the next step places it again, knowing the input after it.
+            let marks = lanes.map(LaneMark.init)
+            let last = lanes.indices.map { place(inputs.count - 1, stream: $0, context, timelineEnd: timelineEnd) }
+            let plan = finish(context, lastRow: last, timelineEnd: timelineEnd)
+            for s in lanes.indices { lanes[s].rollBack(to: marks[s]) }
+            return plan
+        }
+
+        /// Folds the inputs not seen yet into the frame clock, the decode delays and the trimmed-audio predicate.
+        private mutating func fold(_ inputs: [ProbedInput], masterIndex: Int) -> Globals {
+            let first = inputs[0]
+            if clock == nil { clock = FrameClockFold(first: first.streams[masterIndex]) }
+            while clockChecked < inputs.count {
+                clock!.add(inputs[clockChecked].streams[masterIndex])
+                clockChecked += 1
+            }
+            let frameClock = clock!.frameClock
+            let count = first.streams.count
+            if delays.clock != frameClock || delays.frames.count != count {
+                delays = (frameClock, 0, Array(repeating: .min, count: count), Array(repeating: .min, count: count))
+            }
+            while delays.checked < inputs.count {
+                let input = inputs[delays.checked]
+                for s in 0..<count {
+                    let stream = input.streams[s]
+                    if let frameClock, s == masterIndex {
+                        delays.frames[s] = max(delays.frames[s], Ticks.rescale(stream.decodeDelay, from: stream.timeBase, to: frameClock))
+                    }
+                    delays.ticks[s] = max(delays.ticks[s], Ticks.rescale(stream.decodeDelay, from: stream.timeBase, to: first.streams[s].timeBase))
+                }
+                delays.checked += 1
+            }
+            var outputDelays = delays.ticks
+            var outputDelayFrames = Array(repeating: Int64(0), count: count)
+            if let frameClock {
+                outputDelayFrames[masterIndex] = delays.frames[masterIndex]
+                outputDelays[masterIndex] = Ticks.rescale(delays.frames[masterIndex], from: frameClock, to: first.streams[masterIndex].timeBase)
+            }
+            let trimmed = (0..<count).map { s in
+                let stream = first.streams[s]
+                return stream.signature.kind == .audio && output?.trimsAudioPackets == true && Context.grid(stream) != nil
+                    && inputs.allSatisfy { $0.streams[s].leadingDiscardPackets == 0 && $0.streams[s].initialPadding > 0 }
+            }
+            return Globals(masterIndex: masterIndex, frameClock: frameClock, outputDelayFrames: outputDelayFrames,
+                           outputDelays: outputDelays, trimmed: trimmed)
+        }
+
+        /// The plan from the inputs placed for good, the newest input's placements and the lanes' running state.
+        private func finish(_ c: Context, lastRow: [Placement], timelineEnd: Int64) -> StitchPlan {
+            var durations: [Int64] = [], packets: [Int] = [], decoded: [Int64?] = []
+            for (s, lane) in lanes.enumerated() {
+                let isAudio = c.first.streams[s].signature.kind == .audio
+                let start = c.map(c.first.streams[s].contentStart, 0, s, timeline)
+                durations.append(s == c.g.masterIndex && !isAudio
+                    ? Ticks.rescale(timelineEnd - timeline.starts[0], from: c.masterTB, to: c.timeBases[s]) : (lane.cursor ?? start) - start)
+                packets.append(lane.written)
+                decoded.append(isAudio ? lane.decodedCount : nil)
+            }
+            let kinds = c.first.streams.map(\.signature.kind)
+            return StitchPlan(
+                timeBases: c.timeBases, placements: placements + [lastRow], boundaries: lanes.flatMap(\.boundaries),
+                inputDrifts: lanes.flatMap(\.drifts), outputDtsViolations: lanes.flatMap(\.violations),
+                outputDurations: durations, outputPackets: packets, decodedSamples: decoded, masterFrameDuration: c.g.frameClock,
+                outputDecodeDelays: zip(kinds, c.g.outputDelays).map { $0 == .video ? $1 : 0 }, videoOrigin: c.origin)
+        }
+    }
+
+    /// What every placement of one step reads: the inputs, input 1 and the globals.
+    struct Context {
+        let inputs: [ProbedInput]
+        let first: ProbedInput
+        let g: Builder.Globals
+        let origin: Int64
+        let masterTB: Rational
+        let timeBases: [Rational]
+
+        init(inputs: [ProbedInput], first: ProbedInput, g: Builder.Globals, origin: Int64) {
+            self.inputs = inputs
+            self.first = first
+            self.g = g
+            self.origin = origin
+            masterTB = first.streams[g.masterIndex].timeBase
+            timeBases = first.streams.map(\.timeBase)
+        }
+
+        /// For frame-based audio, one packet in plan ticks (nil for PCM, video and unknown durations).
+        static func grid(_ stream: ProbedStream) -> Int64? {
+            stream.signature.kind == .audio && !stream.signature.codec.hasPrefix("pcm_") && stream.typicalPacketDuration > 0
+                ? stream.typicalPacketDuration : nil
+        }
+
+        /// Maps a tick of input i's stream s onto the output timeline, keeping its distance to the master start.
+        func map(_ value: Int64, _ i: Int, _ s: Int, _ timeline: Builder.MasterTimeline) -> Int64 {
+            let tb = timeBases[s]
+            let stream = inputs[i].streams[s].timeBase, master = inputs[i].streams[g.masterIndex]
+            return Ticks.rescale(value, from: stream, to: tb)
+                + Ticks.rescale(timeline.starts[i], from: masterTB, to: tb)
+                - Ticks.rescale(master.contentStart, from: master.timeBase, to: tb)
+        }
+    }
+}

@@ -1,0 +1,93 @@
+import Foundation
+@testable import HeliosMedia
+import HeliosTestSupport
+import Testing
+
+/// The step-by-step cores an incremental stitch runs on every append (normalization, per-input checks, the plan
+/// builder) must give, after each input, exactly what their batch forms give for the inputs so far.
+@Suite("Plan builder: step by step equals the batch plan (pure)")
+struct StitchPlanBuilderTests {
+    /// What stepping through `inputs` one at a time differs from the batch forms in, at each prefix (empty when none),
+    /// and how many steps replanned.
+    static func differences(_ inputs: [ProbedInput], output: OutputCapabilities) -> (differences: [String], replans: Int) {
+        var normalizer = LeadingStretchNormalizer()
+        var checks = StitchValidator.InputChecks(output: output)
+        var builder = StitchPlan.Builder(output: output)
+        var differences: [String] = []
+        for k in 1...inputs.count {
+            let prefix = Array(inputs.prefix(k))
+            let (normalized, changedFrom) = normalizer.normalize(prefix)
+            if changedFrom != nil {
+                checks = StitchValidator.InputChecks(output: output)
+                builder = StitchPlan.Builder(output: output)
+            }
+            let batchInputs = ProbedInput.normalizingLeadingStretch(prefix)
+            if normalized != batchInputs { differences.append("\(k) inputs: normalized differently") }
+            let plan = builder.plan(normalized)
+            let batchPlan = StitchPlan(inputs: batchInputs, output: output)
+            if plan != batchPlan { differences.append("\(k) inputs: plan \(plan) vs batch \(batchPlan)") }
+            checks.check(normalized)
+            let issues = StitchValidator.validate(normalized, checked: checks, plan: plan)
+            let batchIssues = StitchValidator.validate(batchInputs, output: output)
+            if issues != batchIssues { differences.append("\(k) inputs: issues \(issues) vs batch \(batchIssues)") }
+        }
+        return (differences, builder.replans)
+    }
+
+    static func output(for file: URL) -> OutputCapabilities {
+        switch file.pathExtension {
+        case "mkv": OutputCapabilities(formatName: "matroska")
+        case "webm": OutputCapabilities(formatName: "webm")
+        case "ts": OutputCapabilities(formatName: "mpegts")
+        case "mov": OutputCapabilities(formatName: "mov")
+        default: OutputCapabilities(formatName: "mp4")
+        }
+    }
+
+    /// Every fixture set (the chunk matrix, other muxers' files, the bad sets), probed as a stitch probes them, into
+    /// its own container and into MPEG-TS (which marks no priming and starts no timeline at 0).
+    @Test(arguments: ProbeModeTests.sets)
+    func fixtureSets(set: String) async throws {
+        let files = try await FixtureCache.shared.files(set)
+        var reference: ProbeReference?
+        var inputs: [ProbedInput] = []
+        for file in files {
+            // A file that does not probe ends the set: a stitch refuses it on arrival.
+            guard let input = try? MediaProbe.probe(file, reference: &reference, cancellation: nil, mode: .index) else { break }
+            inputs.append(input)
+        }
+        try #require(!inputs.isEmpty, "\(set): nothing probed")
+        for output in [Self.output(for: files[0]), OutputCapabilities(formatName: "mpegts")] {
+            let (differences, _) = Self.differences(inputs, output: output)
+            #expect(differences.isEmpty, "\(set) into \(output.formatName): \(differences.prefix(3))")
+        }
+    }
+
+    /// B-frame chunks whose decode delay grows along the job (a 1-frame chunk first, B-pyramids later), or whose
+    /// frame clock breaks late: the builder replans, and every step still equals the batch plan.
+    @Test(arguments: BFrameChunks.Style.allCases)
+    func replansWhenWhatEveryInputDependsOnChanges(style: BFrameChunks.Style) {
+        let output = OutputCapabilities(formatName: style == .matroska ? "matroska" : "mp4")
+        var replans = 0
+        for (sizes, delays) in [([1, 1, 2, 5, 9, 1, 3], [0, 0, 1, 2, 2, 0, 2]), ([3, 1, 4, 1, 5, 9, 2, 6], [0, 1, 0, 1, 2, 2, 1, 2])] {
+            let inputs = sizes.indices.map {
+                BFrameChunks.chunk($0, packets: BFrameChunks.packets(frames: sizes[$0], delay: delays[$0], style: style), style: style)
+            }
+            let result = Self.differences(inputs, output: output)
+            #expect(result.differences.isEmpty, "\(sizes) delays \(delays): \(result.differences.prefix(3))")
+            replans += result.replans
+        }
+        #expect(replans > 0, "no step replanned: the growing decode delay was not seen")
+    }
+
+    /// A step's cost does not grow with the inputs before it: placing input k+1 after k placed inputs does not
+    /// place them again (counted, not timed: the builder's committed placements are reused by reference).
+    @Test func placesEachInputOnceWhenNothingChanges() {
+        let inputs = (0..<200).map { BFrameChunks.chunk($0, packets: BFrameChunks.packets(frames: 3, delay: 1, style: .mp4EditList), style: .mp4EditList) }
+        var builder = StitchPlan.Builder(output: OutputCapabilities(formatName: "mp4"))
+        for k in 1...inputs.count { _ = builder.plan(Array(inputs.prefix(k))) }
+        #expect(builder.replans == 0)
+        #expect(builder.placedForGood == inputs.count - 1)
+        #expect(builder.plan(inputs) == StitchPlan(inputs: inputs, output: OutputCapabilities(formatName: "mp4")))
+    }
+}
