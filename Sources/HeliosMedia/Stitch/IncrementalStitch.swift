@@ -8,7 +8,7 @@ import Logging
 ///
 /// **One-input lookahead.** Input k is written when input k+1 has arrived: the audio kept at the end of input k
 /// depends on input k+1's first kept audio packet (its priming), and the last input keeps its own last packet's
-/// duration. `finish()` writes the last input.
+/// duration. `commit()` writes the last input and makes the output durable; `finish()` reports.
 ///
 /// **Same output as a batch stitch.** Each step plans the inputs so far with the same pure `StitchPlan` a batch
 /// stitch uses. A later input can still change the placement of inputs already written (a longer B-frame delay
@@ -73,6 +73,8 @@ public final class IncrementalStitch {
     /// The last step's inputs, plan and issues, reused by `finish()` when no input arrived since (the merge tail of
     /// a job plans its inputs once, not twice).
     private var lastStep: (inputs: [ProbedInput], plan: StitchPlan, issues: [StitchIssue])?
+    /// Set once `commit()` made the output durable.
+    private var committed: Committed?
 
     /// A stitch into `output` (which must not exist unless `options.force`, in a writable directory).
     /// `expectedInputs`, when known, sizes the progress and the index reserved by MP4/MOV `--faststart`.
@@ -108,6 +110,7 @@ public final class IncrementalStitch {
         temp = nil
         written = nil
         lastStep = nil
+        committed = nil
         isClosed = true
     }
 
@@ -127,12 +130,14 @@ public final class IncrementalStitch {
     /// Probes and validates `inputs` in order, then writes every input before the last whose placement is settled.
     /// One plan for the lot: a caller that received several inputs at once should pass them together.
     public func append(contentsOf inputs: [URL]) throws(StitchError) {
-        guard !isClosed else { throw .usage("the stitch into \(outputPath) is already finished or discarded") }
+        guard !isClosed, committed == nil else { throw .usage("the stitch into \(outputPath) is already finished or discarded") }
         lastStep = nil
         for url in inputs { try probe(url) }
         guard writesProgressively, probed.count >= 2 else { return }
         guard let (normalized, plan, _) = try validated(final: false) else { return }
         try write(upTo: normalized.count - 1, normalized, plan)
+        // What is written now reaches the disk while later chunks render, not in the final fsync.
+        if stitcher.options.sync { temp?.startWriteback() }
     }
 
     private func probe(_ url: URL) throws(StitchError) {
@@ -263,16 +268,43 @@ public final class IncrementalStitch {
     }
 
     /// Validates the whole set, writes what is left and the trailer, fsyncs and renames the output into place
-    /// (unless `checkOnly`), and returns the same report a batch stitch gives.
-    public func finish() throws(StitchError) -> StitchReport {
-        guard !isClosed else { throw .usage("the stitch into \(outputPath) is already finished or discarded") }
+    /// (unless `checkOnly`): the output is durable when this returns, and `finish()` gives the report. Throws what
+    /// `finish()` throws; after an error the stitch is discarded.
+    public func commit() throws(StitchError) {
+        guard !isClosed, committed == nil else { throw .usage("the stitch into \(outputPath) is already finished or discarded") }
         guard !probed.isEmpty else { throw .usage("no inputs given") }
+        do throws(StitchError) {
+            committed = try writeAll()
+        } catch {
+            discard()
+            throw error
+        }
+    }
+
+    /// Commits (unless `commit()` did) and returns the same report a batch stitch gives. The report is built after
+    /// the output is durable: a job's merge tail does not wait for it.
+    public func finish() throws(StitchError) -> StitchReport {
+        if committed == nil { try commit() }
         defer { discard() }
-        guard let (inputs, plan, issues) = try validated(final: true) else { throw .usage("validation gave no verdict") }
+        guard let (inputs, plan, issues, written, formatName) = committed else { throw .usage("the stitch into \(outputPath) is already finished or discarded") }
         var report = StitchReport(inputs: inputs.map(InputSummary.init), boundaries: plan.boundaries, issues: issues, output: nil)
+        if let written {
+            report.output = stitcher.outputSummary(written, inputs: inputs, plan: plan, path: outputPath, formatName: formatName,
+                                                   started: started, boundaries: &report.boundaries)
+        }
+        return report
+    }
+
+    /// What `commit()` made durable (nothing with `checkOnly`), kept for the report.
+    private typealias Committed = (inputs: [ProbedInput], plan: StitchPlan, issues: [StitchIssue], written: Remuxer.Written?, formatName: String)
+
+    private func writeAll() throws(StitchError) -> Committed {
+        guard let (inputs, plan, issues) = try validated(final: true) else { throw .usage("validation gave no verdict") }
         for issue in issues { stitcher.logger.debug("\(issue)") }
-        guard report.isValid else { throw .invalidInputs(report) }
-        if stitcher.options.checkOnly { return report }
+        guard !issues.contains(where: { $0.severity == .error }) else {
+            throw .invalidInputs(StitchReport(inputs: inputs.map(InputSummary.init), boundaries: plan.boundaries, issues: issues, output: nil))
+        }
+        if stitcher.options.checkOnly { return (inputs, plan, issues, nil, "") }
 
         let r = remuxer(inputs, plan)
         var result: Remuxer.Written?
@@ -295,9 +327,9 @@ public final class IncrementalStitch {
             batch.reservedIndexBytes = stitcher.options.reservedIndexBytes
             result = try batch.run()
         }
-        report.output = stitcher.outputSummary(result!, inputs: inputs, plan: plan, path: outputPath, formatName: r.formatName,
-                                               started: started, boundaries: &report.boundaries)
+        session = nil
+        temp = nil
         stitcher.logger.debug("stitched \(inputs.count) inputs into \(outputPath) (\(restarts) restarts)")
-        return report
+        return (inputs, plan, issues, result, r.formatName)
     }
 }

@@ -43,6 +43,15 @@ final class TemporaryOutput {
     /// Whether the file has no name (the `O_TMPFILE` path).
     var isUnnamed: Bool { descriptor >= 0 }
 
+    /// Starts writing back what was written so far, without waiting: the final fsync of a file written over a long
+    /// job then waits only for the tail (an incremental stitch calls this after each append). Best effort.
+    func startWriteback() {
+        let fd = descriptor >= 0 ? descriptor : open(muxerPath, O_RDONLY)
+        guard fd >= 0 else { return }
+        _ = helios_start_writeback(fd)
+        if descriptor < 0 { close(fd) }
+    }
+
     /// fsyncs the file, gives it its final name (link and rename) and fsyncs the directory, so a crash leaves
     /// either the old state or the whole new file. Cancellation is honoured until the rename. With `sync` false
     /// (scratch outputs) both fsyncs are skipped: other processes still see the old state or the whole file, but

@@ -26,8 +26,8 @@ final class NativeStitchSession: ProgressiveMergeSession, @unchecked Sendable {
     private let staging: URL
     /// Chunks fetched so far (the next chunk's index, which names its download).
     private var fetched = 0
-    /// The stitch's report, once ``finish()`` made the output durable.
-    private var report: StitchReport?
+    /// Whether ``finish()`` made the output durable (the report is built after, by ``summary()``).
+    private var committed = false
 
     init(merger: NativeStitchMerger, output: URL, stitch: IncrementalStitch) {
         self.merger = merger
@@ -62,12 +62,14 @@ final class NativeStitchSession: ProgressiveMergeSession, @unchecked Sendable {
         defer { try? FileManager.default.removeItem(at: staging) }
         let clock = ContinuousClock()
         let started = clock.now
-        report = try await run { stitch throws(StitchError) in try stitch.finish() }
+        try await run { stitch throws(StitchError) in try stitch.commit() }
+        committed = true
         merger.logger.debug("finished", metadata: ["inputs": "\(fetched)", "finish": "\(clock.now - started)"])
     }
 
     func summary() async throws -> MergeSummary {
-        guard let report else { throw MergeNotFinished(output: output) }
+        guard committed else { throw MergeNotFinished(output: output) }
+        let report = try await run { stitch throws(StitchError) in try stitch.finish() }
         return try await merger.summarize(report, output: output)
     }
 
