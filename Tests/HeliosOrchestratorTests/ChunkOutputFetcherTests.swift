@@ -41,6 +41,33 @@ struct ChunkOutputFetcherTests {
         }
     }
 
+    /// A progressive merge fetches batch after batch into one staging directory: each batch's downloads are named
+    /// on from `firstIndex`, so a later batch never lands on an earlier one's files.
+    @Test func laterBatchesAreNamedOnFromTheirFirstIndex() async throws {
+        let dir = try TempDir()
+        defer { dir.cleanup() }
+        let store = InMemoryArtifactStore(name: "jobs")
+        var records: [ChunkOutputRecord] = []
+        for i in 0..<6 {
+            let bytes = Array("chunk \(i) ".utf8) + Array(repeating: UInt8(i), count: 100 * i)
+            // Every attempt's object has the same file name: only the index tells the downloads apart.
+            let key = try ArtifactKey("job/chunks/c\(i)/attempt-1/out.bin")
+            _ = try await store.put(bytes: bytes, to: key)
+            records.append(try await Self.record(store.uri(for: key), bytes, chunk: "c\(i)"))
+        }
+        let fetcher = ChunkOutputFetcher { uri throws(StorageError) in
+            (store, try ArtifactKey(String(uri.dropFirst("memory://jobs/".count))))
+        }
+        let staging = dir.url.appendingPathComponent("staging")
+        let first = try await fetcher.fetch(Array(records.prefix(2)), staging: staging)
+        let second = try await fetcher.fetch(Array(records.dropFirst(2)), firstIndex: 2, staging: staging)
+        let files = first + second
+        #expect(files.map(\.lastPathComponent) == (0..<6).map { String(format: "%06d-out.bin", $0) })
+        for (i, file) in files.enumerated() {
+            #expect(try await TestHash.sha256(Array(try Data(contentsOf: file))) == records[i].sha256, "c\(i) kept its own bytes")
+        }
+    }
+
     @Test func atMostFourDownloadsAreInFlight() async throws {
         let dir = try TempDir()
         defer { dir.cleanup() }

@@ -61,8 +61,10 @@ public struct ChunkOutputFetcher: Sendable {
         }
     }
 
-    /// Local files for `records`, in order. Downloads go into `staging` (created if needed); the caller removes it.
-    public func fetch(_ records: [ChunkOutputRecord], staging: URL) async throws -> [URL] {
+    /// Local files for `records`, in order, at most `concurrency` downloads at once. Downloads go into `staging`
+    /// (created if needed; the caller removes it), named from `firstIndex` on (a progressive merge fetching batch
+    /// after batch into one staging directory counts on from the last).
+    public func fetch(_ records: [ChunkOutputRecord], firstIndex: Int = 0, staging: URL) async throws -> [URL] {
         if records.contains(where: { !Self.isFile($0.uri) }) {
             try FileManager.default.createDirectory(at: staging, withIntermediateDirectories: true)
         }
@@ -72,7 +74,7 @@ public struct ChunkOutputFetcher: Sendable {
             func add() {
                 let index = next
                 let record = records[index]
-                group.addTask { (index, try await self.fetch(record, index: index, staging: staging)) }
+                group.addTask { (index, try await self.fetch(record, index: firstIndex + index, staging: staging)) }
                 next += 1
             }
             while next < min(concurrency, records.count) { add() }
@@ -85,7 +87,7 @@ public struct ChunkOutputFetcher: Sendable {
     }
 
     /// One record as a verified local file: a `file://` output in place, a stored one downloaded into `staging`
-    /// (created if needed) under a name starting with `index`. A progressive merge fetches chunks one at a time.
+    /// (created if needed) under a name starting with `index`.
     public func fetch(_ record: ChunkOutputRecord, index: Int, staging: URL) async throws -> URL {
         let chunk = record.chunkId ?? "#\(index)"
         if Self.isFile(record.uri) {

@@ -41,18 +41,15 @@ final class NativeStitchSession: ProgressiveMergeSession, @unchecked Sendable {
         try await append(contentsOf: [record])
     }
 
-    /// Fetches the chunks (downloads stay in the staging directory until the end: a later input can make the
-    /// stitch write the output again from input 1) and appends them in one step.
+    /// Fetches the chunks, several downloads at once (the first append of a resumed job brings every chunk completed
+    /// before; downloads stay in the staging directory until the end: a later input can make the stitch write the
+    /// output again from input 1), and appends them in one step.
     func append(contentsOf records: [ChunkOutputRecord]) async throws {
         let clock = ContinuousClock()
         let started = clock.now
-        var files: [URL] = []
-        for record in records {
-            files.append(try await merger.fetcher.fetch(record, index: fetched, staging: staging))
-            fetched += 1
-        }
+        let inputs = try await merger.fetcher.fetch(records, firstIndex: fetched, staging: staging)
+        fetched += records.count
         let fetchedAt = clock.now
-        let inputs = files
         try await run { stitch throws(StitchError) in try stitch.append(contentsOf: inputs) }
         merger.logger.debug("appended", metadata: ["inputs": "\(records.count)", "total": "\(fetched)",
                                                    "fetch": "\(fetchedAt - started)", "append": "\(clock.now - fetchedAt)"])
