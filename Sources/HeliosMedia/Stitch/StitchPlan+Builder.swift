@@ -21,11 +21,14 @@ extension StitchPlan {
         /// Inputs placed for good, counted over every step (each input once while nothing they depend on changes).
         public private(set) var placedForGood = 0
 
-        /// Inputs whose stream counts were compared with input 1's, and whether one differed.
-        private var layoutChecked = 0
+        /// Inputs folded into the predicates below (every input given so far).
+        private var seen = 0
+        /// Whether an input's stream count differs from input 1's (the inputs cannot be planned).
         private var layoutMismatch = false
         private var clock: FrameClockFold?
-        private var clockChecked = 0
+        /// Per stream, whether every input so far declares its audio priming without flagging packets for discard
+        /// (Opus pre-skip): with a container that trims packets, such audio is laid end to end sample-exactly.
+        private var declaresPriming: [Bool] = []
         /// Per stream, the largest decode delay so far (in frames on the frame clock for a gridded master; in plan
         /// ticks otherwise), for the frame clock it was folded with.
         private var delays: (clock: Rational?, checked: Int, frames: [Int64], ticks: [Int64]) = (nil, 0, [], [])
@@ -99,10 +102,20 @@ extension StitchPlan {
         /// The plan of `inputs` (see the type's notes: they must extend the previous step's).
         public mutating func plan(_ inputs: [ProbedInput]) -> StitchPlan {
             guard let first = inputs.first, let masterIndex = first.masterStreamIndex else { return .empty }
-            if inputs.count < layoutChecked { self = Builder(output: output) }
-            while layoutChecked < inputs.count {
-                layoutMismatch = layoutMismatch || inputs[layoutChecked].streams.count != first.streams.count
-                layoutChecked += 1
+            if inputs.count < seen { self = Builder(output: output) }
+            if clock == nil {
+                clock = FrameClockFold(first: first.streams[masterIndex])
+                declaresPriming = Array(repeating: true, count: first.streams.count)
+            }
+            while seen < inputs.count, !layoutMismatch {
+                let input = inputs[seen]
+                seen += 1
+                layoutMismatch = input.streams.count != first.streams.count
+                if layoutMismatch { break }
+                clock!.add(input.streams[masterIndex])
+                for (s, stream) in input.streams.enumerated() where declaresPriming[s] {
+                    declaresPriming[s] = stream.leadingDiscardPackets == 0 && stream.initialPadding > 0
+                }
             }
             if layoutMismatch { return .empty }
 
@@ -151,14 +164,10 @@ extension StitchPlan {
             return plan
         }
 
-        /// Folds the inputs not seen yet into the frame clock, the decode delays and the trimmed-audio predicate.
+        /// Folds the inputs not seen yet into the decode delays (for the frame clock folded so far), and the
+        /// globals every placement depends on.
         private mutating func fold(_ inputs: [ProbedInput], masterIndex: Int) -> Globals {
             let first = inputs[0]
-            if clock == nil { clock = FrameClockFold(first: first.streams[masterIndex]) }
-            while clockChecked < inputs.count {
-                clock!.add(inputs[clockChecked].streams[masterIndex])
-                clockChecked += 1
-            }
             let frameClock = clock!.frameClock
             let count = first.streams.count
             if delays.clock != frameClock || delays.frames.count != count {
@@ -184,7 +193,7 @@ extension StitchPlan {
             let trimmed = (0..<count).map { s in
                 let stream = first.streams[s]
                 return stream.signature.kind == .audio && output?.trimsAudioPackets == true && Context.grid(stream) != nil
-                    && inputs.allSatisfy { $0.streams[s].leadingDiscardPackets == 0 && $0.streams[s].initialPadding > 0 }
+                    && declaresPriming[s]
             }
             return Globals(masterIndex: masterIndex, frameClock: frameClock, outputDelayFrames: outputDelayFrames,
                            outputDelays: outputDelays, trimmed: trimmed)

@@ -140,9 +140,6 @@ public struct StitchPlan: Sendable, Equatable {
         }
     }
 
-    /// The largest content gap or overlap at a boundary accepted as continuous, in ticks of `stream`'s time base.
-    public func continuityTolerance(for stream: ProbedStream) -> Int64 { stream.continuityTolerance }
-
     /// Plans `inputs` for an output container with the given capabilities (nil: one that cannot trim packets).
     public init(inputs: [ProbedInput], output: OutputCapabilities? = nil) {
         var builder = Builder(output: output)
