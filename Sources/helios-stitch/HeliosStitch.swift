@@ -1,5 +1,12 @@
 import ArgumentParser
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
 import HeliosMedia
 import Logging
 
@@ -14,8 +21,8 @@ struct HeliosStitch: AsyncParsableCommand {
         } catch {
             let code = exitCode(for: error)
             if code == .validationFailure {
-                FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))
-                Foundation.exit(2)
+                writeToStandardError(fullMessage(for: error) + "\n")
+                Self.exitProcess(2)
             }
             exit(withError: error)
         }
@@ -87,7 +94,7 @@ struct HeliosStitch: AsyncParsableCommand {
                 let data = try Data(contentsOf: URL(fileURLWithPath: list))
                 paths += RawPaths.listed(in: data, base: URL(fileURLWithPath: list).deletingLastPathComponent().path, raw: &raw)
             } catch {
-                fail("cannot read list \(list): \(error.localizedDescription)", code: 3, errorCode: "unreadable-input", path: list)
+                fail("cannot read list \(list): \(RawPaths.describe(error))", code: 3, errorCode: "unreadable-input", path: list)
             }
         }
         if let output, raw[output] != nil {
@@ -159,16 +166,19 @@ struct HeliosStitch: AsyncParsableCommand {
     private func fail(_ message: String, code: Int32, usage: Bool = false, errorCode: String? = nil, path: String? = nil,
                       retryable: Bool = false, asJSON: Bool = true) -> Never {
         let message = RawPaths.shown(message), path = path.map(RawPaths.shown)
-        FileHandle.standardError.write(Data("helios-stitch: error: \(message)\n".utf8))
-        if usage { FileHandle.standardError.write(Data("Usage: helios-stitch [options] INPUT... -o OUTPUT (see --help)\n".utf8)) }
+        writeToStandardError("helios-stitch: error: \(message)\n")
+        if usage { writeToStandardError("Usage: helios-stitch [options] INPUT... -o OUTPUT (see --help)\n") }
         if json && asJSON {
             let error = CLIError(code: errorCode ?? (usage ? "usage" : "error"), message: message, exitCode: code, path: path, retryable: retryable)
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
             if let data = try? encoder.encode(["error": error]), let text = String(data: data, encoding: .utf8) { print(text) }
         }
-        Foundation.exit(code)
+        Self.exitProcess(code)
     }
+
+    /// Ends the process with `code` (ArgumentParser's `exit(withError:)` covers errors it knows).
+    static func exitProcess(_ code: Int32) -> Never { Glibc.exit(code) }
 }
 
 extension AudioMode: ExpressibleByArgument {}

@@ -1,4 +1,11 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
 import Synchronization
 
 /// File names that are not valid UTF-8. Swift turns such an argument into a String with U+FFFD in place of the
@@ -43,6 +50,20 @@ enum RawPaths {
         return .success("/proc/self/fd/\(fd)")
     }
 
+    /// Why a file could not be read, in words (`no such file`), from the error `Data(contentsOf:)` throws.
+    static func describe(_ error: any Error) -> String {
+        if let error = error as? CocoaError {
+            switch error.code {
+            case .fileReadNoSuchFile: return "no such file"
+            case .fileReadNoPermission: return "permission denied"
+            default: break
+            }
+            if let posix = error.underlying as? POSIXError { return String(cString: strerror(posix.code.rawValue)) }
+        }
+        if let posix = error as? POSIXError { return String(cString: strerror(posix.code.rawValue)) }
+        return "\(error)"
+    }
+
     /// Descriptor paths and the names they stand for, to show users the names they gave.
     static let aliases = Mutex<[String: String]>([:])
 
@@ -53,7 +74,7 @@ enum RawPaths {
         var result = text
         // Longest first, so /proc/self/fd/12 is not read as /proc/self/fd/1 followed by 2.
         for (alias, name) in table.sorted(by: { $0.key.count > $1.key.count }) {
-            result = result.replacingOccurrences(of: alias, with: name)
+            result = result.split(separator: alias, omittingEmptySubsequences: false).joined(separator: name)
         }
         return result
     }

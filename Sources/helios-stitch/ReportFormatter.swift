@@ -1,4 +1,12 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+import Dispatch
+#if canImport(Glibc)
+import Glibc
+#endif
 import HeliosMedia
 
 /// The short human summary printed when stdout is not JSON.
@@ -7,7 +15,7 @@ enum ReportFormatter {
         var lines: [String] = []
         let seconds = report.inputs.reduce(0) { $0 + $1.durationSeconds }
         let bytes = report.inputs.reduce(Int64(0)) { $0 + $1.bytes }
-        lines.append("\(report.inputs.count) inputs, \(String(format: "%.3f", seconds)) s, \(megabytes(bytes))")
+        lines.append("\(report.inputs.count) inputs, \(cFormat("%.3f", seconds)) s, \(megabytes(bytes))")
         for issue in report.issues { lines.append("  \(issue)") }
         let audio = report.boundaries.compactMap(\.audioDiscontinuitySamples)
         if let worst = audio.map(abs).max() {
@@ -16,15 +24,15 @@ enum ReportFormatter {
         if let output = report.output {
             var line = "wrote \(output.path): \(megabytes(output.bytes))"
             if let frames = output.videoFrames { line += ", \(frames) video frames" }
-            if let drift = output.avDriftMilliseconds { line += String(format: ", A/V end drift %.2f ms", drift) }
-            if let drift = output.decodedAudioDriftMilliseconds { line += String(format: ", decoded audio drift %.2f ms", drift) }
-            line += String(format: ", %.3f s (%.0f MB/s)", output.elapsedSeconds, output.megabytesPerSecond)
+            if let drift = output.avDriftMilliseconds { line += cFormat(", A/V end drift %.2f ms", drift) }
+            if let drift = output.decodedAudioDriftMilliseconds { line += cFormat(", decoded audio drift %.2f ms", drift) }
+            line += cFormat(", %.3f s (%.0f MB/s)", output.elapsedSeconds, output.megabytesPerSecond)
             lines.append(line)
             for exact in output.exactAudio ?? [] {
                 let silent = exact.silentSamples.reduce(0, +)
                 lines.append("audio exact: stream \(exact.stream) re-encoded with \(exact.encoder) at \(exact.bitRate / 1000) kb/s, "
                              + "\(exact.samples) samples" + (silent > 0 ? " (\(silent) of them silence where a chunk had no audio)" : "")
-                             + String(format: ", %.0f s of audio per second", exact.audioSecondsPerSecond))
+                             + cFormat(", %.0f s of audio per second", exact.audioSecondsPerSecond))
             }
         } else if checkOnly {
             lines.append(report.isValid ? "check: inputs can be stitched" : "check: inputs cannot be stitched")
@@ -32,7 +40,7 @@ enum ReportFormatter {
         return lines.joined(separator: "\n")
     }
 
-    static func megabytes(_ bytes: Int64) -> String { String(format: "%.1f MB", Double(bytes) / 1_000_000) }
+    static func megabytes(_ bytes: Int64) -> String { cFormat("%.1f MB", Double(bytes) / 1_000_000) }
 }
 
 /// A one-line progress bar on stderr, redrawn in place.
@@ -46,11 +54,11 @@ final class ProgressBar: Sendable {
         let width = 30
         let filled = Int((fraction * Double(width)).rounded())
         let bar = String(repeating: "#", count: filled) + String(repeating: "-", count: width - filled)
-        FileHandle.standardError.write(Data("\r\(label.padding(toLength: 10, withPad: " ", startingAt: 0)) [\(bar)] \(Int(fraction * 100))%".utf8))
+        writeToStandardError("\r\(label.prefix(10) + String(repeating: " ", count: max(0, 10 - label.count))) [\(bar)] \(Int(fraction * 100))%")
     }
 
     func clear() {
-        FileHandle.standardError.write(Data("\r\u{1B}[K".utf8))
+        writeToStandardError("\r\u{1B}[K")
     }
 }
 

@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// How `--audio exact` cuts each input's decoded audio to its video span. Pure integer arithmetic on timestamps.
 ///

@@ -1,6 +1,10 @@
 import CFFmpeg
 import CHeliosShims
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// One audio stream re-encoded for `--audio exact`: every input's packets are decoded with nothing skipped, cut to
 /// the input's video span (`ExactAudio.cut`), joined with no gap or overlap and encoded once with the same codec,

@@ -1,5 +1,9 @@
 import CFFmpeg
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import CHeliosShims
 import Logging
 import Synchronization
@@ -9,7 +13,10 @@ private let ffmpegLogger = Logger(label: "helios.ffmpeg")
 
 private let forwardLine: @convention(c) (UnsafeMutableRawPointer?, Int32, UnsafePointer<CChar>?) -> Void = { context, level, line in
     guard let line else { return }
-    let text = String(cString: line).trimmingCharacters(in: .whitespacesAndNewlines)
+    var trimmed = Substring(String(cString: line))
+    while trimmed.first?.isWhitespace == true { trimmed.removeFirst() }
+    while trimmed.last?.isWhitespace == true { trimmed.removeLast() }
+    let text = String(trimmed)
     guard !text.isEmpty else { return }
     if level <= AV_LOG_ERROR, let context { FFmpegLog.record(text, from: context) }
     if level <= AV_LOG_WARNING { ffmpegLogger.debug("\(text)") } else { ffmpegLogger.trace("\(text)") }

@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// Frames of one stream that the container says exist but could not be read: libavformat skips a corrupt or
 /// truncated Matroska block and goes on, so a damaged chunk reads to its end with fewer packets than it holds.
@@ -19,7 +23,7 @@ public struct FrameLoss: Sendable, Hashable, CustomStringConvertible {
 
     public var description: String {
         var text = "\(expected - read) of \(expected) frames could not be read (corrupt or truncated data"
-        if let firstMissingSeconds { text += String(format: " at %.3f s", firstMissingSeconds) }
+        if let firstMissingSeconds { text += cFormat(" at %.3f s", firstMissingSeconds) }
         return text + "; \(evidence))"
     }
 
@@ -76,13 +80,13 @@ public struct FrameLoss: Sendable, Hashable, CustomStringConvertible {
             // The index points at a frame after the last one read: at least the frames up to it are gone.
             let beyond = max(1, Int((Double(indexed - last) * tick * fps).rounded()))
             return FrameLoss(expected: read + missing + beyond, read: read, firstMissingSeconds: firstHole ?? presentEnd,
-                             evidence: String(format: "the index (Cues) lists a frame at %.3f s", Double(indexed - first) * tick))
+                             evidence: cFormat("the index (Cues) lists a frame at %.3f s", Double(indexed - first) * tick))
         }
         if let end = declared.streamEndSeconds {
             let expected = Int(((end - startSeconds) * fps).rounded())
             if expected > read + missing, expected > read {
                 return FrameLoss(expected: expected, read: read, firstMissingSeconds: firstHole ?? presentEnd,
-                                 evidence: String(format: "the stream lasts %.3f s by its DURATION tag", end))
+                                 evidence: cFormat("the stream lasts %.3f s by its DURATION tag", end))
             }
         } else if let seconds = declared.containerSeconds {
             // The container's duration covers its longest stream: audio may outlast the video by most of a frame,
@@ -90,7 +94,7 @@ public struct FrameLoss: Sendable, Hashable, CustomStringConvertible {
             let expected = Int((seconds * fps + 0.05).rounded(.down))
             if expected > read + missing + 1 {
                 return FrameLoss(expected: expected, read: read, firstMissingSeconds: firstHole ?? presentEnd,
-                                 evidence: String(format: "the file lasts %.3f s", seconds))
+                                 evidence: cFormat("the file lasts %.3f s", seconds))
             }
         }
         if missing > 0 {

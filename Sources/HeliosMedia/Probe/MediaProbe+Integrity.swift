@@ -1,5 +1,9 @@
 import CFFmpeg
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 extension MediaProbe {
     /// Throws `damagedInput` when a stream lost frames the container declares, holds packets flagged corrupt, or

@@ -1,5 +1,9 @@
 import CHeliosShims
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import Logging
 
 /// A stitch fed one input at a time: each input is probed and validated when it arrives, and written to the output

@@ -1,4 +1,11 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// A file's identity on its filesystem: two paths name the same file (through symlinks or hard links) exactly
 /// when their device and inode match.
@@ -80,8 +87,8 @@ extension NativeStitcher {
             if !options.force { throw .outputExists(path: outputPath) }
         }
         let directory = URL(fileURLWithPath: outputPath).deletingLastPathComponent().path
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue else {
+        var directoryInfo = stat()
+        guard stat(directory, &directoryInfo) == 0, directoryInfo.st_mode & S_IFMT == S_IFDIR else {
             throw .outputFailed(path: outputPath, reason: "directory \(directory) does not exist")
         }
         guard access(directory, W_OK | X_OK) == 0 else {

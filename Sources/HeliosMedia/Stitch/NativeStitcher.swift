@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import Logging
 
 /// Progress of a running stitch, for a progress bar.
@@ -35,10 +39,7 @@ public struct NativeStitcher: VideoStitcher {
     public func stitch(_ inputs: [URL], to output: URL) async throws -> StitchReport {
         let flag = CancellationFlag()
         return try await withTaskCancellationHandler {
-            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<StitchReport, Error>) in
-                // A thread of its own: libdispatch's global queues share their few workers with the task executor.
-                Thread { continuation.resume(with: Result { try self.stitchSync(inputs, to: output, cancellation: flag) }) }.start()
-            }
+            try await DedicatedThread.run { () throws(StitchError) in try self.stitchSync(inputs, to: output, cancellation: flag) }
         } onCancel: {
             flag.cancel()
         }

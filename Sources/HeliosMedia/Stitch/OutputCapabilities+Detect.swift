@@ -1,5 +1,9 @@
 import CFFmpeg
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 extension OutputCapabilities {
     /// Resolves the output container from `format` or the file extension and asks libavformat which of the

@@ -1,6 +1,13 @@
 import CFFmpeg
 import CHeliosShims
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
 import Logging
 
 /// One output being written, input by input: the muxer, input 1's demuxer (whose parameters, completed by decoding,

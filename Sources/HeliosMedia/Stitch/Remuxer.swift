@@ -1,6 +1,13 @@
 import CFFmpeg
 import CHeliosShims
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
 import Logging
 
 /// Copies the planned packets of every input into one output file, following FFmpeg's doc/examples/remux.c:

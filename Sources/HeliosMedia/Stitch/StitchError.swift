@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// Why a stitch did not produce its output. Each case names the file concerned.
 public enum StitchError: Error, Sendable, CustomStringConvertible {

@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 extension StitchPlan {
     /// Plans a growing list of inputs, one step per arrival, in time independent of how many came before.

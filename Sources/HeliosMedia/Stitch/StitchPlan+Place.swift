@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 extension StitchPlan.Builder {
     /// Places stream `s` of input `i` after the inputs before it (the lane's running state), reports the

@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 extension StitchPlan {
     /// Sample-exact placement of one input's audio when the decoder skips each input's priming (Opus pre-skip,

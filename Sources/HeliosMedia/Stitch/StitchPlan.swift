@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// Where every input's packets go on the output timeline. A pure function of the probed inputs.
 ///

@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// How serious a finding is. Errors stop the stitch.
 public enum IssueSeverity: String, Codable, Sendable, Hashable {

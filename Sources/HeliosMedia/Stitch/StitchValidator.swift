@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// What the output container can hold, worked out before validation (see `OutputCapabilities.detect`).
 public struct OutputCapabilities: Sendable, Hashable {
@@ -219,4 +223,4 @@ public enum StitchValidator {
     }
 }
 
-func formatMs(_ ms: Double) -> String { String(format: "%.3f ms", ms) }
+func formatMs(_ ms: Double) -> String { cFormat("%.3f ms", ms) }

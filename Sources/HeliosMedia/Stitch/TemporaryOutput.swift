@@ -1,5 +1,12 @@
 import CHeliosShims
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The file a stitch writes before it becomes the output.
 ///

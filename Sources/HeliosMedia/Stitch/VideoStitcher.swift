@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// Concatenates rendered chunks into one file.
 public protocol VideoStitcher: Sendable {

@@ -73,10 +73,10 @@ final class NativeStitchSession: ProgressiveMergeSession, @unchecked Sendable {
     func discard() async {
         let box = self.box
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            Thread {
+            DedicatedThread.start {
                 box.stitch.discard()
                 continuation.resume()
-            }.start()
+            }
         }
         try? FileManager.default.removeItem(at: staging)
     }
@@ -88,7 +88,7 @@ final class NativeStitchSession: ProgressiveMergeSession, @unchecked Sendable {
         do {
             return try await withTaskCancellationHandler {
                 try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
-                    Thread { continuation.resume(with: Result { () throws(StitchError) -> T in try body(box.stitch) }.mapError { $0 as any Error }) }.start()
+                    DedicatedThread.start { continuation.resume(with: Result { () throws(StitchError) -> T in try body(box.stitch) }.mapError { $0 as any Error }) }
                 }
             } onCancel: {
                 box.stitch.cancel()

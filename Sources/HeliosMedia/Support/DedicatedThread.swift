@@ -1,0 +1,41 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Foundation)
+import Foundation
+#endif
+
+/// Blocking work (libavformat I/O, fsync) on an OS thread of its own, so hours of it never hold one of the few
+/// threads Swift concurrency shares; libdispatch's global queues share their workers with the task executor.
+///
+/// On Linux this is a detached pthread, which keeps the stitcher free of Foundation's `Thread` (and with it of
+/// libFoundation and ICU, about 6 MB of resident pages in `helios-stitch`).
+package enum DedicatedThread {
+    /// Starts `body` on a new detached thread and returns at once.
+    package static func start(_ body: @escaping @Sendable () -> Void) {
+        #if canImport(Glibc)
+        final class Start { let body: @Sendable () -> Void; init(_ body: @escaping @Sendable () -> Void) { self.body = body } }
+        let start = Unmanaged.passRetained(Start(body)).toOpaque()
+        var attributes = pthread_attr_t()
+        pthread_attr_init(&attributes)
+        defer { pthread_attr_destroy(&attributes) }
+        pthread_attr_setdetachstate(&attributes, Int32(PTHREAD_CREATE_DETACHED))
+        var thread = pthread_t()
+        let created = pthread_create(&thread, &attributes, { raw in
+            Unmanaged<Start>.fromOpaque(raw!).takeRetainedValue().body()
+            return nil
+        }, start)
+        // Out of threads: run here rather than lose the work (the caller waits for it either way).
+        if created != 0 { Unmanaged<Start>.fromOpaque(start).takeRetainedValue().body() }
+        #else
+        Thread { body() }.start()
+        #endif
+    }
+
+    /// Runs `body` on a thread of its own and returns its result to the awaiting task.
+    package static func run<T: Sendable, E: Error>(_ body: @escaping @Sendable () throws(E) -> T) async throws(E) -> T {
+        let result: Result<T, E> = await withCheckedContinuation { continuation in
+            start { continuation.resume(returning: Result { () throws(E) -> T in try body() }) }
+        }
+        return try result.get()
+    }
+}
