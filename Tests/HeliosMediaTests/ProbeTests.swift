@@ -29,4 +29,55 @@ struct ProbeTests {
         #expect(video.signature.profile >= 0)
         #expect(probed == (try MediaProbe.probe(other[0])))
     }
+
+    @Test("inputs probed after a reference share its signatures and container name, one stored copy for the series",
+          arguments: ["mp4-h264-aac", "webm-vp9-opus"])
+    func seriesSharesSignatures(set: String) async throws {
+        let chunks = try await FixtureCache.shared.files(set)
+        var reference: ProbeReference?
+        let probed = try chunks.map { try MediaProbe.probe($0, reference: &reference) }
+        for input in probed.dropFirst() {
+            for (stream, first) in zip(input.streams, probed[0].streams) {
+                #expect(stream.signature.sharesStorage(with: first.signature), "\(input.path) stream \(stream.index)")
+            }
+            #expect(input.formatName == probed[0].formatName)
+        }
+        // Short chunks keep one buffer of packet timings for both ends.
+        for input in probed {
+            for stream in input.streams where stream.packetCount <= StreamAccumulator.trailingKept {
+                #expect(stream.leadingPackets == stream.trailingPackets)
+            }
+        }
+    }
+
+    /// Equal signatures from separate probes are equal, and the JSON is one flat object.
+    @Test("a codec signature is a value: setting a field of a copy leaves the original and every sharer alone")
+    func signatureIsAValue() async throws {
+        let chunk = try await FixtureCache.shared.files("mp4-h264-aac")[0]
+        let original = try MediaProbe.probe(chunk).streams[0].signature
+        let sharer = original
+        var copy = original
+        copy.width = original.width + 2
+        copy.extradata = Data([9])
+        #expect(original.width == sharer.width && original.width + 2 == copy.width)
+        #expect(original.extradata != copy.extradata && !copy.sharesStorage(with: original))
+        #expect(sharer.sharesStorage(with: original))
+        let again = try MediaProbe.probe(chunk).streams[0].signature
+        #expect(again == original && !again.sharesStorage(with: original) && again.hashValue == original.hashValue)
+        #expect(copy != original)
+        let data = try JSONEncoder().encode(original)
+        let object = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+        // Every field at the top level (sampleFormat is absent for video, where it is nil).
+        #expect(Set(object.keys) == ["kind", "codec", "profile", "level", "width", "height", "pixelFormat",
+                                     "sampleAspectRatio", "fieldOrder", "colorRange", "colorPrimaries", "colorTransfer",
+                                     "colorSpace", "sampleRate", "channelLayout", "channels", "frameSize", "extradata"])
+        #expect(try JSONDecoder().decode(CodecSignature.self, from: data) == original)
+    }
+
+    @Test("numbers in messages are formatted as printf does", arguments: [
+        ("%.3f ms", 1.23456, "1.235 ms"), ("%.1f MB", 0.05, "0.1 MB"), ("%.0f", 2.5, "2"), ("%.2f", -0.004, "-0.00"),
+    ])
+    func cFormatMatchesPrintf(format: String, value: Double, expected: String) {
+        #expect(cFormat(format, value) == expected)
+    }
 }

@@ -61,7 +61,12 @@ public enum MediaProbe {
                 signatures = reference.decoded
             } else {
                 try demuxer.findStreamInfo()
-                signatures = (0..<demuxer.streamCount).map { CodecSignature(demuxer.stream($0).pointee.codecpar) }
+                signatures = (0..<demuxer.streamCount).map { k in
+                    let decoded = CodecSignature(demuxer.stream(k).pointee.codecpar)
+                    // Equal to the reference's (VP9 declares no extradata, so its header cannot vouch): one copy.
+                    guard let shared = reference?.decoded, k < shared.count, shared[k] == decoded else { return decoded }
+                    return shared[k]
+                }
                 if reference == nil { reference = ProbeReference(header: header, decoded: signatures) }
             }
             // Index-only: stream parameters are known (decoding, if any, read real bytes); from here on the

@@ -66,6 +66,9 @@ public struct CodecSignature: Codable, Sendable, Hashable {
     public static func == (lhs: Self, rhs: Self) -> Bool { lhs.box === rhs.box || lhs.fields == rhs.fields }
     public func hash(into hasher: inout Hasher) { fields.hash(into: &hasher) }
 
+    /// Whether this value and `other` are one stored copy (not merely equal).
+    package func sharesStorage(with other: CodecSignature) -> Bool { box === other.box }
+
     public var kind: MediaKind { get { fields.kind } set { fields.kind = newValue } }
     public var codec: String { get { fields.codec } set { fields.codec = newValue } }
     public var profile: Int32 { get { fields.profile } set { fields.profile = newValue } }
