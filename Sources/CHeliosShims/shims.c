@@ -105,30 +105,62 @@ static int add_region(helios_index_io *io, int64_t start, int64_t end) {
     return 0;
 }
 
-/* Walks the top-level boxes and records every mdat's payload. Stops at the first box that does not parse
- * (its bytes, and everything after, are then read from disk as usual). */
-static void find_media_data(helios_index_io *io) {
+/* Calls visit(ctx, type, payload start, box end) for each top-level box of the file open as fd, in order, until a box
+ * does not parse (a truncated box is visited with its end clamped to the file, then the walk stops) or visit returns
+ * nonzero. */
+typedef int (*box_visitor)(void *ctx, const uint8_t *type, int64_t payload, int64_t end);
+
+static void walk_top_level_boxes(int fd, int64_t file_size, box_visitor visit, void *ctx) {
     int64_t pos = 0;
     uint8_t header[16];
-    while (pos + 8 <= io->size) {
-        if (pread(io->fd, header, 16, pos) < 8) return;
+    while (pos + 8 <= file_size) {
+        if (pread(fd, header, 16, pos) < 8) return;
         int64_t size = read_be(header, 4), length = 8;
         if (size == 1) {
-            if (pos + 16 > io->size) return;
+            if (pos + 16 > file_size) return;
             size = read_be(header + 8, 8);
             length = 16;
         } else if (size == 0) {
-            size = io->size - pos;
+            size = file_size - pos;
         }
         if (size < length) return;
-        if (memcmp(header + 4, "moof", 4) == 0) io->fragmented = 1;
-        if (memcmp(header + 4, "mdat", 4) == 0) {
-            int64_t end = size > io->size - pos ? io->size : pos + size;
-            if (add_region(io, pos + length, end) < 0) return;
-        }
-        if (size > io->size - pos) return;
+        int64_t end = size > file_size - pos ? file_size : pos + size;
+        if (visit(ctx, header + 4, pos + length, end)) return;
+        if (size > file_size - pos) return;
         pos += size;
     }
+}
+
+static int note_media_data(void *ctx, const uint8_t *type, int64_t payload, int64_t end) {
+    helios_index_io *io = ctx;
+    if (memcmp(type, "moof", 4) == 0) io->fragmented = 1;
+    if (memcmp(type, "mdat", 4) == 0 && add_region(io, payload, end) < 0) return 1;
+    return 0;
+}
+
+/* Records every mdat's payload. Stops at the first box that does not parse (its bytes, and everything after, are then
+ * read from disk as usual). */
+static void find_media_data(helios_index_io *io) { walk_top_level_boxes(io->fd, io->size, note_media_data, io); }
+
+static int note_fragment(void *ctx, const uint8_t *type, int64_t payload, int64_t end) {
+    (void)payload;
+    (void)end;
+    if (memcmp(type, "moof", 4) != 0) return 0;
+    *(int *)ctx = 1;
+    return 1;
+}
+
+int helios_isobmff_fragmented(const char *path) {
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return -1;
+    struct stat info;
+    int found = -1;
+    if (fstat(fd, &info) == 0) {
+        found = 0;
+        walk_top_level_boxes(fd, info.st_size, note_fragment, &found);
+    }
+    close(fd);
+    return found;
 }
 
 static int add_read(helios_index_io *io, int64_t start, int64_t end) {

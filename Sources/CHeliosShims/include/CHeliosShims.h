@@ -46,6 +46,11 @@ int helios_open_tmpfile(const char *directory, unsigned int mode);
 /// real end: packets keep their sizes, timestamps and flags, and a truncated file reads short at the same byte.
 /// Set it as the AVFormatContext's pb before avformat_open_input. NULL when the file cannot be opened.
 AVIOContext *helios_index_io_open(const char *path);
+
+/// 1 when the ISO BMFF file at `path` has a top-level `moof` box (fragmented MP4: sample tables arrive while reading,
+/// and sample durations may be left to libavformat's parsers), 0 when its top-level boxes hold none, -1 when it
+/// cannot be opened.
+int helios_isobmff_fragmented(const char *path);
 void helios_index_io_skip_media_data(AVIOContext *pb, int skip);
 /// For an H.264 (hevc 0) or HEVC (hevc 1) stream in length-prefixed framing (avcC/hvcC), marks what libavformat's
 /// parser reads of each sample to be read from disk all the same: every NAL unit's length and header, non-slice NAL

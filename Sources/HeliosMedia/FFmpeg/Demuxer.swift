@@ -32,8 +32,11 @@ package final class Demuxer {
     /// streams are still read in full where the container has no header to declare them (MPEG-TS).
     /// `indexOnly` reads an MP4/MOV file through an I/O context that `skipMediaData()` can later tell to answer
     /// reads of media data (mdat payloads) without the disk; other files are opened as usual.
+    /// `noParse` hands out packets exactly as the container stores them, without libavformat's parsers
+    /// (`AVFMT_FLAG_NOPARSE`): for a remux of inputs whose probe showed the parser changes nothing (see
+    /// `ProbedStream.parserKeyframes`), it saves the parser's work and its zeroed copy of every packet.
     package init(path: String, findStreamInfo: Bool = true, indexOnly: Bool = false,
-                 cancellation: CancellationFlag? = nil) throws(FFmpegError) {
+                 cancellation: CancellationFlag? = nil, noParse: Bool = false) throws(FFmpegError) {
         self.path = path
         self.cancellation = cancellation
         FFmpegLog.install()
@@ -41,6 +44,7 @@ package final class Demuxer {
             throw FFmpegError(code: -ENOMEM, function: "avformat_alloc_context", path: path)
         }
         ctx.pointee.interrupt_callback = .cancellation(cancellation)
+        if noParse { ctx.pointee.flags |= AVFMT_FLAG_NOPARSE }
         if indexOnly, Self.looksLikeISOBMFF(path), let pb = helios_index_io_open(path) {
             indexIO = pb
             ctx.pointee.pb = pb
@@ -135,6 +139,19 @@ package final class Demuxer {
             if par.codec_type == AVMEDIA_TYPE_AUDIO && par.sample_rate == 0 { return true }
         }
         return false
+    }
+
+    /// Key frames the container's index marks for stream `index` (MP4/MOV: the sync sample table), or nil when
+    /// the demuxer keeps no index of every packet.
+    package func indexedKeyframes(stream index: Int) -> Int? {
+        let st = stream(index)
+        let count = avformat_index_get_entries_count(st)
+        guard count > 0 else { return nil }
+        var keyframes = 0
+        for k in 0..<count where (avformat_index_get_entry(st, k)?.pointee.flags ?? 0) & AVINDEX_KEYFRAME != 0 {
+            keyframes += 1
+        }
+        return keyframes
     }
 
     /// Reads the next packet into `packet`. Returns false at end of file.

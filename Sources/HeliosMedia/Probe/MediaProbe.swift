@@ -1,4 +1,5 @@
 import CFFmpeg
+import CHeliosShims
 #if canImport(FoundationEssentials)
 import FoundationEssentials
 #else
@@ -153,7 +154,12 @@ public enum MediaProbe {
             accumulators[index].add(packet)
         }
         // A truncated MP4 often opens and then yields no packets: report it rather than stitch nothing.
-        let streams = accumulators.map { $0.finish() }
+        var streams = accumulators.map { $0.finish() }
+        if demuxer.formatName.hasPrefix("mov,"), helios_isobmff_fragmented(demuxer.path) == 0 {
+            for k in streams.indices {
+                streams[k].parserKeyframes = demuxer.indexedKeyframes(stream: k).map { accumulators[k].keyframes - $0 }
+            }
+        }
         if !streams.isEmpty && streams.allSatisfy({ $0.packetCount == 0 }) {
             throw StitchError.unreadableInput(path: demuxer.path, reason: "contains no packets; the file is truncated or empty")
         }
@@ -182,6 +188,7 @@ struct StreamAccumulator {
     var startPts: Int64?
     var endPts: Int64?
     var firstIsKey = false
+    var keyframes = 0
     var leadingDiscard = 0
     var leadingDiscardDuration: Int64 = 0
     var seenNonDiscard = false
@@ -255,6 +262,7 @@ struct StreamAccumulator {
         let n = packetCount
         packetCount += 1
         if n == 0 { firstIsKey = isKeyframe }
+        if isKeyframe { keyframes += 1 }
         let duration = PacketTiming.filledDuration(read.duration, kind: signature.kind, frameSize: signature.frameSize,
                                                    sampleRate: signature.sampleRate, timeBase: timeBase)
         let timing = PacketTiming(pts: read.pts, dts: read.dts, duration: duration, isDiscard: read.isDiscard)

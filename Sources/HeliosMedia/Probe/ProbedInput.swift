@@ -192,6 +192,11 @@ public struct ProbedStream: Codable, Sendable, Hashable {
     public var unflaggedPrimingPackets: Int = 0
     /// Bytes of all packets read (for an audio re-encode at about the input's bit rate).
     public var payloadBytes: Int64 = 0
+    /// For MP4/MOV: packets read as key frames beyond those the sync sample table marks, that is, the key frames
+    /// libavformat's parser added (H.264 recovery points); nil for other containers and for fragmented MP4, whose
+    /// fragments may leave sample durations to the parser. 0 means packets read without the parser are the same
+    /// packets, so the remux can skip it (see `ProbedInput.remuxesWithoutParser`).
+    public var parserKeyframes: Int? = nil
 
     /// How far decoding runs ahead of presentation at the start (first presented pts minus first dts), in ticks:
     /// the B-frame delay of this input's encode. 0 for audio and for video without reordering.
@@ -226,6 +231,19 @@ public struct PacketTiming: Codable, Sendable, Hashable {
 
 /// What probing found about one input file.
 public struct ProbedInput: Codable, Sendable, Hashable {
+    /// Whether the remux may read this input's packets without libavformat's parsers and copy the same packets:
+    /// an MP4/MOV input whose H.264/HEVC key frames are all marked in its sync sample table, every other stream of a
+    /// codec the MP4 demuxer does not parse. The parser then only costs time (a zeroed copy of every frame).
+    public var remuxesWithoutParser: Bool {
+        formatName.hasPrefix("mov,") && streams.allSatisfy { stream in
+            switch stream.signature.codec {
+            case "h264", "hevc": stream.parserKeyframes == 0
+            case "aac", "alac": true
+            default: stream.signature.codec.hasPrefix("pcm_")
+            }
+        }
+    }
+
     public var path: String
     public var formatName: String
     public var fileSize: Int64

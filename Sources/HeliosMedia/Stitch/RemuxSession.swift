@@ -101,7 +101,8 @@ final class RemuxSession {
         let input = r.inputs[i]
         let demuxer: Demuxer
         if i == 0, let first { demuxer = first } else {
-            demuxer = try Demuxer(path: input.path, findStreamInfo: false, cancellation: r.cancellation)
+            demuxer = try Demuxer(path: input.path, findStreamInfo: false, cancellation: r.cancellation,
+                                  noParse: input.remuxesWithoutParser)
         }
         first = nil
         guard demuxer.streamCount == input.streams.count else {
