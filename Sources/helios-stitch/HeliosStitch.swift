@@ -134,8 +134,7 @@ struct HeliosStitch: AsyncParsableCommand {
             logger: logger,
             progress: onProgress
         )
-        let urls = paths.map { URL(fileURLWithPath: $0) }
-        let task = Task { try await stitcher.stitch(urls, to: outputURL) }
+        let task = Task { [paths] in try await stitcher.stitch(paths: paths, to: outputURL) }
         let signals = SignalCancellation(task: task)
         defer { signals.stop() }
         do {

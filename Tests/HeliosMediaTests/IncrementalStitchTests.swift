@@ -177,4 +177,25 @@ struct IncrementalStitchTests {
             if case .outputIsInput(let path) = error as? StitchError { return path == copy.path } else { return false }
         }
     }
+
+    /// After the durable point the stitch refuses more inputs and still reports.
+    @Test("inputs given as paths (URLs made as needed) stitch to the same bytes as URLs")
+    func pathsEqualURLs() async throws {
+        let files = try await FixtureCache.shared.files("mp4-h264-aac")
+        let dir = try makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let byURL = dir.appendingPathComponent("urls.mp4"), byPath = dir.appendingPathComponent("paths.mp4")
+        let fromURLs = try await NativeStitcher().stitch(files, to: byURL)
+        let fromPaths = try await NativeStitcher().stitch(paths: files.map(\.path), to: byPath)
+        #expect(try Data(contentsOf: byURL) == Data(contentsOf: byPath))
+        #expect(fromPaths.inputs == fromURLs.inputs && fromPaths.boundaries == fromURLs.boundaries)
+        let committed = dir.appendingPathComponent("committed.mp4")
+        let stitch = try IncrementalStitch(output: committed)
+        try stitch.append(contentsOf: files)
+        try stitch.commit()
+        #expect(stitch.inputCount == files.count)
+        #expect(throws: StitchError.self) { try stitch.append(files[0]) }
+        #expect(try stitch.finish().inputs == fromURLs.inputs)
+        #expect(try Data(contentsOf: committed) == Data(contentsOf: byURL))
+    }
 }

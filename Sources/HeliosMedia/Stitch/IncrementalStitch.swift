@@ -43,14 +43,13 @@ public final class IncrementalStitch {
     /// Inputs whose packets are in the output so far.
     public var inputsWritten: Int { session?.inputsCopied ?? 0 }
     /// Inputs appended so far.
-    public var inputCount: Int { urls.count }
+    public private(set) var inputCount = 0
 
     let stitcher: NativeStitcher
     let expectedInputs: Int?
     let cancellation: CancellationFlag?
     private let started = ContinuousClock.now
     private let outputPath: String
-    private var urls: [URL] = []
     private var identities: [FileIdentity: Int] = [:]
     private var probed: [ProbedInput] = []
     private var reference: ProbeReference?
@@ -133,7 +132,7 @@ public final class IncrementalStitch {
 
     /// Probes and validates `inputs` in order, then writes every input before the last whose placement is settled.
     /// One plan for the lot: a caller that received several inputs at once should pass them together.
-    public func append(contentsOf inputs: [URL]) throws(StitchError) {
+    public func append(contentsOf inputs: some Sequence<URL>) throws(StitchError) {
         guard !isClosed, committed == nil else { throw .usage("the stitch into \(outputPath) is already finished or discarded") }
         lastStep = nil
         for url in inputs { try probe(url) }
@@ -146,7 +145,7 @@ public final class IncrementalStitch {
 
     private func probe(_ url: URL) throws(StitchError) {
         if cancellation.isCancelled { throw .cancelled }
-        let index = urls.count
+        let index = inputCount
         if index >= checkedInputs {
             let identity = try stitcher.admit(url, index: index, seen: &identities)
             if let outputIdentity, outputIdentity.isNamed(by: url, identity: identity) { throw .outputIsInput(path: outputPath) }
@@ -157,10 +156,10 @@ public final class IncrementalStitch {
         } catch .damagedInput(nil, let path, let reason) {
             throw .damagedInput(index: index, path: path, reason: reason)
         }
-        urls.append(url)
+        inputCount += 1
         // Each probe frees libavformat's contexts and buffers between results that live on; glibc keeps the freed
         // pages, which grows peak RSS by megabytes per thousand inputs. Hand them back every 256 inputs.
-        if urls.count % 256 == 0 { helios_release_free_memory() }
+        if inputCount % 256 == 0 { helios_release_free_memory() }
         if target == nil {
             let detected = try OutputCapabilities.detect(outputPath: outputPath, format: stitcher.options.format, first: probed[0])
             target = (detected.0, detected.1)
@@ -283,6 +282,15 @@ public final class IncrementalStitch {
             discard()
             throw error
         }
+        // Nothing is planned again after the durable point: what only a later input could need goes before the
+        // report is built (about 3 MB at 10,000 inputs: the raw probes, the builder's lanes, the checks).
+        probed = []
+        identities = [:]
+        normalizer = LeadingStretchNormalizer()
+        checks = nil
+        builder = nil
+        lastStep = nil
+        written = nil
     }
 
     /// Commits (unless `commit()` did) and returns the same report a batch stitch gives. The report is built after

@@ -54,7 +54,7 @@ func fileKind(mode: mode_t) -> String? {
 
 extension NativeStitcher {
     /// Refuses the same file twice among the inputs unless `allowRepeat`. Returns the inputs' identities.
-    func checkRepeats(_ inputs: [URL]) throws(StitchError) -> [FileIdentity: Int] {
+    func checkRepeats(_ inputs: some Collection<URL>) throws(StitchError) -> [FileIdentity: Int] {
         var seen: [FileIdentity: Int] = [:]
         for (index, input) in inputs.enumerated() { _ = try admit(input, index: index, seen: &seen) }
         return seen
@@ -75,7 +75,7 @@ extension NativeStitcher {
 
     /// Refuses an output that is an input (by path, symlink or hard link), is not a regular file, exists without
     /// `force`, or sits in a missing or unwritable directory.
-    func checkOutputPath(_ outputPath: String, inputs: [URL], identities: [FileIdentity: Int]) throws(StitchError) {
+    func checkOutputPath(_ outputPath: String, inputs: some Collection<URL>, identities: [FileIdentity: Int]) throws(StitchError) {
         let target = OutputIdentity(path: outputPath)
         for input in inputs where target.isNamed(by: input, identity: nil) {
             throw .outputIsInput(path: outputPath)
