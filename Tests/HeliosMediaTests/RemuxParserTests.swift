@@ -81,6 +81,22 @@ struct RemuxParserTests {
         #expect(try await Self.keyFlags(output) == String(repeating: "K____", count: 6))
     }
 
+    @Test("every chunk-matrix set and every MP4/MOV set: the same output bytes with the parser on every input",
+          arguments: ["mp4-h264-aac", "mp4-hevc-aac", "mov-h264-pcm", "mov-prores-pcm", "mp4-video-only", "m4a-audio-only"]
+              + ChunkMatrixTests.sets)
+    func sameBytesAsWithParsers(set: String) async throws {
+        let chunks = try await FixtureCache.shared.files(set)
+        let dir = try makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let name = "out." + chunks[0].pathExtension
+        let (fast, parsed) = (dir.appendingPathComponent("fast-" + name), dir.appendingPathComponent("parsed-" + name))
+        _ = try await NativeStitcher().stitch(chunks, to: fast)
+        var options = StitchOptions()
+        options.parsesEveryInput = true
+        _ = try await NativeStitcher(options: options).stitch(chunks, to: parsed)
+        #expect(try Data(contentsOf: fast) == Data(contentsOf: parsed))
+    }
+
     @Test("fragmented MP4 keeps the parser: its fragments may leave sample durations for it to fill in")
     func fragmentedKeepsParser() async throws {
         for chunk in try await FixtureCache.shared.files("matrix-fmp4-h264-bf0-a") {

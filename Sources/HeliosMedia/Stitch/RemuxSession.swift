@@ -102,7 +102,7 @@ final class RemuxSession {
         let demuxer: Demuxer
         if i == 0, let first { demuxer = first } else {
             demuxer = try Demuxer(path: input.path, findStreamInfo: false, cancellation: r.cancellation,
-                                  noParse: input.remuxesWithoutParser)
+                                  noParse: !r.parsesEveryInput && input.remuxesWithoutParser)
         }
         first = nil
         guard demuxer.streamCount == input.streams.count else {

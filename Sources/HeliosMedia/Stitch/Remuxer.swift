@@ -30,6 +30,8 @@ struct Remuxer {
     let logger: Logger
     let progress: (@Sendable (StitchProgress) -> Void)?
     let cancellation: CancellationFlag?
+    /// See `StitchOptions.parsesEveryInput`.
+    var parsesEveryInput = false
 
     /// What was written, per stream.
     struct Written {

@@ -55,6 +55,9 @@ public struct StitchOptions: Sendable, Hashable {
     /// Faststart's index reservation in bytes instead of the estimate from the packet counts (tests force the
     /// rewrite fallback with a size too small).
     var reservedIndexBytes: Int64? = nil
+    /// Keeps libavformat's parsers in the remux for every input (tests compare the output with the default, which
+    /// skips them where the probe shows they change nothing: `ProbedInput.remuxesWithoutParser`).
+    var parsesEveryInput = false
 
     public init(format: String? = nil, faststart: Bool = false, force: Bool = false, lenient: Bool = false, checkOnly: Bool = false,
                 audio: AudioMode = .copy, allowRepeat: Bool = false, sync: Bool = true, probe: ProbeMode = .index) {
