@@ -139,8 +139,9 @@ public final class IncrementalStitch {
         guard writesProgressively, probed.count >= 2 else { return }
         guard let (normalized, plan, _) = try validated(final: false) else { return }
         try write(upTo: normalized.count - 1, normalized, plan)
-        // What is written now reaches the disk while later chunks render, not in the final fsync.
-        if stitcher.options.sync { temp?.startWriteback() }
+        // What is written now reaches the disk while later chunks render, not in the final fsync (nor, without one,
+        // in a burst of dirty pages the kernel throttles).
+        temp?.startWriteback()
     }
 
     private func probe(_ url: URL) throws(StitchError) {

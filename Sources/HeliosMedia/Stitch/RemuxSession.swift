@@ -28,7 +28,7 @@ final class RemuxSession {
     private var lastDts: [Int64?]
     private var written: [Int]
     private let packet: Packet
-    private let writeback: Remuxer.Writeback?
+    private let writeback: Remuxer.Writeback
     /// Bytes of input copied so far, for progress.
     private var bytesDone: Int64 = 0
     /// The inputs' total size, summed once per input count (not once per input copied).
@@ -73,7 +73,7 @@ final class RemuxSession {
         lastDts = [Int64?](repeating: nil, count: first.streamCount)
         written = [Int](repeating: 0, count: first.streamCount)
         packet = try Packet()
-        writeback = r.sync ? Remuxer.Writeback(path: temp) : nil
+        writeback = Remuxer.Writeback(path: temp)
     }
 
     /// Writes a packet of a re-encoded stream: pts in output samples from the video's first frame.
@@ -146,7 +146,7 @@ final class RemuxSession {
             lastDts[s] = p.pointee.dts
             written[s] += 1
             try muxer.write(packet)
-            writeback?.advance(to: muxer.bytesWritten)
+            writeback.advance(to: muxer.bytesWritten)
         }
         // The same file read twice must give the same packets: anything else lost frames since it was probed.
         if let line = demuxer.loggedErrors.first {

@@ -22,7 +22,8 @@ struct Remuxer {
     var audio: AudioMode = .copy
     /// Whether the output container skips encoder priming it is told about (an MP4 edit list).
     var marksAudioPriming = true
-    /// fsync before the rename (see `StitchOptions.sync`); false also skips the early writeback.
+    /// fsync before the rename (see `StitchOptions.sync`). The early writeback runs either way: without it a scratch
+    /// output's dirty pages pile up until the kernel throttles the writer.
     var sync = true
     /// For MP4/MOV faststart: bytes reserved for the index at the front, overriding `reservedIndexEstimate` (tests
     /// force the fallback with a size too small).
@@ -126,7 +127,8 @@ struct Remuxer {
     }
 
     /// Starts writing the output to disk while the stitch goes on, every few megabytes, so the fsync before the
-    /// rename waits for the last stretch only instead of the whole file.
+    /// rename waits for the last stretch only instead of the whole file, and without a fsync (`sync` false) the
+    /// kernel never throttles a writer sitting on a gigabyte of dirty pages.
     final class Writeback {
         private let fd: Int32
         private var started: Int64 = 0
