@@ -327,6 +327,8 @@ int helios_index_io_region_count(AVIOContext *pb) { return ((helios_index_io *)p
 
 int64_t helios_index_io_bytes_read(AVIOContext *pb) { return ((helios_index_io *)pb->opaque)->bytes_read; }
 
+int helios_index_io_fragmented(AVIOContext *pb) { return ((helios_index_io *)pb->opaque)->fragmented; }
+
 void helios_index_io_close(AVIOContext **pb) {
     if (!pb || !*pb) return;
     helios_index_io *io = (*pb)->opaque;

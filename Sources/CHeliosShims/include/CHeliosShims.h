@@ -60,6 +60,8 @@ int helios_index_io_read_nal_headers(AVIOContext *pb, AVStream *st, int hevc);
 /// The mdat payloads found (0: nothing would be skipped), and the bytes read from disk since skipping last changed.
 int helios_index_io_region_count(AVIOContext *pb);
 int64_t helios_index_io_bytes_read(AVIOContext *pb);
+/// Whether the walk of the top-level boxes at open found a `moof` (see `helios_isobmff_fragmented`).
+int helios_index_io_fragmented(AVIOContext *pb);
 /// Frees the context, its buffer and descriptor, and sets *pb to NULL.
 void helios_index_io_close(AVIOContext **pb);
 

@@ -96,6 +96,14 @@ package final class Demuxer {
     /// opened as usual).
     package var bytesReadFromDisk: Int64? { indexIO.map { helios_index_io_bytes_read($0) } }
 
+    /// For an MP4/MOV file: whether it is fragmented (a top-level `moof`), from the walk the index-only I/O context
+    /// made when it opened the file, or a walk of its own otherwise; nil when the file cannot be read again.
+    package var isFragmentedISOBMFF: Bool? {
+        if let indexIO { return helios_index_io_fragmented(indexIO) != 0 }
+        let found = helios_isobmff_fragmented(path)
+        return found < 0 ? nil : found == 1
+    }
+
     /// Whether the file starts with an ISO BMFF box (ftyp, moov, mdat, free, skip, wide).
     static func looksLikeISOBMFF(_ path: String) -> Bool {
         let fd = open(path, O_RDONLY | O_CLOEXEC)

@@ -1,5 +1,4 @@
 import CFFmpeg
-import CHeliosShims
 #if canImport(FoundationEssentials)
 import FoundationEssentials
 #else
@@ -155,7 +154,7 @@ public enum MediaProbe {
         }
         // A truncated MP4 often opens and then yields no packets: report it rather than stitch nothing.
         var streams = accumulators.map { $0.finish() }
-        if demuxer.formatName.hasPrefix("mov,"), helios_isobmff_fragmented(demuxer.path) == 0 {
+        if demuxer.formatName.hasPrefix("mov,"), demuxer.isFragmentedISOBMFF == false {
             for k in streams.indices {
                 streams[k].parserKeyframes = demuxer.indexedKeyframes(stream: k).map { accumulators[k].keyframes - $0 }
             }
