@@ -69,28 +69,28 @@ public struct CodecSignature: Codable, Sendable, Hashable {
     /// Whether this value and `other` are one stored copy (not merely equal).
     package func sharesStorage(with other: CodecSignature) -> Bool { box === other.box }
 
-    public var kind: MediaKind { get { fields.kind } set { fields.kind = newValue } }
-    public var codec: String { get { fields.codec } set { fields.codec = newValue } }
-    public var profile: Int32 { get { fields.profile } set { fields.profile = newValue } }
-    public var level: Int32 { get { fields.level } set { fields.level = newValue } }
+    public var kind: MediaKind { get { box.fields.kind } set { fields.kind = newValue } }
+    public var codec: String { get { box.fields.codec } set { fields.codec = newValue } }
+    public var profile: Int32 { get { box.fields.profile } set { fields.profile = newValue } }
+    public var level: Int32 { get { box.fields.level } set { fields.level = newValue } }
     // Video
-    public var width: Int32 { get { fields.width } set { fields.width = newValue } }
-    public var height: Int32 { get { fields.height } set { fields.height = newValue } }
-    public var pixelFormat: String? { get { fields.pixelFormat } set { fields.pixelFormat = newValue } }
-    public var sampleAspectRatio: Rational { get { fields.sampleAspectRatio } set { fields.sampleAspectRatio = newValue } }
-    public var fieldOrder: String { get { fields.fieldOrder } set { fields.fieldOrder = newValue } }
-    public var colorRange: String { get { fields.colorRange } set { fields.colorRange = newValue } }
-    public var colorPrimaries: String { get { fields.colorPrimaries } set { fields.colorPrimaries = newValue } }
-    public var colorTransfer: String { get { fields.colorTransfer } set { fields.colorTransfer = newValue } }
-    public var colorSpace: String { get { fields.colorSpace } set { fields.colorSpace = newValue } }
+    public var width: Int32 { get { box.fields.width } set { fields.width = newValue } }
+    public var height: Int32 { get { box.fields.height } set { fields.height = newValue } }
+    public var pixelFormat: String? { get { box.fields.pixelFormat } set { fields.pixelFormat = newValue } }
+    public var sampleAspectRatio: Rational { get { box.fields.sampleAspectRatio } set { fields.sampleAspectRatio = newValue } }
+    public var fieldOrder: String { get { box.fields.fieldOrder } set { fields.fieldOrder = newValue } }
+    public var colorRange: String { get { box.fields.colorRange } set { fields.colorRange = newValue } }
+    public var colorPrimaries: String { get { box.fields.colorPrimaries } set { fields.colorPrimaries = newValue } }
+    public var colorTransfer: String { get { box.fields.colorTransfer } set { fields.colorTransfer = newValue } }
+    public var colorSpace: String { get { box.fields.colorSpace } set { fields.colorSpace = newValue } }
     // Audio
-    public var sampleRate: Int32 { get { fields.sampleRate } set { fields.sampleRate = newValue } }
-    public var channelLayout: String { get { fields.channelLayout } set { fields.channelLayout = newValue } }
-    public var channels: Int32 { get { fields.channels } set { fields.channels = newValue } }
-    public var sampleFormat: String? { get { fields.sampleFormat } set { fields.sampleFormat = newValue } }
-    public var frameSize: Int32 { get { fields.frameSize } set { fields.frameSize = newValue } }
+    public var sampleRate: Int32 { get { box.fields.sampleRate } set { fields.sampleRate = newValue } }
+    public var channelLayout: String { get { box.fields.channelLayout } set { fields.channelLayout = newValue } }
+    public var channels: Int32 { get { box.fields.channels } set { fields.channels = newValue } }
+    public var sampleFormat: String? { get { box.fields.sampleFormat } set { fields.sampleFormat = newValue } }
+    public var frameSize: Int32 { get { box.fields.frameSize } set { fields.frameSize = newValue } }
     /// Codec extradata (e.g. avcC, AudioSpecificConfig), compared byte for byte.
-    public var extradata: Data { get { fields.extradata } set { fields.extradata = newValue } }
+    public var extradata: Data { get { box.fields.extradata } set { fields.extradata = newValue } }
 
     /// Names of the fields that differ from `other`, in a fixed order. Empty when the signatures match.
     public func differences(from other: CodecSignature) -> [(field: String, mine: String, theirs: String)] {
