@@ -305,10 +305,10 @@ public actor JobManager {
 
     func recordChunk(_ id: String, _ chunk: ChunkOutcome) async throws {
         lastCompletion[id] = ContinuousClock.now
-        guard var status = active[id] else { return }
-        status.apply(chunk)
-        status.updatedAt = Date()
-        active[id] = status
+        guard active[id] != nil else { return }
+        // In place: a copy of the status would copy its per-chunk maps on every completion.
+        active[id]?.apply(chunk)
+        active[id]?.updatedAt = Date()
         try await repository.appendChunkCompletion(chunk, jobId: id)
     }
 
@@ -415,10 +415,9 @@ public actor JobManager {
 
     /// Changes this run's copy of the status only; the next persisted write stores it.
     private func stage(_ id: String, _ change: (inout JobStatus) -> Void) {
-        guard var status = active[id] else { return }
-        change(&status)
-        status.updatedAt = Date()
-        active[id] = status
+        guard active[id] != nil else { return }
+        change(&active[id]!)
+        active[id]?.updatedAt = Date()
     }
 
     /// Changes this run's copy of the status and writes it.
