@@ -153,9 +153,7 @@ struct HeliosStitch: AsyncParsableCommand {
 
     private func emit(_ report: StitchReport) {
         if json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-            if let data = try? encoder.encode(report), let text = String(data: data, encoding: .utf8) { print(RawPaths.shown(text)) }
+            if let data = try? report.encodedJSON(formatting: [.prettyPrinted, .withoutEscapingSlashes]), let text = String(data: data, encoding: .utf8) { print(RawPaths.shown(text)) }
         } else if !quiet {
             print(RawPaths.shown(ReportFormatter.summary(report, checkOnly: check)))
         }

@@ -37,9 +37,7 @@ public struct NativeStitchMerger: ChunkMerger {
 
     /// The job's view of a finished stitch, published when the merger has a ``MergePublication``.
     func summarize(_ report: StitchReport, output: URL) async throws -> MergeSummary {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        let json = (try? encoder.encode(report)).map { String(decoding: $0, as: UTF8.self) }
+        let json = (try? report.encodedJSON()).map { String(decoding: $0, as: UTF8.self) }
         var summary = MergeSummary(
             outputPath: report.output?.path ?? output.path,
             bytes: report.output?.bytes ?? 0,
