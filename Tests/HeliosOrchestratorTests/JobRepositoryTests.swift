@@ -207,6 +207,68 @@ struct JobRepositoryTests {
         await #expect(throws: OrchestratorError.leaseLost(id: "st")) { try await repo.changeState("st", at: t0 + 20, stitch("mine")) }
     }
 
+    @Test("renewLease renews the holder's lease from the stored state and lease, refuses without writing, and the next modify starts from it",
+          arguments: StoreKind.allCases)
+    func leaseRenewedApartFromTheStatus(kind: StoreKind) async throws {
+        let dir = try TempDir()
+        defer { dir.cleanup() }
+        let repo = try kind.make(dir)
+        var s = status("hb", chunks: 3)
+        let t0 = Date(timeIntervalSince1970: 1_700_000_000)
+        s.state = .running
+        s.lease = JobLease(token: "mine", pid: 42, startTime: nil, host: "h", acquiredAt: t0, heartbeatAt: t0, expiresAt: t0 + 30)
+        try await repo.insert(s)
+        try await repo.appendChunkCompletion(ChunkOutcome(chunkId: "c1", durationMs: 5, attempts: 1), jobId: "hb")
+        @Sendable func renew(_ token: String, at: Date) -> @Sendable (JobState, JobLease?) throws -> JobLease? {
+            { state, lease in
+                guard state == .running, var lease, lease.token == token else { throw OrchestratorError.leaseLost(id: "hb") }
+                lease.heartbeatAt = at
+                lease.expiresAt = at + 30
+                return lease
+            }
+        }
+        await #expect(throws: OrchestratorError.leaseLost(id: "hb")) { try await repo.renewLease("hb", renew("theirs", at: t0 + 5)) }
+        #expect(try await repo.load("hb").lease?.expiresAt == t0 + 30)
+
+        // The first renewal reads the lease the body holds, the second the one the first stored.
+        #expect(try await repo.renewLease("hb", renew("mine", at: t0 + 10))?.expiresAt == t0 + 40)
+        #expect(try await repo.renewLease("hb", renew("mine", at: t0 + 20))?.expiresAt == t0 + 50)
+        for reader in [repo, try kind.make(dir)] {
+            let loaded = try await reader.load("hb")
+            #expect(loaded.lease?.heartbeatAt == t0 + 20 && loaded.lease?.expiresAt == t0 + 50)
+            #expect(loaded.state == .running)
+            #expect(loaded.completedChunkIds == ["c1"])
+            #expect(try await reader.list().jobs.first { $0.id == "hb" }?.lease?.expiresAt == t0 + 50)
+        }
+        if kind == .sqlite {
+            // The body was neither rewritten nor folded: the completion is still a row of its own.
+            #expect(try Self.sqlite(dir.path("store/jobs.sqlite"), "SELECT count(*) FROM chunk_done") == "1")
+        }
+        // The next whole write starts from the renewed lease and supersedes the stored one.
+        let seen = try await repo.modify("hb") { status -> Date? in
+            defer { status.state = .paused; status.lease = nil }
+            return status.lease?.expiresAt
+        }
+        #expect(seen == t0 + 50)
+        let done = try await repo.load("hb")
+        #expect(done.state == .paused && done.lease == nil)
+        #expect(done.completedChunkIds == ["c1"])
+        await #expect(throws: OrchestratorError.leaseLost(id: "hb")) { try await repo.renewLease("hb", renew("mine", at: t0 + 25)) }
+    }
+
+    /// The output of one query by the `sqlite3` shell, trimmed.
+    static func sqlite(_ path: String, _ query: String) throws -> String {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/sqlite3")
+        process.arguments = [path, query]
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        try process.run()
+        let output = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return String(decoding: output, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
     @Test("a report is stored apart from the status: replaced by the next, read by another instance, removed with the job",
           arguments: StoreKind.allCases)
     func reportsApartFromTheStatus(kind: StoreKind) async throws {

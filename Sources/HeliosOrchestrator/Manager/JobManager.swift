@@ -262,12 +262,17 @@ public actor JobManager {
     /// The state machine's verdict on `event` for `status`, with the lease holder's liveness checked on this host.
     /// A refusal becomes the matching `OrchestratorError`.
     nonisolated static func decide(_ event: JobLifecycle.Event, _ status: JobStatus, now: Date) throws -> JobLifecycle.Transition {
-        let liveness = status.lease.map(ProcessIdentity.liveness(of:)) ?? .dead
-        switch JobLifecycle.apply(event, state: status.state, lease: status.lease, now: now, liveness: liveness) {
+        try decide(event, id: status.id, state: status.state, lease: status.lease, now: now)
+    }
+
+    /// ``decide(_:_:now:)`` for a job known by its id, state and lease alone.
+    nonisolated static func decide(_ event: JobLifecycle.Event, id: String, state: JobState, lease: JobLease?, now: Date) throws -> JobLifecycle.Transition {
+        let liveness = lease.map(ProcessIdentity.liveness(of:)) ?? .dead
+        switch JobLifecycle.apply(event, state: state, lease: lease, now: now, liveness: liveness) {
         case .success(let transition): return transition
-        case .failure(.held(let lease)): throw OrchestratorError.alreadyRunning(id: status.id, pid: lease.pid, host: lease.host)
-        case .failure(.invalidState(let state, let action)): throw OrchestratorError.invalidState(id: status.id, state: state, action: action)
-        case .failure(.leaseLost): throw OrchestratorError.leaseLost(id: status.id)
+        case .failure(.held(let holder)): throw OrchestratorError.alreadyRunning(id: id, pid: holder.pid, host: holder.host)
+        case .failure(.invalidState(let state, let action)): throw OrchestratorError.invalidState(id: id, state: state, action: action)
+        case .failure(.leaseLost): throw OrchestratorError.leaseLost(id: id)
         }
     }
 
@@ -292,11 +297,9 @@ public actor JobManager {
     /// Renews this run's lease; throws `.leaseLost` when another runner has taken the job over.
     private func heartbeat(_ id: String, token: String, duration: Duration) async throws {
         let now = self.now
-        let lease = try await repository.modify(id) { stored in
+        let lease = try await repository.renewLease(id) { state, lease in
             let at = now()
-            let transition = try Self.decide(.heartbeat(token: token, expiresAt: at + duration.timeInterval), stored, now: at)
-            stored.lease = transition.lease
-            return transition.lease
+            return try Self.decide(.heartbeat(token: token, expiresAt: at + duration.timeInterval), id: id, state: state, lease: lease, now: at).lease
         }
         active[id]?.lease = lease
     }

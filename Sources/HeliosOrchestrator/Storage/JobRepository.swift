@@ -22,6 +22,11 @@ public protocol JobRepository: Sendable {
     /// keeps the state apart from the status records it without rewriting the status, so the cost does not grow
     /// with the job (the default goes through `modify`). `load`, `list` and the next `modify` include it.
     func changeState(_ id: String, at: Date, _ next: @escaping @Sendable (JobState, _ holder: String?) throws -> JobState) async throws
+    /// Replaces the job's lease with the one `renew` returns for its stored state and lease (the holder's heartbeat),
+    /// where `renew` throws to refuse; atomic like `modify`, and returns the new lease. A store that keeps the lease
+    /// apart from the status records it without reading or rewriting the status, so a heartbeat's cost does not
+    /// grow with the job (the default goes through `modify`). `load`, `list` and the next `modify` include it.
+    func renewLease(_ id: String, _ renew: @escaping @Sendable (JobState, JobLease?) throws -> JobLease?) async throws -> JobLease?
     /// Stores the merger's full report of the job's merge (replacing an earlier one), apart from the status: its
     /// size grows with the job, and the status is read and written far more often. `delete` removes it.
     func saveReport(_ report: Data, for id: String) async throws
@@ -57,6 +62,13 @@ extension JobRepository {
         try await modify(id) { status in
             status.state = try next(status.state, status.lease?.token)
             status.updatedAt = at
+        }
+    }
+
+    public func renewLease(_ id: String, _ renew: @escaping @Sendable (JobState, JobLease?) throws -> JobLease?) async throws -> JobLease? {
+        try await modify(id) { status in
+            status.lease = try renew(status.state, status.lease)
+            return status.lease
         }
     }
 

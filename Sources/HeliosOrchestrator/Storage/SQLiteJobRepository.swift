@@ -45,6 +45,11 @@ public struct SQLiteJobRepository: JobRepository {
             migrator.registerMigration("v4-report") { db in
                 try db.execute(sql: "CREATE TABLE report (jobId TEXT PRIMARY KEY NOT NULL, body BLOB NOT NULL)")
             }
+            migrator.registerMigration("v5-lease-apart") { db in
+                // The holder's lease as JSON, set by `renewLease` (the heartbeat), which leaves the body as it was;
+                // NULL once a whole status is written again.
+                try db.execute(sql: "ALTER TABLE job ADD COLUMN lease BLOB")
+            }
             try migrator.migrate(pool)
         } catch {
             throw OrchestratorError.storage(reason: "cannot open database \(path): \(error)")
@@ -70,7 +75,7 @@ public struct SQLiteJobRepository: JobRepository {
         try await write { db in
             try db.execute(sql: """
                 INSERT INTO job (id, state, createdAt, body, leaseToken) VALUES (?, ?, ?, ?, ?)
-                ON CONFLICT(id) DO UPDATE SET state = excluded.state, body = excluded.body, leaseToken = excluded.leaseToken, stateAt = NULL
+                ON CONFLICT(id) DO UPDATE SET state = excluded.state, body = excluded.body, leaseToken = excluded.leaseToken, stateAt = NULL, lease = NULL
                 """, arguments: [status.id, status.state.rawValue, status.createdAt.timeIntervalSince1970, body, status.lease?.token])
             try db.execute(sql: "DELETE FROM chunk_done WHERE jobId = ?", arguments: [status.id])
         }
@@ -89,7 +94,7 @@ public struct SQLiteJobRepository: JobRepository {
     public func modify<T: Sendable>(_ id: String, _ change: @escaping @Sendable (inout JobStatus) throws -> T) async throws -> T {
         try checkID(id)
         return try await writeImmediate { db in
-            guard let row = try Row.fetchOne(db, sql: "SELECT body, leaseToken, state, stateAt FROM job WHERE id = ?", arguments: [id]) else {
+            guard let row = try Row.fetchOne(db, sql: "SELECT body, leaseToken, state, stateAt, lease FROM job WHERE id = ?", arguments: [id]) else {
                 throw OrchestratorError.jobNotFound(id: id)
             }
             let previousToken: String? = row["leaseToken"]
@@ -97,7 +102,7 @@ public struct SQLiteJobRepository: JobRepository {
             var status = try decode(StoredJob(row), chunks: chunks, id: id)
             let result = try change(&status)
             let body = try JobSpec.makeEncoder(pretty: false).encode(status)
-            try db.execute(sql: "UPDATE job SET state = ?, body = ?, leaseToken = ?, stateAt = NULL WHERE id = ? AND leaseToken IS ?",
+            try db.execute(sql: "UPDATE job SET state = ?, body = ?, leaseToken = ?, stateAt = NULL, lease = NULL WHERE id = ? AND leaseToken IS ?",
                            arguments: [status.state.rawValue, body, status.lease?.token, id, previousToken])
             guard db.changesCount == 1 else { throw OrchestratorError.storage(reason: "\(path): job \(id) changed during an atomic update") }
             try db.execute(sql: "DELETE FROM chunk_done WHERE jobId = ?", arguments: [id])
@@ -118,10 +123,35 @@ public struct SQLiteJobRepository: JobRepository {
         }
     }
 
+    /// `BEGIN IMMEDIATE`, read the state, lease token and lease columns, then update the lease columns only: the body
+    /// (whose size grows with the job) is read only when no renewal since the last whole write holds the lease.
+    public func renewLease(_ id: String, _ renew: @escaping @Sendable (JobState, JobLease?) throws -> JobLease?) async throws -> JobLease? {
+        try checkID(id)
+        return try await writeImmediate { db in
+            guard let row = try Row.fetchOne(db, sql: "SELECT state, leaseToken, lease FROM job WHERE id = ?", arguments: [id]) else {
+                throw OrchestratorError.jobNotFound(id: id)
+            }
+            let previousToken: String? = row["leaseToken"]
+            let current: JobLease?
+            if let renewed = row["lease"] as Data? {
+                current = try self.lease(renewed, id: id)
+            } else {
+                let body = try Data.fetchOne(db, sql: "SELECT body FROM job WHERE id = ?", arguments: [id]) ?? Data()
+                current = try self.bodyLease(body, id: id)
+            }
+            let next = try renew(try state(row["state"] as String? ?? "", id: id), current)
+            let encoded = try next.map { try JobSpec.makeEncoder(pretty: false).encode($0) }
+            try db.execute(sql: "UPDATE job SET lease = ?, leaseToken = ? WHERE id = ? AND leaseToken IS ?",
+                           arguments: [encoded, next?.token, id, previousToken])
+            guard db.changesCount == 1 else { throw OrchestratorError.storage(reason: "\(path): job \(id) changed during an atomic update") }
+            return next
+        }
+    }
+
     public func load(_ id: String) async throws -> JobStatus {
         try checkID(id)
         let (row, chunks) = try await read { db in
-            (try Row.fetchOne(db, sql: "SELECT body, state, stateAt FROM job WHERE id = ?", arguments: [id]).map(StoredJob.init),
+            (try Row.fetchOne(db, sql: "SELECT body, state, stateAt, lease FROM job WHERE id = ?", arguments: [id]).map(StoredJob.init),
              try Data.fetchAll(db, sql: "SELECT body FROM chunk_done WHERE jobId = ? ORDER BY seq", arguments: [id]))
         }
         guard let row else { throw OrchestratorError.jobNotFound(id: id) }
@@ -130,7 +160,7 @@ public struct SQLiteJobRepository: JobRepository {
 
     public func list() async throws -> JobListing {
         let (rows, chunkRows) = try await read { db in
-            (try Row.fetchAll(db, sql: "SELECT id, body, state, stateAt FROM job ORDER BY createdAt, id").map { ($0["id"] as String, StoredJob($0)) },
+            (try Row.fetchAll(db, sql: "SELECT id, body, state, stateAt, lease FROM job ORDER BY createdAt, id").map { ($0["id"] as String, StoredJob($0)) },
              try Row.fetchAll(db, sql: "SELECT jobId, body FROM chunk_done ORDER BY seq").map { ($0["jobId"] as String, $0["body"] as Data? ?? Data()) })
         }
         let chunks = Dictionary(grouping: chunkRows, by: \.0).mapValues { $0.map(\.1) }
@@ -195,10 +225,13 @@ public struct SQLiteJobRepository: JobRepository {
         var state: String
         /// When `changeState` set `state` apart from the body; nil when the body holds it.
         var stateAt: Double?
+        /// The lease `renewLease` set apart from the body (JSON); nil when the body holds it.
+        var lease: Data?
         init(_ row: Row) {
             body = row["body"] as Data? ?? Data()
             state = row["state"] as String? ?? ""
             stateAt = row["stateAt"]
+            lease = row["lease"]
         }
     }
 
@@ -210,7 +243,23 @@ public struct SQLiteJobRepository: JobRepository {
             status.state = try state(row.state, id: id)
             status.updatedAt = Date(timeIntervalSince1970: at)
         }
+        if let renewed = row.lease { status.lease = try lease(renewed, id: id) }
         return status
+    }
+
+    /// The `lease` column of job `id`'s row.
+    private func lease(_ json: Data, id: String) throws -> JobLease {
+        do { return try JobSpec.makeDecoder().decode(JobLease.self, from: json) } catch {
+            throw OrchestratorError.corruptRecord(id: id, location: "\(path) (row \(id), lease)", reason: describeDecodingError(error))
+        }
+    }
+
+    /// The lease a status body holds, without building the rest of the status.
+    private func bodyLease(_ body: Data, id: String) throws -> JobLease? {
+        struct LeaseOnly: Decodable { var lease: JobLease? }
+        do { return try JobSpec.makeDecoder().decode(LeaseOnly.self, from: body).lease } catch {
+            throw OrchestratorError.corruptRecord(id: id, location: "\(path) (row \(id))", reason: describeDecodingError(error))
+        }
     }
 
     /// The `state` column of job `id`'s row.
