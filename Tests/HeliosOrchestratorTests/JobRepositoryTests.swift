@@ -256,6 +256,59 @@ struct JobRepositoryTests {
         await #expect(throws: OrchestratorError.leaseLost(id: "hb")) { try await repo.renewLease("hb", renew("mine", at: t0 + 25)) }
     }
 
+    @Test("replace stores a status built from the stored state and lease over the whole record (completions recorded apart included); a refusal writes nothing",
+          arguments: StoreKind.allCases)
+    func replaceFromStateAndLease(kind: StoreKind) async throws {
+        let dir = try TempDir()
+        defer { dir.cleanup() }
+        let repo = try kind.make(dir)
+        var s = status("rp", chunks: 3)
+        let t0 = Date(timeIntervalSince1970: 1_700_000_000)
+        s.state = .running
+        s.lease = JobLease(token: "mine", pid: 42, startTime: nil, host: "h", acquiredAt: t0, heartbeatAt: t0, expiresAt: t0 + 30)
+        try await repo.insert(s)
+        try await repo.appendChunkCompletion(ChunkOutcome(chunkId: "c1", durationMs: 5, attempts: 1), jobId: "rp")
+        try await repo.changeState("rp", at: t0 + 5) { state, holder in
+            guard let next = JobLifecycle.stitched(state: state, holder: holder, token: "mine") else { throw OrchestratorError.leaseLost(id: "rp") }
+            return next
+        }
+        _ = try await repo.renewLease("rp") { _, lease in
+            var lease = lease
+            lease?.expiresAt = t0 + 50
+            return lease
+        }
+        // What `make` is given: the state set apart and the renewed lease.
+        let expected: @Sendable (JobState, JobLease?) throws -> Void = { state, lease in
+            guard state == .stitching, lease?.token == "mine", lease?.expiresAt == t0 + 50 else { throw OrchestratorError.leaseLost(id: "rp") }
+        }
+        await #expect(throws: OrchestratorError.leaseLost(id: "rp")) {
+            try await repo.replace("rp") { state, lease in
+                try expected(state, lease)
+                throw OrchestratorError.leaseLost(id: "rp")
+            }
+        }
+        let kept = try await repo.load("rp")
+        #expect(kept.state == .stitching && kept.completedChunkIds == ["c1"] && kept.lease?.expiresAt == t0 + 50, "a refusal writes nothing")
+
+        var next = s
+        next.state = .completed
+        next.lease = nil
+        next.apply(ChunkOutcome(chunkId: "c0", durationMs: 4, attempts: 1))
+        next.apply(ChunkOutcome(chunkId: "c2", durationMs: 6, attempts: 2))
+        let final = next
+        let stored = try await repo.replace("rp") { state, lease in
+            try expected(state, lease)
+            return final
+        }
+        #expect(stored == final)
+        for reader in [repo, try kind.make(dir)] {
+            let loaded = try await reader.load("rp")
+            #expect(loaded == final, "the completion recorded apart (c1) is superseded with the rest of the record")
+            #expect(try await reader.list().jobs.first { $0.id == "rp" } == final)
+        }
+        if kind == .sqlite { #expect(try Self.sqlite(dir.path("store/jobs.sqlite"), "SELECT count(*) FROM chunk_done") == "0") }
+    }
+
     /// The output of one query by the `sqlite3` shell, trimmed.
     static func sqlite(_ path: String, _ query: String) throws -> String {
         let process = Process()

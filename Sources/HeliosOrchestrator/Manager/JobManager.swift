@@ -45,7 +45,7 @@ public actor JobManager {
     /// When the last chunk of each running job's current run completed: where its merge tail starts.
     var lastCompletion: [String: ContinuousClock.Instant] = [:]
     /// The merger's report of a run's merge, stored apart from the status when the run completes.
-    private var pendingReports: [String: String] = [:]
+    private var pendingReports: [String: Data] = [:]
 
     /// The wall clock for leases (injectable: lease expiry is compared across processes and hosts).
     let now: @Sendable () -> Date
@@ -212,7 +212,7 @@ public actor JobManager {
         if !leftovers.isEmpty { logger.debug("killed leftover chunk processes", metadata: ["job": "\(id)", "pids": "\(leftovers)"]) }
 
         lastCompletion[id] = nil
-        let report = pendingReports.removeValue(forKey: id)
+        var report = pendingReports.removeValue(forKey: id)
         guard var final = active.removeValue(forKey: id) else { throw OrchestratorError.jobNotFound(id: id) }
         if case .leaseLost = outcome {
             logger.debug("run ended: lease lost", metadata: ["job": "\(id)"])
@@ -234,16 +234,17 @@ public actor JobManager {
         // The caller's task may be cancelled (that is how Ctrl-C pauses); the final state must still be written.
         let record = final
         let error = endError
+        // The report first: a completed job always has its report (a crash in between leaves the job stitching,
+        // and the resume's merge replaces the report). Its text is let go before the status is written.
+        if endState == .completed, let report { try await Task { try await repository.saveReport(report, for: id) }.value }
+        report = nil
         status = try await Task {
-            // The report first: a completed job always has its report (a crash in between leaves the job
-            // stitching, and the resume's merge replaces the report).
-            if endState == .completed, let report { try await repository.saveReport(Data(report.utf8), for: id) }
-            let stored = try await repository.modify(id) { stored in
-                let transition = try Self.decide(.finish(token: token, state: endState, error: error), stored, now: now())
+            // This run's copy replaces the stored status: only the stored state and lease are read.
+            let stored = try await repository.replace(id) { state, lease in
+                let transition = try Self.decide(.finish(token: token, state: endState, error: error), id: id, state: state, lease: lease, now: now())
                 var next = record
                 next.adopt(transition, now: now())
-                stored = next
-                return stored
+                return next
             }
             try? await repository.clearControl(for: id)
             return stored
@@ -351,8 +352,9 @@ public actor JobManager {
                      durable: ContinuousClock.Instant = .now, progressive: Bool) {
         let end = durable
         var summary = summary
-        pendingReports[id] = summary.reportJSON
+        pendingReports[id] = summary.reportData ?? summary.reportJSON.map { Data($0.utf8) }
         summary.reportJSON = nil
+        summary.reportData = nil
         stage(id) {
             $0.result = JobResult(outputPath: summary.outputPath, merge: summary)
             $0.metrics.mergeDurationMs = LocalWorkerAdapter.milliseconds(end - started)

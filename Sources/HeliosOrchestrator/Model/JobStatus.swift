@@ -173,11 +173,18 @@ public struct MergeSummary: Codable, Sendable, Hashable {
     /// The merger's full report as JSON text, when it has one. The job manager stores it apart from the status
     /// (``JobManager/report(_:)``); statuses written before that hold it here.
     public var reportJSON: String?
+    /// The merger's full report as JSON bytes, handed to the job manager in memory and never stored with the summary
+    /// (preferred over `reportJSON`: a 10,000-input report is 8 MB, and text would be copied once more to be stored).
+    public var reportData: Data?
     /// Where the merged file was published in the job's store (`PREFIX/JOB/output/JOB.EXT`), if it was.
     public var storedURI: String?
     /// A time-limited URL to download the published file (presigned GET on S3), and when it expires.
     public var url: String?
     public var urlExpiresAt: Date?
+
+    enum CodingKeys: String, CodingKey {
+        case outputPath, bytes, durationSeconds, videoFrames, warnings, reportJSON, storedURI, url, urlExpiresAt
+    }
 
     public init(outputPath: String, bytes: Int64, durationSeconds: Double? = nil, videoFrames: Int64? = nil, warnings: Int = 0, reportJSON: String? = nil) {
         self.outputPath = outputPath

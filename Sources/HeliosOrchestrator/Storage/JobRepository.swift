@@ -27,6 +27,11 @@ public protocol JobRepository: Sendable {
     /// apart from the status records it without reading or rewriting the status, so a heartbeat's cost does not
     /// grow with the job (the default goes through `modify`). `load`, `list` and the next `modify` include it.
     func renewLease(_ id: String, _ renew: @escaping @Sendable (JobState, JobLease?) throws -> JobLease?) async throws -> JobLease?
+    /// Stores the status `make` returns for the job's stored state and lease in place of the whole record, the chunk
+    /// completions recorded apart included; atomic like `modify` (if `make` throws, nothing is written). For a status
+    /// built without the stored one, as at the end of a run: a store that keeps the state and lease apart reads
+    /// neither the stored status nor its completions (the default goes through `modify`).
+    func replace(_ id: String, _ make: @escaping @Sendable (JobState, JobLease?) throws -> JobStatus) async throws -> JobStatus
     /// Stores the merger's full report of the job's merge (replacing an earlier one), apart from the status: its
     /// size grows with the job, and the status is read and written far more often. `delete` removes it.
     func saveReport(_ report: Data, for id: String) async throws
@@ -69,6 +74,13 @@ extension JobRepository {
         try await modify(id) { status in
             status.lease = try renew(status.state, status.lease)
             return status.lease
+        }
+    }
+
+    public func replace(_ id: String, _ make: @escaping @Sendable (JobState, JobLease?) throws -> JobStatus) async throws -> JobStatus {
+        try await modify(id) { status in
+            status = try make(status.state, status.lease)
+            return status
         }
     }
 

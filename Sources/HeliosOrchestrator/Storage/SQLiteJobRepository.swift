@@ -128,24 +128,46 @@ public struct SQLiteJobRepository: JobRepository {
     public func renewLease(_ id: String, _ renew: @escaping @Sendable (JobState, JobLease?) throws -> JobLease?) async throws -> JobLease? {
         try checkID(id)
         return try await writeImmediate { db in
-            guard let row = try Row.fetchOne(db, sql: "SELECT state, leaseToken, lease FROM job WHERE id = ?", arguments: [id]) else {
-                throw OrchestratorError.jobNotFound(id: id)
-            }
-            let previousToken: String? = row["leaseToken"]
-            let current: JobLease?
-            if let renewed = row["lease"] as Data? {
-                current = try self.lease(renewed, id: id)
-            } else {
-                let body = try Data.fetchOne(db, sql: "SELECT body FROM job WHERE id = ?", arguments: [id]) ?? Data()
-                current = try self.bodyLease(body, id: id)
-            }
-            let next = try renew(try state(row["state"] as String? ?? "", id: id), current)
+            let (state, current, previousToken) = try stateAndLease(db, id: id)
+            let next = try renew(state, current)
             let encoded = try next.map { try JobSpec.makeEncoder(pretty: false).encode($0) }
             try db.execute(sql: "UPDATE job SET lease = ?, leaseToken = ? WHERE id = ? AND leaseToken IS ?",
                            arguments: [encoded, next?.token, id, previousToken])
             guard db.changesCount == 1 else { throw OrchestratorError.storage(reason: "\(path): job \(id) changed during an atomic update") }
             return next
         }
+    }
+
+    /// `BEGIN IMMEDIATE`, read the state and lease as `renewLease` does, write the new status like `modify` (conditional
+    /// on the lease token read) and drop the completions recorded apart; the stored body is not decoded.
+    public func replace(_ id: String, _ make: @escaping @Sendable (JobState, JobLease?) throws -> JobStatus) async throws -> JobStatus {
+        try checkID(id)
+        return try await writeImmediate { db in
+            let (state, lease, previousToken) = try stateAndLease(db, id: id)
+            let status = try make(state, lease)
+            guard status.id == id else { throw OrchestratorError.storage(reason: "\(path): job \(id) cannot be replaced by job \(status.id)") }
+            let body = try JobSpec.makeEncoder(pretty: false).encode(status)
+            try db.execute(sql: "UPDATE job SET state = ?, body = ?, leaseToken = ?, stateAt = NULL, lease = NULL WHERE id = ? AND leaseToken IS ?",
+                           arguments: [status.state.rawValue, body, status.lease?.token, id, previousToken])
+            guard db.changesCount == 1 else { throw OrchestratorError.storage(reason: "\(path): job \(id) changed during an atomic update") }
+            try db.execute(sql: "DELETE FROM chunk_done WHERE jobId = ?", arguments: [id])
+            return status
+        }
+    }
+
+    /// The job's state, its lease (renewed apart, or the body's) and the lease token column, read in `db`'s
+    /// transaction; the body is parsed for its lease alone, and only when no renewal holds it.
+    private func stateAndLease(_ db: Database, id: String) throws -> (JobState, JobLease?, String?) {
+        guard let row = try Row.fetchOne(db, sql: "SELECT state, leaseToken, lease FROM job WHERE id = ?", arguments: [id]) else {
+            throw OrchestratorError.jobNotFound(id: id)
+        }
+        let current: JobLease?
+        if let renewed = row["lease"] as Data? {
+            current = try lease(renewed, id: id)
+        } else {
+            current = try bodyLease(try Data.fetchOne(db, sql: "SELECT body FROM job WHERE id = ?", arguments: [id]) ?? Data(), id: id)
+        }
+        return (try state(row["state"] as String? ?? "", id: id), current, row["leaseToken"])
     }
 
     public func load(_ id: String) async throws -> JobStatus {

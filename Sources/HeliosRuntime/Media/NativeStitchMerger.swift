@@ -37,14 +37,14 @@ public struct NativeStitchMerger: ChunkMerger {
 
     /// The job's view of a finished stitch, published when the merger has a ``MergePublication``.
     func summarize(_ report: StitchReport, output: URL) async throws -> MergeSummary {
-        let json = (try? report.encodedJSON()).map { String(decoding: $0, as: UTF8.self) }
         var summary = MergeSummary(
             outputPath: report.output?.path ?? output.path,
             bytes: report.output?.bytes ?? 0,
             durationSeconds: report.output?.streams.map(\.durationSeconds).max(),
             videoFrames: report.output?.videoFrames,
             warnings: report.issues.filter { $0.severity == .warning }.count,
-            reportJSON: json)
+            reportJSON: nil)
+        summary.reportData = try? report.encodedJSON()
         if let publication {
             let published = try await publication.publish(URL(fileURLWithPath: summary.outputPath))
             summary.storedURI = published.uri
