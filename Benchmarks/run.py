@@ -144,8 +144,12 @@ def main():
         for c in chunks:  # warm the page cache
             with open(c, "rb") as f: f.read()
         load_before = load()
-        for _ in range(args.reps):  # interleaved so drift in machine load hits every tool alike
-            for k, cmd in tools.items():
+        order = list(tools.items())
+        for rep in range(args.reps):
+            # Interleaved so drift in machine load hits every tool alike, and the order rotated each rep so no tool always
+            # runs in the slot after the same neighbour (on one machine the slot after `cat + sync` ran 2x slower for
+            # whichever tool held it, as the disk settled the previous gigabyte).
+            for k, cmd in order[rep % len(order):] + order[:rep % len(order)]:
                 samples[k].append(timed(cmd, shell=isinstance(cmd, str)))
         loads.append((name, load_before, load()))
         med = {k: statistics.median(w for w, _ in v) for k, v in samples.items()}
