@@ -21,6 +21,14 @@ struct JobRepositoryTests {
                   now: Date(timeIntervalSince1970: 1_700_000_000 + Double(id.hashValue % 1000)))
     }
 
+    /// A running job held by lease "mine" until `expiresAt`.
+    func running(_ id: String, chunks: Int, since t0: Date, expiresAt: Date) -> JobStatus {
+        var s = status(id, chunks: chunks)
+        s.state = .running
+        s.lease = JobLease(token: "mine", pid: 42, startTime: nil, host: "h", acquiredAt: t0, heartbeatAt: t0, expiresAt: expiresAt)
+        return s
+    }
+
     @Test(arguments: StoreKind.allCases)
     func insertLoadSaveListDelete(kind: StoreKind) async throws {
         let dir = try TempDir()
@@ -171,10 +179,8 @@ struct JobRepositoryTests {
         let dir = try TempDir()
         defer { dir.cleanup() }
         let repo = try kind.make(dir)
-        var s = status("st", chunks: 3)
         let t0 = Date(timeIntervalSince1970: 1_700_000_000)
-        s.state = .running
-        s.lease = JobLease(token: "mine", pid: 42, startTime: nil, host: "h", acquiredAt: t0, heartbeatAt: t0, expiresAt: t0 + 3600)
+        let s = running("st", chunks: 3, since: t0, expiresAt: t0 + 3600)
         try await repo.insert(s)
         try await repo.appendChunkCompletion(ChunkOutcome(chunkId: "c1", durationMs: 5, attempts: 1), jobId: "st")
         @Sendable func stitch(_ token: String) -> @Sendable (JobState, String?) throws -> JobState {
@@ -213,10 +219,8 @@ struct JobRepositoryTests {
         let dir = try TempDir()
         defer { dir.cleanup() }
         let repo = try kind.make(dir)
-        var s = status("hb", chunks: 3)
         let t0 = Date(timeIntervalSince1970: 1_700_000_000)
-        s.state = .running
-        s.lease = JobLease(token: "mine", pid: 42, startTime: nil, host: "h", acquiredAt: t0, heartbeatAt: t0, expiresAt: t0 + 30)
+        let s = running("hb", chunks: 3, since: t0, expiresAt: t0 + 30)
         try await repo.insert(s)
         try await repo.appendChunkCompletion(ChunkOutcome(chunkId: "c1", durationMs: 5, attempts: 1), jobId: "hb")
         @Sendable func renew(_ token: String, at: Date) -> @Sendable (JobState, JobLease?) throws -> JobLease? {
@@ -262,10 +266,8 @@ struct JobRepositoryTests {
         let dir = try TempDir()
         defer { dir.cleanup() }
         let repo = try kind.make(dir)
-        var s = status("rp", chunks: 3)
         let t0 = Date(timeIntervalSince1970: 1_700_000_000)
-        s.state = .running
-        s.lease = JobLease(token: "mine", pid: 42, startTime: nil, host: "h", acquiredAt: t0, heartbeatAt: t0, expiresAt: t0 + 30)
+        let s = running("rp", chunks: 3, since: t0, expiresAt: t0 + 30)
         try await repo.insert(s)
         try await repo.appendChunkCompletion(ChunkOutcome(chunkId: "c1", durationMs: 5, attempts: 1), jobId: "rp")
         try await repo.changeState("rp", at: t0 + 5) { state, holder in

@@ -101,11 +101,7 @@ public struct SQLiteJobRepository: JobRepository {
             let chunks = try Data.fetchAll(db, sql: "SELECT body FROM chunk_done WHERE jobId = ? ORDER BY seq", arguments: [id])
             var status = try decode(StoredJob(row), chunks: chunks, id: id)
             let result = try change(&status)
-            let body = try JobSpec.makeEncoder(pretty: false).encode(status)
-            try db.execute(sql: "UPDATE job SET state = ?, body = ?, leaseToken = ?, stateAt = NULL, lease = NULL WHERE id = ? AND leaseToken IS ?",
-                           arguments: [status.state.rawValue, body, status.lease?.token, id, previousToken])
-            guard db.changesCount == 1 else { throw OrchestratorError.storage(reason: "\(path): job \(id) changed during an atomic update") }
-            try db.execute(sql: "DELETE FROM chunk_done WHERE jobId = ?", arguments: [id])
+            try writeWhole(db, status, id: id, ifHeldBy: previousToken)
             return result
         }
     }
@@ -146,13 +142,19 @@ public struct SQLiteJobRepository: JobRepository {
             let (state, lease, previousToken) = try stateAndLease(db, id: id)
             let status = try make(state, lease)
             guard status.id == id else { throw OrchestratorError.storage(reason: "\(path): job \(id) cannot be replaced by job \(status.id)") }
-            let body = try JobSpec.makeEncoder(pretty: false).encode(status)
-            try db.execute(sql: "UPDATE job SET state = ?, body = ?, leaseToken = ?, stateAt = NULL, lease = NULL WHERE id = ? AND leaseToken IS ?",
-                           arguments: [status.state.rawValue, body, status.lease?.token, id, previousToken])
-            guard db.changesCount == 1 else { throw OrchestratorError.storage(reason: "\(path): job \(id) changed during an atomic update") }
-            try db.execute(sql: "DELETE FROM chunk_done WHERE jobId = ?", arguments: [id])
+            try writeWhole(db, status, id: id, ifHeldBy: previousToken)
             return status
         }
+    }
+
+    /// Writes `status` as the whole record of job `id` if the lease token column still reads `previousToken`, and drops
+    /// the completions recorded apart (the status includes them) and any state or lease set apart.
+    private func writeWhole(_ db: Database, _ status: JobStatus, id: String, ifHeldBy previousToken: String?) throws {
+        let body = try JobSpec.makeEncoder(pretty: false).encode(status)
+        try db.execute(sql: "UPDATE job SET state = ?, body = ?, leaseToken = ?, stateAt = NULL, lease = NULL WHERE id = ? AND leaseToken IS ?",
+                       arguments: [status.state.rawValue, body, status.lease?.token, id, previousToken])
+        guard db.changesCount == 1 else { throw OrchestratorError.storage(reason: "\(path): job \(id) changed during an atomic update") }
+        try db.execute(sql: "DELETE FROM chunk_done WHERE jobId = ?", arguments: [id])
     }
 
     /// The job's state, its lease (renewed apart, or the body's) and the lease token column, read in `db`'s
