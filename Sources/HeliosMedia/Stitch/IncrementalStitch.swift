@@ -219,7 +219,9 @@ public final class IncrementalStitch {
     private func remuxer(_ inputs: [ProbedInput], _ plan: StitchPlan) -> Remuxer {
         let options = stitcher.options
         var reserved = options.reservedIndexBytes
-        if reserved == nil, let expectedInputs, expectedInputs > inputs.count {
+        // The estimate sizes the header of a session about to open (it sums every input's packets), so it is made
+        // only then, not on every step.
+        if reserved == nil, session == nil, let expectedInputs, expectedInputs > inputs.count {
             // Sized from the inputs so far, scaled to the expected count with a quarter to spare.
             let estimate = Remuxer.reservedIndexEstimate(inputs)
             reserved = estimate + (estimate * Int64(expectedInputs - inputs.count) / Int64(inputs.count)) * 5 / 4
