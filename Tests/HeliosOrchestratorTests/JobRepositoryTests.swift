@@ -311,6 +311,38 @@ struct JobRepositoryTests {
         if kind == .sqlite { #expect(try Self.sqlite(dir.path("store/jobs.sqlite"), "SELECT count(*) FROM chunk_done") == "0") }
     }
 
+    @Test("a SQLite store written before the lease column opens, migrates, and renews a lease its body holds")
+    func upgradesAStoreWithoutTheLeaseColumn() async throws {
+        let dir = try TempDir()
+        defer { dir.cleanup() }
+        try FileManager.default.createDirectory(atPath: dir.path("store"), withIntermediateDirectories: true)
+        let path = dir.path("store/jobs.sqlite")
+        let t0 = Date(timeIntervalSince1970: 1_700_000_000)
+        let s = running("old", chunks: 2, since: t0, expiresAt: t0 + 30)
+        let body = try JobSpec.makeEncoder(pretty: false).encode(s).map { String(format: "%02x", $0) }.joined()
+        // The schema and a row as the previous version (migrations v1 to v4) wrote them.
+        _ = try Self.sqlite(path, """
+            CREATE TABLE grdb_migrations (identifier TEXT NOT NULL PRIMARY KEY);
+            INSERT INTO grdb_migrations VALUES ('v1'), ('v2-lease'), ('v3-state-apart'), ('v4-report');
+            CREATE TABLE job (id TEXT PRIMARY KEY NOT NULL, state TEXT NOT NULL, createdAt TEXT NOT NULL, body BLOB NOT NULL, leaseToken TEXT, stateAt REAL);
+            CREATE TABLE control (jobId TEXT PRIMARY KEY NOT NULL, request TEXT NOT NULL);
+            CREATE TABLE chunk_done (jobId TEXT NOT NULL, seq INTEGER PRIMARY KEY AUTOINCREMENT, body BLOB NOT NULL);
+            CREATE INDEX chunk_done_job ON chunk_done (jobId);
+            CREATE TABLE report (jobId TEXT PRIMARY KEY NOT NULL, body BLOB NOT NULL);
+            INSERT INTO job (id, state, createdAt, body, leaseToken) VALUES ('old', 'running', 1700000000, X'\(body)', 'mine');
+            """)
+        let repo = try SQLiteJobRepository(path: path)
+        #expect(try await repo.load("old") == s)
+        let renewed = try await repo.renewLease("old") { state, lease in
+            guard state == .running, var lease, lease.token == "mine" else { throw OrchestratorError.leaseLost(id: "old") }
+            lease.expiresAt = t0 + 60
+            return lease
+        }
+        #expect(renewed?.expiresAt == t0 + 60)
+        #expect(try await SQLiteJobRepository(path: path).load("old").lease?.expiresAt == t0 + 60)
+        #expect(try Self.sqlite(path, "SELECT count(*) FROM grdb_migrations WHERE identifier = 'v5-lease-apart'") == "1")
+    }
+
     /// The output of one query by the `sqlite3` shell, trimmed.
     static func sqlite(_ path: String, _ query: String) throws -> String {
         let process = Process()
