@@ -176,6 +176,7 @@ public struct StitchPlan: Sendable, Equatable {
 extension ProbedStream {
     /// The largest content gap or overlap at a boundary accepted as continuous, in ticks of the stream's time base:
     /// a packet for audio, a tick otherwise.
+    /// At least 1 (`StitchValidator` skips boundaries within one tick on that ground).
     public var continuityTolerance: Int64 {
         switch signature.kind {
         case .audio: max(typicalPacketDuration, 1) + 1
