@@ -341,6 +341,9 @@ struct JobRepositoryTests {
         #expect(renewed?.expiresAt == t0 + 60)
         #expect(try await SQLiteJobRepository(path: path).load("old").lease?.expiresAt == t0 + 60)
         #expect(try Self.sqlite(path, "SELECT count(*) FROM grdb_migrations WHERE identifier = 'v5-lease-apart'") == "1")
+        // A renewal to no lease is stored as none, not as "the body holds it" (whose lease is older).
+        #expect(try await repo.renewLease("old") { _, _ in nil } == nil)
+        #expect(try await SQLiteJobRepository(path: path).load("old").lease == nil)
     }
 
     /// The output of one query by the `sqlite3` shell, trimmed.

@@ -126,7 +126,8 @@ public struct SQLiteJobRepository: JobRepository {
         return try await writeImmediate { db in
             let (state, current, previousToken) = try stateAndLease(db, id: id)
             let next = try renew(state, current)
-            let encoded = try next.map { try JobSpec.makeEncoder(pretty: false).encode($0) }
+            // `null` for no lease: NULL would mean that the body holds it.
+            let encoded = try JobSpec.makeEncoder(pretty: false).encode(next)
             try db.execute(sql: "UPDATE job SET lease = ?, leaseToken = ? WHERE id = ? AND leaseToken IS ?",
                            arguments: [encoded, next?.token, id, previousToken])
             guard db.changesCount == 1 else { throw OrchestratorError.storage(reason: "\(path): job \(id) changed during an atomic update") }
@@ -249,7 +250,7 @@ public struct SQLiteJobRepository: JobRepository {
         var state: String
         /// When `changeState` set `state` apart from the body; nil when the body holds it.
         var stateAt: Double?
-        /// The lease `renewLease` set apart from the body (JSON); nil when the body holds it.
+        /// The lease `renewLease` set apart from the body (JSON, `null` for none); nil when the body holds it.
         var lease: Data?
         init(_ row: Row) {
             body = row["body"] as Data? ?? Data()
@@ -272,8 +273,8 @@ public struct SQLiteJobRepository: JobRepository {
     }
 
     /// The `lease` column of job `id`'s row.
-    private func lease(_ json: Data, id: String) throws -> JobLease {
-        do { return try JobSpec.makeDecoder().decode(JobLease.self, from: json) } catch {
+    private func lease(_ json: Data, id: String) throws -> JobLease? {
+        do { return try JobSpec.makeDecoder().decode(JobLease?.self, from: json) } catch {
             throw OrchestratorError.corruptRecord(id: id, location: "\(path) (row \(id), lease)", reason: describeDecodingError(error))
         }
     }
