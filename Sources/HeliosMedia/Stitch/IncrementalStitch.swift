@@ -135,13 +135,26 @@ public final class IncrementalStitch {
     public func append(contentsOf inputs: some Sequence<URL>) throws(StitchError) {
         guard !isClosed, committed == nil else { throw .usage("the stitch into \(outputPath) is already finished or discarded") }
         lastStep = nil
+        let clock = ContinuousClock(), t0 = clock.now
         for url in inputs { try probe(url) }
         guard writesProgressively, probed.count >= 2 else { return }
+        let t1 = clock.now
         guard let (normalized, plan, _) = try validated(final: false) else { return }
+        let t2 = clock.now
         try write(upTo: normalized.count - 1, normalized, plan)
+        let t3 = clock.now
         // What is written now reaches the disk while later chunks render, not in the final fsync (nor, without one,
         // in a burst of dirty pages the kernel throttles).
         temp?.startWriteback()
+        stitcher.logger.debug("step", metadata: [
+            "inputs": "\(probed.count)", "probe": "\(Self.us(t1 - t0))", "plan": "\(Self.us(t2 - t1))",
+            "write": "\(Self.us(t3 - t2))", "writeback": "\(Self.us(clock.now - t3))",
+        ])
+    }
+
+    /// Microseconds, for the debug log of each step.
+    static func us(_ duration: Duration) -> Int64 {
+        duration.components.seconds * 1_000_000 + duration.components.attoseconds / 1_000_000_000_000
     }
 
     private func probe(_ url: URL) throws(StitchError) {
@@ -159,8 +172,10 @@ public final class IncrementalStitch {
         }
         inputCount += 1
         // Each probe frees libavformat's contexts and buffers between results that live on; glibc keeps the freed
-        // pages, which grows peak RSS by megabytes per thousand inputs. Hand them back every 256 inputs.
-        if inputCount % 256 == 0 { helios_release_free_memory() }
+        // pages, which grows peak RSS by megabytes per thousand inputs. Hand them back every 256 inputs, but not at
+        // the last one expected: its step is the merge tail a job waits for, and the trim walks the whole heap
+        // (about 1 ms at 768 inputs); `commit()` lets go of the probes right after.
+        if inputCount % 256 == 0, inputCount != expectedInputs { helios_release_free_memory() }
         if target == nil {
             let detected = try OutputCapabilities.detect(outputPath: outputPath, format: stitcher.options.format, first: probed[0])
             target = (detected.0, detected.1)
@@ -324,11 +339,18 @@ public final class IncrementalStitch {
         let r = remuxer(inputs, plan)
         var result: Remuxer.Written?
         if writesProgressively {
+            let clock = ContinuousClock(), t0 = clock.now
             try write(upTo: inputs.count, inputs, plan)
             if let session, let temp {
                 do {
+                    let t1 = clock.now
                     result = try session.close(r)
+                    let t2 = clock.now
                     try temp.commit(cancellation: cancellation, sync: r.sync)
+                    stitcher.logger.debug("commit", metadata: [
+                        "inputs": "\(inputs.count)", "write": "\(Self.us(t1 - t0))", "trailer": "\(Self.us(t2 - t1))",
+                        "sync": "\(Self.us(clock.now - t2))",
+                    ])
                 } catch is Remuxer.ReservedIndexExceeded {
                     stitcher.logger.debug("the index outgrew the space reserved for it; writing the output again")
                     temp.discard()
