@@ -67,7 +67,7 @@ def main():
         for n in counts:
             tail, merge, wall = one_job(helios, synth, n, args)
             samples[n].append((tail, merge, wall))
-            print(f"rep {rep + 1}: {n} chunks: tail {tail} ms, job {wall:.1f} s", file=sys.stderr, flush=True)
+            print(f"rep {rep + 1}: {n} chunks: tail {tail:.3f} ms, job {wall:.1f} s", file=sys.stderr, flush=True)
     base = statistics.median(t for t, _, _ in samples[counts[0]])
     print(f"\n{args.bin or args.config + ' build'}, {args.frames}-frame {args.size} helios-synth chunks, {args.concurrency} local workers, "
           f"{args.reps} runs each (interleaved); load average {before} -> {load()}\n")
@@ -77,7 +77,7 @@ def main():
         tails = [t for t, _, _ in samples[n]]
         median = statistics.median(tails)
         ratio = median / base if base else float("inf")
-        print(f"| {n} | {median:.0f} | {', '.join(str(t) for t in tails)} | {ratio:.2f} | "
+        print(f"| {n} | {median:.2f} | {', '.join(f'{t:.2f}' for t in tails)} | {ratio:.2f} | "
               f"{statistics.median(w for _, _, w in samples[n]):.1f} |")
     worst = max(statistics.median(t for t, _, _ in samples[n]) for n in counts) / base if base else float("inf")
     print(f"\nflat within 1.5x (goal): {'yes' if worst <= 1.5 else 'no'} (largest ratio {worst:.2f})")

@@ -152,7 +152,7 @@ extension JobStatus {
         if !metrics.chunks.isEmpty {
             lines.append("time: \(String(format: "%.1f", Double(metrics.totalDurationMs) / 1000)) s; chunk attempts: \(attempts)"
                 + (metrics.mergeDurationMs.map { "; merge: \(String(format: "%.1f", Double($0) / 1000)) s" } ?? "")
-                + (metrics.mergeTailMs.map { "; merge tail: \(String(format: "%.3f", Double($0) / 1000)) s" } ?? "")
+                + (metrics.mergeTailMs.map { "; merge tail: \(String(format: "%.3f", $0 / 1000)) s" } ?? "")
                 + (metrics.mergeProgressive == true ? " (progressive)" : ""))
         }
         if let outputs = chunkOutputs, !outputs.isEmpty {

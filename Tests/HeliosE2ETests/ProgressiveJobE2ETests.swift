@@ -83,7 +83,7 @@ extension E2E {
 
             let json = try await Self.statusJSON("prog", store: store)
             let metrics = try #require(json["metrics"] as? [String: Any])
-            let tail = try #require(metrics["mergeTailMs"] as? Int, "status --json has mergeTailMs: \(metrics)")
+            let tail = try #require(metrics["mergeTailMs"] as? Double, "status --json has mergeTailMs: \(metrics)")
             #expect(tail >= 0)
             #expect(metrics["mergeProgressive"] as? Bool == true)
             let human = try await Tool.checked(Tool.product("helios"), ["job", "status", "prog", "--store", store.path])

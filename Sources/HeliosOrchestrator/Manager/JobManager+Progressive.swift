@@ -66,6 +66,7 @@ extension JobManager {
                     switch part {
                     case .chunksDone:
                         tailStart = self.lastCompletion[id] ?? ContinuousClock.now
+                        logger.debug("merge tail: chunks done", metadata: ["job": "\(id)", "ms": "\(Self.msSince(tailStart))"])
                         try await self.enterStitching(id)
                         events?.yield(.merging(chunks: spec.chunks.count))
                         started = ContinuousClock.now
@@ -99,7 +100,7 @@ extension JobManager {
 
     /// Milliseconds since `start`, or "-" before it is known (for the merge tail's debug log).
     nonisolated static func msSince(_ start: ContinuousClock.Instant?) -> String {
-        start.map { "\(LocalWorkerAdapter.milliseconds(ContinuousClock.now - $0))" } ?? "-"
+        start.map { "\(fractionalMilliseconds(ContinuousClock.now - $0))" } ?? "-"
     }
 
     /// This run's recorded chunk outputs.

@@ -358,9 +358,15 @@ public actor JobManager {
         stage(id) {
             $0.result = JobResult(outputPath: summary.outputPath, merge: summary)
             $0.metrics.mergeDurationMs = LocalWorkerAdapter.milliseconds(end - started)
-            $0.metrics.mergeTailMs = LocalWorkerAdapter.milliseconds(end - tailStart)
+            $0.metrics.mergeTailMs = Self.fractionalMilliseconds(end - tailStart)
             $0.metrics.mergeProgressive = progressive
         }
+    }
+
+    /// `duration` in milliseconds, rounded to the microsecond.
+    nonisolated static func fractionalMilliseconds(_ duration: Duration) -> Double {
+        let micros = duration.components.seconds * 1_000_000 + duration.components.attoseconds / 1_000_000_000_000
+        return Double(micros) / 1000
     }
 
     /// Where the merged file goes: `RunOptions.output` or `<job directory>/<job id>.<extension of the first chunk>`.

@@ -133,14 +133,15 @@ public struct JobMetrics: Codable, Sendable, Hashable {
     /// Wall time of the merge step, in milliseconds: the whole merge for a batch merge; for a progressive one,
     /// the part after the last chunk completed (the appends made while chunks ran are not counted).
     public var mergeDurationMs: Int64?
-    /// The merge tail, in milliseconds: from the completion of the run's last chunk to the durable merged file
-    /// (the end of the merge step). What a user waits for once rendering is done.
-    public var mergeTailMs: Int64?
+    /// The merge tail, in milliseconds to the microsecond: from the completion of the run's last chunk to the
+    /// durable merged file (the end of the merge step). What a user waits for once rendering is done; a progressive
+    /// merge leaves a few milliseconds, so whole milliseconds would hide most of it.
+    public var mergeTailMs: Double?
     /// True when the chunks were merged progressively (appended as they completed), false for a batch merge.
     public var mergeProgressive: Bool?
     public var chunks: [String: ChunkMetrics]
 
-    public init(totalDurationMs: Int64 = 0, mergeDurationMs: Int64? = nil, mergeTailMs: Int64? = nil, mergeProgressive: Bool? = nil,
+    public init(totalDurationMs: Int64 = 0, mergeDurationMs: Int64? = nil, mergeTailMs: Double? = nil, mergeProgressive: Bool? = nil,
                 chunks: [String: ChunkMetrics] = [:]) {
         self.totalDurationMs = totalDurationMs
         self.mergeDurationMs = mergeDurationMs
