@@ -70,8 +70,11 @@ public final class IncrementalStitch {
     /// The first input whose normalized form changed since the last write, if one did.
     private var renormalizedFrom: Int?
     /// What the written inputs were planned with: they must be planned the same for the output to stay valid.
-    /// `placements` is the writing step's plan's own array (shared, not copied).
-    private var written: (count: Int, placements: [[StitchPlan.Placement]], timeBases: [Rational], origin: Int64, epoch: Int)?
+    private var written: (count: Int, timeBases: [Rational], origin: Int64, epoch: Int)?
+    /// The placements the written inputs were written with, taken from the builder when a replan or a
+    /// re-normalization lets go of them (until then the builder holds them as written). Not kept otherwise: the
+    /// builder appends to the array each plan shares, in place only while nothing else holds it.
+    private var writtenRows: [[StitchPlan.Placement]]?
     private var isClosed = false
     /// The last step's inputs, plan and issues, reused by `finish()` when no input arrived since (the merge tail of
     /// a job plans its inputs once, not twice).
@@ -112,6 +115,7 @@ public final class IncrementalStitch {
         temp?.discard()
         temp = nil
         written = nil
+        writtenRows = nil
         lastStep = nil
         committed = nil
         isClosed = true
@@ -208,13 +212,18 @@ public final class IncrementalStitch {
                     epoch += 1
                     renormalizedFrom = min(renormalizedFrom ?? changedFrom, changedFrom)
                 }
+                if written != nil, writtenRows == nil, builder != nil { writtenRows = builder!.takeRows() }
                 checks = StitchValidator.InputChecks(output: capabilities, lenient: stitcher.options.lenient)
                 builder = StitchPlan.Builder(output: capabilities)
             }
             try Remuxer.checkExactAudio(normalized, mode: stitcher.options.audio)
             let replans = builder!.replans
             plan = builder!.plan(normalized)
-            if builder!.replans != replans { epoch += 1 }
+            if builder!.replans != replans {
+                epoch += 1
+                let discarded = builder!.takeDiscardedRows()
+                if written != nil, writtenRows == nil { writtenRows = discarded }
+            }
             checks!.check(normalized)
             issues = StitchValidator.validate(normalized, checked: checks!, plan: plan)
             lastStep = (normalized, plan, issues)
@@ -251,9 +260,9 @@ public final class IncrementalStitch {
     /// or a replan since they were written, they are by construction; with one, their placements are compared.
     private func isSettled(_ plan: StitchPlan) -> Bool {
         guard let written, written.epoch != epoch else { return true }
-        let n = written.count
+        let n = written.count, rows = writtenRows ?? []
         return (renormalizedFrom ?? n) >= n && plan.timeBases == written.timeBases && plan.videoOrigin == written.origin
-            && plan.placements.prefix(n).elementsEqual(written.placements.prefix(n))
+            && rows.count >= n && plan.placements.prefix(n).elementsEqual(rows.prefix(n))
     }
 
     /// Writes inputs up to (not including) `end`, starting the output again when the plan moved written inputs.
@@ -265,6 +274,7 @@ public final class IncrementalStitch {
             temp?.discard()
             temp = nil
             written = nil
+            writtenRows = nil
         }
         let r = remuxer(inputs, plan)
         let isMP4 = r.formatName == "mp4" || r.formatName == "mov"
@@ -284,7 +294,8 @@ public final class IncrementalStitch {
             throw failure
         }
         let n = session?.inputsCopied ?? 0
-        written = (n, plan.placements, plan.timeBases, plan.videoOrigin, epoch)
+        written = (n, plan.timeBases, plan.videoOrigin, epoch)
+        writtenRows = nil
         renormalizedFrom = nil
     }
 
@@ -309,6 +320,7 @@ public final class IncrementalStitch {
         builder = nil
         lastStep = nil
         written = nil
+        writtenRows = nil
     }
 
     /// Commits (unless `commit()` did) and returns the same report a batch stitch gives. The report is built after

@@ -17,7 +17,9 @@ extension StitchPlan {
     /// planned whole on every step.
     ///
     /// The inputs given to a step must extend those of the step before; a caller whose earlier inputs changed
-    /// (re-normalized) starts a new builder.
+    /// (re-normalized) starts a new builder. A step's plan shares the builder's arrays (placements, boundaries):
+    /// a caller that lets go of each plan before the next step keeps every step's time independent of the inputs
+    /// before it; one that keeps plans makes the next step copy those arrays.
     public struct Builder: Sendable {
         public let output: OutputCapabilities?
         /// How many steps placed inputs again from input 1 because something every input depends on changed.
@@ -40,8 +42,16 @@ extension StitchPlan {
         private var globals: Globals?
         var timeline = MasterTimeline()
         var lanes: [Lane] = []
-        /// `placements[input][stream]` of the inputs placed for good (every input but the newest).
+        /// `placements[input][stream]` of the inputs placed for good (every input but the newest), then the newest
+        /// input's row while the plan that holds it lives (`hasProvisionalRow`). The plan shares this array: a step
+        /// appends to it in place when the previous step's plan is gone, and copies it (once) when not.
         private var placements: [[Placement]] = []
+        private var hasProvisionalRow = false
+        /// Where each lane was before the newest input was placed: rolled back at the start of the next step, once
+        /// the plan that shares the lanes' arrays is gone (rolling back at once would copy them).
+        private var provisionalMarks: [LaneMark]?
+        /// The rows a replan (or `takeRows()`) let go of: what the inputs were placed with before it.
+        public private(set) var discardedRows: [[Placement]] = []
 
         public init(output: OutputCapabilities? = nil) {
             self.output = output
@@ -103,10 +113,35 @@ extension StitchPlan {
             }
         }
 
+        /// Hands over the rows the last replan let go of (see `discardedRows`), clearing them.
+        public mutating func takeDiscardedRows() -> [[Placement]] {
+            defer { discardedRows = [] }
+            return discardedRows
+        }
+
+        /// Hands over the rows placed so far (the newest input's excluded) and clears `discardedRows`: for a caller
+        /// about to start a new builder that needs to compare what it wrote with what the new one places.
+        public mutating func takeRows() -> [[Placement]] {
+            dropProvisionalRow()
+            discardedRows = []
+            return placements
+        }
+
+        /// Undoes the newest input's provisional placement (its row and what it added to the lanes).
+        private mutating func dropProvisionalRow() {
+            if hasProvisionalRow { placements.removeLast() }
+            hasProvisionalRow = false
+            if let marks = provisionalMarks {
+                for s in lanes.indices { lanes[s].rollBack(to: marks[s]) }
+                provisionalMarks = nil
+            }
+        }
+
         /// The plan of `inputs` (see the type's notes: they must extend the previous step's).
         public mutating func plan(_ inputs: [ProbedInput]) -> StitchPlan {
             guard let first = inputs.first, let masterIndex = first.masterStreamIndex else { return .empty }
             if inputs.count < seen { self = Builder(output: output) }
+            dropProvisionalRow()
             if clock == nil {
                 clock = FrameClockFold(first: first.streams[masterIndex])
                 declaresPriming = Array(repeating: true, count: first.streams.count)
@@ -130,7 +165,10 @@ extension StitchPlan {
             let context = Context(inputs: inputs, first: first, g: g, origin: output?.presentsFromZero == true ? 0 : first.streams[masterIndex].contentStart)
             if g.trimmed.contains(true) || g != globals {
                 // Placed inputs depend on what changed (or, for trimmed audio, on every later input): start over.
-                if let globals, globals != g, !placements.isEmpty { replans += 1 }
+                if let globals, globals != g, !placements.isEmpty {
+                    replans += 1
+                    discardedRows = placements
+                }
                 globals = g
                 timeline = MasterTimeline(cursor: context.origin)
                 lanes = Array(repeating: Lane(), count: first.streams.count)
@@ -162,10 +200,10 @@ extension StitchPlan {
             }
             // The newest is placed, then rolled back: the next step places it again, knowing the input after it.
             let marks = lanes.map(LaneMark.init)
-            let last = lanes.indices.map { place(inputs.count - 1, stream: $0, context, timelineEnd: timelineEnd) }
-            let plan = finish(context, lastRow: last, timelineEnd: timelineEnd)
-            for s in lanes.indices { lanes[s].rollBack(to: marks[s]) }
-            return plan
+            placements.append(lanes.indices.map { place(inputs.count - 1, stream: $0, context, timelineEnd: timelineEnd) })
+            hasProvisionalRow = true
+            provisionalMarks = marks
+            return finish(context, timelineEnd: timelineEnd)
         }
 
         /// Folds the inputs not seen yet into the decode delays (for the frame clock folded so far), and the
@@ -203,8 +241,8 @@ extension StitchPlan {
                            outputDelays: outputDelays, trimmed: trimmed)
         }
 
-        /// The plan from the inputs placed for good, the newest input's placements and the lanes' running state.
-        private func finish(_ c: Context, lastRow: [Placement], timelineEnd: Int64) -> StitchPlan {
+        /// The plan from every input's placements (the newest's provisional) and the lanes' running state.
+        private func finish(_ c: Context, timelineEnd: Int64) -> StitchPlan {
             var durations: [Int64] = [], packets: [Int] = [], decoded: [Int64?] = []
             for (s, lane) in lanes.enumerated() {
                 let isAudio = c.first.streams[s].signature.kind == .audio
@@ -216,8 +254,8 @@ extension StitchPlan {
             }
             let kinds = c.first.streams.map(\.signature.kind)
             return StitchPlan(
-                timeBases: c.timeBases, placements: placements + [lastRow], boundaries: lanes.flatMap(\.boundaries),
-                inputDrifts: lanes.flatMap(\.drifts), outputDtsViolations: lanes.flatMap(\.violations),
+                timeBases: c.timeBases, placements: placements, boundaries: lanes.map(\.boundaries),
+                inputDrifts: lanes.map(\.drifts), outputDtsViolations: lanes.map(\.violations),
                 outputDurations: durations, outputPackets: packets, decodedSamples: decoded, masterFrameDuration: c.g.frameClock,
                 outputDecodeDelays: zip(kinds, c.g.outputDelays).map { $0 == .video ? $1 : 0 }, videoOrigin: c.origin)
         }

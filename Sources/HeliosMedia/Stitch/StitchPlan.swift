@@ -90,9 +90,23 @@ public struct StitchPlan: Sendable, Equatable {
     public let timeBases: [Rational]
     /// `placements[input][stream]`.
     public let placements: [[Placement]]
-    public let boundaries: [BoundaryReport]
-    public let inputDrifts: [InputDrift]
-    public let outputDtsViolations: [DtsViolation]
+    /// Per stream, in input order: the boundaries, drifts and dts violations (`boundaries`, `inputDrifts` and
+    /// `outputDtsViolations` list them stream after stream). Kept per stream as the builder's lanes hold them, so a
+    /// step of a progressive stitch shares the lanes' arrays instead of joining them.
+    let boundaryLanes: [[BoundaryReport]]
+    let driftLanes: [[InputDrift]]
+    let violationLanes: [[DtsViolation]]
+
+    /// Every boundary between inputs, stream after stream, in input order within each stream.
+    public var boundaries: [BoundaryReport] { Self.joined(boundaryLanes) }
+    /// Every input's audio-video drift, stream after stream.
+    public var inputDrifts: [InputDrift] { Self.joined(driftLanes) }
+    /// Every boundary where a stream's output dts would not increase, stream after stream.
+    public var outputDtsViolations: [DtsViolation] { Self.joined(violationLanes) }
+
+    private static func joined<T>(_ lanes: [[T]]) -> [T] {
+        lanes.count == 1 ? lanes[0] : lanes.flatMap { $0 }
+    }
     /// Per stream: presentation end on the output timeline minus its start, in plan ticks.
     public let outputDurations: [Int64]
     /// Per stream: packets written.
@@ -151,14 +165,14 @@ public struct StitchPlan: Sendable, Equatable {
     }
 
     /// A plan from its parts (see `Builder`).
-    init(timeBases: [Rational], placements: [[Placement]], boundaries: [BoundaryReport], inputDrifts: [InputDrift],
-         outputDtsViolations: [DtsViolation], outputDurations: [Int64], outputPackets: [Int], decodedSamples: [Int64?],
+    init(timeBases: [Rational], placements: [[Placement]], boundaries: [[BoundaryReport]], inputDrifts: [[InputDrift]],
+         outputDtsViolations: [[DtsViolation]], outputDurations: [Int64], outputPackets: [Int], decodedSamples: [Int64?],
          masterFrameDuration: Rational?, outputDecodeDelays: [Int64], videoOrigin: Int64) {
         self.timeBases = timeBases
         self.placements = placements
-        self.boundaries = boundaries
-        self.inputDrifts = inputDrifts
-        self.outputDtsViolations = outputDtsViolations
+        boundaryLanes = boundaries
+        driftLanes = inputDrifts
+        violationLanes = outputDtsViolations
         self.outputDurations = outputDurations
         self.outputPackets = outputPackets
         self.decodedSamples = decodedSamples

@@ -71,7 +71,7 @@ public enum StitchValidator {
         let plan = given ?? StitchPlan(inputs: inputs, output: output)
         // Every stream tolerates at least one tick (`continuityTolerance`), so a boundary within one tick needs no
         // lookup: most boundaries of a progressive stitch, which validates all of them on every step.
-        for boundary in plan.boundaries where abs(boundary.gapTicks) > 1 && (boundary.kind == .audio || boundary.kind == .video) {
+        for boundary in plan.boundaryLanes.joined() where abs(boundary.gapTicks) > 1 && (boundary.kind == .audio || boundary.kind == .video) {
             // Read in place: a copy of the stream per boundary would dominate a 10,000-input validation.
             let tolerance = inputs[boundary.index].streams[boundary.stream].continuityTolerance
             if abs(boundary.gapTicks) > tolerance {
@@ -81,12 +81,12 @@ public enum StitchValidator {
                     + "(\(abs(boundary.gapTicks)) ticks of \(inputs[boundary.index].streams[boundary.stream].timeBase); at most \(tolerance) allowed)")
             }
         }
-        for drift in plan.inputDrifts where abs(drift.ticks) > drift.tolerance {
+        for drift in plan.driftLanes.joined() where abs(drift.ticks) > drift.tolerance {
             add(.error, .avDrift, drift.input, drift.stream,
                 "audio lasts \(formatMs(abs(drift.milliseconds))) \(drift.ticks > 0 ? "longer" : "shorter") than video "
                 + "(at most one audio frame, \(drift.tolerance) ticks, allowed)")
         }
-        for violation in plan.outputDtsViolations {
+        for violation in plan.violationLanes.joined() {
             add(.error, .outputDtsNotIncreasing, violation.input, violation.stream,
                 "output dts would not increase across the boundary before this input (\(violation.previous) then \(violation.next))")
         }
