@@ -340,7 +340,8 @@ struct JobRepositoryTests {
         }
         #expect(renewed?.expiresAt == t0 + 60)
         #expect(try await SQLiteJobRepository(path: path).load("old").lease?.expiresAt == t0 + 60)
-        #expect(try Self.sqlite(path, "SELECT count(*) FROM grdb_migrations WHERE identifier = 'v5-lease-apart'") == "1")
+        #expect(try Self.sqlite(path, "SELECT count(*) FROM grdb_migrations WHERE identifier IN ('v5-lease-apart', 'v6-body-apart')") == "2")
+        #expect(try Self.sqlite(path, "SELECT count(*) FROM pragma_table_info('job') WHERE name = 'body'") == "0", "the body moved out of the job row")
         // A renewal to no lease is stored as none, not as "the body holds it" (whose lease is older).
         #expect(try await repo.renewLease("old") { _, _ in nil } == nil)
         #expect(try await SQLiteJobRepository(path: path).load("old").lease == nil)
@@ -391,7 +392,7 @@ struct JobRepositoryTests {
             let sqlite = Process()
             let pipe = Pipe()
             sqlite.executableURL = URL(fileURLWithPath: "/usr/bin/sqlite3")
-            sqlite.arguments = [path, "SELECT hex(body) FROM job WHERE id = 'col'"]
+            sqlite.arguments = [path, "SELECT hex(body) FROM job_body WHERE id = 'col'"]
             sqlite.standardOutput = pipe
             try sqlite.run()
             let data = pipe.fileHandleForReading.readDataToEndOfFile()
@@ -404,6 +405,36 @@ struct JobRepositoryTests {
         #expect(try await repo.load("col").state == .stitching)
     }
 
+    @Test("SQLite's state changes and lease renewals write a few pages, however large the status body")
+    func sqliteSmallWritesStaySmall() async throws {
+        let dir = try TempDir()
+        defer { dir.cleanup() }
+        let path = dir.path("store/jobs.sqlite")
+        let repo = try SQLiteJobRepository(path: path)
+        let t0 = Date(timeIntervalSince1970: 1_700_000_000)
+        try await repo.insert(running("big", chunks: 4_000, since: t0, expiresAt: t0 + 30))
+        let body = try #require(Int(try Self.sqlite(path, "SELECT length(body) FROM job_body WHERE id = 'big'")))
+        #expect(body > 300_000, "the status body is large: \(body) bytes")
+        func walBytes() throws -> Int {
+            (try FileManager.default.attributesOfItem(atPath: path + "-wal")[.size] as? NSNumber)?.intValue ?? 0
+        }
+        let before = try walBytes()
+        for n in 1...4 {
+            try await repo.changeState("big", at: t0 + Double(n)) { _, _ in n % 2 == 0 ? .running : .stitching }
+            _ = try await repo.renewLease("big") { _, lease in
+                var lease = lease
+                lease?.expiresAt = t0 + Double(60 + n)
+                return lease
+            }
+        }
+        // 8 transactions of a page or two each (4 KiB pages, plus WAL frame headers); with the body in the job row,
+        // each rewrote a large part of its overflow pages (hundreds of KiB).
+        let grown = try walBytes() - before
+        #expect(grown < 128 * 1024, "WAL grew by \(grown) bytes")
+        let loaded = try await repo.load("big")
+        #expect(loaded.state == .running && loaded.lease?.expiresAt == t0 + 64)
+    }
+
     @Test func corruptSQLiteRowIsReported() async throws {
         let dir = try TempDir()
         defer { dir.cleanup() }
@@ -413,7 +444,7 @@ struct JobRepositoryTests {
         try await repo.insert(status("broken"))
         let sqlite = Process()
         sqlite.executableURL = URL(fileURLWithPath: "/usr/bin/sqlite3")
-        sqlite.arguments = [path, "UPDATE job SET body = X'7B7D' WHERE id = 'broken'"]
+        sqlite.arguments = [path, "UPDATE job_body SET body = X'7B7D' WHERE id = 'broken'"]
         try #require(FileManager.default.isExecutableFile(atPath: "/usr/bin/sqlite3"), "sqlite3 (make deps installs it) corrupts the row")
         try sqlite.run()
         sqlite.waitUntilExit()
