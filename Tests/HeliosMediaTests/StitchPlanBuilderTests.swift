@@ -13,6 +13,7 @@ struct StitchPlanBuilderTests {
         var normalizer = LeadingStretchNormalizer()
         var checks = StitchValidator.InputChecks(output: output)
         var builder = StitchPlan.Builder(output: output)
+        var continuity = StitchValidator.ContinuityChecks()
         var differences: [String] = []
         for k in 1...inputs.count {
             let prefix = Array(inputs.prefix(k))
@@ -20,6 +21,7 @@ struct StitchPlanBuilderTests {
             if changedFrom != nil {
                 checks = StitchValidator.InputChecks(output: output)
                 builder = StitchPlan.Builder(output: output)
+                continuity = StitchValidator.ContinuityChecks()
             }
             let batchInputs = ProbedInput.normalizingLeadingStretch(prefix)
             if normalized != batchInputs { differences.append("\(k) inputs: normalized differently") }
@@ -27,7 +29,9 @@ struct StitchPlanBuilderTests {
             let batchPlan = StitchPlan(inputs: batchInputs, output: output)
             if plan != batchPlan { differences.append("\(k) inputs: plan \(plan) vs batch \(batchPlan)") }
             checks.check(normalized)
-            let issues = StitchValidator.validate(normalized, checked: checks, plan: plan)
+            if continuity.generation != builder.resets { continuity = StitchValidator.ContinuityChecks(generation: builder.resets) }
+            // The continuity findings kept from earlier steps, as an incremental stitch keeps them.
+            let issues = StitchValidator.validate(normalized, checked: checks, plan: plan, continuity: &continuity)
             let batchIssues = StitchValidator.validate(batchInputs, output: output)
             if issues != batchIssues { differences.append("\(k) inputs: issues \(issues) vs batch \(batchIssues)") }
         }
@@ -78,6 +82,19 @@ struct StitchPlanBuilderTests {
             replans += result.replans
         }
         #expect(replans > 0, "no step replanned: the growing decode delay was not seen")
+    }
+
+    /// Continuity findings of early inputs (a short and a long audio track: gaps, overlaps, drift) are kept from the
+    /// step that settled them, not found again: every step still lists exactly the batch's findings.
+    @Test func continuityFindingsKeptFromEarlierStepsEqualTheBatch() {
+        let samples: [Int: Int64] = [2: 40_000, 5: 53_000]
+        let inputs = (0..<9).map { Probes.input($0, audio: Probes.audio(samples: samples[$0] ?? 48_000)) }
+        let mp4 = OutputCapabilities(formatName: "mp4")
+        let (differences, _) = Self.differences(inputs, output: mp4)
+        #expect(differences.isEmpty, "\(differences.prefix(3))")
+        let continuity = StitchValidator.validate(inputs, output: mp4).filter(\.code.isContinuity)
+        #expect(Set(continuity.map(\.code)) == [.discontinuity, .avDrift], "\(continuity)")
+        #expect(Set(continuity.compactMap(\.inputIndex)).isSuperset(of: [2, 5]), "\(continuity)")
     }
 
     /// A step's cost does not grow with the inputs before it: placing input k+1 after k placed inputs does not

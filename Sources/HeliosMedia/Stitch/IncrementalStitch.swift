@@ -64,6 +64,8 @@ public final class IncrementalStitch {
     /// normalized, checked and planned once each (again only when something every input depends on changes).
     private var normalizer = LeadingStretchNormalizer()
     private var checks: StitchValidator.InputChecks?
+    /// The findings of boundaries no later input can change, for the builder's current generation.
+    private var continuity = StitchValidator.ContinuityChecks()
     private var builder: StitchPlan.Builder?
     /// Counts the steps where inputs normalized or planned earlier may have changed (a re-normalization, a replan).
     private var epoch = 0
@@ -215,6 +217,7 @@ public final class IncrementalStitch {
                 if written != nil, writtenRows == nil, builder != nil { writtenRows = builder!.takeRows() }
                 checks = StitchValidator.InputChecks(output: capabilities, lenient: stitcher.options.lenient)
                 builder = StitchPlan.Builder(output: capabilities)
+                continuity = StitchValidator.ContinuityChecks()
             }
             try Remuxer.checkExactAudio(normalized, mode: stitcher.options.audio)
             let replans = builder!.replans
@@ -225,7 +228,8 @@ public final class IncrementalStitch {
                 if written != nil, writtenRows == nil { writtenRows = discarded }
             }
             checks!.check(normalized)
-            issues = StitchValidator.validate(normalized, checked: checks!, plan: plan)
+            if continuity.generation != builder!.resets { continuity = StitchValidator.ContinuityChecks(generation: builder!.resets) }
+            issues = StitchValidator.validate(normalized, checked: checks!, plan: plan, continuity: &continuity)
             lastStep = (normalized, plan, issues)
         }
         let errors = issues.filter { $0.severity == .error }
@@ -318,6 +322,7 @@ public final class IncrementalStitch {
         normalizer = LeadingStretchNormalizer()
         checks = nil
         builder = nil
+        continuity = StitchValidator.ContinuityChecks()
         lastStep = nil
         written = nil
         writtenRows = nil

@@ -24,6 +24,9 @@ extension StitchPlan {
         public let output: OutputCapabilities?
         /// How many steps placed inputs again from input 1 because something every input depends on changed.
         public private(set) var replans = 0
+        /// How many times the lanes started over (a replan, trimmed audio planned whole, a shorter list of inputs):
+        /// what a step reports about earlier inputs can differ from the step before only when this changes.
+        public private(set) var resets = 0
         /// Inputs placed for good, counted over every step (each input once while nothing they depend on changes).
         public private(set) var placedForGood = 0
 
@@ -140,7 +143,11 @@ extension StitchPlan {
         /// The plan of `inputs` (see the type's notes: they must extend the previous step's).
         public mutating func plan(_ inputs: [ProbedInput]) -> StitchPlan {
             guard let first = inputs.first, let masterIndex = first.masterStreamIndex else { return .empty }
-            if inputs.count < seen { self = Builder(output: output) }
+            if inputs.count < seen {
+                let resets = self.resets
+                self = Builder(output: output)
+                self.resets = resets + 1
+            }
             dropProvisionalRow()
             if clock == nil {
                 clock = FrameClockFold(first: first.streams[masterIndex])
@@ -170,6 +177,7 @@ extension StitchPlan {
                     discardedRows = placements
                 }
                 globals = g
+                resets += 1
                 timeline = MasterTimeline(cursor: context.origin)
                 lanes = Array(repeating: Lane(), count: first.streams.count)
                 placements = []

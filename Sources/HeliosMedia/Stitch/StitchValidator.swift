@@ -52,6 +52,15 @@ public enum StitchValidator {
     /// `validate` with the checks of each input on its own (and against input 1) already run by `checked`, which
     /// must have checked exactly `inputs`: a stitch fed one input at a time checks each input once.
     public static func validate(_ inputs: [ProbedInput], checked: InputChecks, plan given: StitchPlan? = nil) -> [StitchIssue] {
+        var continuity = ContinuityChecks()
+        return validate(inputs, checked: checked, plan: given, continuity: &continuity)
+    }
+
+    /// `validate` for a plan that grows one step at a time: `continuity` keeps the findings of the boundaries,
+    /// drifts and dts violations no later input can change, so each is checked once while the plan's generation
+    /// (`StitchPlan.Builder.resets`) stays the same. Gives exactly what `validate` gives.
+    public static func validate(_ inputs: [ProbedInput], checked: InputChecks, plan given: StitchPlan? = nil,
+                                continuity: inout ContinuityChecks) -> [StitchIssue] {
         let lenient = checked.lenient, output = checked.output
         var issues: [StitchIssue] = []
         guard let first = inputs.first else {
@@ -65,31 +74,8 @@ public enum StitchValidator {
             // Continuity arithmetic over mismatched layouts would only add noise.
             return issues
         }
-        func add(_ severity: IssueSeverity, _ code: IssueCode, _ input: Int?, _ stream: Int?, _ message: String) {
-            issues.append(InputChecks.issue(severity, code, input, stream, message, inputs, lenient: lenient))
-        }
         let plan = given ?? StitchPlan(inputs: inputs, output: output)
-        // Every stream tolerates at least one tick (`continuityTolerance`), so a boundary within one tick needs no
-        // lookup: most boundaries of a progressive stitch, which validates all of them on every step.
-        for boundary in plan.boundaryLanes.joined() where abs(boundary.gapTicks) > 1 && (boundary.kind == .audio || boundary.kind == .video) {
-            // Read in place: a copy of the stream per boundary would dominate a 10,000-input validation.
-            let tolerance = inputs[boundary.index].streams[boundary.stream].continuityTolerance
-            if abs(boundary.gapTicks) > tolerance {
-                let what = boundary.gapTicks > 0 ? "gap" : "overlap"
-                add(.error, .discontinuity, boundary.index, boundary.stream,
-                    "\(what) of \(formatMs(abs(boundary.gapMilliseconds))) in \(boundary.kind.rawValue) at the boundary after input \(boundary.index) "
-                    + "(\(abs(boundary.gapTicks)) ticks of \(inputs[boundary.index].streams[boundary.stream].timeBase); at most \(tolerance) allowed)")
-            }
-        }
-        for drift in plan.driftLanes.joined() where abs(drift.ticks) > drift.tolerance {
-            add(.error, .avDrift, drift.input, drift.stream,
-                "audio lasts \(formatMs(abs(drift.milliseconds))) \(drift.ticks > 0 ? "longer" : "shorter") than video "
-                + "(at most one audio frame, \(drift.tolerance) ticks, allowed)")
-        }
-        for violation in plan.violationLanes.joined() {
-            add(.error, .outputDtsNotIncreasing, violation.input, violation.stream,
-                "output dts would not increase across the boundary before this input (\(violation.previous) then \(violation.next))")
-        }
+        issues += continuity.issues(plan, inputs, lenient: lenient)
         return issues
     }
 
