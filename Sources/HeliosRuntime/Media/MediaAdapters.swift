@@ -2,14 +2,35 @@ import Foundation
 import HeliosMedia
 import HeliosOrchestrator
 import Logging
+import Synchronization
 
 /// Accepts a chunk output only if `MediaProbe` can read it as media.
-public struct MediaProbeValidator: ChunkOutputValidator {
+///
+/// The first chunk's stream parameters are decoded; a later chunk whose container header declares exactly the same
+/// parameters, extradata included, takes them from it instead of decoding its own first frames, as a stitch's probe
+/// does (`ProbeReference`): a job's chunks come from one encoder, so each validation reads the container and its
+/// index but decodes nothing. Decoding every chunk cost about a millisecond of CPU and a megabyte of decoder state
+/// per validation running at once. Probes run on a thread of their own, off the cooperative pool.
+public final class MediaProbeValidator: ChunkOutputValidator, Sendable {
+    private let reference = Mutex<ProbeReference?>(nil)
+
     public init() {}
 
     public func validate(_ url: URL) async throws {
-        do { _ = try MediaProbe.probe(url) } catch { throw MediaFailure(error: error) }
+        let known = reference.withLock { $0 }
+        let found: ProbeReference?
+        do {
+            found = try await DedicatedThread.run { () throws(StitchError) -> ProbeReference? in
+                var reference = known
+                _ = try MediaProbe.probe(url, reference: &reference)
+                return reference
+            }
+        } catch { throw MediaFailure(error: error) }
+        if let found { reference.withLock { if $0 == nil { $0 = found } } }
     }
+
+    /// Whether a chunk was decoded (the parameters later chunks are compared with are known).
+    var hasReference: Bool { reference.withLock { $0 != nil } }
 }
 
 /// A `StitchError` carrying its retryability to the executor.
