@@ -16,6 +16,38 @@ struct ProbeTests {
         }
     }
 
+    @Test("after an MP4 reference (whose demuxer later MP4 files open with), other containers and broken MP4 files probe, or fail, as alone")
+    func otherFilesAfterAnMP4Reference() async throws {
+        let mp4 = try await FixtureCache.shared.files("mp4-h264-aac")
+        let dir = try makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let whole = try Data(contentsOf: mp4[1])
+        // An MP4 cut short (no index), one whose box sizes are garbage, a Matroska file named .mp4, and a JPEG 2000
+        // brand (which libavformat's probe does not give to its MOV demuxer).
+        let cut = dir.appendingPathComponent("cut.mp4")
+        try whole.prefix(whole.count / 3).write(to: cut)
+        let garbled = dir.appendingPathComponent("garbled.mp4")
+        var bytes = whole
+        bytes.replaceSubrange(32..<64, with: Data(repeating: 0xFF, count: 32))
+        try bytes.write(to: garbled)
+        let matroska = dir.appendingPathComponent("matroska.mp4")
+        try Data(contentsOf: try await FixtureCache.shared.files("mkv-av1-opus")[0]).write(to: matroska)
+        let jp2 = dir.appendingPathComponent("image.mp4")
+        try (Data([0, 0, 0, 12]) + Data("ftypjp2 ".utf8) + Data(repeating: 0, count: 64)).write(to: jp2)
+        #expect(Demuxer.isPlainISOBMFF(mp4[0].path) && !Demuxer.isPlainISOBMFF(jp2.path) && !Demuxer.isPlainISOBMFF(matroska.path))
+        for file in [cut, garbled, matroska, jp2, mp4[2]] {
+            var reference: ProbeReference?
+            _ = try MediaProbe.probe(mp4[0], reference: &reference)
+            let inSeries = Result { () throws(StitchError) in try MediaProbe.probe(file, reference: &reference) }
+            let alone = Result { () throws(StitchError) in try MediaProbe.probe(file) }
+            switch (inSeries, alone) {
+            case (.success(let a), .success(let b)): #expect(a == b, "\(file.lastPathComponent)")
+            case (.failure(let a), .failure(let b)): #expect("\(a)" == "\(b)", "\(file.lastPathComponent)")
+            default: Issue.record("\(file.lastPathComponent): in series \(inSeries), alone \(alone)")
+            }
+        }
+    }
+
     @Test("an input whose header differs from the reference is decoded, so its own parameters are reported")
     func differingHeaderIsDecoded() async throws {
         let good = try await FixtureCache.shared.files("mp4-h264-aac")

@@ -1,6 +1,7 @@
 import CFFmpeg
 import CHeliosShims
 import Glibc
+import Synchronization
 
 /// Stops a blocking libavformat call when the work is cancelled: the `CancellationFlag` passed as `opaque`
 /// when there is one (work running on its own thread), else the calling task's cancellation (libavformat calls
@@ -35,8 +36,10 @@ package final class Demuxer {
     /// `noParse` hands out packets exactly as the container stores them, without libavformat's parsers
     /// (`AVFMT_FLAG_NOPARSE`): for a remux of inputs whose probe showed the parser changes nothing (see
     /// `ProbedStream.parserKeyframes`), it saves the parser's work and its zeroed copy of every packet.
+    /// `format`, the demuxer a probe of this same file chose (`formatName`), opens it with that demuxer without
+    /// probing every demuxer again (which reads and scores the file's start against each of them).
     package init(path: String, findStreamInfo: Bool = true, indexOnly: Bool = false,
-                 cancellation: CancellationFlag? = nil, noParse: Bool = false) throws(FFmpegError) {
+                 cancellation: CancellationFlag? = nil, noParse: Bool = false, format: String? = nil) throws(FFmpegError) {
         self.path = path
         self.cancellation = cancellation
         FFmpegLog.install()
@@ -52,7 +55,7 @@ package final class Demuxer {
         FFmpegLog.watch(ctx)
         var opened: UnsafeMutablePointer<AVFormatContext>? = ctx
         // On failure avformat_open_input frees the context itself (not a custom I/O context: deinit does).
-        let code = avformat_open_input(&opened, path, nil, nil)
+        let code = avformat_open_input(&opened, path, format.flatMap(Self.inputFormat), nil)
         if code < 0 {
             FFmpegLog.unwatch(ctx)
             helios_index_io_close(&indexIO)
@@ -105,6 +108,33 @@ package final class Demuxer {
     }
 
     /// Whether the file starts with an ISO BMFF box (ftyp, moov, mdat, free, skip, wide).
+    /// The demuxer named `name` (a `formatName`: its first short name is the demuxer's), looked up once per name.
+    static func inputFormat(_ name: String) -> UnsafePointer<AVInputFormat>? {
+        let short = String(name.prefix { $0 != "," })
+        return knownFormats.withLock { known in
+            if let found = known[short] { return found.pointer }
+            let found = av_find_input_format(short)
+            known[short] = FormatPointer(pointer: found)
+            return found
+        }
+    }
+
+    /// A demuxer description: static, immutable data of libavformat.
+    private struct FormatPointer: @unchecked Sendable { let pointer: UnsafePointer<AVInputFormat>? }
+    private static let knownFormats = Mutex<[String: FormatPointer]>([:])
+
+    /// Whether the file starts as an MP4/MOV file that libavformat's probe gives to its MOV demuxer with the
+    /// highest score: an `ftyp` box of a brand other than JPEG 2000's, or a `moov` or `mdat` box.
+    static func isPlainISOBMFF(_ path: String) -> Bool {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        var header = [UInt8](repeating: 0, count: 12)
+        guard pread(fd, &header, 12, 0) == 12 else { return false }
+        let type = String(decoding: header[4..<8], as: UTF8.self), brand = String(decoding: header[8..<12], as: UTF8.self)
+        return type == "moov" || type == "mdat" || (type == "ftyp" && brand != "jp2 " && brand != "jpx ")
+    }
+
     static func looksLikeISOBMFF(_ path: String) -> Bool {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { return false }

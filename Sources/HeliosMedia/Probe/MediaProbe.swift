@@ -53,7 +53,12 @@ public enum MediaProbe {
         let path = url.path
         let size = try fileSize(path)
         do {
-            let demuxer = try Demuxer(path: path, findStreamInfo: false, indexOnly: mode == .index, cancellation: cancellation)
+            // A later input of an MP4/MOV series opens with the reference's demuxer, the one probing picks for any
+            // plain ISO BMFF file, without scoring the file against every demuxer; should that fail, it is probed as
+            // usual (and fails, if it does, as it always did).
+            let hinted = reference.map(\.formatName).flatMap { $0.hasPrefix("mov,") && Demuxer.isPlainISOBMFF(path) ? $0 : nil }
+            let demuxer = try hinted.flatMap { try? Demuxer(path: path, findStreamInfo: false, indexOnly: mode == .index, cancellation: cancellation, format: $0) }
+                ?? Demuxer(path: path, findStreamInfo: false, indexOnly: mode == .index, cancellation: cancellation)
             let header = (0..<demuxer.streamCount).map { CodecSignature(demuxer.stream($0).pointee.codecpar) }
             let signatures: [CodecSignature]
             if let reference, header == reference.header,

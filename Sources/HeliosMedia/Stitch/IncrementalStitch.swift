@@ -335,8 +335,13 @@ public final class IncrementalStitch {
     public func finish() throws(StitchError) -> StitchReport {
         if committed == nil { try commit() }
         defer { discard() }
-        guard var (inputs, plan, issues, written, formatName) = committed else { throw .usage("the stitch into \(outputPath) is already finished or discarded") }
+        guard var done = committed else { throw .usage("the stitch into \(outputPath) is already finished or discarded") }
         committed = nil
+        // Moved out, so that the probes below are uniquely held and each is freed as its summary is made.
+        var inputs: [ProbedInput] = [], plan = StitchPlan.empty
+        swap(&inputs, &done.inputs)
+        swap(&plan, &done.plan)
+        let (issues, written, formatName) = (done.issues, done.written, done.formatName)
         var boundaries = plan.boundaries
         let output = written.map {
             stitcher.outputSummary($0, inputs: inputs, plan: plan, path: outputPath, formatName: formatName,

@@ -102,7 +102,7 @@ final class RemuxSession {
         let demuxer: Demuxer
         if i == 0, let first { demuxer = first } else {
             demuxer = try Demuxer(path: input.path, findStreamInfo: false, cancellation: r.cancellation,
-                                  noParse: !r.parsesEveryInput && input.remuxesWithoutParser)
+                                  noParse: !r.parsesEveryInput && input.remuxesWithoutParser, format: input.formatName)
         }
         first = nil
         guard demuxer.streamCount == input.streams.count else {
