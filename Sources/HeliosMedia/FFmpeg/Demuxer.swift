@@ -126,21 +126,22 @@ package final class Demuxer {
     /// Whether the file starts as an MP4/MOV file that libavformat's probe gives to its MOV demuxer with the
     /// highest score: an `ftyp` box of a brand other than JPEG 2000's, or a `moov` or `mdat` box.
     static func isPlainISOBMFF(_ path: String) -> Bool {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return false }
-        defer { close(fd) }
-        var header = [UInt8](repeating: 0, count: 12)
-        guard pread(fd, &header, 12, 0) == 12 else { return false }
+        guard let header = fileStart(path, bytes: 12) else { return false }
         let type = String(decoding: header[4..<8], as: UTF8.self), brand = String(decoding: header[8..<12], as: UTF8.self)
         return type == "moov" || type == "mdat" || (type == "ftyp" && brand != "jp2 " && brand != "jpx ")
     }
 
-    static func looksLikeISOBMFF(_ path: String) -> Bool {
+    /// The first `bytes` bytes of the file, or nil if it cannot be read or is shorter.
+    private static func fileStart(_ path: String, bytes: Int) -> [UInt8]? {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return false }
+        guard fd >= 0 else { return nil }
         defer { close(fd) }
-        var header = [UInt8](repeating: 0, count: 8)
-        guard pread(fd, &header, 8, 0) == 8 else { return false }
+        var header = [UInt8](repeating: 0, count: bytes)
+        return pread(fd, &header, bytes, 0) == bytes ? header : nil
+    }
+
+    static func looksLikeISOBMFF(_ path: String) -> Bool {
+        guard let header = fileStart(path, bytes: 8) else { return false }
         let type = String(decoding: header[4..<8], as: UTF8.self)
         return ["ftyp", "moov", "mdat", "free", "skip", "wide"].contains(type)
     }
