@@ -180,7 +180,7 @@ public final class IncrementalStitch {
         // Each probe frees libavformat's contexts and buffers between results that live on; glibc keeps the freed
         // pages, which grows peak RSS by megabytes per thousand inputs. Hand them back every 256 inputs, but not at
         // the last one expected: its step is the merge tail a job waits for, and the trim walks the whole heap
-        // (about 1 ms at 768 inputs); `commit()` lets go of the probes right after.
+        // (about 1 ms at 768 inputs); `finish()` lets go of the probes once the output is durable.
         if inputCount % 256 == 0, inputCount != expectedInputs { helios_release_free_memory() }
         if target == nil {
             let detected = try OutputCapabilities.detect(outputPath: outputPath, format: stitcher.options.format, first: probed[0])
