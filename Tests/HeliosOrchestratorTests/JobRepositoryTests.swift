@@ -29,6 +29,19 @@ struct JobRepositoryTests {
         return s
     }
 
+    /// A store of `kind` in a new directory (the caller cleans it up) holding job `id`, running under lease "mine"
+    /// since t0 until t0 + `lease` seconds, with chunk c1's completion recorded apart from the status.
+    func runningWithOneCompletion(_ id: String, kind: StoreKind, lease: TimeInterval)
+        async throws -> (dir: TempDir, repo: any JobRepository, t0: Date, status: JobStatus) {
+        let dir = try TempDir()
+        let repo = try kind.make(dir)
+        let t0 = Date(timeIntervalSince1970: 1_700_000_000)
+        let s = running(id, chunks: 3, since: t0, expiresAt: t0 + lease)
+        try await repo.insert(s)
+        try await repo.appendChunkCompletion(ChunkOutcome(chunkId: "c1", durationMs: 5, attempts: 1), jobId: id)
+        return (dir, repo, t0, s)
+    }
+
     @Test(arguments: StoreKind.allCases)
     func insertLoadSaveListDelete(kind: StoreKind) async throws {
         let dir = try TempDir()
@@ -176,13 +189,8 @@ struct JobRepositoryTests {
     @Test("changeState moves a job to stitching under its lease, keeps the completions recorded, refuses another token; the next modify starts from it",
           arguments: StoreKind.allCases)
     func stateChangesApartFromTheStatus(kind: StoreKind) async throws {
-        let dir = try TempDir()
+        let (dir, repo, t0, _) = try await runningWithOneCompletion("st", kind: kind, lease: 3600)
         defer { dir.cleanup() }
-        let repo = try kind.make(dir)
-        let t0 = Date(timeIntervalSince1970: 1_700_000_000)
-        let s = running("st", chunks: 3, since: t0, expiresAt: t0 + 3600)
-        try await repo.insert(s)
-        try await repo.appendChunkCompletion(ChunkOutcome(chunkId: "c1", durationMs: 5, attempts: 1), jobId: "st")
         @Sendable func stitch(_ token: String) -> @Sendable (JobState, String?) throws -> JobState {
             { state, holder in
                 guard let next = JobLifecycle.stitched(state: state, holder: holder, token: token) else { throw OrchestratorError.leaseLost(id: "st") }
@@ -216,13 +224,8 @@ struct JobRepositoryTests {
     @Test("renewLease renews the holder's lease from the stored state and lease, refuses without writing, and the next modify starts from it",
           arguments: StoreKind.allCases)
     func leaseRenewedApartFromTheStatus(kind: StoreKind) async throws {
-        let dir = try TempDir()
+        let (dir, repo, t0, _) = try await runningWithOneCompletion("hb", kind: kind, lease: 30)
         defer { dir.cleanup() }
-        let repo = try kind.make(dir)
-        let t0 = Date(timeIntervalSince1970: 1_700_000_000)
-        let s = running("hb", chunks: 3, since: t0, expiresAt: t0 + 30)
-        try await repo.insert(s)
-        try await repo.appendChunkCompletion(ChunkOutcome(chunkId: "c1", durationMs: 5, attempts: 1), jobId: "hb")
         @Sendable func renew(_ token: String, at: Date) -> @Sendable (JobState, JobLease?) throws -> JobLease? {
             { state, lease in
                 guard state == .running, var lease, lease.token == token else { throw OrchestratorError.leaseLost(id: "hb") }
@@ -263,13 +266,8 @@ struct JobRepositoryTests {
     @Test("replace stores a status built from the stored state and lease over the whole record (completions recorded apart included); a refusal writes nothing",
           arguments: StoreKind.allCases)
     func replaceFromStateAndLease(kind: StoreKind) async throws {
-        let dir = try TempDir()
+        let (dir, repo, t0, s) = try await runningWithOneCompletion("rp", kind: kind, lease: 30)
         defer { dir.cleanup() }
-        let repo = try kind.make(dir)
-        let t0 = Date(timeIntervalSince1970: 1_700_000_000)
-        let s = running("rp", chunks: 3, since: t0, expiresAt: t0 + 30)
-        try await repo.insert(s)
-        try await repo.appendChunkCompletion(ChunkOutcome(chunkId: "c1", durationMs: 5, attempts: 1), jobId: "rp")
         try await repo.changeState("rp", at: t0 + 5) { state, holder in
             guard let next = JobLifecycle.stitched(state: state, holder: holder, token: "mine") else { throw OrchestratorError.leaseLost(id: "rp") }
             return next
