@@ -108,6 +108,7 @@ public struct LeadingStretchNormalizer: Sendable {
             changedFrom = old.indices.first { old[$0] != normalized[$0] }
             frame = majority
         }
+        normalized.reserveForBatch(upTo: inputs.count)
         while normalized.count < inputs.count { normalized.append(normalizedInput(normalized.count)) }
         return (normalized, changedFrom)
     }

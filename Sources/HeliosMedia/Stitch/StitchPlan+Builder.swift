@@ -185,6 +185,8 @@ extension StitchPlan {
             // The master timeline depends on no later input: extend it. When the time base cannot hold a frame
             // duration (1/30 s in Matroska's milliseconds), every chunk's duration is rounded, and summing them would
             // drift: count frames instead and round each start once.
+            timeline.starts.reserveForBatch(upTo: inputs.count)
+            timeline.framesBeforeInput.reserveForBatch(upTo: inputs.count)
             while timeline.starts.count < inputs.count {
                 let master = inputs[timeline.starts.count].streams[masterIndex]
                 timeline.framesBeforeInput.append(timeline.framesBefore)
@@ -201,6 +203,11 @@ extension StitchPlan {
                 lanes[s].trimmed = trimmedAudio(context, stream: s)
             }
             // Every input but the newest is placed for good once the input after it is known.
+            placements.reserveForBatch(upTo: inputs.count)
+            for s in lanes.indices {
+                lanes[s].boundaries.reserveForBatch(upTo: inputs.count - 1)
+                if first.streams[s].signature.kind == .audio { lanes[s].drifts.reserveForBatch(upTo: inputs.count) }
+            }
             while placements.count < inputs.count - 1 {
                 let i = placements.count
                 placements.append(lanes.indices.map { place(i, stream: $0, context, timelineEnd: timelineEnd) })
