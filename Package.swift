@@ -1,6 +1,15 @@
 // swift-tools-version: 6.1
 import PackageDescription
 
+// helios-stitch's release build carries the Swift runtime and FoundationEssentials inside it instead of loading the
+// shared libraries: a stitch of 10,000 inputs peaks 3.3 MB lower and `--version` starts in 33 ms instead of 39. lld
+// links it (gold warns about glibc's mktemp, which FoundationEssentials references). Debug builds, which the tests
+// link many times, stay dynamic, and so does `helios`: Foundation with ICU linked in raised a job's peak by 3 MB.
+let staticSwiftRuntime: [LinkerSetting] = [
+    .unsafeFlags(["-static-stdlib", "-l_FoundationCShims", "-l_FoundationCollections", "-use-ld=lld"],
+                 .when(platforms: [.linux], configuration: .release)),
+]
+
 let package = Package(
     name: "Helios",
     platforms: [.macOS(.v15)],
@@ -114,7 +123,8 @@ let package = Package(
                 "HeliosMedia",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
-            ]
+            ],
+            linkerSettings: staticSwiftRuntime
         ),
         .executableTarget(
             name: "helios",
