@@ -376,6 +376,28 @@ struct JobRepositoryTests {
         #expect(try await repo.report(for: "rep") == nil)
     }
 
+    @Test("reports and status bodies larger than a write slice (64 KiB) read back byte for byte, longer or shorter than before",
+          arguments: StoreKind.allCases)
+    func largeValuesReadBackExactly(kind: StoreKind) async throws {
+        let dir = try TempDir()
+        defer { dir.cleanup() }
+        let repo = try kind.make(dir)
+        let t0 = Date(timeIntervalSince1970: 1_700_000_000)
+        let big = running("big", chunks: 3_000, since: t0, expiresAt: t0 + 30)
+        try await repo.insert(big)
+        #expect(try await kind.make(dir).load("big") == big)
+        // Bytes that differ from slice to slice, so a slice written at the wrong offset shows.
+        let long = Data((0..<(3 << 16) + 12_345).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ $0 >> 16) })
+        try await repo.saveReport(long, for: "big")
+        #expect(try await kind.make(dir).report(for: "big") == long)
+        let short = Data(long.prefix(70_000).reversed())
+        try await repo.saveReport(short, for: "big")
+        #expect(try await kind.make(dir).report(for: "big") == short)
+        try await repo.changeState("big", at: t0 + 1) { _, _ in .stitching }
+        let stitching = try await kind.make(dir).load("big")
+        #expect(stitching.state == .stitching && stitching.metrics == big.metrics && stitching.spec == big.spec)
+    }
+
     @Test("SQLite records a state change in its columns: the status body is not rewritten")
     func sqliteStateChangeLeavesTheBody() async throws {
         try #require(FileManager.default.isExecutableFile(atPath: "/usr/bin/sqlite3"), "sqlite3 (make deps installs it) reads the row")
