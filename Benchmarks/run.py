@@ -4,6 +4,7 @@
 Durability is compared like for like: helios's default (fsync before rename) against `cat` + `sync FILE` and ffmpeg
 + `sync FILE`; `helios-stitch --no-sync` against plain `cat` and plain ffmpeg. `--faststart` against the same stitch
 without it. A scale section stitches 100, 1,000 and 10,000 one-frame chunks (`--list`): wall time per input, peak RSS.
+A start-up section times `helios-stitch --version` against a C program that only links libavformat (`--startup N`).
 
 Also what `--audio exact` costs: helios-stitch re-encoding the audio against ffmpeg's concat re-encoding the same
 audio (video copied, AAC at the chunks' 128 kb/s), as seconds of audio per second of wall time and per second of
@@ -105,6 +106,7 @@ def main():
     ap.add_argument("--workloads", default=None, help="comma-separated workload names (default: all; 'none' for none)")
     ap.add_argument("--audio", action=argparse.BooleanOptionalAction, default=True, help="also time --audio exact")
     ap.add_argument("--scale", default=",".join(map(str, SCALE)), help="one-frame input counts for the scale section ('' skips it)")
+    ap.add_argument("--startup", type=int, default=41, help="runs of `--version` against a C program linking libavformat (0 skips)")
     args = ap.parse_args()
     chosen = [w for w in WORKLOADS if args.workloads is None or w[0] in args.workloads.split(",")]
     binary = args.bin or os.path.join(subprocess.check_output(["swift", "build", "-c", "release", "--show-bin-path"], cwd=ROOT, text=True).strip(), "helios-stitch")
@@ -195,6 +197,8 @@ def main():
             print(f"| {name} | {seconds} | {tool} | {m:.3f} | {rate:.1f} | {f'{extra:.1f}' if extra else ''} | {f'{coding:.1f}' if coding else ''} |")
     if args.scale:
         scale(binary, out, [int(n) for n in args.scale.split(",")], max(3, args.reps // 2))
+    if args.startup:
+        startup(binary, args.startup)
 
 # Each helios row's peers doing the same work: (its floor, its ffmpeg counterpart).
 PEERS = {
@@ -203,6 +207,39 @@ PEERS = {
     "helios-stitch --faststart": ("cat + sync FILE (durable floor)", "ffmpeg concat +faststart + sync FILE"),
     "helios-stitch --no-sync": ("cat (byte-copy floor)", "ffmpeg concat"),
 }
+
+STARTUP_C = r"""
+#include <stdio.h>
+#include <libavformat/avformat.h>
+int main(void) {
+    unsigned v = avformat_version();
+    printf("libavformat %u.%u.%u\n", v >> 16, (v >> 8) & 255, v & 255);
+    return 0;
+}
+"""
+
+def startup(binary, runs):
+    """`helios-stitch --version` against a C program that only links Debian's libavformat and prints its version:
+    what start-up costs beyond loading FFmpeg is ours. Interleaved; median wall time and peak RSS."""
+    os.makedirs(WORK, exist_ok=True)
+    source, program = os.path.join(WORK, "startup.c"), os.path.join(WORK, "startup-c")
+    with open(source, "w") as f:
+        f.write(STARTUP_C)
+    flags = subprocess.check_output(["pkg-config", "--cflags", "--libs", "libavformat"], text=True).split()
+    subprocess.run(["cc", "-O2", source, "-o", program, *flags], check=True)
+    tools = {"helios-stitch --version": [binary, "--version"], "C program linking libavformat": [program]}
+    samples = {k: [] for k in tools}
+    for _ in range(runs):
+        for k, cmd in tools.items():
+            samples[k].append(timed(cmd))
+    med = {k: statistics.median(w for w, _ in v) for k, v in samples.items()}
+    c = med["C program linking libavformat"]
+    print()
+    print("| start-up | median ms | peak RSS MB | ratio to the C program |")
+    print("|---|---|---|---|")
+    for k in tools:
+        print(f"| {k} | {med[k] * 1000:.1f} | {max(r for _, r in samples[k]) / 1024:.0f} | {med[k] / c:.2f} |")
+    print(f"\nOurs beyond loading FFmpeg: {(med['helios-stitch --version'] - c) * 1000:.1f} ms ({runs} runs each, interleaved).")
 
 def scale(binary, out, counts, reps):
     """One-frame inputs through --list: wall time per input and peak RSS, interleaved over the counts."""
