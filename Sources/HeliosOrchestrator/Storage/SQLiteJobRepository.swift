@@ -76,8 +76,7 @@ public struct SQLiteJobRepository: JobRepository {
             }
             try db.execute(sql: "INSERT INTO job (id, state, createdAt, leaseToken) VALUES (?, ?, ?, ?)",
                            arguments: [status.id, status.state.rawValue, status.createdAt.timeIntervalSince1970, status.lease?.token])
-            try db.writeBlob(body, sql: "INSERT OR REPLACE INTO job_body (id, body) VALUES (?, zeroblob(?))", arguments: [status.id],
-                             table: "job_body", keyColumn: "id", key: status.id)
+            try db.writeBody(body, table: "job_body", keyColumn: "id", key: status.id)
         }
     }
 
@@ -89,8 +88,7 @@ public struct SQLiteJobRepository: JobRepository {
                 INSERT INTO job (id, state, createdAt, leaseToken) VALUES (?, ?, ?, ?)
                 ON CONFLICT(id) DO UPDATE SET state = excluded.state, leaseToken = excluded.leaseToken, stateAt = NULL, lease = NULL
                 """, arguments: [status.id, status.state.rawValue, status.createdAt.timeIntervalSince1970, status.lease?.token])
-            try db.writeBlob(body, sql: "INSERT OR REPLACE INTO job_body (id, body) VALUES (?, zeroblob(?))", arguments: [status.id],
-                             table: "job_body", keyColumn: "id", key: status.id)
+            try db.writeBody(body, table: "job_body", keyColumn: "id", key: status.id)
             try db.execute(sql: "DELETE FROM chunk_done WHERE jobId = ?", arguments: [status.id])
         }
     }
@@ -169,8 +167,7 @@ public struct SQLiteJobRepository: JobRepository {
         try db.execute(sql: "UPDATE job SET state = ?, leaseToken = ?, stateAt = NULL, lease = NULL WHERE id = ? AND leaseToken IS ?",
                        arguments: [status.state.rawValue, status.lease?.token, id, previousToken])
         guard db.changesCount == 1 else { throw OrchestratorError.storage(reason: "\(path): job \(id) changed during an atomic update") }
-        try db.writeBlob(body, sql: "UPDATE job_body SET body = zeroblob(?2) WHERE id = ?1", arguments: [id],
-                         table: "job_body", keyColumn: "id", key: id)
+        try db.writeBody(body, table: "job_body", keyColumn: "id", key: id)
         try db.execute(sql: "DELETE FROM chunk_done WHERE jobId = ?", arguments: [id])
     }
 
@@ -228,8 +225,7 @@ public struct SQLiteJobRepository: JobRepository {
     public func saveReport(_ report: Data, for id: String) async throws {
         try checkID(id)
         try await write { db in
-            try db.writeBlob(report, sql: "INSERT OR REPLACE INTO report (jobId, body) VALUES (?, zeroblob(?))", arguments: [id],
-                             table: "report", keyColumn: "jobId", key: id)
+            try db.writeBody(report, table: "report", keyColumn: "jobId", key: id)
         }
     }
 
