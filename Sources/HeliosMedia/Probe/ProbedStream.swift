@@ -18,7 +18,7 @@ public struct ProbedStream: Codable, Sendable, Hashable {
     @OptionalTicks public var startPts: Int64?
     /// Largest pts + duration (the end of presentation).
     @OptionalTicks public var endPts: Int64?
-    /// Packets flagged to be discarded at the start (AAC priming) and their total duration in ticks.
+    /// Total duration in ticks of the `leadingDiscardPackets`.
     public var leadingDiscardDuration: Int64
     /// Samples the decoder skips at the start (Opus pre-skip, AAC priming), from side data or codec delay.
     public var primingSamples: Int64
@@ -45,6 +45,7 @@ public struct ProbedStream: Codable, Sendable, Hashable {
     @Count32 public var index: Int
     /// Packets read.
     @Count32 public var packetCount: Int
+    /// Packets flagged to be discarded at the start (AAC priming).
     @Count32 public var leadingDiscardPackets: Int
     /// Packets whose duration differs from the typical one by more than one tick (the last packet excluded).
     @Count32 public var irregularDurationCount: Int
