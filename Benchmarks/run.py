@@ -13,6 +13,12 @@ wall time beyond the copy-only stitch.
 Generates three workloads (cached under Benchmarks/.work), then for each runs every tool several times
 (interleaved, warm page cache) and prints median wall time, the ratio to ffmpeg, and peak RSS from
 /usr/bin/time -v. Usage: python3 Benchmarks/run.py [--reps N] [--bin PATH_TO_helios-stitch] [--workloads NAME,...]
+
+Every run writes a new file: each tool's previous outputs are deleted, and the disk settled with `sync`, before the
+clock starts (`--replace` keeps them). This machine's root file system is mounted with `discard`, so deleting a
+gigabyte is a gigabyte of TRIM: `cat >` pays for it as it opens the old file (O_TRUNC) and overlaps it with the copy,
+while a tool that renames its finished output over the old one pays for it at the end, in full. That is the cost of
+deleting the previous output, not of stitching, and it fell on the tools unequally.
 """
 import argparse, json, os, statistics, subprocess, sys, time
 
@@ -88,8 +94,19 @@ def generate_scale(count):
 def load():
     return " ".join(f"{x:.1f}" for x in os.getloadavg())
 
-def timed(cmd, shell=False):
-    """Wall seconds and peak RSS (KB) of one run, measured by /usr/bin/time -v."""
+def clear(out):
+    """Deletes the outputs of earlier runs (temp files included) and waits for the disk to settle."""
+    for name in os.listdir(out):
+        path = os.path.join(out, name)
+        if os.path.isfile(path):
+            os.remove(path)
+    os.sync()
+
+def timed(cmd, shell=False, out=None):
+    """Wall seconds and peak RSS (KB) of one run, measured by /usr/bin/time -v; with `out`, that directory is
+    cleared first (outside the timing)."""
+    if out:
+        clear(out)
     full = ["/usr/bin/time", "-v"] + (["/bin/sh", "-c", cmd] if shell else cmd)
     t0 = time.perf_counter()
     r = subprocess.run(full, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
@@ -107,6 +124,7 @@ def main():
     ap.add_argument("--audio", action=argparse.BooleanOptionalAction, default=True, help="also time --audio exact")
     ap.add_argument("--scale", default=",".join(map(str, SCALE)), help="one-frame input counts for the scale section ('' skips it)")
     ap.add_argument("--startup", type=int, default=41, help="runs of `--version` against a C program linking libavformat (0 skips)")
+    ap.add_argument("--replace", action="store_true", help="write over the previous runs' outputs instead of into an empty directory")
     args = ap.parse_args()
     chosen = [w for w in WORKLOADS if args.workloads is None or w[0] in args.workloads.split(",")]
     binary = args.bin or os.path.join(subprocess.check_output(["swift", "build", "-c", "release", "--show-bin-path"], cwd=ROOT, text=True).strip(), "helios-stitch")
@@ -152,7 +170,7 @@ def main():
             # runs in the slot after the same neighbour (on one machine the slot after `cat + sync` ran 2x slower for
             # whichever tool held it, as the disk settled the previous gigabyte).
             for k, cmd in order[rep % len(order):] + order[:rep % len(order)]:
-                samples[k].append(timed(cmd, shell=isinstance(cmd, str)))
+                samples[k].append(timed(cmd, shell=isinstance(cmd, str), out=None if args.replace else out))
         loads.append((name, load_before, load()))
         med = {k: statistics.median(w for w, _ in v) for k, v in samples.items()}
         if args.audio and name in AUDIO_WORKLOADS:
@@ -196,7 +214,7 @@ def main():
         for name, seconds, tool, m, rate, extra, coding in audio_rows:
             print(f"| {name} | {seconds} | {tool} | {m:.3f} | {rate:.1f} | {f'{extra:.1f}' if extra else ''} | {f'{coding:.1f}' if coding else ''} |")
     if args.scale:
-        scale(binary, out, [int(n) for n in args.scale.split(",")], max(3, args.reps // 2))
+        scale(binary, out, [int(n) for n in args.scale.split(",")], max(3, args.reps // 2), args.replace)
     if args.startup:
         startup(binary, args.startup)
 
@@ -241,14 +259,14 @@ def startup(binary, runs):
         print(f"| {k} | {med[k] * 1000:.1f} | {max(r for _, r in samples[k]) / 1024:.0f} | {med[k] / c:.2f} |")
     print(f"\nOurs beyond loading FFmpeg: {(med['helios-stitch --version'] - c) * 1000:.1f} ms ({runs} runs each, interleaved).")
 
-def scale(binary, out, counts, reps):
+def scale(binary, out, counts, reps, replace=False):
     """One-frame inputs through --list: wall time per input and peak RSS, interleaved over the counts."""
     lists = {n: generate_scale(n) for n in counts}
     samples = {n: [] for n in counts}
     load_before = load()
     for _ in range(reps):
         for n in counts:
-            samples[n].append(timed([binary, "--list", lists[n], "-o", os.path.join(out, f"scale-{n}.mp4"), "--force", "--quiet"]))
+            samples[n].append(timed([binary, "--list", lists[n], "-o", os.path.join(out, f"scale-{n}.mp4"), "--force", "--quiet"], out=None if replace else out))
     print()
     print("| one-frame inputs | median s | ms per input | peak RSS MB |")
     print("|---|---|---|---|")
