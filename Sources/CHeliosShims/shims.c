@@ -82,6 +82,9 @@ typedef struct {
     int read_capacity;
     int reads_sorted;
     int fragmented; /* a top-level moof: sample tables arrive while reading, after the walk */
+    int64_t *skips; /* pairs [start, end) of samples whose payload is not read (sample mode), sorted once skipping */
+    int skip_count;
+    int skip_capacity;
 } helios_index_io;
 
 static int64_t read_be(const uint8_t *p, int n) {
@@ -235,9 +238,47 @@ static int64_t region_end(const helios_index_io *io, int64_t pos, int64_t *next)
     return -1;
 }
 
+/* The index of the first skipped sample range ending after `at` (skip_count when none does). */
+static int first_skip_after(const helios_index_io *io, int64_t at) {
+    int lo = 0, hi = io->skip_count;
+    while (lo < hi) { int mid = (lo + hi) / 2; if (io->skips[2 * mid + 1] <= at) lo = mid + 1; else hi = mid; }
+    return lo;
+}
+
+/* Sample mode: the registered sample ranges are not read, every other byte is. */
+static int index_io_read_samples(helios_index_io *io, uint8_t *buf, int size) {
+    int done = 0;
+    while (done < size) {
+        int64_t at = io->pos + done, want = size - done;
+        int k = first_skip_after(io, at);
+        if (k < io->skip_count && io->skips[2 * k] <= at) {
+            int64_t n = io->skips[2 * k + 1] - at < want ? io->skips[2 * k + 1] - at : want;
+            io->bytes_skipped += n;
+            done += (int)n;
+            continue;
+        }
+        if (k < io->skip_count && io->skips[2 * k] - at < want) want = io->skips[2 * k] - at;
+        ssize_t got = pread(io->fd, buf + done, (size_t)want, at);
+        if (got < 0) {
+            if (errno == EINTR) continue;
+            if (done) break;
+            return AVERROR(errno);
+        }
+        if (got == 0) break;
+        io->bytes_read += got;
+        done += (int)got;
+    }
+    io->pos += done;
+    return done ? done : AVERROR_EOF;
+}
+
 static int index_io_read(void *opaque, uint8_t *buf, int size) {
     helios_index_io *io = opaque;
     if (io->pos >= io->size) return AVERROR_EOF;
+    if (io->skipping == 2) {
+        if (size > io->size - io->pos) size = (int)(io->size - io->pos);
+        return index_io_read_samples(io, buf, size);
+    }
     if (size > io->size - io->pos) size = (int)(io->size - io->pos);
     int done = 0;
     while (done < size) {
@@ -329,12 +370,63 @@ int64_t helios_index_io_bytes_read(AVIOContext *pb) { return ((helios_index_io *
 
 int helios_index_io_fragmented(AVIOContext *pb) { return ((helios_index_io *)pb->opaque)->fragmented; }
 
+int helios_index_io_skip_samples(AVIOContext *pb, AVStream *st, int head) {
+    helios_index_io *io = pb->opaque;
+    if (io->fragmented) return -1;
+    int entries = avformat_index_get_entries_count(st), added = 0;
+    for (int i = 0; i < entries; i++) {
+        const AVIndexEntry *e = avformat_index_get_entry(st, i);
+        if (!e || e->size <= head || e->pos < 0 || e->pos + e->size > io->size) continue;
+        if (io->skip_count == io->skip_capacity) {
+            int capacity = io->skip_capacity ? io->skip_capacity * 2 : 256;
+            int64_t *grown = av_realloc_array(io->skips, (size_t)capacity * 2, sizeof(int64_t));
+            if (!grown) return -1;
+            io->skips = grown;
+            io->skip_capacity = capacity;
+        }
+        io->skips[2 * io->skip_count] = e->pos + head;
+        io->skips[2 * io->skip_count + 1] = e->pos + e->size;
+        io->skip_count++;
+        added++;
+    }
+    return added;
+}
+
+void helios_index_io_begin_sample_skipping(AVIOContext *pb) {
+    helios_index_io *io = pb->opaque;
+    qsort(io->skips, (size_t)io->skip_count, 2 * sizeof(int64_t), compare_ranges);
+    /* Overlapping ranges (samples sharing bytes: a damaged index) merge into one. */
+    int merged = 0;
+    for (int i = 0; i < io->skip_count; i++) {
+        if (merged > 0 && io->skips[2 * i] <= io->skips[2 * merged - 1]) {
+            if (io->skips[2 * i + 1] > io->skips[2 * merged - 1]) io->skips[2 * merged - 1] = io->skips[2 * i + 1];
+        } else {
+            io->skips[2 * merged] = io->skips[2 * i];
+            io->skips[2 * merged + 1] = io->skips[2 * i + 1];
+            merged++;
+        }
+    }
+    io->skip_count = merged;
+    io->skipping = 2;
+    io->bytes_read = 0;
+}
+
+int helios_index_io_overlaps_skipped(AVIOContext *pb, int64_t pos, int64_t size) {
+    helios_index_io *io = pb->opaque;
+    if (io->skipping != 2 || pos < 0 || size <= 0) return 0;
+    int k = first_skip_after(io, pos);
+    return k < io->skip_count && io->skips[2 * k] < pos + size;
+}
+
+int helios_index_io_fd(AVIOContext *pb) { return ((helios_index_io *)pb->opaque)->fd; }
+
 void helios_index_io_close(AVIOContext **pb) {
     if (!pb || !*pb) return;
     helios_index_io *io = (*pb)->opaque;
     close(io->fd);
     av_free(io->regions);
     av_free(io->reads);
+    av_free(io->skips);
     av_free(io);
     av_freep(&(*pb)->buffer);
     avio_context_free(pb);

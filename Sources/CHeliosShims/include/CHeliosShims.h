@@ -9,6 +9,7 @@ static inline int helios_averror(int e) { return AVERROR(e); }
 static inline int helios_averror_eof(void) { return AVERROR_EOF; }
 static inline int helios_averror_invaliddata(void) { return AVERROR_INVALIDDATA; }
 static inline int helios_averror_exit(void) { return AVERROR_EXIT; }
+static inline int helios_averror_bug(void) { return AVERROR_BUG; }
 static inline int helios_averror_eagain(void) { return AVERROR(EAGAIN); }
 static inline int64_t helios_nopts_value(void) { return AV_NOPTS_VALUE; }
 static inline AVRational helios_time_base_q(void) { return AV_TIME_BASE_Q; }
@@ -64,5 +65,47 @@ int64_t helios_index_io_bytes_read(AVIOContext *pb);
 int helios_index_io_fragmented(AVIOContext *pb);
 /// Frees the context, its buffer and descriptor, and sets *pb to NULL.
 void helios_index_io_close(AVIOContext **pb);
+
+/// Sample mode, for a remux that copies payloads file to file: marks the samples of `st` (its index entries) to be
+/// left unread but for their first `head` bytes. Returns how many, or -1 (a fragmented file: its samples are not all
+/// known at open). Then `helios_index_io_begin_sample_skipping` makes every read skip exactly those ranges and read every
+/// other byte (boxes, sample tables, the other streams' samples).
+int helios_index_io_skip_samples(AVIOContext *pb, AVStream *st, int head);
+void helios_index_io_begin_sample_skipping(AVIOContext *pb);
+/// 1 when the byte range [pos, pos + size) overlaps a sample left unread (in sample mode).
+int helios_index_io_overlaps_skipped(AVIOContext *pb, int64_t pos, int64_t size);
+/// The descriptor the context reads (owned by it).
+int helios_index_io_fd(AVIOContext *pb);
+
+/// Why a copying output context failed (`helios_copy_io_failure`).
+enum {
+    /// A registered payload reached the file other than whole and in order (the muxer changed or dropped it).
+    HELIOS_COPY_IO_NOT_VERBATIM = 1,
+    /// A payload's source file ended before the payload did (it shrank since it was probed).
+    HELIOS_COPY_IO_SOURCE_SHORT = 2,
+};
+
+/// Opens `path` for writing (created or truncated) through an AVIOContext that writes each payload registered with
+/// `helios_copy_io_register` by copying its bytes from their source file inside the kernel (copy_file_range, or pread
+/// and pwrite where the files do not allow it), and every other byte as given. Seekable. Payloads must reach the
+/// context by `avio_write` of the registered address (the mov muxer's way with H.264/HEVC in length-prefixed form);
+/// anything else fails the write with AVERROR_BUG. NULL (errno set) when the file cannot be opened.
+AVIOContext *helios_copy_io_open(const char *path);
+/// Adds a source file, open as `fd` (duplicated: the caller keeps and closes its own), for payloads registered
+/// later. Returns its number, or a negative AVERROR. `helios_copy_io_release_source` says no more payloads will come
+/// from it: it is closed once those registered are written (the muxer may hold packets back to interleave them).
+int helios_copy_io_add_source(AVIOContext *pb, int fd);
+void helios_copy_io_release_source(AVIOContext *pb, int file);
+/// Registers the `size` bytes at `data` (a packet about to be muxed) as the bytes at `pos` in source `file`.
+int helios_copy_io_register(AVIOContext *pb, const uint8_t *data, int size, int file, int64_t pos);
+/// Registered bytes not written yet (0 once every payload reached the file), and bytes copied file to file.
+int64_t helios_copy_io_unwritten(AVIOContext *pb);
+int64_t helios_copy_io_copied(AVIOContext *pb);
+/// 0, or the `HELIOS_COPY_IO_*` reason a write failed.
+int helios_copy_io_failure(AVIOContext *pb);
+/// Writes out every byte and copy held back; 0 or the first write error (then see `helios_copy_io_failure`).
+int helios_copy_io_flush(AVIOContext *pb);
+/// Flushes, closes the file and frees the context; sets *pb to NULL. Returns 0 or the first write error.
+int helios_copy_io_close(AVIOContext **pb);
 
 #endif

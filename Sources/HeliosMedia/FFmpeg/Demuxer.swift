@@ -95,6 +95,29 @@ package final class Demuxer {
         return true
     }
 
+    /// From now on, the samples of the given streams are not read, but for their first `head` bytes: their packets
+    /// keep size, timestamps, flags and position (`pos`), but the rest of their payload bytes are left unset, for a
+    /// muxer that copies them from the file (`Muxer.write(_:payloadFrom:at:)`). Every other byte is read as usual.
+    /// False (nothing changes) unless the file was opened `indexOnly` as a plain MP4/MOV file whose samples are all
+    /// in its index at open (not fragmented).
+    package func skipSamples(_ streams: [(stream: Int, head: Int)]) -> Bool {
+        guard let indexIO, formatName.hasPrefix("mov,"), helios_index_io_fragmented(indexIO) == 0 else { return false }
+        for (index, head) in streams where helios_index_io_skip_samples(indexIO, stream(index), Int32(clamping: head)) < 0 {
+            return false
+        }
+        helios_index_io_begin_sample_skipping(indexIO)
+        return true
+    }
+
+    /// Whether the bytes [pos, pos + size) of the file overlap a sample left unread by `skipSamples`.
+    package func overlapsSkippedSample(pos: Int64, size: Int) -> Bool {
+        guard let indexIO else { return false }
+        return helios_index_io_overlaps_skipped(indexIO, pos, Int64(size)) != 0
+    }
+
+    /// The descriptor the index-only I/O context reads the file with (nil when the file was opened as usual).
+    package var indexedFileDescriptor: Int32? { indexIO.map { helios_index_io_fd($0) } }
+
     /// Bytes read from the disk through the index-only I/O context since `skipMediaData()` (nil when the file was
     /// opened as usual).
     package var bytesReadFromDisk: Int64? { indexIO.map { helios_index_io_bytes_read($0) } }

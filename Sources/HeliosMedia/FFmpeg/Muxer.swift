@@ -1,5 +1,8 @@
 import CFFmpeg
 import CHeliosShims
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// An output file written with libavformat. Owns its `AVFormatContext` and I/O context; confined to one task.
 package final class Muxer {
@@ -9,14 +12,19 @@ package final class Muxer {
     private var finished = false
     /// Kept alive as long as the context whose interrupt callback reads it.
     private let cancellation: CancellationFlag?
+    /// Whether the file is written through `helios_copy_io` (payloads copied file to file), not libavformat's own.
+    package let copiesPayloads: Bool
 
     /// Allocates a muxer for `path`; the container comes from `formatName` or, when nil, from the extension.
-    package init(path: String, formatName: String?, cancellation: CancellationFlag? = nil) throws(FFmpegError) {
+    /// `copiesPayloads` writes the file through an I/O context that copies the payloads handed to
+    /// `write(_:payloadFrom:at:)` from their file inside the kernel (ignored for formats that open no file).
+    package init(path: String, formatName: String?, cancellation: CancellationFlag? = nil, copiesPayloads: Bool = false) throws(FFmpegError) {
         self.path = path
         self.cancellation = cancellation
         var ctx: UnsafeMutablePointer<AVFormatContext>?
         try check(avformat_alloc_output_context2(&ctx, nil, formatName, path), "avformat_alloc_output_context2", path: path)
         context = ctx
+        self.copiesPayloads = copiesPayloads && ctx!.pointee.oformat.pointee.flags & AVFMT_NOFILE == 0
         // Same inputs, same bytes: no random segment UIDs (Matroska) or library version strings.
         ctx!.pointee.flags |= AVFMT_FLAG_BITEXACT
         ctx!.pointee.interrupt_callback = .cancellation(cancellation)
@@ -25,7 +33,7 @@ package final class Muxer {
     deinit {
         if let ctx = context {
             if ctx.pointee.oformat.pointee.flags & AVFMT_NOFILE == 0, ctx.pointee.pb != nil {
-                avio_closep(&ctx.pointee.pb)
+                if copiesPayloads { _ = helios_copy_io_close(&ctx.pointee.pb) } else { avio_closep(&ctx.pointee.pb) }
             }
             avformat_free_context(ctx)
         }
@@ -64,10 +72,17 @@ package final class Muxer {
     package func writeHeader(options: [String: String]) throws(FFmpegError) {
         let ctx = formatContext
         if ctx.pointee.oformat.pointee.flags & AVFMT_NOFILE == 0 {
-            var pb: UnsafeMutablePointer<AVIOContext>?
-            var callback = AVIOInterruptCB.cancellation(cancellation)
-            try check(avio_open2(&pb, path, AVIO_FLAG_WRITE, &callback, nil), "avio_open2", path: path)
-            ctx.pointee.pb = pb
+            if copiesPayloads {
+                guard let pb = helios_copy_io_open(path) else {
+                    throw FFmpegError(code: helios_averror(errno), function: "open", path: path)
+                }
+                ctx.pointee.pb = pb
+            } else {
+                var pb: UnsafeMutablePointer<AVIOContext>?
+                var callback = AVIOInterruptCB.cancellation(cancellation)
+                try check(avio_open2(&pb, path, AVIO_FLAG_WRITE, &callback, nil), "avio_open2", path: path)
+                ctx.pointee.pb = pb
+            }
         }
         var dict: OpaquePointer?
         for (key, value) in options { av_dict_set(&dict, key, value, 0) }
@@ -101,7 +116,59 @@ package final class Muxer {
             if p.pointee.pts != AV.noPTS { p.pointee.pts += shift }
             if p.pointee.dts != AV.noPTS { p.pointee.dts += shift }
         }
-        try check(av_interleaved_write_frame(formatContext, p), "av_interleaved_write_frame", path: path)
+        try checkCopy(av_interleaved_write_frame(formatContext, p), "av_interleaved_write_frame")
+    }
+
+    /// A file payloads are copied from (see `write(_:payloadFrom:at:)`), open as `descriptor` (which stays the
+    /// caller's: the muxer keeps a duplicate until the payloads registered from it are written).
+    package func addPayloadSource(_ descriptor: Int32) throws(FFmpegError) -> PayloadSource {
+        precondition(copiesPayloads, "the muxer writes through libavformat's own I/O context")
+        return PayloadSource(number: try check(helios_copy_io_add_source(formatContext.pointee.pb, descriptor), "dup", path: path))
+    }
+
+    /// No more payloads will be registered from `source`.
+    package func releasePayloadSource(_ source: PayloadSource) {
+        guard let pb = formatContext.pointee.pb else { return }
+        helios_copy_io_release_source(pb, source.number)
+    }
+
+    /// A source file of payloads (a number of the copying I/O context).
+    package struct PayloadSource { let number: Int32 }
+
+    /// Writes one packet like `write(_:)`, whose payload the file is to take from the `size` bytes at `position` in
+    /// `source` rather than from the packet (whose bytes may be left unset). Only when `copiesPayloads`, and only for
+    /// a stream the muxer writes as given (see `helios_copy_io_open`).
+    package func write(_ packet: Packet, payloadFrom source: PayloadSource, at position: Int64) throws(FFmpegError) {
+        let p = packet.pointer
+        try checkCopy(helios_copy_io_register(formatContext.pointee.pb, p.pointee.data, p.pointee.size, source.number, position),
+                      "helios_copy_io_register")
+        try write(packet)
+    }
+
+    /// Why the copying I/O context failed, when it did (see `helios_copy_io_failure`).
+    package var copyFailure: Int32 {
+        guard copiesPayloads, let pb = formatContext.pointee.pb else { return 0 }
+        return helios_copy_io_failure(pb)
+    }
+
+    /// Payload bytes copied file to file (0 unless `copiesPayloads`; the whole file's once `finish` returned).
+    package var bytesCopied: Int64 {
+        guard copiesPayloads, let pb = formatContext.pointee.pb else { return copiedAtClose }
+        return helios_copy_io_copied(pb)
+    }
+    private var copiedAtClose: Int64 = 0
+
+    /// `check`, naming what the copying I/O context found when it is the cause.
+    private func checkCopy(_ code: Int32, _ function: String) throws(FFmpegError) {
+        guard code < 0 else { return }
+        switch copyFailure {
+        case Int32(HELIOS_COPY_IO_NOT_VERBATIM):
+            throw FFmpegError(code: code, function: "\(function) (a packet's payload did not reach the file as given: it cannot be copied file to file)", path: path)
+        case Int32(HELIOS_COPY_IO_SOURCE_SHORT):
+            throw FFmpegError(code: code, function: "\(function) (an input ended before a packet's payload did: it changed since it was probed)", path: path)
+        default:
+            throw FFmpegError(code: code, function: function, path: path)
+        }
     }
 
     /// Bytes handed to the file so far (the I/O context's position; 0 before the header).
@@ -120,8 +187,18 @@ package final class Muxer {
     package func finish() throws(FFmpegError) {
         guard headerWritten, !finished else { return }
         finished = true
-        try check(av_write_trailer(formatContext), "av_write_trailer", path: path)
-        if formatContext.pointee.oformat.pointee.flags & AVFMT_NOFILE == 0 {
+        try checkCopy(av_write_trailer(formatContext), "av_write_trailer")
+        if copiesPayloads {
+            try checkCopy(helios_copy_io_flush(formatContext.pointee.pb), "write")
+            // Every payload registered reached the file: none was dropped or held back by the muxer.
+            let unwritten = helios_copy_io_unwritten(formatContext.pointee.pb)
+            copiedAtClose = helios_copy_io_copied(formatContext.pointee.pb)
+            let closed = helios_copy_io_close(&formatContext.pointee.pb)
+            if unwritten != 0 {
+                throw FFmpegError(code: helios_averror_bug(), function: "av_write_trailer (\(unwritten) bytes of packets copied file to file never reached it)", path: path)
+            }
+            try check(closed, "close", path: path)
+        } else if formatContext.pointee.oformat.pointee.flags & AVFMT_NOFILE == 0 {
             try check(avio_closep(&formatContext.pointee.pb), "avio_closep", path: path)
         }
     }

@@ -259,7 +259,8 @@ public final class IncrementalStitch {
         return Remuxer(inputs: inputs, plan: plan, outputPath: outputPath, formatName: target!.formatName,
                        faststart: options.faststart, audio: options.audio, marksAudioPriming: target!.capabilities.marksAudioPriming,
                        sync: options.sync, reservedIndexBytes: reserved, logger: stitcher.logger, progress: stitcher.progress,
-                       cancellation: cancellation, parsesEveryInput: options.parsesEveryInput)
+                       cancellation: cancellation, parsesEveryInput: options.parsesEveryInput,
+                       kernelCopyMinimumInputBytes: options.kernelCopyMinimumInputBytes)
     }
 
     /// Whether the inputs written so far are planned by `plan` as they were written. Without a re-normalization

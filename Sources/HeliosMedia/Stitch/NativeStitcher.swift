@@ -86,6 +86,7 @@ public struct NativeStitcher: VideoStitcher {
         output.audioMode = options.audio
         output.synced = options.sync
         output.faststart = written.faststart
+        output.bytesCopiedInKernel = written.bytesCopiedInKernel > 0 ? written.bytesCopiedInKernel : nil
         if options.audio == .exact {
             output.applyExactAudio(written.exactAudio, inputs: inputs, plan: plan)
             let exact = Set(written.exactAudio.map(\.stream))

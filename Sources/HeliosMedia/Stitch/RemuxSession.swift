@@ -40,7 +40,10 @@ final class RemuxSession {
     init(_ r: Remuxer, temp: String, faststart method: FaststartMethod?) throws {
         self.temp = temp
         self.method = method
-        let muxer = try Muxer(path: temp, formatName: r.formatName, cancellation: r.cancellation)
+        // Payloads are copied file to file into MP4/MOV/M4A (the mov muxer), except under a faststart rewrite (which reads the file back
+        // while it writes, past bytes the copying context may still hold).
+        let copies = r.kernelCopyMinimumInputBytes != nil && ["mp4", "mov", "ipod"].contains(r.formatName) && method != .rewritten
+        let muxer = try Muxer(path: temp, formatName: r.formatName, cancellation: r.cancellation, copiesPayloads: copies)
         self.muxer = muxer
         let first = try Demuxer(path: r.inputs[0].path, findStreamInfo: true, cancellation: r.cancellation)
         self.first = first
@@ -99,12 +102,17 @@ final class RemuxSession {
     func copy(input i: Int, _ r: Remuxer) throws {
         precondition(i == inputsCopied, "inputs are copied in order")
         let input = r.inputs[i]
+        let noParse = !r.parsesEveryInput && input.remuxesWithoutParser
+        let copied = payloadCopies(input, noParse: noParse, r)
         let demuxer: Demuxer
-        if i == 0, let first { demuxer = first } else {
-            demuxer = try Demuxer(path: input.path, findStreamInfo: false, cancellation: r.cancellation,
-                                  noParse: !r.parsesEveryInput && input.remuxesWithoutParser, format: input.formatName)
+        if i == 0, let first, copied.isEmpty { demuxer = first } else {
+            demuxer = try Demuxer(path: input.path, findStreamInfo: false, indexOnly: !copied.isEmpty, cancellation: r.cancellation,
+                                  noParse: noParse, format: input.formatName)
         }
         first = nil
+        // The descriptor of the file whose unread samples the muxer copies (nil: every payload is read).
+        let source = try !copied.isEmpty && demuxer.skipSamples(copied) ? demuxer.indexedFileDescriptor.map(muxer.addPayloadSource) : nil
+        defer { if let source { muxer.releasePayloadSource(source) } }
         guard demuxer.streamCount == input.streams.count else {
             throw StitchError.unreadableInput(path: input.path, reason: "stream count changed since it was probed")
         }
@@ -137,6 +145,7 @@ final class RemuxSession {
             p.pointee.pts = p.pointee.pts == AV.noPTS ? AV.noPTS : Ticks.rescale(p.pointee.pts, from: planTB, to: outTB)
             p.pointee.dts = p.pointee.dts == AV.noPTS ? AV.noPTS : Ticks.rescale(p.pointee.dts, from: planTB, to: outTB)
             p.pointee.duration = Ticks.rescale(p.pointee.duration, from: planTB, to: outTB)
+            let position = p.pointee.pos
             p.pointee.pos = -1
             if let previous = lastDts[s], p.pointee.dts <= previous {
                 throw StitchError.invalidInputs(StitchReport(inputs: [], boundaries: [], issues: [StitchIssue(
@@ -145,7 +154,11 @@ final class RemuxSession {
             }
             lastDts[s] = p.pointee.dts
             written[s] += 1
-            try muxer.write(packet)
+            if let source, demuxer.overlapsSkippedSample(pos: position, size: Int(p.pointee.size)) {
+                try muxer.write(packet, payloadFrom: source, at: position)
+            } else {
+                try muxer.write(packet)
+            }
             writeback.advance(to: muxer.bytesWritten)
         }
         // The same file read twice must give the same packets: anything else lost frames since it was probed.
@@ -164,6 +177,27 @@ final class RemuxSession {
         if totalBytes.inputs != r.inputs.count { totalBytes = (r.inputs.count, r.inputs.reduce(Int64(0)) { $0 + $1.fileSize }) }
         r.progress?(.remuxing(bytesRead: bytesDone, totalBytes: totalBytes.bytes))
         r.logger.trace("copied input \(i + 1) of \(r.inputs.count): \(input.path)")
+    }
+
+    /// The streams of `input` whose payloads the muxer may copy from the file instead of the packets, with the bytes
+    /// at the start of each payload that are read all the same (what the muxer looks at): H.264 and HEVC in
+    /// length-prefixed form (avcC, hvcC), which the mov muxer writes as given, and AAC, whose first two bytes it
+    /// checks for an ADTS header. Only streams copied (not re-encoded) from an MP4/MOV input read without parsers
+    /// (a parser looks at the payload), of at least `kernelCopyMinimumInputBytes`. Empty when the muxer does not copy
+    /// payloads.
+    private func payloadCopies(_ input: ProbedInput, noParse: Bool, _ r: Remuxer) -> [(stream: Int, head: Int)] {
+        guard muxer.copiesPayloads, noParse, input.formatName.hasPrefix("mov,"),
+              input.fileSize >= r.kernelCopyMinimumInputBytes ?? .max else { return [] }
+        let context = muxer.formatContext.pointee
+        return input.streams.indices.compactMap { s in
+            guard tracks[s] == nil, s < Int(context.nb_streams), let par = context.streams[s]?.pointee.codecpar?.pointee else { return nil }
+            switch (input.streams[s].signature.codec, par.codec_id) {
+            case ("h264", AV_CODEC_ID_H264) where par.extradata_size >= 7 && par.extradata.pointee == 1: return (s, 0)
+            case ("hevc", AV_CODEC_ID_HEVC) where par.extradata_size >= 23 && par.extradata.pointee == 1: return (s, 0)
+            case ("aac", AV_CODEC_ID_AAC): return (s, 16)
+            default: return nil
+            }
+        }
     }
 
     /// Flushes the re-encoded audio, writes the trailer and checks the muxer wrote every packet copied; returns what
@@ -198,6 +232,7 @@ final class RemuxSession {
                                      codingSeconds: track.codingSeconds,
                                      audioSecondsPerSecond: track.codingSeconds > 0 ? seconds / track.codingSeconds : 0)
         }
-        return Remuxer.Written(packets: written, bytes: bytes, timeBases: outTimeBases, exactAudio: summaries, faststart: method)
+        return Remuxer.Written(packets: written, bytes: bytes, timeBases: outTimeBases, exactAudio: summaries, faststart: method,
+                               bytesCopiedInKernel: muxer.bytesCopied)
     }
 }

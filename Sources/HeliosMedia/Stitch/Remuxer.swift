@@ -33,6 +33,8 @@ struct Remuxer {
     let cancellation: CancellationFlag?
     /// See `StitchOptions.parsesEveryInput`.
     var parsesEveryInput = false
+    /// See `StitchOptions.kernelCopyMinimumInputBytes`.
+    var kernelCopyMinimumInputBytes: Int64? = 1 << 20
 
     /// What was written, per stream.
     struct Written {
@@ -43,6 +45,8 @@ struct Remuxer {
         var exactAudio: [ExactAudioSummary] = []
         /// How the MP4/MOV index came to the front with faststart (nil without faststart).
         var faststart: FaststartMethod? = nil
+        /// Payload bytes copied file to file (see `StitchOptions.kernelCopyMinimumInputBytes`).
+        var bytesCopiedInKernel: Int64 = 0
     }
 
     /// The reserved index space was too small: the stitch is written again with the index moved by a rewrite.

@@ -143,6 +143,9 @@ public struct OutputSummary: Codable, Sendable, Hashable {
     public var synced: Bool? = nil
     /// With `--faststart` into MP4/MOV: how the index came to the front (nil otherwise).
     public var faststart: FaststartMethod? = nil
+    /// Payload bytes that went from an input to the output inside the kernel (`copy_file_range`), never read into
+    /// memory: H.264, HEVC and AAC from MP4/MOV inputs into MP4/MOV (nil when none did).
+    public var bytesCopiedInKernel: Int64? = nil
 }
 
 /// How `--faststart` put an MP4/MOV index in front of the media data.

@@ -58,6 +58,10 @@ public struct StitchOptions: Sendable, Hashable {
     /// Keeps libavformat's parsers in the remux for every input (tests compare the output with the default, which
     /// skips them where the probe shows they change nothing: `ProbedInput.remuxesWithoutParser`).
     var parsesEveryInput = false
+    /// The smallest MP4/MOV input whose H.264, HEVC and AAC payloads go into an MP4/MOV output inside the kernel
+    /// (`copy_file_range`), unread, instead of being read into memory and written out; nil never (tests compare the
+    /// bytes with 0 and nil). Below 1 MiB the two copies through memory cost less than setting the copy up.
+    public var kernelCopyMinimumInputBytes: Int64? = 1 << 20
 
     public init(format: String? = nil, faststart: Bool = false, force: Bool = false, lenient: Bool = false, checkOnly: Bool = false,
                 audio: AudioMode = .copy, allowRepeat: Bool = false, sync: Bool = true, probe: ProbeMode = .index) {
