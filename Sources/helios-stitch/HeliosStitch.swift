@@ -68,6 +68,11 @@ struct HeliosStitch: AsyncParsableCommand {
     @Option(help: .hidden)
     var probe: ProbeMode = .index
 
+    /// The smallest MP4/MOV input whose payloads go to the output inside the kernel, in bytes, or `off` (benchmarks
+    /// and the fuzz suite; see `StitchOptions.kernelCopyMinimumInputBytes`).
+    @Option(help: .hidden)
+    var kernelCopyMinimum: String?
+
     @Flag(help: "Replace an existing output file.")
     var force = false
 
@@ -128,9 +133,16 @@ struct HeliosStitch: AsyncParsableCommand {
         let bar: ProgressBar? = (!quiet && isatty(STDERR_FILENO) == 1) ? ProgressBar() : nil
         var onProgress: (@Sendable (StitchProgress) -> Void)?
         if let bar { onProgress = { bar.update($0) } }
+        var options = StitchOptions(format: format, faststart: faststart, force: force, lenient: lenient, checkOnly: check,
+                                    audio: audio, allowRepeat: allowRepeat, sync: !noSync, probe: probe)
+        if let kernelCopyMinimum {
+            guard kernelCopyMinimum == "off" || Int64(kernelCopyMinimum).map({ $0 >= 0 }) == true else {
+                throw ValidationError("--kernel-copy-minimum takes a byte count or 'off', not '\(kernelCopyMinimum)'")
+            }
+            options.kernelCopyMinimumInputBytes = Int64(kernelCopyMinimum)
+        }
         let stitcher = NativeStitcher(
-            options: StitchOptions(format: format, faststart: faststart, force: force, lenient: lenient, checkOnly: check,
-                                   audio: audio, allowRepeat: allowRepeat, sync: !noSync, probe: probe),
+            options: options,
             logger: logger,
             progress: onProgress
         )
