@@ -149,6 +149,9 @@ def main():
             "helios-stitch --no-sync": [binary, *hin, "-o", os.path.join(out, "helios-ns.mp4"), "--force", "--quiet", "--no-sync"],
             "helios-stitch --faststart": [binary, *hin, "-o", os.path.join(out, "helios-fs.mp4"), "--force", "--quiet", "--faststart"],
             "helios-stitch --probe scan": [binary, *hin, "-o", os.path.join(out, "helios-scan.mp4"), "--force", "--quiet", "--probe", "scan"],
+            # Payloads read into memory and written out, as before they went file to file in the kernel.
+            "helios-stitch --kernel-copy-minimum off": [binary, *hin, "-o", os.path.join(out, "helios-mem.mp4"), "--force", "--quiet",
+                                                        "--kernel-copy-minimum", "off"],
             "ffmpeg concat": [*ffconcat, ff_out],
             "ffmpeg concat + sync FILE": f"{' '.join(ffconcat)} {ff_out} && sync {ff_out}",
             "ffmpeg concat +faststart + sync FILE": f"{' '.join(ffconcat)} -movflags +faststart {ff_out} && sync {ff_out}",
@@ -222,6 +225,7 @@ def main():
 PEERS = {
     "helios-stitch": ("cat + sync FILE (durable floor)", "ffmpeg concat + sync FILE"),
     "helios-stitch --probe scan": ("cat + sync FILE (durable floor)", "ffmpeg concat + sync FILE"),
+    "helios-stitch --kernel-copy-minimum off": ("cat + sync FILE (durable floor)", "ffmpeg concat + sync FILE"),
     "helios-stitch --faststart": ("cat + sync FILE (durable floor)", "ffmpeg concat +faststart + sync FILE"),
     "helios-stitch --no-sync": ("cat (byte-copy floor)", "ffmpeg concat"),
 }

@@ -108,15 +108,22 @@ package final class Muxer {
         return Ticks.rescale(Int64(par.initial_padding), from: Rational(1, par.sample_rate), to: Rational(stream.time_base))
     }
 
-    /// Writes one packet, interleaving by dts. Takes ownership of the packet's data.
-    package func write(_ packet: Packet) throws(FFmpegError) {
+    /// Writes one packet, interleaving by dts (the muxer may hold it back until every stream has one), or at once
+    /// when `interleaved` is false: the streams then lie in the file in the order given. Takes ownership of the
+    /// packet's data.
+    package func write(_ packet: Packet, interleaved: Bool = true) throws(FFmpegError) {
         let p = packet.pointer
         let shift = codecDelayShift.indices.contains(Int(p.pointee.stream_index)) ? codecDelayShift[Int(p.pointee.stream_index)] : 0
         if shift != 0 {
             if p.pointee.pts != AV.noPTS { p.pointee.pts += shift }
             if p.pointee.dts != AV.noPTS { p.pointee.dts += shift }
         }
-        try checkCopy(av_interleaved_write_frame(formatContext, p), "av_interleaved_write_frame")
+        if interleaved {
+            try checkCopy(av_interleaved_write_frame(formatContext, p), "av_interleaved_write_frame")
+        } else {
+            defer { packet.unref() }
+            try checkCopy(av_write_frame(formatContext, p), "av_write_frame")
+        }
     }
 
     /// A file payloads are copied from (see `write(_:payloadFrom:at:)`), open as `descriptor` (which stays the
@@ -138,11 +145,11 @@ package final class Muxer {
     /// Writes one packet like `write(_:)`, whose payload the file is to take from the `size` bytes at `position` in
     /// `source` rather than from the packet (whose bytes may be left unset). Only when `copiesPayloads`, and only for
     /// a stream the muxer writes as given (see `helios_copy_io_open`).
-    package func write(_ packet: Packet, payloadFrom source: PayloadSource, at position: Int64) throws(FFmpegError) {
+    package func write(_ packet: Packet, payloadFrom source: PayloadSource, at position: Int64, interleaved: Bool = true) throws(FFmpegError) {
         let p = packet.pointer
         try checkCopy(helios_copy_io_register(formatContext.pointee.pb, p.pointee.data, p.pointee.size, source.number, position),
                       "helios_copy_io_register")
-        try write(packet)
+        try write(packet, interleaved: interleaved)
     }
 
     /// Why the copying I/O context failed, when it did (see `helios_copy_io_failure`).

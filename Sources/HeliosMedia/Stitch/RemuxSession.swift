@@ -35,6 +35,11 @@ final class RemuxSession {
     private var totalBytes: (inputs: Int, bytes: Int64) = (0, 0)
     /// Inputs copied so far (always a prefix: `copy` takes them in order).
     private(set) var inputsCopied = 0
+    /// Whether packets go through the muxer's interleaving queue. Into MP4/MOV without re-encoded audio they are
+    /// written in the order each input holds them (its file order, from libavformat's MOV demuxer): the inputs'
+    /// own interleaving, which makes each input's media data one run of the output that a single kernel copy fills.
+    /// Re-interleaved by dts, an input whose audio moved against its video (priming trimmed) took two copies a frame.
+    private let interleaves: Bool
 
     /// Opens the muxer on `temp` and writes the header from input 1 of `r`.
     init(_ r: Remuxer, temp: String, faststart method: FaststartMethod?) throws {
@@ -64,6 +69,7 @@ final class RemuxSession {
             }
         }
         self.tracks = tracks
+        interleaves = !(["mp4", "mov", "ipod"].contains(r.formatName) && tracks.isEmpty)
         var options: [String: String] = [:]
         let reserved = r.reservedIndexBytes ?? Remuxer.reservedIndexEstimate(r.inputs)
         switch method {
@@ -155,9 +161,9 @@ final class RemuxSession {
             lastDts[s] = p.pointee.dts
             written[s] += 1
             if let source, demuxer.overlapsSkippedSample(pos: position, size: Int(p.pointee.size)) {
-                try muxer.write(packet, payloadFrom: source, at: position)
+                try muxer.write(packet, payloadFrom: source, at: position, interleaved: interleaves)
             } else {
-                try muxer.write(packet)
+                try muxer.write(packet, interleaved: interleaves)
             }
             writeback.advance(to: muxer.bytesWritten)
         }
