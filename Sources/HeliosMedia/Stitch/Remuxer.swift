@@ -11,7 +11,8 @@ import Glibc
 import Logging
 
 /// Copies the planned packets of every input into one output file, following FFmpeg's doc/examples/remux.c:
-/// read a packet, map its stream, rescale its timestamps, write it interleaved. Confined to the calling task.
+/// read a packet, map its stream, rescale its timestamps, write it (interleaved by dts, or in each input's own order
+/// into MP4/MOV: see `RemuxSession`). Confined to the calling task.
 struct Remuxer {
     let inputs: [ProbedInput]
     let plan: StitchPlan
