@@ -2,6 +2,7 @@
  * (copy_file_range), and every other byte as usual. See helios_copy_io_open in CHeliosShims.h. */
 #define _GNU_SOURCE
 #include "CHeliosShims.h"
+#include "growth.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
@@ -184,15 +185,8 @@ static int copy_io_write(void *opaque, uint8_t *buf, int size) {
 
 static int64_t copy_io_seek(void *opaque, int64_t offset, int whence) {
     helios_copy_io *io = opaque;
-    int64_t target;
-    switch (whence & ~AVSEEK_FORCE) {
-    case AVSEEK_SIZE: return io->end;
-    case SEEK_SET: target = offset; break;
-    case SEEK_CUR: target = io->pos + offset; break;
-    case SEEK_END: target = io->end + offset; break;
-    default: return AVERROR(EINVAL);
-    }
-    if (target < 0) return AVERROR(EINVAL);
+    int64_t target = helios_seek_target(offset, whence, io->pos, io->end);
+    if (target < 0 || whence & AVSEEK_SIZE) return target;
     int ret = flush_all(io);
     if (ret < 0) return ret;
     io->pos = target;
@@ -228,13 +222,7 @@ AVIOContext *helios_copy_io_open(const char *path) {
 
 int helios_copy_io_add_source(AVIOContext *pb, int fd) {
     helios_copy_io *io = pb->opaque;
-    if (io->file_count == io->file_capacity) {
-        int capacity = io->file_capacity ? io->file_capacity * 2 : 16;
-        copy_file *grown = av_realloc_array(io->files, (size_t)capacity, sizeof(copy_file));
-        if (!grown) return AVERROR(ENOMEM);
-        io->files = grown;
-        io->file_capacity = capacity;
-    }
+    if (helios_grow((void **)&io->files, &io->file_capacity, io->file_count, sizeof(copy_file), 16) < 0) return AVERROR(ENOMEM);
     int copy = fcntl(fd, F_DUPFD_CLOEXEC, 0);
     if (copy < 0) return AVERROR(errno);
     io->files[io->file_count] = (copy_file){ .fd = copy, .refs = 0, .released = 0 };
@@ -262,13 +250,7 @@ int helios_copy_io_register(AVIOContext *pb, const uint8_t *data, int size, int 
             return AVERROR_BUG;
         }
     }
-    if (io->count == io->capacity) {
-        int capacity = io->capacity ? io->capacity * 2 : 16;
-        copy_source *grown = av_realloc_array(io->sources, (size_t)capacity, sizeof(copy_source));
-        if (!grown) return AVERROR(ENOMEM);
-        io->sources = grown;
-        io->capacity = capacity;
-    }
+    if (helios_grow((void **)&io->sources, &io->capacity, io->count, sizeof(copy_source), 16) < 0) return AVERROR(ENOMEM);
     io->sources[io->count++] = (copy_source){ .data = data, .size = size, .done = 0, .file = file, .pos = pos };
     io->files[file].refs++;
     return 0;

@@ -2,6 +2,7 @@
 #include <fcntl.h>
 #include <errno.h>
 #include "CHeliosShims.h"
+#include "growth.h"
 #include <stdio.h>
 #include <stdarg.h>
 #ifdef __GLIBC__
@@ -95,13 +96,7 @@ static int64_t read_be(const uint8_t *p, int n) {
 
 static int add_region(helios_index_io *io, int64_t start, int64_t end) {
     if (start >= end) return 0;
-    if (io->count == io->capacity) {
-        int capacity = io->capacity ? io->capacity * 2 : 8;
-        int64_t *grown = av_realloc_array(io->regions, (size_t)capacity * 2, sizeof(int64_t));
-        if (!grown) return -1;
-        io->regions = grown;
-        io->capacity = capacity;
-    }
+    if (helios_grow((void **)&io->regions, &io->capacity, io->count, 2 * sizeof(int64_t), 8) < 0) return -1;
     io->regions[2 * io->count] = start;
     io->regions[2 * io->count + 1] = end;
     io->count++;
@@ -168,13 +163,7 @@ int helios_isobmff_fragmented(const char *path) {
 
 static int add_read(helios_index_io *io, int64_t start, int64_t end) {
     if (start >= end) return 0;
-    if (io->read_count == io->read_capacity) {
-        int capacity = io->read_capacity ? io->read_capacity * 2 : 64;
-        int64_t *grown = av_realloc_array(io->reads, (size_t)capacity * 2, sizeof(int64_t));
-        if (!grown) return -1;
-        io->reads = grown;
-        io->read_capacity = capacity;
-    }
+    if (helios_grow((void **)&io->reads, &io->read_capacity, io->read_count, 2 * sizeof(int64_t), 64) < 0) return -1;
     io->reads[2 * io->read_count] = start;
     io->reads[2 * io->read_count + 1] = end;
     io->read_count++;
@@ -245,67 +234,53 @@ static int first_skip_after(const helios_index_io *io, int64_t at) {
     return lo;
 }
 
-/* Sample mode: the registered sample ranges are not read, every other byte is. */
-static int index_io_read_samples(helios_index_io *io, uint8_t *buf, int size) {
-    int done = 0;
-    while (done < size) {
-        int64_t at = io->pos + done, want = size - done;
-        int k = first_skip_after(io, at);
-        if (k < io->skip_count && io->skips[2 * k] <= at) {
-            int64_t n = io->skips[2 * k + 1] - at < want ? io->skips[2 * k + 1] - at : want;
-            io->bytes_skipped += n;
-            done += (int)n;
-            continue;
+/* Sample mode: of the bytes from `at`, how many are a skipped sample's (left unread), or 0 with *want cut to the
+ * bytes up to the next skipped sample (read for real). */
+static int64_t sample_span(helios_index_io *io, int64_t at, int64_t *want) {
+    int k = first_skip_after(io, at);
+    if (k < io->skip_count && io->skips[2 * k] <= at) return io->skips[2 * k + 1] - at < *want ? io->skips[2 * k + 1] - at : *want;
+    if (k < io->skip_count && io->skips[2 * k] - at < *want) *want = io->skips[2 * k] - at;
+    return 0;
+}
+
+/* Media data mode: of the bytes from `at`, how many lie in media data of the streams being indexed outside the
+ * ranges read all the same (left unread), or 0 with *want cut to the bytes that are read for real. */
+static int64_t media_data_span(helios_index_io *io, int64_t at, int64_t *want) {
+    int64_t next = INT64_MAX;
+    int64_t end = io->skipping ? region_end(io, at, &next) : -1;
+    if (end > at) {
+        /* Media data: its bytes are never looked at, so they are not read, except the ranges read all the same
+         * (NAL unit headers the codec's parser looks at). */
+        if (end - at < *want) *want = end - at;
+        if (!io->reads_sorted && io->read_count) {
+            qsort(io->reads, (size_t)io->read_count, 2 * sizeof(int64_t), compare_ranges);
+            io->reads_sorted = 1;
         }
-        if (k < io->skip_count && io->skips[2 * k] - at < want) want = io->skips[2 * k] - at;
-        ssize_t got = pread(io->fd, buf + done, (size_t)want, at);
-        if (got < 0) {
-            if (errno == EINTR) continue;
-            if (done) break;
-            return AVERROR(errno);
-        }
-        if (got == 0) break;
-        io->bytes_read += got;
-        done += (int)got;
+        int lo = 0, hi = io->read_count; /* first read range ending after `at` */
+        while (lo < hi) { int mid = (lo + hi) / 2; if (io->reads[2 * mid + 1] <= at) lo = mid + 1; else hi = mid; }
+        int64_t real_start = lo < io->read_count ? io->reads[2 * lo] : INT64_MAX;
+        if (real_start > at) return real_start - at < *want ? real_start - at : *want;
+        /* at lies inside a range read for real: read up to its end */
+        if (io->reads[2 * lo + 1] - at < *want) *want = io->reads[2 * lo + 1] - at;
+        return 0;
     }
-    io->pos += done;
-    return done ? done : AVERROR_EOF;
+    if (next - at < *want) *want = next - at;
+    return 0;
 }
 
 static int index_io_read(void *opaque, uint8_t *buf, int size) {
     helios_index_io *io = opaque;
     if (io->pos >= io->size) return AVERROR_EOF;
-    if (io->skipping == 2) {
-        if (size > io->size - io->pos) size = (int)(io->size - io->pos);
-        return index_io_read_samples(io, buf, size);
-    }
     if (size > io->size - io->pos) size = (int)(io->size - io->pos);
     int done = 0;
     while (done < size) {
-        int64_t at = io->pos + done, want = size - done, next = INT64_MAX;
-        int64_t end = io->skipping ? region_end(io, at, &next) : -1;
-        if (end > at) {
-            /* Media data of the streams being indexed: its bytes are never looked at, so they are not read,
-             * except the ranges read all the same (NAL unit headers the codec's parser looks at). */
-            if (end - at < want) want = end - at;
-            if (!io->reads_sorted && io->read_count) {
-                qsort(io->reads, (size_t)io->read_count, 2 * sizeof(int64_t), compare_ranges);
-                io->reads_sorted = 1;
-            }
-            int lo = 0, hi = io->read_count; /* first read range ending after `at` */
-            while (lo < hi) { int mid = (lo + hi) / 2; if (io->reads[2 * mid + 1] <= at) lo = mid + 1; else hi = mid; }
-            int64_t real_start = lo < io->read_count ? io->reads[2 * lo] : INT64_MAX;
-            if (real_start > at) {
-                int64_t n = real_start - at < want ? real_start - at : want;
-                io->bytes_skipped += n;
-                done += (int)n;
-                continue;
-            }
-            /* at lies inside a range read for real: read up to its end, as below */
-            if (io->reads[2 * lo + 1] - at < want) want = io->reads[2 * lo + 1] - at;
-            next = INT64_MAX;
+        int64_t at = io->pos + done, want = size - done;
+        int64_t skipped = io->skipping == 2 ? sample_span(io, at, &want) : media_data_span(io, at, &want);
+        if (skipped > 0) {
+            io->bytes_skipped += skipped;
+            done += (int)skipped;
+            continue;
         }
-        if (next - at < want) want = next - at;
         ssize_t got = pread(io->fd, buf + done, (size_t)want, at);
         if (got < 0) {
             if (errno == EINTR) continue;
@@ -322,16 +297,8 @@ static int index_io_read(void *opaque, uint8_t *buf, int size) {
 
 static int64_t index_io_seek(void *opaque, int64_t offset, int whence) {
     helios_index_io *io = opaque;
-    int64_t target;
-    switch (whence & ~AVSEEK_FORCE) {
-    case AVSEEK_SIZE: return io->size;
-    case SEEK_SET: target = offset; break;
-    case SEEK_CUR: target = io->pos + offset; break;
-    case SEEK_END: target = io->size + offset; break;
-    default: return AVERROR(EINVAL);
-    }
-    if (target < 0) return AVERROR(EINVAL);
-    io->pos = target;
+    int64_t target = helios_seek_target(offset, whence, io->pos, io->size);
+    if (target >= 0 && !(whence & AVSEEK_SIZE)) io->pos = target;
     return target;
 }
 
@@ -377,13 +344,7 @@ int helios_index_io_skip_samples(AVIOContext *pb, AVStream *st, int head) {
     for (int i = 0; i < entries; i++) {
         const AVIndexEntry *e = avformat_index_get_entry(st, i);
         if (!e || e->size <= head || e->pos < 0 || e->pos + e->size > io->size) continue;
-        if (io->skip_count == io->skip_capacity) {
-            int capacity = io->skip_capacity ? io->skip_capacity * 2 : 256;
-            int64_t *grown = av_realloc_array(io->skips, (size_t)capacity * 2, sizeof(int64_t));
-            if (!grown) return -1;
-            io->skips = grown;
-            io->skip_capacity = capacity;
-        }
+        if (helios_grow((void **)&io->skips, &io->skip_capacity, io->skip_count, 2 * sizeof(int64_t), 256) < 0) return -1;
         io->skips[2 * io->skip_count] = e->pos + head;
         io->skips[2 * io->skip_count + 1] = e->pos + e->size;
         io->skip_count++;

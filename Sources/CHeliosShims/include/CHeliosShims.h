@@ -10,6 +10,19 @@ static inline int helios_averror_eof(void) { return AVERROR_EOF; }
 static inline int helios_averror_invaliddata(void) { return AVERROR_INVALIDDATA; }
 static inline int helios_averror_exit(void) { return AVERROR_EXIT; }
 static inline int helios_averror_bug(void) { return AVERROR_BUG; }
+/// An AVIOContext seek callback's answer for a context at `pos` in a file of `size` bytes: the new position, the size
+/// for AVSEEK_SIZE, or AVERROR(EINVAL).
+static inline int64_t helios_seek_target(int64_t offset, int whence, int64_t pos, int64_t size) {
+    int64_t target;
+    if (whence & AVSEEK_SIZE) return size;
+    switch (whence & ~AVSEEK_FORCE) {
+    case SEEK_SET: target = offset; break;
+    case SEEK_CUR: target = pos + offset; break;
+    case SEEK_END: target = size + offset; break;
+    default: return AVERROR(EINVAL);
+    }
+    return target < 0 ? AVERROR(EINVAL) : target;
+}
 static inline int helios_averror_eagain(void) { return AVERROR(EAGAIN); }
 static inline int64_t helios_nopts_value(void) { return AV_NOPTS_VALUE; }
 static inline AVRational helios_time_base_q(void) { return AV_TIME_BASE_Q; }
