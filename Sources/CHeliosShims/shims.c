@@ -86,7 +86,19 @@ typedef struct {
     int64_t *skips; /* pairs [start, end) of samples whose payload is not read (sample mode), sorted once skipping */
     int skip_count;
     int skip_capacity;
+    struct walked *walked; /* the bytes the NAL unit walk read, in file order, to answer the parser's reads of them */
+    int walked_count;
+    int walked_capacity;
 } helios_index_io;
+
+/* Bytes the NAL unit walk read at the start of a NAL unit: its length, header and (for a slice) the start of the
+ * slice header the parser reads next, so that read takes no system call (about 9 us each here). */
+enum { WALKED_BYTES = 112 };
+struct walked {
+    int64_t start;
+    int length;
+    uint8_t bytes[WALKED_BYTES];
+};
 
 static int64_t read_be(const uint8_t *p, int n) {
     int64_t v = 0;
@@ -186,16 +198,23 @@ int helios_index_io_read_nal_headers(AVIOContext *pb, AVStream *st, int hevc) {
     if (io->fragmented) return -1;
     if (length_size != 4 && length_size != 2 && length_size != 1) return -1;
     int entries = avformat_index_get_entries_count(st);
-    uint8_t head[6];
     for (int i = 0; i < entries; i++) {
         const AVIndexEntry *e = avformat_index_get_entry(st, i);
         if (!e) return -1;
         int64_t pos = e->pos, end = e->pos + e->size;
         if (end > io->size) end = io->size;
         while (pos + length_size < end) {
-            int want = length_size + 2;
-            ssize_t got = pread(io->fd, head, (size_t)want, pos);
+            /* The length and header, and as much of the slice header after them as the walk can keep. */
+            int64_t want = end - pos < WALKED_BYTES ? end - pos : WALKED_BYTES;
+            if (want < length_size + 2) want = length_size + 2;
+            if (helios_grow((void **)&io->walked, &io->walked_capacity, io->walked_count, sizeof(struct walked), 64) < 0) return -1;
+            struct walked *w = &io->walked[io->walked_count];
+            ssize_t got = pread(io->fd, w->bytes, (size_t)want, pos);
             if (got < length_size + 1) { if (add_read(io, pos, end) < 0) return -1; break; }
+            w->start = pos;
+            w->length = (int)got;
+            io->walked_count++;
+            const uint8_t *head = w->bytes;
             int64_t nal = read_be(head, length_size);
             int type = hevc ? (head[length_size] >> 1) & 0x3f : head[length_size] & 0x1f;
             int64_t nal_end = pos + length_size + nal;
@@ -268,6 +287,18 @@ static int64_t media_data_span(helios_index_io *io, int64_t at, int64_t *want) {
     return 0;
 }
 
+/* Copies the `want` bytes at `at` from what the NAL unit walk read, when it read them all; else 0. */
+static ssize_t walked_copy(const helios_index_io *io, uint8_t *buf, int64_t want, int64_t at) {
+    if (io->skipping != 1) return 0;
+    int lo = 0, hi = io->walked_count; /* first walked start after `at` (the walk goes in file order per stream) */
+    while (lo < hi) { int mid = (lo + hi) / 2; if (io->walked[mid].start <= at) lo = mid + 1; else hi = mid; }
+    if (lo == 0) return 0;
+    const struct walked *w = &io->walked[lo - 1];
+    if (at + want > w->start + w->length) return 0;
+    memcpy(buf, w->bytes + (at - w->start), (size_t)want);
+    return (ssize_t)want;
+}
+
 static int index_io_read(void *opaque, uint8_t *buf, int size) {
     helios_index_io *io = opaque;
     if (io->pos >= io->size) return AVERROR_EOF;
@@ -281,7 +312,8 @@ static int index_io_read(void *opaque, uint8_t *buf, int size) {
             done += (int)skipped;
             continue;
         }
-        ssize_t got = pread(io->fd, buf + done, (size_t)want, at);
+        ssize_t got = walked_copy(io, buf + done, want, at);
+        if (got == 0) got = pread(io->fd, buf + done, (size_t)want, at);
         if (got < 0) {
             if (errno == EINTR) continue;
             if (done) break;
@@ -325,8 +357,15 @@ fail:
     return NULL;
 }
 
+static int compare_walked(const void *a, const void *b) {
+    int64_t x = ((const struct walked *)a)->start, y = ((const struct walked *)b)->start;
+    return x < y ? -1 : x > y;
+}
+
 void helios_index_io_skip_media_data(AVIOContext *pb, int skip) {
     helios_index_io *io = pb->opaque;
+    /* In file order for walked_copy's search (several walked streams interleave). */
+    if (skip == 1) qsort(io->walked, (size_t)io->walked_count, sizeof(struct walked), compare_walked);
     io->skipping = skip;
     io->bytes_read = 0;
 }
@@ -388,6 +427,7 @@ void helios_index_io_close(AVIOContext **pb) {
     av_free(io->regions);
     av_free(io->reads);
     av_free(io->skips);
+    av_free(io->walked);
     av_free(io);
     av_freep(&(*pb)->buffer);
     avio_context_free(pb);

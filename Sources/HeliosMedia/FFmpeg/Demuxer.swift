@@ -109,6 +109,15 @@ package final class Demuxer {
         return true
     }
 
+    /// Whether the first sample in stream `index`'s index starts with an ADTS sync word (0xFFF), read from the file;
+    /// nil when the stream has no index or the bytes cannot be read.
+    package func firstSampleStartsWithADTS(stream index: Int) -> Bool? {
+        guard let fd = indexedFileDescriptor, let entry = avformat_index_get_entry(stream(index), 0)?.pointee, entry.size >= 2 else { return nil }
+        var head: (UInt8, UInt8) = (0, 0)
+        guard withUnsafeMutableBytes(of: &head, { pread(fd, $0.baseAddress, 2, off_t(entry.pos)) }) == 2 else { return nil }
+        return head.0 == 0xFF && head.1 & 0xF0 == 0xF0
+    }
+
     /// Whether the bytes [pos, pos + size) of the file overlap a sample left unread by `skipSamples`.
     package func overlapsSkippedSample(pos: Int64, size: Int) -> Bool {
         guard let indexIO else { return false }

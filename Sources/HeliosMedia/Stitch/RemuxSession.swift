@@ -117,8 +117,11 @@ final class RemuxSession {
         }
         first = nil
         // The descriptor of the file whose unread samples the muxer copies (nil: every payload is read).
-        let source = try !copied.isEmpty && demuxer.skipSamples(copied) ? demuxer.indexedFileDescriptor.map(muxer.addPayloadSource) : nil
+        // AAC stored as ADTS frames (a malformed MP4) would make the muxer add its ADTS filter, which reads them all.
+        let copies = copied.filter { s in input.streams[s].signature.codec != "aac" || demuxer.firstSampleStartsWithADTS(stream: s) == false }
+        let source = try !copies.isEmpty && demuxer.skipSamples(copies.map { ($0, 0) }) ? demuxer.indexedFileDescriptor.map(muxer.addPayloadSource) : nil
         defer { if let source { muxer.releasePayloadSource(source) } }
+        let unreadAAC = Set(copies.filter { input.streams[$0].signature.codec == "aac" })
         guard demuxer.streamCount == input.streams.count else {
             throw StitchError.unreadableInput(path: input.path, reason: "stream count changed since it was probed")
         }
@@ -161,6 +164,9 @@ final class RemuxSession {
             lastDts[s] = p.pointee.dts
             written[s] += 1
             if let source, demuxer.overlapsSkippedSample(pos: position, size: Int(p.pointee.size)) {
+                // The mov muxer checks an AAC frame's first two bytes for an ADTS sync word, which raw AAC never
+                // starts with (its first element would be ID_END): unread, they are set so that it finds none.
+                if unreadAAC.contains(s), p.pointee.size >= 2 { p.pointee.data[0] = 0; p.pointee.data[1] = 0 }
                 try muxer.write(packet, payloadFrom: source, at: position, interleaved: interleaves)
             } else {
                 try muxer.write(packet, interleaved: interleaves)
@@ -185,23 +191,21 @@ final class RemuxSession {
         r.logger.trace("copied input \(i + 1) of \(r.inputs.count): \(input.path)")
     }
 
-    /// The streams of `input` whose payloads the muxer may copy from the file instead of the packets, with the bytes
-    /// at the start of each payload that are read all the same (what the muxer looks at): H.264 and HEVC in
-    /// length-prefixed form (avcC, hvcC), which the mov muxer writes as given, and AAC, whose first two bytes it
-    /// checks for an ADTS header. Only streams copied (not re-encoded) from an MP4/MOV input read without parsers
-    /// (a parser looks at the payload), of at least `kernelCopyMinimumInputBytes`. Empty when the muxer does not copy
-    /// payloads.
-    private func payloadCopies(_ input: ProbedInput, noParse: Bool, _ r: Remuxer) -> [(stream: Int, head: Int)] {
+    /// The streams of `input` whose payloads the muxer may copy from the file instead of the packets: H.264 and HEVC
+    /// in length-prefixed form (avcC, hvcC) and AAC, which the mov muxer writes as given. Only streams copied (not
+    /// re-encoded) from an MP4/MOV input read without parsers (a parser looks at the payload), of at least
+    /// `kernelCopyMinimumInputBytes`. Empty when the muxer does not copy payloads.
+    private func payloadCopies(_ input: ProbedInput, noParse: Bool, _ r: Remuxer) -> [Int] {
         guard muxer.copiesPayloads, noParse, input.formatName.hasPrefix("mov,"),
               input.fileSize >= r.kernelCopyMinimumInputBytes ?? .max else { return [] }
         let context = muxer.formatContext.pointee
-        return input.streams.indices.compactMap { s in
-            guard tracks[s] == nil, s < Int(context.nb_streams), let par = context.streams[s]?.pointee.codecpar?.pointee else { return nil }
+        return input.streams.indices.filter { s in
+            guard tracks[s] == nil, s < Int(context.nb_streams), let par = context.streams[s]?.pointee.codecpar?.pointee else { return false }
             switch (input.streams[s].signature.codec, par.codec_id) {
-            case ("h264", AV_CODEC_ID_H264) where par.extradata_size >= 7 && par.extradata.pointee == 1: return (s, 0)
-            case ("hevc", AV_CODEC_ID_HEVC) where par.extradata_size >= 23 && par.extradata.pointee == 1: return (s, 0)
-            case ("aac", AV_CODEC_ID_AAC): return (s, 16)
-            default: return nil
+            case ("h264", AV_CODEC_ID_H264): return par.extradata_size >= 7 && par.extradata.pointee == 1
+            case ("hevc", AV_CODEC_ID_HEVC): return par.extradata_size >= 23 && par.extradata.pointee == 1
+            case ("aac", AV_CODEC_ID_AAC): return true
+            default: return false
             }
         }
     }
