@@ -376,15 +376,15 @@ int64_t helios_index_io_bytes_read(AVIOContext *pb) { return ((helios_index_io *
 
 int helios_index_io_fragmented(AVIOContext *pb) { return ((helios_index_io *)pb->opaque)->fragmented; }
 
-int helios_index_io_skip_samples(AVIOContext *pb, AVStream *st, int head) {
+int helios_index_io_skip_samples(AVIOContext *pb, AVStream *st) {
     helios_index_io *io = pb->opaque;
     if (io->fragmented) return -1;
     int entries = avformat_index_get_entries_count(st), added = 0;
     for (int i = 0; i < entries; i++) {
         const AVIndexEntry *e = avformat_index_get_entry(st, i);
-        if (!e || e->size <= head || e->pos < 0 || e->pos + e->size > io->size) continue;
+        if (!e || e->size <= 0 || e->pos < 0 || e->pos + e->size > io->size) continue;
         if (helios_grow((void **)&io->skips, &io->skip_capacity, io->skip_count, 2 * sizeof(int64_t), 256) < 0) return -1;
-        io->skips[2 * io->skip_count] = e->pos + head;
+        io->skips[2 * io->skip_count] = e->pos;
         io->skips[2 * io->skip_count + 1] = e->pos + e->size;
         io->skip_count++;
         added++;

@@ -80,10 +80,9 @@ int helios_index_io_fragmented(AVIOContext *pb);
 void helios_index_io_close(AVIOContext **pb);
 
 /// Sample mode, for a remux that copies payloads file to file: marks the samples of `st` (its index entries) to be
-/// left unread but for their first `head` bytes. Returns how many, or -1 (a fragmented file: its samples are not all
-/// known at open). Then `helios_index_io_begin_sample_skipping` makes every read skip exactly those ranges and read every
+/// left unread. Returns how many, or -1 (a fragmented file: its samples are not all known at open). Then `helios_index_io_begin_sample_skipping` makes every read skip exactly those ranges and read every
 /// other byte (boxes, sample tables, the other streams' samples).
-int helios_index_io_skip_samples(AVIOContext *pb, AVStream *st, int head);
+int helios_index_io_skip_samples(AVIOContext *pb, AVStream *st);
 void helios_index_io_begin_sample_skipping(AVIOContext *pb);
 /// 1 when the byte range [pos, pos + size) overlaps a sample left unread (in sample mode).
 int helios_index_io_overlaps_skipped(AVIOContext *pb, int64_t pos, int64_t size);

@@ -95,14 +95,14 @@ package final class Demuxer {
         return true
     }
 
-    /// From now on, the samples of the given streams are not read, but for their first `head` bytes: their packets
-    /// keep size, timestamps, flags and position (`pos`), but the rest of their payload bytes are left unset, for a
-    /// muxer that copies them from the file (`Muxer.write(_:payloadFrom:at:)`). Every other byte is read as usual.
-    /// False (nothing changes) unless the file was opened `indexOnly` as a plain MP4/MOV file whose samples are all
-    /// in its index at open (not fragmented).
-    package func skipSamples(_ streams: [(stream: Int, head: Int)]) -> Bool {
+    /// From now on, the samples of `streams` are not read: their packets keep size, timestamps, flags and position
+    /// (`pos`), but their payload bytes are left unset, for a muxer that copies them from the file
+    /// (`Muxer.write(_:payloadFrom:at:interleaved:)`). Every other byte is read as usual. False (nothing changes) unless
+    /// the file was opened `indexOnly` as a plain MP4/MOV file whose samples are all in its index at open (not
+    /// fragmented).
+    package func skipSamples(of streams: [Int]) -> Bool {
         guard let indexIO, formatName.hasPrefix("mov,"), helios_index_io_fragmented(indexIO) == 0 else { return false }
-        for (index, head) in streams where helios_index_io_skip_samples(indexIO, stream(index), Int32(clamping: head)) < 0 {
+        for index in streams where helios_index_io_skip_samples(indexIO, stream(index)) < 0 {
             return false
         }
         helios_index_io_begin_sample_skipping(indexIO)

@@ -17,7 +17,7 @@ package final class Muxer {
 
     /// Allocates a muxer for `path`; the container comes from `formatName` or, when nil, from the extension.
     /// `copiesPayloads` writes the file through an I/O context that copies the payloads handed to
-    /// `write(_:payloadFrom:at:)` from their file inside the kernel (ignored for formats that open no file).
+    /// `write(_:payloadFrom:at:interleaved:)` from their file inside the kernel (ignored for formats that open no file).
     package init(path: String, formatName: String?, cancellation: CancellationFlag? = nil, copiesPayloads: Bool = false) throws(FFmpegError) {
         self.path = path
         self.cancellation = cancellation
@@ -126,7 +126,7 @@ package final class Muxer {
         }
     }
 
-    /// A file payloads are copied from (see `write(_:payloadFrom:at:)`), open as `descriptor` (which stays the
+    /// A file payloads are copied from (see `write(_:payloadFrom:at:interleaved:)`), open as `descriptor` (which stays the
     /// caller's: the muxer keeps a duplicate until the payloads registered from it are written).
     package func addPayloadSource(_ descriptor: Int32) throws(FFmpegError) -> PayloadSource {
         precondition(copiesPayloads, "the muxer writes through libavformat's own I/O context")

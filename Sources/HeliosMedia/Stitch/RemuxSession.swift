@@ -45,9 +45,10 @@ final class RemuxSession {
     init(_ r: Remuxer, temp: String, faststart method: FaststartMethod?) throws {
         self.temp = temp
         self.method = method
-        // Payloads are copied file to file into MP4/MOV/M4A (the mov muxer), except under a faststart rewrite (which reads the file back
-        // while it writes, past bytes the copying context may still hold).
-        let copies = r.kernelCopyMinimumInputBytes != nil && ["mp4", "mov", "ipod"].contains(r.formatName) && method != .rewritten
+        // Payloads are copied file to file into MP4/MOV/M4A (libavformat's mov muxer), except under a faststart rewrite
+        // (which reads the file back while it writes, past bytes the copying context may still hold).
+        let movMuxer = ["mp4", "mov", "ipod"].contains(r.formatName)
+        let copies = r.kernelCopyMinimumInputBytes != nil && movMuxer && method != .rewritten
         let muxer = try Muxer(path: temp, formatName: r.formatName, cancellation: r.cancellation, copiesPayloads: copies)
         self.muxer = muxer
         let first = try Demuxer(path: r.inputs[0].path, findStreamInfo: true, cancellation: r.cancellation)
@@ -69,7 +70,7 @@ final class RemuxSession {
             }
         }
         self.tracks = tracks
-        interleaves = !(["mp4", "mov", "ipod"].contains(r.formatName) && tracks.isEmpty)
+        interleaves = !(movMuxer && tracks.isEmpty)
         var options: [String: String] = [:]
         let reserved = r.reservedIndexBytes ?? Remuxer.reservedIndexEstimate(r.inputs)
         switch method {
@@ -109,19 +110,19 @@ final class RemuxSession {
         precondition(i == inputsCopied, "inputs are copied in order")
         let input = r.inputs[i]
         let noParse = !r.parsesEveryInput && input.remuxesWithoutParser
-        let copied = payloadCopies(input, noParse: noParse, r)
+        let candidates = payloadCopies(input, noParse: noParse, r)
         let demuxer: Demuxer
-        if i == 0, let first, copied.isEmpty { demuxer = first } else {
-            demuxer = try Demuxer(path: input.path, findStreamInfo: false, indexOnly: !copied.isEmpty, cancellation: r.cancellation,
+        if i == 0, let first, candidates.isEmpty { demuxer = first } else {
+            demuxer = try Demuxer(path: input.path, findStreamInfo: false, indexOnly: !candidates.isEmpty, cancellation: r.cancellation,
                                   noParse: noParse, format: input.formatName)
         }
         first = nil
-        // The descriptor of the file whose unread samples the muxer copies (nil: every payload is read).
         // AAC stored as ADTS frames (a malformed MP4) would make the muxer add its ADTS filter, which reads them all.
-        let copies = copied.filter { s in input.streams[s].signature.codec != "aac" || demuxer.firstSampleStartsWithADTS(stream: s) == false }
-        let source = try !copies.isEmpty && demuxer.skipSamples(copies.map { ($0, 0) }) ? demuxer.indexedFileDescriptor.map(muxer.addPayloadSource) : nil
+        let copied = candidates.filter { s in input.streams[s].signature.codec != "aac" || demuxer.firstSampleStartsWithADTS(stream: s) == false }
+        // The file whose unread samples the muxer copies (nil: every payload is read).
+        let source = try !copied.isEmpty && demuxer.skipSamples(of: copied) ? demuxer.indexedFileDescriptor.map(muxer.addPayloadSource) : nil
         defer { if let source { muxer.releasePayloadSource(source) } }
-        let unreadAAC = Set(copies.filter { input.streams[$0].signature.codec == "aac" })
+        let unreadAAC = Set(copied.filter { input.streams[$0].signature.codec == "aac" })
         guard demuxer.streamCount == input.streams.count else {
             throw StitchError.unreadableInput(path: input.path, reason: "stream count changed since it was probed")
         }
