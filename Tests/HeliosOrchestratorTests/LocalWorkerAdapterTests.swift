@@ -29,6 +29,25 @@ struct LocalWorkerAdapterTests {
         #expect(try await worker.execute(WorkerJob(jobId: "j", chunkId: "c", command: "./render.sh 'a b'", workingDirectory: dir.url)).stdout == "script a b\n")
     }
 
+    @Test("a script still open for writing (Text file busy) is launched once it is closed, not failed")
+    func busyExecutableIsRetried() async throws {
+        let dir = try TempDir()
+        defer { dir.cleanup() }
+        let script = dir.url.appendingPathComponent("render.sh")
+        try Data("#!/bin/sh\necho ran\n".utf8).write(to: script)
+        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: script.path)
+        // Open for writing, as in a child another thread forked while the script was being written.
+        let writer = try FileHandle(forWritingTo: script)
+        let release = Task {
+            try await Task.sleep(for: .milliseconds(60))
+            try writer.close()
+        }
+        let result = try await worker.execute(WorkerJob(jobId: "j", chunkId: "c", command: "./render.sh", workingDirectory: dir.url))
+        try await release.value
+        #expect(result.exitCode == 0)
+        #expect(result.stdout == "ran\n")
+    }
+
     @Test func missingExecutableIsANonRetryableSpawnFailureNamingTheChunk() async throws {
         let dir = try TempDir()
         defer { dir.cleanup() }

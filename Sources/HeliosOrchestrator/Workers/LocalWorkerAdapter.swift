@@ -33,6 +33,9 @@ public struct LocalWorkerAdapter: WorkerAdapter {
         self.logger = logger
     }
 
+    /// Launches retried when the executable is busy (ETXTBSY), 20 ms to 0.3 s apart: about 0.6 s in all.
+    static let busyRetries = 5
+
     public func execute(_ job: WorkerJob) async throws -> WorkerResult {
         let args: [String]
         do { args = try CommandLineSplitter.split(job.command) } catch {
@@ -62,75 +65,86 @@ public struct LocalWorkerAdapter: WorkerAdapter {
         let teardown = options.teardownSequence
         logger.debug("spawning", metadata: ["job": "\(job.jobId)", "chunk": "\(job.chunkId)", "command": "\(job.command)"])
 
-        let outcome: ExecutionResult<CapturedOutput, SequenceOutput, SequenceOutput>
-        do {
-            outcome = try await withTaskCancellationHandler {
-                try await run(
-                    executable, arguments: Arguments(Array(args.dropFirst())),
-                    environment: .inherit.updating(overrides),
-                    workingDirectory: FilePath(job.workingDirectory.path),
-                    platformOptions: options,
-                    input: .none, output: .sequence, error: .sequence
-                ) { execution in
-                    control.setPID(execution.processIdentifier.value)
-                    return await withTaskGroup(of: StreamPart.self) { group in
-                        group.addTask {
-                            var tail = OutputTail(limit: limit)
-                            do {
-                                for try await buffer in execution.standardOutput {
-                                    let data = buffer.withUnsafeBytes { Data($0) }
-                                    tail.append(data)
-                                    onOutput?(.stdout, data)
-                                }
-                            } catch {}
-                            return .stdout(tail.text)
-                        }
-                        group.addTask {
-                            var tail = OutputTail(limit: limit)
-                            do {
-                                for try await buffer in execution.standardError {
-                                    let data = buffer.withUnsafeBytes { Data($0) }
-                                    tail.append(data)
-                                    onOutput?(.stderr, data)
-                                }
-                            } catch {}
-                            return .stderr(tail.text)
-                        }
-                        if let timeout {
+        var launched: ExecutionResult<CapturedOutput, SequenceOutput, SequenceOutput>?
+        var retried = 0
+        while launched == nil {
+            do {
+                launched = try await withTaskCancellationHandler {
+                    try await run(
+                        executable, arguments: Arguments(Array(args.dropFirst())),
+                        environment: .inherit.updating(overrides),
+                        workingDirectory: FilePath(job.workingDirectory.path),
+                        platformOptions: options,
+                        input: .none, output: .sequence, error: .sequence
+                    ) { execution in
+                        control.setPID(execution.processIdentifier.value)
+                        return await withTaskGroup(of: StreamPart.self) { group in
                             group.addTask {
-                                do { try await Task.sleep(for: timeout) } catch { return .timerStopped }
-                                control.markTimedOut()
-                                control.killEscapees()
-                                await execution.teardown(using: teardown)
-                                return .timerStopped
+                                var tail = OutputTail(limit: limit)
+                                do {
+                                    for try await buffer in execution.standardOutput {
+                                        let data = buffer.withUnsafeBytes { Data($0) }
+                                        tail.append(data)
+                                        onOutput?(.stdout, data)
+                                    }
+                                } catch {}
+                                return .stdout(tail.text)
                             }
-                        }
-                        var captured = CapturedOutput()
-                        var open = 2
-                        while let part = await group.next() {
-                            switch part {
-                            case .stdout(let text): captured.stdout = text; open -= 1
-                            case .stderr(let text): captured.stderr = text; open -= 1
-                            case .timerStopped: break
+                            group.addTask {
+                                var tail = OutputTail(limit: limit)
+                                do {
+                                    for try await buffer in execution.standardError {
+                                        let data = buffer.withUnsafeBytes { Data($0) }
+                                        tail.append(data)
+                                        onOutput?(.stderr, data)
+                                    }
+                                } catch {}
+                                return .stderr(tail.text)
                             }
-                            if open == 0 { group.cancelAll() }
+                            if let timeout {
+                                group.addTask {
+                                    do { try await Task.sleep(for: timeout) } catch { return .timerStopped }
+                                    control.markTimedOut()
+                                    control.killEscapees()
+                                    await execution.teardown(using: teardown)
+                                    return .timerStopped
+                                }
+                            }
+                            var captured = CapturedOutput()
+                            var open = 2
+                            while let part = await group.next() {
+                                switch part {
+                                case .stdout(let text): captured.stdout = text; open -= 1
+                                case .stderr(let text): captured.stderr = text; open -= 1
+                                case .timerStopped: break
+                                }
+                                if open == 0 { group.cancelAll() }
+                            }
+                            return captured
                         }
-                        return captured
                     }
+                } onCancel: {
+                    // While the command still runs (its tree intact): the group gets the teardown sequence, but
+                    // descendants that left the group with setsid would not, so they are killed now.
+                    control.killEscapees()
                 }
-            } onCancel: {
-                // While the command still runs (its tree intact): the group gets the teardown sequence, but
-                // descendants that left the group with setsid would not, so they are killed now.
-                control.killEscapees()
+            } catch let error as SubprocessError where error.underlyingError == Errno(rawValue: ETXTBSY) && retried < Self.busyRetries
+                                                        && !Task.isCancelled {
+                // "Text file busy": a file being written is still open for writing somewhere, as a script just written
+                // is in any child another thread forked meanwhile, until that child execs. Nothing ran; try again.
+                retried += 1
+                logger.debug("executable busy, retrying", metadata: ["chunk": "\(job.chunkId)", "retry": "\(retried)"])
+                try await Task.sleep(for: .milliseconds(10 << retried))
+            } catch let error as SubprocessError {
+                control.sweep()
+                if Task.isCancelled { throw CancellationError() }
+                throw OrchestratorError.spawnFailed(chunkId: job.chunkId, command: job.command, reason: "\(error)")
+            } catch {
+                control.sweep()
+                throw error
             }
-        } catch let error as SubprocessError {
-            control.sweep()
-            if Task.isCancelled { throw CancellationError() }
-            throw OrchestratorError.spawnFailed(chunkId: job.chunkId, command: job.command, reason: "\(error)")
-        } catch {
-            control.sweep()
-            throw error
         }
+        guard let outcome = launched else { throw CancellationError() }
         let durationMs = Self.milliseconds(ContinuousClock.now - start)
         if Task.isCancelled {
             control.sweep()
