@@ -246,17 +246,17 @@ static int64_t region_end(const helios_index_io *io, int64_t pos, int64_t *next)
     return -1;
 }
 
-/* The index of the first skipped sample range ending after `at` (skip_count when none does). */
-static int first_skip_after(const helios_index_io *io, int64_t at) {
-    int lo = 0, hi = io->skip_count;
-    while (lo < hi) { int mid = (lo + hi) / 2; if (io->skips[2 * mid + 1] <= at) lo = mid + 1; else hi = mid; }
+/* The index of the first of `count` sorted [start, end) pairs that ends after `at` (`count` when none does). */
+static int first_range_ending_after(const int64_t *pairs, int count, int64_t at) {
+    int lo = 0, hi = count;
+    while (lo < hi) { int mid = (lo + hi) / 2; if (pairs[2 * mid + 1] <= at) lo = mid + 1; else hi = mid; }
     return lo;
 }
 
 /* Sample mode: of the bytes from `at`, how many are a skipped sample's (left unread), or 0 with *want cut to the
  * bytes up to the next skipped sample (read for real). */
 static int64_t sample_span(helios_index_io *io, int64_t at, int64_t *want) {
-    int k = first_skip_after(io, at);
+    int k = first_range_ending_after(io->skips, io->skip_count, at);
     if (k < io->skip_count && io->skips[2 * k] <= at) return io->skips[2 * k + 1] - at < *want ? io->skips[2 * k + 1] - at : *want;
     if (k < io->skip_count && io->skips[2 * k] - at < *want) *want = io->skips[2 * k] - at;
     return 0;
@@ -275,8 +275,7 @@ static int64_t media_data_span(helios_index_io *io, int64_t at, int64_t *want) {
             qsort(io->reads, (size_t)io->read_count, 2 * sizeof(int64_t), compare_ranges);
             io->reads_sorted = 1;
         }
-        int lo = 0, hi = io->read_count; /* first read range ending after `at` */
-        while (lo < hi) { int mid = (lo + hi) / 2; if (io->reads[2 * mid + 1] <= at) lo = mid + 1; else hi = mid; }
+        int lo = first_range_ending_after(io->reads, io->read_count, at);
         int64_t real_start = lo < io->read_count ? io->reads[2 * lo] : INT64_MAX;
         if (real_start > at) return real_start - at < *want ? real_start - at : *want;
         /* at lies inside a range read for real: read up to its end */
@@ -414,7 +413,7 @@ void helios_index_io_begin_sample_skipping(AVIOContext *pb) {
 int helios_index_io_overlaps_skipped(AVIOContext *pb, int64_t pos, int64_t size) {
     helios_index_io *io = pb->opaque;
     if (io->skipping != 2 || pos < 0 || size <= 0) return 0;
-    int k = first_skip_after(io, pos);
+    int k = first_range_ending_after(io->skips, io->skip_count, pos);
     return k < io->skip_count && io->skips[2 * k] < pos + size;
 }
 

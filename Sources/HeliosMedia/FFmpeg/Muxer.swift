@@ -142,7 +142,7 @@ package final class Muxer {
     /// A source file of payloads (a number of the copying I/O context).
     package struct PayloadSource { let number: Int32 }
 
-    /// Writes one packet like `write(_:)`, whose payload the file is to take from the `size` bytes at `position` in
+    /// Writes one packet like `write(_:interleaved:)`, whose payload the file is to take from the `size` bytes at `position` in
     /// `source` rather than from the packet (whose bytes may be left unset). Only when `copiesPayloads`, and only for
     /// a stream the muxer writes as given (see `helios_copy_io_open`).
     package func write(_ packet: Packet, payloadFrom source: PayloadSource, at position: Int64, interleaved: Bool = true) throws(FFmpegError) {
@@ -158,12 +158,8 @@ package final class Muxer {
         return helios_copy_io_failure(pb)
     }
 
-    /// Payload bytes copied file to file (0 unless `copiesPayloads`; the whole file's once `finish` returned).
-    package var bytesCopied: Int64 {
-        guard copiesPayloads, let pb = formatContext.pointee.pb else { return copiedAtClose }
-        return helios_copy_io_copied(pb)
-    }
-    private var copiedAtClose: Int64 = 0
+    /// Payload bytes copied file to file, known once `finish` returned (0 unless `copiesPayloads`).
+    package private(set) var bytesCopied: Int64 = 0
 
     /// `check`, naming what the copying I/O context found when it is the cause.
     private func checkCopy(_ code: Int32, _ function: String) throws(FFmpegError) {
@@ -199,7 +195,7 @@ package final class Muxer {
             try checkCopy(helios_copy_io_flush(formatContext.pointee.pb), "write")
             // Every payload registered reached the file: none was dropped or held back by the muxer.
             let unwritten = helios_copy_io_unwritten(formatContext.pointee.pb)
-            copiedAtClose = helios_copy_io_copied(formatContext.pointee.pb)
+            bytesCopied = helios_copy_io_copied(formatContext.pointee.pb)
             let closed = helios_copy_io_close(&formatContext.pointee.pb)
             if unwritten != 0 {
                 throw FFmpegError(code: helios_averror_bug(), function: "av_write_trailer (\(unwritten) bytes of packets copied file to file never reached it)", path: path)
