@@ -80,26 +80,10 @@ public struct LocalWorkerAdapter: WorkerAdapter {
                         control.setPID(execution.processIdentifier.value)
                         return await withTaskGroup(of: StreamPart.self) { group in
                             group.addTask {
-                                var tail = OutputTail(limit: limit)
-                                do {
-                                    for try await buffer in execution.standardOutput {
-                                        let data = buffer.withUnsafeBytes { Data($0) }
-                                        tail.append(data)
-                                        onOutput?(.stdout, data)
-                                    }
-                                } catch {}
-                                return .stdout(tail.text)
+                                .stdout(await Self.tail(of: execution.standardOutput, .stdout, limit: limit, onOutput: onOutput))
                             }
                             group.addTask {
-                                var tail = OutputTail(limit: limit)
-                                do {
-                                    for try await buffer in execution.standardError {
-                                        let data = buffer.withUnsafeBytes { Data($0) }
-                                        tail.append(data)
-                                        onOutput?(.stderr, data)
-                                    }
-                                } catch {}
-                                return .stderr(tail.text)
+                                .stderr(await Self.tail(of: execution.standardError, .stderr, limit: limit, onOutput: onOutput))
                             }
                             if let timeout {
                                 group.addTask {
@@ -173,6 +157,22 @@ public struct LocalWorkerAdapter: WorkerAdapter {
 private struct CapturedOutput: Sendable {
     var stdout = ""
     var stderr = ""
+}
+
+extension LocalWorkerAdapter {
+    /// Reads one of the command's output streams to its end, handing each piece to `onOutput`; its last `limit` bytes.
+    fileprivate static func tail(of stream: SubprocessOutputSequence, _ kind: OutputStreamKind, limit: Int,
+                                 onOutput: (@Sendable (OutputStreamKind, Data) -> Void)?) async -> String {
+        var tail = OutputTail(limit: limit)
+        do {
+            for try await buffer in stream {
+                let data = buffer.withUnsafeBytes { Data($0) }
+                tail.append(data)
+                onOutput?(kind, data)
+            }
+        } catch {}
+        return tail.text
+    }
 }
 
 private enum StreamPart: Sendable {
