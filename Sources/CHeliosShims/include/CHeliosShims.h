@@ -71,7 +71,21 @@ void helios_index_io_skip_media_data(AVIOContext *pb, int skip);
 /// units whole (SEI, parameter sets), and a slice's first 96 and last 16 bytes. The parser then derives the same key
 /// flags as from the whole file. Uses the stream's index entries (the sample tables). 0, or -1 (nothing usable).
 int helios_index_io_read_nal_headers(AVIOContext *pb, AVStream *st, int hevc);
-/// The mdat payloads found (0: nothing would be skipped), and the bytes read from disk since skipping last changed.
+/// For a Matroska file (EBML) opened with `helios_index_io_open`, whose demuxer made `stream_count` streams: walks its
+/// structure, reading element and block headers (and each frame's first and last bytes) but no frame, so that
+/// `helios_index_io_skip_media_data(pb, 1)` then answers reads of frame data (each block's bytes after its header,
+/// unless laced) without the disk. Only where the file's Cues make the walk trustworthy: a finished file (known sizes,
+/// every element where Matroska puts it, nothing but Cues, clusters and headers at the top level, no attachments), no
+/// track whose frames are encoded (ContentEncodings), one stream per track entry (streams map to tracks in entry
+/// order), and every cue pointing at a cluster the walk found and, with a relative position, at a block of its track.
+/// Returns the frame data regions found (> 0; 0 for a file not opened as Matroska), or a negative reason the file must
+/// be read as usual: -1 no Cues, -2 an element not where expected or cut short, -3 an encoded track, -4 a cue the
+/// clusters contradict, -5 out of memory, -6 not one stream per track, -7 (only with `only_if_it_pays`) a file under
+/// 1 MiB, or frames too small for skipping them to save reads (under 8 times what the walk read). Walks once; later
+/// calls return the same count (0 after a failure).
+int helios_index_io_index_matroska(AVIOContext *pb, int stream_count, int only_if_it_pays);
+/// The mdat payloads found (0: nothing would be skipped), and the bytes read from disk since skipping last changed
+/// (with, for Matroska, what its walk read).
 int helios_index_io_region_count(AVIOContext *pb);
 int64_t helios_index_io_bytes_read(AVIOContext *pb);
 /// Whether the walk of the top-level boxes at open found a `moof` (see `helios_isobmff_fragmented`).

@@ -31,8 +31,8 @@ package final class Demuxer {
     /// Opens `path` for reading. `findStreamInfo` decodes a little of each stream to fill in
     /// codec parameters that a container header does not carry (pixel format, profile, ...). Without it the
     /// streams are still read in full where the container has no header to declare them (MPEG-TS).
-    /// `indexOnly` reads an MP4/MOV file through an I/O context that `skipMediaData()` can later tell to answer
-    /// reads of media data (mdat payloads) without the disk; other files are opened as usual.
+    /// `indexOnly` reads an MP4/MOV or Matroska file through an I/O context that `skipMediaData()` can later tell to
+    /// answer reads of media data (mdat payloads, Matroska frames) without the disk; other files are opened as usual.
     /// `noParse` hands out packets exactly as the container stores them, without libavformat's parsers
     /// (`AVFMT_FLAG_NOPARSE`): for a remux of inputs whose probe showed the parser changes nothing (see
     /// `ProbedStream.parserKeyframes`), it saves the parser's work and its zeroed copy of every packet.
@@ -48,7 +48,7 @@ package final class Demuxer {
         }
         ctx.pointee.interrupt_callback = .cancellation(cancellation)
         if noParse { ctx.pointee.flags |= AVFMT_FLAG_NOPARSE }
-        if indexOnly, Self.looksLikeISOBMFF(path), let pb = helios_index_io_open(path) {
+        if indexOnly, Self.looksLikeISOBMFF(path) || Self.looksLikeMatroska(path), let pb = helios_index_io_open(path) {
             indexIO = pb
             ctx.pointee.pb = pb
         }
@@ -80,19 +80,34 @@ package final class Demuxer {
         helios_index_io_close(&indexIO)
     }
 
-    /// From now on, reads of media data (the payload of MP4/MOV `mdat` boxes) are answered without the disk: packets
-    /// keep the size, timestamps, duration and flags the sample tables give them, and a file that ends early still
-    /// reads short at the same byte, but their payload bytes are left unset. Only for streams whose payload nothing
-    /// looks at (see `MediaProbe.indexableCodecs`). Returns false (and changes nothing) for other containers.
+    /// From now on, reads of media data (the payload of MP4/MOV `mdat` boxes, Matroska frames) are answered without the
+    /// disk: packets keep the size, timestamps, duration and flags the container gives them, and a file that ends early
+    /// still reads short at the same byte, but their payload bytes are left unset. Only for streams whose payload nothing
+    /// looks at (see `MediaProbe.indexableCodecs`). MP4/MOV take packets from their sample tables. A Matroska file is
+    /// first walked for its blocks, reading their headers but no frame, and only where its Cues agree with that walk
+    /// (`helios_index_io_index_matroska`). Returns false (and changes nothing) for other files and containers.
     /// `nalStreams` are H.264 (`hevc` false) or HEVC streams whose NAL unit headers are read all the same: libavformat's
-    /// parser derives their key flags from them (see `helios_index_io_read_nal_headers`).
-    package func skipMediaData(nalStreams: [(index: Int, hevc: Bool)] = []) -> Bool {
-        guard let indexIO, formatName.hasPrefix("mov,"), helios_index_io_region_count(indexIO) > 0 else { return false }
+    /// parser derives their key flags from them (see `helios_index_io_read_nal_headers`). `everyMatroska` walks even a
+    /// Matroska file where that reads more than it saves (small files, small frames): for tests of the walk itself.
+    package func skipMediaData(nalStreams: [(index: Int, hevc: Bool)] = [], everyMatroska: Bool = false) -> Bool {
+        guard let indexIO else { return false }
+        if formatName.hasPrefix("matroska,") {
+            guard let regions = indexMatroska(everyMatroska: everyMatroska), regions > 0 else { return false }
+        } else {
+            guard formatName.hasPrefix("mov,"), helios_index_io_region_count(indexIO) > 0 else { return false }
+        }
         for (index, hevc) in nalStreams where helios_index_io_read_nal_headers(indexIO, stream(index), hevc ? 1 : 0) != 0 {
             return false
         }
         helios_index_io_skip_media_data(indexIO, 1)
         return true
+    }
+
+    /// For a Matroska file opened `indexOnly`: the walk of its block headers (once), giving the frame data regions
+    /// found, or a negative reason it is read as usual (see `helios_index_io_index_matroska`; nil for other files).
+    package func indexMatroska(everyMatroska: Bool = false) -> Int32? {
+        guard let indexIO, formatName.hasPrefix("matroska,") else { return nil }
+        return helios_index_io_index_matroska(indexIO, Int32(streamCount), everyMatroska ? 0 : 1)
     }
 
     /// From now on, the samples of `streams` are not read: their packets keep size, timestamps, flags and position
@@ -170,6 +185,11 @@ package final class Demuxer {
         defer { close(fd) }
         var header = [UInt8](repeating: 0, count: bytes)
         return pread(fd, &header, bytes, 0) == bytes ? header : nil
+    }
+
+    /// Whether the file starts with an EBML header (Matroska, WebM).
+    static func looksLikeMatroska(_ path: String) -> Bool {
+        fileStart(path, bytes: 4) == [0x1A, 0x45, 0xDF, 0xA3]
     }
 
     static func looksLikeISOBMFF(_ path: String) -> Bool {

@@ -47,9 +47,10 @@ public enum MediaProbe {
     }
 
     /// `probe`, also returning the bytes read from disk through the index-only I/O context once payloads were skipped
-    /// (nil when the file was read as usual: a scan, or a container without an index).
+    /// (nil when the file was read as usual: a scan, or a container without an index). `everyMatroska` probes Matroska
+    /// files from their block headers even where reading them whole costs less (see `Demuxer.skipMediaData`).
     static func probeCounting(_ url: URL, reference: inout ProbeReference?, cancellation: CancellationFlag?,
-                              mode: ProbeMode) throws(StitchError) -> (input: ProbedInput, bytesRead: Int64?) {
+                              mode: ProbeMode, everyMatroska: Bool = false) throws(StitchError) -> (input: ProbedInput, bytesRead: Int64?) {
         let path = url.path
         let size = try fileSize(path)
         do {
@@ -75,11 +76,12 @@ public enum MediaProbe {
                 if reference == nil { reference = ProbeReference(header: header, decoded: signatures) }
             }
             // Index-only: stream parameters are known (decoding, if any, read real bytes); from here on the
-            // sample tables give every packet's size, timestamps, duration and key flag, and payloads are not read.
+            // sample tables (MP4/MOV) or the block headers (Matroska, where its Cues agree) give every packet's size,
+            // timestamps, duration and key flag, and payloads are not read.
             let nalStreams = signatures.enumerated().compactMap { k, signature -> (index: Int, hevc: Bool)? in
                 signature.codec == "h264" ? (k, false) : signature.codec == "hevc" ? (k, true) : nil
             }
-            let indexed = mode == .index && signatures.allSatisfy(isIndexable) && demuxer.skipMediaData(nalStreams: nalStreams)
+            let indexed = mode == .index && signatures.allSatisfy({ isIndexable($0, formatName: demuxer.formatName) }) && demuxer.skipMediaData(nalStreams: nalStreams, everyMatroska: everyMatroska)
             var input = try probe(demuxer, signatures: signatures, fileSize: size, cancellation: cancellation)
             if reference?.formatName.isEmpty == true { reference?.formatName = input.formatName }
             if let name = reference?.formatName, name == input.formatName { input.formatName = name }
@@ -101,8 +103,16 @@ public enum MediaProbe {
     /// fragmented MP4, whose sample tables arrive while reading: scanned).
     static let indexableCodecs: Set<String> = ["h264", "hevc", "aac", "opus", "alac", "flac", "prores", "mpeg4", "mjpeg", "ffv1"]
 
-    static func isIndexable(_ signature: CodecSignature) -> Bool {
-        indexableCodecs.contains(signature.codec) || signature.codec.hasPrefix("pcm_")
+    /// In Matroska, the codecs whose packets nothing derives from their frames but the H.264/HEVC key flags (from the
+    /// NAL unit headers, read all the same), each checked against the scan by the fixtures (`ProbeModeTests`). Not
+    /// FLAC (libavformat's parser takes each frame's duration from its header), nor ProRes (the demuxer looks for its
+    /// 'icpf' header, to add it where missing).
+    static let matroskaIndexableCodecs: Set<String> = ["h264", "hevc", "aac", "ffv1"]
+
+    /// Whether packets of this codec can be probed without their payload in a file of the demuxer `formatName`.
+    static func isIndexable(_ signature: CodecSignature, formatName: String) -> Bool {
+        let codecs = formatName.hasPrefix("matroska,") ? matroskaIndexableCodecs : indexableCodecs
+        return codecs.contains(signature.codec) || signature.codec.hasPrefix("pcm_")
     }
 
     /// Checks existence, type and size before handing the file to libavformat, for clearer messages.
