@@ -1,5 +1,7 @@
+import CFFmpeg
 import Foundation
 @testable import HeliosMedia
+import HeliosTestSupport
 import Testing
 
 /// The pure rule that turns a damaged chunk's missing frames into an error: container declarations and the grid.
@@ -113,5 +115,73 @@ struct VP9FrameTests {
         // A hidden frame packed with a shown one: a superframe with a 2-frame, 1-byte-size index (marker 0xC1).
         #expect(defect([0b1000_0100, 0xAA, 0b1000_0110, 0xBB, 0xC1, 2, 2, 0xC1]) == nil)
         #expect(defect([]) == "empty packet")
+    }
+}
+
+/// An AV1 packet the MP4/Matroska muxers would drop whole (nothing but OBUs they filter out) is found before anything
+/// is written: fuzzing found a frame OBU whose type a flipped bit made a redundant frame header, counted as written yet
+/// missing from the output.
+@Suite("AV1 packets a muxer keeps")
+struct AV1FrameTests {
+    func defect(_ bytes: [UInt8]) -> String? { bytes.withUnsafeBufferPointer { AV1Frame.defect($0) } }
+
+    /// An OBU header byte: type, extension flag, size field flag.
+    func header(_ type: UInt8, sized: Bool = true, extended: Bool = false) -> UInt8 {
+        type << 3 | (extended ? 0x4 : 0) | (sized ? 0x2 : 0)
+    }
+
+    @Test("frames kept; packets of only dropped OBU types, or OBUs that do not parse, are not")
+    func packets() {
+        // Temporal delimiter (empty), then a frame OBU of 3 bytes: kept.
+        #expect(defect([header(2), 0, header(6), 3, 0xAA, 0xBB, 0xCC]) == nil)
+        // A frame header OBU alone (show_existing_frame), with an extension byte: kept.
+        #expect(defect([header(3, extended: true), 0x08, 1, 0x10]) == nil)
+        // The last OBU without a size field runs to the end.
+        #expect(defect([header(2), 0, header(6, sized: false), 1, 2, 3]) == nil)
+        // A two-byte LEB128 size: 130 bytes of frame.
+        #expect(defect([header(6), 0x82, 0x01] + [UInt8](repeating: 7, count: 130)) == nil)
+        // The fuzz case: the frame's type turned into a redundant frame header (7); padding (15) and tile lists (8) too.
+        #expect(defect([header(7), 3, 1, 2, 3])?.hasPrefix("no OBU a muxer keeps") == true)
+        #expect(defect([header(2), 0, header(15), 1, 0, header(8), 0])?.hasPrefix("no OBU a muxer keeps") == true)
+        #expect(defect([0x80 | header(6), 1, 0])?.contains("forbidden bit") == true)
+        #expect(defect([header(6), 9, 1, 2])?.contains("an OBU of 9 bytes in a packet of 4") == true)
+        #expect(defect([header(6), 0x80])?.contains("does not parse") == true)
+        #expect(defect([header(6, extended: true)])?.contains("cut short") == true)
+        #expect(defect([]) == "empty packet")
+    }
+
+    @Test("a chunk whose frame OBU became a redundant frame header is refused, naming the file and frame")
+    func damagedChunk() async throws {
+        let files = try await FixtureCache.shared.files("mkv-av1-opus")
+        let dir = try makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        // A video packet after the first that is one frame OBU, found in the file by its first 16 bytes.
+        let demuxer = try Demuxer(path: files[1].path, findStreamInfo: false)
+        let packet = try Packet()
+        var frame = 0, head: [UInt8] = []
+        while try demuxer.read(into: packet), head.isEmpty {
+            defer { packet.unref() }
+            let p = packet.pointer.pointee
+            guard demuxer.stream(Int(p.stream_index)).pointee.codecpar.pointee.codec_type == AVMEDIA_TYPE_VIDEO else { continue }
+            frame += 1
+            let bytes = UnsafeBufferPointer(start: p.data, count: Int(p.size))
+            guard frame > 1, bytes.count > 16, bytes[0] >> 3 & 0xF == 6, bytes[0] & 0x6 == 0x2,
+                  let (size, length) = AV1Frame.leb128(bytes, at: 1), 1 + length + Int(size) == bytes.count else { continue }
+            head = Array(bytes.prefix(16))
+        }
+        try #require(!head.isEmpty, "no packet of one frame OBU")
+        var bytes = try Data(contentsOf: files[1])
+        let at = try #require(bytes.range(of: Data(head))).lowerBound
+        #expect(bytes[at] >> 3 & 0xF == 6, "a frame OBU")
+        bytes[at] = bytes[at] & ~0x78 | 7 << 3
+        let damaged = dir.appendingPathComponent("damaged.mkv")
+        try bytes.write(to: damaged)
+        do {
+            _ = try await NativeStitcher().stitch([files[0], damaged, files[2]], to: dir.appendingPathComponent("out.mkv"))
+            Issue.record("stitched a chunk whose frame \(frame) holds no frame")
+        } catch let error as StitchError {
+            #expect("\(error)".contains("damaged.mkv") && "\(error)".contains("frame \(frame) is no OBU a muxer keeps"), "\(error)")
+        }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path) == ["damaged.mkv"])
     }
 }

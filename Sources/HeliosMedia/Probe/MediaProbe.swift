@@ -97,7 +97,7 @@ public enum MediaProbe {
     }
 
     /// Codecs whose packets MP4/MOV describe completely in the sample tables: neither libavformat (no parser, no
-    /// header sniffing in the mov demuxer) nor the probe (VP9's frame check reads payloads) looks at their bytes.
+    /// header sniffing in the mov demuxer) nor the probe (the VP9 and AV1 frame checks read payloads) looks at their bytes.
     /// H.264 and HEVC are, with a few bytes per frame: libavformat runs their parser on every packet, and the key flag
     /// the parser derives from the NAL units replaces the sample table's, so their NAL unit headers are read (not in
     /// fragmented MP4, whose sample tables arrive while reading: scanned).
@@ -215,7 +215,7 @@ struct StreamAccumulator {
     var firstNonIncreasing: Int?
     var firstPtsBeforeDts: Int?
     var corrupt = 0
-    /// Packets a muxer would not keep as one frame (see `VP9Frame`), and the first of them (index, why).
+    /// Packets a muxer would not keep as one frame (see `VP9Frame`, `AV1Frame`), and the first of them (index, why).
     var malformed = 0
     var firstMalformed: (index: Int, reason: String)?
     var durations: [Int64: Int] = [:]
@@ -259,9 +259,9 @@ struct StreamAccumulator {
     }
 
     mutating func add(_ packet: Packet) {
-        if signature.codec == "vp9", signature.kind == .video {
+        if signature.kind == .video, let check = signature.codec == "vp9" ? VP9Frame.defect : signature.codec == "av1" ? AV1Frame.defect : nil {
             let p = packet.pointer.pointee
-            let defect = p.data.map { VP9Frame.defect(UnsafeBufferPointer(start: $0, count: Int(p.size))) } ?? "empty packet"
+            let defect = p.data.map { check(UnsafeBufferPointer(start: $0, count: Int(p.size))) } ?? "empty packet"
             if let defect {
                 malformed += 1
                 if firstMalformed == nil { firstMalformed = (packetCount, defect) }
