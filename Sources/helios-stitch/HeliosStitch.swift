@@ -73,6 +73,10 @@ struct HeliosStitch: AsyncParsableCommand {
     @Option(help: .hidden)
     var kernelCopyMinimum: String?
 
+    /// Walks every Matroska input's block headers however small (the fuzz suite; see `StitchOptions.walksEveryMatroska`).
+    @Flag(help: .hidden)
+    var walkEveryMatroska = false
+
     @Flag(help: "Replace an existing output file.")
     var force = false
 
@@ -141,6 +145,7 @@ struct HeliosStitch: AsyncParsableCommand {
             }
             options.kernelCopyMinimumInputBytes = Int64(kernelCopyMinimum)
         }
+        options.walksEveryMatroska = walkEveryMatroska
         let stitcher = NativeStitcher(
             options: options,
             logger: logger,

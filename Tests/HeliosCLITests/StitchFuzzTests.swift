@@ -2,7 +2,7 @@ import Foundation
 import Testing
 
 /// Mutated chunks through `helios-stitch`: bit flips, truncations, zeroed blocks and damaged headers in MP4, MOV,
-/// Matroska, WebM and MPEG-TS chunks. Every case must end in exactly one of two ways: a clean error (exit 1 or 3,
+/// Matroska (AV1, and H.264 from ffmpeg and mkvmerge), WebM and MPEG-TS chunks. Every case must end in exactly one of two ways: a clean error (exit 1 or 3,
 /// a message, no file left in the output directory), or an output whose video frame count, by ffprobe, equals the
 /// frames ffprobe counts in the inputs and the count the report gives. Inputs are never modified, nothing crashes.
 ///
@@ -12,6 +12,8 @@ import Testing
 struct StitchFuzzTests {
     static let sets: [(name: String, ext: String)] = [
         ("mp4-h264-aac", "mp4"), ("mov-h264-pcm", "mov"), ("mkv-av1-opus", "mkv"), ("webm-vp9-opus", "webm"), ("ts-h264-aac", "ts"),
+        // Matroska that index-only probing walks (H.264 with B-frames and AAC; mkvmerge's laces the AAC).
+        ("matrix-mkv-h264-bf3-b", "mkv"), ("mkvmerge-h264-bf3-a", "mkv"),
     ]
 
     static let parallel = 3
@@ -87,8 +89,9 @@ struct StitchFuzzTests {
         var inputs = chunks
         inputs[plan.victim] = victim
         let out = outDir.appendingPathComponent("out.\(ext)")
-        // Every other case copies MP4/MOV payloads in the kernel whatever the inputs' size (by default only from 1 MiB).
-        let copy = plan.number % 2 == 0 ? ["--kernel-copy-minimum", "0"] : []
+        // Every other case copies MP4/MOV payloads in the kernel and walks Matroska block headers whatever the inputs'
+        // size (by default only from 1 MiB).
+        let copy = plan.number % 2 == 0 ? ["--kernel-copy-minimum", "0", "--walk-every-matroska"] : []
         let result = try await Shell.run(Self.binary, inputs.map(\.path) + ["-o", out.path, "--json"] + copy)
         var outcome = FuzzOutcome(plan: plan, kind: "exit \(result.status)")
         func fail(_ why: String) { outcome.failure = "case \(plan.number) \(plan.mutation) of chunk \(plan.victim + 1) (\(ext)): \(why)" }

@@ -174,7 +174,8 @@ public final class IncrementalStitch {
         }
         stitcher.progress?(.probing(index: index, count: max(expectedInputs ?? 0, index + 1)))
         do {
-            probed.append(try MediaProbe.probe(url, reference: &reference, cancellation: cancellation, mode: stitcher.options.probe))
+            probed.append(try MediaProbe.probeCounting(url, reference: &reference, cancellation: cancellation, mode: stitcher.options.probe,
+                                                       everyMatroska: stitcher.options.walksEveryMatroska).input)
         } catch .damagedInput(nil, let path, let reason) {
             throw .damagedInput(index: index, path: path, reason: reason)
         }

@@ -64,6 +64,9 @@ public struct StitchOptions: Sendable, Hashable {
     /// (`copy_file_range`), unread, instead of being read into memory and written out; nil never (tests compare the
     /// bytes with 0 and nil). Below 1 MiB the two copies through memory cost less than setting the copy up.
     public var kernelCopyMinimumInputBytes: Int64? = 1 << 20
+    /// With `probe = .index`, walks the block headers of every Matroska input, even where reading it whole costs less
+    /// (under 1 MiB, or small frames): the same result, for tests and fuzzing of the walk on small files.
+    public var walksEveryMatroska = false
 
     public init(format: String? = nil, faststart: Bool = false, force: Bool = false, lenient: Bool = false, checkOnly: Bool = false,
                 audio: AudioMode = .copy, allowRepeat: Bool = false, sync: Bool = true, probe: ProbeMode = .index) {
