@@ -242,3 +242,28 @@ func snapshot(_ root: URL) throws -> [String: String] {
         #expect(!FileManager.default.fileExists(atPath: stale.path) && FileManager.default.fileExists(atPath: young.path))
     }
 }
+
+/// `FileHash` reads a file in blocks sized to it (up to 1 MiB): every size around those bounds hashes as `sha256sum` does.
+@Suite struct FileHashTests {
+    @Test("sizes around the block bounds: the same SHA-256 and size as sha256sum")
+    func sizes() async throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("helios-hash-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        for size in [0, 1, 4095, 4096, 4097, (1 << 20) - 1, 1 << 20, (1 << 20) + 1, 3 << 20] {
+            let file = dir.appendingPathComponent("f\(size)")
+            try Data((0..<size).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ $0 >> 8) }).write(to: file)
+            let (sha, bytes) = try await FileHash.sha256(of: file)
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/sha256sum")
+            process.arguments = [file.path]
+            let out = Pipe()
+            process.standardOutput = out
+            try process.run()
+            let printed = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            process.waitUntilExit()
+            #expect(bytes == Int64(size))
+            #expect(printed.hasPrefix(sha + " "), "\(size) bytes: \(sha), sha256sum \(printed)")
+        }
+    }
+}

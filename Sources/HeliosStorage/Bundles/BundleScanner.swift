@@ -68,7 +68,11 @@ enum BundleScanner {
         defer { POSIX.closeFD(fd) }
         var hasher = SHA256()
         var size: Int64 = 0
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
+        // Up to 1 MiB, no larger than the file (plus one byte, to see its end in one read): a job hashes every chunk
+        // output, mostly far smaller, and 1 MiB blocks freed by several threads at once stayed in glibc's heap.
+        var info = stat()
+        let known = fstat(fd, &info) == 0 ? Int(info.st_size) : 1 << 20
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: min(max(known + 1, 4096), 1 << 20), alignment: 16)
         defer { buffer.deallocate() }
         while true {
             try cancellation.check("hashing \(url.path)")
