@@ -5,6 +5,9 @@ Durability is compared like for like: helios's default (fsync before rename) aga
 + `sync FILE`; `helios-stitch --no-sync` against plain `cat` and plain ffmpeg. `--faststart` against the same stitch
 without it. A scale section stitches 100, 1,000 and 10,000 one-frame chunks (`--list`): wall time per input, peak RSS.
 A start-up section times `helios-stitch --version` against a C program that only links libavformat (`--startup N`).
+A Matroska section remuxes 1080p workloads into Matroska and times `--check` (probe and validate only) with the
+index-only probe, which walks the block headers, against `--probe scan` (every packet read, as every Matroska
+input was probed before) and against reading the files once (`cat > /dev/null`).
 
 Also what `--audio exact` costs: helios-stitch re-encoding the audio against ffmpeg's concat re-encoding the same
 audio (video copied, AAC at the chunks' 128 kb/s), as seconds of audio per second of wall time and per second of
@@ -125,6 +128,7 @@ def main():
     ap.add_argument("--scale", default=",".join(map(str, SCALE)), help="one-frame input counts for the scale section ('' skips it)")
     ap.add_argument("--startup", type=int, default=41, help="runs of `--version` against a C program linking libavformat (0 skips)")
     ap.add_argument("--replace", action="store_true", help="write over the previous runs' outputs instead of into an empty directory")
+    ap.add_argument("--matroska", default="10x6s-1080p,48x8s-1080p", help="workloads whose Matroska remux is probed ('' skips)")
     args = ap.parse_args()
     chosen = [w for w in WORKLOADS if args.workloads is None or w[0] in args.workloads.split(",")]
     binary = args.bin or os.path.join(subprocess.check_output(["swift", "build", "-c", "release", "--show-bin-path"], cwd=ROOT, text=True).strip(), "helios-stitch")
@@ -218,6 +222,8 @@ def main():
             print(f"| {name} | {seconds} | {tool} | {m:.3f} | {rate:.1f} | {f'{extra:.1f}' if extra else ''} | {f'{coding:.1f}' if coding else ''} |")
     if args.scale:
         scale(binary, out, [int(n) for n in args.scale.split(",")], max(3, args.reps // 2), args.replace)
+    if args.matroska:
+        matroska_probe(binary, args.matroska.split(","), args.reps)
     if args.startup:
         startup(binary, args.startup)
 
@@ -262,6 +268,40 @@ def startup(binary, runs):
     for k in tools:
         print(f"| {k} | {med[k] * 1000:.1f} | {max(r for _, r in samples[k]) / 1024:.0f} | {med[k] / c:.2f} |")
     print(f"\nOurs beyond loading FFmpeg: {(med['helios-stitch --version'] - c) * 1000:.1f} ms ({runs} runs each, interleaved).")
+
+def matroska_probe(binary, names, reps):
+    """`--check` of a workload remuxed into Matroska (ffmpeg -c copy): the index-only probe (block headers walked)
+    against the scan and against `cat` reading the files to /dev/null. Interleaved, warm page cache; medians."""
+    rows = []
+    for name, count, seconds, size in (w for w in WORKLOADS if w[0] in names):
+        source = generate(name, count, seconds, size, copies=count if seconds < 1 else None)
+        d = os.path.join(WORK, f"{name}-mkv")
+        if not os.path.exists(os.path.join(d, ".done")):
+            os.makedirs(d, exist_ok=True)
+            for f in sorted(os.listdir(source)):
+                if f.endswith(".mp4"):
+                    sh(["ffmpeg", "-nostdin", "-loglevel", "error", "-y", "-i", os.path.join(source, f), "-c", "copy",
+                        os.path.join(d, f[:-4] + ".mkv")])
+            open(os.path.join(d, ".done"), "w").close()
+        chunks = sorted(os.path.join(d, f) for f in os.listdir(d) if f.endswith(".mkv"))
+        tools = {"helios-stitch --check": [binary, "--check", "--quiet", *chunks],
+                 "helios-stitch --check --probe scan": [binary, "--check", "--quiet", "--probe", "scan", *chunks],
+                 "cat > /dev/null (read once)": f"cat {' '.join(chunks)} > /dev/null"}
+        samples = {k: [] for k in tools}
+        for c in chunks:
+            with open(c, "rb") as f: f.read()
+        for _ in range(reps):
+            for k, cmd in tools.items():
+                samples[k].append(timed(cmd, shell=isinstance(cmd, str)))
+        med = {k: statistics.median(w for w, _ in v) for k, v in samples.items()}
+        total = sum(os.path.getsize(c) for c in chunks)
+        for k in tools:
+            rows.append((name, total, k, med[k], med[k] / med["helios-stitch --check --probe scan"]))
+    print()
+    print("| Matroska workload | size | tool | median s | ratio to the scan |")
+    print("|---|---|---|---|---|")
+    for name, total, k, m, ratio in rows:
+        print(f"| {name} | {total / 1e6:.0f} MB | {k} | {m:.3f} | {ratio:.2f} |")
 
 def scale(binary, out, counts, reps, replace=False):
     """One-frame inputs through --list: wall time per input and peak RSS, interleaved over the counts."""
