@@ -60,6 +60,8 @@ int helios_index_io_add_region(helios_index_io *io, int64_t start, int64_t end);
 int helios_matroska_walk(helios_index_io *io, int stream_count, int only_if_it_pays);
 /* A Matroska walk pays when the frame bytes it lets the probe skip are this many times what it read. */
 enum { PAYING_RATIO = 8 };
+/* The most blocks a walk keeps (with only_if_it_pays): about 250 bytes each. */
+enum { MAX_BLOCKS = 1 << 16 };
 /* Room for one more walked entry (io->walked[io->walked_count]), or NULL out of memory. */
 struct walked *helios_index_io_next_walked(helios_index_io *io);
 #endif

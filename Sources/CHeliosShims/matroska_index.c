@@ -144,9 +144,11 @@ static int add_block(window *w, const element *e, int64_t container) {
     b->payload = laced ? e->end : e->data + track_length + 3;
     b->end = e->end;
     b->track = track;
-    /* Every 256 blocks: frames this small would cost more reads to skip than to read; stop walking. */
+    /* Every 256 blocks: frames this small would cost more reads to skip than to read; stop walking. Past MAX_BLOCKS
+     * (what the walk keeps per block, about 250 bytes, would pass 16 MB), a plain read costs less memory. */
     w->skippable += b->end - b->payload;
-    if (w->only_if_it_pays && io->block_count % 256 == 0 && w->skippable < PAYING_RATIO * io->walk_bytes_read) return NOT_WORTH_IT;
+    if (w->only_if_it_pays && io->block_count % 256 == 0
+        && (w->skippable < PAYING_RATIO * io->walk_bytes_read || io->block_count > MAX_BLOCKS)) return NOT_WORTH_IT;
     return 0;
 }
 

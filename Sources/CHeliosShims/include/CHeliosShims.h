@@ -81,7 +81,8 @@ int helios_index_io_read_nal_headers(AVIOContext *pb, AVStream *st, int hevc);
 /// Returns the frame data regions found (> 0; 0 for a file not opened as Matroska), or a negative reason the file must
 /// be read as usual: -1 no Cues, -2 an element not where expected or cut short, -3 an encoded track, -4 a cue the
 /// clusters contradict, -5 out of memory, -6 not one stream per track, -7 (only with `only_if_it_pays`) a file under
-/// 1 MiB, or frames too small for skipping them to save reads (under 8 times what the walk read). Walks once; later
+/// 1 MiB, frames too small for skipping them to save reads (under 8 times what the walk read), or more than 65,536
+/// blocks (the walk keeps about 250 bytes per block; a plain read needs none). Walks once; later
 /// calls return the same count (0 after a failure).
 int helios_index_io_index_matroska(AVIOContext *pb, int stream_count, int only_if_it_pays);
 /// The mdat payloads found (0: nothing would be skipped), and the bytes read from disk since skipping last changed
