@@ -37,6 +37,11 @@ case "$set_name" in
   mov-h264-pcm)   for k in 0 1 2; do chunk $k 30 "$H264" "-c:a pcm_s16le" mov; done ;;
   mov-prores-pcm) for k in 0 1 2; do chunk $k 30 "-c:v prores_ks -profile:v 0 -pix_fmt yuv422p10le" "-c:a pcm_s16le" mov; done ;;
   webm-vp9-opus)  for k in 0 1 2; do chunk $k 30 "-c:v libvpx-vp9 -threads 1 -deadline realtime -cpu-used 8 -g 30" "-c:a libopus -b:a 48k" webm; done ;;
+  mp4-h264-opus)  for k in 0 1 2; do chunk $k 30 "$H264 -bf 2" "-c:a libopus -b:a 48k" mp4; done ;;
+  mp4-h264-flac)  for k in 0 1 2; do chunk $k 30 "$H264" "-c:a flac -strict -2" mp4; done ;;
+  mov-mpeg4-alac) for k in 0 1 2; do chunk $k 30 "-c:v mpeg4 -bf 2 -g 30" "-c:a alac" mov; done ;;
+  mov-mjpeg-pcm)  for k in 0 1 2; do chunk $k 30 "-c:v mjpeg -pix_fmt yuvj420p" "-c:a pcm_s24le" mov; done ;;
+  mkv-h264-opus)  for k in 0 1 2; do chunk $k 30 "$H264 -bf 2" "-c:a libopus -b:a 48k" mkv; done ;;
   mkv-ffv1-pcm)   for k in 0 1 2; do chunk $k 30 "-c:v ffv1" "-c:a pcm_s16le" mkv; done ;;
   mkv-large-h264)  # frames of a few hundred KB (lossless 720p), where probing walks the Matroska block headers
     for k in 0 1; do chunk $k 24 "-c:v libx264 -threads 1 -preset ultrafast -qp 0 -g 30 -pix_fmt yuv420p" "$AAC" mkv 30 1280x720; done ;;

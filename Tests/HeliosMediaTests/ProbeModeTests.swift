@@ -12,7 +12,8 @@ struct ProbeModeTests {
         "mp4-h264-aac", "mp4-hevc-aac", "mov-h264-pcm", "mov-prores-pcm", "webm-vp9-opus", "mkv-av1-opus", "ts-h264-aac",
         "mp4-video-only", "m4a-audio-only", "exact-mp4", "exact-mkv", "exact-webm", "webm-opus-uneven",
         "bad-resolution", "bad-codec", "bad-samplerate", "bad-layout", "bad-fps", "bad-nokeyframe", "bad-ac3-audio",
-        "bad-short-audio", "mkv-ffv1-pcm",
+        "bad-short-audio", "mkv-ffv1-pcm", "mkv-h264-opus",
+        "mp4-h264-opus", "mp4-h264-flac", "mov-mpeg4-alac", "mov-mjpeg-pcm",
     ] + ChunkMatrixTests.sets
 
     /// What probing gave: the input, or the error's description.

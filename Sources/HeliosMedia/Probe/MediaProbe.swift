@@ -105,7 +105,8 @@ public enum MediaProbe {
 
     /// In Matroska, the codecs whose packets nothing derives from their frames but the H.264/HEVC key flags (from the
     /// NAL unit headers, read all the same), each checked against the scan by the fixtures (`ProbeModeTests`). Not
-    /// FLAC (libavformat's parser takes each frame's duration from its header), nor ProRes (the demuxer looks for its
+    /// FLAC (libavformat's parser takes each frame's duration from its header), Opus (its parser reads each packet's
+    /// TOC: `mkv-h264-opus` read 31 packets instead of 51 without payloads), nor ProRes (the demuxer looks for its
     /// 'icpf' header, to add it where missing).
     static let matroskaIndexableCodecs: Set<String> = ["h264", "hevc", "aac", "ffv1"]
 
