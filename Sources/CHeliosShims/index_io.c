@@ -113,26 +113,47 @@ static const uint8_t *matroska_walked(const helios_index_io *io, int64_t at, int
     return at + want <= w->start + w->length ? w->bytes + (at - w->start) : NULL;
 }
 
+/* Keeps the `length` bytes at `bytes`, the file's from `start`, for walked_copy. The entry, or NULL out of memory. */
+static struct walked *keep_walked(helios_index_io *io, int64_t start, const uint8_t *bytes, int64_t length) {
+    struct walked *w = helios_index_io_next_walked(io);
+    if (!w) return NULL;
+    w->start = start;
+    w->length = (int)(length < WALKED_BYTES ? length : WALKED_BYTES);
+    memcpy(w->bytes, bytes, (size_t)w->length);
+    io->walked_count++;
+    return w;
+}
+
+/* The `want` bytes at `pos` (the start of a NAL unit), kept for walked_copy with the TAIL_BYTES before them: the end
+ * of the sample or unit before, whose last bytes the parser reads too. Where the stream's previous sample ended a
+ * little before `pos` (audio interleaved between them), that sample's tail comes in the same read. Already kept by
+ * the Matroska walk, nothing is read. NULL when fewer than `least` bytes could be read (or out of memory). */
+static const uint8_t *nal_head(helios_index_io *io, int64_t pos, int64_t want, int64_t least, int64_t previous_end) {
+    const uint8_t *kept = matroska_walked(io, pos, want);
+    if (kept) return kept;
+    int64_t gap = previous_end >= TAIL_BYTES ? pos - previous_end : -1;
+    int64_t from = gap > TAIL_BYTES && gap <= NEARBY_TAIL_BYTES ? previous_end - TAIL_BYTES : pos < TAIL_BYTES ? 0 : pos - TAIL_BYTES;
+    uint8_t span[NEARBY_TAIL_BYTES + TAIL_BYTES + NAL_WALK_BYTES];
+    ssize_t got = pread(io->fd, span, (size_t)(pos - from + want), from);
+    if (got < pos - from + least) return NULL;
+    if (from < pos - TAIL_BYTES && !keep_walked(io, from, span, TAIL_BYTES)) return NULL;
+    int64_t behind = pos - from < TAIL_BYTES ? pos - from : TAIL_BYTES;
+    struct walked *w = keep_walked(io, pos - behind, span + (pos - behind - from), got - (pos - behind - from));
+    return w ? w->bytes + behind : NULL;
+}
+
 /* Marks what the parser reads of the length-prefixed NAL units in the sample [pos, end) (see
- * helios_index_io_read_nal_headers), keeping the first bytes of each unit for walked_copy. 0, or -1 out of memory. */
-static int walk_nal_units(helios_index_io *io, int64_t pos, int64_t end, int length_size, int hevc) {
+ * helios_index_io_read_nal_headers), keeping the first bytes of each unit for walked_copy; `previous_end` is where the
+ * stream's sample before it ended (-1: none). 0, or -1 out of memory. */
+static int walk_nal_units(helios_index_io *io, int64_t pos, int64_t end, int length_size, int hevc, int64_t previous_end) {
     if (end > io->size) end = io->size;
     while (pos + length_size < end) {
         /* The length and header, and as much of the slice header after them as the walk can keep. */
         int64_t want = end - pos < NAL_WALK_BYTES ? end - pos : NAL_WALK_BYTES;
         if (want < length_size + 2) want = length_size + 2;
-        /* Already read where the Matroska walk kept the start of each block; else read and kept here. */
-        const uint8_t *head = matroska_walked(io, pos, want);
-        if (!head) {
-            struct walked *w = helios_index_io_next_walked(io);
-            if (!w) return -1;
-            ssize_t got = pread(io->fd, w->bytes, (size_t)want, pos);
-            if (got < length_size + 1) return add_read(io, pos, end);
-            w->start = pos;
-            w->length = (int)got;
-            io->walked_count++;
-            head = w->bytes;
-        }
+        const uint8_t *head = nal_head(io, pos, want, length_size + 1, previous_end);
+        previous_end = -1; /* only the sample's first unit follows the previous sample */
+        if (!head) return add_read(io, pos, end);
         int64_t nal = read_be(head, length_size);
         int type = hevc ? (head[length_size] >> 1) & 0x3f : head[length_size] & 0x1f;
         int64_t nal_end = pos + length_size + nal;
@@ -142,7 +163,7 @@ static int walk_nal_units(helios_index_io *io, int64_t pos, int64_t end, int len
             /* A slice: its header (what the parser reads) and its last bytes (trailing bits) */
             int64_t head_end = pos + length_size + 96 < nal_end ? pos + length_size + 96 : nal_end;
             if (add_read(io, pos, head_end) < 0) return -1;
-            if (add_read(io, nal_end - 16 > head_end ? nal_end - 16 : head_end, nal_end) < 0) return -1;
+            if (add_read(io, nal_end - TAIL_BYTES > head_end ? nal_end - TAIL_BYTES : head_end, nal_end) < 0) return -1;
         } else if (add_read(io, pos, nal_end) < 0) {
             return -1;
         }
@@ -166,14 +187,16 @@ int helios_index_io_read_nal_headers(AVIOContext *pb, AVStream *st, int hevc) {
         uint64_t track = io->track_numbers[st->index];
         for (int i = 0; i < io->block_count; i++) {
             const struct matroska_block *b = &io->blocks[i];
-            if (b->track == track && b->payload < b->end && walk_nal_units(io, b->payload, b->end, length_size, hevc) < 0) return -1;
+            if (b->track == track && b->payload < b->end && walk_nal_units(io, b->payload, b->end, length_size, hevc, -1) < 0) return -1;
         }
         return 0;
     }
     int entries = avformat_index_get_entries_count(st);
+    int64_t previous_end = -1;
     for (int i = 0; i < entries; i++) {
         const AVIndexEntry *e = avformat_index_get_entry(st, i);
-        if (!e || walk_nal_units(io, e->pos, e->pos + e->size, length_size, hevc) < 0) return -1;
+        if (!e || walk_nal_units(io, e->pos, e->pos + e->size, length_size, hevc, previous_end) < 0) return -1;
+        previous_end = e->pos + e->size;
     }
     return 0;
 }

@@ -38,7 +38,10 @@ typedef struct {
 
 /* Bytes the NAL unit walk read at the start of a NAL unit: its length, header and (for a slice) the start of the
  * slice header the parser reads next, so that read takes no system call (about 9 us each here). */
-enum { WALKED_BYTES = 192, NAL_WALK_BYTES = 112 };
+/* What a walked entry holds at most; what the NAL unit walk reads at each unit; the last bytes of a slice the parser
+ * reads (its trailing bits), which the walk of the unit after it reads along; how far before that unit the tail of
+ * the stream's previous sample may end (other streams' samples between) and still come in the same read. */
+enum { WALKED_BYTES = 192, NAL_WALK_BYTES = 112, TAIL_BYTES = 16, NEARBY_TAIL_BYTES = 4096 };
 struct walked {
     int64_t start;
     int length;
