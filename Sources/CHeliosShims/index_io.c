@@ -132,7 +132,9 @@ static const uint8_t *nal_head(helios_index_io *io, int64_t pos, int64_t want, i
     const uint8_t *kept = matroska_walked(io, pos, want);
     if (kept) return kept;
     int64_t gap = previous_end >= TAIL_BYTES ? pos - previous_end : -1;
-    int64_t from = gap > TAIL_BYTES && gap <= NEARBY_TAIL_BYTES ? previous_end - TAIL_BYTES : pos < TAIL_BYTES ? 0 : pos - TAIL_BYTES;
+    int64_t from = gap > TAIL_BYTES && gap <= NEARBY_TAIL_BYTES ? previous_end - TAIL_BYTES
+                 : pos < TAIL_BYTES                               ? 0
+                                                                  : pos - TAIL_BYTES;
     uint8_t span[NEARBY_TAIL_BYTES + TAIL_BYTES + NAL_WALK_BYTES];
     ssize_t got = pread(io->fd, span, (size_t)(pos - from + want), from);
     if (got < pos - from + least) return NULL;
@@ -187,7 +189,8 @@ int helios_index_io_read_nal_headers(AVIOContext *pb, AVStream *st, int hevc) {
         uint64_t track = io->track_numbers[st->index];
         for (int i = 0; i < io->block_count; i++) {
             const struct matroska_block *b = &io->blocks[i];
-            if (b->track == track && b->payload < b->end && walk_nal_units(io, b->payload, b->end, length_size, hevc, -1) < 0) return -1;
+            if (b->track != track || b->payload >= b->end) continue;
+            if (walk_nal_units(io, b->payload, b->end, length_size, hevc, -1) < 0) return -1;
         }
         return 0;
     }

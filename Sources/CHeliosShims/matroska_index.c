@@ -25,8 +25,10 @@ enum {
 };
 
 /* Why a walk gives up; the file is then scanned. */
-enum { NO_CUES = -1, UNEXPECTED_STRUCTURE = -2, ENCODED_TRACK = -3, CUES_DISAGREE = -4, OUT_OF_MEMORY = -5, TRACKS_NOT_STREAMS = -6,
-       NOT_WORTH_IT = -7 };
+enum {
+    NO_CUES = -1, UNEXPECTED_STRUCTURE = -2, ENCODED_TRACK = -3, CUES_DISAGREE = -4, OUT_OF_MEMORY = -5,
+    TRACKS_NOT_STREAMS = -6, NOT_WORTH_IT = -7
+};
 
 /* Reads element headers through a window, in as few reads as it can without reading large frames: where the walk goes
  * on close to the window's end (headers, cues, small frames) the next read doubles, up to 64 KiB; after a jump (over a
@@ -137,7 +139,9 @@ static int add_block(window *w, const element *e, int64_t container) {
     uint64_t track;
     int track_length = read_vint(p, avail, 8, 0, &track, NULL);
     if (!track_length || avail < track_length + 3 || e->data + track_length + 3 > e->end) return UNEXPECTED_STRUCTURE;
-    if (helios_grow((void **)&io->blocks, &io->block_capacity, io->block_count, sizeof(struct matroska_block), 64) < 0) return OUT_OF_MEMORY;
+    if (helios_grow((void **)&io->blocks, &io->block_capacity, io->block_count, sizeof(struct matroska_block), 64) < 0) {
+        return OUT_OF_MEMORY;
+    }
     int laced = (p[track_length + 2] & 0x06) != 0;
     struct matroska_block *b = &io->blocks[io->block_count++];
     b->element = container;
@@ -199,7 +203,9 @@ static int visit_tracks_child(window *w, const element *e, void *context) {
     if (result < 0) return result;
     helios_index_io *io = w->io;
     if (number == 0) return UNEXPECTED_STRUCTURE;
-    if (helios_grow((void **)&io->track_numbers, &io->track_capacity, io->track_count, sizeof(uint64_t), 4) < 0) return OUT_OF_MEMORY;
+    if (helios_grow((void **)&io->track_numbers, &io->track_capacity, io->track_count, sizeof(uint64_t), 4) < 0) {
+        return OUT_OF_MEMORY;
+    }
     io->track_numbers[io->track_count++] = number;
     (void)context;
     return 0;
@@ -272,7 +278,10 @@ int helios_matroska_walk(helios_index_io *io, int stream_count, int only_if_it_p
         element e;
         if ((result = read_element(w, pos, segment.end, &e)) < 0) break;
         if (e.id == ID_CLUSTER) {
-            if (helios_grow((void **)&s.clusters, &s.cluster_capacity, s.cluster_count, 2 * sizeof(int64_t), 16) < 0) { result = OUT_OF_MEMORY; break; }
+            if (helios_grow((void **)&s.clusters, &s.cluster_capacity, s.cluster_count, 2 * sizeof(int64_t), 16) < 0) {
+                result = OUT_OF_MEMORY;
+                break;
+            }
             s.clusters[2 * s.cluster_count] = e.start;
             s.clusters[2 * s.cluster_count + 1] = e.data;
             s.cluster_count++;

@@ -81,7 +81,8 @@ public enum MediaProbe {
             let nalStreams = signatures.enumerated().compactMap { k, signature -> (index: Int, hevc: Bool)? in
                 signature.codec == "h264" ? (k, false) : signature.codec == "hevc" ? (k, true) : nil
             }
-            let indexed = mode == .index && signatures.allSatisfy({ isIndexable($0, formatName: demuxer.formatName) }) && demuxer.skipMediaData(nalStreams: nalStreams, everyMatroska: everyMatroska)
+            let indexed = mode == .index && signatures.allSatisfy({ isIndexable($0, formatName: demuxer.formatName) })
+                && demuxer.skipMediaData(nalStreams: nalStreams, everyMatroska: everyMatroska)
             var input = try probe(demuxer, signatures: signatures, fileSize: size, cancellation: cancellation)
             if reference?.formatName.isEmpty == true { reference?.formatName = input.formatName }
             if let name = reference?.formatName, name == input.formatName { input.formatName = name }
@@ -97,7 +98,8 @@ public enum MediaProbe {
     }
 
     /// Codecs whose packets MP4/MOV describe completely in the sample tables: neither libavformat (no parser, no
-    /// header sniffing in the mov demuxer) nor the probe (the VP9 and AV1 frame checks read payloads) looks at their bytes.
+    /// header sniffing in the mov demuxer) nor the probe (the VP9 and AV1 frame checks read payloads) looks at their
+    /// bytes.
     /// H.264 and HEVC are, with a few bytes per frame: libavformat runs their parser on every packet, and the key flag
     /// the parser derives from the NAL units replaces the sample table's, so their NAL unit headers are read (not in
     /// fragmented MP4, whose sample tables arrive while reading: scanned).
