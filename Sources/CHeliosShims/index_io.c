@@ -174,6 +174,19 @@ static int walk_nal_units(helios_index_io *io, int64_t pos, int64_t end, int len
     return pos < end ? add_read(io, pos, end) : 0;
 }
 
+int helios_index_io_read_frame_ends(AVIOContext *pb, AVStream *st, int head, int tail) {
+    helios_index_io *io = pb->opaque;
+    if (!io->matroska || st->index < 0 || st->index >= io->track_count) return -1;
+    uint64_t track = io->track_numbers[st->index];
+    for (int i = 0; i < io->block_count; i++) {
+        const struct matroska_block *b = &io->blocks[i];
+        if (b->track != track || b->payload >= b->end) continue;
+        if (add_read(io, b->payload, b->payload + head < b->end ? b->payload + head : b->end) < 0) return -1;
+        if (add_read(io, b->end - tail > b->payload ? b->end - tail : b->payload, b->end) < 0) return -1;
+    }
+    return 0;
+}
+
 int helios_index_io_read_nal_headers(AVIOContext *pb, AVStream *st, int hevc) {
     helios_index_io *io = pb->opaque;
     const AVCodecParameters *par = st->codecpar;

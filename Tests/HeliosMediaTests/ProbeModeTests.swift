@@ -61,9 +61,9 @@ struct ProbeModeTests {
                 #expect(bytes <= bound, "\(file.lastPathComponent): read \(bytes) bytes, payloads \(payload) of \(input.fileSize)")
             }
         }
-        // Index-only reading applies to MP4/MOV and Matroska streams of indexable codecs (not fragmented MP4 with
+        // Index-only reading applies to MP4/MOV and Matroska/WebM streams of indexable codecs (not fragmented MP4 with
         // H.264/HEVC, nor a Matroska file without Cues); everything else is scanned.
-        let indexable = ["mp4", "mov", "m4a", "mkv"].contains(files[0].pathExtension)
+        let indexable = ["mp4", "mov", "m4a", "mkv", "webm"].contains(files[0].pathExtension)
         if indexable, !set.contains("fmp4"), case .probed(let input) = indexed.last!.0,
            input.streams.allSatisfy({ MediaProbe.isIndexable($0.signature, formatName: input.formatName) }), files.count > 1 {
             #expect(indexed.last!.1 != nil, "\(set): expected index-only probing")
@@ -140,7 +140,7 @@ struct ProbeModeTests {
         }
         #expect(failures > 0, "some damage must be caught, or the copies test nothing")
         // Damage the index walk does not notice (most payload bytes) must still leave the index path in use.
-        if ["mp4", "mov", "m4a", "mkv"].contains(files[0].pathExtension), !set.contains("fmp4") {
+        if ["mp4", "mov", "m4a", "mkv", "webm"].contains(files[0].pathExtension), !set.contains("fmp4") {
             #expect(walked > 0, "no damaged copy was probed from its index")
         }
     }

@@ -71,6 +71,10 @@ void helios_index_io_skip_media_data(AVIOContext *pb, int skip);
 /// units whole (SEI, parameter sets), and a slice's first 96 and last 16 bytes. The parser then derives the same key
 /// flags as from the whole file. Uses the stream's index entries (the sample tables). 0, or -1 (nothing usable).
 int helios_index_io_read_nal_headers(AVIOContext *pb, AVStream *st, int hevc);
+/// For a walked Matroska file: marks the first `head` and last `tail` bytes of each frame of stream `st` to be read
+/// from disk all the same (what a frame check or parser looks at: a VP9 frame's header and superframe index, an Opus
+/// packet's TOC). 0, or -1 (not a walked Matroska stream, or out of memory).
+int helios_index_io_read_frame_ends(AVIOContext *pb, AVStream *st, int head, int tail);
 /// For a Matroska file (EBML) opened with `helios_index_io_open`, whose demuxer made `stream_count` streams: walks its
 /// structure, reading element and block headers (and each frame's first and last bytes) but no frame, so that
 /// `helios_index_io_skip_media_data(pb, 1)` then answers reads of frame data (each block's bytes after its header,

@@ -87,12 +87,18 @@ package final class Demuxer {
     /// first walked for its blocks, reading their headers but no frame, and only where its Cues agree with that walk
     /// (`helios_index_io_index_matroska`). Returns false (and changes nothing) for other files and containers.
     /// `nalStreams` are H.264 (`hevc` false) or HEVC streams whose NAL unit headers are read all the same: libavformat's
-    /// parser derives their key flags from them (see `helios_index_io_read_nal_headers`). `everyMatroska` walks even a
+    /// parser derives their key flags from them (see `helios_index_io_read_nal_headers`). `frameEnds` are Matroska
+    /// streams whose frames' first `head` and last `tail` bytes are read all the same (`helios_index_io_read_frame_ends`).
+    /// `everyMatroska` walks even a
     /// Matroska file where that reads more than it saves (small files, small frames): for tests of the walk itself.
-    package func skipMediaData(nalStreams: [(index: Int, hevc: Bool)] = [], everyMatroska: Bool = false) -> Bool {
+    package func skipMediaData(nalStreams: [(index: Int, hevc: Bool)] = [], frameEnds: [(index: Int, head: Int, tail: Int)] = [],
+                               everyMatroska: Bool = false) -> Bool {
         guard let indexIO else { return false }
         if formatName.hasPrefix("matroska,") {
             guard let regions = indexMatroska(everyMatroska: everyMatroska), regions > 0 else { return false }
+            for (index, head, tail) in frameEnds where helios_index_io_read_frame_ends(indexIO, stream(index), Int32(head), Int32(tail)) != 0 {
+                return false
+            }
         } else {
             guard formatName.hasPrefix("mov,"), helios_index_io_region_count(indexIO) > 0 else { return false }
         }

@@ -81,8 +81,11 @@ public enum MediaProbe {
             let nalStreams = signatures.enumerated().compactMap { k, signature -> (index: Int, hevc: Bool)? in
                 signature.codec == "h264" ? (k, false) : signature.codec == "hevc" ? (k, true) : nil
             }
+            let frameEnds = signatures.enumerated().compactMap { k, signature -> (index: Int, head: Int, tail: Int)? in
+                frameEndsRead[signature.codec].map { (k, $0.head, $0.tail) }
+            }
             let indexed = mode == .index && signatures.allSatisfy({ isIndexable($0, formatName: demuxer.formatName) })
-                && demuxer.skipMediaData(nalStreams: nalStreams, everyMatroska: everyMatroska)
+                && demuxer.skipMediaData(nalStreams: nalStreams, frameEnds: frameEnds, everyMatroska: everyMatroska)
             var input = try probe(demuxer, signatures: signatures, fileSize: size, cancellation: cancellation)
             if reference?.formatName.isEmpty == true { reference?.formatName = input.formatName }
             if let name = reference?.formatName, name == input.formatName { input.formatName = name }
@@ -105,12 +108,17 @@ public enum MediaProbe {
     /// fragmented MP4, whose sample tables arrive while reading: scanned).
     static let indexableCodecs: Set<String> = ["h264", "hevc", "aac", "opus", "alac", "flac", "prores", "mpeg4", "mjpeg", "ffv1"]
 
-    /// In Matroska, the codecs whose packets nothing derives from their frames but the H.264/HEVC key flags (from the
-    /// NAL unit headers, read all the same), each checked against the scan by the fixtures (`ProbeModeTests`). Not
-    /// FLAC (libavformat's parser takes each frame's duration from its header), Opus (its parser reads each packet's
-    /// TOC: `mkv-h264-opus` read 31 packets instead of 51 without payloads), nor ProRes (the demuxer looks for its
-    /// 'icpf' header, to add it where missing).
-    static let matroskaIndexableCodecs: Set<String> = ["h264", "hevc", "aac", "ffv1"]
+    /// In Matroska and WebM, the codecs whose packets nothing derives from their frames but what is read all the same:
+    /// the H.264/HEVC NAL unit headers (key flags), and the ends of each frame in `frameEndsRead`. Each is checked
+    /// against the scan by the fixtures (`ProbeModeTests`). Not FLAC (libavformat's parser takes each frame's duration
+    /// from its header, anywhere in the frame), nor ProRes (the demuxer looks for its 'icpf' header, to add it where
+    /// missing).
+    static let matroskaIndexableCodecs: Set<String> = ["h264", "hevc", "aac", "ffv1", "vp9", "opus"]
+
+    /// Bytes at the start and end of each frame read from disk when a Matroska file's frames are otherwise left unread:
+    /// VP9's frame header (the probe's frame check, libavformat's parser) and superframe index (at most 34 bytes);
+    /// Opus's TOC and frame lengths, which libavformat's parser reads (without them a chunk read 31 packets, not 51).
+    static let frameEndsRead: [String: (head: Int, tail: Int)] = ["vp9": (64, 40), "opus": (128, 0)]
 
     /// Whether packets of this codec can be probed without their payload in a file of the demuxer `formatName`.
     static func isIndexable(_ signature: CodecSignature, formatName: String) -> Bool {
