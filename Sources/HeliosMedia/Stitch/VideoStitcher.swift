@@ -24,10 +24,10 @@ public enum AudioMode: String, Sendable, Hashable, Codable, CaseIterable {
 /// included) and every validation check runs on them.
 public enum ProbeMode: String, Sendable, Hashable, Codable, CaseIterable {
     /// MP4/MOV: every packet's size, timestamps, duration and key flag from the sample tables, payloads unread
-    /// (the default). Matroska (H.264, HEVC, AAC, FFV1, PCM) of 1 MiB or more: the same from a walk of its block
-    /// headers, where its Cues agree with that walk and its frames are large enough for skipping them to save reads.
-    /// MPEG-TS, other Matroska files, and streams of codecs whose payload is looked at (VP9, MP3, AC-3, AV1) are
-    /// scanned.
+    /// (the default). Matroska and WebM (H.264, HEVC, AAC, FFV1, PCM, VP9, Opus) of 1 MiB or more: the same from a
+    /// walk of its block headers, where its Cues agree with that walk and its frames are large enough for skipping them
+    /// to save reads. MPEG-TS, other Matroska files, and streams of codecs whose payload is looked at (VP9 in MP4, MP3,
+    /// AC-3, AV1, FLAC in Matroska) are scanned.
     case index
     /// Read every packet of every input.
     case scan
