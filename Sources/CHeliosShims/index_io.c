@@ -104,9 +104,10 @@ struct walked *helios_index_io_next_walked(helios_index_io *io) {
     return &io->walked[io->walked_count];
 }
 
-/* The `want` bytes at `at` when the Matroska walk kept them all, else NULL. */
-static const uint8_t *matroska_walked(const helios_index_io *io, int64_t at, int64_t want) {
-    int lo = 0, hi = io->walked_by_matroska; /* the last block start at or before `at` */
+/* The `want` bytes at `at` when the entry of the first `count` walked entries (in file order) that starts last at or
+ * before `at` holds them all, else NULL. */
+static const uint8_t *walked_bytes(const helios_index_io *io, int count, int64_t at, int64_t want) {
+    int lo = 0, hi = count;
     while (lo < hi) { int mid = (lo + hi) / 2; if (io->walked[mid].start <= at) lo = mid + 1; else hi = mid; }
     if (lo == 0) return NULL;
     const struct walked *w = &io->walked[lo - 1];
@@ -129,7 +130,7 @@ static struct walked *keep_walked(helios_index_io *io, int64_t start, const uint
  * little before `pos` (audio interleaved between them), that sample's tail comes in the same read. Already kept by
  * the Matroska walk, nothing is read. NULL when fewer than `least` bytes could be read (or out of memory). */
 static const uint8_t *nal_head(helios_index_io *io, int64_t pos, int64_t want, int64_t least, int64_t previous_end) {
-    const uint8_t *kept = matroska_walked(io, pos, want);
+    const uint8_t *kept = walked_bytes(io, io->walked_by_matroska, pos, want);
     if (kept) return kept;
     int64_t gap = previous_end >= TAIL_BYTES ? pos - previous_end : -1;
     int64_t from = gap > TAIL_BYTES && gap <= NEARBY_TAIL_BYTES ? previous_end - TAIL_BYTES
@@ -174,13 +175,30 @@ static int walk_nal_units(helios_index_io *io, int64_t pos, int64_t end, int len
     return pos < end ? add_read(io, pos, end) : 0;
 }
 
+/* The track of a walked Matroska file's stream `st` in *track: the demuxer made one stream per track, in the order of
+ * the track entries (the walk checked the count). 0, or -1 for a stream the walk does not know. */
+static int stream_track(const helios_index_io *io, const AVStream *st, uint64_t *track) {
+    if (!io->matroska || st->index < 0 || st->index >= io->track_count) return -1;
+    *track = io->track_numbers[st->index];
+    return 0;
+}
+
+/* The next block of `track` from *cursor on whose frame is left unread (not laced), advancing *cursor; NULL after
+ * the last. */
+static const struct matroska_block *next_frame(const helios_index_io *io, uint64_t track, int *cursor) {
+    while (*cursor < io->block_count) {
+        const struct matroska_block *b = &io->blocks[(*cursor)++];
+        if (b->track == track && b->payload < b->end) return b;
+    }
+    return NULL;
+}
+
 int helios_index_io_read_frame_ends(AVIOContext *pb, AVStream *st, int head, int tail) {
     helios_index_io *io = pb->opaque;
-    if (!io->matroska || st->index < 0 || st->index >= io->track_count) return -1;
-    uint64_t track = io->track_numbers[st->index];
-    for (int i = 0; i < io->block_count; i++) {
-        const struct matroska_block *b = &io->blocks[i];
-        if (b->track != track || b->payload >= b->end) continue;
+    uint64_t track;
+    if (stream_track(io, st, &track) < 0) return -1;
+    int cursor = 0;
+    for (const struct matroska_block *b; (b = next_frame(io, track, &cursor));) {
         if (add_read(io, b->payload, b->payload + head < b->end ? b->payload + head : b->end) < 0) return -1;
         if (add_read(io, b->end - tail > b->payload ? b->end - tail : b->payload, b->end) < 0) return -1;
     }
@@ -197,12 +215,10 @@ int helios_index_io_read_nal_headers(AVIOContext *pb, AVStream *st, int hevc) {
     if (io->fragmented) return -1;
     if (length_size != 4 && length_size != 2 && length_size != 1) return -1;
     if (io->matroska) {
-        /* The demuxer made one stream per track, in the order of the track entries (the walk checked the count). */
-        if (st->index < 0 || st->index >= io->track_count) return -1;
-        uint64_t track = io->track_numbers[st->index];
-        for (int i = 0; i < io->block_count; i++) {
-            const struct matroska_block *b = &io->blocks[i];
-            if (b->track != track || b->payload >= b->end) continue;
+        uint64_t track;
+        if (stream_track(io, st, &track) < 0) return -1;
+        int cursor = 0;
+        for (const struct matroska_block *b; (b = next_frame(io, track, &cursor));) {
             if (walk_nal_units(io, b->payload, b->end, length_size, hevc, -1) < 0) return -1;
         }
         return 0;
@@ -267,12 +283,9 @@ static int64_t media_data_span(helios_index_io *io, int64_t at, int64_t *want) {
 /* Copies the `want` bytes at `at` from what the NAL unit walk read, when it read them all; else 0. */
 static ssize_t walked_copy(const helios_index_io *io, uint8_t *buf, int64_t want, int64_t at) {
     if (io->skipping != 1) return 0;
-    int lo = 0, hi = io->walked_count; /* first walked start after `at` (the walk goes in file order per stream) */
-    while (lo < hi) { int mid = (lo + hi) / 2; if (io->walked[mid].start <= at) lo = mid + 1; else hi = mid; }
-    if (lo == 0) return 0;
-    const struct walked *w = &io->walked[lo - 1];
-    if (at + want > w->start + w->length) return 0;
-    memcpy(buf, w->bytes + (at - w->start), (size_t)want);
+    const uint8_t *bytes = walked_bytes(io, io->walked_count, at, want); /* all sorted by now */
+    if (!bytes) return 0;
+    memcpy(buf, bytes, (size_t)want);
     return (ssize_t)want;
 }
 
