@@ -29,6 +29,17 @@ struct ProbeModeTests {
         }
     }
 
+    /// Extensions of the containers probed from an index (sample tables, or the Matroska walk).
+    static let indexedExtensions: Set<String> = ["mp4", "mov", "m4a", "mkv", "webm"]
+
+    /// Probes `file` after `first` (the reference, as in a stitch) both ways and expects the same outcome; returns the
+    /// scan's outcome and the bytes the index path read (nil: the file was scanned).
+    static func compared(_ first: URL, _ file: URL) -> (scanned: Outcome, indexedBytes: Int64?) {
+        let scanned = probe([first, file], mode: .scan), indexed = probe([first, file], mode: .index)
+        #expect(indexed[1].0 == scanned[1].0, "\(file.lastPathComponent): index \(indexed[1].0), scan \(scanned[1].0)")
+        return (scanned[1].0, indexed[1].1)
+    }
+
     /// Probes `files` in series (the first is the reference, as in a stitch) with `mode`.
     static func probe(_ files: [URL], mode: ProbeMode, everyMatroska: Bool = true) -> [(Outcome, Int64?)] {
         var reference: ProbeReference?
@@ -63,7 +74,7 @@ struct ProbeModeTests {
         }
         // Index-only reading applies to MP4/MOV and Matroska/WebM streams of indexable codecs (not fragmented MP4 with
         // H.264/HEVC, nor a Matroska file without Cues); everything else is scanned.
-        let indexable = ["mp4", "mov", "m4a", "mkv", "webm"].contains(files[0].pathExtension)
+        let indexable = Self.indexedExtensions.contains(files[0].pathExtension)
         if indexable, !set.contains("fmp4"), case .probed(let input) = indexed.last!.0,
            input.streams.allSatisfy({ MediaProbe.isIndexable($0.signature, formatName: input.formatName) }), files.count > 1 {
             #expect(indexed.last!.1 != nil, "\(set): expected index-only probing")
@@ -132,15 +143,14 @@ struct ProbeModeTests {
         for file in files.dropFirst().prefix(2) {
             for copy in try Self.damagedCopies(of: file, into: dir) {
                 // The good first chunk as reference, then the damaged one: as a stitch would probe them.
-                let scanned = Self.probe([files[0], copy], mode: .scan), indexed = Self.probe([files[0], copy], mode: .index)
-                #expect(indexed[1].0 == scanned[1].0, "\(copy.lastPathComponent): index \(indexed[1].0), scan \(scanned[1].0)")
-                if case .failed = scanned[1].0 { failures += 1 }
-                if indexed[1].1 != nil { walked += 1 }
+                let (scanned, indexedBytes) = Self.compared(files[0], copy)
+                if case .failed = scanned { failures += 1 }
+                if indexedBytes != nil { walked += 1 }
             }
         }
         #expect(failures > 0, "some damage must be caught, or the copies test nothing")
         // Damage the index walk does not notice (most payload bytes) must still leave the index path in use.
-        if ["mp4", "mov", "m4a", "mkv", "webm"].contains(files[0].pathExtension), !set.contains("fmp4") {
+        if Self.indexedExtensions.contains(files[0].pathExtension), !set.contains("fmp4") {
             #expect(walked > 0, "no damaged copy was probed from its index")
         }
     }
