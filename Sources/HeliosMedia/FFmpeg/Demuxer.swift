@@ -48,7 +48,7 @@ package final class Demuxer {
         }
         ctx.pointee.interrupt_callback = .cancellation(cancellation)
         if noParse { ctx.pointee.flags |= AVFMT_FLAG_NOPARSE }
-        if indexOnly, Self.looksLikeISOBMFF(path) || Self.looksLikeMatroska(path), let pb = helios_index_io_open(path) {
+        if indexOnly, Self.hasIndexableContainer(path), let pb = helios_index_io_open(path) {
             indexIO = pb
             ctx.pointee.pb = pb
         }
@@ -193,13 +193,11 @@ package final class Demuxer {
         return pread(fd, &header, bytes, 0) == bytes ? header : nil
     }
 
-    /// Whether the file starts with an EBML header (Matroska, WebM).
-    static func looksLikeMatroska(_ path: String) -> Bool {
-        fileStart(path, bytes: 4) == [0x1A, 0x45, 0xDF, 0xA3]
-    }
-
-    static func looksLikeISOBMFF(_ path: String) -> Bool {
+    /// Whether the file starts like an ISO BMFF file (MP4, MOV: a top-level box) or with an EBML header (Matroska,
+    /// WebM), read from its first 8 bytes once.
+    static func hasIndexableContainer(_ path: String) -> Bool {
         guard let header = fileStart(path, bytes: 8) else { return false }
+        if header.starts(with: [0x1A, 0x45, 0xDF, 0xA3]) { return true }
         let type = String(decoding: header[4..<8], as: UTF8.self)
         return ["ftyp", "moov", "mdat", "free", "skip", "wide"].contains(type)
     }
