@@ -69,7 +69,7 @@ public struct SQLiteJobRepository: JobRepository {
 
     public func insert(_ status: JobStatus) async throws {
         try checkID(status.id)
-        let body = try JobSpec.makeEncoder(pretty: false).encode(status)
+        let body = try status.compactJSON()
         try await write { db in
             if try Bool.fetchOne(db, sql: "SELECT 1 FROM job WHERE id = ?", arguments: [status.id]) == true {
                 throw OrchestratorError.jobExists(id: status.id)
@@ -82,7 +82,7 @@ public struct SQLiteJobRepository: JobRepository {
 
     public func save(_ status: JobStatus) async throws {
         try checkID(status.id)
-        let body = try JobSpec.makeEncoder(pretty: false).encode(status)
+        let body = try status.compactJSON()
         try await write { db in
             try db.execute(sql: """
                 INSERT INTO job (id, state, createdAt, leaseToken) VALUES (?, ?, ?, ?)
@@ -163,7 +163,7 @@ public struct SQLiteJobRepository: JobRepository {
     /// Writes `status` as the whole record of job `id` if the lease token column still reads `previousToken`, and drops
     /// the completions recorded apart (the status includes them) and any state or lease set apart.
     private func writeWhole(_ db: Database, _ status: JobStatus, id: String, ifHeldBy previousToken: String?) throws {
-        let body = try JobSpec.makeEncoder(pretty: false).encode(status)
+        let body = try status.compactJSON()
         try db.execute(sql: "UPDATE job SET state = ?, leaseToken = ?, stateAt = NULL, lease = NULL WHERE id = ? AND leaseToken IS ?",
                        arguments: [status.state.rawValue, status.lease?.token, id, previousToken])
         guard db.changesCount == 1 else { throw OrchestratorError.storage(reason: "\(path): job \(id) changed during an atomic update") }
