@@ -63,11 +63,17 @@ public final class WorkerServerProcess: @unchecked Sendable {
         }
     }
 
-    /// Kills the server and everything under it at once (SIGKILL), as a crashed instance.
+    /// Kills the server and everything under it at once (SIGKILL), as a crashed instance. Every process of the tree
+    /// is stopped (SIGSTOP, parents first) before any is killed: killed first, a chunk command's exit could reach a
+    /// server still running, which answered "exited with 137", a failure of the chunk itself, where a crash answers
+    /// nothing.
     public func kill9() {
         guard process.isRunning else { return }
         let pid = process.processIdentifier
-        for child in ProcessTreeReader.descendants(of: pid) { kill(child, SIGKILL) }
+        kill(pid, SIGSTOP)
+        let tree = ProcessTreeReader.descendants(of: pid)
+        for child in tree { kill(child, SIGSTOP) }
+        for child in tree { kill(child, SIGKILL) }
         kill(pid, SIGKILL)
         process.waitUntilExit()
     }
