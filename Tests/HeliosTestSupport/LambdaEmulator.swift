@@ -62,17 +62,11 @@ public final class LambdaEmulator: @unchecked Sendable {
         return ["/usr/bin/unshare", "--mount", "--propagation", "private", "--fork", "/bin/sh", "-c", script, "helios-chroot", root.path]
     }
 
-    /// Kills RIE and every process under it (the runtime and its chunk commands), as a crashed instance: RIE and the
-    /// processes under it are stopped (SIGSTOP) before any is killed, so no chunk command's exit reaches a runtime still
-    /// able to report it.
+    /// Kills RIE and every process under it (the runtime and its chunk commands) as a crashed instance
+    /// (`ProcessTreeReader.crash`: no chunk command's exit reaches a runtime still able to report it).
     public func stop() {
         guard process.isRunning else { return }
-        let pid = process.processIdentifier
-        kill(pid, SIGSTOP)
-        let tree = ProcessTreeReader.descendants(of: pid)
-        for child in tree { kill(child, SIGSTOP) }
-        for child in tree { kill(child, SIGKILL) }
-        kill(pid, SIGKILL)
+        ProcessTreeReader.crash(process.processIdentifier)
         process.waitUntilExit()
     }
 

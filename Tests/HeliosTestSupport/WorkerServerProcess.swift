@@ -63,18 +63,12 @@ public final class WorkerServerProcess: @unchecked Sendable {
         }
     }
 
-    /// Kills the server and everything under it at once (SIGKILL), as a crashed instance. Every process of the tree
-    /// is stopped (SIGSTOP, parents first) before any is killed: killed first, a chunk command's exit could reach a
-    /// server still running, which answered "exited with 137", a failure of the chunk itself, where a crash answers
-    /// nothing.
+    /// Kills the server and everything under it at once (SIGKILL), as a crashed instance (`ProcessTreeReader.crash`:
+    /// a chunk command killed first could reach a server still running, which answered "exited with 137", a failure of
+    /// the chunk itself, where a crash answers nothing).
     public func kill9() {
         guard process.isRunning else { return }
-        let pid = process.processIdentifier
-        kill(pid, SIGSTOP)
-        let tree = ProcessTreeReader.descendants(of: pid)
-        for child in tree { kill(child, SIGSTOP) }
-        for child in tree { kill(child, SIGKILL) }
-        kill(pid, SIGKILL)
+        ProcessTreeReader.crash(process.processIdentifier)
         process.waitUntilExit()
     }
 
@@ -101,6 +95,17 @@ public final class WorkerServerProcess: @unchecked Sendable {
 
 /// A process's descendants, read from /proc.
 public enum ProcessTreeReader {
+    /// SIGKILLs `pid` and its descendants as one crash: every process of the tree is stopped (SIGSTOP, parents first)
+    /// before any is killed, so no child's exit reaches a parent still able to report it.
+    public static func crash(_ pid: Int32) {
+        kill(pid, SIGSTOP)
+        let tree = descendants(of: pid)
+        for child in tree { kill(child, SIGSTOP) }
+        for child in tree { kill(child, SIGKILL) }
+        kill(pid, SIGKILL)
+    }
+
+
     public static func descendants(of pid: Int32) -> [Int32] {
         guard let entries = try? FileManager.default.contentsOfDirectory(atPath: "/proc") else { return [] }
         var children: [Int32: [Int32]] = [:]
