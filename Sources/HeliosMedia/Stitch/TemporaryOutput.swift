@@ -121,7 +121,11 @@ final class TemporaryOutput {
 
     /// The writer (pid and host) in a temp file name of `output`, or nil when the name is not one.
     static func writer(ofTempName name: String, for output: URL) -> (pid: Int32, host: String)? {
-        let prefix = prefix(for: output), suffix = ".tmp.\(output.pathExtension)"
+        writer(ofTempName: name, prefix: prefix(for: output), suffix: ".tmp.\(output.pathExtension)")
+    }
+
+    /// `writer(ofTempName:for:)` with the output's temp name prefix and suffix worked out once for a directory's names.
+    private static func writer(ofTempName name: String, prefix: String, suffix: String) -> (pid: Int32, host: String)? {
         guard name.hasPrefix(prefix), name.hasSuffix(suffix) else { return nil }
         let middle = name.dropFirst(prefix.count).dropLast(suffix.count)
         guard let at = middle.firstIndex(of: "@") else { return nil }
@@ -136,9 +140,9 @@ final class TemporaryOutput {
     static func removeStale(for output: URL) {
         let directory = output.deletingLastPathComponent()
         guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory.path) else { return }
-        let here = host
-        for name in names {
-            guard let writer = writer(ofTempName: name, for: output), writer.host == here,
+        let here = host, prefix = prefix(for: output), suffix = ".tmp.\(output.pathExtension)"
+        for name in names where name.first == "." {
+            guard let writer = writer(ofTempName: name, prefix: prefix, suffix: suffix), writer.host == here,
                   writer.pid > 0, writer.pid != getpid() else { continue }
             if kill(writer.pid, 0) != 0 && errno == ESRCH {
                 unlink(directory.appendingPathComponent(name).path)
