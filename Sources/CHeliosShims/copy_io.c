@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <libavutil/mem.h>
 
@@ -198,7 +199,15 @@ AVIOContext *helios_copy_io_open(const char *path) {
     if (!io) return NULL;
     io->kernel_copy = 1;
     io->pending_cap = PENDING_CAPACITY;
-    io->fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+    /* No O_TRUNC on an empty file (a stitch's fresh temp file): on ext4 a truncation marks the inode so that its
+     * close writes every dirty page back in the closing process (auto_da_alloc), which made a --no-sync stitch pay
+     * for the writeback that cat leaves to the kernel's flusher. A file with data is still truncated. */
+    io->fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0666);
+    struct stat st;
+    if (io->fd >= 0 && fstat(io->fd, &st) == 0 && st.st_size > 0 && ftruncate(io->fd, 0) != 0) {
+        close(io->fd);
+        io->fd = -1;
+    }
     io->pending = av_malloc(PENDING_CAPACITY);
     const int buffer_size = 1 << 16;
     uint8_t *buffer = av_malloc(buffer_size);

@@ -80,7 +80,14 @@ package final class Muxer {
             } else {
                 var pb: UnsafeMutablePointer<AVIOContext>?
                 var callback = AVIOInterruptCB.cancellation(cancellation)
-                try check(avio_open2(&pb, path, AVIO_FLAG_WRITE, &callback, nil), "avio_open2", path: path)
+                // An empty file (a stitch's fresh temp file) is not truncated: on ext4 that marks it to be written
+                // back in full by the process that closes it (auto_da_alloc), work a scratch output leaves to the
+                // kernel's flusher. A file with data still is.
+                var fileOptions: OpaquePointer?
+                var status = stat()
+                if stat(path, &status) == 0, status.st_size == 0 { av_dict_set(&fileOptions, "truncate", "0", 0) }
+                defer { av_dict_free(&fileOptions) }
+                try check(avio_open2(&pb, path, AVIO_FLAG_WRITE, &callback, &fileOptions), "avio_open2", path: path)
                 ctx.pointee.pb = pb
             }
         }

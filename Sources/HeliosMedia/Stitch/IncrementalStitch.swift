@@ -151,9 +151,9 @@ public final class IncrementalStitch {
         let t2 = clock.now
         try write(upTo: normalized.count - 1, normalized, plan)
         let t3 = clock.now
-        // What is written now reaches the disk while later chunks render, not in the final fsync (nor, without one,
-        // in a burst of dirty pages the kernel throttles).
-        temp?.startWriteback()
+        // What is written now reaches the disk while later chunks render, not in the final fsync (without one, the
+        // kernel's flusher writes it back in its own time).
+        if stitcher.options.sync { temp?.startWriteback() }
         stitcher.logger.debug("step", metadata: [
             "inputs": "\(probed.count)", "probe": "\(Self.us(t1 - t0))", "plan": "\(Self.us(t2 - t1))",
             "write": "\(Self.us(t3 - t2))", "writeback": "\(Self.us(clock.now - t3))",

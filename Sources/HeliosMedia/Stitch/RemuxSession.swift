@@ -28,7 +28,8 @@ final class RemuxSession {
     private var lastDts: [Int64?]
     private var written: [Int]
     private let packet: Packet
-    private let writeback: Remuxer.Writeback
+    /// nil without a fsync to prepare (`sync` false).
+    private let writeback: Remuxer.Writeback?
     /// Bytes of input copied so far, for progress.
     private var bytesDone: Int64 = 0
     /// The inputs' total size, summed once per input count (not once per input copied).
@@ -83,7 +84,7 @@ final class RemuxSession {
         lastDts = [Int64?](repeating: nil, count: first.streamCount)
         written = [Int](repeating: 0, count: first.streamCount)
         packet = try Packet()
-        writeback = Remuxer.Writeback(path: temp)
+        writeback = r.sync ? Remuxer.Writeback(path: temp) : nil
     }
 
     /// Writes a packet of a re-encoded stream: pts in output samples from the video's first frame.
@@ -172,7 +173,7 @@ final class RemuxSession {
             } else {
                 try muxer.write(packet, interleaved: interleaves)
             }
-            writeback.advance(to: muxer.bytesWritten)
+            writeback?.advance(to: muxer.bytesWritten)
         }
         // The same file read twice must give the same packets: anything else lost frames since it was probed.
         if let line = demuxer.loggedErrors.first {
