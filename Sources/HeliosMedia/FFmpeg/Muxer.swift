@@ -51,6 +51,14 @@ package final class Muxer {
         return index
     }
 
+    /// Adds a stream made from stream `index` of `parameters` (codec parameters and frame rates). Returns its index.
+    package func addStream(copying parameters: StreamParameters, stream index: Int, timeBase: Rational) throws(FFmpegError) -> Int {
+        let added = try addStream(copying: parameters.codecParameters(index), timeBase: timeBase)
+        let stream = formatContext.pointee.streams[added]!
+        (stream.pointee.avg_frame_rate, stream.pointee.r_frame_rate) = parameters.frameRates(index)
+        return added
+    }
+
     /// Adds a stream whose codec parameters are copied from `parameters`. Returns its index.
     package func addStream(copying parameters: UnsafePointer<AVCodecParameters>, timeBase: Rational) throws(FFmpegError) -> Int {
         guard let stream = avformat_new_stream(formatContext, nil) else {

@@ -16,6 +16,8 @@ public struct ProbeReference: Sendable {
     /// The reference input's container name, shared by every later input of that container (one string, not one per
     /// input).
     var formatName: String = ""
+    /// The reference input's stream parameters as decoding completed them: the output's streams are made from these.
+    var streams: StreamParameters? = nil
 }
 
 /// Reads media files and reports their streams and timestamps.
@@ -73,7 +75,9 @@ public enum MediaProbe {
                     guard let shared = reference?.decoded, k < shared.count, shared[k] == decoded else { return decoded }
                     return shared[k]
                 }
-                if reference == nil { reference = ProbeReference(header: header, decoded: signatures) }
+                if reference == nil {
+                    reference = ProbeReference(header: header, decoded: signatures, streams: try? StreamParameters(demuxer))
+                }
             }
             // Index-only: stream parameters are known (decoding, if any, read real bytes); from here on the
             // sample tables (MP4/MOV) or the block headers (Matroska, where its Cues agree) give every packet's size,

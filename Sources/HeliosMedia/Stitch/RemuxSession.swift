@@ -10,8 +10,9 @@ import Glibc
 #endif
 import Logging
 
-/// One output being written, input by input: the muxer, input 1's demuxer (whose parameters, completed by decoding,
-/// describe the output's streams), the re-encoded audio tracks and the per-stream bookkeeping.
+/// One output being written, input by input: the muxer, whose streams are made from input 1's parameters as decoding
+/// completed them (kept from its probe, else decoded again here), the re-encoded audio tracks and the per-stream
+/// bookkeeping.
 ///
 /// A batch stitch copies every input and closes in one go (`Remuxer`); an `IncrementalStitch` copies each input
 /// once the plan of the inputs so far fixes its placement, and closes at `finish`. Every call takes the `Remuxer`
@@ -19,7 +20,8 @@ import Logging
 /// Confined to one thread at a time.
 final class RemuxSession {
     private let muxer: Muxer
-    /// Input 1's demuxer, opened with stream info for the output's parameters; its packets are read by `copy(0)`.
+    /// Input 1's demuxer, opened with stream info for the output's parameters when its probe's were not kept; its
+    /// packets are read by `copy(0)`.
     private var first: Demuxer?
     private var tracks: [Int: ExactAudioTrack] = [:]
     private let outTimeBases: [Rational]
@@ -52,14 +54,22 @@ final class RemuxSession {
         let copies = r.kernelCopyMinimumInputBytes != nil && movMuxer && method != .rewritten
         let muxer = try Muxer(path: temp, formatName: r.formatName, cancellation: r.cancellation, copiesPayloads: copies)
         self.muxer = muxer
-        let first = try Demuxer(path: r.inputs[0].path, findStreamInfo: true, cancellation: r.cancellation)
-        self.first = first
+        // The probe of input 1 decoded its start and kept the parameters; only without them is it decoded again.
+        let streams: StreamParameters
+        if let kept = r.firstStreams, kept.count == r.inputs[0].streams.count {
+            streams = kept
+            first = nil
+        } else {
+            let opened = try Demuxer(path: r.inputs[0].path, findStreamInfo: true, cancellation: r.cancellation)
+            streams = try StreamParameters(opened)
+            first = opened
+        }
         let exact = Remuxer.exactStreams(r.inputs, mode: r.audio)
         let globalHeader = muxer.formatContext.pointee.oformat.pointee.flags & AVFMT_GLOBALHEADER != 0
         var tracks: [Int: ExactAudioTrack] = [:]
-        for s in 0..<first.streamCount {
+        for s in 0..<streams.count {
             if exact.contains(s) {
-                let track = try ExactAudioTrack(stream: s, inputs: r.inputs, firstParameters: first.stream(s).pointee.codecpar,
+                let track = try ExactAudioTrack(stream: s, inputs: r.inputs, firstParameters: streams.codecParameters(s),
                                                 globalHeader: globalHeader, keepsPriming: r.marksAudioPriming, path: r.outputPath)
                 tracks[s] = track
                 let parameters = try track.parameters()
@@ -67,7 +77,7 @@ final class RemuxSession {
                     try muxer.addStream(copying: parameters.pointer, timeBase: Rational(1, track.sampleRate))
                 }
             } else {
-                _ = try muxer.addStream(copying: first.stream(s), timeBase: r.plan.timeBases[s])
+                _ = try muxer.addStream(copying: streams, stream: s, timeBase: r.plan.timeBases[s])
             }
         }
         self.tracks = tracks
@@ -80,9 +90,9 @@ final class RemuxSession {
         case nil: break
         }
         try muxer.writeHeader(options: options)
-        outTimeBases = (0..<first.streamCount).map { muxer.timeBase(of: $0) }
-        lastDts = [Int64?](repeating: nil, count: first.streamCount)
-        written = [Int](repeating: 0, count: first.streamCount)
+        outTimeBases = (0..<streams.count).map { muxer.timeBase(of: $0) }
+        lastDts = [Int64?](repeating: nil, count: streams.count)
+        written = [Int](repeating: 0, count: streams.count)
         packet = try Packet()
         writeback = r.sync ? Remuxer.Writeback(path: temp) : nil
     }

@@ -37,6 +37,8 @@ struct Remuxer {
     var parsesEveryInput = false
     /// See `StitchOptions.kernelCopyMinimumInputBytes`.
     var kernelCopyMinimumInputBytes: Int64? = 1 << 20
+    /// Input 1's stream parameters from its probe (nil: the output opens input 1 and decodes its start again).
+    var firstStreams: StreamParameters? = nil
 
     /// What was written, per stream.
     struct Written {
