@@ -78,12 +78,16 @@ import Testing
         #expect(try await harness.invoker.invoke(harness.request(chunk), timeout: .seconds(120)).status == .succeeded)
     }
 
-    @Test("a command that exits 1 is a deterministic failure carrying its exit code and stderr tail; an executable outside the allow-list is refused")
+    @Test("a command that exits 1 or crashes is a deterministic failure carrying its exit code and stderr tail, one killed from outside (SIGKILL, SIGTERM) a retryable one; an executable outside the allow-list is refused")
     func failuresAreTyped() async throws {
         let failing = RenderJobChunk(id: "bad", startFrame: 0, frameCount: 1, outputFile: "bad.mp4",
                                      command: "sh -c 'echo rendering failed: no such font >&2; exit 1'")
+        let killed = [("KILL", 137), ("TERM", 143), ("SEGV", 139)].enumerated().map { k, signal in
+            (RenderJobChunk(id: "sig\(signal.0)", startFrame: 2 + k, frameCount: 1, outputFile: "sig\(signal.0).mp4",
+                            command: "sh -c 'echo about to die >&2; kill -\(signal.0) $$'"), Int32(signal.1), signal.0 != "SEGV")
+        }
         let good = Self.synthChunk("ok", start: 1, count: 1)
-        let harness = try await Harness(chunks: [failing, good], environment: ["HELIOS_WORKER_ALLOWED_COMMANDS": "helios-synth,sh"])
+        let harness = try await Harness(chunks: [failing, good] + killed.map(\.0), environment: ["HELIOS_WORKER_ALLOWED_COMMANDS": "helios-synth,sh"])
         defer { harness.stop() }
         let response = try await harness.invoker.invoke(harness.request(failing), timeout: .seconds(60))
         #expect(response.status == .failed)
@@ -91,6 +95,14 @@ import Testing
         #expect(response.exitCode == 1)
         #expect(response.stderrTail.contains("no such font"))
         #expect(try await harness.store.exists(try ArtifactKey("renders/job1/chunks/bad/attempt-1/bad.mp4")) == false)
+        for (chunk, status, retryable) in killed {
+            let answer = try await harness.invoker.invoke(harness.request(chunk), timeout: .seconds(60))
+            #expect(answer.status == .failed)
+            #expect(answer.exitCode == status, "\(chunk.id)")
+            #expect(answer.error?.type == (retryable ? .retryable : .deterministic), "\(chunk.id): \(answer.error?.description ?? "")")
+            #expect(answer.stderrTail.contains("about to die"))
+            if retryable { #expect(answer.error?.message.contains("killed by SIG") == true) }
+        }
 
         let strict = try await Harness(chunks: [failing], environment: ["HELIOS_WORKER_ALLOWED_COMMANDS": "helios-synth"])
         defer { strict.stop() }

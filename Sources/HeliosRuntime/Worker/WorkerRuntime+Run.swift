@@ -24,6 +24,21 @@ extension WorkerRuntime {
         }
     }
 
+    /// Signals that stop a command from outside (the out-of-memory killer's SIGKILL, a shutdown's SIGTERM, a hang-up
+    /// or an interrupt) rather than from what it renders: another attempt may well succeed.
+    static let externalSignals: [Int32: String] = [1: "SIGHUP", 2: "SIGINT", 9: "SIGKILL", 15: "SIGTERM"]
+
+    /// How a chunk command that ended with `exitCode` (128 + the signal's number when a signal killed it, as a shell
+    /// reports it too) failed: retryable when one of `externalSignals` killed it, deterministic otherwise (it exited
+    /// non-zero, or crashed: SIGSEGV, SIGABRT, ...).
+    static func commandFailure(exitCode: Int32, chunkName: String) -> WorkerFailure {
+        if exitCode > 128, let signal = externalSignals[exitCode - 128] {
+            return WorkerFailure(.retryable, "\(chunkName): command was killed by \(signal) (status \(exitCode)), stopped from outside "
+                + "(out-of-memory killer, shutdown) rather than failing on its own: another attempt may succeed")
+        }
+        return WorkerFailure(.deterministic, "\(chunkName): command exited with \(exitCode)")
+    }
+
     func run(_ request: ChunkRequest, in workspace: URL, platformDeadlineMs: Int64?, started: ContinuousClock.Instant,
              progress: @escaping @Sendable (ChunkProgress) -> Void = { _ in }) async throws -> ChunkResponse {
         let chunkName = "chunk \(request.chunk.id) of job \(request.jobId)"
@@ -92,7 +107,7 @@ extension WorkerRuntime {
         }
         let durationMs = Int64((ContinuousClock.now - started) / .milliseconds(1))
         guard result.exitCode == 0 else {
-            return .failure(WorkerFailure(.deterministic, "\(chunkName): command exited with \(result.exitCode)"),
+            return .failure(Self.commandFailure(exitCode: result.exitCode, chunkName: chunkName),
                             exitCode: result.exitCode, durationMs: durationMs, stdoutTail: result.stdout, stderrTail: result.stderr)
         }
         var status = stat()
