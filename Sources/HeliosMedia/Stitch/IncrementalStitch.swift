@@ -144,7 +144,14 @@ public final class IncrementalStitch {
         guard !isClosed, committed == nil else { throw .usage("the stitch into \(outputPath) is already finished or discarded") }
         lastStep = nil
         let clock = ContinuousClock(), t0 = clock.now
-        for url in inputs { try probe(url) }
+        var pending = Array(inputs)[...]
+        // Input 1 first: its probe decodes its start for the parameters later inputs share.
+        while reference == nil, let url = pending.popFirst() { try probe(url) }
+        if let reference, ConcurrentProbes.pay(for: pending, minimumBytes: stitcher.options.concurrentProbeMinimumInputBytes) {
+            try probeConcurrently(Array(pending), reference: reference)
+        } else {
+            for url in pending { try probe(url) }
+        }
         guard writesProgressively, probed.count >= 2 else { return }
         let t1 = clock.now
         guard let (normalized, plan, _) = try validated(final: false) else { return }
@@ -166,16 +173,44 @@ public final class IncrementalStitch {
     }
 
     private func probe(_ url: URL) throws(StitchError) {
+        let index = try admit(url)
+        stitcher.progress?(.probing(index: index, count: max(expectedInputs ?? 0, index + 1)))
+        try accept(Result { () throws(StitchError) -> ProbedInput in
+            try MediaProbe.probeCounting(url, reference: &reference, cancellation: cancellation, mode: stitcher.options.probe,
+                                         everyMatroska: stitcher.options.walksEveryMatroska).input
+        }, index: index)
+    }
+
+    /// Probes `urls` two at a time (see `ConcurrentProbes`), then takes them in order as `probe` does one by one: the
+    /// same checks, the same first error.
+    private func probeConcurrently(_ urls: [URL], reference: ProbeReference) throws(StitchError) {
+        let base = inputCount, count = max(expectedInputs ?? 0, base + urls.count), progress = stitcher.progress
+        let results = ConcurrentProbes.probe(urls, reference: reference, mode: stitcher.options.probe,
+                                             everyMatroska: stitcher.options.walksEveryMatroska, cancellation: cancellation) { done in
+            progress?(.probing(index: base + done - 1, count: count))
+        }
+        for (url, result) in zip(urls, results) {
+            let index = try admit(url)
+            guard let result else { throw .cancelled }
+            try accept(result, index: index)
+        }
+    }
+
+    /// Checks input `inputCount` before it is probed (cancellation, a repeat, the output among the inputs); its index.
+    private func admit(_ url: URL) throws(StitchError) -> Int {
         if cancellation.isCancelled { throw .cancelled }
         let index = inputCount
         if index >= checkedInputs {
             let identity = try stitcher.admit(url, index: index, seen: &identities)
             if let outputIdentity, outputIdentity.isNamed(by: url, identity: identity) { throw .outputIsInput(path: outputPath) }
         }
-        stitcher.progress?(.probing(index: index, count: max(expectedInputs ?? 0, index + 1)))
+        return index
+    }
+
+    /// Takes the probe of input `index` (or throws its error, naming the input).
+    private func accept(_ result: Result<ProbedInput, StitchError>, index: Int) throws(StitchError) {
         do {
-            probed.append(try MediaProbe.probeCounting(url, reference: &reference, cancellation: cancellation, mode: stitcher.options.probe,
-                                                       everyMatroska: stitcher.options.walksEveryMatroska).input)
+            probed.append(try result.get())
         } catch .damagedInput(nil, let path, let reason) {
             throw .damagedInput(index: index, path: path, reason: reason)
         }

@@ -31,6 +31,31 @@ package enum DedicatedThread {
         #endif
     }
 
+    /// Runs `helper` on a new thread while `body` runs on this one, and returns once both are done (both, here, if no
+    /// thread can be made).
+    package static func alongside(_ helper: @escaping @Sendable () -> Void, _ body: () -> Void) {
+        #if canImport(Glibc)
+        final class Start { let body: @Sendable () -> Void; init(_ body: @escaping @Sendable () -> Void) { self.body = body } }
+        let start = Unmanaged.passRetained(Start(helper)).toOpaque()
+        var thread = pthread_t()
+        let created = pthread_create(&thread, nil, { raw in
+            Unmanaged<Start>.fromOpaque(raw!).takeRetainedValue().body()
+            return nil
+        }, start)
+        body()
+        if created == 0 {
+            pthread_join(thread, nil)
+        } else {
+            Unmanaged<Start>.fromOpaque(start).takeRetainedValue().body()
+        }
+        #else
+        let done = DispatchSemaphore(value: 0)
+        Thread { helper(); done.signal() }.start()
+        body()
+        done.wait()
+        #endif
+    }
+
     /// Runs `body` on a thread of its own and returns its result to the awaiting task.
     package static func run<T: Sendable, E: Error>(_ body: @escaping @Sendable () throws(E) -> T) async throws(E) -> T {
         let result: Result<T, E> = await withCheckedContinuation { continuation in
