@@ -73,6 +73,11 @@ struct HeliosStitch: AsyncParsableCommand {
     @Option(help: .hidden)
     var kernelCopyMinimum: String?
 
+    /// The smallest inputs probed two at a time, in bytes, or `off` (the fuzz suite; see
+    /// `StitchOptions.concurrentProbeMinimumInputBytes`).
+    @Option(help: .hidden)
+    var concurrentProbeMinimum: String?
+
     /// Walks every Matroska input's block headers however small (the fuzz suite; see `StitchOptions.walksEveryMatroska`).
     @Flag(help: .hidden)
     var walkEveryMatroska = false
@@ -144,6 +149,12 @@ struct HeliosStitch: AsyncParsableCommand {
                 throw ValidationError("--kernel-copy-minimum takes a byte count or 'off', not '\(kernelCopyMinimum)'")
             }
             options.kernelCopyMinimumInputBytes = Int64(kernelCopyMinimum)
+        }
+        if let concurrentProbeMinimum {
+            guard concurrentProbeMinimum == "off" || Int64(concurrentProbeMinimum).map({ $0 >= 0 }) == true else {
+                throw ValidationError("--concurrent-probe-minimum takes a byte count or 'off', not '\(concurrentProbeMinimum)'")
+            }
+            options.concurrentProbeMinimumInputBytes = Int64(concurrentProbeMinimum)
         }
         options.walksEveryMatroska = walkEveryMatroska
         let stitcher = NativeStitcher(

@@ -89,9 +89,9 @@ struct StitchFuzzTests {
         var inputs = chunks
         inputs[plan.victim] = victim
         let out = outDir.appendingPathComponent("out.\(ext)")
-        // Every other case copies MP4/MOV payloads in the kernel and walks Matroska block headers whatever the inputs'
-        // size (by default only from 1 MiB).
-        let copy = plan.number % 2 == 0 ? ["--kernel-copy-minimum", "0", "--walk-every-matroska"] : []
+        // Every other case copies MP4/MOV payloads in the kernel, walks Matroska block headers and probes the inputs
+        // after the first two at a time whatever the inputs' size (by default only from 1 MiB).
+        let copy = plan.number % 2 == 0 ? ["--kernel-copy-minimum", "0", "--walk-every-matroska", "--concurrent-probe-minimum", "0"] : []
         let result = try await Shell.run(Self.binary, inputs.map(\.path) + ["-o", out.path, "--json"] + copy)
         var outcome = FuzzOutcome(plan: plan, kind: "exit \(result.status)")
         func fail(_ why: String) { outcome.failure = "case \(plan.number) \(plan.mutation) of chunk \(plan.victim + 1) (\(ext)): \(why)" }

@@ -69,7 +69,7 @@ public struct StitchOptions: Sendable, Hashable {
     public var walksEveryMatroska = false
     /// The smallest inputs probed two at a time (on two cores, after input 1; see `ConcurrentProbes`): every input
     /// after the first must be this large. nil never (tests compare results and errors with 0 and nil).
-    var concurrentProbeMinimumInputBytes: Int64? = 1 << 20
+    public var concurrentProbeMinimumInputBytes: Int64? = 1 << 20
 
     public init(format: String? = nil, faststart: Bool = false, force: Bool = false, lenient: Bool = false, checkOnly: Bool = false,
                 audio: AudioMode = .copy, allowRepeat: Bool = false, sync: Bool = true, probe: ProbeMode = .index) {
