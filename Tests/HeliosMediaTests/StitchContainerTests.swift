@@ -143,12 +143,19 @@ struct StitchContainerTests {
         defer { try? FileManager.default.removeItem(at: dir) }
         let output = dir.appendingPathComponent("out.mp4")
         let (events, continuation) = AsyncStream.makeStream(of: StitchProgress.self)
-        let stitcher = NativeStitcher(progress: { continuation.yield($0) })
+        // The stitch thread waits at the first progress past a tenth until the task is cancelled: however busy the
+        // machine, the cancel lands mid-copy (without the wait, a stitch on a quiet core could finish first).
+        let cancelled = DispatchSemaphore(value: 0), waitOnce = WaitOnce()
+        let stitcher = NativeStitcher(progress: { event in
+            continuation.yield(event)
+            if case .remuxing(let done, let total) = event, done * 10 > total, waitOnce.first() { cancelled.wait() }
+        })
         let task = Task { try await stitcher.stitch(chunks, to: output) }
         for await event in events {
             if case .remuxing(let done, let total) = event, done * 10 > total { break }  // a tenth copied
         }
         task.cancel()
+        cancelled.signal()
         let error = await #expect(throws: StitchError.self) { try await task.value }
         #expect(error.map { if case .cancelled = $0 { true } else { false } } == true, "\(String(describing: error))")
         continuation.finish()
@@ -207,4 +214,10 @@ struct StitchContainerTests {
         _ = try await NativeStitcher().stitch(chunks, to: dir.appendingPathComponent("out.mov"))
         #expect(try chunks.map { try Data(contentsOf: $0) } == before)
     }
+}
+
+/// True for the first caller only.
+private final class WaitOnce: Sendable {
+    private let taken = Atomic(false)
+    func first() -> Bool { !taken.exchange(true, ordering: .relaxed) }
 }
