@@ -67,18 +67,19 @@ struct ConcurrentProbeTests {
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path).allSatisfy { !$0.hasPrefix("concurrent") })
     }
 
-    @Test("worth a second thread only for two or more inputs of the minimum size, and never with no minimum")
+    @Test("only inputs of the minimum size go two at a time, on two cores, and none with no minimum")
     func gate() async throws {
         let dir = try makeTemporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
         let big = dir.appendingPathComponent("big.mp4"), small = dir.appendingPathComponent("small.mp4")
         try Data(count: 1 << 20).write(to: big)
         try Data(count: 1000).write(to: small)
-        let cores = sysconf(Int32(_SC_NPROCESSORS_ONLN)) >= 2
-        #expect(ConcurrentProbes.pay(for: [big, big], minimumBytes: 1 << 20) == cores)
-        #expect(!ConcurrentProbes.pay(for: [big, small, big], minimumBytes: 1 << 20))
-        #expect(!ConcurrentProbes.pay(for: [big], minimumBytes: 0))
-        #expect(ConcurrentProbes.pay(for: [small, small], minimumBytes: 0) == cores)
-        #expect(!ConcurrentProbes.pay(for: [big, big], minimumBytes: nil))
+        #expect(ConcurrentProbes.enabled(minimumBytes: 1 << 20) == (sysconf(Int32(_SC_NPROCESSORS_ONLN)) >= 2))
+        #expect(!ConcurrentProbes.enabled(minimumBytes: nil))
+        #expect(ConcurrentProbes.isLarge(big, minimumBytes: 1 << 20))
+        #expect(!ConcurrentProbes.isLarge(small, minimumBytes: 1 << 20))
+        #expect(!ConcurrentProbes.isLarge(dir.appendingPathComponent("missing.mp4"), minimumBytes: 1 << 20))
+        #expect(ConcurrentProbes.isLarge(small, minimumBytes: 0))
+        #expect(!ConcurrentProbes.isLarge(big, minimumBytes: nil))
     }
 }

@@ -52,16 +52,19 @@ final class ConcurrentProbes: Sendable {
         return probes.state.withLock { $0.results }
     }
 
-    /// Whether probing `urls` two at a time is worth a thread: two cores, and inputs of at least `minimumBytes`
-    /// (`StitchOptions.concurrentProbeMinimumInputBytes`, 1 MiB: a probe of a one-frame chunk takes a tenth of a
-    /// millisecond, and a second thread's malloc arena would cost a run of thousands of them more memory than it saves
-    /// time). Stops at the first smaller input.
-    static func pay(for urls: some Collection<URL>, minimumBytes: Int64?) -> Bool {
-        guard let minimumBytes, urls.count >= 2, sysconf(Int32(_SC_NPROCESSORS_ONLN)) >= 2 else { return false }
-        return minimumBytes <= 0 || urls.allSatisfy { url in
-            var info = stat()
-            return stat(url.path, &info) == 0 && info.st_size >= minimumBytes
-        }
+    /// Whether probing two at a time may pay at all: two cores, and a minimum input size
+    /// (`StitchOptions.concurrentProbeMinimumInputBytes`; nil never).
+    static func enabled(minimumBytes: Int64?) -> Bool {
+        minimumBytes != nil && sysconf(Int32(_SC_NPROCESSORS_ONLN)) >= 2
+    }
+
+    /// Whether `url` is large enough to be probed alongside another: at least `minimumBytes` (1 MiB by default; a probe
+    /// of a one-frame chunk takes a tenth of a millisecond, and a second thread's malloc arena would cost a run of
+    /// thousands of them more memory than it saves time).
+    static func isLarge(_ url: URL, minimumBytes: Int64?) -> Bool {
+        guard let minimumBytes else { return false }
+        var info = stat()
+        return minimumBytes <= 0 || (stat(url.path, &info) == 0 && info.st_size >= minimumBytes)
     }
 
     private func work() {

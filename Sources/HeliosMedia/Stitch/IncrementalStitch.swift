@@ -144,14 +144,23 @@ public final class IncrementalStitch {
         guard !isClosed, committed == nil else { throw .usage("the stitch into \(outputPath) is already finished or discarded") }
         lastStep = nil
         let clock = ContinuousClock(), t0 = clock.now
-        var pending = Array(inputs)[...]
-        // Input 1 first: its probe decodes its start for the parameters later inputs share.
-        while reference == nil, let url = pending.popFirst() { try probe(url) }
-        if let reference, ConcurrentProbes.pay(for: pending, minimumBytes: stitcher.options.concurrentProbeMinimumInputBytes) {
-            try probeConcurrently(Array(pending), reference: reference)
-        } else {
-            for url in pending { try probe(url) }
+        // Input 1 first: its probe decodes its start for the parameters later inputs share. After it, inputs of the
+        // minimum size are gathered and probed two at a time, up to the first smaller one; from there on one at a time
+        // (without holding the rest of the sequence: a caller's 10,000 URLs are made one by one).
+        var rest = inputs.makeIterator(), batch: [URL] = []
+        let minimum = stitcher.options.concurrentProbeMinimumInputBytes
+        var gathers = ConcurrentProbes.enabled(minimumBytes: minimum)
+        while let url = rest.next() {
+            if gathers, reference != nil, ConcurrentProbes.isLarge(url, minimumBytes: minimum) {
+                batch.append(url)
+                continue
+            }
+            gathers = gathers && reference == nil
+            try probe(batch)
+            batch = []
+            try probe(url)
         }
+        try probe(batch)
         guard writesProgressively, probed.count >= 2 else { return }
         let t1 = clock.now
         guard let (normalized, plan, _) = try validated(final: false) else { return }
@@ -181,9 +190,13 @@ public final class IncrementalStitch {
         }, index: index)
     }
 
-    /// Probes `urls` two at a time (see `ConcurrentProbes`), then takes them in order as `probe` does one by one: the
-    /// same checks, the same first error.
-    private func probeConcurrently(_ urls: [URL], reference: ProbeReference) throws(StitchError) {
+    /// Probes `urls`, inputs after the first, two at a time when there are two or more (see `ConcurrentProbes`), then
+    /// takes them in order as `probe` does one by one: the same checks, the same first error.
+    private func probe(_ urls: [URL]) throws(StitchError) {
+        guard urls.count >= 2, let reference else {
+            for url in urls { try probe(url) }
+            return
+        }
         let base = inputCount, count = max(expectedInputs ?? 0, base + urls.count), progress = stitcher.progress
         let results = ConcurrentProbes.probe(urls, reference: reference, mode: stitcher.options.probe,
                                              everyMatroska: stitcher.options.walksEveryMatroska, cancellation: cancellation) { done in
