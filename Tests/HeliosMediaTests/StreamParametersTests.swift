@@ -1,4 +1,5 @@
 import CFFmpeg
+import CHeliosShims
 import Foundation
 @testable import HeliosMedia
 import HeliosTestSupport
@@ -68,6 +69,53 @@ struct StreamParametersTests {
         #expect(try Data(contentsOf: empty) == expected)
         let probed = try MediaProbe.probe(reused)
         #expect(probed.streams.count == 2)
+    }
+
+    /// The page cache's state of `file` from the kernel (`cachestat`, Linux 6.5): pages cached, dirty and under
+    /// writeback; nil where the system call is missing.
+    static func cacheState(_ file: URL) async throws -> (cached: Int, dirty: Int, writeback: Int)? {
+        let script = """
+        import ctypes, os, sys
+        libc = ctypes.CDLL(None, use_errno=True)
+        fd = os.open(sys.argv[1], os.O_RDONLY)
+        span, state = (ctypes.c_uint64 * 2)(0, 0), (ctypes.c_uint64 * 5)()
+        if libc.syscall(451, fd, ctypes.byref(span), ctypes.byref(state), 0) != 0: sys.exit(3)
+        print(state[0], state[1], state[2])
+        """
+        let result = try await Shell.run("python3", ["-c", script, file.path])
+        let numbers = result.stdout.split(separator: " ").compactMap { Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+        guard result.status == 0, numbers.count == 3 else { return nil }
+        return (numbers[0], numbers[1], numbers[2])
+    }
+
+    @Test("the early writeback runs on its own thread: a request returns at once, and once closed every page written before the last request has left the dirty state (cachestat); a file it cannot open gives none")
+    func writebackThread() async throws {
+        let dir = try makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let block = Data(repeating: 0x5C, count: 1 << 20)
+        // Two files of 32 MiB, written alike: one left to the kernel, one written back as it grows.
+        var states: [(cached: Int, dirty: Int, writeback: Int)] = []
+        for requests in [false, true] {
+            let file = dir.appendingPathComponent(requests ? "requested.bin" : "left.bin")
+            _ = FileManager.default.createFile(atPath: file.path, contents: nil)
+            let handle = try FileHandle(forWritingTo: file)
+            let writeback = requests ? helios_writeback_open(file.path) : nil
+            if requests { #expect(writeback != nil) }
+            for _ in 0..<32 {
+                try handle.write(contentsOf: block)
+                if let writeback { helios_writeback_request(writeback) }
+            }
+            helios_writeback_close(writeback)
+            try handle.close()
+            #expect(try Data(contentsOf: file) == Data((0..<32).flatMap { _ in block }))
+            guard let state = try await Self.cacheState(file) else { return }  // no cachestat: nothing more to see
+            states.append(state)
+        }
+        let (left, requested) = (states[0], states[1])
+        // The untouched file is still dirty (unless something synced the whole machine meanwhile: then nothing compares).
+        guard left.dirty > 4096 else { return }
+        #expect(requested.dirty == 0, "requested: \(requested), left alone: \(left)")
+        #expect(helios_writeback_open(dir.appendingPathComponent("missing/file").path) == nil)
     }
 
     /// Copies every packet of `input` into `output` with a `Muxer`.

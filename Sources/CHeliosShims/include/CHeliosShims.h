@@ -45,6 +45,16 @@ void helios_set_log_sink(helios_log_sink sink);
 /// little left to write. Returns 0, or -1 with errno set (callers may ignore failure: fsync still follows).
 int helios_start_writeback(int fd);
 
+/// `helios_start_writeback` of the file at `path` on a thread of its own: `helios_writeback_request` asks for it and
+/// returns at once (requests made while one runs are served by one more pass), so the writer does not spend its own
+/// time queueing the pages' I/O (tens of milliseconds per few hundred megabytes). `helios_writeback_close` lets the
+/// pass under way finish, stops the thread and closes the file. NULL (errno set) if the file cannot be opened; without a
+/// thread, requests run in the caller.
+typedef struct helios_writeback helios_writeback;
+helios_writeback *helios_writeback_open(const char *path);
+void helios_writeback_request(helios_writeback *writeback);
+void helios_writeback_close(helios_writeback *writeback);
+
 /// Returns freed heap pages to the system (glibc's malloc_trim; a no-op elsewhere).
 void helios_release_free_memory(void);
 /// Caps the heap arenas glibc creates for threads (mallopt M_ARENA_MAX; a no-op elsewhere). For `main` only.

@@ -135,19 +135,21 @@ struct Remuxer {
     }
 
     /// Starts writing the output to disk while the stitch goes on, every few megabytes, so the fsync before the
-    /// rename waits for the last stretch only instead of the whole file.
+    /// rename waits for the last stretch only instead of the whole file. The writeback is queued on a thread of its
+    /// own (`helios_writeback_open`): queueing it in the stitch's thread took 16-66 ms of 4 × 30 s 1080p and 67-92 ms
+    /// of the 1 GB set.
     final class Writeback {
-        private let fd: Int32
+        private let writeback: OpaquePointer?
         private var started: Int64 = 0
         static let interval: Int64 = 8 << 20
 
-        init(path: String) { fd = open(path, O_WRONLY) }
-        deinit { if fd >= 0 { close(fd) } }
+        init(path: String) { writeback = helios_writeback_open(path) }
+        deinit { helios_writeback_close(writeback) }
 
         func advance(to bytes: Int64) {
-            guard fd >= 0, bytes - started >= Self.interval else { return }
+            guard let writeback, bytes - started >= Self.interval else { return }
             started = bytes
-            _ = helios_start_writeback(fd)
+            helios_writeback_request(writeback)
         }
     }
 }
