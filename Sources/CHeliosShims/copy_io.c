@@ -46,9 +46,22 @@ typedef struct {
     int failure;
     int kernel_copy;     /* copy_file_range works between these files (else pread + pwrite) */
     uint8_t *bounce;
+    helios_writeback *writeback; /* asked to write back every `stride` bytes copied (not owned; may be NULL) */
+    int64_t stride;
+    int64_t unrequested; /* bytes copied since the last request */
 } helios_copy_io;
 
 enum { PENDING_CAPACITY = 1 << 18, BOUNCE_CAPACITY = 1 << 20 };
+
+/* Counts `n` bytes copied; every stride of them, asks for their writeback. */
+static void copied_bytes(helios_copy_io *io, int64_t n) {
+    if (!io->writeback) return;
+    io->unrequested += n;
+    if (io->unrequested >= io->stride) {
+        io->unrequested = 0;
+        helios_writeback_request(io->writeback);
+    }
+}
 
 static int write_all(int fd, const uint8_t *buf, int64_t size, int64_t at) {
     while (size > 0) {
@@ -80,11 +93,15 @@ static int copy_range(helios_copy_io *io, int source, int64_t from, int64_t at, 
     while (size > 0) {
         if (io->kernel_copy) {
             loff_t in = from, out = at;
-            ssize_t n = copy_file_range(source, &in, io->fd, &out, (size_t)size, 0);
+            /* With a writeback to feed, one stride at a time: the disk writes the first strides of an input while the
+             * rest is copied, and the final fsync waits for the last stride only, not for the whole last input. */
+            int64_t piece = io->writeback && size > io->stride ? io->stride : size;
+            ssize_t n = copy_file_range(source, &in, io->fd, &out, (size_t)piece, 0);
             if (n > 0) {
                 from += n;
                 at += n;
                 size -= n;
+                copied_bytes(io, n);
                 continue;
             }
             if (n == 0) { io->failure = HELIOS_COPY_IO_SOURCE_SHORT; return AVERROR(EIO); }
@@ -104,8 +121,16 @@ static int copy_range(helios_copy_io *io, int source, int64_t from, int64_t at, 
         from += n;
         at += n;
         size -= n;
+        copied_bytes(io, n);
     }
     return 0;
+}
+
+void helios_copy_io_set_writeback(AVIOContext *pb, helios_writeback *writeback, int64_t stride) {
+    helios_copy_io *io = pb->opaque;
+    io->writeback = stride > 0 ? writeback : NULL;
+    io->stride = stride;
+    io->unrequested = 0;
 }
 
 static void unref_file(helios_copy_io *io, int file) {

@@ -44,6 +44,25 @@ struct KernelCopyTests {
         }
     }
 
+    @Test("copied a stride at a time with the writeback asked for after each (a page, and an odd 5,000 bytes): the same bytes as the copy through memory",
+          arguments: ["mp4-h264-aac", "matrix-mp4-h264-bf3-c", "mov-h264-pcm", "mp4-hevc-aac"], [Int64(4096), 5000])
+    func strided(set: String, stride: Int64) async throws {
+        let chunks = try await FixtureCache.shared.files(set)
+        let dir = try makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let name = "out." + chunks[0].pathExtension
+        let (kernel, memory) = (dir.appendingPathComponent("kernel-" + name), dir.appendingPathComponent("memory-" + name))
+        var options = StitchOptions()
+        options.kernelCopyMinimumInputBytes = 0
+        options.writebackStride = stride
+        let copied = try await NativeStitcher(options: options).stitch(chunks, to: kernel)
+        options.kernelCopyMinimumInputBytes = nil
+        _ = try await NativeStitcher(options: options).stitch(chunks, to: memory)
+        #expect(try Data(contentsOf: kernel) == Data(contentsOf: memory))
+        // More than a few strides went through the kernel.
+        #expect(copied.output?.bytesCopiedInKernel ?? 0 > 4 * stride)
+    }
+
     @Test("appended one at a time, as a job's chunks finish (each input written once the next arrives): the same bytes",
           arguments: ["mp4-h264-aac", "matrix-mp4-h264-bf3-c", "gst-mp4-bf3-a"], [false, true])
     func incremental(set: String, faststart: Bool) async throws {

@@ -146,6 +146,9 @@ int64_t helios_copy_io_copied(AVIOContext *pb);
 int helios_copy_io_failure(AVIOContext *pb);
 /// Writes out every byte and copy held back; 0 or the first write error (then see `helios_copy_io_failure`).
 int helios_copy_io_flush(AVIOContext *pb);
+/// Asks `writeback` (NULL: none) for the output's writeback every `stride` bytes (> 0) that payload copies write, copying
+/// a stride at a time. The caller keeps `writeback` alive until it sets NULL here or closes the context.
+void helios_copy_io_set_writeback(AVIOContext *pb, helios_writeback *writeback, int64_t stride);
 /// Flushes, closes the file and frees the context; sets *pb to NULL. Returns 0 or the first write error.
 int helios_copy_io_close(AVIOContext **pb);
 

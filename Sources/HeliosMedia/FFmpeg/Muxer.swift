@@ -157,6 +157,14 @@ package final class Muxer {
     /// A source file of payloads (a number of the copying I/O context).
     package struct PayloadSource { let number: Int32 }
 
+    /// Has payload copies ask `writeback` for the file's writeback every `stride` bytes they write, copying a stride at a
+    /// time (nil: no longer). Only when `copiesPayloads`, after `writeHeader`; the caller keeps `writeback` alive until
+    /// it detaches it here.
+    package func feedWriteback(_ writeback: OpaquePointer?, stride: Int64 = 8 << 20) {
+        guard copiesPayloads, let pb = formatContext.pointee.pb else { return }
+        helios_copy_io_set_writeback(pb, writeback, stride)
+    }
+
     /// Writes one packet like `write(_:interleaved:)`, whose payload the file is to take from the `size` bytes at `position` in
     /// `source` rather than from the packet (whose bytes may be left unset). Only when `copiesPayloads`, and only for
     /// a stream the muxer writes as given (see `helios_copy_io_open`).

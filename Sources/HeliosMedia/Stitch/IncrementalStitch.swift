@@ -309,7 +309,8 @@ public final class IncrementalStitch {
                        faststart: options.faststart, audio: options.audio, marksAudioPriming: target!.capabilities.marksAudioPriming,
                        sync: options.sync, reservedIndexBytes: reserved, logger: stitcher.logger, progress: stitcher.progress,
                        cancellation: cancellation, parsesEveryInput: options.parsesEveryInput,
-                       kernelCopyMinimumInputBytes: options.kernelCopyMinimumInputBytes, firstStreams: reference?.streams)
+                       kernelCopyMinimumInputBytes: options.kernelCopyMinimumInputBytes, firstStreams: reference?.streams,
+                       writebackStride: options.writebackStride)
     }
 
     /// Whether the inputs written so far are planned by `plan` as they were written. Without a re-normalization

@@ -95,7 +95,12 @@ final class RemuxSession {
         written = [Int](repeating: 0, count: streams.count)
         packet = try Packet()
         writeback = r.sync ? Remuxer.Writeback(path: temp) : nil
+        // Payload copies feed it as they write, a stride at a time (the copies of an input happen after its packets).
+        muxer.feedWriteback(writeback?.writeback, stride: r.writebackStride)
     }
+
+    /// The muxer's context may still copy when it is freed (an abandoned output): it must not reach the writeback then.
+    deinit { muxer.feedWriteback(nil) }
 
     /// Writes a packet of a re-encoded stream: pts in output samples from the video's first frame.
     private func writeEncoded(_ encoded: Packet, stream s: Int, _ r: Remuxer) throws {

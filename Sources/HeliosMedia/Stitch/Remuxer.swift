@@ -39,6 +39,8 @@ struct Remuxer {
     var kernelCopyMinimumInputBytes: Int64? = 1 << 20
     /// Input 1's stream parameters from its probe (nil: the output opens input 1 and decodes its start again).
     var firstStreams: StreamParameters? = nil
+    /// See `StitchOptions.writebackStride`.
+    var writebackStride: Int64 = 8 << 20
 
     /// What was written, per stream.
     struct Written {
@@ -139,7 +141,8 @@ struct Remuxer {
     /// own (`helios_writeback_open`): queueing it in the stitch's thread took 16-66 ms of 4 × 30 s 1080p and 67-92 ms
     /// of the 1 GB set.
     final class Writeback {
-        private let writeback: OpaquePointer?
+        /// The `helios_writeback` (nil if the file could not be opened for it).
+        let writeback: OpaquePointer?
         private var started: Int64 = 0
         static let interval: Int64 = 8 << 20
 
