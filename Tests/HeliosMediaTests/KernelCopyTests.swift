@@ -22,17 +22,9 @@ struct KernelCopyTests {
           arguments: ["mp4-h264-aac", "mp4-hevc-aac", "mov-h264-pcm", "mp4-video-only", "m4a-audio-only"] + ChunkMatrixTests.sets,
           [false, true])
     func sameBytes(set: String, faststart: Bool) async throws {
-        let chunks = try await FixtureCache.shared.files(set)
         let dir = try makeTemporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
-        let name = "out." + chunks[0].pathExtension
-        let (kernel, memory) = (dir.appendingPathComponent("kernel-" + name), dir.appendingPathComponent("memory-" + name))
-        var options = StitchOptions(faststart: faststart)
-        options.kernelCopyMinimumInputBytes = 0
-        let copied = try await NativeStitcher(options: options).stitch(chunks, to: kernel)
-        options.kernelCopyMinimumInputBytes = nil
-        let read = try await NativeStitcher(options: options).stitch(chunks, to: memory)
-        #expect(try Data(contentsOf: kernel) == Data(contentsOf: memory))
+        let (kernel, copied, read) = try await Self.stitchBothWays(set, StitchOptions(faststart: faststart), in: dir)
         #expect(read.output?.bytesCopiedInKernel == nil)
         let bytes = copied.output?.bytesCopiedInKernel ?? 0
         if let reason = Self.notCopied[set] {
@@ -47,20 +39,28 @@ struct KernelCopyTests {
     @Test("copied a stride at a time with the writeback asked for after each (a page, and an odd 5,000 bytes): the same bytes as the copy through memory",
           arguments: ["mp4-h264-aac", "matrix-mp4-h264-bf3-c", "mov-h264-pcm", "mp4-hevc-aac"], [Int64(4096), 5000])
     func strided(set: String, stride: Int64) async throws {
-        let chunks = try await FixtureCache.shared.files(set)
         let dir = try makeTemporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
-        let name = "out." + chunks[0].pathExtension
-        let (kernel, memory) = (dir.appendingPathComponent("kernel-" + name), dir.appendingPathComponent("memory-" + name))
         var options = StitchOptions()
-        options.kernelCopyMinimumInputBytes = 0
         options.writebackStride = stride
-        let copied = try await NativeStitcher(options: options).stitch(chunks, to: kernel)
-        options.kernelCopyMinimumInputBytes = nil
-        _ = try await NativeStitcher(options: options).stitch(chunks, to: memory)
-        #expect(try Data(contentsOf: kernel) == Data(contentsOf: memory))
+        let (_, copied, _) = try await Self.stitchBothWays(set, options, in: dir)
         // More than a few strides went through the kernel.
         #expect(copied.output?.bytesCopiedInKernel ?? 0 > 4 * stride)
+    }
+
+    /// Stitches `set` with `options` twice into `dir`, payloads copied in the kernel whatever the inputs' size, then
+    /// read through memory, and expects the same bytes; the first output and both reports.
+    static func stitchBothWays(_ set: String, _ options: StitchOptions, in dir: URL) async throws -> (URL, StitchReport, StitchReport) {
+        let chunks = try await FixtureCache.shared.files(set)
+        let name = "out." + chunks[0].pathExtension
+        let (kernel, memory) = (dir.appendingPathComponent("kernel-" + name), dir.appendingPathComponent("memory-" + name))
+        var options = options
+        options.kernelCopyMinimumInputBytes = 0
+        let copied = try await NativeStitcher(options: options).stitch(chunks, to: kernel)
+        options.kernelCopyMinimumInputBytes = nil
+        let read = try await NativeStitcher(options: options).stitch(chunks, to: memory)
+        #expect(try Data(contentsOf: kernel) == Data(contentsOf: memory), "\(set)")
+        return (kernel, copied, read)
     }
 
     @Test("appended one at a time, as a job's chunks finish (each input written once the next arrives): the same bytes",
