@@ -158,9 +158,9 @@ package final class Muxer {
     package struct PayloadSource { let number: Int32 }
 
     /// Has payload copies ask `writeback` for the file's writeback every `stride` bytes they write, copying a stride at a
-    /// time (nil: no longer). Only when `copiesPayloads`, after `writeHeader`; the caller keeps `writeback` alive until
+    /// time (nil or a stride of 0: no longer). Only when `copiesPayloads`, after `writeHeader`; the caller keeps `writeback` alive until
     /// it detaches it here.
-    package func feedWriteback(_ writeback: OpaquePointer?, stride: Int64 = 8 << 20) {
+    package func feedWriteback(_ writeback: OpaquePointer?, stride: Int64 = 0) {
         guard copiesPayloads, let pb = formatContext.pointee.pb else { return }
         helios_copy_io_set_writeback(pb, writeback, stride)
     }

@@ -5,7 +5,7 @@ import Glibc
 
 /// Copies of an input's stream parameters once decoding completed them (`Demuxer.findStreamInfo`): what an output's
 /// streams are created from. The probe of a stitch's input 1 keeps them (`ProbeReference.streams`), so the output is
-/// opened without decoding the start of that input a second time (about 15 ms for 1080p H.264).
+/// opened without decoding the start of that input a second time (a few milliseconds for 1080p H.264).
 ///
 /// Owns its `AVCodecParameters`, freed in `deinit`. Written only while it is made and read-only afterwards, which is
 /// what makes sharing it between threads safe.

@@ -40,7 +40,7 @@ struct Remuxer {
     /// Input 1's stream parameters from its probe (nil: the output opens input 1 and decodes its start again).
     var firstStreams: StreamParameters? = nil
     /// See `StitchOptions.writebackStride`.
-    var writebackStride: Int64 = 8 << 20
+    var writebackStride = Writeback.interval
 
     /// What was written, per stream.
     struct Written {

@@ -67,13 +67,13 @@ public struct StitchOptions: Sendable, Hashable {
     /// With `probe = .index`, walks the block headers of every Matroska input, even where reading it whole costs less
     /// (under 1 MiB, or small frames): the same result, for tests and fuzzing of the walk on small files.
     public var walksEveryMatroska = false
-    /// The smallest inputs probed two at a time (on two cores, after input 1; see `ConcurrentProbes`): every input
-    /// after the first must be this large. nil never (tests compare results and errors with 0 and nil).
+    /// The smallest inputs probed two at a time (on two cores, after input 1; see `ConcurrentProbes`): inputs this large
+    /// are gathered up to the first smaller one. nil never (tests compare results and errors with 0 and nil).
     public var concurrentProbeMinimumInputBytes: Int64? = 1 << 20
     /// With the default durability, payload copies into MP4/MOV go a stride at a time and ask for the output's
     /// writeback after each, so the disk writes an input while the rest of it is copied (tests shrink it to see the
     /// same bytes come out of many small copies).
-    var writebackStride: Int64 = 8 << 20
+    var writebackStride = Remuxer.Writeback.interval
 
     public init(format: String? = nil, faststart: Bool = false, force: Bool = false, lenient: Bool = false, checkOnly: Bool = false,
                 audio: AudioMode = .copy, allowRepeat: Bool = false, sync: Bool = true, probe: ProbeMode = .index) {
