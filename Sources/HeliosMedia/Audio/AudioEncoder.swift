@@ -122,18 +122,3 @@ final class AudioEncoder {
         }
     }
 }
-
-/// Owns one `AVCodecParameters`; freed on deinit.
-final class CodecParametersBox {
-    let pointer: UnsafeMutablePointer<AVCodecParameters>
-
-    init() throws(FFmpegError) {
-        guard let p = avcodec_parameters_alloc() else { throw FFmpegError(code: -ENOMEM, function: "avcodec_parameters_alloc") }
-        pointer = p
-    }
-
-    deinit {
-        var p: UnsafeMutablePointer<AVCodecParameters>? = pointer
-        avcodec_parameters_free(&p)
-    }
-}

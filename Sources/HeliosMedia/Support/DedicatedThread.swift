@@ -13,19 +13,8 @@ package enum DedicatedThread {
     /// Starts `body` on a new detached thread and returns at once.
     package static func start(_ body: @escaping @Sendable () -> Void) {
         #if canImport(Glibc)
-        final class Start { let body: @Sendable () -> Void; init(_ body: @escaping @Sendable () -> Void) { self.body = body } }
-        let start = Unmanaged.passRetained(Start(body)).toOpaque()
-        var attributes = pthread_attr_t()
-        pthread_attr_init(&attributes)
-        defer { pthread_attr_destroy(&attributes) }
-        pthread_attr_setdetachstate(&attributes, Int32(PTHREAD_CREATE_DETACHED))
-        var thread = pthread_t()
-        let created = pthread_create(&thread, &attributes, { raw in
-            Unmanaged<Start>.fromOpaque(raw!).takeRetainedValue().body()
-            return nil
-        }, start)
         // Out of threads: run here rather than lose the work (the caller waits for it either way).
-        if created != 0 { Unmanaged<Start>.fromOpaque(start).takeRetainedValue().body() }
+        if spawn(body, detached: true) == nil { body() }
         #else
         Thread { body() }.start()
         #endif
@@ -35,19 +24,9 @@ package enum DedicatedThread {
     /// thread can be made).
     package static func alongside(_ helper: @escaping @Sendable () -> Void, _ body: () -> Void) {
         #if canImport(Glibc)
-        final class Start { let body: @Sendable () -> Void; init(_ body: @escaping @Sendable () -> Void) { self.body = body } }
-        let start = Unmanaged.passRetained(Start(helper)).toOpaque()
-        var thread = pthread_t()
-        let created = pthread_create(&thread, nil, { raw in
-            Unmanaged<Start>.fromOpaque(raw!).takeRetainedValue().body()
-            return nil
-        }, start)
+        let thread = spawn(helper, detached: false)
         body()
-        if created == 0 {
-            pthread_join(thread, nil)
-        } else {
-            Unmanaged<Start>.fromOpaque(start).takeRetainedValue().body()
-        }
+        if let thread { pthread_join(thread, nil) } else { helper() }
         #else
         let done = DispatchSemaphore(value: 0)
         Thread { helper(); done.signal() }.start()
@@ -55,6 +34,27 @@ package enum DedicatedThread {
         done.wait()
         #endif
     }
+
+    #if canImport(Glibc)
+    /// Starts `body` on a new pthread, detached or to be joined; nil, with `body` not run, when no thread can be made.
+    private static func spawn(_ body: @escaping @Sendable () -> Void, detached: Bool) -> pthread_t? {
+        final class Start { let body: @Sendable () -> Void; init(_ body: @escaping @Sendable () -> Void) { self.body = body } }
+        let start = Unmanaged.passRetained(Start(body)).toOpaque()
+        var attributes = pthread_attr_t()
+        pthread_attr_init(&attributes)
+        defer { pthread_attr_destroy(&attributes) }
+        if detached { pthread_attr_setdetachstate(&attributes, Int32(PTHREAD_CREATE_DETACHED)) }
+        var thread = pthread_t()
+        guard pthread_create(&thread, &attributes, { raw in
+            Unmanaged<Start>.fromOpaque(raw!).takeRetainedValue().body()
+            return nil
+        }, start) == 0 else {
+            Unmanaged<Start>.fromOpaque(start).release()
+            return nil
+        }
+        return thread
+    }
+    #endif
 
     /// Runs `body` on a thread of its own and returns its result to the awaiting task.
     package static func run<T: Sendable, E: Error>(_ body: @escaping @Sendable () throws(E) -> T) async throws(E) -> T {
