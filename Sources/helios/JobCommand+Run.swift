@@ -59,13 +59,19 @@ struct ExecutionOptions: ParsableArguments {
             audio: audio?.rawValue ?? previous?.audio)
     }
 
+    /// The job's worker adapter and merge publication. The spec they are made from is let go on return: the run
+    /// reads its own copy, and this one would otherwise stay in memory until the run ends.
+    private static func workers(_ manager: JobManager, id: String, settings: RunSettings) async throws
+        -> (any WorkerAdapter, MergePublication?) {
+        let spec = try await manager.get(id).spec
+        return (try WorkerPool.adapter(for: settings, job: spec), try WorkerPool.publication(for: settings, job: spec))
+    }
+
     /// Runs the job in the foreground with a progress display; exits with the code of its final state.
     static func runForeground(_ manager: JobManager, id: String, settings: RunSettings, quiet: Bool) async throws {
         let validator: any ChunkOutputValidator = settings.outputCheck == OutputCheck.nonempty.rawValue ? NonEmptyFileValidator() : MediaProbeValidator()
         let output = settings.outputPath.map { URL(fileURLWithPath: $0) }
-        let spec = try await manager.get(id).spec
-        let worker = try WorkerPool.adapter(for: settings, job: spec)
-        let publication = try WorkerPool.publication(for: settings, job: spec)
+        let (worker, publication) = try await workers(manager, id: id, settings: settings)
         let executor = JobExecutor(
             worker: worker,
             validator: validator,
@@ -121,26 +127,33 @@ struct RunCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await withExitCodes {
-            let specURL = URL(fileURLWithPath: spec)
-            var jobSpec = try JobSpec.load(from: specURL)
-            if let mergeCommand { jobSpec.mergeCommand = mergeCommand }
-            let directory = workdir.map { URL(fileURLWithPath: $0, isDirectory: true) } ?? specURL.deletingLastPathComponent()
             let manager = try store.manager()
-            var previous: RunSettings?
-            do {
-                let settings = try execution.settings(previous: nil)
-                try await manager.submit(jobSpec, jobDirectory: directory, runSettings: settings)
-            } catch OrchestratorError.jobExists {
-                // Submitted before, or by a runner started at the same moment: the claim in `run` decides who runs it.
-                let existing = try await manager.get(jobSpec.id)
-                guard existing.spec == jobSpec else {
-                    throw ValidationError("job '\(jobSpec.id)' already exists in the store with a different spec; delete it or change the id")
-                }
-                previous = existing.runSettings
-                if !execution.quiet { printError("job \(jobSpec.id) exists (\(existing.state.rawValue)); resuming it") }
-            }
+            let (id, previous) = try await submit(to: manager)
             let settings = try execution.settings(previous: previous)
-            try await ExecutionOptions.runForeground(manager, id: jobSpec.id, settings: settings, quiet: execution.quiet)
+            try await ExecutionOptions.runForeground(manager, id: id, settings: settings, quiet: execution.quiet)
+        }
+    }
+
+    /// Submits the spec file's job, or finds it submitted before with the same spec. Returns its id and the
+    /// settings of an earlier run. The spec read from the file is let go here: the run works from the stored
+    /// copy, and a second copy of every chunk would stay in memory for the whole run (1 MB per 4,000 chunks).
+    private func submit(to manager: JobManager) async throws -> (id: String, previous: RunSettings?) {
+        let specURL = URL(fileURLWithPath: spec)
+        var jobSpec = try JobSpec.load(from: specURL)
+        if let mergeCommand { jobSpec.mergeCommand = mergeCommand }
+        let directory = workdir.map { URL(fileURLWithPath: $0, isDirectory: true) } ?? specURL.deletingLastPathComponent()
+        do {
+            let settings = try execution.settings(previous: nil)
+            try await manager.submit(jobSpec, jobDirectory: directory, runSettings: settings)
+            return (jobSpec.id, nil)
+        } catch OrchestratorError.jobExists {
+            // Submitted before, or by a runner started at the same moment: the claim in `run` decides who runs it.
+            let existing = try await manager.get(jobSpec.id)
+            guard existing.spec == jobSpec else {
+                throw ValidationError("job '\(jobSpec.id)' already exists in the store with a different spec; delete it or change the id")
+            }
+            if !execution.quiet { printError("job \(jobSpec.id) exists (\(existing.state.rawValue)); resuming it") }
+            return (jobSpec.id, existing.runSettings)
         }
     }
 }
