@@ -131,5 +131,20 @@ case "$set_name" in
       fi
       start=$((start + n)); k=$((k + 1))
     done ;;
+  # Lossless audio in the matrix's splits: lossless-CONTAINER-VIDEO-AUDIO-BFRAMES-SPLIT, e.g. lossless-mkv-ffv1-flac-bf0-a.
+  # The tone is cut at each chunk's exact sample span, so each chunk's audio differs and so does its FLAC header
+  # (frame sizes, sample count, MD5), as a renderer's chunks do; the last block of every chunk is a partial one.
+  lossless-*)
+    IFS=- read -r -a parts <<<"$set_name"
+    ctr=${parts[1]} vcodec=${parts[2]} acodec=${parts[3]} nbf=${parts[4]#bf} split=${parts[5]}
+    case "$split" in a) sizes="2 9 1 30" ;; b) sizes="30 30 30 1" ;; c) sizes="1 1 2 1 5 1" ;; *) echo "unknown split $split" >&2; exit 2 ;; esac
+    case "$vcodec" in
+      h264) v="-c:v libx264 -threads 1 -preset veryfast -bf $nbf -g 30 -pix_fmt yuv420p" ;;
+      ffv1) v="-c:v ffv1 -threads 1" ;;
+      *) echo "unknown video codec $vcodec" >&2; exit 2 ;;
+    esac
+    a="-c:a $acodec"; [ "$ctr" = mp4 ] && a="$a -strict -2"  # FLAC in MP4 is experimental in FFmpeg 5
+    start=0; k=0
+    for n in $sizes; do START=$start chunk $k "$n" "$v" "$a" "$ctr"; start=$((start + n)); k=$((k + 1)); done ;;
   *) echo "unknown fixture set: $set_name" >&2; exit 2 ;;
 esac

@@ -142,6 +142,21 @@ public enum Oracle {
         }
     }
 
+    /// The codec extradata of the first stream of `kind` ("v" or "a"), from ffprobe's hex dump.
+    public static func extradata(_ url: URL, stream: String = "a") async throws -> [UInt8] {
+        let result = try await Shell.run("ffprobe", ["-v", "error", "-select_streams", "\(stream):0", "-show_entries", "stream=extradata",
+                                                     "-show_data", "-of", "default=noprint_wrappers=1:nokey=1", url.path])
+        guard result.status == 0 else { throw ShellError(message: "ffprobe extradata \(url.path): \(result.stderr)") }
+        // Lines such as "00000000: 1200 1200 0000 ...  ................": the hex groups between the offset and the text.
+        return result.stdout.split(separator: "\n").flatMap { line -> [UInt8] in
+            guard let colon = line.firstIndex(of: ":") else { return [] }
+            let hex = line[line.index(after: colon)...].prefix(41).split(separator: " ").joined()
+            return stride(from: 0, to: hex.count - 1, by: 2).compactMap {
+                UInt8(hex.dropFirst($0).prefix(2), radix: 16)
+            }
+        }
+    }
+
     /// ffprobe's stream entries (codec_name, nb_read_frames, duration, ...) for every stream.
     public static func streams(_ url: URL) async throws -> [[String: String]] {
         let result = try await Shell.run("ffprobe", ["-v", "error", "-count_frames", "-show_entries",

@@ -27,6 +27,9 @@ package final class Muxer {
         self.copiesPayloads = copiesPayloads && ctx!.pointee.oformat.pointee.flags & AVFMT_NOFILE == 0
         // Same inputs, same bytes: no random segment UIDs (Matroska) or library version strings.
         ctx!.pointee.flags |= AVFMT_FLAG_BITEXACT
+        // Packets are copied as the chunks hold them: a codec the muxer calls experimental in its container (FLAC in
+        // MP4 before FFmpeg 6) is one the chunks' own writer chose, and refusing it would leave them unstitchable.
+        ctx!.pointee.strict_std_compliance = FF_COMPLIANCE_EXPERIMENTAL
         ctx!.pointee.interrupt_callback = .cancellation(cancellation)
     }
 
@@ -69,6 +72,13 @@ package final class Muxer {
         stream.pointee.codecpar.pointee.codec_tag = 0
         stream.pointee.time_base = timeBase.av
         return Int(stream.pointee.index)
+    }
+
+    /// Lets `rewrite` change stream `index`'s extradata in place (before `writeHeader`).
+    package func rewriteExtradata(of index: Int, with rewrite: (UnsafeMutableBufferPointer<UInt8>) -> Void) {
+        let parameters = formatContext.pointee.streams[index]!.pointee.codecpar!
+        guard let bytes = parameters.pointee.extradata, parameters.pointee.extradata_size > 0 else { return }
+        rewrite(UnsafeMutableBufferPointer(start: bytes, count: Int(parameters.pointee.extradata_size)))
     }
 
     /// The time base the muxer chose for stream `index` (valid after `writeHeader`).

@@ -117,7 +117,8 @@ public struct LeadingStretchNormalizer: Sendable {
 extension ProbedInput {
     /// Finds audio priming that no flag marks, and starts the audio's presentation after it.
     ///
-    /// Two signs, both for codecs that come in frames (not PCM, not Opus, whose pre-skip is declared):
+    /// Two signs, both for codecs that come in frames (not sample-exact audio such as PCM or FLAC, not Opus, whose
+    /// pre-skip is declared):
     /// - packets that end at or before the video starts (ADTS AAC in MPEG-TS starts one frame before the video);
     /// - a first packet at or before the video's start when the audio, counted from it, outlasts the video by more
     ///   than half a frame: without an edit list (fragmented MP4, GStreamer's MP4) the encoder's priming frame is
@@ -129,7 +130,7 @@ extension ProbedInput {
         let video = streams[master]
         for s in streams.indices where streams[s].signature.kind == .audio {
             var stream = streams[s]
-            guard !stream.signature.codec.hasPrefix("pcm_"), stream.initialPadding == 0, stream.typicalPacketDuration > 0 else { continue }
+            guard !stream.signature.isSampleExactAudio, stream.initialPadding == 0, stream.typicalPacketDuration > 0 else { continue }
             var lead = stream.leadingPacketsBefore(masterStart: masterStart, masterTimeBase: video.timeBase)
             if lead == stream.leadingDiscardPackets, lead == 0, stream.leadingPackets.count > 1, let end = stream.endPts {
                 let start = Ticks.rescale(masterStart, from: video.timeBase, to: stream.timeBase)

@@ -89,8 +89,18 @@ public struct CodecSignature: Codable, Sendable, Hashable {
     public var channels: Int32 { get { box.fields.channels } set { fields.channels = newValue } }
     public var sampleFormat: String? { get { box.fields.sampleFormat } set { fields.sampleFormat = newValue } }
     public var frameSize: Int32 { get { box.fields.frameSize } set { fields.frameSize = newValue } }
-    /// Codec extradata (e.g. avcC, AudioSpecificConfig), compared byte for byte.
+    /// Codec extradata (e.g. avcC, AudioSpecificConfig), compared byte for byte (FLAC's by what decoding depends on).
     public var extradata: Data { get { box.fields.extradata } set { fields.extradata = newValue } }
+
+    /// Audio whose packets hold exactly the samples they decode to, a file's last one included: PCM, and the
+    /// lossless codecs that cut their last block to the samples left (FLAC, ALAC, WavPack, TTA). Such audio is laid
+    /// end to end sample-exactly, each packet with its own duration; frame codecs (AAC, Opus, ...) pad their last
+    /// frame to a whole one and are placed on a grid of frames instead.
+    public var isSampleExactAudio: Bool {
+        kind == .audio && (codec.hasPrefix("pcm_") || Self.losslessBlockCodecs.contains(codec))
+    }
+
+    static let losslessBlockCodecs: Set<String> = ["flac", "alac", "wavpack", "tta"]
 
     /// Names of the fields that differ from `other`, in a fixed order. Empty when the signatures match.
     public func differences(from other: CodecSignature) -> [(field: String, mine: String, theirs: String)] {
@@ -120,7 +130,11 @@ public struct CodecSignature: Codable, Sendable, Hashable {
             cmp("sample format", sampleFormat ?? "unknown", other.sampleFormat ?? "unknown")
             cmp("frame size", frameSize, other.frameSize)
         }
-        if extradata != other.extradata {
+        if codec == "flac", other.codec == "flac", let mine = FLACStreamInfo(extradata: extradata),
+           let theirs = FLACStreamInfo(extradata: other.extradata) {
+            // Chunks' headers differ in what describes their content (sizes, sample count, MD5): see FLACStreamInfo.
+            out += mine.differences(from: theirs)
+        } else if extradata != other.extradata {
             let at = Array(zip(extradata, other.extradata)).firstIndex { $0 != $1 } ?? min(extradata.count, other.extradata.count)
             out.append(("extradata", "\(extradata.count) bytes differing from byte \(at)", "\(other.extradata.count) bytes"))
         }

@@ -77,7 +77,9 @@ final class RemuxSession {
                     try muxer.addStream(copying: parameters.pointer, timeBase: Rational(1, track.sampleRate))
                 }
             } else {
-                _ = try muxer.addStream(copying: streams, stream: s, timeBase: r.plan.timeBases[s])
+                let added = try muxer.addStream(copying: streams, stream: s, timeBase: r.plan.timeBases[s])
+                // Input 1's FLAC header describes input 1's audio alone (its sample count and MD5): made unknown.
+                if r.inputs[0].streams[s].signature.codec == "flac" { muxer.rewriteExtradata(of: added, with: FLACStreamInfo.makeStitched) }
             }
         }
         self.tracks = tracks

@@ -83,9 +83,9 @@ struct Remuxer {
     /// Refuses `--audio exact` for compressed audio it cannot re-encode, naming the stream.
     static func checkExactAudio(_ inputs: [ProbedInput], mode: AudioMode) throws(StitchError) {
         guard mode == .exact, let first = inputs.first else { return }
-        for stream in first.streams where stream.signature.kind == .audio && !stream.signature.codec.hasPrefix("pcm_")
+        for stream in first.streams where stream.signature.kind == .audio && !stream.signature.isSampleExactAudio
             && !reencodedCodecs.contains(stream.signature.codec) {
-            throw .usage("--audio exact re-encodes AAC and Opus (PCM is copied); input 1 (\(URL(fileURLWithPath: first.path).lastPathComponent)), stream \(stream.index) is \(stream.signature.codec): use --audio copy")
+            throw .usage("--audio exact re-encodes AAC and Opus (PCM and lossless FLAC, ALAC, WavPack and TTA are copied, sample-exact already); input 1 (\(URL(fileURLWithPath: first.path).lastPathComponent)), stream \(stream.index) is \(stream.signature.codec): use --audio copy")
         }
     }
 

@@ -294,9 +294,9 @@ extension StitchPlan {
             timeBases = first.streams.map(\.timeBase)
         }
 
-        /// For frame-based audio, one packet in plan ticks (nil for PCM, video and unknown durations).
+        /// For frame-based audio, one packet in plan ticks (nil for sample-exact audio, video and unknown durations).
         static func grid(_ stream: ProbedStream) -> Int64? {
-            stream.signature.kind == .audio && !stream.signature.codec.hasPrefix("pcm_") && stream.typicalPacketDuration > 0
+            stream.signature.kind == .audio && !stream.signature.isSampleExactAudio && stream.typicalPacketDuration > 0
                 ? stream.typicalPacketDuration : nil
         }
 

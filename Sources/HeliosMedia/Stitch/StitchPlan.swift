@@ -11,7 +11,8 @@ import Foundation
 /// Every other stream keeps its offset from the master within its input. Audio codecs that come in fixed-size
 /// frames (AAC, Opus, ...) are laid end to end: later inputs lose their priming packets, and each input keeps
 /// the packets whose midpoint lies before the next input's start, so the audio never drifts more than half a
-/// frame from the video and no priming silence lands on the timeline. PCM is laid end to end sample-exactly.
+/// frame from the video and no priming silence lands on the timeline. PCM, and lossless audio whose last block
+/// holds only the samples left (FLAC, ALAC), is laid end to end sample-exactly, each packet with its own duration.
 /// Codecs whose priming the decoder skips (Opus pre-skip) are laid end to end sample-exactly too when the output
 /// container can trim single packets (Matroska's DiscardPadding): see `trimmedAudio`.
 public struct StitchPlan: Sendable, Equatable {
