@@ -146,5 +146,15 @@ case "$set_name" in
     a="-c:a $acodec"; [ "$ctr" = mp4 ] && a="$a -strict -2"  # FLAC in MP4 is experimental in FFmpeg 5
     start=0; k=0
     for n in $sizes; do START=$start chunk $k "$n" "$v" "$a" "$ctr"; start=$((start + n)); k=$((k + 1)); done ;;
+  # Chunks with a QuickTime timecode track (tmcd), as editors and renderers write them: each chunk's timecode is
+  # 01:00:00:00 plus its first frame. timecode-mov: H.264 with B-frames and PCM; timecode-mp4: H.264 and AAC.
+  timecode-mov|timecode-mp4)
+    ext=${set_name#timecode-}; a="-c:a pcm_s16le"; [ "$ext" = mp4 ] && a="$AAC"
+    start=0; k=0
+    for n in 1 8 2 20; do
+      tc=$(printf "01:00:%02d:%02d" $((start / fps)) $((start % fps)))
+      START=$start chunk $k "$n" "$H264 -bf 3" "$a" "$ext" "$fps" "$size" "$rate" "-timecode $tc"
+      start=$((start + n)); k=$((k + 1))
+    done ;;
   *) echo "unknown fixture set: $set_name" >&2; exit 2 ;;
 esac

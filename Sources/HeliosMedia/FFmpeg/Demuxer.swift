@@ -27,6 +27,10 @@ package final class Demuxer {
     private let cancellation: CancellationFlag?
     /// The I/O context that can answer reads of media data without the disk (`indexOnly`), owned here.
     private var indexIO: UnsafeMutablePointer<AVIOContext>?
+    /// The file's indices of the streams this demuxer shows (nil: all of them). QuickTime timecode tracks (`tmcd`)
+    /// are left out: their one sample holds the start timecode, which `timecode` gives and the output's own
+    /// timecode track is made from. Stream indices everywhere else (`stream(_:)`, packets read) count shown streams.
+    private var shown: [Int]?
 
     /// Opens `path` for reading. `findStreamInfo` decodes a little of each stream to fill in
     /// codec parameters that a container header does not carry (pixel format, profile, ...). Without it the
@@ -62,6 +66,7 @@ package final class Demuxer {
         }
         try check(code, "avformat_open_input", path: path)
         context = opened
+        hideTimecodeTracks()
         if findStreamInfo || needsStreamInfo {
             try self.findStreamInfo()
         }
@@ -210,10 +215,35 @@ package final class Demuxer {
     /// The short name of the demuxer, e.g. `mov,mp4,m4a,3gp,3g2,mj2`.
     package var formatName: String { String(cString: formatContext.pointee.iformat.pointee.name) }
 
-    package var streamCount: Int { Int(formatContext.pointee.nb_streams) }
+    /// Streams shown (timecode tracks left out).
+    package var streamCount: Int { shown?.count ?? Int(formatContext.pointee.nb_streams) }
 
+    /// Shown stream `index`.
     package func stream(_ index: Int) -> UnsafeMutablePointer<AVStream> {
-        formatContext.pointee.streams[index]!
+        formatContext.pointee.streams[shown?[index] ?? index]!
+    }
+
+    /// The start timecode the file states, e.g. "01:00:00:00": a stream's `timecode` tag (libavformat's MOV demuxer
+    /// gives a `tmcd` track's to its video stream too), else the file's. Nil when it states none.
+    package var timecode: String? {
+        let ctx = formatContext.pointee
+        for index in 0..<Int(ctx.nb_streams) {
+            if let entry = av_dict_get(ctx.streams[index]!.pointee.metadata, "timecode", nil, 0) { return String(cString: entry.pointee.value) }
+        }
+        return av_dict_get(ctx.metadata, "timecode", nil, 0).map { String(cString: $0.pointee.value) }
+    }
+
+    /// Leaves QuickTime timecode tracks out of the streams shown, and has libavformat skip their packets.
+    private func hideTimecodeTracks() {
+        let ctx = formatContext.pointee
+        let tmcd = UInt32(0x74) | UInt32(0x6D) << 8 | UInt32(0x63) << 16 | UInt32(0x64) << 24  // MKTAG('t','m','c','d')
+        let hidden = (0..<Int(ctx.nb_streams)).filter { index in
+            let parameters = ctx.streams[index]!.pointee.codecpar.pointee
+            return parameters.codec_type == AVMEDIA_TYPE_DATA && parameters.codec_tag == tmcd
+        }
+        guard !hidden.isEmpty else { return }
+        for index in hidden { ctx.streams[index]!.pointee.discard = AVDISCARD_ALL }
+        shown = (0..<Int(ctx.nb_streams)).filter { !hidden.contains($0) }
     }
 
     /// Container-level duration in AV_TIME_BASE units, when known.
@@ -251,10 +281,16 @@ package final class Demuxer {
 
     /// Reads the next packet into `packet`. Returns false at end of file.
     package func read(into packet: Packet) throws(FFmpegError) -> Bool {
-        packet.unref()
-        let code = av_read_frame(formatContext, packet.pointer)
-        if code == AV.eof { return false }
-        try check(code, "av_read_frame", path: path)
-        return true
+        while true {
+            packet.unref()
+            let code = av_read_frame(formatContext, packet.pointer)
+            if code == AV.eof { return false }
+            try check(code, "av_read_frame", path: path)
+            guard let shown else { return true }
+            // A packet of a stream left out is skipped; the others are numbered among the streams shown.
+            guard let index = shown.firstIndex(of: packet.streamIndex) else { continue }
+            packet.pointer.pointee.stream_index = Int32(index)
+            return true
+        }
     }
 }

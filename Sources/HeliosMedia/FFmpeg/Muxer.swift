@@ -74,6 +74,11 @@ package final class Muxer {
         return Int(stream.pointee.index)
     }
 
+    /// Sets a metadata tag of stream `index` (before `writeHeader`).
+    package func setMetadata(stream index: Int, key: String, value: String) {
+        av_dict_set(&formatContext.pointee.streams[index]!.pointee.metadata, key, value, 0)
+    }
+
     /// Lets `rewrite` change stream `index`'s extradata in place (before `writeHeader`).
     package func rewriteExtradata(of index: Int, with rewrite: (UnsafeMutableBufferPointer<UInt8>) -> Void) {
         let parameters = formatContext.pointee.streams[index]!.pointee.codecpar!

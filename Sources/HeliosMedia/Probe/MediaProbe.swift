@@ -198,7 +198,8 @@ public enum MediaProbe {
             formatName: demuxer.formatName,
             fileSize: fileSize,
             streams: streams,
-            containerDurationMicroseconds: demuxer.containerDuration
+            containerDurationMicroseconds: demuxer.containerDuration,
+            timecode: demuxer.timecode
         ).markingUnflaggedPriming()
     }
 }

@@ -186,6 +186,9 @@ public struct ProbedInput: Codable, Sendable, Hashable {
     public var streams: [ProbedStream]
     /// Container duration in microseconds, when the container states one.
     public var containerDurationMicroseconds: Int64?
+    /// The timecode of the first frame, when the file states one (a QuickTime `tmcd` track, a `timecode` tag), e.g.
+    /// "01:00:00:00". Input 1's becomes the output's.
+    public var timecode: String? = nil
 
     /// The stream that drives the timeline: the first video stream, else the first stream.
     public var masterStreamIndex: Int? {

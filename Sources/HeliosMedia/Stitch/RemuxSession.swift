@@ -83,6 +83,12 @@ final class RemuxSession {
             }
         }
         self.tracks = tracks
+        // Input 1's start timecode (its timecode track is not copied as a stream): MOV and MP4 make their own
+        // timecode track of it, Matroska a tag.
+        if let timecode = r.inputs[0].timecode, let master = r.inputs[0].masterStreamIndex,
+           r.inputs[0].streams[master].signature.kind == .video {
+            muxer.setMetadata(stream: master, key: "timecode", value: timecode)
+        }
         interleaves = !(movMuxer && tracks.isEmpty)
         var options: [String: String] = [:]
         let reserved = r.reservedIndexBytes ?? Remuxer.reservedIndexEstimate(r.inputs)
