@@ -102,6 +102,15 @@ public struct CodecSignature: Codable, Sendable, Hashable {
 
     static let losslessBlockCodecs: Set<String> = ["flac", "alac", "wavpack", "tta"]
 
+    /// Extradata as compared between inputs. H.264 and HEVC parameter sets in Annex B form (MPEG-TS, where the
+    /// parser takes them from the first access unit) may end in zero bytes that belong to no NAL unit
+    /// (`trailing_zero_8bits`): one segment of a stream has them where another does not. They are left out.
+    static func comparable(_ extradata: Data, codec: String) -> Data {
+        guard codec == "h264" || codec == "hevc", extradata.starts(with: [0, 0, 1]) || extradata.starts(with: [0, 0, 0, 1]),
+              let last = extradata.lastIndex(where: { $0 != 0 }) else { return extradata }
+        return extradata[...last]
+    }
+
     /// Names of the fields that differ from `other`, in a fixed order. Empty when the signatures match.
     public func differences(from other: CodecSignature) -> [(field: String, mine: String, theirs: String)] {
         var out: [(String, String, String)] = []
@@ -134,7 +143,7 @@ public struct CodecSignature: Codable, Sendable, Hashable {
            let theirs = FLACStreamInfo(extradata: other.extradata) {
             // Chunks' headers differ in what describes their content (sizes, sample count, MD5): see FLACStreamInfo.
             out += mine.differences(from: theirs)
-        } else if extradata != other.extradata {
+        } else if Self.comparable(extradata, codec: codec) != Self.comparable(other.extradata, codec: other.codec) {
             let at = Array(zip(extradata, other.extradata)).firstIndex { $0 != $1 } ?? min(extradata.count, other.extradata.count)
             out.append(("extradata", "\(extradata.count) bytes differing from byte \(at)", "\(other.extradata.count) bytes"))
         }
