@@ -156,5 +156,32 @@ case "$set_name" in
       START=$start chunk $k "$n" "$H264 -bf 3" "$a" "$ext" "$fps" "$size" "$rate" "-timecode $tc"
       start=$((start + n)); k=$((k + 1))
     done ;;
+  # Other encoders, codecs and rates a pipeline meets, in chunks of 1, 8, 2 and 20 frames (30 at NTSC rates, so a
+  # frame's duration never divides evenly): realworld-NAME.
+  realworld-*)
+    sizes="1 8 2 20"; cfps=$fps; crate=$rate; extra=""
+    case "${set_name#realworld-}" in
+      mkv-h264-mp3)      ext=mkv; v="$H264 -bf 3"; a="-c:a libmp3lame -b:a 96k" ;;
+      mp4-h264-ac3)      ext=mp4; v="$H264 -bf 3"; a="-c:a ac3" ;;
+      mkv-h264-eac3)     ext=mkv; v="$H264 -bf 3"; a="-c:a eac3" ;;
+      ts-mpeg2-mp2)      ext=ts;  v="-c:v mpeg2video -bf 2 -g 15"; a="-c:a mp2" ;;
+      mp4-h264-aac-ntsc) ext=mp4; v="$H264 -bf 3"; a="$AAC"; cfps=30000/1001; sizes="1 8 2 20 30" ;;
+      mkv-h264-opus-ntsc) ext=mkv; v="$H264 -bf 3"; a="-c:a libopus -b:a 48k"; cfps=30000/1001; sizes="1 8 2 20 30" ;;
+      mp4-h264-aac-60fps-44k) ext=mp4; v="$H264 -bf 3"; a="$AAC"; cfps=60; crate=44100 ;;
+      mp4-h264-aac-ms)   ext=mp4; v="$H264 -bf 3"; a="$AAC"; extra="-video_track_timescale 1000" ;;  # 33/34 ms frames
+      webm-vp9-altref)   ext=webm; v="-c:v libvpx-vp9 -threads 1 -deadline good -cpu-used 8 -auto-alt-ref 1 -lag-in-frames 16 -g 30"; a="-c:a libopus -b:a 48k" ;;
+      webm-vp8-live)     ext=webm; v="-c:v libvpx -threads 1 -deadline realtime -g 30"; a="-c:a libopus -b:a 48k"; extra="-live 1" ;;  # no Cues, unknown sizes
+      mkv-av1-aom)       ext=mkv; v="-c:v libaom-av1 -threads 1 -cpu-used 8 -lag-in-frames 16 -g 30"; a="-c:a libopus -b:a 48k" ;;
+      *) echo "unknown fixture set: $set_name" >&2; exit 2 ;;
+    esac
+    start=0; k=0
+    for n in $sizes; do
+      s0=$(python3 -c "from fractions import Fraction as F; print(int(F($start) * $crate / F('$cfps')))")
+      s1=$(python3 -c "from fractions import Fraction as F; print(int(F($start + $n) * $crate / F('$cfps')))")
+      ff -f lavfi -i "testsrc2=size=$size:rate=$cfps,trim=start_frame=$start:end_frame=$((start + n)),setpts=PTS-STARTPTS" \
+         -f lavfi -i "sine=frequency=440:sample_rate=$crate,atrim=start_sample=$s0:end_sample=$s1,asetpts=PTS-STARTPTS" \
+         -map 0:v -map 1:a $v $a -fflags +bitexact -flags:v +bitexact -flags:a +bitexact $extra "$out/chunk$(printf %03d "$k").$ext"
+      start=$((start + n)); k=$((k + 1))
+    done ;;
   *) echo "unknown fixture set: $set_name" >&2; exit 2 ;;
 esac

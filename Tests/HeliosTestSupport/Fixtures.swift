@@ -171,16 +171,19 @@ public enum Oracle {
 public enum JSONValue: Decodable {
     case text(String)
     case number(Double)
+    /// An array or object (ffprobe's `side_data_list`, `disposition`), not read.
+    case other
 
     public init(from decoder: Decoder) throws {
         let c = try decoder.singleValueContainer()
-        if let n = try? c.decode(Double.self) { self = .number(n) } else { self = .text(try c.decode(String.self)) }
+        if let n = try? c.decode(Double.self) { self = .number(n) } else if let s = try? c.decode(String.self) { self = .text(s) } else { self = .other }
     }
 
     public var text: String {
         switch self {
         case .text(let s): s
         case .number(let n): n == n.rounded() ? String(Int(n)) : String(n)
+        case .other: ""
         }
     }
 }

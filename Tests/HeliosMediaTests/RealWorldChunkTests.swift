@@ -1,0 +1,68 @@
+import Foundation
+@testable import HeliosMedia
+import HeliosTestSupport
+import Testing
+
+/// More of what a pipeline meets than the matrix's H.264/HEVC/VP9 with AAC and Opus: MP3, AC-3, E-AC-3 and MPEG-2
+/// with MP2 in MPEG-TS, NTSC and 60 fps rates with 44.1 kHz audio, MP4 with a millisecond video time scale,
+/// VP9 with hidden alt-ref frames, AV1 from libaom, and WebM written live (no Cues, unknown sizes, as browsers
+/// record). Each set is chunks of 1, 8, 2 and 20 frames (30 more at NTSC rates), from `Fixtures/generate.sh`
+/// (`realworld-*`), checked with ffmpeg and ffprobe.
+@Suite("Real-world chunk sets: other codecs, rates and writers", .serialized)
+struct RealWorldChunkTests {
+    /// Set, frame rate, audio sample rate, samples in one audio packet of its codec, and whether its audio is laid
+    /// end to end exactly (Opus in Matroska and WebM, trimmed by DiscardPadding) rather than whole frames.
+    static let sets: [(String, Double, Int, Int, Bool)] = [
+        ("realworld-mkv-h264-mp3", 30, 48000, 1152, false), ("realworld-mp4-h264-ac3", 30, 48000, 1536, false),
+        ("realworld-mkv-h264-eac3", 30, 48000, 1536, false), ("realworld-ts-mpeg2-mp2", 30, 48000, 1152, false),
+        ("realworld-mp4-h264-aac-ntsc", 30000.0 / 1001, 48000, 1024, false),
+        ("realworld-mkv-h264-opus-ntsc", 30000.0 / 1001, 48000, 960, true),
+        ("realworld-mp4-h264-aac-60fps-44k", 60, 44100, 1024, false), ("realworld-mp4-h264-aac-ms", 30, 48000, 1024, false),
+        ("realworld-webm-vp9-altref", 30, 48000, 960, true), ("realworld-webm-vp8-live", 30, 48000, 960, true),
+        ("realworld-mkv-av1-aom", 30, 48000, 960, true),
+    ]
+
+    @Test("frames exact, no decode warnings, audio within half a codec frame at every boundary", arguments: sets)
+    func stitch(set: (name: String, fps: Double, rate: Int, frameSamples: Int, exact: Bool)) async throws {
+        let chunks = try await FixtureCache.shared.files(set.name)
+        let dir = try makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let output = dir.appendingPathComponent("out.\(chunks[0].pathExtension)")
+        let report = try await NativeStitcher().stitch(chunks, to: output)
+        #expect(report.isValid)
+        var expected: [String] = []
+        for chunk in chunks { expected += try await Oracle.frameHashes(chunk) }
+        let frames = expected.count
+        #expect(report.output?.videoFrames == Int64(frames))
+        #expect(try await Oracle.frameHashes(output) == expected, "decoded frames differ from the chunks' frames")
+        #expect(try await Oracle.decodeWarnings(output) == [])
+
+        let seconds = Double(frames) / set.fps
+        let timing = try await Oracle.timing(output)
+        let video = try #require(timing.first { $0.kind == "video" })
+        let audio = try #require(timing.first { $0.kind == "audio" })
+        #expect(video.packets == frames)
+        #expect(abs(video.packetSpan - seconds) <= 0.5 / set.fps + 0.001, "video spans \(video.packetSpan) s for \(frames) frames")
+        // Packet spans count whole packets (a trimmed last Opus packet too): within one and a half frames, as measured.
+        let frameSeconds = Double(set.frameSamples) / Double(set.rate)
+        #expect(abs(audio.packetSpan - video.packetSpan) <= 1.5 * frameSeconds + 0.001, "audio spans \(audio.packetSpan) s, video \(video.packetSpan) s")
+
+        // Frame codecs keep the frames whose midpoint falls before the next chunk's start: each boundary is off by
+        // at most half a frame, and what a player decodes stays within a frame and a half of the video (as
+        // measured: the first chunk's decoder delay and the last frame's end). Opus in Matroska and WebM is exact.
+        let decoded = try await Oracle.decodedAudioSamples(output)
+        let ideal = Int((seconds * Double(set.rate)).rounded())
+        let boundaries = report.boundaries.filter { $0.kind == .audio }
+        #expect(boundaries.count == chunks.count - 1)
+        if set.exact {
+            #expect(abs(decoded - ideal) <= 1, "decoded audio: \(decoded) samples for \(ideal)")
+            #expect(boundaries.allSatisfy { $0.audioDiscontinuitySamples == 0 })
+        } else {
+            #expect(Double(abs(decoded - ideal)) <= 1.5 * Double(set.frameSamples), "decoded audio: \(decoded) samples for \(ideal)")
+            for boundary in boundaries {
+                #expect(abs(boundary.audioDiscontinuitySamples ?? .max) <= set.frameSamples / 2,
+                        "boundary before input \(boundary.index + 1): \(boundary.audioDiscontinuitySamples ?? 0) samples")
+            }
+        }
+    }
+}
