@@ -21,18 +21,15 @@ struct ChunkMatrixTests {
     @Test("frames exact, no decode warnings, frame rate and durations as rendered", arguments: sets)
     func stitch(set: String) async throws {
         let frames = Self.splits[set.last!]!.reduce(0, +)
-        let chunks = try await FixtureCache.shared.files(set)
-        #expect(chunks.count == Self.splits[set.last!]!.count)
-        let dir = try makeTemporaryDirectory()
-        defer { try? FileManager.default.removeItem(at: dir) }
-        let output = dir.appendingPathComponent("out.\(chunks[0].pathExtension)")
-        let report = try await NativeStitcher().stitch(chunks, to: output)
+        let stitched = try await StitchedSet(set)
+        defer { stitched.remove() }
+        let (output, report) = (stitched.output, stitched.report)
+        #expect(stitched.chunks.count == Self.splits[set.last!]!.count)
         #expect(report.isValid)
         #expect(report.output?.videoFrames == Int64(frames))
 
         #expect(try await Oracle.decodeWarnings(output) == [])
-        var expected: [String] = []
-        for chunk in chunks { expected += try await Oracle.frameHashes(chunk) }
+        let expected = try await stitched.chunkFrameHashes()
         let actual = try await Oracle.frameHashes(output)
         #expect(actual.count == frames)
         #expect(actual == expected, "decoded frames differ from the chunks' frames")

@@ -8,7 +8,7 @@ import Testing
 /// count, MD5). Checked with ffmpeg: every decoded audio frame equals the chunks' own, bit for bit.
 @Suite("Lossless audio chunks: FLAC and ALAC", .serialized)
 struct LosslessAudioTests {
-    static let splits: [Character: [Int]] = ["a": [2, 9, 1, 30], "b": [30, 30, 30, 1], "c": [1, 1, 2, 1, 5, 1]]
+    static let splits = ChunkMatrixTests.splits
     static let sets = [
         "lossless-mkv-ffv1-flac-bf0-a", "lossless-mkv-h264-flac-bf3-b", "lossless-mkv-h264-flac-bf3-c",
         "lossless-mp4-h264-flac-bf3-c", "lossless-mov-h264-alac-bf3-c", "lossless-mov-h264-alac-bf0-a",
@@ -17,22 +17,16 @@ struct LosslessAudioTests {
     @Test("every sample copied, laid end to end, and the FLAC header made true for the whole", arguments: sets)
     func stitch(set: String) async throws {
         let frames = Self.splits[set.last!]!.reduce(0, +)
-        let chunks = try await FixtureCache.shared.files(set)
-        let dir = try makeTemporaryDirectory()
-        defer { try? FileManager.default.removeItem(at: dir) }
-        let output = dir.appendingPathComponent("out.\(chunks[0].pathExtension)")
-        let report = try await NativeStitcher().stitch(chunks, to: output)
+        let stitched = try await StitchedSet(set)
+        defer { stitched.remove() }
+        let (chunks, output, report) = (stitched.chunks, stitched.output, stitched.report)
         #expect(report.isValid)
         #expect(report.output?.videoFrames == Int64(frames))
         #expect(try await Oracle.decodeWarnings(output) == [])
 
-        var expected: (video: [String], audio: [String]) = ([], [])
-        for chunk in chunks {
-            expected.video += try await Oracle.frameHashes(chunk)
-            expected.audio += try await Oracle.frameHashes(chunk, stream: "a")
-        }
-        #expect(try await Oracle.frameHashes(output) == expected.video)
-        #expect(try await Oracle.frameHashes(output, stream: "a") == expected.audio, "decoded audio frames differ from the chunks'")
+        #expect(try await Oracle.frameHashes(output) == stitched.chunkFrameHashes())
+        #expect(try await Oracle.frameHashes(output, stream: "a") == stitched.chunkFrameHashes(stream: "a"),
+                "decoded audio frames differ from the chunks'")
         #expect(try await Oracle.decodedAudioSamples(output) == frames * 1600)
 
         // Laid end to end: each packet starts where the one before it ends, across every boundary. Matroska's

@@ -24,14 +24,11 @@ struct RealWorldChunkTests {
 
     @Test("frames exact, no decode warnings, audio within half a codec frame at every boundary", arguments: sets)
     func stitch(set: (name: String, fps: Double, rate: Int, frameSamples: Int, exact: Bool)) async throws {
-        let chunks = try await FixtureCache.shared.files(set.name)
-        let dir = try makeTemporaryDirectory()
-        defer { try? FileManager.default.removeItem(at: dir) }
-        let output = dir.appendingPathComponent("out.\(chunks[0].pathExtension)")
-        let report = try await NativeStitcher().stitch(chunks, to: output)
+        let stitched = try await StitchedSet(set.name)
+        defer { stitched.remove() }
+        let (chunks, output, report) = (stitched.chunks, stitched.output, stitched.report)
         #expect(report.isValid)
-        var expected: [String] = []
-        for chunk in chunks { expected += try await Oracle.frameHashes(chunk) }
+        let expected = try await stitched.chunkFrameHashes()
         let frames = expected.count
         #expect(report.output?.videoFrames == Int64(frames))
         #expect(try await Oracle.frameHashes(output) == expected, "decoded frames differ from the chunks' frames")

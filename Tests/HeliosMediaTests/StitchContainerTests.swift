@@ -15,18 +15,15 @@ struct StitchContainerTests {
     @Test("output decodes to exactly the inputs' frames, in order, with no warnings", arguments: sets.map(\.name))
     func framesMatch(set: String) async throws {
         let entry = Self.sets.first { $0.name == set }!
-        let chunks = try await FixtureCache.shared.files(set)
-        let dir = try makeTemporaryDirectory()
-        defer { try? FileManager.default.removeItem(at: dir) }
-        let output = dir.appendingPathComponent("out.\(entry.ext)")
-        let report = try await NativeStitcher().stitch(chunks, to: output)
+        let stitched = try await StitchedSet(set, container: entry.ext)
+        defer { stitched.remove() }
+        let (output, report) = (stitched.output, stitched.report)
 
         #expect(report.isValid)
         #expect(try await Oracle.decodeWarnings(output) == [])
         let hasVideo = report.inputs[0].streams.contains { $0.kind == .video }
         if hasVideo {
-            var expected: [String] = []
-            for chunk in chunks { expected += try await Oracle.frameHashes(chunk) }
+            let expected = try await stitched.chunkFrameHashes()
             let actual = try await Oracle.frameHashes(output)
             #expect(actual.count == 90)
             #expect(actual == expected, "decoded frames differ from the chunks' frames")

@@ -15,18 +15,14 @@ struct TimecodeTrackTests {
           arguments: [("timecode-mov", "mov", false), ("timecode-mov", "mkv", false),
                       ("timecode-mp4", "mp4", false), ("timecode-mp4", "mp4", true), ("timecode-mp4", "mov", true)])
     func stitch(set: String, container: String, faststart: Bool) async throws {
-        let chunks = try await FixtureCache.shared.files(set)
-        let dir = try makeTemporaryDirectory()
-        defer { try? FileManager.default.removeItem(at: dir) }
-        let output = dir.appendingPathComponent("out.\(container)")
-        let report = try await NativeStitcher(options: StitchOptions(faststart: faststart)).stitch(chunks, to: output)
+        let stitched = try await StitchedSet(set, container: container, options: StitchOptions(faststart: faststart))
+        defer { stitched.remove() }
+        let (output, report) = (stitched.output, stitched.report)
         #expect(report.isValid)
         #expect(report.output?.videoFrames == Int64(Self.frames))
         // Matroska stores a channel count but no layout: ffmpeg guesses mono for PCM, as for its own such files.
         #expect(try await Oracle.decodeWarnings(output).filter { !$0.hasPrefix("Guessed Channel Layout") } == [])
-        var expected: [String] = []
-        for chunk in chunks { expected += try await Oracle.frameHashes(chunk) }
-        #expect(try await Oracle.frameHashes(output) == expected)
+        #expect(try await Oracle.frameHashes(output) == stitched.chunkFrameHashes())
 
         let streams = try await Self.streams(output)
         #expect(streams.filter { $0.type == "video" }.map(\.timecode) == ["01:00:00:00"])
