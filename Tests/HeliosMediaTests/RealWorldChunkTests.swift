@@ -62,4 +62,33 @@ struct RealWorldChunkTests {
             }
         }
     }
+
+    @Test("audio a remux cannot lay end to end is refused, naming the stream, also when lenient",
+          arguments: [("webm", "-c:v libvpx -deadline realtime -c:a libvorbis", "Vorbis audio cannot be copied end to end"),
+                      ("mkv", "-c:v libx264 -c:a alac", "ALAC in Matroska carries no packet durations")])
+    func refused(container: String, codecs: String, message: String) async throws {
+        let dir = try makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        var chunks: [URL] = []
+        for (k, frames) in [1, 8].enumerated() {
+            let url = dir.appendingPathComponent("c\(k).\(container)")
+            let result = try await Shell.run("ffmpeg", ["-nostdin", "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=64x48:rate=30,trim=end_frame=\(frames)",
+                                                        "-f", "lavfi", "-i", "sine=sample_rate=48000,atrim=end_sample=\(frames * 1600)"]
+                                         + codecs.split(separator: " ").map(String.init) + [url.path])
+            try #require(result.status == 0, "\(result.stderr)")
+            chunks.append(url)
+        }
+        let output = dir.appendingPathComponent("out.\(container)")
+        for lenient in [false, true] {
+            do {
+                _ = try await NativeStitcher(options: StitchOptions(lenient: lenient)).stitch(chunks, to: output)
+                Issue.record("stitched \(codecs)")
+            } catch StitchError.invalidInputs(let report) {
+                let errors = report.issues.filter { $0.severity == .error }
+                #expect(errors.map(\.code) == [.unsupportedCodec] && errors.first?.stream == 1 && errors.first?.inputIndex == 0)
+                #expect(errors.first?.message.hasPrefix(message) == true, "\(errors.first?.message ?? "")")
+            }
+            #expect(!FileManager.default.fileExists(atPath: output.path))
+        }
+    }
 }

@@ -27,6 +27,8 @@ public enum IssueCode: String, Codable, Sendable, Hashable {
     case irregularFrameDuration = "irregular-frame-duration"
     case avDrift = "av-drift"
     case unsupportedByContainer = "unsupported-by-container"
+    /// Audio a remux cannot lay end to end (Vorbis, ALAC in Matroska), whatever the output.
+    case unsupportedCodec = "unsupported-codec"
     case outputDtsNotIncreasing = "output-dts-not-increasing"
 
     /// Continuity findings may be downgraded to warnings with `--lenient`; the rest never are.

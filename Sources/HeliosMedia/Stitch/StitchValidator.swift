@@ -187,11 +187,30 @@ public enum StitchValidator {
                                        add: (IssueSeverity, IssueCode, Int?, Int?, String) -> Void) {
         for stream in first.streams {
             let codec = stream.signature.codec
-            if output.unsupportedCodecs.contains(codec) {
+            if let reason = unsupportedAudio(stream, in: first) {
+                add(.error, .unsupportedCodec, 0, stream.index, reason)
+            } else if output.unsupportedCodecs.contains(codec) {
                 add(.error, .unsupportedByContainer, 0, stream.index, "the \(output.formatName) container cannot hold \(codec)")
             } else if let reason = output.conversionNeeded[codec] {
                 add(.error, .unsupportedByContainer, 0, stream.index, reason)
             }
+        }
+    }
+
+    /// Why a stream's audio cannot be laid end to end by copying its packets, if it cannot: refused before the plan
+    /// (whose frame grid or sample-exact placement would misplace it) rather than reported as drift.
+    static func unsupportedAudio(_ stream: ProbedStream, in input: ProbedInput) -> String? {
+        guard stream.signature.kind == .audio else { return nil }
+        switch stream.signature.codec {
+        case "vorbis":
+            return "Vorbis audio cannot be copied end to end: its packets vary in length (short and long blocks), so no "
+                + "frame grid places them, and nothing trims the block its encoder pads at each chunk's end; "
+                + "encode the chunks' audio as Opus, which stitches sample-exactly in WebM and Matroska"
+        case "alac" where input.formatName.hasPrefix("matroska"):
+            return "ALAC in Matroska carries no packet durations, so each chunk's short last block cannot be placed; "
+                + "write ALAC chunks as MOV or M4A, or FLAC in Matroska"
+        default:
+            return nil
         }
     }
 
