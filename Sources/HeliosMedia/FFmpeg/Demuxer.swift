@@ -236,7 +236,7 @@ package final class Demuxer {
     /// Leaves QuickTime timecode tracks out of the streams shown, and has libavformat skip their packets.
     private func hideTimecodeTracks() {
         let ctx = formatContext.pointee
-        let tmcd = UInt32(0x74) | UInt32(0x6D) << 8 | UInt32(0x63) << 16 | UInt32(0x64) << 24  // MKTAG('t','m','c','d')
+        let tmcd = helios_mktag(0x74, 0x6D, 0x63, 0x64)  // "tmcd"
         let hidden = (0..<Int(ctx.nb_streams)).filter { index in
             let parameters = ctx.streams[index]!.pointee.codecpar.pointee
             return parameters.codec_type == AVMEDIA_TYPE_DATA && parameters.codec_tag == tmcd

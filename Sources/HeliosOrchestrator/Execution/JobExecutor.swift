@@ -44,7 +44,7 @@ public struct JobExecutor: Sendable {
         // Taken from the spec as they start (no copy of the chunk list: 640 KB per 10,000 chunks).
         let pending = spec.chunks.lazy.filter { !completed.contains($0.id) }
         let total = spec.chunks.count
-        var done = total - spec.chunks.reduce(0) { $0 + (completed.contains($1.id) ? 0 : 1) }
+        var done = total - spec.chunks.count { !completed.contains($0.id) }
         logger.debug("running chunks", metadata: ["job": "\(spec.id)", "pending": "\(total - done)", "total": "\(total)"])
         try await withThrowingTaskGroup(of: ChunkOutcome.self) { group in
             var queue = pending.makeIterator()
