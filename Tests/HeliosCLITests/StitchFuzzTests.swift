@@ -2,7 +2,7 @@ import Foundation
 import Testing
 
 /// Mutated chunks through `helios-stitch`: bit flips, truncations, zeroed blocks and damaged headers in MP4, MOV,
-/// Matroska (AV1, and H.264 from ffmpeg and mkvmerge), WebM and MPEG-TS chunks. Every case must end in exactly one of two ways: a clean error (exit 1 or 3,
+/// Matroska (AV1, and H.264 from ffmpeg and mkvmerge), WebM and MPEG-TS chunks, FLAC audio and timecode tracks. Every case must end in exactly one of two ways: a clean error (exit 1 or 3,
 /// a message, no file left in the output directory), or an output whose video frame count, by ffprobe, equals the
 /// frames ffprobe counts in the inputs and the count the report gives. Inputs are never modified, nothing crashes.
 ///
@@ -14,6 +14,8 @@ struct StitchFuzzTests {
         ("mp4-h264-aac", "mp4"), ("mov-h264-pcm", "mov"), ("mkv-av1-opus", "mkv"), ("webm-vp9-opus", "webm"), ("ts-h264-aac", "ts"),
         // Matroska that index-only probing walks (H.264 with B-frames and AAC; mkvmerge's laces the AAC).
         ("matrix-mkv-h264-bf3-b", "mkv"), ("mkvmerge-h264-bf3-a", "mkv"),
+        // FLAC (headers compared by field, the output's rewritten) and MOV with timecode tracks (left out by the demuxer).
+        ("lossless-mkv-ffv1-flac-bf0-a", "mkv"), ("lossless-mp4-h264-flac-bf3-c", "mp4"), ("timecode-mov", "mov"),
     ]
 
     static let parallel = 3
