@@ -63,6 +63,29 @@ struct RealWorldChunkTests {
         }
     }
 
+    @Test("MPEG-TS chunks with ADTS AAC into MP4, MOV and Matroska: the muxer converts the audio to raw AAC",
+          arguments: [("matrix-ts-h264-bf3-a", "mp4", false), ("matrix-ts-h264-bf3-a", "mp4", true),
+                      ("matrix-ts-h264-bf0-b", "mov", true), ("matrix-ts-h264-bf3-a", "mkv", false)])
+    func transportStreamToOtherContainers(set: String, container: String, faststart: Bool) async throws {
+        let stitched = try await StitchedSet(set, container: container, options: StitchOptions(faststart: faststart))
+        defer { stitched.remove() }
+        let (output, report) = (stitched.output, stitched.report)
+        #expect(report.isValid)
+        let expected = try await stitched.chunkFrameHashes()
+        #expect(try await Oracle.frameHashes(output) == expected)
+        #expect(try await Oracle.decodeWarnings(output) == [])
+        // Raw AAC with its AudioSpecificConfig, as these containers hold AAC (an ADTS header on every frame is not).
+        #expect(try await Oracle.extradata(output).count == 2)
+        let timing = try await Oracle.timing(output)
+        let video = try #require(timing.first { $0.kind == "video" })
+        let audio = try #require(timing.first { $0.kind == "audio" })
+        #expect(abs(audio.packetSpan - video.packetSpan) <= 1024.0 / 48000 + 0.001, "audio spans \(audio.packetSpan) s, video \(video.packetSpan) s")
+        #expect(abs(try await Oracle.decodedAudioSamples(output) - expected.count * 1600) <= 1024)
+        for boundary in report.boundaries where boundary.kind == .audio {
+            #expect(abs(boundary.audioDiscontinuitySamples ?? .max) <= 512)
+        }
+    }
+
     @Test("audio a remux cannot lay end to end is refused, naming the stream, also when lenient",
           arguments: [("webm", "-c:v libvpx -deadline realtime -c:a libvorbis", "Vorbis audio cannot be copied end to end"),
                       ("mkv", "-c:v libx264 -c:a alac", "ALAC in Matroska carries no packet durations")])

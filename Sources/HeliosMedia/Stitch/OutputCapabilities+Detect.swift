@@ -15,18 +15,16 @@ extension OutputCapabilities {
         }
         let name = String(cString: oformat.pointee.name)
         var unsupported: Set<String> = []
-        var conversion: [String: String] = [:]
         for stream in first.streams {
             let id = avcodec_descriptor_get_by_name(stream.signature.codec)?.pointee.id ?? AV_CODEC_ID_NONE
             // 0 is a definite no; a negative answer means the muxer keeps no list, so it is not a no.
             if avformat_query_codec(oformat, id, FF_COMPLIANCE_NORMAL) == 0 {
                 unsupported.insert(stream.signature.codec)
             }
-            // ADTS-framed AAC (MPEG-TS) needs the aac_adtstoasc filter before MP4, MOV or Matroska can hold it.
-            if stream.signature.codec == "aac", first.formatName == "mpegts", name != "mpegts" {
-                conversion["aac"] = "AAC from MPEG-TS is ADTS-framed; the \(name) container needs it converted (stitch to .ts instead)"
-            }
         }
-        return (OutputCapabilities(formatName: name, unsupportedCodecs: unsupported, conversionNeeded: conversion), name)
+        // ADTS-framed AAC (MPEG-TS) needs no rule here: the MP4, MOV and Matroska muxers see the ADTS sync word on
+        // the first packet and insert libavcodec's aac_adtstoasc filter themselves, which strips the headers and
+        // gives the stream its AudioSpecificConfig.
+        return (OutputCapabilities(formatName: name, unsupportedCodecs: unsupported), name)
     }
 }

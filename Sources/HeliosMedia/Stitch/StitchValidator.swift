@@ -10,8 +10,6 @@ public struct OutputCapabilities: Sendable, Hashable {
     public var formatName: String
     /// Codec names (as in `CodecSignature.codec`) the container cannot store.
     public var unsupportedCodecs: Set<String>
-    /// Reasons, keyed by codec name, for codecs that need a bitstream conversion the stitcher does not do.
-    public var conversionNeeded: [String: String]
     /// Whether the muxer can trim samples from the end of any single audio packet (Matroska's DiscardPadding),
     /// which lets codecs with decoder-side priming (Opus pre-skip) be joined sample-exactly.
     public var trimsAudioPackets: Bool
@@ -26,11 +24,9 @@ public struct OutputCapabilities: Sendable, Hashable {
 
     static let isoFamily: Set<String> = ["mp4", "mov", "ipod", "3gp", "3g2", "psp", "ismv", "f4v"]
 
-    public init(formatName: String, unsupportedCodecs: Set<String> = [], conversionNeeded: [String: String] = [:],
-                trimsAudioPackets: Bool? = nil) {
+    public init(formatName: String, unsupportedCodecs: Set<String> = [], trimsAudioPackets: Bool? = nil) {
         self.formatName = formatName
         self.unsupportedCodecs = unsupportedCodecs
-        self.conversionNeeded = conversionNeeded
         self.trimsAudioPackets = trimsAudioPackets ?? (formatName == "matroska" || formatName == "webm")
         self.presentsFromZero = Self.isoFamily.contains(formatName)
         self.marksAudioPriming = Self.isoFamily.contains(formatName)
@@ -191,8 +187,6 @@ public enum StitchValidator {
                 add(.error, .unsupportedCodec, 0, stream.index, reason)
             } else if output.unsupportedCodecs.contains(codec) {
                 add(.error, .unsupportedByContainer, 0, stream.index, "the \(output.formatName) container cannot hold \(codec)")
-            } else if let reason = output.conversionNeeded[codec] {
-                add(.error, .unsupportedByContainer, 0, stream.index, reason)
             }
         }
     }
