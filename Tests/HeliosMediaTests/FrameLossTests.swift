@@ -185,3 +185,52 @@ struct AV1FrameTests {
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path) == ["damaged.mkv"])
     }
 }
+
+@Suite("H.264 and HEVC access units in MPEG-TS")
+struct AnnexBFrameTests {
+    func defect(_ bytes: [UInt8], hevc: Bool = false) -> String? { bytes.withUnsafeBufferPointer { AnnexBFrame.defect($0, hevc: hevc) } }
+
+    @Test("an access unit holds a picture when one of its NAL units is a slice")
+    func pictures() {
+        let aud: [UInt8] = [0, 0, 0, 1, 0x09, 0xF0], sei: [UInt8] = [0, 0, 1, 0x06, 0x05, 0x11], idr: [UInt8] = [0, 0, 1, 0x65, 0x88, 0x84]
+        #expect(defect(aud + sei + idr) == nil)
+        #expect(defect(aud + [0, 0, 1, 0x41, 0x9A]) == nil)  // a non-IDR slice
+        #expect(defect(aud + sei)?.contains("no slice among its 2 NAL units") == true)
+        #expect(defect(aud + sei + [0, 0, 1, 0x6C, 0xFF]) != nil)  // filler data (type 12) is no picture
+        #expect(defect([0x65, 0x88, 0x84, 0x00]) == nil)  // no start code: not Annex B, not judged
+        #expect(defect([]) == "empty packet")
+        // HEVC: VCL types 0-31 (IDR_W_RADL is 19), then AUD (35), SEI (39).
+        #expect(defect([0, 0, 1, 0x46, 0x01, 0, 0, 1, 0x26, 0x01, 0xAF], hevc: true) == nil)
+        #expect(defect([0, 0, 1, 0x46, 0x01, 0, 0, 1, 0x4E, 0x01, 0x05], hevc: true) != nil)
+    }
+
+    @Test("a chunk whose slice a damaged byte turned into another NAL unit is refused: its last frame, and one inside")
+    func damagedChunk() async throws {
+        let files = try await FixtureCache.shared.files("ts-h264-aac")
+        let dir = try makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        // The slices' start codes, found in the file (each frame here is one slice, on 188-byte packet boundaries or not).
+        let original = [UInt8](try Data(contentsOf: files[1]))
+        var slices: [Int] = []
+        var at = 0
+        while at + 3 < original.count {
+            if original[at] == 0, original[at + 1] == 0, original[at + 2] == 1, [1, 5].contains(original[at + 3] & 0x1F) { slices.append(at) }
+            at += 1
+        }
+        try #require(slices.count == 30)
+        for (frame, expected) in [(6, "could not be read"), (30, "frame 30 is an access unit without a picture")] {
+            var bytes = original
+            bytes[slices[frame - 1] + 3] = bytes[slices[frame - 1] + 3] & 0xE0 | 12  // filler data
+            let damaged = dir.appendingPathComponent("damaged\(frame).ts")
+            try Data(bytes).write(to: damaged)
+            let output = dir.appendingPathComponent("out.ts")
+            do {
+                _ = try await NativeStitcher().stitch([files[0], damaged, files[2]], to: output)
+                Issue.record("stitched a chunk whose frame \(frame) holds no picture")
+            } catch let error as StitchError {
+                #expect("\(error)".contains("damaged\(frame).ts") && "\(error)".contains(expected), "\(error)")
+            }
+            #expect(!FileManager.default.fileExists(atPath: output.path))
+        }
+    }
+}

@@ -171,7 +171,8 @@ public enum MediaProbe {
         // Matroska and WebM store one timestamp per block: decode timestamps are derived, always the same way.
         let storesNoDts = demuxer.formatName.contains("matroska") || demuxer.formatName.contains("webm")
         var accumulators = (0..<demuxer.streamCount).map {
-            StreamAccumulator(stream: demuxer.stream($0), index: $0, signature: signatures[$0], storesNoDts: storesNoDts)
+            StreamAccumulator(stream: demuxer.stream($0), index: $0, signature: signatures[$0], storesNoDts: storesNoDts,
+                              annexB: demuxer.formatName == "mpegts")
         }
         let packet = try Packet()
         var read = 0
@@ -231,7 +232,8 @@ struct StreamAccumulator {
     var firstNonIncreasing: Int?
     var firstPtsBeforeDts: Int?
     var corrupt = 0
-    /// Packets a muxer would not keep as one frame (see `VP9Frame`, `AV1Frame`), and the first of them (index, why).
+    /// Packets a muxer would not keep as one frame (see `VP9Frame`, `AV1Frame`, `AnnexBFrame`), and the first of them
+    /// (index, why).
     var malformed = 0
     var firstMalformed: (index: Int, reason: String)?
     var durations: [Int64: Int] = [:]
@@ -247,8 +249,23 @@ struct StreamAccumulator {
     /// Bytes per sample across all channels for PCM codecs; 0 otherwise.
     let pcmBytesPerSample: Int64
 
-    init(stream: UnsafeMutablePointer<AVStream>, index: Int, signature: CodecSignature, storesNoDts: Bool = false) {
+    /// Which check each packet's payload gets (`malformed`).
+    enum FrameCheck { case none, vp9, av1, annexB(hevc: Bool) }
+    var frameCheck = FrameCheck.none
+
+    /// `annexB`: the container carries H.264/HEVC with start codes and its payloads are read (MPEG-TS), so each
+    /// packet is checked to hold a picture.
+    init(stream: UnsafeMutablePointer<AVStream>, index: Int, signature: CodecSignature, storesNoDts: Bool = false,
+         annexB: Bool = false) {
         self.index = index
+        if signature.kind == .video {
+            switch signature.codec {
+            case "vp9": frameCheck = .vp9
+            case "av1": frameCheck = .av1
+            case "h264" where annexB, "hevc" where annexB: frameCheck = .annexB(hevc: signature.codec == "hevc")
+            default: break
+            }
+        }
         self.signature = signature
         self.storesNoDts = storesNoDts && signature.kind == .video
         timeBase = Rational(stream.pointee.time_base)
@@ -275,7 +292,13 @@ struct StreamAccumulator {
     }
 
     mutating func add(_ packet: Packet) {
-        if signature.kind == .video, let check = signature.codec == "vp9" ? VP9Frame.defect : signature.codec == "av1" ? AV1Frame.defect : nil {
+        let check: ((UnsafeBufferPointer<UInt8>) -> String?)? = switch frameCheck {
+        case .none: nil
+        case .vp9: VP9Frame.defect
+        case .av1: AV1Frame.defect
+        case .annexB(let hevc): { AnnexBFrame.defect($0, hevc: hevc) }
+        }
+        if let check {
             let p = packet.pointer.pointee
             let defect = p.data.map { check(UnsafeBufferPointer(start: $0, count: Int(p.size))) } ?? "empty packet"
             if let defect {
