@@ -250,7 +250,19 @@ struct StreamAccumulator {
     let pcmBytesPerSample: Int64
 
     /// Which check each packet's payload gets (`malformed`).
-    enum FrameCheck { case none, vp9, av1, annexB(hevc: Bool) }
+    enum FrameCheck {
+        case none, vp9, av1, annexB(hevc: Bool)
+
+        /// Why `bytes` is not a frame a muxer keeps (see `VP9Frame`, `AV1Frame`, `AnnexBFrame`), or nil.
+        func defect(_ bytes: UnsafeBufferPointer<UInt8>) -> String? {
+            switch self {
+            case .none: nil
+            case .vp9: VP9Frame.defect(bytes)
+            case .av1: AV1Frame.defect(bytes)
+            case .annexB(let hevc): AnnexBFrame.defect(bytes, hevc: hevc)
+            }
+        }
+    }
     var frameCheck = FrameCheck.none
 
     /// `annexB`: the container carries H.264/HEVC with start codes and its payloads are read (MPEG-TS), so each
@@ -292,15 +304,9 @@ struct StreamAccumulator {
     }
 
     mutating func add(_ packet: Packet) {
-        let check: ((UnsafeBufferPointer<UInt8>) -> String?)? = switch frameCheck {
-        case .none: nil
-        case .vp9: VP9Frame.defect
-        case .av1: AV1Frame.defect
-        case .annexB(let hevc): { AnnexBFrame.defect($0, hevc: hevc) }
-        }
-        if let check {
+        if case .none = frameCheck {} else {
             let p = packet.pointer.pointee
-            let defect = p.data.map { check(UnsafeBufferPointer(start: $0, count: Int(p.size))) } ?? "empty packet"
+            let defect = p.data.map { frameCheck.defect(UnsafeBufferPointer(start: $0, count: Int(p.size))) } ?? "empty packet"
             if let defect {
                 malformed += 1
                 if firstMalformed == nil { firstMalformed = (packetCount, defect) }
