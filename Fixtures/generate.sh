@@ -183,5 +183,28 @@ case "$set_name" in
          -map 0:v -map 1:a $v $a -fflags +bitexact -flags:v +bitexact -flags:a +bitexact $extra "$out/chunk$(printf %03d "$k").$ext"
       start=$((start + n)); k=$((k + 1))
     done ;;
+  # Segments cut from one encode by ffmpeg's segment and HLS muxers, as a pipeline that renders one stream and
+  # splits it writes them: timestamps continue from segment to segment, and each segment's audio starts a few packets
+  # before its video. segments-NAME-whole is the same encode in one file, the oracle. AAC without PNS, whose noise
+  # generator would make a decode that skips the priming packet differ from the whole by a few LSB.
+  segments-*)
+    name=${set_name#segments-}; whole=false
+    case "$name" in *-whole) whole=true; name=${name%-whole} ;; esac
+    v="-c:v libx264 -threads 1 -preset ultrafast -pix_fmt yuv420p"; a="-c:a aac -b:a 64k -aac_pns 0"; frames=""; muxer=segment
+    case "$name" in
+      ts-h264-bf0)  ext=ts;  v="$v -bf 0"; frames=1,2,3,33,60 ;;    # segments of 1, 1, 1, 30, 27 and 30 frames
+      ts-h264-bf3)  ext=ts;  v="$v -bf 3"; frames=30,31,61,75 ;;    # 30, 1, 30, 14 and 15
+      mkv-h264-bf2) ext=mkv; v="$v -bf 2"; frames=30,31,32,62 ;;    # 30, 1, 1, 30 and 28
+      hls-h264-bf3) ext=ts;  v="$v -bf 3 -g 30"; muxer=hls ;;       # the HLS muxer's 1-second segments
+      *) echo "unknown fixture set: $set_name" >&2; exit 2 ;;
+    esac
+    keys=()
+    [ -n "$frames" ] && keys=(-force_key_frames "$(python3 -c "print(','.join(str(int(f) / $fps) for f in '$frames'.split(',')))")")
+    src=(-f lavfi -i "testsrc2=size=$size:rate=$fps" -f lavfi -i "sine=frequency=440:sample_rate=$rate" -t 3 $v "${keys[@]}" $a
+         -fflags +bitexact -flags:v +bitexact -flags:a +bitexact)
+    if $whole; then ff "${src[@]}" "$out/whole.$ext"
+    elif [ $muxer = hls ]; then
+      ff "${src[@]}" -f hls -hls_time 1 -hls_list_size 0 -hls_segment_filename "$out/chunk%03d.ts" "$out/.playlist.m3u8"
+    else ff "${src[@]}" -f segment -segment_frames "$frames" -reset_timestamps 0 "$out/chunk%03d.$ext"; fi ;;
   *) echo "unknown fixture set: $set_name" >&2; exit 2 ;;
 esac

@@ -27,7 +27,7 @@ struct EditlessInputTests {
     @Test func stretchedFirstFrameGoesBackOnTheGrid() {
         let raw = EditlessChunk.make(frames: 30)
         #expect(raw.streams[0].irregularDurationCount == 1)
-        let input = ProbedInput.normalizingLeadingStretch([raw])[0]
+        let input = ProbedInput.normalized([raw])[0]
         #expect(input.streams[0].leadingStretch == 328)
         #expect(input.streams[0].startPts == 328)
         #expect(input.streams[0].irregularDurationCount == 0)
@@ -38,7 +38,7 @@ struct EditlessInputTests {
     }
 
     @Test func twoAndOneFrameChunksFollowTheirNeighbours() {
-        let inputs = ProbedInput.normalizingLeadingStretch([EditlessChunk.make(frames: 30), EditlessChunk.make(frames: 2), EditlessChunk.make(frames: 1)])
+        let inputs = ProbedInput.normalized([EditlessChunk.make(frames: 30), EditlessChunk.make(frames: 2), EditlessChunk.make(frames: 1)])
         #expect(inputs[1].streams[0].leadingStretch == 328)
         #expect(inputs[1].streams[0].typicalPacketDuration == 512)
         // A single frame shows no stretch; its unflagged priming starts with it, so it moves to the audio content.
@@ -51,7 +51,7 @@ struct EditlessInputTests {
 
     @Test func aDifferentFrameRateIsNotAStretch() {
         // 25 fps in 1/12800 (512 ticks) beside 30 fps in 1/15360: a cadence mismatch, not a stretched frame.
-        let inputs = ProbedInput.normalizingLeadingStretch([
+        let inputs = ProbedInput.normalized([
             EditlessChunk.make(frames: 30, stretch: 0), EditlessChunk.make(frames: 25, stretch: 0, timeBase: Rational(1, 12800)),
         ])
         #expect(inputs.allSatisfy { $0.streams[0].leadingStretch == 0 })
@@ -60,7 +60,7 @@ struct EditlessInputTests {
     }
 
     @Test func aGapOfAFrameOrMoreStaysIrregular() {
-        let input = ProbedInput.normalizingLeadingStretch([EditlessChunk.make(frames: 30, stretch: 600)])[0]
+        let input = ProbedInput.normalized([EditlessChunk.make(frames: 30, stretch: 600)])[0]
         #expect(input.streams[0].leadingStretch == 0)
         #expect(input.streams[0].irregularDurationCount == 1)
     }

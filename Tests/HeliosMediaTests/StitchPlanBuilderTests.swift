@@ -10,7 +10,7 @@ struct StitchPlanBuilderTests {
     /// What stepping through `inputs` one at a time differs from the batch forms in, at each prefix (empty when none),
     /// and how many steps replanned.
     static func differences(_ inputs: [ProbedInput], output: OutputCapabilities) -> (differences: [String], replans: Int) {
-        var normalizer = LeadingStretchNormalizer()
+        var normalizer = InputNormalizer()
         var checks = StitchValidator.InputChecks(output: output)
         var builder = StitchPlan.Builder(output: output)
         var continuity = StitchValidator.ContinuityChecks()
@@ -23,7 +23,7 @@ struct StitchPlanBuilderTests {
                 builder = StitchPlan.Builder(output: output)
                 continuity = StitchValidator.ContinuityChecks()
             }
-            let batchInputs = ProbedInput.normalizingLeadingStretch(prefix)
+            let batchInputs = ProbedInput.normalized(prefix)
             if normalized != batchInputs { differences.append("\(k) inputs: normalized differently") }
             let plan = builder.plan(normalized)
             let batchPlan = StitchPlan(inputs: batchInputs, output: output)

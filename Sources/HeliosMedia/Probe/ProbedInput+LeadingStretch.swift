@@ -1,6 +1,8 @@
 extension ProbedInput {
-    /// Inputs whose first video frame was stretched backwards, put back on their frame grid.
+    /// The inputs as the stitch plans them: first frames stretched backwards put back on their frame grid, and
+    /// inputs that continue the timestamps of the one before them taken as its continuation (`continues`).
     ///
+    /// **Stretched first frames.**
     /// Without an edit list, FFmpeg's fragmented-MP4 muxer cannot start AAC priming before the video, so it lets
     /// the first video frame start at 0 and last one priming frame longer (840 ticks instead of 512 at 30 fps with
     /// 1024 samples of priming): every later frame, and the audio content, start 21.3 ms later. Such a frame is
@@ -8,8 +10,8 @@ extension ProbedInput {
     /// audio content does and every output frame stays one frame long. A gap of a frame or more is not a stretch:
     /// it stays an irregular duration. The frame duration is the most common among the inputs, so a 2-frame chunk,
     /// which cannot tell its own, is judged by its neighbours.
-    public static func normalizingLeadingStretch(_ inputs: [ProbedInput]) -> [ProbedInput] {
-        var normalizer = LeadingStretchNormalizer()
+    public static func normalized(_ inputs: [ProbedInput]) -> [ProbedInput] {
+        var normalizer = InputNormalizer()
         return normalizer.normalize(inputs).inputs
     }
 
@@ -64,53 +66,6 @@ extension ProbedInput {
         }
         input.streams[master] = video
         return input
-    }
-}
-
-/// `ProbedInput.normalizingLeadingStretch` one step at a time: each input is normalized once when it arrives, and
-/// every input again only when the most common frame duration changes.
-public struct LeadingStretchNormalizer: Sendable {
-    /// Frame durations (input 1's master ticks) of the inputs long enough to show theirs, by count.
-    private var counts: [Int64: Int] = [:]
-    private var seen = 0
-    /// An input without input 1's master stream: the inputs are left as they are.
-    private var unnormalizable = false
-    /// The frame duration the inputs so far were normalized with (nil: left as they are), and those inputs.
-    private var frame: Int64?
-    private var normalized: [ProbedInput] = []
-
-    public init() {}
-
-    /// The inputs normalized. `inputs` must extend the previous call's. `changedFrom` is the first input whose
-    /// normalized form differs from what an earlier call returned for it (the most common frame duration changed).
-    public mutating func normalize(_ inputs: [ProbedInput]) -> (inputs: [ProbedInput], changedFrom: Int?) {
-        guard let master = inputs.first?.masterStreamIndex else { return (inputs, nil) }
-        if inputs.count < seen { self = LeadingStretchNormalizer() }
-        let timeBase = inputs[0].streams[master].timeBase
-        while seen < inputs.count {
-            let input = inputs[seen]
-            seen += 1
-            guard input.streams.count > master else { unnormalizable = true; continue }
-            let stream = input.streams[master]
-            if stream.signature.kind == .video && stream.packetCount > 2 {
-                counts[Ticks.rescale(stream.typicalPacketDuration, from: stream.timeBase, to: timeBase), default: 0] += 1
-            }
-        }
-        let majority = unnormalizable ? nil : counts.max(by: { ($0.value, $1.key) < ($1.value, $0.key) })?.key
-        func normalizedInput(_ i: Int) -> ProbedInput {
-            guard let majority else { return inputs[i] }
-            return inputs[i].normalizingLeadingStretch(master: master, frame: majority, timeBase: timeBase)
-        }
-        var changedFrom: Int?
-        if majority != frame {
-            let old = normalized
-            normalized = inputs.indices.map(normalizedInput)
-            changedFrom = old.indices.first { old[$0] != normalized[$0] }
-            frame = majority
-        }
-        normalized.reserveForBatch(upTo: inputs.count)
-        while normalized.count < inputs.count { normalized.append(normalizedInput(normalized.count)) }
-        return (normalized, changedFrom)
     }
 }
 

@@ -62,7 +62,9 @@ public final class IncrementalStitch {
     private var session: RemuxSession?
     /// Each step's work is proportional to the inputs it brings, not to all inputs so far: the inputs are
     /// normalized, checked and planned once each (again only when something every input depends on changes).
-    private var normalizer = LeadingStretchNormalizer()
+    private var normalizer = InputNormalizer()
+    /// Inputs `Remuxer.checkExactAudio` has seen (it looks at each input once, with the one before it).
+    private var exactAudioChecked = 0
     private var checks: StitchValidator.InputChecks?
     /// The findings of boundaries no later input can change, for the builder's current generation.
     private var continuity = StitchValidator.ContinuityChecks()
@@ -242,7 +244,8 @@ public final class IncrementalStitch {
     /// Issue codes about an input on its own or against input 1's signatures: inputs arriving later cannot clear
     /// them, so a step refuses the input at once. Timing issues (continuity, cadence, drift, output dts) can still
     /// clear when later inputs arrive (a 2-frame chunk's first frame counts as stretched only once a longer chunk
-    /// shows the frame duration): a step that has them writes nothing more, and `finish()` decides.
+    /// shows the frame duration): a step that has them about inputs before the newest writes nothing more, and
+    /// `finish()` decides.
     static let settledCodes: Set<IssueCode> = [
         .noInputs, .noStreams, .streamLayoutMismatch, .codecMismatch, .timeBaseMismatch, .firstPacketNotKeyframe,
         .missingTimestamps, .nonIncreasingDts, .ptsBeforeDts, .corruptPackets, .emptyStream, .unsupportedByContainer,
@@ -271,7 +274,8 @@ public final class IncrementalStitch {
                 builder = StitchPlan.Builder(output: capabilities)
                 continuity = StitchValidator.ContinuityChecks()
             }
-            try Remuxer.checkExactAudio(normalized, mode: stitcher.options.audio)
+            try Remuxer.checkExactAudio(normalized, mode: stitcher.options.audio, from: changedFrom ?? exactAudioChecked)
+            exactAudioChecked = normalized.count
             let replans = builder!.replans
             plan = builder!.plan(normalized)
             if builder!.replans != replans {
@@ -286,7 +290,12 @@ public final class IncrementalStitch {
         }
         let errors = issues.filter { $0.severity == .error }
         if !final, !errors.isEmpty {
-            guard errors.contains(where: { Self.settledCodes.contains($0.code) }) else { return nil }
+            guard errors.contains(where: { Self.settledCodes.contains($0.code) }) else {
+                // Timing issues of the newest input alone leave the inputs before it to be written: its placement is
+                // provisional, and the next input may clear them (a segment of one stream ends its audio before its
+                // video, and the next segment carries on from there). Any other holds every write back.
+                return errors.allSatisfy({ $0.inputIndex == normalized.count - 1 }) ? (normalized, plan, issues) : nil
+            }
             let report = StitchReport(inputs: normalized.map(InputSummary.init), boundaries: plan.boundaries, issues: issues, output: nil)
             for issue in issues { stitcher.logger.debug("\(issue)") }
             discard()
@@ -379,7 +388,7 @@ public final class IncrementalStitch {
         if committed != nil { committed!.plan = committed!.plan.droppingPlacements() }
         probed = []
         identities = [:]
-        normalizer = LeadingStretchNormalizer()
+        normalizer = InputNormalizer()
         checks = nil
         builder = nil
         continuity = StitchValidator.ContinuityChecks()

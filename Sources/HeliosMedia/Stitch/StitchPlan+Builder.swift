@@ -84,6 +84,8 @@ extension StitchPlan {
             var written = 0
             var decodedCount: Int64 = 0
             var samplesBefore: Int64 = 0
+            /// Audio's offset from the video where the current run of inputs that continue each other started.
+            var driftStart: Int64 = 0
             var boundaries: [BoundaryReport] = []
             var drifts: [InputDrift] = []
             var violations: [DtsViolation] = []
@@ -92,27 +94,31 @@ extension StitchPlan {
 
             /// Undoes what placing inputs after `mark` did (the arrays stay uniquely owned: no copy).
             mutating func rollBack(to mark: LaneMark) {
-                (cursor, lastDts, written, decodedCount, samplesBefore) = mark.scalars
+                (cursor, lastDts, written, decodedCount, samplesBefore, driftStart) = mark.scalars
                 boundaries.removeSubrange(mark.boundaries...)
                 if let last = mark.lastBoundary { boundaries[boundaries.count - 1] = last }
                 drifts.removeSubrange(mark.drifts...)
+                if let last = mark.lastDrift { drifts[drifts.count - 1] = last }
                 violations.removeSubrange(mark.violations...)
             }
         }
 
-        /// A lane's state to roll back to: its scalars, array lengths and last boundary (the next input's placement
-        /// fills in that boundary's audio discontinuity).
+        /// A lane's state to roll back to: its scalars, array lengths, last boundary and last drift (the next
+        /// input's placement fills in that boundary's audio discontinuity, and clears that drift when it continues
+        /// the input).
         struct LaneMark {
-            var scalars: (Int64?, Int64?, Int, Int64, Int64)
+            var scalars: (Int64?, Int64?, Int, Int64, Int64, Int64)
             var boundaries: Int, drifts: Int, violations: Int
             var lastBoundary: BoundaryReport?
+            var lastDrift: InputDrift?
 
             init(_ lane: Lane) {
-                scalars = (lane.cursor, lane.lastDts, lane.written, lane.decodedCount, lane.samplesBefore)
+                scalars = (lane.cursor, lane.lastDts, lane.written, lane.decodedCount, lane.samplesBefore, lane.driftStart)
                 boundaries = lane.boundaries.count
                 drifts = lane.drifts.count
                 violations = lane.violations.count
                 lastBoundary = lane.boundaries.last
+                lastDrift = lane.drifts.last
             }
         }
 
@@ -298,6 +304,16 @@ extension StitchPlan {
         static func grid(_ stream: ProbedStream) -> Int64? {
             stream.signature.kind == .audio && !stream.signature.isSampleExactAudio && stream.typicalPacketDuration > 0
                 ? stream.typicalPacketDuration : nil
+        }
+
+        /// Whether input `i` continues input `i - 1`'s timestamps (`ProbedInput.continues`).
+        func continues(_ i: Int) -> Bool {
+            i > 0 && inputs[i].continues(inputs[i - 1])
+        }
+
+        /// Input `i`'s leading packets of stream `s` dropped as priming, and the pts of its first packet kept.
+        func firstKept(_ i: Int, _ s: Int) -> (dropped: Int, pts: Int64) {
+            inputs[i].streams[s].firstKept(after: inputs[i].streams[g.masterIndex], continuing: continues(i))
         }
 
         /// Maps a tick of input i's stream s onto the output timeline, keeping its distance to the master start.

@@ -46,7 +46,7 @@ extension StitchPlan.Builder {
         // Input 1 keeps its priming where the output can mark it for the decoder to skip (an edit list, or
         // Matroska's negative-timestamp shift); an output that cannot (MPEG-TS) drops it too, so the audio
         // track starts with the video instead of one frame before it.
-        let content = isAudio && grid != nil && lane.trimmed == nil ? stream.firstKept(after: master)
+        let content = isAudio && grid != nil && lane.trimmed == nil ? c.firstKept(i, s)
             : (dropped: 0, pts: stream.leadingPackets.first?.pts ?? stream.startPts ?? 0)
         let keepsPriming = i == 0 && (output?.marksAudioPriming ?? true)
         let kept = (dropped: keepsPriming ? 0 : content.dropped, pts: content.pts)
@@ -85,7 +85,9 @@ extension StitchPlan.Builder {
                 let tolerance = (grid ?? 0) + 1
                 place = abs(previousEnd - ideal) <= tolerance ? previousEnd : max(ideal, previousEnd)
                 if let index = boundaryInto(lane) {
-                    var discontinuity = Ticks.rescale(place - ideal, from: tb, to: sampleTB)
+                    // A segment that continues the one before starts where that one's packets end, to the tick: a
+                    // tick's difference is the timestamps' rounding (a Matroska millisecond), not missing sound.
+                    var discontinuity = c.continues(i) ? samplesResolved(place - ideal) : Ticks.rescale(place - ideal, from: tb, to: sampleTB)
                     if grid == nil, let frameClock = g.frameClock, place == previousEnd {
                         // PCM laid end to end, against the exact frame clock: samples, not rounded ticks.
                         let within = Ticks.rescale(stream.contentStart, from: stream.timeBase, to: tb)
@@ -105,7 +107,7 @@ extension StitchPlan.Builder {
             // Where the next input's audio belongs; after the last input, the end of the video (audio an
             // encoder padded past the last frame would make the track outlast the picture).
             let nextIdeal: Int64? = i + 1 < inputs.count
-                ? map(inputs[i + 1].streams[s].firstKept(after: inputs[i + 1].streams[masterIndex]).pts, i + 1)
+                ? map(c.firstKept(i + 1, s).pts, i + 1)
                 : c.first.streams[masterIndex].signature.kind == .video ? Ticks.rescale(timelineEnd, from: c.masterTB, to: tb) : nil
             if grid != nil, let nextIdeal {
                 // Keep packet k while its midpoint, place + k*frame + frame/2, is at or before nextIdeal.
@@ -156,14 +158,27 @@ extension StitchPlan.Builder {
                 index: i + 1, stream: s, kind: kind, gapTicks: gap,
                 gapMilliseconds: Ticks.milliseconds(gap, in: tb),
                 audioDiscontinuitySamples: isAudio ? 0 : nil,
-                droppedPackets: (available - placement.keep) + (isAudio && lane.trimmed == nil ? next.firstKept(after: nextMaster).dropped : 0)))
+                droppedPackets: (available - placement.keep) + (isAudio && lane.trimmed == nil ? c.firstKept(i + 1, s).dropped : 0)))
         }
         if isAudio {
-            let audio = Ticks.rescale(stream.contentEnd - stream.contentStart, from: stream.timeBase, to: tb)
-            let video = Ticks.rescale(master.contentEnd - master.contentStart, from: master.timeBase, to: tb)
+            // Audio's offset from the video where the input starts and where it ends; the drift is the difference.
+            // Segments of one stream (`continues`) share one clock: a segment's audio ends before its video, and the
+            // next one's starts as much before its own, so the drift is counted from where the run of segments
+            // started, and an input whose successor continues it has none of its own (the boundary shows any gap).
+            func offset(_ audio: Int64, _ video: Int64) -> Int64 {
+                Ticks.rescale(audio, from: stream.timeBase, to: tb) - Ticks.rescale(video, from: master.timeBase, to: tb)
+            }
+            let continuing = c.continues(i)
+            if continuing, let last = lane.drifts.indices.last, lane.drifts[last].input == i - 1 {
+                lane.drifts[last].ticks = 0
+                lane.drifts[last].milliseconds = 0
+            } else if !continuing {
+                lane.driftStart = offset(stream.contentStart, master.contentStart)
+            }
+            let drift = offset(stream.contentEnd, master.contentEnd) - lane.driftStart
             let tolerance = (grid ?? Ticks.rescale(max(master.typicalPacketDuration, 1), from: master.timeBase, to: tb)) + 1
-            lane.drifts.append(StitchPlan.InputDrift(input: i, stream: s, ticks: audio - video, tolerance: tolerance,
-                                                     milliseconds: Ticks.milliseconds(audio - video, in: tb)))
+            lane.drifts.append(StitchPlan.InputDrift(input: i, stream: s, ticks: drift, tolerance: tolerance,
+                                                     milliseconds: Ticks.milliseconds(drift, in: tb)))
         }
         return placement
     }

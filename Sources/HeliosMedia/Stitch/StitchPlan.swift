@@ -222,12 +222,6 @@ extension ProbedStream {
         return end - Ticks.rescale(trailingPaddingSamples, from: Rational(1, signature.sampleRate), to: timeBase)
     }
 
-    /// For an input after the first: its leading priming packets, dropped, and the pts of the first packet kept.
-    func firstKept(after master: ProbedStream) -> (dropped: Int, pts: Int64) {
-        let dropped = leadingPacketsBefore(masterStart: master.contentStart, masterTimeBase: master.timeBase)
-        return (dropped, leadingPackets.indices.contains(dropped) ? leadingPackets[dropped].pts : (startPts ?? 0))
-    }
-
     /// Leading packets that are priming: flagged for discard, or ending at or before the master's start.
     func leadingPacketsBefore(masterStart: Int64, masterTimeBase: Rational) -> Int {
         let start = Ticks.rescale(masterStart, from: masterTimeBase, to: timeBase)

@@ -1,0 +1,46 @@
+extension ProbedInput {
+    /// Whether this input's timestamps carry on from `previous`'s: segments cut from one encode (HLS, ffmpeg's
+    /// `segment` muxer) rather than chunks encoded one by one.
+    ///
+    /// A segmenter cuts the video at a key frame and hands each audio packet to the segment open when it is written,
+    /// so a segment's audio starts a few packets before its video and ends as far before the video's end: the
+    /// packets before the video are the previous segment's sound, not encoder priming, and audio and video keep one
+    /// clock across the cut. Such an input is recognised by its timestamps alone: its video starts where
+    /// `previous`'s ends, and every audio stream's first packet starts where `previous`'s last one ends (each within
+    /// a tick). Chunks encoded one by one cannot pass: each starts its timestamps afresh, or starts its audio with
+    /// priming that overlaps the chunk before by a frame.
+    public func continues(_ previous: ProbedInput) -> Bool {
+        guard let m = masterStreamIndex, streams.count == previous.streams.count, streams[m].signature.kind == .video,
+              let start = streams[m].startPts, let previousEnd = previous.streams[m].endPts,
+              abs(start - Ticks.rescale(previousEnd, from: previous.streams[m].timeBase, to: streams[m].timeBase)) <= 1
+        else { return false }
+        for s in streams.indices where streams[s].signature.kind == .audio {
+            let stream = streams[s], before = previous.streams[s]
+            guard before.signature.kind == .audio, let first = stream.leadingPackets.first(where: { !$0.isDiscard }),
+                  let end = before.endPts,
+                  abs(first.pts - Ticks.rescale(end, from: before.timeBase, to: stream.timeBase)) <= 1 else { return false }
+        }
+        return true
+    }
+
+    /// This input as the continuation of the one before it (see `continues`): audio packets that end before the
+    /// video starts are sound carried over from the previous segment, so none is taken for unflagged priming.
+    public func continuing() -> ProbedInput {
+        var input = self
+        for s in streams.indices where streams[s].signature.kind == .audio && streams[s].unflaggedPrimingPackets > 0 {
+            input.streams[s].unflaggedPrimingPackets = 0
+            input.streams[s].startPts = streams[s].leadingPackets.first { !$0.isDiscard }?.pts ?? streams[s].startPts
+        }
+        return input
+    }
+}
+
+extension ProbedStream {
+    /// For an input after the first: its leading packets dropped (priming), and the pts of the first packet kept.
+    /// An input that continues the one before it (`ProbedInput.continues`) drops only packets flagged for discard.
+    func firstKept(after master: ProbedStream, continuing: Bool) -> (dropped: Int, pts: Int64) {
+        let dropped = continuing ? leadingDiscardPackets
+            : leadingPacketsBefore(masterStart: master.contentStart, masterTimeBase: master.timeBase)
+        return (dropped, leadingPackets.indices.contains(dropped) ? leadingPackets[dropped].pts : (startPts ?? 0))
+    }
+}

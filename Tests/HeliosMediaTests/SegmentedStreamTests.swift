@@ -1,0 +1,75 @@
+import Foundation
+@testable import HeliosMedia
+import HeliosTestSupport
+import Testing
+
+/// Segments cut from one encode by ffmpeg's `segment` and HLS muxers (`Fixtures/generate.sh`, `segments-*`): the
+/// timestamps continue from segment to segment, and each segment's audio starts a few packets before its video (the
+/// packets the segmenter wrote while the segment was open), so a segment's audio is not its video's span. Stitched,
+/// they must give back the encode they were cut from, which the fixture also writes in one file (`-whole`).
+@Suite("Segments of one encode: HLS and ffmpeg's segment muxer", .serialized)
+struct SegmentedStreamTests {
+    /// TS without B-frames in segments of 1, 1, 1, 30, 27 and 30 frames; TS with 3 B-frames in 30, 1, 30, 14 and
+    /// 15; Matroska with 2 B-frames in 30, 1, 1, 30 and 28; the HLS muxer's 1-second TS segments.
+    static let sets = ["segments-ts-h264-bf0", "segments-ts-h264-bf3", "segments-mkv-h264-bf2", "segments-hls-h264-bf3"]
+
+    @Test("the segments' stitch decodes to the whole encode: every frame, every audio sample after the priming",
+          arguments: sets, ["mp4", "mkv", "ts"])
+    func givesBackTheEncode(set: String, container: String) async throws {
+        let stitched = try await StitchedSet(set, container: container)
+        defer { stitched.remove() }
+        let report = stitched.report
+        #expect(report.isValid)
+        #expect(report.issues.isEmpty, "\(report.issues)")
+        let whole = try #require(try await FixtureCache.shared.files("\(set)-whole").first)
+
+        // Every boundary continues the audio where the segment before left it: no gap, no dropped packet.
+        let audioBoundaries = report.boundaries.filter { $0.kind == .audio }
+        #expect(audioBoundaries.count == stitched.chunks.count - 1)
+        for boundary in audioBoundaries {
+            #expect(boundary.audioDiscontinuitySamples == 0 && abs(boundary.gapTicks) <= 1 && boundary.droppedPackets == 0,
+                    "boundary into input \(boundary.index + 1): \(boundary)")
+        }
+
+        #expect(try await Oracle.frameHashes(stitched.output) == Oracle.frameHashes(whole), "decoded frames differ from the encode's")
+        #expect(try await Oracle.decodeWarnings(stitched.output) == [])
+
+        // The whole file (no edit list) decodes its 1024-sample priming frame as sound; the output skips it (MP4's
+        // edit list), or drops its packet (Matroska and MPEG-TS, which cannot mark it) and decodes its first frame
+        // without the one before. From the second output frame on, every sample is the encode's, as ffmpeg decodes it.
+        let output = try await Oracle.decodedAudio(stitched.output), reference = try await Oracle.decodedAudio(whole)
+        let priming = 1024, from = container == "mp4" ? 0 : 1024
+        let videoSamples = 90 * 48000 / 30
+        #expect(output.count >= videoSamples && output.count < videoSamples + 1024, "\(output.count) samples for \(videoSamples)")
+        let differing = (from..<min(output.count, reference.count - priming)).filter { output[$0] != reference[$0 + priming] }
+        #expect(differing.isEmpty, "\(differing.count) samples differ from the encode's, the first at \(differing.first ?? 0)")
+    }
+
+    @Test("a segment's audio before its video is the segment before's sound: a set cut short ends early, named")
+    func truncatedSetDrifts() async throws {
+        // The first two TS segments with B-frames: the first segment's audio stops before its video ends (the rest is
+        // in the second), and so does the second's, whose successor is missing: the output's audio ends early.
+        let files = Array(try await FixtureCache.shared.files("segments-ts-h264-bf3").prefix(3))
+        let inputs = try files.map { try MediaProbe.probe($0) }
+        let plan = StitchPlan(inputs: ProbedInput.normalized(inputs), output: OutputCapabilities(formatName: "mp4"))
+        let drifts = plan.inputDrifts
+        #expect(drifts.count == 3)
+        // Inputs continued by the next carry no drift of their own; the last carries the run's.
+        #expect(drifts.prefix(2).allSatisfy { $0.ticks == 0 }, "\(drifts)")
+        #expect(drifts[2].ticks < 0, "\(drifts)")
+    }
+
+    @Test("--audio exact is refused, naming the first segment that continues the one before: the copy is exact")
+    func exactAudioRefused() async throws {
+        let files = try await FixtureCache.shared.files("segments-hls-h264-bf3")
+        let dir = try makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let output = dir.appendingPathComponent("out.mp4")
+        let error = await #expect(throws: StitchError.self) {
+            try await NativeStitcher(options: StitchOptions(audio: .exact)).stitch(files, to: output)
+        }
+        guard case .usage(let message)? = error else { Issue.record("\(String(describing: error))"); return }
+        #expect(message.contains("input 2 (chunk001.ts) continues the timestamps of input 1"), "\(message)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path).isEmpty)
+    }
+}
