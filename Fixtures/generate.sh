@@ -195,6 +195,7 @@ case "$set_name" in
       ts-h264-bf0)  ext=ts;  v="$v -bf 0"; frames=1,2,3,33,60 ;;    # segments of 1, 1, 1, 30, 27 and 30 frames
       ts-h264-bf3)  ext=ts;  v="$v -bf 3"; frames=30,31,61,75 ;;    # 30, 1, 30, 14 and 15
       mkv-h264-bf2) ext=mkv; v="$v -bf 2"; frames=30,31,32,62 ;;    # 30, 1, 1, 30 and 28
+      mp4-h264-bf2) ext=mp4; v="$v -bf 2"; frames=30,31,61,75 ;;    # 30, 1, 30, 14 and 15; edit lists in milliseconds
       hls-h264-bf3) ext=ts;  v="$v -bf 3 -g 30"; muxer=hls ;;       # the HLS muxer's 1-second segments
       *) echo "unknown fixture set: $set_name" >&2; exit 2 ;;
     esac

@@ -7,20 +7,28 @@ extension ProbedInput {
     /// packets before the video are the previous segment's sound, not encoder priming, and audio and video keep one
     /// clock across the cut. Such an input is recognised by its timestamps alone: its video starts where
     /// `previous`'s ends, and every audio stream's first packet starts where `previous`'s last one ends (each within
-    /// a tick). Chunks encoded one by one cannot pass: each starts its timestamps afresh, or starts its audio with
-    /// priming that overlaps the chunk before by a frame.
+    /// a tick or a millisecond, `continuationTolerance`). Chunks encoded one by one cannot pass: each starts its
+    /// timestamps afresh, or starts its audio with priming that overlaps the chunk before by a frame.
     public func continues(_ previous: ProbedInput) -> Bool {
         guard let m = masterStreamIndex, streams.count == previous.streams.count, streams[m].signature.kind == .video,
               let start = streams[m].startPts, let previousEnd = previous.streams[m].endPts,
-              abs(start - Ticks.rescale(previousEnd, from: previous.streams[m].timeBase, to: streams[m].timeBase)) <= 1
+              abs(start - Ticks.rescale(previousEnd, from: previous.streams[m].timeBase, to: streams[m].timeBase))
+                <= Self.continuationTolerance(streams[m].timeBase)
         else { return false }
         for s in streams.indices where streams[s].signature.kind == .audio {
             let stream = streams[s], before = previous.streams[s]
             guard before.signature.kind == .audio, let first = stream.leadingPackets.first(where: { !$0.isDiscard }),
                   let end = before.endPts,
-                  abs(first.pts - Ticks.rescale(end, from: before.timeBase, to: stream.timeBase)) <= 1 else { return false }
+                  abs(first.pts - Ticks.rescale(end, from: before.timeBase, to: stream.timeBase))
+                    <= Self.continuationTolerance(stream.timeBase) else { return false }
         }
         return true
+    }
+
+    /// How far a continuation may start from where the previous input ends: a tick, or a millisecond where the
+    /// time base is finer (MP4 segments' edit lists round each file's start to the movie's milliseconds).
+    static func continuationTolerance(_ timeBase: Rational) -> Int64 {
+        max(1, Ticks.rescale(1, from: Rational(1, 1000), to: timeBase))
     }
 
     /// This input as the continuation of the one before it (see `continues`): audio packets that end before the

@@ -85,9 +85,11 @@ extension StitchPlan.Builder {
                 let tolerance = (grid ?? 0) + 1
                 place = abs(previousEnd - ideal) <= tolerance ? previousEnd : max(ideal, previousEnd)
                 if let index = boundaryInto(lane) {
-                    // A segment that continues the one before starts where that one's packets end, to the tick: a
-                    // tick's difference is the timestamps' rounding (a Matroska millisecond), not missing sound.
-                    var discontinuity = c.continues(i) ? samplesResolved(place - ideal) : Ticks.rescale(place - ideal, from: tb, to: sampleTB)
+                    // A segment that continues the one before starts where that one's packets end: a difference
+                    // within `continuationTolerance` is the timestamps' rounding (a Matroska millisecond, an MP4
+                    // segment's edit list), not missing sound.
+                    let rounding = c.continues(i) && abs(place - ideal) <= ProbedInput.continuationTolerance(tb)
+                    var discontinuity = rounding ? 0 : Ticks.rescale(place - ideal, from: tb, to: sampleTB)
                     if grid == nil, let frameClock = g.frameClock, place == previousEnd {
                         // PCM laid end to end, against the exact frame clock: samples, not rounded ticks.
                         let within = Ticks.rescale(stream.contentStart, from: stream.timeBase, to: tb)

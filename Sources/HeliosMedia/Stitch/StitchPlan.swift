@@ -222,9 +222,11 @@ extension ProbedStream {
         return end - Ticks.rescale(trailingPaddingSamples, from: Rational(1, signature.sampleRate), to: timeBase)
     }
 
-    /// Leading packets that are priming: flagged for discard, or ending at or before the master's start.
+    /// Leading packets that are priming: flagged for discard, or ending at or before the master's start, or within
+    /// a millisecond after it: MP4's edit lists state a track's start in the movie's milliseconds, so an MP4 segment
+    /// cut from a longer encode can start its video up to one early, and its priming frame then ends inside it.
     func leadingPacketsBefore(masterStart: Int64, masterTimeBase: Rational) -> Int {
-        let start = Ticks.rescale(masterStart, from: masterTimeBase, to: timeBase)
+        let start = Ticks.rescale(masterStart, from: masterTimeBase, to: timeBase) + Ticks.rescale(1, from: Rational(1, 1000), to: timeBase)
         var count = 0
         for packet in leadingPackets {
             if packet.isDiscard || packet.pts + packet.duration <= start { count += 1 } else { break }
