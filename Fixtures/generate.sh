@@ -186,7 +186,8 @@ case "$set_name" in
   # Segments cut from one encode by ffmpeg's segment and HLS muxers, as a pipeline that renders one stream and
   # splits it writes them: timestamps continue from segment to segment, and each segment's audio starts a few packets
   # before its video. segments-NAME-whole is the same encode in one file, the oracle. AAC without PNS, whose noise
-  # generator would make a decode that skips the priming packet differ from the whole by a few LSB.
+  # generator would make a decode that skips the priming packet differ from the whole by a few LSB. The sound is the
+  # aperiodic chirp, so that a decode matches the whole's at one shift only.
   segments-*)
     name=${set_name#segments-}; whole=false
     case "$name" in *-whole) whole=true; name=${name%-whole} ;; esac
@@ -196,12 +197,14 @@ case "$set_name" in
       ts-h264-bf3)  ext=ts;  v="$v -bf 3"; frames=30,31,61,75 ;;    # 30, 1, 30, 14 and 15
       mkv-h264-bf2) ext=mkv; v="$v -bf 2"; frames=30,31,32,62 ;;    # 30, 1, 1, 30 and 28
       mp4-h264-bf2) ext=mp4; v="$v -bf 2"; frames=30,31,61,75 ;;    # 30, 1, 30, 14 and 15; edit lists in milliseconds
+      webm-vp9-opus) ext=webm; v="-c:v libvpx-vp9 -threads 1 -deadline realtime -cpu-used 8"; a="-c:a libopus -b:a 48k"
+                    frames=1,2,31,61,75 ;;                          # 1, 1, 29, 30, 14 and 15; pre-skip in every header
       hls-h264-bf3) ext=ts;  v="$v -bf 3 -g 30"; muxer=hls ;;       # the HLS muxer's 1-second segments
       *) echo "unknown fixture set: $set_name" >&2; exit 2 ;;
     esac
     keys=()
     [ -n "$frames" ] && keys=(-force_key_frames "$(python3 -c "print(','.join(str(int(f) / $fps) for f in '$frames'.split(',')))")")
-    src=(-f lavfi -i "testsrc2=size=$size:rate=$fps" -f lavfi -i "sine=frequency=440:sample_rate=$rate" -t 3 $v "${keys[@]}" $a
+    src=(-f lavfi -i "testsrc2=size=$size:rate=$fps" -f lavfi -i "$CHIRP" -t 3 $v "${keys[@]}" $a
          -fflags +bitexact -flags:v +bitexact -flags:a +bitexact)
     if $whole; then ff "${src[@]}" "$out/whole.$ext"
     elif [ $muxer = hls ]; then

@@ -32,11 +32,15 @@ extension ProbedInput {
     }
 
     /// This input as the continuation of the one before it (see `continues`): audio packets that end before the
-    /// video starts are sound carried over from the previous segment, so none is taken for unflagged priming.
+    /// video starts are sound carried over from the previous segment, so none is taken for unflagged priming; and
+    /// the encoder delay its header declares (Opus pre-skip, repeated in every segment's header) was skipped once, at
+    /// the start of the stream, not at this segment's.
     public func continuing() -> ProbedInput {
         var input = self
-        for s in streams.indices where streams[s].signature.kind == .audio && streams[s].unflaggedPrimingPackets > 0 {
+        for s in streams.indices where streams[s].signature.kind == .audio
+            && (streams[s].unflaggedPrimingPackets > 0 || streams[s].initialPadding > 0) {
             input.streams[s].unflaggedPrimingPackets = 0
+            input.streams[s].initialPadding = 0
             input.streams[s].startPts = streams[s].leadingPackets.first { !$0.isDiscard }?.pts ?? streams[s].startPts
         }
         return input
