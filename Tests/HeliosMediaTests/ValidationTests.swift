@@ -102,6 +102,19 @@ struct ValidationTests {
         #expect(issues.first?.2 == 1)
     }
 
+    @Test("an empty stream is one finding, not one per codec field its unknown parameters differ in")
+    func emptyStreamIsNotAlsoACodecMismatch() {
+        // An MPEG-TS segment whose audio has no packet: the parser never filled in its parameters.
+        var empty = Probes.audio(samples: 0)
+        empty.packetCount = 0
+        empty.signature.profile = -99
+        empty.signature.sampleRate = 0
+        empty.signature.channels = 0
+        empty.signature.frameSize = 0
+        #expect(codes([Probes.input(0, audio: empty), Probes.input(1), Probes.input(2)]).map(\.0) == [.emptyStream])
+        #expect(codes([Probes.input(0), Probes.input(1, audio: empty)]).map(\.0) == [.emptyStream])
+    }
+
     @Test("every codec parameter is compared, and the message names the field", arguments: [
         ("codec", { @Sendable (s: inout CodecSignature) in s.codec = "hevc" }),
         ("profile", { @Sendable (s: inout CodecSignature) in s.profile = 77 }),

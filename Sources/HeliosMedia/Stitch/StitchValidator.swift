@@ -134,7 +134,9 @@ public enum StitchValidator {
                 "has streams [\(kinds.joined(separator: ", "))] but input 1 has [\(firstKinds.joined(separator: ", "))]")
             return
         }
-        for (stream, reference) in zip(input.streams, first.streams) {
+        // A stream without packets is refused on its own (`emptyStream`); its parameters, which a parser fills in
+        // from the packets (MPEG-TS), are unknown, so comparing them would only repeat that finding field by field.
+        for (stream, reference) in zip(input.streams, first.streams) where stream.packetCount > 0 && reference.packetCount > 0 {
             for difference in stream.signature.differences(from: reference.signature) {
                 add(.error, .codecMismatch, i, stream.index,
                     "\(difference.field) is \(difference.mine) but input 1 has \(difference.theirs)")
