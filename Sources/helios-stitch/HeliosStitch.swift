@@ -171,11 +171,19 @@ struct HeliosStitch: AsyncParsableCommand {
             emit(report)
         } catch let error as StitchError {
             bar?.clear()
-            if case .invalidInputs(let report) = error, json {
-                emit(report)
-                fail(error.description, code: error.exitCode, asJSON: false)
+            var hint: String?
+            if case .invalidInputs(let report) = error {
+                let errors = report.issues.filter { $0.severity == .error }
+                if !lenient, !errors.isEmpty, errors.allSatisfy({ $0.code.isContinuity }) {
+                    hint = "every error is about timing; --lenient stitches anyway, keeping each chunk's timestamps "
+                        + "(sources with a variable frame rate need it)"
+                }
+                if json {
+                    emit(report)
+                    fail(error.description, code: error.exitCode, asJSON: false, hint: hint)
+                }
             }
-            fail(error.description, code: error.exitCode, errorCode: error.code, path: error.path, retryable: error.isRetryable)
+            fail(error.description, code: error.exitCode, errorCode: error.code, path: error.path, retryable: error.isRetryable, hint: hint)
         }
     }
 
@@ -187,11 +195,13 @@ struct HeliosStitch: AsyncParsableCommand {
         }
     }
 
-    /// Prints the error on stderr (and, with --json, as `{"error": {...}}` on stdout) and exits with `code`.
+    /// Prints the error (and a hint, if any) on stderr (and, with --json, as `{"error": {...}}` on stdout) and exits
+    /// with `code`.
     private func fail(_ message: String, code: Int32, usage: Bool = false, errorCode: String? = nil, path: String? = nil,
-                      retryable: Bool = false, asJSON: Bool = true) -> Never {
+                      retryable: Bool = false, asJSON: Bool = true, hint: String? = nil) -> Never {
         let message = RawPaths.shown(message), path = path.map(RawPaths.shown)
         writeToStandardError("helios-stitch: error: \(message)\n")
+        if let hint { writeToStandardError("helios-stitch: hint: \(hint)\n") }
         if usage { writeToStandardError("Usage: helios-stitch [options] INPUT... -o OUTPUT (see --help)\n") }
         if json && asJSON {
             let error = CLIError(code: errorCode ?? (usage ? "usage" : "error"), message: message, exitCode: code, path: path, retryable: retryable)

@@ -101,7 +101,8 @@ struct StitchCLITests {
     @Test func shortAudioIsDiscontinuousUnlessLenient() async throws {
         let b = try await bad("bad-short-audio")
         let inputs = try await good()
-        try await expectFailure([inputs[0], b, inputs[2]], code: 1, mentions: [b, "shorter than video", "discontinuity"])
+        // Every error is about timing: the CLI says --lenient would stitch them.
+        try await expectFailure([inputs[0], b, inputs[2]], code: 1, mentions: [b, "shorter than video", "discontinuity", "hint: every error is about timing; --lenient"])
         let dir = try makeTemporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
         let out = dir.appendingPathComponent("out.mp4").path
@@ -114,6 +115,11 @@ struct StitchCLITests {
     @Test func lenientNeverAcceptsCodecMismatch() async throws {
         let b = try await bad("bad-resolution")
         try await expectFailure([try await good()[0], b], code: 1, mentions: ["width"], extra: ["--lenient"])
+        // No hint where --lenient would not help.
+        let dir = try makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let result = try await stitch([try await good()[0], b, "-o", dir.appendingPathComponent("out.mp4").path])
+        #expect(result.status == 1 && !result.stderr.contains("hint:"), "\(result.stderr)")
     }
 
     @Test func outputEqualToInput() async throws {
