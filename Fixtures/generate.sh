@@ -183,6 +183,22 @@ case "$set_name" in
          -map 0:v -map 1:a $v $a -fflags +bitexact -flags:v +bitexact -flags:a +bitexact $extra "$out/chunk$(printf %03d "$k").$ext"
       start=$((start + n)); k=$((k + 1))
     done ;;
+  # A subtitle track in every chunk, one cue each (0.1 s to 0.6 s of the chunk, saying "chunk K"), in chunks of 30,
+  # 20 and 30 frames: subtitles-mp4 (mov_text, with the empty sample ffmpeg writes after the last cue),
+  # subtitles-mkv (SubRip).
+  subtitles-mp4|subtitles-mkv)
+    ext=${set_name#subtitles-}; codec=srt; [ "$ext" = mp4 ] && codec=mov_text
+    cues=$(mktemp -d); start=0; k=0
+    for n in 30 20 30; do
+      printf '1\n00:00:00,100 --> 00:00:00,600\nchunk %d\n' "$k" > "$cues/$k.srt"
+      # shellcheck disable=SC2086
+      ff -f lavfi -i "testsrc2=size=$size:rate=$fps,trim=start_frame=$start:end_frame=$((start + n)),setpts=PTS-STARTPTS" \
+         -f lavfi -i "sine=frequency=440:sample_rate=$rate,atrim=start_sample=$((start * rate / fps)):end_sample=$(((start + n) * rate / fps)),asetpts=PTS-STARTPTS" \
+         -i "$cues/$k.srt" -map 0:v -map 1:a -map 2:s $H264 -bf 2 $AAC -c:s $codec \
+         -fflags +bitexact -flags:v +bitexact -flags:a +bitexact "$out/chunk$(printf %03d "$k").$ext"
+      start=$((start + n)); k=$((k + 1))
+    done
+    rm -rf "$cues" ;;
   # Segments cut from one encode by ffmpeg's segment and HLS muxers, as a pipeline that renders one stream and
   # splits it writes them: timestamps continue from segment to segment, and each segment's audio starts a few packets
   # before its video. segments-NAME-whole is the same encode in one file, the oracle. AAC without PNS, whose noise

@@ -37,10 +37,15 @@ extension MediaProbe {
     static func declaration(_ demuxer: Demuxer, stream index: Int) -> FrameLoss.Declared {
         let stream = demuxer.stream(index)
         var declared = FrameLoss.Declared()
-        // MP4's sample count; for PCM a sample table counts audio samples, not packets.
+        // MP4's sample count; for PCM a sample table counts audio samples, not packets. A text track's count is not
+        // what the demuxer returns: ffmpeg writes an empty sample after the last cue (tx3g, mov_text), which the MP4
+        // demuxer does not hand out, so only video and audio are held to it.
         let codec = stream.pointee.codecpar.pointee.codec_id
         let isPCM = String(cString: avcodec_get_name(codec)).hasPrefix("pcm_")
-        if stream.pointee.nb_frames > 0, !isPCM { declared.frames = Int(stream.pointee.nb_frames) }
+        let type = stream.pointee.codecpar.pointee.codec_type
+        if stream.pointee.nb_frames > 0, !isPCM, type == AVMEDIA_TYPE_VIDEO || type == AVMEDIA_TYPE_AUDIO {
+            declared.frames = Int(stream.pointee.nb_frames)
+        }
         guard demuxer.formatName.contains("matroska") else { return declared }
         func tag(_ key: String) -> String? {
             guard let entry = av_dict_get(stream.pointee.metadata, key, nil, 0), let value = entry.pointee.value else { return nil }
