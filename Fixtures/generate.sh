@@ -183,6 +183,24 @@ case "$set_name" in
          -map 0:v -map 1:a $v $a -fflags +bitexact -flags:v +bitexact -flags:a +bitexact $extra "$out/chunk$(printf %03d "$k").$ext"
       start=$((start + n)); k=$((k + 1))
     done ;;
+  # Stream side data a player needs. sidedata-rotation: MP4 chunks as a phone records portrait video, stored
+  # landscape and turned by a display matrix (rotation 90). sidedata-hdr: 10-bit HEVC PQ chunks in Matroska with
+  # HDR10 mastering display and content light levels (set by mkvmerge).
+  sidedata-rotation)
+    for k in 0 1 2; do
+      chunk $k 30 "$H264 -bf 2" "$AAC" mp4
+      f="$out/chunk$(printf %03d "$k").mp4"
+      ff -i "$f" -map 0 -c copy -metadata:s:v:0 rotate=90 -fflags +bitexact "$f.tmp.mp4" && mv "$f.tmp.mp4" "$f"
+    done ;;
+  sidedata-hdr)
+    plain=$(mktemp -d)
+    for k in 0 1 2; do
+      START=$((k * 30)) out=$plain chunk $k 30 "-c:v libx265 -x265-params log-level=none:pools=1:frame-threads=1 -preset ultrafast -pix_fmt yuv420p10le -color_primaries bt2020 -color_trc smpte2084 -colorspace bt2020nc" "$AAC" mkv
+      mkvmerge -q -o "$out/chunk$(printf %03d "$k").mkv" --max-content-light 0:1000 --max-frame-light 0:400 \
+        --max-luminance 0:1000 --min-luminance 0:0.005 --chromaticity-coordinates 0:0.708,0.292,0.170,0.797,0.131,0.046 \
+        --white-colour-coordinates 0:0.3127,0.3290 "$plain/chunk$(printf %03d "$k").mkv"
+    done
+    rm -rf "$plain" ;;
   # A subtitle track in every chunk, one cue each (0.1 s to 0.6 s of the chunk, saying "chunk K"), in chunks of 30,
   # 20 and 30 frames: subtitles-mp4 (mov_text, with the empty sample ffmpeg writes after the last cue),
   # subtitles-mkv (SubRip).

@@ -54,11 +54,18 @@ package final class Muxer {
         return index
     }
 
-    /// Adds a stream made from stream `index` of `parameters` (codec parameters and frame rates). Returns its index.
+    /// Adds a stream made from stream `index` of `parameters` (codec parameters, frame rates and side data). Returns
+    /// its index.
     package func addStream(copying parameters: StreamParameters, stream index: Int, timeBase: Rational) throws(FFmpegError) -> Int {
         let added = try addStream(copying: parameters.codecParameters(index), timeBase: timeBase)
         let stream = formatContext.pointee.streams[added]!
         (stream.pointee.avg_frame_rate, stream.pointee.r_frame_rate) = parameters.frameRates(index)
+        for (type, bytes) in parameters.sideData(index) {
+            guard let data = av_stream_new_side_data(stream, type, bytes.count) else {
+                throw FFmpegError(code: -ENOMEM, function: "av_stream_new_side_data", path: path)
+            }
+            bytes.withUnsafeBufferPointer { data.update(from: $0.baseAddress!, count: bytes.count) }
+        }
         return added
     }
 

@@ -11,19 +11,29 @@ package final class StreamParameters: @unchecked Sendable {
     /// Per stream, `avg_frame_rate` and `r_frame_rate` (the Matroska muxer writes a track's default duration from the
     /// first).
     private let frameRates: [(average: AVRational, real: AVRational)]
+    /// Per stream, its side data (display matrix, HDR mastering display and light levels, stereo 3D, ...): what a
+    /// player needs besides the codec parameters, as `ffmpeg -c copy` carries it over.
+    private let sideData: [[(type: AVPacketSideDataType, bytes: [UInt8])]]
 
     /// Copies the parameters of every stream of `demuxer`, whose stream info should have been found.
     package init(_ demuxer: Demuxer) throws(FFmpegError) {
         var parameters: [CodecParametersBox] = [], frameRates: [(average: AVRational, real: AVRational)] = []
+        var sideData: [[(type: AVPacketSideDataType, bytes: [UInt8])]] = []
         for index in 0..<demuxer.streamCount {
             let copy = try CodecParametersBox()
             let stream = demuxer.stream(index).pointee
             try check(avcodec_parameters_copy(copy.pointer, stream.codecpar), "avcodec_parameters_copy", path: demuxer.path)
             parameters.append(copy)
             frameRates.append((stream.avg_frame_rate, stream.r_frame_rate))
+            sideData.append((0..<Int(stream.nb_side_data)).compactMap { k in
+                let entry = stream.side_data[k]
+                guard let data = entry.data, entry.size > 0 else { return nil }
+                return (entry.type, Array(UnsafeBufferPointer(start: data, count: Int(entry.size))))
+            })
         }
         self.parameters = parameters
         self.frameRates = frameRates
+        self.sideData = sideData
     }
 
     /// The number of streams.
@@ -34,6 +44,9 @@ package final class StreamParameters: @unchecked Sendable {
 
     /// Stream `index`'s average and real base frame rates.
     package func frameRates(_ index: Int) -> (average: AVRational, real: AVRational) { frameRates[index] }
+
+    /// Stream `index`'s side data.
+    package func sideData(_ index: Int) -> [(type: AVPacketSideDataType, bytes: [UInt8])] { sideData[index] }
 }
 
 /// Owns one `AVCodecParameters`; freed on deinit.

@@ -6,7 +6,26 @@ import Foundation
 #endif
 
 extension CodecSignature {
-    /// Reads the comparable parameters of a stream.
+    /// Reads the comparable parameters of a stream: its codec parameters and its display matrix.
+    init(_ stream: UnsafeMutablePointer<AVStream>) {
+        self.init(stream.pointee.codecpar)
+        var size: Int = 0
+        if let matrix = av_stream_get_side_data(stream, AV_PKT_DATA_DISPLAYMATRIX, &size), size >= 36 {
+            displayMatrix = Data(bytes: matrix, count: 36)
+        }
+    }
+
+    /// A display matrix as a person would say it: "none", "rotation 90°" (in ffprobe's terms), "mirrored, rotation 0°".
+    static func describeDisplayMatrix(_ matrix: Data?) -> String {
+        guard let matrix, matrix.count >= 36 else { return "none" }
+        let values = (0..<9).map { k in matrix.withUnsafeBytes { Int32(littleEndian: $0.loadUnaligned(fromByteOffset: k * 4, as: Int32.self)) } }
+        let degrees = values.withUnsafeBufferPointer { av_display_rotation_get($0.baseAddress!) }
+        guard degrees.isFinite else { return "a degenerate matrix (\(values.map(String.init).joined(separator: " ")))" }
+        let mirrored = Int64(values[0]) * Int64(values[4]) - Int64(values[1]) * Int64(values[3]) < 0
+        return "\(mirrored ? "mirrored, " : "")rotation \(Int(degrees.rounded()))°"
+    }
+
+    /// Reads the comparable parameters of a stream's codec parameters.
     init(_ par: UnsafeMutablePointer<AVCodecParameters>) {
         let p = par.pointee
         let kind: MediaKind = switch p.codec_type {

@@ -62,7 +62,7 @@ public enum MediaProbe {
             let hinted = reference.map(\.formatName).flatMap { $0.hasPrefix("mov,") && Demuxer.isPlainISOBMFF(path) ? $0 : nil }
             let demuxer = try hinted.flatMap { try? Demuxer(path: path, findStreamInfo: false, indexOnly: mode == .index, cancellation: cancellation, format: $0) }
                 ?? Demuxer(path: path, findStreamInfo: false, indexOnly: mode == .index, cancellation: cancellation)
-            let header = (0..<demuxer.streamCount).map { CodecSignature(demuxer.stream($0).pointee.codecpar) }
+            let header = (0..<demuxer.streamCount).map { CodecSignature(demuxer.stream($0)) }
             let signatures: [CodecSignature]
             if let reference, header == reference.header,
                header.allSatisfy({ !$0.extradata.isEmpty || ($0.kind != .video && $0.kind != .audio) }) {
@@ -70,7 +70,7 @@ public enum MediaProbe {
             } else {
                 try demuxer.findStreamInfo()
                 signatures = (0..<demuxer.streamCount).map { k in
-                    let decoded = CodecSignature(demuxer.stream(k).pointee.codecpar)
+                    let decoded = CodecSignature(demuxer.stream(k))
                     // Equal to the reference's (VP9 declares no extradata, so its header cannot vouch): one copy.
                     guard let shared = reference?.decoded, k < shared.count, shared[k] == decoded else { return decoded }
                     return shared[k]

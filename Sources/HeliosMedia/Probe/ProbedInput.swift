@@ -36,6 +36,8 @@ public struct CodecSignature: Codable, Sendable, Hashable {
         var sampleFormat: String?
         var frameSize: Int32
         var extradata: Data
+        /// The display matrix (rotation, flip) a player applies to the video: 9 32-bit values, nil when none.
+        var displayMatrix: Data?
     }
 
     private final class Box: Sendable {
@@ -53,12 +55,13 @@ public struct CodecSignature: Codable, Sendable, Hashable {
     init(kind: MediaKind, codec: String, profile: Int32, level: Int32, width: Int32, height: Int32,
          pixelFormat: String?, sampleAspectRatio: Rational, fieldOrder: String, colorRange: String,
          colorPrimaries: String, colorTransfer: String, colorSpace: String, sampleRate: Int32, channelLayout: String,
-         channels: Int32, sampleFormat: String?, frameSize: Int32, extradata: Data) {
+         channels: Int32, sampleFormat: String?, frameSize: Int32, extradata: Data, displayMatrix: Data? = nil) {
         box = Box(Fields(kind: kind, codec: codec, profile: profile, level: level, width: width, height: height,
                          pixelFormat: pixelFormat, sampleAspectRatio: sampleAspectRatio, fieldOrder: fieldOrder,
                          colorRange: colorRange, colorPrimaries: colorPrimaries, colorTransfer: colorTransfer,
                          colorSpace: colorSpace, sampleRate: sampleRate, channelLayout: channelLayout, channels: channels,
-                         sampleFormat: sampleFormat, frameSize: frameSize, extradata: extradata))
+                         sampleFormat: sampleFormat, frameSize: frameSize, extradata: extradata,
+                         displayMatrix: displayMatrix))
     }
 
     public init(from decoder: any Decoder) throws { box = Box(try Fields(from: decoder)) }
@@ -91,6 +94,9 @@ public struct CodecSignature: Codable, Sendable, Hashable {
     public var frameSize: Int32 { get { box.fields.frameSize } set { fields.frameSize = newValue } }
     /// Codec extradata (e.g. avcC, AudioSpecificConfig), compared byte for byte (FLAC's by what decoding depends on).
     public var extradata: Data { get { box.fields.extradata } set { fields.extradata = newValue } }
+    /// The display matrix of a video stream (a phone's portrait recording is stored landscape and turned by it), as
+    /// the container states it; nil when none.
+    public var displayMatrix: Data? { get { box.fields.displayMatrix } set { fields.displayMatrix = newValue } }
 
     /// Audio whose packets hold exactly the samples they decode to, a file's last one included: PCM, and the
     /// lossless codecs that cut their last block to the samples left (FLAC, ALAC, WavPack, TTA). Such audio is laid
@@ -131,6 +137,9 @@ public struct CodecSignature: Codable, Sendable, Hashable {
             cmp("color primaries", colorPrimaries, other.colorPrimaries)
             cmp("color transfer", colorTransfer, other.colorTransfer)
             cmp("color space", colorSpace, other.colorSpace)
+            if displayMatrix != other.displayMatrix {
+                out.append(("display matrix", Self.describeDisplayMatrix(displayMatrix), Self.describeDisplayMatrix(other.displayMatrix)))
+            }
         }
         if kind == .audio {
             cmp("sample rate", sampleRate, other.sampleRate)

@@ -1,0 +1,56 @@
+import Foundation
+@testable import HeliosMedia
+import HeliosTestSupport
+import Testing
+
+/// Stream side data a player needs besides the codec parameters (`Fixtures/generate.sh`, `sidedata-*`): the display
+/// matrix of portrait phone video, HDR10's mastering display and content light levels. The output carries input 1's,
+/// as `ffmpeg -c copy` does; a chunk turned differently from input 1 is refused, naming its rotation.
+@Suite("Stream side data: rotation and HDR metadata reach the output", .serialized)
+struct StreamSideDataTests {
+    /// The side data entries ffprobe reads from the first video stream, as "type: key=value" lines.
+    static func sideData(_ url: URL) async throws -> [String] {
+        let result = try await Shell.run("ffprobe", ["-v", "error", "-select_streams", "v:0", "-show_entries", "stream_side_data",
+                                                     "-of", "flat", url.path])
+        #expect(result.status == 0, "\(result.stderr)")
+        return result.stdout.split(separator: "\n").map(String.init)
+    }
+
+    @Test("a display matrix survives into MP4 and MOV", arguments: ["mp4", "mov"])
+    func rotation(container: String) async throws {
+        let stitched = try await StitchedSet("sidedata-rotation", container: container)
+        defer { stitched.remove() }
+        #expect(stitched.report.isValid)
+        #expect(try await Oracle.frameHashes(stitched.output) == stitched.chunkFrameHashes())
+        let lines = try await Self.sideData(stitched.output)
+        #expect(lines.contains { $0.hasSuffix("side_data_type=\"Display Matrix\"") }, "\(lines)")
+        #expect(lines.contains { $0.hasSuffix(".rotation=90") }, "\(lines)")
+    }
+
+    @Test("HDR10 mastering display and light levels survive into Matroska and MP4", arguments: ["mkv", "mp4"])
+    func hdr(container: String) async throws {
+        let stitched = try await StitchedSet("sidedata-hdr", container: container)
+        defer { stitched.remove() }
+        #expect(stitched.report.isValid)
+        let lines = try await Self.sideData(stitched.output)
+        #expect(lines.contains { $0.hasSuffix("side_data_type=\"Mastering display metadata\"") }, "\(lines)")
+        #expect(lines.contains { $0.hasSuffix(".max_content=1000") }, "\(lines)")
+        #expect(lines.contains { $0.hasSuffix(".max_average=400") }, "\(lines)")
+    }
+
+    @Test("a chunk without input 1's rotation is refused, naming both")
+    func rotationMismatch() async throws {
+        let chunks = try await FixtureCache.shared.files("sidedata-rotation")
+        let dir = try makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        // The second chunk as the camera's landscape recording: the same frames, no display matrix.
+        let upright = dir.appendingPathComponent("upright.mp4")
+        let copy = try await Shell.run("ffmpeg", ["-nostdin", "-v", "error", "-i", chunks[1].path, "-map", "0", "-c", "copy",
+                                                  "-metadata:s:v:0", "rotate=0", upright.path])
+        #expect(copy.status == 0, "\(copy.stderr)")
+        let inputs = try [MediaProbe.probe(chunks[0]), MediaProbe.probe(upright)]
+        let issues = StitchValidator.validate(inputs, output: OutputCapabilities(formatName: "mp4"))
+        #expect(issues.map(\.code) == [.codecMismatch], "\(issues)")
+        #expect(issues.first?.message == "display matrix is none but input 1 has rotation 90°", "\(issues)")
+    }
+}
