@@ -41,6 +41,9 @@ case "$set_name" in
   mp4-h264-flac)  for k in 0 1 2; do chunk $k 30 "$H264" "-c:a flac -strict -2" mp4; done ;;
   mov-mpeg4-alac) for k in 0 1 2; do chunk $k 30 "-c:v mpeg4 -bf 2 -g 30" "-c:a alac" mov; done ;;
   mov-mjpeg-pcm)  for k in 0 1 2; do chunk $k 30 "-c:v mjpeg -pix_fmt yuvj420p" "-c:a pcm_s24le" mov; done ;;
+  mov-prores4444-pcm)  # ProRes 4444 with alpha, as renderers write transparent video: the ap4h tag marks the alpha
+    start=0; k=0
+    for n in 30 1 29; do START=$start chunk $k "$n" "-c:v prores_ks -profile:v 4444 -pix_fmt yuva444p10le" "-c:a pcm_s16le" mov; start=$((start + n)); k=$((k + 1)); done ;;
   mkv-h264-opus)  for k in 0 1 2; do chunk $k 30 "$H264 -bf 2" "-c:a libopus -b:a 48k" mkv; done ;;
   mkv-ffv1-pcm)   for k in 0 1 2; do chunk $k 30 "-c:v ffv1" "-c:a pcm_s16le" mkv; done ;;
   mkv-large-h264)  # frames of a few hundred KB (lossless 720p), where probing walks the Matroska block headers

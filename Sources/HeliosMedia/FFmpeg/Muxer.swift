@@ -75,8 +75,15 @@ package final class Muxer {
             throw FFmpegError(code: -ENOMEM, function: "avformat_new_stream", path: path)
         }
         try check(avcodec_parameters_copy(stream.pointee.codecpar, parameters), "avcodec_parameters_copy", path: path)
-        // The tag belongs to the input container; let the output muxer choose its own.
-        stream.pointee.codecpar.pointee.codec_tag = 0
+        // The input's tag says more than the codec id where a codec has several (HEVC's hvc1, which Apple's players
+        // require, or the muxer's default hev1; ProRes 4444's ap4h, which tells the decoder there is alpha, or the
+        // default apcn): it is kept where the output container knows it for this codec, or knows no tag for the
+        // codec at all, as `ffmpeg -c copy` keeps it. Otherwise (a Matroska-only tag into MP4) the muxer picks one.
+        let par = stream.pointee.codecpar.pointee
+        let tags = formatContext.pointee.oformat.pointee.codec_tag
+        var known: UInt32 = 0
+        let keeps = tags == nil || av_codec_get_id(tags, par.codec_tag) == par.codec_id || av_codec_get_tag2(tags, par.codec_id, &known) == 0
+        if !keeps { stream.pointee.codecpar.pointee.codec_tag = 0 }
         stream.pointee.time_base = timeBase.av
         return Int(stream.pointee.index)
     }
