@@ -54,8 +54,8 @@ package final class Muxer {
         return index
     }
 
-    /// Adds a stream made from stream `index` of `parameters` (codec parameters, frame rates and side data). Returns
-    /// its index.
+    /// Adds a stream made from stream `index` of `parameters` (codec parameters, frame rates, side data, disposition
+    /// and descriptive tags). Returns its index.
     package func addStream(copying parameters: StreamParameters, stream index: Int, timeBase: Rational) throws(FFmpegError) -> Int {
         let added = try addStream(copying: parameters.codecParameters(index), timeBase: timeBase)
         let stream = formatContext.pointee.streams[added]!
@@ -66,6 +66,9 @@ package final class Muxer {
             }
             bytes.withUnsafeBufferPointer { data.update(from: $0.baseAddress!, count: bytes.count) }
         }
+        let (disposition, tags) = parameters.description(index)
+        stream.pointee.disposition = disposition
+        for (key, value) in tags { av_dict_set(&stream.pointee.metadata, key, value, 0) }
         return added
     }
 
@@ -86,6 +89,11 @@ package final class Muxer {
         if !keeps { stream.pointee.codecpar.pointee.codec_tag = 0 }
         stream.pointee.time_base = timeBase.av
         return Int(stream.pointee.index)
+    }
+
+    /// Sets a tag of the container (before `writeHeader`).
+    package func setMetadata(key: String, value: String) {
+        av_dict_set(&formatContext.pointee.metadata, key, value, 0)
     }
 
     /// Sets a metadata tag of stream `index` (before `writeHeader`).

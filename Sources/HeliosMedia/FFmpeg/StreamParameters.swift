@@ -14,11 +14,18 @@ package final class StreamParameters: @unchecked Sendable {
     /// Per stream, its side data (display matrix, HDR mastering display and light levels, stereo 3D, ...): what a
     /// player needs besides the codec parameters, as `ffmpeg -c copy` carries it over.
     private let sideData: [[(type: AVPacketSideDataType, bytes: [UInt8])]]
+    /// Per stream, its disposition (default, forced, ...) and the tags that describe it rather than this one file
+    /// (language, title, handler); and the container's tags (title, creation time, ...). See `describing`.
+    private let dispositions: [Int32]
+    private let streamTags: [[(key: String, value: String)]]
+    /// The container's tags that describe the content (see `describing`).
+    package let containerTags: [(key: String, value: String)]
 
     /// Copies the parameters of every stream of `demuxer`, whose stream info should have been found.
     package init(_ demuxer: Demuxer) throws(FFmpegError) {
         var parameters: [CodecParametersBox] = [], frameRates: [(average: AVRational, real: AVRational)] = []
         var sideData: [[(type: AVPacketSideDataType, bytes: [UInt8])]] = []
+        var dispositions: [Int32] = [], streamTags: [[(key: String, value: String)]] = []
         for index in 0..<demuxer.streamCount {
             let copy = try CodecParametersBox()
             let stream = demuxer.stream(index).pointee
@@ -30,7 +37,12 @@ package final class StreamParameters: @unchecked Sendable {
                 guard let data = entry.data, entry.size > 0 else { return nil }
                 return (entry.type, Array(UnsafeBufferPointer(start: data, count: Int(entry.size))))
             })
+            dispositions.append(stream.disposition)
+            streamTags.append(Self.describing(stream.metadata))
         }
+        self.dispositions = dispositions
+        self.streamTags = streamTags
+        containerTags = Self.describing(demuxer.formatContext.pointee.metadata)
         self.parameters = parameters
         self.frameRates = frameRates
         self.sideData = sideData
@@ -44,6 +56,32 @@ package final class StreamParameters: @unchecked Sendable {
 
     /// Stream `index`'s average and real base frame rates.
     package func frameRates(_ index: Int) -> (average: AVRational, real: AVRational) { frameRates[index] }
+
+    /// Stream `index`'s disposition and descriptive tags.
+    package func description(_ index: Int) -> (disposition: Int32, tags: [(key: String, value: String)]) {
+        (dispositions[index], streamTags[index])
+    }
+
+    /// Tags that describe one input file rather than the content, left out of the output: its length and statistics
+    /// (Matroska's DURATION, mkvmerge's NUMBER_OF_FRAMES, BPS, ... of the chunk alone), its MP4 brands and writer
+    /// (the output's muxer writes its own), and a timecode (input 1's is set apart, see `ProbedInput.timecode`).
+    static let fileTags: Set<String> = [
+        "duration", "number_of_frames", "number_of_bytes", "bps", "_statistics_writing_app", "_statistics_writing_date_utc",
+        "_statistics_tags", "major_brand", "minor_version", "compatible_brands", "encoder", "timecode",
+    ]
+
+    /// The entries of `dictionary` but those in `fileTags` (compared without case, and Matroska's `-eng` suffixes).
+    static func describing(_ dictionary: OpaquePointer?) -> [(key: String, value: String)] {
+        var tags: [(key: String, value: String)] = []
+        var entry: UnsafeMutablePointer<AVDictionaryEntry>? = nil
+        while let next = av_dict_get(dictionary, "", entry, AV_DICT_IGNORE_SUFFIX) {
+            entry = next
+            let key = String(cString: next.pointee.key), value = String(cString: next.pointee.value)
+            let base = key.lowercased().split(separator: "-").first.map(String.init) ?? ""
+            if !fileTags.contains(base) { tags.append((key, value)) }
+        }
+        return tags
+    }
 
     /// Stream `index`'s side data.
     package func sideData(_ index: Int) -> [(type: AVPacketSideDataType, bytes: [UInt8])] { sideData[index] }

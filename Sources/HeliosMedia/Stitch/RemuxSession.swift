@@ -83,6 +83,8 @@ final class RemuxSession {
             }
         }
         self.tracks = tracks
+        // Input 1's title, creation time and other tags that describe the content, as `ffmpeg -c copy` keeps them.
+        for (key, value) in streams.containerTags { muxer.setMetadata(key: key, value: value) }
         // Input 1's start timecode (its timecode track is not copied as a stream): MOV and MP4 make their own
         // timecode track of it, Matroska a tag.
         if let timecode = r.inputs[0].timecode, let master = r.inputs[0].masterStreamIndex,

@@ -1,0 +1,49 @@
+import Foundation
+@testable import HeliosMedia
+import HeliosTestSupport
+import Testing
+
+/// Tags that describe the content (a title, an audio track's language) and streams' dispositions reach the
+/// output from input 1, as `ffmpeg -c copy` keeps them; tags that describe one chunk file (Matroska's DURATION and
+/// statistics, MP4 brands) do not.
+@Suite("Metadata: title, languages and dispositions from input 1", .serialized)
+struct MetadataTests {
+    /// ffprobe's format and stream tags and default dispositions, as "key=value" lines.
+    static func tags(_ url: URL) async throws -> [String] {
+        let result = try await Shell.run("ffprobe", ["-v", "error", "-show_entries", "format_tags:stream_tags:stream_disposition=default",
+                                                     "-of", "flat", url.path])
+        #expect(result.status == 0, "\(result.stderr)")
+        return result.stdout.split(separator: "\n").map(String.init)
+    }
+
+    @Test("a title and an audio language", arguments: ["mp4", "mkv"])
+    func describingTags(container: String) async throws {
+        let chunks = try await FixtureCache.shared.files("mp4-h264-aac")
+        let dir = try makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        var tagged: [URL] = []
+        for (k, chunk) in chunks.enumerated() {
+            let copy = dir.appendingPathComponent("tagged\(k).mp4")
+            let result = try await Shell.run("ffmpeg", ["-nostdin", "-v", "error", "-i", chunk.path, "-map", "0", "-c", "copy",
+                                                        "-metadata", "title=Helios test", "-metadata:s:a:0", "language=fra", copy.path])
+            #expect(result.status == 0, "\(result.stderr)")
+            tagged.append(copy)
+        }
+        let output = dir.appendingPathComponent("out.\(container)")
+        _ = try await NativeStitcher().stitch(tagged, to: output)
+        let lines = try await Self.tags(output)
+        #expect(lines.contains { $0.lowercased() == "format.tags.title=\"helios test\"" }, "\(lines)")
+        #expect(lines.contains("streams.stream.1.tags.language=\"fra\""), "\(lines)")
+        #expect(!lines.contains { $0.contains("major_brand") && container == "mkv" }, "\(lines)")
+    }
+
+    @Test("a Matroska chunk's DURATION tag is the chunk's: the output's is its own")
+    func durationIsNotCopied() async throws {
+        let stitched = try await StitchedSet("mkv-h264-opus")
+        defer { stitched.remove() }
+        let lines = try await Self.tags(stitched.output)
+        // Three 1-second chunks: a stream DURATION of 00:00:03, not input 1's 00:00:01.
+        let durations = lines.filter { $0.contains(".tags.DURATION=") }
+        #expect(!durations.isEmpty && durations.allSatisfy { $0.contains("=\"00:00:03") || $0.contains("=\"00:00:02.9") }, "\(durations)")
+    }
+}
