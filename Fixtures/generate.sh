@@ -204,6 +204,14 @@ case "$set_name" in
         --white-colour-coordinates 0:0.3127,0.3290 "$plain/chunk$(printf %03d "$k").mkv"
     done
     rm -rf "$plain" ;;
+  # Pieces cut from one file with stream copy (ffmpeg -ss S -i long.mp4 -t 2 -c copy), as users split a video: each
+  # piece starts on a key frame and ends past its cut on a reference frame, without the B-frames shown before it.
+  copycut-mp4)
+    long=$(mktemp -d)
+    ff -f lavfi -i "testsrc2=size=$size:rate=$fps" -f lavfi -i "sine=frequency=440:sample_rate=$rate" -t 6 $H264 -bf 2 $AAC \
+       -fflags +bitexact -flags:v +bitexact -flags:a +bitexact "$long/long.mp4"
+    for k in 0 1 2; do ff -ss $((k * 2)) -i "$long/long.mp4" -t 2 -c copy -fflags +bitexact "$out/chunk00$k.mp4"; done
+    rm -rf "$long" ;;
   # A subtitle track in every chunk, one cue each (0.1 s to 0.6 s of the chunk, saying "chunk K"), in chunks of 30,
   # 20 and 30 frames: subtitles-mp4 (mov_text, with the empty sample ffmpeg writes after the last cue),
   # subtitles-mkv (SubRip).

@@ -114,4 +114,25 @@ struct RealWorldChunkTests {
             #expect(!FileManager.default.fileExists(atPath: output.path))
         }
     }
+
+    @Test("pieces cut with stream copy are refused for their timing, not as damaged, and --lenient loses none of their frames")
+    func copyCutPieces() async throws {
+        // Each piece ends past its cut on a reference frame without the B-frames shown before it: holes in its frame
+        // grid that were written so. Every frame the sample table declares is read, so nothing was lost in reading.
+        let chunks = try await FixtureCache.shared.files("copycut-mp4")
+        let dir = try makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let output = dir.appendingPathComponent("out.mp4")
+        let error = await #expect(throws: StitchError.self) { try await NativeStitcher().stitch(chunks, to: output) }
+        guard case .invalidInputs(let report)? = error else { Issue.record("\(String(describing: error))"); return }
+        let errors = report.issues.filter { $0.severity == .error }
+        #expect(errors.contains { $0.code == .irregularFrameDuration && $0.inputIndex == 0 }, "\(errors)")
+        #expect(errors.allSatisfy { $0.code.isContinuity }, "\(errors)")
+
+        let lenient = try await NativeStitcher(options: StitchOptions(lenient: true)).stitch(chunks, to: output)
+        #expect(lenient.isValid)
+        var expected: [String] = []
+        for chunk in chunks { expected += try await Oracle.frameHashes(chunk) }
+        #expect(try await Oracle.frameHashes(output) == expected)
+    }
 }

@@ -58,6 +58,10 @@ public struct FrameLoss: Sendable, Hashable, CustomStringConvertible {
             let missingAt = presentation.isEmpty ? nil : end(of: presentation, timeBase: timeBase, frameRate: frameRate)
             return FrameLoss(expected: frames, read: read, firstMissingSeconds: missingAt, evidence: "the container declares \(frames) frames")
         }
+        // Every frame an exact count declares was read: holes in the grid were written so (a stream-copy cut that
+        // ended between a reference frame and the B-frames shown before it), not lost in reading. They are a timing
+        // finding of the stitch (`irregular-frame-duration`), not damage.
+        if let frames = declared.frames, frames == read { return nil }
         guard let frameRate, frameRate.num > 0, frameRate.den > 0, timeBase.den > 0, let first = presentation.min(),
               let last = presentation.max() else { return nil }
         let fps = Double(frameRate.num) / Double(frameRate.den)
