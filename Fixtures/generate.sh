@@ -72,6 +72,15 @@ case "$set_name" in
   ts-h264-aac)    for k in 0 1 2; do chunk $k 30 "$H264 -bsf:v h264_mp4toannexb" "$AAC" ts; done ;;
   mp4-video-only) for k in 0 1 2; do chunk $k 30 "$H264" none mp4; done ;;
   m4a-audio-only) for k in 0 1 2; do chunk $k 30 none "$AAC" m4a; done ;;
+  m4a-cover-art)  # audio chunks that each carry the same cover art (an attached PNG), as podcast and audiobook tools write
+    art=$(mktemp -d)
+    ff -f lavfi -i "testsrc2=size=64x64" -frames:v 1 "$art/cover.png"
+    for k in 0 1 2; do
+      out=$art chunk $k 30 none "$AAC" m4a
+      ff -i "$art/chunk00$k.m4a" -i "$art/cover.png" -map 0 -map 1 -c:a copy -c:v png -disposition:v attached_pic \
+         -fflags +bitexact "$out/chunk00$k.m4a"
+    done
+    rm -rf "$art" ;;
   mp4-tiny-1000)  # 1,000 one-frame chunks: made once, then copied with their frame index kept in the name.
     chunk 0 1 "$H264" none mp4
     for k in $(seq 1 999); do cp "$out/chunk000.mp4" "$out/tiny$(printf %04d "$k").mp4"; done

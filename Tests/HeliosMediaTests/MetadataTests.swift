@@ -46,4 +46,25 @@ struct MetadataTests {
         let durations = lines.filter { $0.contains(".tags.DURATION=") }
         #expect(!durations.isEmpty && durations.allSatisfy { $0.contains("=\"00:00:03") || $0.contains("=\"00:00:02.9") }, "\(durations)")
     }
+
+    @Test("cover art: input 1's attached picture is the M4A output's; Matroska warns that it is left out")
+    func coverArt() async throws {
+        let stitched = try await StitchedSet("m4a-cover-art")
+        defer { stitched.remove() }
+        #expect(stitched.report.isValid && stitched.report.issues.isEmpty, "\(stitched.report.issues)")
+        let streams = try await Oracle.streams(stitched.output)
+        #expect(streams.map { $0["codec_type"] ?? "" } == ["audio", "video"], "\(streams)")
+        // The picture decodes to input 1's.
+        func pictureHash(_ url: URL) async throws -> String {
+            try await Shell.run("ffmpeg", ["-nostdin", "-v", "error", "-i", url.path, "-map", "0:v", "-f", "md5", "-"]).stdout
+        }
+        #expect(try await pictureHash(stitched.output) == pictureHash(stitched.chunks[0]))
+        #expect(abs(try await Oracle.decodedAudioSamples(stitched.output) - 3 * 48000) < 1024)
+
+        let mkv = try await StitchedSet("m4a-cover-art", container: "mkv")
+        defer { mkv.remove() }
+        #expect(mkv.report.issues.map(\.code) == [.unsupportedByContainer] && mkv.report.issues.first?.severity == .warning,
+                "\(mkv.report.issues)")
+        #expect(try await Oracle.streams(mkv.output).map { $0["codec_type"] ?? "" } == ["audio"])
+    }
 }

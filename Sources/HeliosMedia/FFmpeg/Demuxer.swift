@@ -27,9 +27,11 @@ package final class Demuxer {
     private let cancellation: CancellationFlag?
     /// The I/O context that can answer reads of media data without the disk (`indexOnly`), owned here.
     private var indexIO: UnsafeMutablePointer<AVIOContext>?
-    /// The file's indices of the streams this demuxer shows (nil: all of them). QuickTime timecode tracks (`tmcd`)
-    /// are left out: their one sample holds the start timecode, which `timecode` gives and the output's own
-    /// timecode track is made from. Stream indices everywhere else (`stream(_:)`, packets read) count shown streams.
+    /// The file's indices of the streams this demuxer shows (nil: all of them). Streams that are not on the timeline
+    /// are left out: QuickTime timecode tracks (`tmcd`), whose one sample holds the start timecode (which `timecode`
+    /// gives and the output's own timecode track is made from); attached pictures (cover art, see
+    /// `attachedPictures`); Matroska attachments (fonts). Stream indices everywhere else (`stream(_:)`, packets
+    /// read) count shown streams.
     private var shown: [Int]?
 
     /// Opens `path` for reading. `findStreamInfo` decodes a little of each stream to fill in
@@ -66,7 +68,7 @@ package final class Demuxer {
         }
         try check(code, "avformat_open_input", path: path)
         context = opened
-        hideTimecodeTracks()
+        hideOffTimelineStreams()
         if findStreamInfo || needsStreamInfo {
             try self.findStreamInfo()
         }
@@ -233,13 +235,21 @@ package final class Demuxer {
         return av_dict_get(ctx.metadata, "timecode", nil, 0).map { String(cString: $0.pointee.value) }
     }
 
-    /// Leaves QuickTime timecode tracks out of the streams shown, and has libavformat skip their packets.
-    private func hideTimecodeTracks() {
+    /// The file's attached pictures (cover art: a stream with one picture, `AVStream.attached_pic`, and no timeline).
+    package var attachedPictures: [UnsafeMutablePointer<AVStream>] {
+        let ctx = formatContext.pointee
+        return (0..<Int(ctx.nb_streams)).map { ctx.streams[$0]! }.filter { $0.pointee.disposition & AV_DISPOSITION_ATTACHED_PIC != 0 }
+    }
+
+    /// Leaves timecode tracks, attached pictures and attachments out of the streams shown, and has libavformat skip
+    /// their packets.
+    private func hideOffTimelineStreams() {
         let ctx = formatContext.pointee
         let tmcd = helios_mktag(0x74, 0x6D, 0x63, 0x64)  // "tmcd"
         let hidden = (0..<Int(ctx.nb_streams)).filter { index in
-            let parameters = ctx.streams[index]!.pointee.codecpar.pointee
+            let stream = ctx.streams[index]!.pointee, parameters = stream.codecpar.pointee
             return parameters.codec_type == AVMEDIA_TYPE_DATA && parameters.codec_tag == tmcd
+                || parameters.codec_type == AVMEDIA_TYPE_ATTACHMENT || stream.disposition & AV_DISPOSITION_ATTACHED_PIC != 0
         }
         guard !hidden.isEmpty else { return }
         for index in hidden { ctx.streams[index]!.pointee.discard = AVDISCARD_ALL }

@@ -91,6 +91,30 @@ package final class Muxer {
         return Int(stream.pointee.index)
     }
 
+    /// Adds a stream for an attached picture (cover art) with `parameters` and `tags` (before `writeHeader`); its
+    /// picture is written with `writeAttachedPicture`. Returns its index.
+    package func addAttachedPicture(copying parameters: UnsafePointer<AVCodecParameters>,
+                                    tags: [(key: String, value: String)]) throws(FFmpegError) -> Int {
+        let index = try addStream(copying: parameters, timeBase: Rational(1, 90000))
+        let stream = formatContext.pointee.streams[index]!
+        stream.pointee.disposition = AV_DISPOSITION_ATTACHED_PIC
+        for (key, value) in tags { av_dict_set(&stream.pointee.metadata, key, value, 0) }
+        return index
+    }
+
+    /// Writes the picture of attached-picture stream `index` (after `writeHeader`): the MP4/MOV muxer keeps it for
+    /// the file's cover (`covr`) instead of putting it on a timeline.
+    package func writeAttachedPicture(_ picture: [UInt8], stream index: Int) throws(FFmpegError) {
+        let packet = try Packet()
+        try check(av_new_packet(packet.pointer, Int32(picture.count)), "av_new_packet", path: path)
+        picture.withUnsafeBufferPointer { packet.pointer.pointee.data.update(from: $0.baseAddress!, count: picture.count) }
+        packet.pointer.pointee.stream_index = Int32(index)
+        packet.pointer.pointee.flags |= AV.flagKey
+        packet.pointer.pointee.pts = 0
+        packet.pointer.pointee.dts = 0
+        try write(packet, interleaved: false)
+    }
+
     /// Sets a tag of the container (before `writeHeader`).
     package func setMetadata(key: String, value: String) {
         av_dict_set(&formatContext.pointee.metadata, key, value, 0)

@@ -20,6 +20,8 @@ package final class StreamParameters: @unchecked Sendable {
     private let streamTags: [[(key: String, value: String)]]
     /// The container's tags that describe the content (see `describing`).
     package let containerTags: [(key: String, value: String)]
+    /// The file's attached pictures (cover art): codec parameters, the picture's bytes and its descriptive tags.
+    let attachedPictures: [(parameters: CodecParametersBox, picture: [UInt8], tags: [(key: String, value: String)])]
 
     /// Copies the parameters of every stream of `demuxer`, whose stream info should have been found.
     package init(_ demuxer: Demuxer) throws(FFmpegError) {
@@ -43,6 +45,15 @@ package final class StreamParameters: @unchecked Sendable {
         self.dispositions = dispositions
         self.streamTags = streamTags
         containerTags = Self.describing(demuxer.formatContext.pointee.metadata)
+        var pictures: [(parameters: CodecParametersBox, picture: [UInt8], tags: [(key: String, value: String)])] = []
+        for stream in demuxer.attachedPictures {
+            let picture = stream.pointee.attached_pic
+            guard let data = picture.data, picture.size > 0 else { continue }
+            let copy = try CodecParametersBox()
+            try check(avcodec_parameters_copy(copy.pointer, stream.pointee.codecpar), "avcodec_parameters_copy", path: demuxer.path)
+            pictures.append((copy, Array(UnsafeBufferPointer(start: data, count: Int(picture.size))), Self.describing(stream.pointee.metadata)))
+        }
+        attachedPictures = pictures
         self.parameters = parameters
         self.frameRates = frameRates
         self.sideData = sideData

@@ -200,7 +200,8 @@ public enum MediaProbe {
             fileSize: fileSize,
             streams: streams,
             containerDurationMicroseconds: demuxer.containerDuration,
-            timecode: demuxer.timecode
+            timecode: demuxer.timecode,
+            attachedPictures: demuxer.attachedPictures.count
         ).markingUnflaggedPriming()
     }
 }

@@ -207,6 +207,8 @@ public struct ProbedInput: Codable, Sendable, Hashable {
     /// The timecode of the first frame, when the file states one (a QuickTime `tmcd` track, a `timecode` tag), e.g.
     /// "01:00:00:00". Input 1's becomes the output's.
     public var timecode: String? = nil
+    /// Attached pictures (cover art) the file holds beside its streams; input 1's reaches outputs that keep one.
+    public var attachedPictures: Int = 0
 
     /// The stream that drives the timeline: the first video stream, else the first stream.
     public var masterStreamIndex: Int? {

@@ -85,6 +85,9 @@ final class RemuxSession {
         self.tracks = tracks
         // Input 1's title, creation time and other tags that describe the content, as `ffmpeg -c copy` keeps them.
         for (key, value) in streams.containerTags { muxer.setMetadata(key: key, value: value) }
+        // Input 1's cover art, where the container holds one (MP4, MOV, M4A: `covr`); the validator warns elsewhere.
+        let pictures = OutputCapabilities.holdsCoverArt(r.formatName) ? streams.attachedPictures : []
+        let pictureStreams = try pictures.map { try muxer.addAttachedPicture(copying: $0.parameters.pointer, tags: $0.tags) }
         // Input 1's start timecode (its timecode track is not copied as a stream): MOV and MP4 make their own
         // timecode track of it, Matroska a tag.
         if let timecode = r.inputs[0].timecode, let master = r.inputs[0].masterStreamIndex,
@@ -100,6 +103,7 @@ final class RemuxSession {
         case nil: break
         }
         try muxer.writeHeader(options: options)
+        for (picture, index) in zip(pictures, pictureStreams) { try muxer.writeAttachedPicture(picture.picture, stream: index) }
         outTimeBases = (0..<streams.count).map { muxer.timeBase(of: $0) }
         lastDts = [Int64?](repeating: nil, count: streams.count)
         written = [Int](repeating: 0, count: streams.count)

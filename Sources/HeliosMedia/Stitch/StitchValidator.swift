@@ -24,6 +24,10 @@ public struct OutputCapabilities: Sendable, Hashable {
 
     static let isoFamily: Set<String> = ["mp4", "mov", "ipod", "3gp", "3g2", "psp", "ismv", "f4v"]
 
+    /// Whether the container keeps a file's cover art (an attached picture): the MP4, MOV and M4A muxer writes it
+    /// as `covr`; FFmpeg's Matroska muxer would make it a one-frame video stream, MPEG-TS has no place for it.
+    static func holdsCoverArt(_ formatName: String) -> Bool { ["mp4", "mov", "ipod"].contains(formatName) }
+
     public init(formatName: String, unsupportedCodecs: Set<String> = [], trimsAudioPackets: Bool? = nil) {
         self.formatName = formatName
         self.unsupportedCodecs = unsupportedCodecs
@@ -183,6 +187,10 @@ public enum StitchValidator {
 
     private static func checkContainer(_ first: ProbedInput, output: OutputCapabilities,
                                        add: (IssueSeverity, IssueCode, Int?, Int?, String) -> Void) {
+        if first.attachedPictures > 0, !OutputCapabilities.holdsCoverArt(output.formatName) {
+            add(.warning, .unsupportedByContainer, 0, nil,
+                "its cover art (an attached picture) is left out: the \(output.formatName) container holds none (MP4, MOV and M4A outputs keep it)")
+        }
         for stream in first.streams {
             let codec = stream.signature.codec
             if let reason = unsupportedAudio(stream, in: first) {
