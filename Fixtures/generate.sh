@@ -72,6 +72,14 @@ case "$set_name" in
   ts-h264-aac)    for k in 0 1 2; do chunk $k 30 "$H264 -bsf:v h264_mp4toannexb" "$AAC" ts; done ;;
   mp4-video-only) for k in 0 1 2; do chunk $k 30 "$H264" none mp4; done ;;
   m4a-audio-only) for k in 0 1 2; do chunk $k 30 none "$AAC" m4a; done ;;
+  mkv-attachment)  # Matroska chunks that carry a file beside their streams, as styled subtitles carry their fonts (mkvmerge)
+    plain=$(mktemp -d)
+    printf 'helios test font\n' > "$plain/font.ttf"
+    for k in 0 1 2; do
+      out=$plain chunk $k 30 "$H264 -bf 2" "$AAC" mkv
+      mkvmerge -q -o "$out/chunk00$k.mkv" --attachment-mime-type font/ttf --attach-file "$plain/font.ttf" "$plain/chunk00$k.mkv"
+    done
+    rm -rf "$plain" ;;
   m4a-cover-art)  # audio chunks that each carry the same cover art (an attached PNG), as podcast and audiobook tools write
     art=$(mktemp -d)
     ff -f lavfi -i "testsrc2=size=64x64" -frames:v 1 "$art/cover.png"

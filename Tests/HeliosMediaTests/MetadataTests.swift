@@ -67,4 +67,23 @@ struct MetadataTests {
                 "\(mkv.report.issues)")
         #expect(try await Oracle.streams(mkv.output).map { $0["codec_type"] ?? "" } == ["audio"])
     }
+
+    @Test("attachments: input 1's font reaches a Matroska output, byte for byte; MP4 warns that it is left out")
+    func attachments() async throws {
+        let stitched = try await StitchedSet("mkv-attachment")
+        defer { stitched.remove() }
+        #expect(stitched.report.isValid && stitched.report.issues.isEmpty, "\(stitched.report.issues)")
+        let streams = try await Oracle.streams(stitched.output)
+        #expect(streams.map { $0["codec_type"] ?? "" } == ["video", "audio", "attachment"], "\(streams)")
+        let font = stitched.directory.appendingPathComponent("font.ttf")
+        let extract = try await Shell.run("mkvextract", [stitched.output.path, "attachments", "1:\(font.path)"])
+        #expect(extract.status == 0, "\(extract.stderr)")
+        #expect(try String(contentsOf: font, encoding: .utf8) == "helios test font\n")
+        #expect(try await Oracle.frameHashes(stitched.output) == stitched.chunkFrameHashes())
+
+        let mp4 = try await StitchedSet("mkv-attachment", container: "mp4")
+        defer { mp4.remove() }
+        #expect(mp4.report.issues.map(\.code) == [.unsupportedByContainer] && mp4.report.issues.first?.severity == .warning,
+                "\(mp4.report.issues)")
+    }
 }

@@ -241,6 +241,13 @@ package final class Demuxer {
         return (0..<Int(ctx.nb_streams)).map { ctx.streams[$0]! }.filter { $0.pointee.disposition & AV_DISPOSITION_ATTACHED_PIC != 0 }
     }
 
+    /// The file's attachments (Matroska: fonts for its subtitles, ...): the data is the stream's extradata, the name
+    /// and type its `filename` and `mimetype` tags.
+    package var attachments: [UnsafeMutablePointer<AVStream>] {
+        let ctx = formatContext.pointee
+        return (0..<Int(ctx.nb_streams)).map { ctx.streams[$0]! }.filter { $0.pointee.codecpar.pointee.codec_type == AVMEDIA_TYPE_ATTACHMENT }
+    }
+
     /// Leaves timecode tracks, attached pictures and attachments out of the streams shown, and has libavformat skip
     /// their packets.
     private func hideOffTimelineStreams() {

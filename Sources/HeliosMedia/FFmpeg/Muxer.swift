@@ -102,6 +102,16 @@ package final class Muxer {
         return index
     }
 
+    /// Adds an attachment (a Matroska font, ...) with `parameters`, whose extradata is the file, and `tags`
+    /// (`filename`, `mimetype`), before `writeHeader`. It has no packets. Returns its index.
+    package func addAttachment(copying parameters: UnsafePointer<AVCodecParameters>,
+                               tags: [(key: String, value: String)]) throws(FFmpegError) -> Int {
+        let index = try addStream(copying: parameters, timeBase: Rational(1, 1000))
+        let stream = formatContext.pointee.streams[index]!
+        for (key, value) in tags { av_dict_set(&stream.pointee.metadata, key, value, 0) }
+        return index
+    }
+
     /// Writes the picture of attached-picture stream `index` (after `writeHeader`): the MP4/MOV muxer keeps it for
     /// the file's cover (`covr`) instead of putting it on a timeline.
     package func writeAttachedPicture(_ picture: [UInt8], stream index: Int) throws(FFmpegError) {

@@ -22,6 +22,8 @@ package final class StreamParameters: @unchecked Sendable {
     package let containerTags: [(key: String, value: String)]
     /// The file's attached pictures (cover art): codec parameters, the picture's bytes and its descriptive tags.
     let attachedPictures: [(parameters: CodecParametersBox, picture: [UInt8], tags: [(key: String, value: String)])]
+    /// The file's attachments (Matroska's fonts, ...): codec parameters (the data is their extradata) and tags.
+    let attachments: [(parameters: CodecParametersBox, tags: [(key: String, value: String)])]
 
     /// Copies the parameters of every stream of `demuxer`, whose stream info should have been found.
     package init(_ demuxer: Demuxer) throws(FFmpegError) {
@@ -54,6 +56,13 @@ package final class StreamParameters: @unchecked Sendable {
             pictures.append((copy, Array(UnsafeBufferPointer(start: data, count: Int(picture.size))), Self.describing(stream.pointee.metadata)))
         }
         attachedPictures = pictures
+        var attachments: [(parameters: CodecParametersBox, tags: [(key: String, value: String)])] = []
+        for stream in demuxer.attachments {
+            let copy = try CodecParametersBox()
+            try check(avcodec_parameters_copy(copy.pointer, stream.pointee.codecpar), "avcodec_parameters_copy", path: demuxer.path)
+            attachments.append((copy, Self.describing(stream.pointee.metadata)))
+        }
+        self.attachments = attachments
         self.parameters = parameters
         self.frameRates = frameRates
         self.sideData = sideData

@@ -201,7 +201,8 @@ public enum MediaProbe {
             streams: streams,
             containerDurationMicroseconds: demuxer.containerDuration,
             timecode: demuxer.timecode,
-            attachedPictures: demuxer.attachedPictures.count
+            attachedPictures: demuxer.attachedPictures.count,
+            attachments: demuxer.attachments.count
         ).markingUnflaggedPriming()
     }
 }

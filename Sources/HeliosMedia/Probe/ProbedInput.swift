@@ -209,6 +209,8 @@ public struct ProbedInput: Codable, Sendable, Hashable {
     public var timecode: String? = nil
     /// Attached pictures (cover art) the file holds beside its streams; input 1's reaches outputs that keep one.
     public var attachedPictures: Int = 0
+    /// Attachments the file holds beside its streams (Matroska: fonts, ...); input 1's reach Matroska outputs.
+    public var attachments: Int = 0
 
     /// The stream that drives the timeline: the first video stream, else the first stream.
     public var masterStreamIndex: Int? {

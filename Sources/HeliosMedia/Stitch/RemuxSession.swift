@@ -88,6 +88,10 @@ final class RemuxSession {
         // Input 1's cover art, where the container holds one (MP4, MOV, M4A: `covr`); the validator warns elsewhere.
         let pictures = OutputCapabilities.holdsCoverArt(r.formatName) ? streams.attachedPictures : []
         let pictureStreams = try pictures.map { try muxer.addAttachedPicture(copying: $0.parameters.pointer, tags: $0.tags) }
+        // Input 1's attachments (fonts its subtitles need), where the container holds them (Matroska).
+        if OutputCapabilities.holdsAttachments(r.formatName) {
+            for attachment in streams.attachments { _ = try muxer.addAttachment(copying: attachment.parameters.pointer, tags: attachment.tags) }
+        }
         // Input 1's start timecode (its timecode track is not copied as a stream): MOV and MP4 make their own
         // timecode track of it, Matroska a tag.
         if let timecode = r.inputs[0].timecode, let master = r.inputs[0].masterStreamIndex,

@@ -28,6 +28,9 @@ public struct OutputCapabilities: Sendable, Hashable {
     /// as `covr`; FFmpeg's Matroska muxer would make it a one-frame video stream, MPEG-TS has no place for it.
     static func holdsCoverArt(_ formatName: String) -> Bool { ["mp4", "mov", "ipod"].contains(formatName) }
 
+    /// Whether the container holds attachments (files beside the streams, such as the fonts of styled subtitles).
+    static func holdsAttachments(_ formatName: String) -> Bool { formatName == "matroska" }
+
     public init(formatName: String, unsupportedCodecs: Set<String> = [], trimsAudioPackets: Bool? = nil) {
         self.formatName = formatName
         self.unsupportedCodecs = unsupportedCodecs
@@ -190,6 +193,10 @@ public enum StitchValidator {
         if first.attachedPictures > 0, !OutputCapabilities.holdsCoverArt(output.formatName) {
             add(.warning, .unsupportedByContainer, 0, nil,
                 "its cover art (an attached picture) is left out: the \(output.formatName) container holds none (MP4, MOV and M4A outputs keep it)")
+        }
+        if first.attachments > 0, !OutputCapabilities.holdsAttachments(output.formatName) {
+            add(.warning, .unsupportedByContainer, 0, nil,
+                "its \(first.attachments) attachment(s) (fonts, ...) are left out: the \(output.formatName) container holds none (Matroska outputs keep them)")
         }
         for stream in first.streams {
             let codec = stream.signature.codec
