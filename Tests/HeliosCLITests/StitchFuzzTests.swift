@@ -16,6 +16,8 @@ struct StitchFuzzTests {
         ("matrix-mkv-h264-bf3-b", "mkv"), ("mkvmerge-h264-bf3-a", "mkv"),
         // FLAC (headers compared by field, the output's rewritten) and MOV with timecode tracks (left out by the demuxer).
         ("lossless-mkv-ffv1-flac-bf0-a", "mkv"), ("lossless-mp4-h264-flac-bf3-c", "mp4"), ("timecode-mov", "mov"),
+        // Segments of one stream (continuations), and chunks with a subtitle track or a display matrix.
+        ("segments-ts-h264-bf3", "ts"), ("segments-mkv-h264-bf2", "mkv"), ("subtitles-mp4", "mp4"), ("sidedata-rotation", "mp4"),
     ]
 
     static let parallel = 3
