@@ -10,9 +10,7 @@ import Testing
 @Suite("Codec tags: hvc1 stays hvc1, ProRes 4444 stays ap4h", .serialized)
 struct CodecTagTests {
     static func tags(_ url: URL) async throws -> [String] {
-        let result = try await Shell.run("ffprobe", ["-v", "error", "-show_entries", "stream=codec_tag_string", "-of", "csv=p=0", url.path])
-        #expect(result.status == 0, "\(result.stderr)")
-        return result.stdout.split(separator: "\n").map(String.init)
+        try await Oracle.entries(url, "stream=codec_tag_string", format: "csv=p=0")
     }
 
     @Test("HEVC tagged hvc1 keeps its tag into MP4 and MOV", arguments: ["mp4", "mov"])

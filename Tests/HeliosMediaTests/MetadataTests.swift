@@ -10,10 +10,7 @@ import Testing
 struct MetadataTests {
     /// ffprobe's format and stream tags and default dispositions, as "key=value" lines.
     static func tags(_ url: URL) async throws -> [String] {
-        let result = try await Shell.run("ffprobe", ["-v", "error", "-show_entries", "format_tags:stream_tags:stream_disposition=default",
-                                                     "-of", "flat", url.path])
-        #expect(result.status == 0, "\(result.stderr)")
-        return result.stdout.split(separator: "\n").map(String.init)
+        try await Oracle.entries(url, "format_tags:stream_tags:stream_disposition=default")
     }
 
     @Test("a title and an audio language", arguments: ["mp4", "mkv"])

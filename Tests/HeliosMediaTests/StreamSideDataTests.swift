@@ -10,10 +10,7 @@ import Testing
 struct StreamSideDataTests {
     /// The side data entries ffprobe reads from the first video stream, as "type: key=value" lines.
     static func sideData(_ url: URL) async throws -> [String] {
-        let result = try await Shell.run("ffprobe", ["-v", "error", "-select_streams", "v:0", "-show_entries", "stream_side_data",
-                                                     "-of", "flat", url.path])
-        #expect(result.status == 0, "\(result.stderr)")
-        return result.stdout.split(separator: "\n").map(String.init)
+        try await Oracle.entries(url, "stream_side_data", select: "v:0")
     }
 
     @Test("a display matrix survives into MP4 and MOV", arguments: ["mp4", "mov"])

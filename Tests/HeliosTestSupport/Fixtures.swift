@@ -142,6 +142,15 @@ public enum Oracle {
         }
     }
 
+    /// ffprobe's `-show_entries entries` for `url` (of the streams `select` picks, e.g. "v:0"), one line each in
+    /// the output format `format` ("flat": `streams.stream.1.tags.language="fra"`; "csv=p=0": the values).
+    public static func entries(_ url: URL, _ entries: String, select: String? = nil, format: String = "flat") async throws -> [String] {
+        let selection = select.map { ["-select_streams", $0] } ?? []
+        let result = try await Shell.run("ffprobe", ["-v", "error"] + selection + ["-show_entries", entries, "-of", format, url.path])
+        guard result.status == 0 else { throw ShellError(message: "ffprobe \(entries) \(url.path): \(result.stderr)") }
+        return result.stdout.split(separator: "\n").map(String.init)
+    }
+
     /// The codec extradata of the first stream of `kind` ("v" or "a"), from ffprobe's hex dump.
     public static func extradata(_ url: URL, stream: String = "a") async throws -> [UInt8] {
         let result = try await Shell.run("ffprobe", ["-v", "error", "-select_streams", "\(stream):0", "-show_entries", "stream=extradata",
