@@ -68,7 +68,7 @@ package final class Muxer {
         }
         let (disposition, tags) = parameters.description(index)
         stream.pointee.disposition = disposition
-        for (key, value) in tags { av_dict_set(&stream.pointee.metadata, key, value, 0) }
+        for (key, value) in tags { setMetadata(stream: added, key: key, value: value) }
         return added
     }
 
@@ -91,24 +91,15 @@ package final class Muxer {
         return Int(stream.pointee.index)
     }
 
-    /// Adds a stream for an attached picture (cover art) with `parameters` and `tags` (before `writeHeader`); its
-    /// picture is written with `writeAttachedPicture`. Returns its index.
-    package func addAttachedPicture(copying parameters: UnsafePointer<AVCodecParameters>,
-                                    tags: [(key: String, value: String)]) throws(FFmpegError) -> Int {
+    /// Adds a stream without a timeline (before `writeHeader`): an attached picture (cover art, with `disposition`
+    /// `AV_DISPOSITION_ATTACHED_PIC`; its picture is written with `writeAttachedPicture`), or an attachment (a
+    /// Matroska font: its extradata is the file, its `filename` and `mimetype` tags name it; it has no packets).
+    /// Returns its index.
+    package func addOffTimelineStream(copying parameters: UnsafePointer<AVCodecParameters>, tags: [(key: String, value: String)],
+                                      disposition: Int32 = 0) throws(FFmpegError) -> Int {
         let index = try addStream(copying: parameters, timeBase: Rational(1, 90000))
-        let stream = formatContext.pointee.streams[index]!
-        stream.pointee.disposition = AV_DISPOSITION_ATTACHED_PIC
-        for (key, value) in tags { av_dict_set(&stream.pointee.metadata, key, value, 0) }
-        return index
-    }
-
-    /// Adds an attachment (a Matroska font, ...) with `parameters`, whose extradata is the file, and `tags`
-    /// (`filename`, `mimetype`), before `writeHeader`. It has no packets. Returns its index.
-    package func addAttachment(copying parameters: UnsafePointer<AVCodecParameters>,
-                               tags: [(key: String, value: String)]) throws(FFmpegError) -> Int {
-        let index = try addStream(copying: parameters, timeBase: Rational(1, 1000))
-        let stream = formatContext.pointee.streams[index]!
-        for (key, value) in tags { av_dict_set(&stream.pointee.metadata, key, value, 0) }
+        formatContext.pointee.streams[index]!.pointee.disposition = disposition
+        for (key, value) in tags { setMetadata(stream: index, key: key, value: value) }
         return index
     }
 

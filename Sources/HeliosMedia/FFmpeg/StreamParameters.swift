@@ -15,7 +15,7 @@ package final class StreamParameters: @unchecked Sendable {
     /// player needs besides the codec parameters, as `ffmpeg -c copy` carries it over.
     private let sideData: [[(type: AVPacketSideDataType, bytes: [UInt8])]]
     /// Per stream, its disposition (default, forced, ...) and the tags that describe it rather than this one file
-    /// (language, title, handler); and the container's tags (title, creation time, ...). See `describing`.
+    /// (language, title, handler; see `describing`).
     private let dispositions: [Int32]
     private let streamTags: [[(key: String, value: String)]]
     /// The container's tags that describe the content (see `describing`).
@@ -31,10 +31,8 @@ package final class StreamParameters: @unchecked Sendable {
         var sideData: [[(type: AVPacketSideDataType, bytes: [UInt8])]] = []
         var dispositions: [Int32] = [], streamTags: [[(key: String, value: String)]] = []
         for index in 0..<demuxer.streamCount {
-            let copy = try CodecParametersBox()
             let stream = demuxer.stream(index).pointee
-            try check(avcodec_parameters_copy(copy.pointer, stream.codecpar), "avcodec_parameters_copy", path: demuxer.path)
-            parameters.append(copy)
+            parameters.append(try Self.copy(stream.codecpar, path: demuxer.path))
             frameRates.append((stream.avg_frame_rate, stream.r_frame_rate))
             sideData.append((0..<Int(stream.nb_side_data)).compactMap { k in
                 let entry = stream.side_data[k]
@@ -51,16 +49,12 @@ package final class StreamParameters: @unchecked Sendable {
         for stream in demuxer.attachedPictures {
             let picture = stream.pointee.attached_pic
             guard let data = picture.data, picture.size > 0 else { continue }
-            let copy = try CodecParametersBox()
-            try check(avcodec_parameters_copy(copy.pointer, stream.pointee.codecpar), "avcodec_parameters_copy", path: demuxer.path)
-            pictures.append((copy, Array(UnsafeBufferPointer(start: data, count: Int(picture.size))), Self.describing(stream.pointee.metadata)))
+            pictures.append((try Self.copy(stream.pointee.codecpar, path: demuxer.path), Array(UnsafeBufferPointer(start: data, count: Int(picture.size))), Self.describing(stream.pointee.metadata)))
         }
         attachedPictures = pictures
         var attachments: [(parameters: CodecParametersBox, tags: [(key: String, value: String)])] = []
         for stream in demuxer.attachments {
-            let copy = try CodecParametersBox()
-            try check(avcodec_parameters_copy(copy.pointer, stream.pointee.codecpar), "avcodec_parameters_copy", path: demuxer.path)
-            attachments.append((copy, Self.describing(stream.pointee.metadata)))
+            attachments.append((try Self.copy(stream.pointee.codecpar, path: demuxer.path), Self.describing(stream.pointee.metadata)))
         }
         self.attachments = attachments
         self.parameters = parameters
@@ -76,6 +70,13 @@ package final class StreamParameters: @unchecked Sendable {
 
     /// Stream `index`'s average and real base frame rates.
     package func frameRates(_ index: Int) -> (average: AVRational, real: AVRational) { frameRates[index] }
+
+    /// A copy of `parameters`.
+    private static func copy(_ parameters: UnsafePointer<AVCodecParameters>, path: String) throws(FFmpegError) -> CodecParametersBox {
+        let copy = try CodecParametersBox()
+        try check(avcodec_parameters_copy(copy.pointer, parameters), "avcodec_parameters_copy", path: path)
+        return copy
+    }
 
     /// Stream `index`'s disposition and descriptive tags.
     package func description(_ index: Int) -> (disposition: Int32, tags: [(key: String, value: String)]) {

@@ -389,6 +389,7 @@ public final class IncrementalStitch {
         probed = []
         identities = [:]
         normalizer = InputNormalizer()
+        exactAudioChecked = 0
         checks = nil
         builder = nil
         continuity = StitchValidator.ContinuityChecks()

@@ -87,10 +87,12 @@ final class RemuxSession {
         for (key, value) in streams.containerTags { muxer.setMetadata(key: key, value: value) }
         // Input 1's cover art, where the container holds one (MP4, MOV, M4A: `covr`); the validator warns elsewhere.
         let pictures = OutputCapabilities.holdsCoverArt(r.formatName) ? streams.attachedPictures : []
-        let pictureStreams = try pictures.map { try muxer.addAttachedPicture(copying: $0.parameters.pointer, tags: $0.tags) }
+        let pictureStreams = try pictures.map {
+            try muxer.addOffTimelineStream(copying: $0.parameters.pointer, tags: $0.tags, disposition: AV_DISPOSITION_ATTACHED_PIC)
+        }
         // Input 1's attachments (fonts its subtitles need), where the container holds them (Matroska).
-        if OutputCapabilities.holdsAttachments(r.formatName) {
-            for attachment in streams.attachments { _ = try muxer.addAttachment(copying: attachment.parameters.pointer, tags: attachment.tags) }
+        for attachment in OutputCapabilities.holdsAttachments(r.formatName) ? streams.attachments : [] {
+            _ = try muxer.addOffTimelineStream(copying: attachment.parameters.pointer, tags: attachment.tags)
         }
         // Input 1's start timecode (its timecode track is not copied as a stream): MOV and MP4 make their own
         // timecode track of it, Matroska a tag.

@@ -80,7 +80,6 @@ struct Remuxer {
         }.map(\.index))
     }
 
-    /// Refuses `--audio exact` for compressed audio it cannot re-encode, naming the stream.
     /// Refuses `--audio exact` where it cannot help: a codec it does not re-encode, or segments of one stream
     /// (`ProbedInput.continues`), whose audio runs on across the cuts and is copied sample-exactly already (cutting each
     /// segment to its video span would drop the sound carried over and pad silence). Inputs before `from` were checked.
@@ -91,7 +90,7 @@ struct Remuxer {
             throw .usage("--audio exact re-encodes AAC and Opus (PCM and lossless FLAC, ALAC, WavPack and TTA are copied, sample-exact already); input 1 (\(URL(fileURLWithPath: first.path).lastPathComponent)), stream \(stream.index) is \(stream.signature.codec): use --audio copy")
         }
         guard first.streams.contains(where: { $0.signature.kind == .audio && !$0.signature.isSampleExactAudio }) else { return }
-        for i in max(from, 1)..<max(inputs.count, 1) where inputs[i].continues(inputs[i - 1]) {
+        for i in min(max(from, 1), inputs.count)..<inputs.count where inputs[i].continues(inputs[i - 1]) {
             throw .usage("--audio exact cuts each chunk's audio to its video, but input \(i + 1) (\(URL(fileURLWithPath: inputs[i].path).lastPathComponent)) continues the timestamps of input \(i), as segments of one stream do (HLS, ffmpeg's segment muxer): their audio runs on across the cut and is copied sample-exactly; use --audio copy")
         }
     }
