@@ -188,9 +188,11 @@ case "$set_name" in
       mp4-h264-aac-ntsc) ext=mp4; v="$H264 -bf 3"; a="$AAC"; cfps=30000/1001; sizes="1 8 2 20 30" ;;
       mkv-h264-opus-ntsc) ext=mkv; v="$H264 -bf 3"; a="-c:a libopus -b:a 48k"; cfps=30000/1001; sizes="1 8 2 20 30" ;;
       mp4-h264-aac-60fps-44k) ext=mp4; v="$H264 -bf 3"; a="$AAC"; cfps=60; crate=44100 ;;
+      mp4-h264-aac-120fps) ext=mp4; v="$H264 -bf 3"; a="$AAC"; cfps=120; sizes="1 1 1 8 2 20" ;;  # a frame is 400 samples, under half an AAC frame
       mp4-h264-aac-ms)   ext=mp4; v="$H264 -bf 3"; a="$AAC"; extra="-video_track_timescale 1000" ;;  # 33/34 ms frames
       webm-vp9-altref)   ext=webm; v="-c:v libvpx-vp9 -threads 1 -deadline good -cpu-used 8 -auto-alt-ref 1 -lag-in-frames 16 -g 30"; a="-c:a libopus -b:a 48k" ;;
       webm-vp8-live)     ext=webm; v="-c:v libvpx -threads 1 -deadline realtime -g 30"; a="-c:a libopus -b:a 48k"; extra="-live 1" ;;  # no Cues, unknown sizes
+      avi-mpeg4-mp3)     ext=avi; v="-c:v mpeg4 -g 30"; a="-c:a libmp3lame -b:a 96k" ;;  # as AVI holds MPEG-4 Part 2 (DivX, Xvid)
       mkv-av1-aom)       ext=mkv; v="-c:v libaom-av1 -threads 1 -cpu-used 8 -lag-in-frames 16 -g 30"; a="-c:a libopus -b:a 48k" ;;
       *) echo "unknown fixture set: $set_name" >&2; exit 2 ;;
     esac

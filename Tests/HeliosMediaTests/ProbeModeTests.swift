@@ -14,7 +14,8 @@ struct ProbeModeTests {
         "bad-resolution", "bad-codec", "bad-samplerate", "bad-layout", "bad-fps", "bad-nokeyframe", "bad-ac3-audio",
         "bad-short-audio", "mkv-ffv1-pcm", "mkv-h264-opus",
         "mp4-h264-opus", "mp4-h264-flac", "mov-mpeg4-alac", "mov-mjpeg-pcm",
-    ] + ChunkMatrixTests.sets + SegmentedStreamTests.sets + ["subtitles-mp4", "subtitles-mkv", "sidedata-rotation", "sidedata-hdr", "mov-prores4444-pcm", "m4a-cover-art", "mkv-attachment"]
+    ] + ChunkMatrixTests.sets + SegmentedStreamTests.sets + ["subtitles-mp4", "subtitles-mkv", "sidedata-rotation", "sidedata-hdr", "mov-prores4444-pcm", "m4a-cover-art", "mkv-attachment",
+         "realworld-avi-mpeg4-mp3", "realworld-mp4-h264-aac-120fps"]
 
     /// What probing gave: the input, or the error's description.
     enum Outcome: Equatable, CustomStringConvertible {

@@ -4,10 +4,11 @@ import HeliosTestSupport
 import Testing
 
 /// More of what a pipeline meets than the matrix's H.264/HEVC/VP9 with AAC and Opus: MP3, AC-3, E-AC-3 and MPEG-2
-/// with MP2 in MPEG-TS, NTSC and 60 fps rates with 44.1 kHz audio, MP4 with a millisecond video time scale,
-/// VP9 with hidden alt-ref frames, AV1 from libaom, and WebM written live (no Cues, unknown sizes, as browsers
-/// record). Each set is chunks of 1, 8, 2 and 20 frames (30 more at NTSC rates), from `Fixtures/generate.sh`
-/// (`realworld-*`), checked with ffmpeg and ffprobe.
+/// with MP2 in MPEG-TS, NTSC and 60 fps rates with 44.1 kHz audio, 120 fps (a frame shorter than half an AAC
+/// frame), MP4 with a millisecond video time scale, VP9 with hidden alt-ref frames, AV1 from libaom, WebM written
+/// live (no Cues, unknown sizes, as browsers record) and AVI. Each set is chunks of 1, 8, 2 and 20 frames (30 more
+/// at NTSC rates, two more single frames at 120 fps), from `Fixtures/generate.sh` (`realworld-*`), checked with
+/// ffmpeg and ffprobe.
 @Suite("Real-world chunk sets: other codecs, rates and writers", .serialized)
 struct RealWorldChunkTests {
     /// Set, frame rate, audio sample rate, samples in one audio packet of its codec, and whether its audio is laid
@@ -18,6 +19,7 @@ struct RealWorldChunkTests {
         ("realworld-mp4-h264-aac-ntsc", 30000.0 / 1001, 48000, 1024, false),
         ("realworld-mkv-h264-opus-ntsc", 30000.0 / 1001, 48000, 960, true),
         ("realworld-mp4-h264-aac-60fps-44k", 60, 44100, 1024, false), ("realworld-mp4-h264-aac-ms", 30, 48000, 1024, false),
+        ("realworld-mp4-h264-aac-120fps", 120, 48000, 1024, false),
         ("realworld-webm-vp9-altref", 30, 48000, 960, true), ("realworld-webm-vp8-live", 30, 48000, 960, true),
         ("realworld-mkv-av1-aom", 30, 48000, 960, true),
     ]
@@ -113,6 +115,31 @@ struct RealWorldChunkTests {
             }
             #expect(!FileManager.default.fileExists(atPath: output.path))
         }
+    }
+
+    /// AVI as ffmpeg writes it (MPEG-4 Part 2 with MP3, chunks of 1, 8, 2 and 20 frames): the header's frame count
+    /// is not the packets' (the index is), and a 1-frame chunk's single MP3 frame is covered by the next chunk's.
+    @Test("AVI chunks into AVI, Matroska and MP4: every frame kept, none called lost", arguments: ["avi", "mkv", "mp4"])
+    func aviChunks(container: String) async throws {
+        let stitched = try await StitchedSet("realworld-avi-mpeg4-mp3", container: container)
+        defer { stitched.remove() }
+        let (chunks, output, report) = (stitched.chunks, stitched.output, stitched.report)
+        #expect(report.isValid)
+        let expected = try await stitched.chunkFrameHashes()
+        #expect(expected.count == 31)
+        #expect(report.output?.videoFrames == 31)
+        #expect(try await Oracle.frameHashes(output) == expected, "decoded frames differ from the chunks' frames")
+        #expect(try await Oracle.decodeWarnings(output) == [])
+        // ffmpeg starts each chunk's second frame a frame late (it shifts the video for the MP3 priming, in whole
+        // frames): the output keeps every chunk's timeline as the chunk has it, so a player shows the same.
+        var spans = 0.0
+        for chunk in chunks { spans += try #require(try await Oracle.timing(chunk).first { $0.kind == "video" }).packetSpan }
+        let timing = try await Oracle.timing(output)
+        let video = try #require(timing.first { $0.kind == "video" })
+        let audio = try #require(timing.first { $0.kind == "audio" })
+        #expect(video.packets == 31)
+        #expect(abs(video.packetSpan - spans) <= 0.002, "video spans \(video.packetSpan) s, the chunks \(spans) s")
+        #expect(abs(audio.packetSpan - video.packetSpan) <= 2 * 1152.0 / 48000, "audio spans \(audio.packetSpan) s, video \(video.packetSpan) s")
     }
 
     @Test("pieces cut with stream copy are refused for their timing, not as damaged, and --lenient loses none of their frames")

@@ -183,6 +183,15 @@ struct ValidationTests {
         #expect(message(pts: 0, dtsOnly: 3) == "3 packet(s) have a pts but no dts")
         #expect(message(pts: 2, dtsOnly: 0) == "2 packet(s) have no pts")
         #expect(message(pts: 1, dtsOnly: 1) == "2 packet(s) lack timestamps (1 without pts, 1 with a pts but no dts)")
+        // Video in AVI (H.264, or B-frames) says why, and what to do instead.
+        var video = Probes.video()
+        video.missingTimestampCount = 30
+        video.missingPtsCount = 30
+        var avi = Probes.input(0, video: video)
+        avi.formatName = "avi"
+        let issue = StitchValidator.validate([avi], output: OutputCapabilities(formatName: "avi")).first { $0.code == .missingTimestamps }
+        #expect(issue?.message == "30 packet(s) have no pts; AVI stores no presentation times, and with B-frames or H.264 they "
+            + "cannot be derived: render the chunks to MP4 or Matroska")
     }
 
     @Test func frameDurationConsistency() {
@@ -305,6 +314,21 @@ struct PlanTests {
         let firstPacket = inputs[1].streams[1].leadingPackets[0].pts + plan.placements[1][1].offset
         #expect(abs(firstPacket - 993) <= 1)
         #expect(plan.outputDtsViolations.isEmpty)
+    }
+
+    @Test("a chunk shorter than half an audio frame keeps only its priming packet, and the next input's audio follows it")
+    func chunkShorterThanHalfAnAudioFrame() {
+        // 120 fps: one frame lasts 128 ticks of 1/15360, 400 samples, less than half of a 1,024-sample AAC frame.
+        var frame = Probes.video(frames: 1, frameDuration: 128)
+        frame.firstDts = 0
+        frame.lastDts = 0
+        let inputs = (0..<3).map { Probes.input($0, video: frame, audio: Probes.audio(samples: 400)) }
+        let plan = StitchPlan(inputs: inputs)
+        // Input 1 keeps its priming packet, which sits before the content: the next input's first packet starts
+        // where input 1's content would have, after the last dts written.
+        #expect(plan.placements[0][1].keep == 1)
+        #expect(plan.outputDtsViolations.isEmpty)
+        #expect(plan.placements[1][1].keep + plan.placements[2][1].keep >= 1)
     }
 
     @Test("an audio gap is measured in ticks and milliseconds")

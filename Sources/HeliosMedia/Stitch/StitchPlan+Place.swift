@@ -131,9 +131,12 @@ extension StitchPlan.Builder {
             if let lastDts = lane.lastDts, firstDts <= lastDts {
                 lane.violations.append(StitchPlan.DtsViolation(input: i, stream: s, previous: lastDts, next: firstDts))
             }
-            lane.lastDts = placement.keep == available
-                ? Ticks.rescale(stream.lastDts ?? 0, from: stream.timeBase, to: tb) + placement.offset
-                : place + frames(max(placement.keep - primingKept - 1, 0))
+            // The last packet kept (priming ones sit before `place`). An input whose every content packet the next
+            // input's audio covers may keep only priming, or nothing (a 1-frame chunk's single frame of sound, where
+            // the time base counts whole frames): then the last dts written stays the one before.
+            lane.lastDts = placement.keep == 0 ? lane.lastDts
+                : placement.keep == available ? Ticks.rescale(stream.lastDts ?? 0, from: stream.timeBase, to: tb) + placement.offset
+                : place + frames(placement.keep - primingKept - 1)
         } else {
             func outputDts(_ dts: Int64) -> Int64 {
                 if let grid = placement.frameGrid { return grid.mapDts(dts, from: stream.timeBase, to: tb) }

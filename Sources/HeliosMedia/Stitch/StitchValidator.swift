@@ -171,7 +171,12 @@ public enum StitchValidator {
                 : dtsOnly == 0 ? "\(pts) packet(s) have no pts"
                 : pts == 0 ? "\(dtsOnly) packet(s) have a pts but no dts"
                 : "\(stream.missingTimestampCount) packet(s) lack timestamps (\(pts) without pts, \(dtsOnly) with a pts but no dts)"
-            add(.error, .missingTimestamps, i, s, what)
+            // AVI stores decode order only; libavformat derives presentation times where frames are not reordered,
+            // but not for H.264 or B-frames. (ffmpeg's own copy of such a file writes them in decode order.)
+            let avi = input.formatName == "avi" && pts > 0 && stream.signature.kind == .video
+                ? "; AVI stores no presentation times, and with B-frames or H.264 they cannot be derived: render the chunks to MP4 or Matroska"
+                : ""
+            add(.error, .missingTimestamps, i, s, what + avi)
         }
         if let n = stream.firstNonIncreasingDts {
             add(.error, .nonIncreasingDts, i, s, "dts does not increase at packet \(n)")
