@@ -142,6 +142,29 @@ struct RealWorldChunkTests {
         #expect(abs(audio.packetSpan - video.packetSpan) <= 2 * 1152.0 / 48000, "audio spans \(audio.packetSpan) s, video \(video.packetSpan) s")
     }
 
+    @Test("an AVI cut short where a packet starts reads cleanly, and is refused as truncated, not stitched short")
+    func truncatedAVI() async throws {
+        let chunks = try await FixtureCache.shared.files("realworld-avi-mpeg4-mp3")
+        let dir = try makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        // The last chunk up to its last video packet: its index at the end is gone, and so is that frame.
+        let last = try #require(chunks.last)
+        let probe = try await Shell.run("ffprobe", ["-v", "error", "-select_streams", "v", "-show_entries", "packet=pos", "-of", "csv=p=0", last.path])
+        let cut = try #require(probe.stdout.split(separator: "\n").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }.last) - 8
+        let short = dir.appendingPathComponent("short.avi")
+        try Data(try Data(contentsOf: last).prefix(cut)).write(to: short)
+        let inputs = Array(chunks.dropLast()) + [short]
+        let output = dir.appendingPathComponent("out.avi")
+        do {
+            _ = try await NativeStitcher().stitch(inputs, to: output)
+            Issue.record("stitched a truncated AVI")
+        } catch StitchError.damagedInput(_, let path, let reason) {
+            #expect(path == short.path)
+            #expect(reason.hasPrefix("the file is truncated: its RIFF header declares"), "\(reason)")
+        }
+        #expect(!FileManager.default.fileExists(atPath: output.path))
+    }
+
     @Test("pieces cut with stream copy are refused for their timing, not as damaged, and --lenient loses none of their frames")
     func copyCutPieces() async throws {
         // Each piece ends past its cut on a reference frame without the B-frames shown before it: holes in its frame

@@ -191,6 +191,16 @@ package final class Demuxer {
         return type == "moov" || type == "mdat" || (type == "ftyp" && brand != "jp2 " && brand != "jpx ")
     }
 
+    /// For a RIFF file (AVI): the bytes its first RIFF chunk declares (header included) and the bytes the file
+    /// holds; nil for other files.
+    package static func riffSizes(_ path: String) -> (declared: Int64, actual: Int64)? {
+        guard let header = fileStart(path, bytes: 12), header.starts(with: Array("RIFF".utf8)) else { return nil }
+        var info = stat()
+        guard stat(path, &info) == 0 else { return nil }
+        let size = (4..<8).reduce(Int64(0)) { $0 | Int64(header[$1]) << (8 * Int64($1 - 4)) }
+        return (size + 8, Int64(info.st_size))
+    }
+
     /// The first `bytes` bytes of the file, or nil if it cannot be read or is shorter.
     private static func fileStart(_ path: String, bytes: Int) -> [UInt8]? {
         let fd = open(path, O_RDONLY | O_CLOEXEC)

@@ -9,6 +9,12 @@ extension MediaProbe {
     /// Throws `damagedInput` when a stream lost frames the container declares, holds packets flagged corrupt, or
     /// the demuxer logged errors about the file (a corrupt or truncated block it skipped): nothing is lost silently.
     static func checkIntegrity(_ demuxer: Demuxer, accumulators: [StreamAccumulator], streams: [ProbedStream]) throws(StitchError) {
+        // An AVI cut short at a chunk boundary reads cleanly, and without its index at the end the demuxer lists
+        // only the chunks it finds: the RIFF header's size is what tells.
+        if demuxer.formatName == "avi", let riff = Demuxer.riffSizes(demuxer.path), riff.actual < riff.declared {
+            throw .damagedInput(index: nil, path: demuxer.path,
+                                reason: "the file is truncated: its RIFF header declares \(riff.declared) bytes, the file holds \(riff.actual)")
+        }
         let logged = demuxer.loggedErrors
         let libav = logged.first.map { "; libavformat: \($0)" } ?? ""
         for (accumulator, stream) in zip(accumulators, streams) {
