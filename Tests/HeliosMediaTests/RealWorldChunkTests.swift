@@ -6,7 +6,7 @@ import Testing
 /// More of what a pipeline meets than the matrix's H.264/HEVC/VP9 with AAC and Opus: MP3, AC-3, E-AC-3 and MPEG-2
 /// with MP2 in MPEG-TS, NTSC and 60 fps rates with 44.1 kHz audio, 120 fps (a frame shorter than half an AAC
 /// frame), MP4 with a millisecond video time scale, VP9 with hidden alt-ref frames, AV1 from libaom, WebM written
-/// live (no Cues, unknown sizes, as browsers record) and AVI. Each set is chunks of 1, 8, 2 and 20 frames (30 more
+/// live (no Cues, unknown sizes, as browsers record), MXF and AVI. Each set is chunks of 1, 8, 2 and 20 frames (30 more
 /// at NTSC rates, two more single frames at 120 fps), from `Fixtures/generate.sh` (`realworld-*`), checked with
 /// ffmpeg and ffprobe.
 @Suite("Real-world chunk sets: other codecs, rates and writers", .serialized)
@@ -19,7 +19,7 @@ struct RealWorldChunkTests {
         ("realworld-mp4-h264-aac-ntsc", 30000.0 / 1001, 48000, 1024, false),
         ("realworld-mkv-h264-opus-ntsc", 30000.0 / 1001, 48000, 960, true),
         ("realworld-mp4-h264-aac-60fps-44k", 60, 44100, 1024, false), ("realworld-mp4-h264-aac-ms", 30, 48000, 1024, false),
-        ("realworld-mp4-h264-aac-120fps", 120, 48000, 1024, false),
+        ("realworld-mp4-h264-aac-120fps", 120, 48000, 1024, false), ("realworld-mxf-mpeg2-pcm", 25, 48000, 1920, true),
         ("realworld-webm-vp9-altref", 30, 48000, 960, true), ("realworld-webm-vp8-live", 30, 48000, 960, true),
         ("realworld-mkv-av1-aom", 30, 48000, 960, true),
     ]
@@ -34,7 +34,8 @@ struct RealWorldChunkTests {
         let frames = expected.count
         #expect(report.output?.videoFrames == Int64(frames))
         #expect(try await Oracle.frameHashes(output) == expected, "decoded frames differ from the chunks' frames")
-        #expect(try await Oracle.decodeWarnings(output) == [])
+        // MXF stores a channel count and no layout, so ffmpeg guesses one, for the chunks as for the output.
+        #expect(try await Oracle.decodeWarnings(output).filter { !$0.hasPrefix("Guessed Channel Layout") } == [])
 
         let seconds = Double(frames) / set.fps
         let timing = try await Oracle.timing(output)

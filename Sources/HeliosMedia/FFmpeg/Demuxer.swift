@@ -284,6 +284,10 @@ package final class Demuxer {
     /// does not count: copying packets does not need it.
     private var needsStreamInfo: Bool {
         if formatContext.pointee.ctx_flags & Int32(AVFMTCTX_NOHEADER) != 0 { return true }
+        // Only MP4/MOV and Matroska give every packet its timestamps from the file alone. Elsewhere libavformat
+        // fills some in from the decoder delay that finding the stream info measures (MPEG-2 in MXF reads dts 0, 0
+        // for -1, 0 without it): a probe and a remux must both measure it to read the same packets.
+        if !formatName.hasPrefix("mov,") && !formatName.hasPrefix("matroska,") { return true }
         for i in 0..<streamCount {
             let par = stream(i).pointee.codecpar.pointee
             if par.codec_id == AV_CODEC_ID_NONE { return true }
