@@ -75,9 +75,9 @@ extension ProbedInput {
     /// Two signs, both for codecs that come in frames (not sample-exact audio such as PCM or FLAC, not Opus, whose
     /// pre-skip is declared):
     /// - packets that end at or before the video starts (ADTS AAC in MPEG-TS starts one frame before the video);
-    /// - a first packet at or before the video's start when the audio, counted from it, outlasts the video by more
-    ///   than half a frame: without an edit list (fragmented MP4, GStreamer's MP4) the encoder's priming frame is
-    ///   stored as if it were content, and the chunk's content starts after it.
+    /// - a first packet at the video's start, or a frame or so before it, when the audio, counted from it, outlasts
+    ///   the video by more than half a frame: without an edit list (fragmented MP4, GStreamer's MP4) the encoder's
+    ///   priming frame is stored as if it were content, and the chunk's content starts after it.
     public func markingUnflaggedPriming() -> ProbedInput {
         guard let master = streams.firstIndex(where: { $0.signature.kind == .video }),
               let masterStart = streams[master].startPts, let masterEnd = streams[master].endPts else { return self }
@@ -91,7 +91,12 @@ extension ProbedInput {
                 let start = Ticks.rescale(masterStart, from: video.timeBase, to: stream.timeBase)
                 let videoSpan = Ticks.rescale(masterEnd - masterStart, from: video.timeBase, to: stream.timeBase)
                 let first = stream.leadingPackets[0]
-                if first.pts <= start, (end - first.pts) - videoSpan > stream.typicalPacketDuration / 2 { lead = 1 }
+                // A first packet less than half a frame ahead of the video is no priming frame: the muxer moved the
+                // audio back by its codec's delay (ffmpeg starts MP2 481 samples before the video in MPEG-TS and
+                // program streams, which carry no skip), and the frame holds content.
+                let ahead = start - first.pts
+                let shifted = ahead > 1 && 2 * ahead < stream.typicalPacketDuration
+                if first.pts <= start, !shifted, (end - first.pts) - videoSpan > stream.typicalPacketDuration / 2 { lead = 1 }
             }
             guard lead > stream.leadingDiscardPackets, lead < stream.leadingPackets.count else { continue }
             stream.startPts = stream.leadingPackets[lead].pts
