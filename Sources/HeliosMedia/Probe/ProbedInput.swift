@@ -132,7 +132,9 @@ public struct CodecSignature: Codable, Sendable, Hashable {
             cmp("height", height, other.height)
             cmp("pixel format", pixelFormat ?? "unknown", other.pixelFormat ?? "unknown")
             cmp("sample aspect ratio", sampleAspectRatio.description, other.sampleAspectRatio.description)
-            cmp("field order", fieldOrder, other.fieldOrder)
+            // Unknown is no claim: MPEG-2 tells its field order in a picture extension the probe reads after the
+            // first frame, so a 1-frame chunk has none. (Its bitstream still says it for the decoder.)
+            if fieldOrder != "unknown" && other.fieldOrder != "unknown" { cmp("field order", fieldOrder, other.fieldOrder) }
             cmp("color range", colorRange, other.colorRange)
             cmp("color primaries", colorPrimaries, other.colorPrimaries)
             cmp("color transfer", colorTransfer, other.colorTransfer)
