@@ -193,6 +193,7 @@ case "$set_name" in
       webm-vp9-altref)   ext=webm; v="-c:v libvpx-vp9 -threads 1 -deadline good -cpu-used 8 -auto-alt-ref 1 -lag-in-frames 16 -g 30"; a="-c:a libopus -b:a 48k" ;;
       webm-vp8-live)     ext=webm; v="-c:v libvpx -threads 1 -deadline realtime -g 30"; a="-c:a libopus -b:a 48k"; extra="-live 1" ;;  # no Cues, unknown sizes
       mxf-mpeg2-pcm)     ext=mxf; v="-c:v mpeg2video -b:v 2M -bf 2 -g 12"; a="-c:a pcm_s16le"; cfps=25 ;;  # MXF OP1a, as broadcast renders deliver
+      ps-mpeg2-mp2)      ext=mpg; v="-c:v mpeg2video -bf 2 -g 12"; a="-c:a mp2"; cfps=25 ;;  # MPEG program stream, as DVD authoring takes
       avi-mpeg4-mp3)     ext=avi; v="-c:v mpeg4 -g 30"; a="-c:a libmp3lame -b:a 96k" ;;  # as AVI holds MPEG-4 Part 2 (DivX, Xvid)
       mkv-av1-aom)       ext=mkv; v="-c:v libaom-av1 -threads 1 -cpu-used 8 -lag-in-frames 16 -g 30"; a="-c:a libopus -b:a 48k" ;;
       *) echo "unknown fixture set: $set_name" >&2; exit 2 ;;

@@ -18,8 +18,9 @@ struct StitchFuzzTests {
         ("lossless-mkv-ffv1-flac-bf0-a", "mkv"), ("lossless-mp4-h264-flac-bf3-c", "mp4"), ("timecode-mov", "mov"),
         // Segments of one stream (continuations), and chunks with a subtitle track or a display matrix.
         ("segments-ts-h264-bf3", "ts"), ("segments-mkv-h264-bf2", "mkv"), ("subtitles-mp4", "mp4"), ("sidedata-rotation", "mp4"),
-        // AVI as ffmpeg writes it (its index, not its header, counts the packets).
-        ("realworld-avi-mpeg4-mp3", "avi"),
+        // AVI as ffmpeg writes it (its index, not its header, counts the packets), and an MPEG program stream whose
+        // small frames carry no pts (filled in from the next reference frame's dts).
+        ("realworld-avi-mpeg4-mp3", "avi"), ("realworld-ps-mpeg2-mp2", "mpg"),
     ]
 
     static let parallel = 3

@@ -15,6 +15,16 @@ struct CodecSignatureTests {
 
     static let annexB: [UInt8] = [0, 0, 0, 1, 0x67, 0x64, 0x00, 0x0D, 0xAC, 0, 0, 0, 1, 0x68, 0xEB, 0xE3, 0xCB, 0x22, 0xC0]
 
+    @Test("an unknown field order is no claim: it matches any, while two known ones must agree")
+    func unknownFieldOrder() {
+        var unknown = Self.signature(Self.annexB, codec: "mpeg2video"), interlaced = unknown
+        unknown.fieldOrder = "unknown"
+        interlaced.fieldOrder = "tt"
+        let progressive = Self.signature(Self.annexB, codec: "mpeg2video")
+        #expect(unknown.differences(from: progressive).isEmpty && progressive.differences(from: unknown).isEmpty)
+        #expect(interlaced.differences(from: progressive).map(\.field) == ["field order"])
+    }
+
     @Test("Annex B parameter sets: trailing zero bytes belong to no NAL unit and are not compared")
     func annexBTrailingZeros() {
         for codec in ["h264", "hevc"] {

@@ -15,6 +15,17 @@ struct FrameLossTests {
         indices.map { offset + Int64((Double($0) * 1000 / 30).rounded()) }
     }
 
+    @Test("packets read without a pts fill holes in the grid: read, not lost")
+    func packetsWithoutPts() {
+        // 20 packets read, two of them without a pts (an MPEG program stream's P-frames smaller than a pack).
+        let pts = grid((0..<20).filter { $0 != 7 && $0 != 13 })
+        #expect(FrameLoss.detect(read: 20, presentation: pts, timeBase: ms, frameRate: fps30, declared: FrameLoss.Declared()) == nil)
+        // Holes beyond them are still frames lost.
+        let loss = FrameLoss.detect(read: 19, presentation: grid((0..<20).filter { ![3, 7, 13].contains($0) }), timeBase: ms,
+                                    frameRate: fps30, declared: FrameLoss.Declared())
+        #expect(loss?.expected == 20 && loss?.read == 19)
+    }
+
     @Test("a whole chunk on the grid, as its DURATION tag says, has lost nothing")
     func wholeChunk() {
         let pts = grid(0..<30, offset: 7)

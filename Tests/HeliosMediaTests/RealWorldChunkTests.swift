@@ -6,9 +6,9 @@ import Testing
 /// More of what a pipeline meets than the matrix's H.264/HEVC/VP9 with AAC and Opus: MP3, AC-3, E-AC-3 and MPEG-2
 /// with MP2 in MPEG-TS, NTSC and 60 fps rates with 44.1 kHz audio, 120 fps (a frame shorter than half an AAC
 /// frame), MP4 with a millisecond video time scale, VP9 with hidden alt-ref frames, AV1 from libaom, WebM written
-/// live (no Cues, unknown sizes, as browsers record), MXF and AVI. Each set is chunks of 1, 8, 2 and 20 frames (30 more
-/// at NTSC rates, two more single frames at 120 fps), from `Fixtures/generate.sh` (`realworld-*`), checked with
-/// ffmpeg and ffprobe.
+/// live (no Cues, unknown sizes, as browsers record), MXF, MPEG program streams and AVI. Each set is chunks of 1, 8,
+/// 2 and 20 frames (30 more at NTSC rates, two more single frames at 120 fps), from `Fixtures/generate.sh`
+/// (`realworld-*`), checked with ffmpeg and ffprobe.
 @Suite("Real-world chunk sets: other codecs, rates and writers", .serialized)
 struct RealWorldChunkTests {
     /// Set, frame rate, audio sample rate, samples in one audio packet of its codec, and whether its audio is laid
@@ -20,6 +20,7 @@ struct RealWorldChunkTests {
         ("realworld-mkv-h264-opus-ntsc", 30000.0 / 1001, 48000, 960, true),
         ("realworld-mp4-h264-aac-60fps-44k", 60, 44100, 1024, false), ("realworld-mp4-h264-aac-ms", 30, 48000, 1024, false),
         ("realworld-mp4-h264-aac-120fps", 120, 48000, 1024, false), ("realworld-mxf-mpeg2-pcm", 25, 48000, 1920, true),
+        ("realworld-ps-mpeg2-mp2", 25, 48000, 1152, false),
         ("realworld-webm-vp9-altref", 30, 48000, 960, true), ("realworld-webm-vp8-live", 30, 48000, 960, true),
         ("realworld-mkv-av1-aom", 30, 48000, 960, true),
     ]
@@ -162,6 +163,30 @@ struct RealWorldChunkTests {
         } catch StitchError.damagedInput(_, let path, let reason) {
             #expect(path == short.path)
             #expect(reason.hasPrefix("the file is truncated: its RIFF header declares"), "\(reason)")
+        }
+        #expect(!FileManager.default.fileExists(atPath: output.path))
+    }
+
+    @Test("an MPEG program stream cut inside a pack is refused as truncated: it has no index or frame count to tell")
+    func truncatedProgramStream() async throws {
+        let chunks = try await FixtureCache.shared.files("realworld-ps-mpeg2-mp2")
+        let dir = try makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let last = try #require(chunks.last)
+        let bytes = try Data(contentsOf: last)
+        // ffmpeg writes packs of 2,048 bytes: cut 1,000 bytes into the one before last.
+        let cut = (bytes.count / 2048 - 2) * 2048 + 1000
+        let short = dir.appendingPathComponent("short.mpg")
+        try Data(bytes.prefix(cut)).write(to: short)
+        #expect(Demuxer.programStreamCutShort(last.path) == false)
+        #expect(Demuxer.programStreamCutShort(short.path) == true)
+        let output = dir.appendingPathComponent("out.mpg")
+        do {
+            _ = try await NativeStitcher().stitch(Array(chunks.dropLast()) + [short], to: output)
+            Issue.record("stitched a truncated program stream")
+        } catch StitchError.damagedInput(_, let path, let reason) {
+            #expect(path == short.path)
+            #expect(reason == "the file is truncated: its last pack runs past the end of the file")
         }
         #expect(!FileManager.default.fileExists(atPath: output.path))
     }

@@ -27,7 +27,9 @@ extension Oracle {
 
     /// Every stream's timing, from ffprobe's stream entries and its packet list.
     public static func timing(_ url: URL) async throws -> [StreamTiming] {
-        let result = try await Shell.run("ffprobe", ["-v", "error", "-show_entries",
+        // An MPEG program stream puts a pts on the first frame of each pack only: ffprobe fills in the others (genpts),
+        // as a player's demuxer does, so that every frame counts (other files have them all: nothing changes).
+        let result = try await Shell.run("ffprobe", ["-v", "error", "-fflags", "+genpts", "-show_entries",
                                                      "stream=index,codec_type,duration,avg_frame_rate:packet=stream_index,pts_time,duration_time,flags",
                                                      "-of", "json", url.path])
         guard result.status == 0 else { throw ShellError(message: "ffprobe \(url.path): \(result.stderr)") }

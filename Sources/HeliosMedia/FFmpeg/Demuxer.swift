@@ -72,6 +72,18 @@ package final class Demuxer {
         if findStreamInfo || needsStreamInfo {
             try self.findStreamInfo()
         }
+        if fillsMissingPts { ctx.pointee.flags |= AVFMT_FLAG_GENPTS }
+    }
+
+    /// MPEG program and transport streams need not give every frame a pts: ffmpeg's program stream muxer puts one
+    /// on the first frame of a pack, so a P-frame smaller than a pack has none. For MPEG-1/2 video, whose reorder
+    /// delay is one frame, the pts of a reference frame is the dts of the next one, and libavformat fills it in so
+    /// (`AVFMT_FLAG_GENPTS`, reading ahead to that frame). Not for other codecs (H.264 reorders deeper), nor for AVI,
+    /// which stores no pts at all: those stay missing, and the stitch says so.
+    private var fillsMissingPts: Bool {
+        guard formatName == "mpeg" || formatName == "mpegts" else { return false }
+        let video = (0..<streamCount).map { stream($0).pointee.codecpar.pointee }.filter { $0.codec_type == AVMEDIA_TYPE_VIDEO }
+        return !video.isEmpty && video.allSatisfy { $0.codec_id == AV_CODEC_ID_MPEG1VIDEO || $0.codec_id == AV_CODEC_ID_MPEG2VIDEO }
     }
 
     /// Decodes the start of each stream to complete its codec parameters (once; later calls do nothing).
@@ -199,6 +211,43 @@ package final class Demuxer {
         guard stat(path, &info) == 0 else { return nil }
         let size = (4..<8).reduce(Int64(0)) { $0 | Int64(header[$1]) << (8 * Int64($1 - 4)) }
         return (size + 8, Int64(info.st_size))
+    }
+
+    /// For an MPEG program stream: whether its last pack runs past the end of the file (a pack header or a PES packet
+    /// whose length the file does not hold), read from the last pack start code in the file's final 64 KiB. nil when
+    /// no pack start is found there or the bytes after it are not a pack.
+    package static func programStreamCutShort(_ path: String) -> Bool? {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var info = stat()
+        guard fstat(fd, &info) == 0 else { return nil }
+        let size = Int64(info.st_size), start = max(0, size - 65_536)
+        var tail = [UInt8](repeating: 0, count: Int(size - start))
+        guard pread(fd, &tail, tail.count, off_t(start)) == tail.count else { return nil }
+        func isStart(_ i: Int, _ id: UInt8) -> Bool { tail[i] == 0 && tail[i + 1] == 0 && tail[i + 2] == 1 && tail[i + 3] == id }
+        guard tail.count >= 4, var i = (0...(tail.count - 4)).last(where: { isStart($0, 0xBA) }) else { return nil }
+        while i < tail.count {
+            guard i + 4 <= tail.count else { return true }
+            guard tail[i] == 0, tail[i + 1] == 0, tail[i + 2] == 1 else { return nil }
+            switch tail[i + 3] {
+            case 0xB9: return false  // the program end code
+            case 0xBA:
+                // MPEG-2: 14 bytes and the stuffing its last byte counts; MPEG-1: 12 bytes.
+                guard i + 5 <= tail.count else { return true }
+                if tail[i + 4] & 0xC0 == 0x40 {
+                    guard i + 14 <= tail.count else { return true }
+                    i += 14 + Int(tail[i + 13] & 0x07)
+                } else if tail[i + 4] & 0xF0 == 0x20 {
+                    i += 12
+                } else { return nil }
+            case 0xBB...0xFF:
+                guard i + 6 <= tail.count else { return true }
+                i += 6 + (Int(tail[i + 4]) << 8 | Int(tail[i + 5]))
+            default: return nil
+            }
+        }
+        return i > tail.count
     }
 
     /// The first `bytes` bytes of the file, or nil if it cannot be read or is shorter.

@@ -78,6 +78,10 @@ public struct FrameLoss: Sendable, Hashable, CustomStringConvertible {
             missing += Int(frames) - 1
             if firstHole == nil { firstHole = Double(a - first) * tick + frame }
         }
+        // Packets read without a pts (MPEG program streams put one on the first frame of a pack only) sit in holes
+        // of the grid: they were read, not lost (the stitch judges their missing timestamps).
+        missing = max(0, missing - max(0, read - presentation.count))
+        if missing == 0 { firstHole = nil }
         let startSeconds = Double(first) * tick
         let presentEnd = Double(last - first) * tick + frame
         if let indexed = declared.lastIndexedPts, indexed > last {

@@ -15,6 +15,10 @@ extension MediaProbe {
             throw .damagedInput(index: nil, path: demuxer.path,
                                 reason: "the file is truncated: its RIFF header declares \(riff.declared) bytes, the file holds \(riff.actual)")
         }
+        // A program stream has no index nor a frame count: a last pack cut short is what tells.
+        if demuxer.formatName == "mpeg", Demuxer.programStreamCutShort(demuxer.path) == true {
+            throw .damagedInput(index: nil, path: demuxer.path, reason: "the file is truncated: its last pack runs past the end of the file")
+        }
         let logged = demuxer.loggedErrors
         let libav = logged.first.map { "; libavformat: \($0)" } ?? ""
         for (accumulator, stream) in zip(accumulators, streams) {
