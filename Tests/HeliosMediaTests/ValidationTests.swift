@@ -183,7 +183,7 @@ struct ValidationTests {
         #expect(message(pts: 0, dtsOnly: 3) == "3 packet(s) have a pts but no dts")
         #expect(message(pts: 2, dtsOnly: 0) == "2 packet(s) have no pts")
         #expect(message(pts: 1, dtsOnly: 1) == "2 packet(s) lack timestamps (1 without pts, 1 with a pts but no dts)")
-        // Video in AVI (H.264, or B-frames) says why, and what to do instead.
+        // Video in AVI (H.264, or B-frames) and raw elementary streams say why, and what to do instead.
         var video = Probes.video()
         video.missingTimestampCount = 30
         video.missingPtsCount = 30
@@ -192,6 +192,9 @@ struct ValidationTests {
         let issue = StitchValidator.validate([avi], output: OutputCapabilities(formatName: "avi")).first { $0.code == .missingTimestamps }
         #expect(issue?.message == "30 packet(s) have no pts; AVI stores no presentation times, and with B-frames or H.264 they "
             + "cannot be derived: render the chunks to MP4 or Matroska")
+        avi.formatName = "h264"
+        #expect(StitchValidator.validate([avi], output: OutputCapabilities(formatName: "mp4")).first { $0.code == .missingTimestamps }?.message
+            == "30 packet(s) have no pts; a raw h264 stream stores no timestamps: render the chunks to MP4, Matroska or MPEG-TS")
     }
 
     @Test func frameDurationConsistency() {

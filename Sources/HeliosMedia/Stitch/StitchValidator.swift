@@ -155,6 +155,9 @@ public enum StitchValidator {
         }
     }
 
+    /// libavformat's demuxers of raw video elementary streams, which carry no timestamps.
+    static let elementaryStreamFormats: Set<String> = ["h264", "hevc", "vvc", "m4v", "mpegvideo", "obu", "h261", "h263", "cavsvideo", "vc1"]
+
     fileprivate static func checkStream(_ stream: ProbedStream, in input: ProbedInput, input i: Int,
                                     add: (IssueSeverity, IssueCode, Int?, Int?, String) -> Void) {
         let s = stream.index
@@ -172,11 +175,13 @@ public enum StitchValidator {
                 : pts == 0 ? "\(dtsOnly) packet(s) have a pts but no dts"
                 : "\(stream.missingTimestampCount) packet(s) lack timestamps (\(pts) without pts, \(dtsOnly) with a pts but no dts)"
             // AVI stores decode order only; libavformat derives presentation times where frames are not reordered,
-            // but not for H.264 or B-frames. (ffmpeg's own copy of such a file writes them in decode order.)
-            let avi = input.formatName == "avi" && pts > 0 && stream.signature.kind == .video
-                ? "; AVI stores no presentation times, and with B-frames or H.264 they cannot be derived: render the chunks to MP4 or Matroska"
+            // but not for H.264 or B-frames (ffmpeg's own copy of such a file writes them in decode order). A raw
+            // elementary stream stores no time at all.
+            let why = pts == 0 || stream.signature.kind != .video ? ""
+                : input.formatName == "avi" ? "; AVI stores no presentation times, and with B-frames or H.264 they cannot be derived: render the chunks to MP4 or Matroska"
+                : Self.elementaryStreamFormats.contains(input.formatName) ? "; a raw \(stream.signature.codec) stream stores no timestamps: render the chunks to MP4, Matroska or MPEG-TS"
                 : ""
-            add(.error, .missingTimestamps, i, s, what + avi)
+            add(.error, .missingTimestamps, i, s, what + why)
         }
         if let n = stream.firstNonIncreasingDts {
             add(.error, .nonIncreasingDts, i, s, "dts does not increase at packet \(n)")
