@@ -179,7 +179,7 @@ case "$set_name" in
   # Other encoders, codecs and rates a pipeline meets, in chunks of 1, 8, 2 and 20 frames (30 at NTSC rates, so a
   # frame's duration never divides evenly): realworld-NAME.
   realworld-*)
-    sizes="1 8 2 20"; cfps=$fps; crate=$rate; extra=""
+    sizes="1 8 2 20"; cfps=$fps; crate=$rate; extra=""; vsize=$size
     case "${set_name#realworld-}" in
       mkv-h264-mp3)      ext=mkv; v="$H264 -bf 3"; a="-c:a libmp3lame -b:a 96k" ;;
       mp4-h264-ac3)      ext=mp4; v="$H264 -bf 3"; a="-c:a ac3" ;;
@@ -193,6 +193,7 @@ case "$set_name" in
       webm-vp9-altref)   ext=webm; v="-c:v libvpx-vp9 -threads 1 -deadline good -cpu-used 8 -auto-alt-ref 1 -lag-in-frames 16 -g 30"; a="-c:a libopus -b:a 48k" ;;
       webm-vp8-live)     ext=webm; v="-c:v libvpx -threads 1 -deadline realtime -g 30"; a="-c:a libopus -b:a 48k"; extra="-live 1" ;;  # no Cues, unknown sizes
       mxf-mpeg2-pcm)     ext=mxf; v="-c:v mpeg2video -b:v 2M -bf 2 -g 12"; a="-c:a pcm_s16le"; cfps=25 ;;  # MXF OP1a, as broadcast renders deliver
+      mov-dnxhr-pcm)     ext=mov; v="-c:v dnxhd -profile:v dnxhr_lb -pix_fmt yuv422p"; a="-c:a pcm_s24le"; vsize=256x144 ;;  # as editors export intermediates
       ps-mpeg2-mp2)      ext=mpg; v="-c:v mpeg2video -bf 2 -g 12"; a="-c:a mp2"; cfps=25 ;;  # MPEG program stream, as DVD authoring takes
       avi-mpeg4-mp3)     ext=avi; v="-c:v mpeg4 -g 30"; a="-c:a libmp3lame -b:a 96k" ;;  # as AVI holds MPEG-4 Part 2 (DivX, Xvid)
       mkv-av1-aom)       ext=mkv; v="-c:v libaom-av1 -threads 1 -cpu-used 8 -lag-in-frames 16 -g 30"; a="-c:a libopus -b:a 48k" ;;
@@ -202,7 +203,7 @@ case "$set_name" in
     for n in $sizes; do
       s0=$(python3 -c "from fractions import Fraction as F; print(int(F($start) * $crate / F('$cfps')))")
       s1=$(python3 -c "from fractions import Fraction as F; print(int(F($start + $n) * $crate / F('$cfps')))")
-      ff -f lavfi -i "testsrc2=size=$size:rate=$cfps,trim=start_frame=$start:end_frame=$((start + n)),setpts=PTS-STARTPTS" \
+      ff -f lavfi -i "testsrc2=size=$vsize:rate=$cfps,trim=start_frame=$start:end_frame=$((start + n)),setpts=PTS-STARTPTS" \
          -f lavfi -i "sine=frequency=440:sample_rate=$crate,atrim=start_sample=$s0:end_sample=$s1,asetpts=PTS-STARTPTS" \
          -map 0:v -map 1:a $v $a -fflags +bitexact -flags:v +bitexact -flags:a +bitexact $extra "$out/chunk$(printf %03d "$k").$ext"
       start=$((start + n)); k=$((k + 1))

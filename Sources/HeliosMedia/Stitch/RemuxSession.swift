@@ -77,7 +77,7 @@ final class RemuxSession {
                     try muxer.addStream(copying: parameters.pointer, timeBase: Rational(1, track.sampleRate))
                 }
             } else {
-                let added = try muxer.addStream(copying: streams, stream: s, timeBase: r.plan.timeBases[s])
+                let added = try muxer.addStream(copying: streams, stream: s, timeBase: Self.muxerTimeBase(r, stream: s))
                 // Input 1's FLAC header describes input 1's audio alone (its sample count and MD5): made unknown.
                 if r.inputs[0].streams[s].signature.codec == "flac" { muxer.rewriteExtradata(of: added, with: FLACStreamInfo.makeStitched) }
             }
@@ -247,6 +247,25 @@ final class RemuxSession {
         }
     }
 
+    /// The time base a stream is handed to the muxer in: the plan's, except in MXF, whose muxer takes a video
+    /// stream's time base for its edit rate (a MOV's 1/12288 became a 12,288 fps MXF that decoders misread) and
+    /// counts PCM in samples. Timestamps are rescaled to it as they are written.
+    static func muxerTimeBase(_ r: Remuxer, stream s: Int) -> Rational {
+        let signature = r.inputs[0].streams[s].signature
+        guard r.formatName == "mxf" else { return r.plan.timeBases[s] }
+        if signature.kind == .video {
+            if let frame = r.plan.masterFrameDuration, frame.num > 0 { return frame }
+            let stream = r.inputs[0].streams[s], tb = stream.timeBase
+            var frame = AVRational()
+            if stream.typicalPacketDuration > 0,
+               av_reduce(&frame.num, &frame.den, Int64(tb.num) * stream.typicalPacketDuration, Int64(tb.den), Int64(Int32.max)) == 1 {
+                return Rational(frame)
+            }
+        }
+        if signature.kind == .audio, signature.codec.hasPrefix("pcm_"), signature.sampleRate > 0 { return Rational(1, signature.sampleRate) }
+        return r.plan.timeBases[s]
+    }
+
     /// Flushes the re-encoded audio, writes the trailer and checks the muxer wrote every packet copied; returns what
     /// the file holds. Throws `Remuxer.ReservedIndexExceeded` when the faststart index outgrew its reserved space.
     func close(_ r: Remuxer) throws -> Remuxer.Written {
@@ -264,7 +283,9 @@ final class RemuxSession {
         // The trailer is written; from here to the rename only cancellation can stop the run.
         if r.cancellation.isCancelled { throw StitchError.cancelled }
         // The report counts what the file holds: a muxer's bitstream filter must not have merged or dropped packets.
-        for s in written.indices where muxer.packetsWritten(to: s) != Int64(written[s]) {
+        // PCM is exempt: MXF's muxer cuts it into one packet per video frame, as that format stores it.
+        let rechunked = Set(written.indices.filter { r.inputs.first?.streams[$0].signature.codec.hasPrefix("pcm_") == true })
+        for s in written.indices where !rechunked.contains(s) && muxer.packetsWritten(to: s) != Int64(written[s]) {
             throw StitchError.outputFailed(path: r.outputPath, reason: "stream \(s): \(written[s]) packets were copied but the muxer "
                 + "wrote \(muxer.packetsWritten(to: s)) (its bitstream filter merged or dropped some: a corrupt frame in the inputs?)")
         }
