@@ -165,6 +165,19 @@ struct RealWorldChunkTests {
         #expect(try await Oracle.decodeWarnings(stitched.output).filter { !$0.hasPrefix("Guessed Channel Layout") } == [])
     }
 
+    @Test("MP4 chunks into AVI, which counts frames in slots of its time base: one slot a frame, none left empty",
+          arguments: [("realworld-mp4-h264-aac-ms", "30/1,1/30"), ("realworld-mp4-h264-aac-ntsc", "30000/1001,1001/30000")])
+    func mp4IntoAVI(set: String, rate: String) async throws {
+        let stitched = try await StitchedSet(set, container: "avi")
+        defer { stitched.remove() }
+        let expected = try await stitched.chunkFrameHashes()
+        #expect(try await Oracle.frameHashes(stitched.output) == expected)
+        // A millisecond MP4's 33 and 34 ms frames are 30 fps; handed 1/1000, the muxer wrote 1,032 slots for 31 frames.
+        let probe = try await Shell.run("ffprobe", ["-v", "error", "-select_streams", "v", "-count_packets", "-show_entries",
+                                                    "stream=r_frame_rate,time_base,nb_frames,nb_read_packets", "-of", "csv=p=0", stitched.output.path])
+        #expect(probe.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "\(rate),\(expected.count),\(expected.count)")
+    }
+
     @Test("an AVI cut short where a packet starts reads cleanly, and is refused as truncated, not stitched short")
     func truncatedAVI() async throws {
         let chunks = try await FixtureCache.shared.files("realworld-avi-mpeg4-mp3")

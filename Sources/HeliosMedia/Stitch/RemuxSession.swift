@@ -247,25 +247,6 @@ final class RemuxSession {
         }
     }
 
-    /// The time base a stream is handed to the muxer in: the plan's, except in MXF, whose muxer takes a video
-    /// stream's time base for its edit rate (a MOV's 1/12288 became a 12,288 fps MXF that decoders misread) and
-    /// counts PCM in samples. Timestamps are rescaled to it as they are written.
-    static func muxerTimeBase(_ r: Remuxer, stream s: Int) -> Rational {
-        let signature = r.inputs[0].streams[s].signature
-        guard r.formatName == "mxf" else { return r.plan.timeBases[s] }
-        if signature.kind == .video {
-            if let frame = r.plan.masterFrameDuration, frame.num > 0 { return frame }
-            let stream = r.inputs[0].streams[s], tb = stream.timeBase
-            var frame = AVRational()
-            if stream.typicalPacketDuration > 0,
-               av_reduce(&frame.num, &frame.den, Int64(tb.num) * stream.typicalPacketDuration, Int64(tb.den), Int64(Int32.max)) == 1 {
-                return Rational(frame)
-            }
-        }
-        if signature.kind == .audio, signature.codec.hasPrefix("pcm_"), signature.sampleRate > 0 { return Rational(1, signature.sampleRate) }
-        return r.plan.timeBases[s]
-    }
-
     /// Flushes the re-encoded audio, writes the trailer and checks the muxer wrote every packet copied; returns what
     /// the file holds. Throws `Remuxer.ReservedIndexExceeded` when the faststart index outgrew its reserved space.
     func close(_ r: Remuxer) throws -> Remuxer.Written {
