@@ -221,6 +221,17 @@ struct ValidationTests {
         #expect(codes([Probes.input(0), Probes.input(1, video: video)], lenient: true).map(\.1) == [.error])
     }
 
+    @Test("a raw FLAC output holds one input's frames: the second input is refused, saying what to write instead")
+    func rawFLACHoldsOneInput() {
+        var flac = Probes.input(0, video: Probes.audio(), audio: nil)
+        flac.streams[0].index = 0
+        let output = OutputCapabilities(formatName: "flac")
+        #expect(StitchValidator.validate([flac], output: output).isEmpty)
+        let issues = StitchValidator.validate([flac, flac], output: output).filter { $0.code == .unsupportedByContainer }
+        #expect(issues.map(\.inputIndex) == [1])
+        #expect(issues.first?.message.hasSuffix("write Matroska audio (.mka) or MP4 audio (.m4a)") == true)
+    }
+
     @Test func containerMustHoldTheCodecs() {
         let webm = OutputCapabilities(formatName: "webm", unsupportedCodecs: ["h264", "aac"])
         let issues = StitchValidator.validate([Probes.input(0)], output: webm)

@@ -111,6 +111,11 @@ public enum StitchValidator {
                     found.append(Self.issue(severity, code, input, stream, message, inputs, lenient: lenient))
                 }
                 if input.streams.isEmpty { add(.error, .noStreams, i, nil, "has no audio or video streams") }
+                if i == 1, output.formatName == "flac" {
+                    // Its frame headers number the frames from the file's start (and only a last frame may be short).
+                    add(.error, .unsupportedByContainer, i, nil, "a raw FLAC file numbers its frames from its start, so another "
+                        + "input's frames cannot follow the first's in it: write Matroska audio (.mka) or MP4 audio (.m4a)")
+                }
                 StitchValidator.checkLayout(input, against: first, input: i, add: add)
                 for stream in input.streams { StitchValidator.checkStream(stream, in: input, input: i, add: add) }
                 inputIssues += found
