@@ -1,0 +1,110 @@
+import Foundation
+@testable import HeliosMedia
+import HeliosTestSupport
+import Testing
+
+/// Containers with rules of their own, as ffmpeg writes them: AVI (its header counts timeline slots, its index the
+/// packets; its muxer counts frames in slots of the time base), MXF (the video's time base is its edit rate; PCM is
+/// cut into one packet a frame) and MPEG program streams (no index, no frame count; a pts on a pack's first frame).
+@Suite("Container rules: AVI, MXF, program streams", .serialized)
+struct ContainerRuleTests {
+    /// AVI as ffmpeg writes it (MPEG-4 Part 2 with MP3, chunks of 1, 8, 2 and 20 frames): the header's frame count
+    /// is not the packets' (the index is), and a 1-frame chunk's single MP3 frame is covered by the next chunk's.
+    @Test("AVI chunks into AVI, Matroska and MP4: every frame kept, none called lost", arguments: ["avi", "mkv", "mp4"])
+    func aviChunks(container: String) async throws {
+        let stitched = try await StitchedSet("realworld-avi-mpeg4-mp3", container: container)
+        defer { stitched.remove() }
+        let (chunks, output, report) = (stitched.chunks, stitched.output, stitched.report)
+        #expect(report.isValid)
+        let expected = try await stitched.chunkFrameHashes()
+        #expect(expected.count == 31)
+        #expect(report.output?.videoFrames == 31)
+        #expect(try await Oracle.frameHashes(output) == expected, "decoded frames differ from the chunks' frames")
+        #expect(try await Oracle.decodeWarnings(output) == [])
+        // ffmpeg starts each chunk's second frame a frame late (it shifts the video for the MP3 priming, in whole
+        // frames): the output keeps every chunk's timeline as the chunk has it, so a player shows the same.
+        var spans = 0.0
+        for chunk in chunks { spans += try #require(try await Oracle.timing(chunk).first { $0.kind == "video" }).packetSpan }
+        let timing = try await Oracle.timing(output)
+        let video = try #require(timing.first { $0.kind == "video" })
+        let audio = try #require(timing.first { $0.kind == "audio" })
+        #expect(video.packets == 31)
+        #expect(abs(video.packetSpan - spans) <= 0.002, "video spans \(video.packetSpan) s, the chunks \(spans) s")
+        #expect(abs(audio.packetSpan - video.packetSpan) <= 2 * 1152.0 / 48000, "audio spans \(audio.packetSpan) s, video \(video.packetSpan) s")
+    }
+
+    @Test("MOV chunks (DNxHR with PCM, as editors export) into MXF: the edit rate is the frame rate, every frame and sample kept")
+    func movIntoMXF() async throws {
+        let stitched = try await StitchedSet("realworld-mov-dnxhr-pcm", container: "mxf")
+        defer { stitched.remove() }
+        #expect(stitched.report.isValid)
+        #expect(try await Oracle.frameHashes(stitched.output) == (try await stitched.chunkFrameHashes()))
+        // MXF takes the video's time base for its edit rate: the MOV's 1/15360 would make a 15,360 fps file.
+        let rate = try await Shell.run("ffprobe", ["-v", "error", "-select_streams", "v", "-show_entries", "stream=r_frame_rate,time_base",
+                                                   "-of", "csv=p=0", stitched.output.path])
+        #expect(rate.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "30/1,1/30")
+        // The chunks' PCM back to back, sample for sample (the muxer cuts it into one packet per frame).
+        func samples(_ url: URL) async throws -> Data {
+            try await Shell.runRaw("ffmpeg", ["-nostdin", "-v", "error", "-i", url.path, "-map", "0:a", "-f", "s24le", "-"]).stdout
+        }
+        var expected = Data()
+        for chunk in stitched.chunks { expected += try await samples(chunk) }
+        let decoded = try await samples(stitched.output)
+        #expect(decoded.count == expected.count && decoded == expected)
+        #expect(try await Oracle.decodeWarnings(stitched.output).filter { !$0.hasPrefix("Guessed Channel Layout") } == [])
+    }
+
+    @Test("MP4 chunks into AVI, which counts frames in slots of its time base: one slot a frame, none left empty",
+          arguments: [("realworld-mp4-h264-aac-ms", "30/1,1/30"), ("realworld-mp4-h264-aac-ntsc", "30000/1001,1001/30000")])
+    func mp4IntoAVI(set: String, rate: String) async throws {
+        let stitched = try await StitchedSet(set, container: "avi")
+        defer { stitched.remove() }
+        let expected = try await stitched.chunkFrameHashes()
+        #expect(try await Oracle.frameHashes(stitched.output) == expected)
+        // A millisecond MP4's 33 and 34 ms frames are 30 fps; handed 1/1000, the muxer wrote 1,032 slots for 31 frames.
+        let probe = try await Shell.run("ffprobe", ["-v", "error", "-select_streams", "v", "-count_packets", "-show_entries",
+                                                    "stream=r_frame_rate,time_base,nb_frames,nb_read_packets", "-of", "csv=p=0", stitched.output.path])
+        #expect(probe.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "\(rate),\(expected.count),\(expected.count)")
+    }
+
+    @Test("an AVI cut short where a packet starts reads cleanly, and is refused as truncated, not stitched short")
+    func truncatedAVI() async throws {
+        try await expectTruncatedLastChunk(of: "realworld-avi-mpeg4-mp3") { bytes, last in
+            // Up to its last video packet: its index at the end is gone, and so is that frame.
+            let probe = try await Shell.run("ffprobe", ["-v", "error", "-select_streams", "v", "-show_entries", "packet=pos", "-of", "csv=p=0", last.path])
+            return try #require(probe.stdout.split(separator: "\n").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }.last) - 8
+        } reason: { $0.hasPrefix("the file is truncated: its RIFF header declares") }
+    }
+
+    @Test("an MPEG program stream cut inside a pack is refused as truncated: it has no index or frame count to tell")
+    func truncatedProgramStream() async throws {
+        let last = try #require(try await FixtureCache.shared.files("realworld-ps-mpeg2-mp2").last)
+        #expect(Demuxer.programStreamCutShort(last.path) == false)
+        try await expectTruncatedLastChunk(of: "realworld-ps-mpeg2-mp2") { bytes, _ in
+            // ffmpeg writes packs of 2,048 bytes: 1,000 bytes into the one before last.
+            (bytes.count / 2048 - 2) * 2048 + 1000
+        } reason: { $0 == "the file is truncated: its last pack runs past the end of the file" }
+    }
+
+    /// Stitches `set` with its last chunk cut to the first `cut(bytes, file)` bytes: refused as damaged, naming the
+    /// cut file with a `reason` that passes, and nothing written.
+    func expectTruncatedLastChunk(of set: String, cut: (Data, URL) async throws -> Int,
+                                  reason: (String) -> Bool) async throws {
+        let chunks = try await FixtureCache.shared.files(set)
+        let dir = try makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let last = try #require(chunks.last)
+        let bytes = try Data(contentsOf: last)
+        let short = dir.appendingPathComponent("short.\(last.pathExtension)")
+        try Data(bytes.prefix(try await cut(bytes, last))).write(to: short)
+        let output = dir.appendingPathComponent("out.\(last.pathExtension)")
+        do {
+            _ = try await NativeStitcher().stitch(Array(chunks.dropLast()) + [short], to: output)
+            Issue.record("stitched a truncated \(last.pathExtension) file")
+        } catch StitchError.damagedInput(_, let path, let why) {
+            #expect(path == short.path)
+            #expect(reason(why), "\(why)")
+        }
+        #expect(!FileManager.default.fileExists(atPath: output.path))
+    }
+}
