@@ -226,6 +226,28 @@ case "$set_name" in
         --white-colour-coordinates 0:0.3127,0.3290 "$plain/chunk$(printf %03d "$k").mkv"
     done
     rm -rf "$plain" ;;
+  # Chunks with a data stream beside picture and sound, which the stitch leaves out: MPEG-TS private data (as ffmpeg
+  # -f data muxes it) in chunks of 30 and 1 frames, and DVD video (-target pal-dvd: MPEG-2, AC-3 and a navigation
+  # stream) in chunks of 12 and 1 frames.
+  datastream-ts)
+    printf 'helios %.0s' $(seq 1 500) > "$out/.data.bin"
+    start=0; k=0
+    for n in 30 1; do
+      ff -f lavfi -i "testsrc2=size=$size:rate=$fps,trim=start_frame=$start:end_frame=$((start + n)),setpts=PTS-STARTPTS" \
+         -f lavfi -i "sine=frequency=440:sample_rate=$rate,atrim=start_sample=$((start * rate / fps)):end_sample=$(((start + n) * rate / fps)),asetpts=PTS-STARTPTS" \
+         -f data -i "$out/.data.bin" -map 0:v -map 1:a -map 2:d $H264 -bf 2 $AAC -c:d copy \
+         -fflags +bitexact -flags:v +bitexact -flags:a +bitexact "$out/chunk$(printf %03d "$k").ts"
+      start=$((start + n)); k=$((k + 1))
+    done
+    rm "$out/.data.bin" ;;
+  vob-mpeg2-ac3)
+    start=0; k=0
+    for n in 12 1; do
+      ff -f lavfi -i "testsrc2=size=720x576:rate=25,trim=start_frame=$start:end_frame=$((start + n)),setpts=PTS-STARTPTS" \
+         -f lavfi -i "sine=frequency=440:sample_rate=48000,atrim=start_sample=$((start * 1920)):end_sample=$(((start + n) * 1920)),asetpts=PTS-STARTPTS" \
+         -target pal-dvd -c:a ac3 -fflags +bitexact -flags:v +bitexact -flags:a +bitexact "$out/chunk$(printf %03d "$k").vob"
+      start=$((start + n)); k=$((k + 1))
+    done ;;
   # Pieces cut from one file with stream copy (ffmpeg -ss S -i long.mp4 -t 2 -c copy), as users split a video: each
   # piece starts on a key frame and ends past its cut on a reference frame, without the B-frames shown before it.
   copycut-mp4)

@@ -21,6 +21,8 @@ struct StitchFuzzTests {
         // AVI as ffmpeg writes it (its index, not its header, counts the packets), and an MPEG program stream whose
         // small frames carry no pts (filled in from the next reference frame's dts).
         ("realworld-avi-mpeg4-mp3", "avi"), ("realworld-ps-mpeg2-mp2", "mpg"),
+        // Data streams beside picture and sound, left out: MPEG-TS private data, a DVD's navigation stream.
+        ("datastream-ts", "ts"), ("vob-mpeg2-ac3", "vob"),
     ]
 
     static let parallel = 3

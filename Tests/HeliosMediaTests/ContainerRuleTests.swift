@@ -5,8 +5,9 @@ import Testing
 
 /// Containers with rules of their own, as ffmpeg writes them: AVI (its header counts timeline slots, its index the
 /// packets; its muxer counts frames in slots of the time base), MXF (the video's time base is its edit rate; PCM is
-/// cut into one packet a frame) and MPEG program streams (no index, no frame count; a pts on a pack's first frame).
-@Suite("Container rules: AVI, MXF, program streams", .serialized)
+/// cut into one packet a frame) and MPEG program streams (no index, no frame count; a pts on a pack's first frame);
+/// and data streams beside picture and sound, which no output keeps.
+@Suite("Container rules: AVI, MXF, program streams, data streams", .serialized)
 struct ContainerRuleTests {
     /// AVI as ffmpeg writes it (MPEG-4 Part 2 with MP3, chunks of 1, 8, 2 and 20 frames): the header's frame count
     /// is not the packets' (the index is), and a 1-frame chunk's single MP3 frame is covered by the next chunk's.
@@ -65,6 +66,24 @@ struct ContainerRuleTests {
         let probe = try await Shell.run("ffprobe", ["-v", "error", "-select_streams", "v", "-count_packets", "-show_entries",
                                                     "stream=r_frame_rate,time_base,nb_frames,nb_read_packets", "-of", "csv=p=0", stitched.output.path])
         #expect(probe.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "\(rate),\(expected.count),\(expected.count)")
+    }
+
+    /// A data stream beside picture and sound (MPEG-TS private data; a DVD's navigation packets, a stream the
+    /// program stream declares only once read) was refused for its timestamps or as empty. It is left out, with a
+    /// warning naming it, as ffmpeg's default stream selection leaves it.
+    @Test("a data stream is left out with a warning, and picture and sound are stitched",
+          arguments: [("datastream-ts", "ts", "bin_data"), ("datastream-ts", "mkv", "bin_data"),
+                      ("vob-mpeg2-ac3", "vob", "dvd_nav_packet"), ("vob-mpeg2-ac3", "mkv", "dvd_nav_packet")])
+    func dataStreamLeftOut(set: String, container: String, data: String) async throws {
+        let stitched = try await StitchedSet(set, container: container)
+        defer { stitched.remove() }
+        #expect(stitched.report.isValid)
+        let warnings = stitched.report.issues.filter { $0.severity == .warning && $0.code == .unsupportedByContainer }
+        #expect(warnings.count == 1 && warnings.first?.message.hasPrefix("its data stream(s) (\(data)) are left out") == true, "\(warnings)")
+        #expect(try await Oracle.frameHashes(stitched.output) == (try await stitched.chunkFrameHashes()))
+        #expect(try await Oracle.decodeWarnings(stitched.output) == [])
+        let kinds = try await Oracle.timing(stitched.output).map(\.kind)
+        #expect(kinds.sorted() == ["audio", "video"], "\(kinds)")
     }
 
     @Test("an AVI cut short where a packet starts reads cleanly, and is refused as truncated, not stitched short")

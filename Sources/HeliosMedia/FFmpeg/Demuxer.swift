@@ -91,6 +91,7 @@ package final class Demuxer {
         guard !streamInfoFound else { return }
         streamInfoFound = true
         try check(avformat_find_stream_info(formatContext, nil), "avformat_find_stream_info", path: path)
+        hideOffTimelineStreams()  // streams a header did not declare (MPEG program streams) are found now
     }
 
     deinit {
@@ -234,14 +235,29 @@ package final class Demuxer {
         return (0..<Int(ctx.nb_streams)).map { ctx.streams[$0]! }.filter { $0.pointee.codecpar.pointee.codec_type == AVMEDIA_TYPE_ATTACHMENT }
     }
 
-    /// Leaves timecode tracks, attached pictures and attachments out of the streams shown, and has libavformat skip
-    /// their packets.
+    /// The file's data streams other than timecode tracks (GoPro's `gpmd` telemetry, a DVD's navigation packets,
+    /// MPEG-TS private data), named by codec, else by tag: not picture nor sound, and left out of the stitch.
+    package var dataStreams: [String] {
+        let ctx = formatContext.pointee
+        return (0..<Int(ctx.nb_streams)).map { ctx.streams[$0]!.pointee.codecpar.pointee }
+            .filter { $0.codec_type == AVMEDIA_TYPE_DATA && $0.codec_tag != Self.tmcd }
+            .map { parameters in
+                let name = String(cString: avcodec_get_name(parameters.codec_id))
+                guard name == "none", parameters.codec_tag != 0 else { return name }
+                return String(decoding: withUnsafeBytes(of: parameters.codec_tag.littleEndian) { Array($0) }, as: UTF8.self)
+            }
+    }
+
+    private static let tmcd = helios_mktag(0x74, 0x6D, 0x63, 0x64)  // "tmcd"
+
+    /// Leaves timecode tracks and other data streams, attached pictures and attachments out of the streams shown, and
+    /// has libavformat skip their packets. (ffmpeg's default stream selection leaves data streams out too, and MP4's
+    /// and Matroska's muxers hold none but timecode.)
     private func hideOffTimelineStreams() {
         let ctx = formatContext.pointee
-        let tmcd = helios_mktag(0x74, 0x6D, 0x63, 0x64)  // "tmcd"
         let hidden = (0..<Int(ctx.nb_streams)).filter { index in
             let stream = ctx.streams[index]!.pointee, parameters = stream.codecpar.pointee
-            return parameters.codec_type == AVMEDIA_TYPE_DATA && parameters.codec_tag == tmcd
+            return parameters.codec_type == AVMEDIA_TYPE_DATA
                 || parameters.codec_type == AVMEDIA_TYPE_ATTACHMENT || stream.disposition & AV_DISPOSITION_ATTACHED_PIC != 0
         }
         guard !hidden.isEmpty else { return }

@@ -202,7 +202,8 @@ public enum MediaProbe {
             containerDurationMicroseconds: demuxer.containerDuration,
             timecode: demuxer.timecode,
             attachedPictures: demuxer.attachedPictures.count,
-            attachments: demuxer.attachments.count
+            attachments: demuxer.attachments.count,
+            dataStreams: demuxer.dataStreams
         ).markingUnflaggedPriming()
     }
 }

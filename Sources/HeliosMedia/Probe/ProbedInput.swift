@@ -213,6 +213,8 @@ public struct ProbedInput: Codable, Sendable, Hashable {
     public var attachedPictures: Int = 0
     /// Attachments the file holds beside its streams (Matroska: fonts, ...); input 1's reach Matroska outputs.
     public var attachments: Int = 0
+    /// Data streams the file holds beside its streams (telemetry, navigation packets), named: left out of the output.
+    public var dataStreams: [String] = []
 
     /// The stream that drives the timeline: the first video stream, else the first stream.
     public var masterStreamIndex: Int? {

@@ -213,6 +213,10 @@ public enum StitchValidator {
             add(.warning, .unsupportedByContainer, 0, nil,
                 "its \(first.attachments) attachment(s) (fonts, ...) are left out: the \(output.formatName) container holds none (Matroska outputs keep them)")
         }
+        if !first.dataStreams.isEmpty {
+            add(.warning, .unsupportedByContainer, 0, nil, "its data stream(s) (\(first.dataStreams.joined(separator: ", "))) are left "
+                + "out: they hold neither picture nor sound (telemetry, navigation), as ffmpeg's default selection leaves them")
+        }
         for stream in first.streams {
             let codec = stream.signature.codec
             if let reason = unsupportedAudio(stream, in: first) {
