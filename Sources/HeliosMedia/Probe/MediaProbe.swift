@@ -389,7 +389,14 @@ struct StreamAccumulator {
             if videoPts.first == sorted.first { firstFrameGap = sorted[1] - sorted[0] }
             var deltas: [Int64: Int] = [:]
             for i in 1..<sorted.count { deltas[sorted[i] - sorted[i - 1], default: 0] += 1 }
-            typical = deltas.max { $0.value < $1.value || ($0.value == $1.value && $0.key > $1.key) }?.key ?? lastDuration
+            let mode = deltas.max { $0.value < $1.value || ($0.value == $1.value && $0.key > $1.key) }?.key ?? lastDuration
+            // Timestamps rounded from a finer clock one by one (GStreamer's nanoseconds into MPEG-TS's 90 kHz: 2999,
+            // 3000 and 3001 ticks for 1/30 s) lie within a tick of the exact grid, so neighbouring deltas differ by up
+            // to two: the frame duration is the mean of the deltas within two ticks of the most common one.
+            let near = deltas.filter { abs($0.key - mode) <= 2 }
+            let count = near.values.reduce(0, +)
+            typical = count == 0 ? mode
+                : Int64((Double(near.reduce(Int64(0)) { $0 + $1.key * Int64($1.value) }) / Double(count)).rounded())
             irregular = deltas.filter { abs($0.key - typical) > 1 }.reduce(0) { $0 + $1.value }
         } else if let mode = durations.max(by: { $0.value < $1.value || ($0.value == $1.value && $0.key > $1.key) }) {
             typical = mode.key
