@@ -226,6 +226,14 @@ case "$set_name" in
         --white-colour-coordinates 0:0.3127,0.3290 "$plain/chunk$(printf %03d "$k").mkv"
     done
     rm -rf "$plain" ;;
+  # Segments of one stream as GStreamer's splitmuxsink writes them into MPEG-TS (1-second segments of 3 s, H.264
+  # with 2 B-frames and AAC): timestamps converted from nanoseconds, so frames last 2999, 3000 or 3001 ticks, and
+  # the last segment ends with the AAC encoder's flush frame, which MPEG-TS cannot mark as padding.
+  splitmux-ts)
+    gst-launch-1.0 -q -e videotestsrc num-buffers=90 pattern=ball ! video/x-raw,width=160,height=96,framerate=30/1,format=I420 \
+      ! x264enc bframes=2 key-int-max=30 threads=1 ! h264parse ! queue ! mux.video \
+      audiotestsrc num-buffers=141 samplesperbuffer=1024 ! audio/x-raw,rate=48000,channels=1 ! audioconvert ! avenc_aac ! aacparse \
+      ! queue ! mux.audio_0 splitmuxsink name=mux muxer=mpegtsmux max-size-time=1000000000 location="$out/chunk%03d.ts" >/dev/null ;;
   # Chunks with a data stream beside picture and sound, which the stitch leaves out: MPEG-TS private data (as ffmpeg
   # -f data muxes it) in chunks of 30 and 1 frames, and DVD video (-target pal-dvd: MPEG-2, AC-3 and a navigation
   # stream) in chunks of 12 and 1 frames.

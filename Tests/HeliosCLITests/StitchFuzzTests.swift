@@ -23,6 +23,8 @@ struct StitchFuzzTests {
         ("realworld-avi-mpeg4-mp3", "avi"), ("realworld-ps-mpeg2-mp2", "mpg"),
         // Data streams beside picture and sound, left out: MPEG-TS private data, a DVD's navigation stream.
         ("datastream-ts", "ts"), ("vob-mpeg2-ac3", "vob"),
+        // GStreamer's splitmuxsink segments (nanosecond timestamps rounded to 90 kHz).
+        ("splitmux-ts", "ts"),
     ]
 
     static let parallel = 3

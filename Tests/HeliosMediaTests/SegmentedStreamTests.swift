@@ -79,6 +79,26 @@ struct SegmentedStreamTests {
         #expect(drifts[2].ticks < 0, "\(drifts)")
     }
 
+    /// GStreamer's splitmuxsink converts nanoseconds to MPEG-TS's 90 kHz one timestamp at a time, so 1/30 s frames
+    /// last 2999, 3000 or 3001 ticks; its last segment ends with the AAC encoder's flush frame, unmarked. Both were
+    /// refused (`9 frame(s) deviate from the frame duration of 2999 ticks`, `audio lasts 29.344 ms longer than video`).
+    @Test("GStreamer's splitmuxsink MPEG-TS segments: a tick of rounding is no irregular frame, the last flush frame is cut")
+    func splitmuxSegments() async throws {
+        let stitched = try await StitchedSet("splitmux-ts", container: "mp4")
+        defer { stitched.remove() }
+        #expect(stitched.report.isValid && stitched.report.issues.isEmpty, "\(stitched.report.issues)")
+        let probes = try stitched.chunks.map { try MediaProbe.probe($0) }
+        #expect(probes.allSatisfy { $0.streams[0].typicalPacketDuration == 3000 && $0.streams[0].irregularDurationCount == 0 })
+        let expected = try await stitched.chunkFrameHashes()
+        #expect(expected.count == 90)
+        #expect(try await Oracle.frameHashes(stitched.output) == expected)
+        #expect(try await Oracle.decodeWarnings(stitched.output) == [])
+        let timing = try await Oracle.timing(stitched.output)
+        let video = try #require(timing.first { $0.kind == "video" }), audio = try #require(timing.first { $0.kind == "audio" })
+        // The source's audio runs 8 ms past the picture (141 buffers of 1,024 samples); the flush frame after it is cut.
+        #expect(abs(audio.packetSpan - video.packetSpan) <= 1024.0 / 48000, "audio \(audio.packetSpan) s, video \(video.packetSpan) s")
+    }
+
     @Test("--audio exact is refused, naming the first segment that continues the one before: the copy is exact")
     func exactAudioRefused() async throws {
         let files = try await FixtureCache.shared.files("segments-hls-h264-bf3")

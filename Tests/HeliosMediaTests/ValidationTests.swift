@@ -345,6 +345,19 @@ struct PlanTests {
         #expect(plan.placements[1][1].keep + plan.placements[2][1].keep >= 1)
     }
 
+    @Test("the last input's audio may run on by a second frame (an encoder's flush, cut with the picture); no other input's may")
+    func lastInputMayRunOn() {
+        // 48,000 + 1,500 samples of AAC against a second of video: 1,500 over, more than one 1,024-sample frame.
+        let long = Probes.audio(samples: 49_500)
+        func drifts(_ inputs: [ProbedInput]) -> [Int?] {
+            StitchValidator.validate(inputs, output: OutputCapabilities(formatName: "mp4")).filter { $0.code == .avDrift }.map(\.inputIndex)
+        }
+        #expect(drifts([Probes.input(0), Probes.input(1, audio: long)]) == [])
+        #expect(drifts([Probes.input(0, audio: long), Probes.input(1)]).contains(0))
+        // Beyond two frames the last input is held to it too.
+        #expect(drifts([Probes.input(0), Probes.input(1, audio: Probes.audio(samples: 48_000 + 2_100))]) == [1])
+    }
+
     @Test("an audio gap is measured in ticks and milliseconds")
     func gapMeasured() {
         let plan = StitchPlan(inputs: [Probes.input(0, audio: Probes.audio(samples: 47520)), Probes.input(1)])
