@@ -264,8 +264,9 @@ final class RemuxSession {
         // The trailer is written; from here to the rename only cancellation can stop the run.
         if r.cancellation.isCancelled { throw StitchError.cancelled }
         // The report counts what the file holds: a muxer's bitstream filter must not have merged or dropped packets.
-        // PCM is exempt: MXF's muxer cuts it into one packet per video frame, as that format stores it.
-        let rechunked = Set(written.indices.filter { r.inputs.first?.streams[$0].signature.codec.hasPrefix("pcm_") == true })
+        // PCM into MXF is exempt: that muxer cuts it into one packet per video frame, as the format stores it.
+        let rechunked = r.formatName != "mxf" ? []
+            : Set(written.indices.filter { r.inputs.first?.streams[$0].signature.codec.hasPrefix("pcm_") == true })
         for s in written.indices where !rechunked.contains(s) && muxer.packetsWritten(to: s) != Int64(written[s]) {
             throw StitchError.outputFailed(path: r.outputPath, reason: "stream \(s): \(written[s]) packets were copied but the muxer "
                 + "wrote \(muxer.packetsWritten(to: s)) (its bitstream filter merged or dropped some: a corrupt frame in the inputs?)")
