@@ -26,12 +26,7 @@ int helios_index_io_add_region(helios_index_io *io, int64_t start, int64_t end) 
     return 0;
 }
 
-/* Calls visit(ctx, type, payload start, box end) for each top-level box of the file open as fd, in order, until a box
- * does not parse (a truncated box is visited with its end clamped to the file, then the walk stops) or visit returns
- * nonzero. */
-typedef int (*box_visitor)(void *ctx, const uint8_t *type, int64_t payload, int64_t end);
-
-static void walk_top_level_boxes(int fd, int64_t file_size, box_visitor visit, void *ctx) {
+void helios_walk_top_level_boxes(int fd, int64_t file_size, box_visitor visit, void *ctx) {
     int64_t pos = 0;
     uint8_t header[16];
     while (pos + 8 <= file_size) {
@@ -61,7 +56,7 @@ static int note_media_data(void *ctx, const uint8_t *type, int64_t payload, int6
 
 /* Records every mdat's payload. Stops at the first box that does not parse (its bytes, and everything after, are then
  * read from disk as usual). */
-static void find_media_data(helios_index_io *io) { walk_top_level_boxes(io->fd, io->size, note_media_data, io); }
+static void find_media_data(helios_index_io *io) { helios_walk_top_level_boxes(io->fd, io->size, note_media_data, io); }
 
 static int note_fragment(void *ctx, const uint8_t *type, int64_t payload, int64_t end) {
     (void)payload;
@@ -78,7 +73,7 @@ int helios_isobmff_fragmented(const char *path) {
     int found = -1;
     if (fstat(fd, &info) == 0) {
         found = 0;
-        walk_top_level_boxes(fd, info.st_size, note_fragment, &found);
+        helios_walk_top_level_boxes(fd, info.st_size, note_fragment, &found);
     }
     close(fd);
     return found;

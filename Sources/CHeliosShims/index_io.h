@@ -67,4 +67,10 @@ enum { PAYING_RATIO = 8 };
 enum { MAX_BLOCKS = 1 << 16 };
 /* Room for one more walked entry (io->walked[io->walked_count]), or NULL out of memory. */
 struct walked *helios_index_io_next_walked(helios_index_io *io);
+/* Calls visit(ctx, type, payload start, box end) for each top-level box of the ISO BMFF file open as fd, in order, until
+ * a box does not parse (a truncated box is visited with its end clamped to the file, then the walk stops) or visit
+ * returns nonzero. */
+typedef int (*box_visitor)(void *ctx, const uint8_t *type, int64_t payload, int64_t end);
+void helios_walk_top_level_boxes(int fd, int64_t file_size, box_visitor visit, void *ctx);
+
 #endif

@@ -34,6 +34,41 @@ struct ContainerRuleTests {
         #expect(abs(audio.packetSpan - video.packetSpan) <= 2 * 1152.0 / 48000, "audio spans \(audio.packetSpan) s, video \(video.packetSpan) s")
     }
 
+    /// CMAF (FFmpeg's `-movflags +cmaf`) writes signed composition offsets and no edit list: its frames present from
+    /// 0. libavformat keeps every pts at or after its dts by adding the most negative offset to them all, so a chunk
+    /// with B-frames would start two frames (1,024 ticks) late and one without them on time; the probe and the remux
+    /// take that shift off.
+    @Test("CMAF: the composition shift libavformat adds to a chunk with B-frames is taken off, so every chunk starts at 0")
+    func cmafCompositionShift() async throws {
+        let chunks = try await FixtureCache.shared.files("matrix-cmaf-h264-bf3-a")  // 2, 9, 1 and 30 frames
+        func ffprobeVideo(_ url: URL) async throws -> [(pts: Int64, dts: Int64)] {
+            let result = try await Shell.run("ffprobe", ["-v", "error", "-select_streams", "v", "-show_entries", "packet=pts,dts",
+                                                         "-of", "csv=p=0", url.path])
+            return result.stdout.split(separator: "\n").map { line in
+                let fields = line.split(separator: ",").map { Int64($0)! }
+                return (fields[0], fields[1])
+            }
+        }
+        for (k, chunk) in chunks.enumerated() {
+            let read = try await ffprobeVideo(chunk)
+            let shift = try Demuxer(path: chunk.path, findStreamInfo: false).compositionShifts()?[0] ?? 0
+            // Only a chunk long enough for B-frames has negative offsets: its first frame reads 1,024 ticks late.
+            #expect(shift == (k == 1 || k == 3 ? 1024 : 0), "chunk \(k + 1)")
+            #expect(read.map(\.pts).min() == shift, "chunk \(k + 1): ffprobe's first pts")
+            let probed = try MediaProbe.probe(chunk)
+            #expect(probed.timestampShifts == (shift > 0 ? [shift, 0] : []))
+            #expect(probed.streams[0].startPts == 0, "chunk \(k + 1)")
+            #expect(probed.streams[0].firstDts == read[0].dts - shift)
+            #expect(!probed.stretchesFirstFrame)
+        }
+        // Stitched, the video is as continuous as a single render's: every frame 512 ticks after the one before.
+        let stitched = try await StitchedSet("matrix-cmaf-h264-bf3-a")
+        defer { stitched.remove() }
+        let pts = try await ffprobeVideo(stitched.output).map(\.pts).sorted()
+        #expect(pts.count == 42)
+        #expect(zip(pts, pts.dropFirst()).allSatisfy { $1 - $0 == 512 }, "\(pts)")
+    }
+
     @Test("MOV chunks (DNxHR with PCM, as editors export) into MXF: the edit rate is the frame rate, every frame and sample kept")
     func movIntoMXF() async throws {
         let stitched = try await StitchedSet("realworld-mov-dnxhr-pcm", container: "mxf")

@@ -6,7 +6,10 @@ import Testing
 /// the priming frame is stored as content at 0 and the first video frame is stretched backwards over it.
 enum EditlessChunk {
     /// An `frames`-frame chunk at 30 fps (1/15360) with 1,600 samples of 48 kHz AAC per frame and one priming frame.
-    static func make(frames: Int, stretch: Int64 = 328, frameDuration: Int64 = 512, timeBase: Rational = Rational(1, 15360)) -> ProbedInput {
+    /// `stretchesFirstFrame`: written by FFmpeg's fragmented-MP4 muxer (false: CMAF or GStreamer, which leave every
+    /// frame where it is and the audio content a frame late).
+    static func make(frames: Int, stretch: Int64 = 328, frameDuration: Int64 = 512, timeBase: Rational = Rational(1, 15360),
+                     stretchesFirstFrame: Bool = true) -> ProbedInput {
         var video = StreamAccumulator(index: 0, signature: Probes.signature(.video), timeBase: timeBase)
         for k in 0..<frames {
             let pts = k == 0 ? 0 : stretch + Int64(k) * frameDuration
@@ -18,7 +21,8 @@ enum EditlessChunk {
             audio.add(PacketTiming(pts: Int64(k) * 1024, dts: Int64(k) * 1024, duration: k == 0 ? 0 : 1024, isDiscard: false), isKeyframe: true)
         }
         return ProbedInput(path: "chunk.mp4", formatName: "mov,mp4,m4a,3gp,3g2,mj2", fileSize: 1000,
-                           streams: [video.finish(), audio.finish()], containerDurationMicroseconds: nil).markingUnflaggedPriming()
+                           streams: [video.finish(), audio.finish()], containerDurationMicroseconds: nil,
+                           stretchesFirstFrame: stretchesFirstFrame).markingUnflaggedPriming()
     }
 }
 
@@ -47,6 +51,24 @@ struct EditlessInputTests {
         #expect(inputs[2].streams[0].startPts == 328)
         let errors = StitchValidator.validate(inputs, output: OutputCapabilities(formatName: "mp4")).filter { $0.severity == .error }
         #expect(errors.isEmpty, "\(errors.map(\.message))")
+    }
+
+    @Test func cmafChunksKeepTheirFramesWhereTheyAre() {
+        // CMAF: no stretch, each track from 0; the 1-frame chunk is written the same way as its neighbours.
+        let inputs = ProbedInput.normalized([
+            EditlessChunk.make(frames: 30, stretch: 0, stretchesFirstFrame: false),
+            EditlessChunk.make(frames: 1, stretch: 0, stretchesFirstFrame: false),
+            EditlessChunk.make(frames: 8, stretch: 0, stretchesFirstFrame: false),
+        ])
+        #expect(inputs.allSatisfy { $0.streams[0].leadingStretch == 0 && $0.streams[0].startPts == 0 })
+        #expect(inputs.allSatisfy { $0.streams[1].unflaggedPrimingPackets == 1 && $0.streams[1].startPts == 1024 })
+        // The priming starts with the video: stored as content, the sound a frame later than it belongs.
+        #expect(inputs.allSatisfy { $0.streams[1].primingStoredAsContent(masterStart: 0, masterTimeBase: Rational(1, 15360)) })
+        let errors = StitchValidator.validate(inputs, output: OutputCapabilities(formatName: "mp4")).filter { $0.severity == .error }
+        #expect(errors.isEmpty, "\(errors.map(\.message))")
+        // FFmpeg's own fragmented MP4 moved the video past the priming: that priming ends where the video starts.
+        let stretched = ProbedInput.normalized([EditlessChunk.make(frames: 30)])[0]
+        #expect(!stretched.streams[1].primingStoredAsContent(masterStart: stretched.streams[0].startPts!, masterTimeBase: Rational(1, 15360)))
     }
 
     @Test func aDifferentFrameRateIsNotAStretch() {

@@ -75,10 +75,10 @@ struct ProbeModeTests {
             }
         }
         // Index-only reading applies to MP4/MOV and Matroska/WebM streams of indexable codecs (not fragmented MP4 with
-        // H.264/HEVC, nor a Matroska file without Cues, nor one whose block walk declines: mkvmerge's files with an
-        // attachment are scanned); everything else is scanned.
+        // H.264/HEVC or CMAF, nor a Matroska file without Cues, nor one whose block walk declines: mkvmerge's files
+        // with an attachment are scanned); everything else is scanned.
         let indexable = Self.indexedExtensions.contains(files[0].pathExtension)
-        if indexable, !set.contains("fmp4"), set != "mkv-attachment", case .probed(let input) = indexed.last!.0,
+        if indexable, !set.contains("fmp4"), !set.contains("cmaf"), set != "mkv-attachment", case .probed(let input) = indexed.last!.0,
            input.streams.allSatisfy({ MediaProbe.isIndexable($0.signature, formatName: input.formatName) }), files.count > 1 {
             #expect(indexed.last!.1 != nil, "\(set): expected index-only probing")
         }

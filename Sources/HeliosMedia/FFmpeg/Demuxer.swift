@@ -302,6 +302,33 @@ package final class Demuxer {
         return keyframes
     }
 
+    /// Ticks taken off the pts and dts of every packet `read` hands out, by stream (empty: none); see
+    /// `compositionShifts()`.
+    package var timestampShifts: [Int64] = []
+
+    /// For a fragmented MP4/MOV: the ticks libavformat adds to each stream's presentation timestamps, which a
+    /// reader takes off to see frames where the file presents them; nil for other files, or when none is shifted.
+    /// Signed composition offsets (CMAF's) let a B-frame present before it decodes, and libavformat keeps every pts
+    /// at or after its dts by adding the most negative offset to all of them: a chunk with B-frames would start
+    /// two frames late, and one without them on time.
+    package func compositionShifts() -> [Int64]? {
+        guard formatName.hasPrefix("mov,"), isFragmentedISOBMFF == true else { return nil }
+        let ids = (0..<streamCount).map { stream($0).pointee.id }
+        var shifts = [Int64](repeating: 0, count: ids.count)
+        guard helios_isobmff_composition_shifts(path, ids, &shifts, Int32(ids.count)) == 0, shifts.contains(where: { $0 > 0 }) else {
+            return nil
+        }
+        return shifts
+    }
+
+    /// Whether the file's brands (ISO BMFF `ftyp`) include CMAF's, `cmfc` or `cmf2`.
+    package var declaresCMAF: Bool {
+        guard formatName.hasPrefix("mov,"),
+              let entry = av_dict_get(formatContext.pointee.metadata, "compatible_brands", nil, 0) else { return false }
+        let brands = String(cString: entry.pointee.value)
+        return brands.contains("cmfc") || brands.contains("cmf2")
+    }
+
     /// Reads the next packet into `packet`. Returns false at end of file.
     package func read(into packet: Packet) throws(FFmpegError) -> Bool {
         while true {
@@ -309,11 +336,20 @@ package final class Demuxer {
             let code = av_read_frame(formatContext, packet.pointer)
             if code == AV.eof { return false }
             try check(code, "av_read_frame", path: path)
-            guard let shown else { return true }
-            // A packet of a stream left out is skipped; the others are numbered among the streams shown.
-            guard let index = shown.firstIndex(of: packet.streamIndex) else { continue }
-            packet.pointer.pointee.stream_index = Int32(index)
+            if let shown {
+                // A packet of a stream left out is skipped; the others are numbered among the streams shown.
+                guard let index = shown.firstIndex(of: packet.streamIndex) else { continue }
+                packet.pointer.pointee.stream_index = Int32(index)
+            }
+            if !timestampShifts.isEmpty { unshift(packet.pointer) }
             return true
         }
+    }
+
+    private func unshift(_ p: UnsafeMutablePointer<AVPacket>) {
+        let s = Int(p.pointee.stream_index)
+        guard s < timestampShifts.count, timestampShifts[s] != 0 else { return }
+        if p.pointee.pts != AV.noPTS { p.pointee.pts -= timestampShifts[s] }
+        if p.pointee.dts != AV.noPTS { p.pointee.dts -= timestampShifts[s] }
     }
 }

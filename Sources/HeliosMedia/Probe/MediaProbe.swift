@@ -174,6 +174,12 @@ public enum MediaProbe {
             StreamAccumulator(stream: demuxer.stream($0), index: $0, signature: signatures[$0], storesNoDts: storesNoDts,
                               annexB: demuxer.formatName == "mpegts")
         }
+        let shifts = demuxer.compositionShifts()
+        if let shifts { demuxer.timestampShifts = shifts }
+        let fragmented = demuxer.formatName.hasPrefix("mov,") ? demuxer.isFragmentedISOBMFF : nil
+        if fragmented == true {
+            for k in accumulators.indices { accumulators[k].fillsFrameDuration() }
+        }
         let packet = try Packet()
         var read = 0
         while try demuxer.read(into: packet) {
@@ -185,7 +191,7 @@ public enum MediaProbe {
         }
         // A truncated MP4 often opens and then yields no packets: report it rather than stitch nothing.
         var streams = accumulators.map { $0.finish() }
-        if demuxer.formatName.hasPrefix("mov,"), demuxer.isFragmentedISOBMFF == false {
+        if fragmented == false {
             for k in streams.indices {
                 streams[k].parserKeyframes = demuxer.indexedKeyframes(stream: k).map { accumulators[k].keyframes - $0 }
             }
@@ -203,7 +209,9 @@ public enum MediaProbe {
             timecode: demuxer.timecode,
             attachedPictures: demuxer.attachedPictures.count,
             attachments: demuxer.attachments.count,
-            dataStreams: demuxer.dataStreams
+            dataStreams: demuxer.dataStreams,
+            timestampShifts: shifts ?? [],
+            stretchesFirstFrame: fragmented == true && !demuxer.declaresCMAF
         ).markingUnflaggedPriming()
     }
 }
@@ -267,6 +275,17 @@ struct StreamAccumulator {
         }
     }
     var frameCheck = FrameCheck.none
+    /// The duration, in ticks, of a video frame that arrives without one (0: it stays 0); see `fillsFrameDuration()`.
+    var frameDuration: Int64 = 0
+
+    /// Gives video frames read without a duration one frame at the stream's rate. For a fragmented MP4: every
+    /// sample has a duration in its track run, but libavformat hands out the last one it has read with none unless a
+    /// parser supplies it (H.264's does, HEVC's does not), so a 1-frame HEVC chunk would last no time at all. The
+    /// rate libavformat states for the track comes from those same track runs.
+    mutating func fillsFrameDuration() {
+        guard signature.kind == .video, let frameRate, frameRate.num > 0 else { return }
+        frameDuration = max(Ticks.rescale(1, from: Rational(frameRate.den, frameRate.num), to: timeBase), 0)
+    }
 
     /// `annexB`: the container carries H.264/HEVC with start codes and its payloads are read (MPEG-TS), so each
     /// packet is checked to hold a picture.
@@ -325,8 +344,9 @@ struct StreamAccumulator {
         packetCount += 1
         if n == 0 { firstIsKey = isKeyframe }
         if isKeyframe { keyframes += 1 }
-        let duration = PacketTiming.filledDuration(read.duration, kind: signature.kind, frameSize: signature.frameSize,
-                                                   sampleRate: signature.sampleRate, timeBase: timeBase)
+        let duration = read.duration <= 0 && frameDuration > 0 ? frameDuration
+            : PacketTiming.filledDuration(read.duration, kind: signature.kind, frameSize: signature.frameSize,
+                                          sampleRate: signature.sampleRate, timeBase: timeBase)
         let timing = PacketTiming(pts: read.pts, dts: read.dts, duration: duration, isDiscard: read.isDiscard)
         if n < 16 { leading.append(timing) }
         if trailing.count == Self.trailingKept { trailing.removeFirst() }

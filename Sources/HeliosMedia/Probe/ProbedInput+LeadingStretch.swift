@@ -45,6 +45,8 @@ extension ProbedInput {
         // A 1-frame chunk shows no stretch (its frame keeps its own duration), but it was written the same way: when
         // its unflagged audio priming starts together with its frame, the frame belongs where the audio content
         // starts. (With B-frames the muxer shifts for the video's decode delay instead, which covers the priming.)
+        // Only where the muxer does so (`stretchesFirstFrame`): elsewhere the frame is where the other chunks have theirs.
+        guard input.stretchesFirstFrame else { return input }
         var video = input.streams[master]
         let frameDuration = Ticks.rescale(frame, from: timeBase, to: video.timeBase)
         guard video.packetCount == 1, video.leadingStretch == 0, video.derivedDtsDelay == nil, let videoStart = video.startPts,

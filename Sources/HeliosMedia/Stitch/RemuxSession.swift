@@ -153,6 +153,7 @@ final class RemuxSession {
                                   noParse: noParse, format: input.formatName)
         }
         first = nil
+        demuxer.timestampShifts = input.timestampShifts
         // AAC stored as ADTS frames (a malformed MP4) would make the muxer add its ADTS filter, which reads them all.
         let copied = candidates.filter { s in input.streams[s].signature.codec != "aac" || demuxer.firstSampleStartsWithADTS(stream: s) == false }
         // The file whose unread samples the muxer copies (nil: every payload is read).
