@@ -20,6 +20,21 @@ struct ExactAudioCutTests {
         #expect(cut.silentSamples == 0)
     }
 
+    @Test("priming stored as content (CMAF, GStreamer's MP4): the sound belongs where the priming packet starts, not a frame later")
+    func primingStoredAsContent() {
+        // The priming frame at 0 with the video, the content from 1024: read as the timestamps say, the cut would take
+        // 1024 samples of silence before the content and leave its last 1024 out.
+        let packets = Self.aac(50, firstPts: 0)
+        let literal = ExactAudio.cut(packets: packets, primingPackets: 1, timeBase: Self.samples, sampleRate: 48000,
+                                     videoStart: 0, videoTimeBase: Rational(1, 15360), count: 48000)
+        #expect(literal.videoOffset == -1024)
+        #expect(literal.silentSamples == 1024)
+        let cut = ExactAudio.cut(packets: packets, primingPackets: 1, primingStoredAsContent: true, timeBase: Self.samples,
+                                 sampleRate: 48000, videoStart: 0, videoTimeBase: Rational(1, 15360), count: 48000)
+        #expect(cut == ExactAudio.Cut(from: 1024, count: 48000, contentStart: 1024, contentEnd: 50 * 1024, videoOffset: 0))
+        #expect(cut.silentSamples == 0)
+    }
+
     @Test("a partial edit list (skip samples on the first content packet) moves the content start inside the packet")
     func skipSamplesInsidePacket() {
         var packets = Self.aac(50, firstPts: -2048)

@@ -175,10 +175,11 @@ struct ExactAudioTests {
     }
 
     /// Chunk-matrix sets (the chunk-matrix tests' fixtures): 1-frame chunks, B-frames, Matroska milliseconds,
-    /// fragmented MP4 with unflagged priming, ADTS AAC in MPEG-TS, Opus in WebM.
+    /// fragmented MP4 with unflagged priming, ADTS AAC in MPEG-TS, Opus in WebM; CMAF and GStreamer's MP4, whose
+    /// unflagged priming frame starts with the video and pushes each chunk's sound a frame late.
     @Test("chunk-matrix sets: the audio lasts exactly the video's frames × 1,600 samples, every chunk at offset 0",
           arguments: ["matrix-mkv-h264-bf3-c", "matrix-fmp4-h264-bf3-c", "matrix-ts-h264-bf0-b", "matrix-webm-vp9-bf0-c",
-                      "matrix-mp4-h264-bf3-b"])
+                      "matrix-mp4-h264-bf3-b", "matrix-cmaf-h264-bf3-a", "matrix-cmaf-hevc-bf3-c", "gst-mp4-bf3-a"])
     func matrix(_ set: String) async throws {
         let chunks = try await FixtureCache.shared.files(set)
         let ext = chunks[0].pathExtension

@@ -82,10 +82,15 @@ public enum ExactAudio {
     ///   - primingPackets: leading packets that are priming as a whole (`ProbedStream.leadingPacketsBefore`).
     ///   - decoderPriming: samples a decoder skips at the start of the stream on its own, without side data (the
     ///     codec's declared delay, Opus pre-skip): priming when no packet is flagged and the first carries no skip.
+    ///   - primingStoredAsContent: the priming packets start with the video, not before it: a muxer that cannot mark
+    ///     priming (CMAF, GStreamer's MP4, both without an edit list) stored the encoder's priming frame where its
+    ///     input starts, and the content a frame later than it belongs. The content is then taken to start where the
+    ///     first packet does: every chunk's sound would otherwise be cut a frame late, its start silent.
     ///   - timeBase: the audio stream's time base.
     ///   - videoStart: the input's first frame, in `videoTimeBase`.
     ///   - count: samples the input contributes (its share of `videoStartSamples`).
-    public static func cut(packets: [PacketFacts], primingPackets: Int, decoderPriming: Int64 = 0, timeBase: Rational, sampleRate: Int32,
+    public static func cut(packets: [PacketFacts], primingPackets: Int, decoderPriming: Int64 = 0,
+                           primingStoredAsContent: Bool = false, timeBase: Rational, sampleRate: Int32,
                            videoStart: Int64, videoTimeBase: Rational, count: Int64) -> Cut {
         let sampleTB = Rational(1, max(sampleRate, 1))
         let total = packets.reduce(Int64(0)) { $0 + $1.decodedSamples }
@@ -98,7 +103,8 @@ public enum ExactAudio {
             contentStart += skip
             // Sample-exact when both time bases count samples or finer; otherwise a difference within one tick of
             // the coarser one (a Matroska millisecond is 48 samples) is below what the timestamps can tell.
-            let contentTime = Ticks.rescale(first.pts, from: timeBase, to: sampleTB) + skip
+            let placed = primingStoredAsContent && primed > 0 ? packets[0] : first
+            let contentTime = Ticks.rescale(placed.pts, from: timeBase, to: sampleTB) + skip
             let difference = Ticks.rescale(videoStart, from: videoTimeBase, to: sampleTB) - contentTime
             let resolution = max(tickSamples(timeBase, sampleRate), tickSamples(videoTimeBase, sampleRate))
             offset = abs(difference) <= (resolution > 1 ? resolution : 0) ? 0 : difference

@@ -95,6 +95,8 @@ final class ExactAudioTrack {
         let cut = ExactAudio.cut(packets: facts, primingPackets: probed.leadingPacketsBefore(masterStart: master.contentStart,
                                                                                                masterTimeBase: master.timeBase),
                                  decoderPriming: probed.leadingDiscardPackets == 0 ? probed.initialPadding : 0,
+                                 primingStoredAsContent: probed.primingStoredAsContent(masterStart: master.contentStart,
+                                                                                       masterTimeBase: master.timeBase),
                                  timeBase: probed.timeBase, sampleRate: sampleRate, videoStart: master.contentStart,
                                  videoTimeBase: master.timeBase, count: shares[index + 1] - shares[index])
         cuts.append(cut)

@@ -222,6 +222,13 @@ extension ProbedStream {
         return end - Ticks.rescale(trailingPaddingSamples, from: Rational(1, signature.sampleRate), to: timeBase)
     }
 
+    /// Whether this stream's unflagged priming starts with the master (the video), not before it: stored as content
+    /// by a muxer that cannot mark it, so the content starts a frame after where it belongs (see `ExactAudio.cut`).
+    func primingStoredAsContent(masterStart: Int64, masterTimeBase: Rational) -> Bool {
+        guard unflaggedPrimingPackets > 0, let first = leadingPackets.first else { return false }
+        return Ticks.rescale(first.pts, from: timeBase, to: masterTimeBase) >= masterStart - 1
+    }
+
     /// Leading packets that are priming: flagged for discard, or ending at or before the master's start, or within
     /// a millisecond after it: MP4's edit lists state a track's start in the movie's milliseconds, so an MP4 segment
     /// cut from a longer encode can start its video up to one early, and its priming frame then ends inside it.
