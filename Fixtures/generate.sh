@@ -120,7 +120,7 @@ case "$set_name" in
     case "$tool" in
       matrix)   ctr=${parts[1]} codec=${parts[2]} bf=${parts[3]} split=${parts[4]} ;;
       mkvmerge) ctr=mkv codec=${parts[1]} bf=${parts[2]} split=${parts[3]} ;;   # ffmpeg's MP4 chunks, remuxed by mkvmerge
-      gst)      ctr=${parts[1]} codec=h264 bf=${parts[2]} split=${parts[3]} ;;  # GStreamer: x264enc, avenc_aac, its own muxers
+      gst)      ctr=${parts[1]} codec=h264 bf=${parts[2]} split=${parts[3]} ;;  # GStreamer: x264enc, avenc_aac, its own muxers (fmp4: fragmented)
     esac
     nbf=${bf#bf}
     case "$split" in a) sizes="2 9 1 30" ;; b) sizes="30 30 30 1" ;; c) sizes="1 1 2 1 5 1" ;; *) echo "unknown split $split" >&2; exit 2 ;; esac
@@ -139,8 +139,8 @@ case "$set_name" in
     start=0; k=0
     for n in $sizes; do
       if [ "$tool" = gst ]; then
-        name="$out/chunk$(printf %03d "$k").$ctr"
-        mux=$([ "$ctr" = mp4 ] && echo mp4mux || echo matroskamux)
+        name="$out/chunk$(printf %03d "$k").${ctr/fmp4/mp4}"
+        case "$ctr" in mp4) mux=mp4mux ;; fmp4) mux="mp4mux fragment-duration=1000" ;; *) mux=matroskamux ;; esac
         gst-launch-1.0 -q -e videotestsrc num-buffers="$n" pattern=ball ! video/x-raw,width=160,height=96,framerate=30/1,format=I420 \
           ! x264enc bframes="$nbf" key-int-max=30 threads=1 ! h264parse ! $mux name=m ! filesink location="$name" \
           audiotestsrc num-buffers="$n" samplesperbuffer=1600 ! audio/x-raw,rate=48000,channels=1 ! audioconvert ! avenc_aac ! aacparse ! m. >/dev/null

@@ -51,7 +51,10 @@ struct ContainerRuleTests {
         }
         for (k, chunk) in chunks.enumerated() {
             let read = try await ffprobeVideo(chunk)
-            let shift = try Demuxer(path: chunk.path, findStreamInfo: false).compositionShifts()?[0] ?? 0
+            let facts = try #require(try Demuxer(path: chunk.path, findStreamInfo: false).fragmentFacts())
+            let shift = facts[0].compositionShift
+            #expect(facts[0].firstComposition == 0, "CMAF: the first frame presents at its decode time")
+            #expect(facts[0].firstDuration == 512)
             // Only a chunk long enough for B-frames has negative offsets: its first frame reads 1,024 ticks late.
             #expect(shift == (k == 1 || k == 3 ? 1024 : 0), "chunk \(k + 1)")
             #expect(read.map(\.pts).min() == shift, "chunk \(k + 1): ffprobe's first pts")
@@ -59,7 +62,7 @@ struct ContainerRuleTests {
             #expect(probed.timestampShifts == (shift > 0 ? [shift, 0] : []))
             #expect(probed.streams[0].startPts == 0, "chunk \(k + 1)")
             #expect(probed.streams[0].firstDts == read[0].dts - shift)
-            #expect(!probed.stretchesFirstFrame)
+            #expect(probed.statedFirstFrameDuration == 512)
         }
         // Stitched, the video is as continuous as a single render's: every frame 512 ticks after the one before.
         let stitched = try await StitchedSet("matrix-cmaf-h264-bf3-a")

@@ -6,8 +6,9 @@ import Testing
 /// the priming frame is stored as content at 0 and the first video frame is stretched backwards over it.
 enum EditlessChunk {
     /// An `frames`-frame chunk at 30 fps (1/15360) with 1,600 samples of 48 kHz AAC per frame and one priming frame.
-    /// `stretchesFirstFrame`: written by FFmpeg's fragmented-MP4 muxer (false: CMAF or GStreamer, which leave every
-    /// frame where it is and the audio content a frame late).
+    /// `stretchesFirstFrame`: written by FFmpeg's fragmented-MP4 muxer, whose track run states the first frame
+    /// `stretch` longer, 840 ticks, even in a 1-frame chunk (false: CMAF or GStreamer, which leave every frame where
+    /// it is, 512 ticks long, and the audio content a frame late).
     static func make(frames: Int, stretch: Int64 = 328, frameDuration: Int64 = 512, timeBase: Rational = Rational(1, 15360),
                      stretchesFirstFrame: Bool = true) -> ProbedInput {
         var video = StreamAccumulator(index: 0, signature: Probes.signature(.video), timeBase: timeBase)
@@ -22,7 +23,7 @@ enum EditlessChunk {
         }
         return ProbedInput(path: "chunk.mp4", formatName: "mov,mp4,m4a,3gp,3g2,mj2", fileSize: 1000,
                            streams: [video.finish(), audio.finish()], containerDurationMicroseconds: nil,
-                           stretchesFirstFrame: stretchesFirstFrame).markingUnflaggedPriming()
+                           statedFirstFrameDuration: frameDuration + (stretchesFirstFrame ? max(stretch, 328) : 0)).markingUnflaggedPriming()
     }
 }
 
@@ -69,6 +70,40 @@ struct EditlessInputTests {
         // FFmpeg's own fragmented MP4 moved the video past the priming: that priming ends where the video starts.
         let stretched = ProbedInput.normalized([EditlessChunk.make(frames: 30)])[0]
         #expect(!stretched.streams[1].primingStoredAsContent(masterStart: stretched.streams[0].startPts!, masterTimeBase: Rational(1, 15360)))
+    }
+
+    /// A 9-frame chunk with a reorder delay of two frames (1/3000, 100 ticks a frame) and AAC from 0, as a
+    /// fragmented MP4 holds it without an edit list: its first frame presents 200 ticks after it decodes.
+    static func delayedVideo(audioGap: Int64) -> ProbedInput {
+        var video = StreamAccumulator(index: 0, signature: Probes.signature(.video), timeBase: Rational(1, 3000))
+        for k in 0..<9 {
+            video.add(PacketTiming(pts: Int64(k) * 100 + 200, dts: Int64(k) * 100, duration: 100, isDiscard: false), isKeyframe: k == 0)
+        }
+        var audio = StreamAccumulator(index: 1, signature: Probes.signature(.audio), timeBase: Rational(1, 48000))
+        for k in 0..<16 {
+            let pts = k == 0 ? 0 : audioGap + Int64(k) * 1024
+            audio.add(PacketTiming(pts: pts, dts: pts, duration: 1024, isDiscard: false), isKeyframe: true)
+        }
+        return ProbedInput(path: "chunk.mp4", formatName: "mov,mp4,m4a,3gp,3g2,mj2", fileSize: 1000,
+                           streams: [video.finish(), audio.finish()], containerDurationMicroseconds: nil)
+    }
+
+    @Test func missingEditListTakenOffWhenNoTrackIsStretched() {
+        // GStreamer: the audio runs on from 0, the picture presents two frames late.
+        let gst = Self.delayedVideo(audioGap: 0)
+            .applyingFragmentFacts([FragmentFacts(compositionShift: 0, firstDuration: 100, firstComposition: 200),
+                                    FragmentFacts(compositionShift: 0, firstDuration: 1024, firstComposition: 0)])
+        #expect(gst.streams[0].startPts == 0)
+        #expect(gst.streams[0].firstDts == -200)
+        #expect(gst.streams[0].endPts == 900)
+        #expect(gst.timestampShifts == [200, 0])
+        #expect(gst.statedFirstFrameDuration == 100)
+        // FFmpeg: it moved the audio along, stretching its first packet to where the picture starts (3,200 samples).
+        let ffmpeg = Self.delayedVideo(audioGap: 2176)
+            .applyingFragmentFacts([FragmentFacts(compositionShift: 0, firstDuration: 100, firstComposition: 200),
+                                    FragmentFacts(compositionShift: 0, firstDuration: 3200, firstComposition: 0)])
+        #expect(ffmpeg.streams[0].startPts == 200)
+        #expect(ffmpeg.timestampShifts == [])
     }
 
     @Test func aDifferentFrameRateIsNotAStretch() {

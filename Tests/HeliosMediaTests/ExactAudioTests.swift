@@ -179,7 +179,8 @@ struct ExactAudioTests {
     /// unflagged priming frame starts with the video and pushes each chunk's sound a frame late.
     @Test("chunk-matrix sets: the audio lasts exactly the video's frames × 1,600 samples, every chunk at offset 0",
           arguments: ["matrix-mkv-h264-bf3-c", "matrix-fmp4-h264-bf3-c", "matrix-ts-h264-bf0-b", "matrix-webm-vp9-bf0-c",
-                      "matrix-mp4-h264-bf3-b", "matrix-cmaf-h264-bf3-a", "matrix-cmaf-hevc-bf3-c", "gst-mp4-bf3-a"])
+                      "matrix-mp4-h264-bf3-b", "matrix-cmaf-h264-bf3-a", "matrix-cmaf-hevc-bf3-c", "gst-mp4-bf3-a",
+                      "gst-fmp4-bf3-c", "matrix-fmp4-hevc-bf0-c"])
     func matrix(_ set: String) async throws {
         let chunks = try await FixtureCache.shared.files(set)
         let ext = chunks[0].pathExtension

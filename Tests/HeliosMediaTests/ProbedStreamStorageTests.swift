@@ -17,7 +17,7 @@ struct ProbedStreamStorageTests {
                      trailingPackets: [PacketTiming(pts: 4096, dts: 4096, duration: 512, isDiscard: false)],
                      frameRate: Rational(30000, 1001), derivedDtsDelay: 0, firstFrameGap: -3, missingPtsCount: 4,
                      missingDtsOnlyCount: 2, leadingStretch: -11, unflaggedPrimingPackets: 1, payloadBytes: 1 << 40,
-                     parserKeyframes: 0)
+                     parserKeyframes: 0).withEndInferred(true)
     }
 
     @Test("every property reads back what was set, zero and extremes included")
@@ -64,7 +64,7 @@ struct ProbedStreamStorageTests {
             "primingSamples", "trailingPaddingSamples", "typicalPacketDuration", "irregularDurationCount",
             "missingTimestampCount", "firstNonIncreasingDts", "firstPtsBeforeDts", "corruptPacketCount", "leadingPackets",
             "initialPadding", "trailingPackets", "frameRate", "derivedDtsDelay", "firstFrameGap", "missingPtsCount",
-            "missingDtsOnlyCount", "leadingStretch", "unflaggedPrimingPackets", "payloadBytes", "parserKeyframes",
+            "missingDtsOnlyCount", "leadingStretch", "unflaggedPrimingPackets", "payloadBytes", "parserKeyframes", "endInferred",
         ])
         #expect(try JSONDecoder().decode(ProbedStream.self, from: data) == full)
 

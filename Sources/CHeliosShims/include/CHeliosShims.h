@@ -75,12 +75,24 @@ AVIOContext *helios_index_io_open(const char *path);
 /// and sample durations may be left to libavformat's parsers), 0 when its top-level boxes hold none, -1 when it
 /// cannot be opened.
 int helios_isobmff_fragmented(const char *path);
-/// For a fragmented ISO BMFF file: for each of the `count` tracks `track_ids` (tkhd track_ID, an AVStream's id), the
-/// ticks libavformat's mov demuxer adds to every presentation timestamp of that track, so that no frame presents
-/// before it decodes: the most negative composition offset of any of its track runs (CMAF writes signed offsets,
-/// and the first frame presents at its decode time), as a positive number, else 0. Reads every `moof` box. 0, or
-/// -1 when the file cannot be read (shifts are then those found so far).
-int helios_isobmff_composition_shifts(const char *path, const int32_t *track_ids, int64_t *shifts, int count);
+/// What the track runs of a fragmented ISO BMFF file say about one track, in its timescale.
+typedef struct {
+    /// The ticks libavformat's mov demuxer adds to every presentation timestamp of the track, so that no frame
+    /// presents before it decodes: the most negative composition offset of any of its runs, as a positive number,
+    /// else 0 (CMAF writes signed offsets, and its first frame presents at its decode time).
+    int64_t composition_shift;
+    /// The first sample's duration as the file states it (its run, else its fragment's or the movie's default;
+    /// libavformat may report another), -1 when unknown.
+    int64_t first_duration;
+    /// The first sample's composition offset (0 when its run has none).
+    int64_t first_composition;
+    /// Whether any of its samples was found.
+    int samples_seen;
+} helios_fragment_track;
+/// For a fragmented ISO BMFF file: fills `tracks` for each of the `count` tracks `track_ids` (tkhd track_ID, an
+/// AVStream's id), reading the `moov` and every `moof` box. 0, or -1 when the file cannot be read (what was found
+/// so far is filled in).
+int helios_isobmff_fragment_tracks(const char *path, const int32_t *track_ids, helios_fragment_track *tracks, int count);
 void helios_index_io_skip_media_data(AVIOContext *pb, int skip);
 /// For an H.264 (hevc 0) or HEVC (hevc 1) stream in length-prefixed framing (avcC/hvcC), marks what libavformat's
 /// parser reads of each sample to be read from disk all the same: every NAL unit's length and header, non-slice NAL

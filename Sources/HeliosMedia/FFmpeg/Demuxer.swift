@@ -306,27 +306,17 @@ package final class Demuxer {
     /// `compositionShifts()`.
     package var timestampShifts: [Int64] = []
 
-    /// For a fragmented MP4/MOV: the ticks libavformat adds to each stream's presentation timestamps, which a
-    /// reader takes off to see frames where the file presents them; nil for other files, or when none is shifted.
-    /// Signed composition offsets (CMAF's) let a B-frame present before it decodes, and libavformat keeps every pts
-    /// at or after its dts by adding the most negative offset to all of them: a chunk with B-frames would start
-    /// two frames late, and one without them on time.
-    package func compositionShifts() -> [Int64]? {
+    /// For a fragmented MP4/MOV: what each stream's track runs say about its start (see `FragmentFacts`); nil for
+    /// other files, or when the file cannot be read again.
+    package func fragmentFacts() -> [FragmentFacts]? {
         guard formatName.hasPrefix("mov,"), isFragmentedISOBMFF == true else { return nil }
         let ids = (0..<streamCount).map { stream($0).pointee.id }
-        var shifts = [Int64](repeating: 0, count: ids.count)
-        guard helios_isobmff_composition_shifts(path, ids, &shifts, Int32(ids.count)) == 0, shifts.contains(where: { $0 > 0 }) else {
-            return nil
+        var tracks = [helios_fragment_track](repeating: helios_fragment_track(), count: ids.count)
+        guard helios_isobmff_fragment_tracks(path, ids, &tracks, Int32(ids.count)) == 0 else { return nil }
+        return tracks.map {
+            FragmentFacts(compositionShift: $0.composition_shift, firstDuration: $0.samples_seen != 0 && $0.first_duration >= 0 ? $0.first_duration : nil,
+                          firstComposition: $0.first_composition)
         }
-        return shifts
-    }
-
-    /// Whether the file's brands (ISO BMFF `ftyp`) include CMAF's, `cmfc` or `cmf2`.
-    package var declaresCMAF: Bool {
-        guard formatName.hasPrefix("mov,"),
-              let entry = av_dict_get(formatContext.pointee.metadata, "compatible_brands", nil, 0) else { return false }
-        let brands = String(cString: entry.pointee.value)
-        return brands.contains("cmfc") || brands.contains("cmf2")
     }
 
     /// Reads the next packet into `packet`. Returns false at end of file.

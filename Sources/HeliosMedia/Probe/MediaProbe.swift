@@ -174,9 +174,11 @@ public enum MediaProbe {
             StreamAccumulator(stream: demuxer.stream($0), index: $0, signature: signatures[$0], storesNoDts: storesNoDts,
                               annexB: demuxer.formatName == "mpegts")
         }
-        let shifts = demuxer.compositionShifts()
-        if let shifts { demuxer.timestampShifts = shifts }
         let fragmented = demuxer.formatName.hasPrefix("mov,") ? demuxer.isFragmentedISOBMFF : nil
+        let fragments = fragmented == true ? demuxer.fragmentFacts() : nil
+        if let fragments, fragments.contains(where: { $0.compositionShift > 0 }) {
+            demuxer.timestampShifts = fragments.map(\.compositionShift)
+        }
         if fragmented == true {
             for k in accumulators.indices { accumulators[k].fillsFrameDuration() }
         }
@@ -200,7 +202,7 @@ public enum MediaProbe {
             throw StitchError.unreadableInput(path: demuxer.path, reason: "contains no packets; the file is truncated or empty")
         }
         try checkIntegrity(demuxer, accumulators: accumulators, streams: streams)
-        return ProbedInput(
+        let input = ProbedInput(
             path: demuxer.path,
             formatName: demuxer.formatName,
             fileSize: fileSize,
@@ -210,9 +212,9 @@ public enum MediaProbe {
             attachedPictures: demuxer.attachedPictures.count,
             attachments: demuxer.attachments.count,
             dataStreams: demuxer.dataStreams,
-            timestampShifts: shifts ?? [],
-            stretchesFirstFrame: fragmented == true && !demuxer.declaresCMAF
-        ).markingUnflaggedPriming()
+            timestampShifts: demuxer.timestampShifts
+        )
+        return (fragments.map { input.applyingFragmentFacts($0) } ?? input).markingUnflaggedPriming()
     }
 }
 
@@ -275,13 +277,16 @@ struct StreamAccumulator {
         }
     }
     var frameCheck = FrameCheck.none
-    /// The duration, in ticks, of a video frame that arrives without one (0: it stays 0); see `fillsFrameDuration()`.
+    /// A video frame's duration at the stream's rate, in ticks, for frames read without one (0: they stay 0); see
+    /// `fillsFrameDuration()`.
     var frameDuration: Int64 = 0
+    /// Video frames read without a duration while `frameDuration` is set.
+    var durationsMissing = 0
 
-    /// Gives video frames read without a duration one frame at the stream's rate. For a fragmented MP4: every
-    /// sample has a duration in its track run, but libavformat hands out the last one it has read with none unless a
-    /// parser supplies it (H.264's does, HEVC's does not), so a 1-frame HEVC chunk would last no time at all. The
-    /// rate libavformat states for the track comes from those same track runs.
+    /// Gives video frames read without a duration one frame. For a fragmented MP4: every sample has a duration in
+    /// its track run, but libavformat hands out a fragment's last sample with none unless a parser supplies it
+    /// (H.264's does, HEVC's does not), so a 1-frame HEVC chunk would last no time at all. The frame is the one the
+    /// presentation timestamps show; a chunk of one frame takes the rate libavformat states for the track.
     mutating func fillsFrameDuration() {
         guard signature.kind == .video, let frameRate, frameRate.num > 0 else { return }
         frameDuration = max(Ticks.rescale(1, from: Rational(frameRate.den, frameRate.num), to: timeBase), 0)
@@ -344,9 +349,9 @@ struct StreamAccumulator {
         packetCount += 1
         if n == 0 { firstIsKey = isKeyframe }
         if isKeyframe { keyframes += 1 }
-        let duration = read.duration <= 0 && frameDuration > 0 ? frameDuration
-            : PacketTiming.filledDuration(read.duration, kind: signature.kind, frameSize: signature.frameSize,
-                                          sampleRate: signature.sampleRate, timeBase: timeBase)
+        if read.duration <= 0 && frameDuration > 0 { durationsMissing += 1 }
+        let duration = PacketTiming.filledDuration(read.duration, kind: signature.kind, frameSize: signature.frameSize,
+                                                   sampleRate: signature.sampleRate, timeBase: timeBase)
         let timing = PacketTiming(pts: read.pts, dts: read.dts, duration: duration, isDiscard: read.isDiscard)
         if n < 16 { leading.append(timing) }
         if trailing.count == Self.trailingKept { trailing.removeFirst() }
@@ -423,6 +428,12 @@ struct StreamAccumulator {
             irregular = durations.filter { abs($0.key - typical) > 1 }.reduce(0) { $0 + $1.value }
             // The priming packet of AAC is part of the stream's normal cadence, not an irregularity.
         }
+        var endPts = self.endPts, endInferred = false
+        if durationsMissing > 0, let last = videoPts.max() {
+            if videoPts.count == 1 { typical = frameDuration }
+            endInferred = last + typical > endPts ?? last
+            endPts = max(endPts ?? last, last + typical)
+        }
         // Decode timestamps the container does not store (Matroska), or that some packets lack, are derived from
         // the reorder delay; validation then checks them like any others. A packet without pts stays an error.
         var firstDts = self.firstDts, lastDts = self.lastDts, missing = self.missing
@@ -481,6 +492,6 @@ struct StreamAccumulator {
             missingPtsCount: missingPts,
             missingDtsOnlyCount: missing - missingPts,
             payloadBytes: payloadBytes
-        )
+        ).withEndInferred(endInferred)
     }
 }

@@ -35,29 +35,42 @@ extension ProbedInput {
                 stream.leadingPackets[0].dts += stretch
             }
             if stream.packetCount <= 2 {
-                stream.typicalPacketDuration = duration  // a 2-frame chunk's only gap was the stretched one
+                // A 2-frame chunk's only gap was the stretched one; an end inferred from it moves with it.
+                if stream.endInferred { stream.endPts = stream.endPts.map { $0 - stream.typicalPacketDuration + duration } }
+                stream.typicalPacketDuration = duration
             } else if stream.irregularDurationCount > 0 {
                 stream.irregularDurationCount -= 1
             }
             input.streams[master] = stream
             input = input.markingUnflaggedPriming()
         }
-        // A 1-frame chunk shows no stretch (its frame keeps its own duration), but it was written the same way: when
-        // its unflagged audio priming starts together with its frame, the frame belongs where the audio content
-        // starts. (With B-frames the muxer shifts for the video's decode delay instead, which covers the priming.)
-        // Only where the muxer does so (`stretchesFirstFrame`): elsewhere the frame is where the other chunks have theirs.
-        guard input.stretchesFirstFrame else { return input }
+        // A 1-frame chunk shows no stretch in its timestamps, but its track run states it (840 ticks, where FFmpeg's
+        // fragmented MP4 stretched it over one AAC priming frame at 48 kHz): when the audio's first packet starts
+        // with the frame and lasts exactly that extra time, it is the unflagged priming, and the frame belongs where
+        // the audio content starts, a frame long. (With B-frames the muxer shifts for the video's decode delay
+        // instead, which covers the priming.) CMAF and GStreamer leave the frame where their other chunks have
+        // theirs, a frame long, and the audio content a priming frame late: nothing is stretched.
         var video = input.streams[master]
         let frameDuration = Ticks.rescale(frame, from: timeBase, to: video.timeBase)
         guard video.packetCount == 1, video.leadingStretch == 0, video.derivedDtsDelay == nil, let videoStart = video.startPts,
-              let audio = input.streams.first(where: { $0.signature.kind == .audio && $0.unflaggedPrimingPackets > 0 }),
-              let audioStart = audio.startPts, audio.leadingPackets.first.map({
-                  Ticks.rescale($0.pts, from: audio.timeBase, to: video.timeBase) == videoStart }) == true else { return input }
-        let stretch = Ticks.rescale(audioStart, from: audio.timeBase, to: video.timeBase) - videoStart
-        guard stretch > 1, stretch < frameDuration else { return input }
+              let stated = input.statedFirstFrameDuration, stated - frameDuration > 1, stated - frameDuration < frameDuration,
+              let a = input.streams.firstIndex(where: { $0.signature.kind == .audio }) else { return input }
+        let stretch = stated - frameDuration
+        var audio = input.streams[a]
+        guard !audio.signature.isSampleExactAudio, audio.initialPadding == 0, audio.leadingDiscardPackets == 0,
+              audio.leadingPackets.count > 1, Ticks.rescale(audio.leadingPackets[0].pts, from: audio.timeBase, to: video.timeBase) == videoStart,
+              abs(Ticks.rescale(audio.leadingPackets[1].pts - audio.leadingPackets[0].pts, from: audio.timeBase, to: video.timeBase) - stretch) <= 1
+        else { return input }
+        if audio.unflaggedPrimingPackets == 0 {
+            audio.unflaggedPrimingPackets = 1
+            audio.startPts = audio.leadingPackets[1].pts
+            input.streams[a] = audio
+        }
         video.leadingStretch = stretch
         video.startPts = videoStart + stretch
-        video.endPts = video.endPts.map { $0 + stretch }
+        // A frame long (libavformat gives the stretched frame's duration, or the parser's, or none).
+        video.endPts = videoStart + stretch + frameDuration
+        video.typicalPacketDuration = frameDuration
         video.firstPts = video.firstPts.map { $0 + stretch }
         video.firstDts = video.firstDts.map { $0 + stretch }
         video.lastPts = video.lastPts.map { $0 + stretch }

@@ -215,15 +215,12 @@ public struct ProbedInput: Codable, Sendable, Hashable {
     public var attachments: Int = 0
     /// Data streams the file holds beside its streams (telemetry, navigation packets), named: left out of the output.
     public var dataStreams: [String] = []
-    /// Ticks taken off every timestamp of each stream as it is read (empty: none): the composition shift the demuxer
-    /// adds to a fragmented MP4's track (see `Demuxer.compositionShifts()`), taken off so that frames present where
-    /// the file puts them.
+    /// Ticks taken off every timestamp of each stream as it is read (empty: none), in a fragmented MP4: the
+    /// composition shift the demuxer adds, and the edit list a muxer left out (see `applyingFragmentFacts`).
     public var timestampShifts: [Int64] = []
-    /// Whether the muxer moved the video to where unflagged audio priming ends, stretching the first frame back to
-    /// 0: FFmpeg's fragmented MP4, which shifts every track together past the priming it cannot mark without an edit
-    /// list. Not in CMAF (brand `cmfc` or `cmf2`), where each track starts at 0 on its own, nor in GStreamer's MP4:
-    /// their audio content starts a priming frame after the video.
-    public var stretchesFirstFrame: Bool = false
+    /// For a fragmented MP4: the duration of the master stream's first sample as its track run states it (the
+    /// demuxer reports the parser's, or none for a fragment's last sample), in its time base; nil elsewhere.
+    public var statedFirstFrameDuration: Int64? = nil
 
     /// The stream that drives the timeline: the first video stream, else the first stream.
     public var masterStreamIndex: Int? {

@@ -73,6 +73,15 @@ public struct ProbedStream: Codable, Sendable, Hashable {
     @OptionalCount32 public var parserKeyframes: Int?
     /// Whether the first packet read carries the keyframe flag.
     public var firstPacketIsKeyframe: Bool
+    /// Whether the end of presentation was inferred: the last frame came without a duration (a fragmented MP4's
+    /// HEVC), and `endPts` gives it one `typicalPacketDuration`.
+    public var endInferred: Bool = false
+
+    func withEndInferred(_ inferred: Bool) -> ProbedStream {
+        var stream = self
+        stream.endInferred = inferred
+        return stream
+    }
 
     /// Duration of presentation, endPts - startPts.
     public var duration: Int64 { (endPts ?? 0) - (startPts ?? 0) }

@@ -53,8 +53,10 @@ extension StitchPlan {
             guard n >= 0, n < placement.keep else { return nil }
             let tb = input.timeBase, planTB = planTimeBase
             let signature = input.signature
-            let filled = PacketTiming.filledDuration(duration, kind: signature.kind, frameSize: signature.frameSize,
-                                                     sampleRate: signature.sampleRate, timeBase: tb)
+            // A frame without a duration (a fragment's last sample, when no parser supplies one) lasts one frame.
+            let filled = duration <= 0 && signature.kind == .video && input.typicalPacketDuration > 0 ? input.typicalPacketDuration
+                : PacketTiming.filledDuration(duration, kind: signature.kind, frameSize: signature.frameSize,
+                                              sampleRate: signature.sampleRate, timeBase: tb)
             var out = MappedPacket(pts: pts, dts: dts, duration: Ticks.rescale(filled, from: tb, to: planTB),
                                    trimEnd: nil, clearsDiscard: clearsDiscard)
             if let grid = placement.frameGrid {
