@@ -2,7 +2,7 @@ import Foundation
 import Testing
 
 /// Mutated chunks through `helios-stitch`: bit flips, truncations, zeroed blocks and damaged headers in MP4, MOV,
-/// Matroska (AV1, and H.264 from ffmpeg and mkvmerge), WebM and MPEG-TS chunks, FLAC audio and timecode tracks. Every case must end in exactly one of two ways: a clean error (exit 1 or 3,
+/// Matroska (AV1, and H.264 from ffmpeg and mkvmerge), WebM, MPEG-TS and CMAF chunks, FLAC audio and timecode tracks. Every case must end in exactly one of two ways: a clean error (exit 1 or 3,
 /// a message, no file left in the output directory), or an output whose video frame count, by ffprobe, equals the
 /// frames ffprobe counts in the inputs and the count the report gives. Inputs are never modified, nothing crashes.
 ///
@@ -25,6 +25,8 @@ struct StitchFuzzTests {
         ("datastream-ts", "ts"), ("vob-mpeg2-ac3", "vob"),
         // GStreamer's splitmuxsink segments (nanosecond timestamps rounded to 90 kHz).
         ("splitmux-ts", "ts"),
+        // CMAF: track runs with signed composition offsets, read for the shift libavformat adds (HEVC: 1-frame chunks).
+        ("matrix-cmaf-hevc-bf3-a", "mp4"),
     ]
 
     static let parallel = 3
