@@ -106,6 +106,24 @@ struct EditlessInputTests {
         #expect(ffmpeg.timestampShifts == [])
     }
 
+    @Test func anAudioPacketWithoutPtsIsRefusedNotPlannedIntoAnOverflow() {
+        // A damaged program stream (found by the fuzz suite): its one MP2 packet lost its pts. The plan still lays
+        // every input out, for the report; it must not do arithmetic on AV_NOPTS_VALUE.
+        var damaged = EditlessChunk.make(frames: 1, stretch: 0, stretchesFirstFrame: false)
+        // Nor its parameters: no sample rate, no frame size.
+        var signature = Probes.signature(.audio)
+        signature.sampleRate = 0
+        signature.frameSize = 0
+        var audio = StreamAccumulator(index: 1, signature: signature, timeBase: Rational(1, 90000))
+        audio.add(PacketTiming(pts: AV.noPTS, dts: AV.noPTS, duration: 0, isDiscard: false), isKeyframe: true)
+        damaged.streams[1] = audio.finish()
+        let inputs = [damaged, EditlessChunk.make(frames: 30, stretch: 0, stretchesFirstFrame: false)]
+        let plan = StitchPlan(inputs: inputs, output: OutputCapabilities(formatName: "mp4"))
+        #expect(plan.placements.count == 2)
+        let codes = StitchValidator.validate(inputs, output: OutputCapabilities(formatName: "mp4")).map(\.code)
+        #expect(codes.contains(.missingTimestamps))
+    }
+
     @Test func aDifferentFrameRateIsNotAStretch() {
         // 25 fps in 1/12800 (512 ticks) beside 30 fps in 1/15360: a cadence mismatch, not a stretched frame.
         let inputs = ProbedInput.normalized([

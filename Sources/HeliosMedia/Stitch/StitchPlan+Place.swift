@@ -46,8 +46,10 @@ extension StitchPlan.Builder {
         // Input 1 keeps its priming where the output can mark it for the decoder to skip (an edit list, or
         // Matroska's negative-timestamp shift); an output that cannot (MPEG-TS) drops it too, so the audio
         // track starts with the video instead of one frame before it.
-        let content = isAudio && grid != nil && lane.trimmed == nil ? c.firstKept(i, s)
+        var content = isAudio && grid != nil && lane.trimmed == nil ? c.firstKept(i, s)
             : (dropped: 0, pts: stream.leadingPackets.first?.pts ?? stream.startPts ?? 0)
+        // A first packet without a pts (refused by the validator all the same) is planned as if at the start.
+        if content.pts == AV.noPTS { content.pts = stream.startPts ?? 0 }
         let keepsPriming = i == 0 && (output?.marksAudioPriming ?? true)
         let kept = (dropped: keepsPriming ? 0 : content.dropped, pts: content.pts)
         let primingKept = keepsPriming ? content.dropped : 0
