@@ -114,6 +114,13 @@ case "$set_name" in
   # offsets, each track starting at 0); CODEC: h264 hevc vp9; BFRAMES: bf0, bf3...;
   # SPLIT a: 2,9,1,30 (short chunks before longer ones), b: 30,30,30,1 (a 1-frame remainder), c: 1,1,2,1,5,1.
   # Audio is AAC (Opus in WebM), cut from one tone at each chunk's exact sample span.
+  voaacenc-mov)  # GStreamer's qtmux with voaacenc, which drops each chunk's partial last AAC frame: ten chunks of 30
+    # frames, each 896 samples short of its picture
+    for k in $(seq 0 9); do
+      gst-launch-1.0 -q -e videotestsrc num-buffers=30 pattern=ball ! video/x-raw,width=160,height=96,framerate=30/1,format=I420 \
+        ! x264enc key-int-max=30 threads=1 ! h264parse ! qtmux name=m ! filesink location="$out/chunk$(printf %03d "$k").mov" \
+        audiotestsrc num-buffers=30 samplesperbuffer=1600 ! audio/x-raw,rate=48000,channels=1 ! audioconvert ! voaacenc ! aacparse ! m. >/dev/null
+    done ;;
   matrix-*|mkvmerge-*|gst-*)
     IFS=- read -r -a parts <<<"$set_name"
     tool=${parts[0]}

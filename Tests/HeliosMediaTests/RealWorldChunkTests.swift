@@ -67,6 +67,33 @@ struct RealWorldChunkTests {
         }
     }
 
+    /// GStreamer's `voaacenc` drops each chunk's partial last AAC frame: a 30-frame chunk holds 46 frames (47,104
+    /// samples) for 48,000 samples of picture. Each boundary's gap stays under a frame, but ten of them add up.
+    @Test("chunks whose sound ends before their pictures: copy mode warns of the shortfall, --audio exact fills it with silence")
+    func soundShortOfPicture() async throws {
+        let copy = try await StitchedSet("voaacenc-mov")
+        defer { copy.remove() }
+        #expect(copy.report.isValid)
+        #expect(copy.report.output?.videoFrames == 300)
+        let warnings = copy.report.issues.filter { $0.code == .avDrift }
+        #expect(warnings.count == 1 && warnings.allSatisfy { $0.severity == .warning && $0.message.contains("(8960 samples)") },
+                "\(warnings)")
+        #expect(copy.report.output?.decodedAudioDriftSamples == -8960)
+        // ffmpeg decodes what the chunks hold: 10 × 46 frames.
+        #expect(try await Oracle.decodedAudioSamples(copy.output) == 460 * 1024)
+
+        let exact = try await StitchedSet("voaacenc-mov", options: StitchOptions(audio: .exact))
+        defer { exact.remove() }
+        #expect(exact.report.issues.filter { $0.code == .avDrift }.isEmpty)
+        let summary = try #require(exact.report.output?.exactAudio?.first)
+        #expect(summary.samples == 300 * 1600)
+        #expect(summary.silentSamples == Array(repeating: 896, count: 10))
+        #expect(summary.videoOffsetSamples.allSatisfy { $0 == 0 })
+        let decoded = try await Oracle.decodedAudioSamples(exact.output)
+        #expect(decoded >= 300 * 1600 && decoded < 300 * 1600 + 1024, "decoded \(decoded)")
+        #expect(try await Oracle.frameHashes(exact.output) == (try await copy.chunkFrameHashes()))
+    }
+
     @Test("MPEG-TS chunks with ADTS AAC into MP4, MOV and Matroska: the muxer converts the audio to raw AAC",
           arguments: [("matrix-ts-h264-bf3-a", "mp4", false), ("matrix-ts-h264-bf3-a", "mp4", true),
                       ("matrix-ts-h264-bf0-b", "mov", true), ("matrix-ts-h264-bf3-a", "mkv", false)])

@@ -92,6 +92,21 @@ struct ValidationTests {
         #expect(StitchValidator.validate((0..<5).map { Probes.input($0) }, output: mp4).isEmpty)
     }
 
+    @Test func audioShortOfItsVideoAddsUpToAWarning() {
+        // Each chunk's sound 896 samples short of its picture: 46 whole AAC frames for 48,000 samples.
+        let short = (0..<10).map { Probes.input($0, audio: Probes.audio(samples: 46 * 1024)) }
+        let issues = StitchValidator.audioShortfall(StitchPlan(inputs: short, output: mp4), short)
+        #expect(issues.count == 1)
+        #expect(issues.allSatisfy { $0.severity == .warning && $0.code == .avDrift && $0.stream == 1 && $0.message.contains("(8960 samples)") },
+                "\(issues)")
+        // Two such chunks fall 1,792 samples short, within two frames: nothing to say.
+        let two = Array(short.prefix(2))
+        #expect(StitchValidator.audioShortfall(StitchPlan(inputs: two, output: mp4), two).isEmpty)
+        // Sound as long as the picture: nothing.
+        let whole = (0..<10).map { Probes.input($0) }
+        #expect(StitchValidator.audioShortfall(StitchPlan(inputs: whole, output: mp4), whole).isEmpty)
+    }
+
     @Test func noInputs() {
         #expect(codes([]).map(\.0) == [.noInputs])
     }

@@ -434,7 +434,8 @@ public final class IncrementalStitch {
     private typealias Committed = (inputs: [ProbedInput], plan: StitchPlan, issues: [StitchIssue], written: Remuxer.Written?, formatName: String)
 
     private func writeAll() throws(StitchError) -> Committed {
-        guard let (inputs, plan, issues) = try validated(final: true) else { throw .usage("validation gave no verdict") }
+        guard let (inputs, plan, verdict) = try validated(final: true) else { throw .usage("validation gave no verdict") }
+        let issues = stitcher.options.audio == .copy ? verdict + StitchValidator.audioShortfall(plan, inputs) : verdict
         for issue in issues { stitcher.logger.debug("\(issue)") }
         guard !issues.contains(where: { $0.severity == .error }) else {
             throw .invalidInputs(StitchReport(inputs: inputs.map(InputSummary.init), boundaries: plan.boundaries, issues: issues, output: nil))
