@@ -121,6 +121,14 @@ case "$set_name" in
         ! x264enc key-int-max=30 threads=1 ! h264parse ! qtmux name=m ! filesink location="$out/chunk$(printf %03d "$k").mov" \
         audiotestsrc num-buffers=30 samplesperbuffer=1600 ! audio/x-raw,rate=48000,channels=1 ! audioconvert ! voaacenc ! aacparse ! m. >/dev/null
     done ;;
+  opus-mp4-gst)  # Opus in MP4 from GStreamer 1.22's mp4mux, whose dOps box holds its fields little-endian
+    k=0
+    for n in 1 8; do
+      gst-launch-1.0 -q -e videotestsrc num-buffers="$n" ! video/x-raw,width=160,height=96,framerate=30/1,format=I420 \
+        ! x264enc key-int-max=30 threads=1 ! h264parse ! mp4mux name=m ! filesink location="$out/chunk$(printf %03d "$k").mp4" \
+        audiotestsrc num-buffers="$n" samplesperbuffer=1600 ! audio/x-raw,rate=48000,channels=1 ! audioconvert ! opusenc ! opusparse ! m. >/dev/null
+      k=$((k + 1))
+    done ;;
   matrix-*|mkvmerge-*|gst-*)
     IFS=- read -r -a parts <<<"$set_name"
     tool=${parts[0]}

@@ -66,3 +66,25 @@ struct CodecSignatureTests {
         #expect(try await Oracle.decodeWarnings(output) == [])
     }
 }
+
+@Suite("Opus identification header (pure)")
+struct OpusHeaderTests {
+    static func head(preSkip: [UInt8], rate: [UInt8]) -> Data {
+        Data("OpusHead".utf8) + Data([1, 2] + preSkip + rate + [0, 0, 0])
+    }
+
+    @Test func fieldsAndByteOrder() throws {
+        // As FFmpeg writes it (and reads a proper dOps box into it): pre-skip 312, 48 kHz.
+        let proper = try #require(OpusHeader(Self.head(preSkip: [0x38, 0x01], rate: [0x80, 0xbb, 0, 0])))
+        #expect(proper.channels == 2 && proper.preSkip == 312 && proper.inputRate == 48000 && !proper.isByteSwapped)
+        // GStreamer 1.22's dOps, read as written.
+        let swapped = try #require(OpusHeader(Self.head(preSkip: [0x01, 0x38], rate: [0, 0, 0xbb, 0x80])))
+        #expect(swapped.preSkip == 14337 && swapped.inputRate == 2_159_738_880 && swapped.isByteSwapped)
+        #expect(swapped.preSkip.byteSwapped == 312 && swapped.inputRate.byteSwapped == 48000)
+        // An unusual but possible rate is no sign; neither is a header too short or not Opus's.
+        #expect(OpusHeader(Self.head(preSkip: [0, 0], rate: [0x40, 0x1f, 0, 0]))?.isByteSwapped == false)
+        #expect(OpusHeader(Data("OpusHead".utf8)) == nil)
+        #expect(OpusHeader(Data(repeating: 0, count: 19)) == nil)
+    }
+}
+

@@ -146,6 +146,32 @@ struct RealWorldChunkTests {
         }
     }
 
+    /// GStreamer 1.22's mp4mux copies Ogg's little-endian Opus header fields into the big-endian dOps box: read as
+    /// written, each chunk's pre-skip is 14,337 samples (0.3 s of its sound dropped), its input rate 2,159,738,880 Hz.
+    @Test("Opus in MP4 with its header in the wrong byte order is refused, saying so, also when lenient")
+    func byteSwappedOpusHeader() async throws {
+        let chunks = try await FixtureCache.shared.files("opus-mp4-gst")
+        // ffmpeg reads the header as written: of the 8-frame chunk's 12,800 samples it decodes less than half.
+        let decoded = try await Oracle.decodedAudioSamples(chunks[1])
+        #expect(decoded < 6400, "ffmpeg decodes \(decoded) samples")
+        let dir = try makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let output = dir.appendingPathComponent("out.mp4")
+        for lenient in [false, true] {
+            do {
+                _ = try await NativeStitcher(options: StitchOptions(lenient: lenient)).stitch(chunks, to: output)
+                Issue.record("stitched")
+            } catch StitchError.invalidInputs(let report) {
+                let errors = report.issues.filter { $0.severity == .error }
+                #expect(errors.map(\.code) == [.unsupportedCodec] && errors.first?.stream == 1 && errors.first?.inputIndex == 0)
+                let message = errors.first?.message ?? ""
+                #expect(message.contains("wrong byte order") && message.contains("pre-skip is 14337 samples") && message.contains("312 and 48000"),
+                        "\(message)")
+            }
+            #expect(!FileManager.default.fileExists(atPath: output.path))
+        }
+    }
+
     @Test("pieces cut with stream copy are refused for their timing, not as damaged, and --lenient loses none of their frames")
     func copyCutPieces() async throws {
         // Each piece ends past its cut on a reference frame without the B-frames shown before it: holes in its frame

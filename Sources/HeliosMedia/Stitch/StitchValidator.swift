@@ -236,6 +236,13 @@ public enum StitchValidator {
             return "Vorbis audio cannot be copied end to end: its packets vary in length (short and long blocks), so no "
                 + "frame grid places them, and nothing trims the block its encoder pads at each chunk's end; "
                 + "encode the chunks' audio as Opus, which stitches sample-exactly in WebM and Matroska"
+        case "opus" where input.formatName.hasPrefix("mov,"):
+            guard let header = OpusHeader(stream.signature.extradata), header.isByteSwapped else { return nil }
+            let lost = formatMs(Double(header.preSkip) * 1000 / 48000)
+            return "its Opus header (dOps) is written in the wrong byte order, as GStreamer's mp4mux writes it: read as "
+                + "written, its pre-skip is \(header.preSkip) samples and its input rate \(header.inputRate) Hz, where "
+                + "\(header.preSkip.byteSwapped) and \(header.inputRate.byteSwapped) were meant, so a player drops the first "
+                + "\(lost) of every chunk's sound; write Opus chunks as WebM or Matroska (webmmux, matroskamux), or AAC in MP4"
         case "alac" where input.formatName.hasPrefix("matroska"):
             return "ALAC in Matroska carries no packet durations, so each chunk's short last block cannot be placed; "
                 + "write ALAC chunks as MOV or M4A, or FLAC in Matroska"
