@@ -110,8 +110,8 @@ case "$set_name" in
   bad-ac3-audio)   chunk 0 30 "$H264" "-c:a ac3" mp4 ;;  # a codec --audio exact does not re-encode
   bad-short-audio) chunk 1 30 "$H264" "$AAC -af atrim=end=0.5" mp4 ;;
   # The chunk matrix real renderers produce: matrix-CONTAINER-CODEC-BFRAMES-SPLIT, e.g. matrix-mkv-h264-bf3-a.
-  # CONTAINER: mp4 mov mkv webm ts fmp4 (fragmented MP4) cmaf (CMAF: fragmented, no edit list, signed composition
-  # offsets, each track starting at 0); CODEC: h264 hevc vp9; BFRAMES: bf0, bf3...;
+  # CONTAINER: mp4 mov mkv webm ts fmp4 (fragmented MP4) dfmp4 (fragmented, moov delayed for its edit lists) cmaf
+  # (CMAF: fragmented, no edit list, signed composition offsets, each track starting at 0); CODEC: h264 hevc vp9; BFRAMES: bf0, bf3...;
   # SPLIT a: 2,9,1,30 (short chunks before longer ones), b: 30,30,30,1 (a 1-frame remainder), c: 1,1,2,1,5,1.
   # Audio is AAC (Opus in WebM), cut from one tone at each chunk's exact sample span.
   voaacenc-mov)  # GStreamer's qtmux with voaacenc, which drops each chunk's partial last AAC frame: ten chunks of 30
@@ -144,12 +144,13 @@ case "$set_name" in
       hevc) v="-c:v libx265 -preset ultrafast -g 30 -pix_fmt yuv420p -x265-params log-level=none:pools=1:frame-threads=1:bframes=$nbf" ;;
       vp9)  v="-c:v libvpx-vp9 -threads 1 -deadline realtime -cpu-used 8 -g 30" ;;
     esac
-    { [ "$ctr" = mp4 ] || [ "$ctr" = fmp4 ] || [ "$ctr" = cmaf ]; } && [ "$codec" = hevc ] && v="$v -tag:v hvc1"
+    { [ "$ctr" = mp4 ] || [ "$ctr" = fmp4 ] || [ "$ctr" = dfmp4 ] || [ "$ctr" = cmaf ]; } && [ "$codec" = hevc ] && v="$v -tag:v hvc1"
     a="-c:a aac -b:a 64k"; [ "$ctr" = webm ] && a="-c:a libopus -b:a 48k"
     ext=$ctr; extra=""
     [ "$tool" = mkvmerge ] && ext=mp4
     [ "$ctr" = fmp4 ] && { ext=mp4; extra="-movflags +frag_keyframe+empty_moov+default_base_moof"; }
     [ "$ctr" = cmaf ] && { ext=mp4; extra="-movflags +cmaf"; }
+    [ "$ctr" = dfmp4 ] && { ext=mp4; extra="-movflags +frag_keyframe+empty_moov+delay_moov"; }  # edit lists, as HLS/DASH muxers write
     [ "$ctr" = ts ] && [ "$codec" = h264 ] && v="$v -bsf:v h264_mp4toannexb"
     start=0; k=0
     for n in $sizes; do

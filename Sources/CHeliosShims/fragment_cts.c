@@ -75,11 +75,34 @@ static void visit_traf(cts_walk *walk, const uint8_t *p, const uint8_t *end) {
     }
 }
 
-/* The movie's trex boxes: each track's default sample duration. */
+/* A trak: its track_ID (tkhd) and whether its edts holds an elst with entries. */
+static void visit_trak(cts_walk *walk, const uint8_t *p, const uint8_t *end) {
+    const uint8_t *type, *payload, *inner, *inner_payload;
+    size_t length, inner_length;
+    int32_t id = -1;
+    int edits = 0;
+    for (const uint8_t *q = p; (q = next_child(q, end, &type, &payload, &length));) {
+        if (memcmp(type, "tkhd", 4) == 0 && length >= 24) {
+            id = (int32_t)be32(payload + (payload[0] == 1 ? 20 : 12));
+        } else if (memcmp(type, "edts", 4) == 0) {
+            for (const uint8_t *r = payload; (r = next_child(r, payload + length, &inner, &inner_payload, &inner_length));) {
+                if (memcmp(inner, "elst", 4) == 0 && inner_length >= 8 && be32(inner_payload + 4) > 0) edits = 1;
+            }
+        }
+    }
+    int track = track_of(walk, id);
+    if (track >= 0) walk->tracks[track].has_edit_list = edits;
+}
+
+/* The movie's traks (edit lists) and trex boxes (each track's default sample duration). */
 static void visit_moov(cts_walk *walk, const uint8_t *p, const uint8_t *end) {
     const uint8_t *type, *payload, *inner, *inner_payload;
     size_t length, inner_length;
     for (const uint8_t *q = p; (q = next_child(q, end, &type, &payload, &length));) {
+        if (memcmp(type, "trak", 4) == 0) {
+            visit_trak(walk, payload, payload + length);
+            continue;
+        }
         if (memcmp(type, "mvex", 4) != 0) continue;
         for (const uint8_t *r = payload; (r = next_child(r, payload + length, &inner, &inner_payload, &inner_length));) {
             if (memcmp(inner, "trex", 4) != 0 || inner_length < 16) continue;
@@ -119,7 +142,7 @@ static int visit_top_level(void *ctx, const uint8_t *type, int64_t payload, int6
 }
 
 int helios_isobmff_fragment_tracks(const char *path, const int32_t *track_ids, helios_fragment_track *tracks, int count) {
-    for (int k = 0; k < count; k++) tracks[k] = (helios_fragment_track){0, -1, 0, 0};
+    for (int k = 0; k < count; k++) tracks[k] = (helios_fragment_track){0, -1, 0, 0, 0};
     int64_t *trex = malloc(sizeof(int64_t) * (size_t)(count > 0 ? count : 1));
     if (!trex) return -1;
     for (int k = 0; k < count; k++) trex[k] = -1;

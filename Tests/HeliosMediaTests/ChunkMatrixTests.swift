@@ -15,7 +15,7 @@ struct ChunkMatrixTests {
         "matrix-mkv-h264-bf0-a", "matrix-mkv-h264-bf3-a", "matrix-mkv-h264-bf3-c", "matrix-mkv-hevc-bf4-b",
         "matrix-webm-vp9-bf0-c", "matrix-ts-h264-bf3-a", "matrix-ts-h264-bf0-b",
         "matrix-fmp4-h264-bf0-a", "matrix-fmp4-h264-bf3-a", "matrix-fmp4-h264-bf3-c",
-        "matrix-fmp4-hevc-bf3-a", "matrix-fmp4-hevc-bf0-c",
+        "matrix-fmp4-hevc-bf3-a", "matrix-fmp4-hevc-bf0-c", "matrix-dfmp4-h264-bf3-a", "matrix-dfmp4-hevc-bf3-c",
         "matrix-cmaf-h264-bf0-c", "matrix-cmaf-h264-bf3-a", "matrix-cmaf-hevc-bf3-a", "matrix-cmaf-hevc-bf3-c",
         "mkvmerge-h264-bf3-a", "gst-mp4-bf3-a", "gst-mkv-bf3-b", "gst-fmp4-bf3-a", "gst-fmp4-bf3-c",
     ]

@@ -104,6 +104,12 @@ struct EditlessInputTests {
                                     FragmentFacts(compositionShift: 0, firstDuration: 3200, firstComposition: 0)])
         #expect(ffmpeg.streams[0].startPts == 200)
         #expect(ffmpeg.timestampShifts == [])
+        // An edit list in the track (FFmpeg's delay_moov) is applied by libavformat already: nothing is missing.
+        let edited = Self.delayedVideo(audioGap: 0)
+            .applyingFragmentFacts([FragmentFacts(compositionShift: 0, firstDuration: 100, firstComposition: 200, hasEditList: true),
+                                    FragmentFacts(compositionShift: 0, firstDuration: 1024, firstComposition: 0, hasEditList: true)])
+        #expect(edited.streams[0].startPts == 200)
+        #expect(edited.timestampShifts == [])
     }
 
     @Test func anAudioPacketWithoutPtsIsRefusedNotPlannedIntoAnOverflow() {

@@ -15,6 +15,7 @@ struct KernelCopyTests {
         "matrix-fmp4-h264-bf3-c": "fragmented", "matrix-cmaf-h264-bf0-c": "fragmented", "matrix-cmaf-h264-bf3-a": "fragmented",
         "matrix-cmaf-hevc-bf3-a": "fragmented", "matrix-cmaf-hevc-bf3-c": "fragmented", "matrix-fmp4-hevc-bf3-a": "fragmented",
         "matrix-fmp4-hevc-bf0-c": "fragmented", "gst-fmp4-bf3-a": "fragmented", "gst-fmp4-bf3-c": "fragmented",
+        "matrix-dfmp4-h264-bf3-a": "fragmented", "matrix-dfmp4-hevc-bf3-c": "fragmented",
         "matrix-mkv-h264-bf0-a": "Matroska output", "matrix-mkv-h264-bf3-a": "Matroska output", "matrix-mkv-h264-bf3-c": "Matroska output",
         "matrix-mkv-hevc-bf4-b": "Matroska output", "mkvmerge-h264-bf3-a": "Matroska output", "gst-mkv-bf3-b": "Matroska output",
         "matrix-webm-vp9-bf0-c": "WebM output", "matrix-ts-h264-bf3-a": "MPEG-TS output", "matrix-ts-h264-bf0-b": "MPEG-TS output",

@@ -8,11 +8,15 @@ public struct FragmentFacts: Sendable, Hashable {
     public var firstDuration: Int64?
     /// The first sample's composition offset: how long after it decodes it presents.
     public var firstComposition: Int64
+    /// Whether the track has an edit list (FFmpeg's `delay_moov`, as its HLS and DASH muxers use), which libavformat
+    /// applies: nothing is missing then.
+    public var hasEditList: Bool
 
-    public init(compositionShift: Int64, firstDuration: Int64?, firstComposition: Int64) {
+    public init(compositionShift: Int64, firstDuration: Int64?, firstComposition: Int64, hasEditList: Bool = false) {
         self.compositionShift = compositionShift
         self.firstDuration = firstDuration
         self.firstComposition = firstComposition
+        self.hasEditList = hasEditList
     }
 }
 
@@ -20,14 +24,15 @@ extension ProbedInput {
     /// This fragmented MP4 input with what its track runs say (one `FragmentFacts` per stream, the composition shift
     /// already taken off the timestamps read):
     /// - `statedFirstFrameDuration`, the master's first sample as the file states it;
-    /// - **the edit list a muxer left out.** Fragmented MP4 has no room for the edit list that would start a
-    ///   B-frame video at its first presented frame, so that frame presents its reorder delay after the track
-    ///   starts (two frames for x264's defaults). FFmpeg moves every other track by as much and stretches a first
+    /// - **the edit list a muxer left out.** A muxer that writes its `moov` before the first fragment (`empty_moov`)
+    ///   does not know yet the edit list that would start a B-frame video at its first presented frame, so that
+    ///   frame presents its reorder delay after the track starts (two frames for x264's defaults). FFmpeg moves every other track by as much and stretches a first
     ///   sample over the difference, keeping the tracks in step. GStreamer's `mp4mux fragment-duration` does not:
     ///   each track starts at 0, the audio with the video's first decode, and a chunk's picture presents late by
     ///   its own delay (none in a chunk too short for B-frames), which no two chunks share. When no track's first
-    ///   sample is stretched and the video's first sample presents later than it decodes, that delay is the missing
-    ///   edit list and is taken off the video (`timestampShifts`), as GStreamer's unfragmented MP4 states it.
+    ///   sample is stretched, the video's first sample presents later than it decodes and its track has no edit list
+    ///   (FFmpeg's `delay_moov` writes one), that delay is the missing edit list and is taken off the video
+    ///   (`timestampShifts`), as GStreamer's unfragmented MP4 states it.
     public func applyingFragmentFacts(_ facts: [FragmentFacts]) -> ProbedInput {
         guard facts.count == streams.count, let master = masterStreamIndex else { return self }
         var input = self
@@ -38,7 +43,7 @@ extension ProbedInput {
             return streams[s].typicalPacketDuration > 0 && first > streams[s].typicalPacketDuration + 1
         }
         let delay = facts[master].firstComposition
-        guard video.signature.kind == .video, !stretched, delay > 0, let start = video.startPts, let dts = video.firstDts,
+        guard video.signature.kind == .video, !facts[master].hasEditList, !stretched, delay > 0, let start = video.startPts, let dts = video.firstDts,
               abs(start - (dts + delay)) <= 1 else { return input }
         input.streams[master] = video.shifted(by: delay)
         if input.timestampShifts.count != streams.count { input.timestampShifts = Array(repeating: 0, count: streams.count) }
