@@ -303,13 +303,13 @@ package final class Demuxer {
     }
 
     /// Ticks taken off the pts and dts of every packet `read` hands out, by stream (empty: none); see
-    /// `compositionShifts()`.
+    /// `ProbedInput.timestampShifts`.
     package var timestampShifts: [Int64] = []
 
-    /// For a fragmented MP4/MOV: what each stream's track runs say about its start (see `FragmentFacts`); nil for
-    /// other files, or when the file cannot be read again.
+    /// For an MP4/MOV file the caller found fragmented (`isFragmentedISOBMFF`): what each stream's track runs say
+    /// about its start (see `FragmentFacts`); nil for other files, or when the file cannot be read again.
     package func fragmentFacts() -> [FragmentFacts]? {
-        guard formatName.hasPrefix("mov,"), isFragmentedISOBMFF == true else { return nil }
+        guard formatName.hasPrefix("mov,") else { return nil }
         let ids = (0..<streamCount).map { stream($0).pointee.id }
         var tracks = [helios_fragment_track](repeating: helios_fragment_track(), count: ids.count)
         guard helios_isobmff_fragment_tracks(path, ids, &tracks, Int32(ids.count)) == 0 else { return nil }

@@ -26,8 +26,9 @@ extension ProbedInput {
     /// - `statedFirstFrameDuration`, the master's first sample as the file states it;
     /// - **the edit list a muxer left out.** A muxer that writes its `moov` before the first fragment (`empty_moov`)
     ///   does not know yet the edit list that would start a B-frame video at its first presented frame, so that
-    ///   frame presents its reorder delay after the track starts (two frames for x264's defaults). FFmpeg moves every other track by as much and stretches a first
-    ///   sample over the difference, keeping the tracks in step. GStreamer's `mp4mux fragment-duration` does not:
+    ///   frame presents its reorder delay after the track starts (two frames for x264's defaults). FFmpeg moves
+    ///   every other track by as much and stretches a first sample over the difference, keeping the tracks in step.
+    ///   GStreamer's `mp4mux fragment-duration` does not:
     ///   each track starts at 0, the audio with the video's first decode, and a chunk's picture presents late by
     ///   its own delay (none in a chunk too short for B-frames), which no two chunks share. When no track's first
     ///   sample is stretched, the video's first sample presents later than it decodes and its track has no edit list
@@ -43,8 +44,8 @@ extension ProbedInput {
             return streams[s].typicalPacketDuration > 0 && first > streams[s].typicalPacketDuration + 1
         }
         let delay = facts[master].firstComposition
-        guard video.signature.kind == .video, !facts[master].hasEditList, !stretched, delay > 0, let start = video.startPts, let dts = video.firstDts,
-              abs(start - (dts + delay)) <= 1 else { return input }
+        guard video.signature.kind == .video, !facts[master].hasEditList, !stretched, delay > 0,
+              let start = video.startPts, let dts = video.firstDts, abs(start - (dts + delay)) <= 1 else { return input }
         input.streams[master] = video.shifted(by: delay)
         if input.timestampShifts.count != streams.count { input.timestampShifts = Array(repeating: 0, count: streams.count) }
         input.timestampShifts[master] += delay
