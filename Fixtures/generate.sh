@@ -121,6 +121,15 @@ case "$set_name" in
         ! x264enc key-int-max=30 threads=1 ! h264parse ! qtmux name=m ! filesink location="$out/chunk$(printf %03d "$k").mov" \
         audiotestsrc num-buffers=30 samplesperbuffer=1600 ! audio/x-raw,rate=48000,channels=1 ! audioconvert ! voaacenc ! aacparse ! m. >/dev/null
     done ;;
+  ps-h264-gst)  # GStreamer's program stream (mpegpsmux) with H.264 (x264enc's defaults) and MP3: libavformat's probe takes
+    # its 2- and 1-frame chunks (under 4 KB) for MP4, and its B-frames' decode timestamps do not increase
+    k=0
+    for n in 2 9 1 30; do
+      gst-launch-1.0 -q -e videotestsrc num-buffers="$n" pattern=ball ! video/x-raw,width=160,height=96,framerate=30/1,format=I420 \
+        ! x264enc key-int-max=30 threads=1 ! h264parse ! mpegpsmux name=m ! filesink location="$out/chunk$(printf %03d "$k").mpg" \
+        audiotestsrc num-buffers="$n" samplesperbuffer=1600 ! audio/x-raw,rate=48000,channels=1 ! audioconvert ! lamemp3enc ! mpegaudioparse ! m. >/dev/null
+      k=$((k + 1))
+    done ;;
   opus-mp4-gst)  # Opus in MP4 from GStreamer 1.22's mp4mux, whose dOps box holds its fields little-endian
     k=0
     for n in 1 8; do

@@ -72,6 +72,27 @@ struct ContainerRuleTests {
         #expect(zip(pts, pts.dropFirst()).allSatisfy { $1 - $0 == 512 }, "\(pts)")
     }
 
+    /// GStreamer's program stream of a 1- or 2-frame chunk is under 4 KB, and libavformat's probe scores it as MP4,
+    /// whose demuxer then finds no `moov` (ffprobe fails the same way): the demuxer the extension names opens it, and
+    /// the stitch names what is really wrong with the set (mpegpsmux leaves B-frames' decode timestamps unordered).
+    @Test("GStreamer's small program streams, which libavformat's probe takes for MP4, open by their extension")
+    func smallProgramStreams() async throws {
+        let chunks = try await FixtureCache.shared.files("ps-h264-gst")  // 2, 9, 1 and 30 frames
+        let ffprobe = try await Shell.run("ffprobe", ["-v", "error", "-show_entries", "format=format_name", "-of", "csv=p=0", chunks[2].path])
+        #expect(ffprobe.status != 0, "ffprobe opened it: \(ffprobe.stdout)")
+        #expect(try MediaProbe.probe(chunks[2]).formatName == "mpeg")
+        #expect(try MediaProbe.probe(chunks[0]).formatName == "mpeg")
+        let dir = try makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        do {
+            _ = try await NativeStitcher().stitch(chunks, to: dir.appendingPathComponent("out.mpg"))
+            Issue.record("stitched")
+        } catch StitchError.invalidInputs(let report) {
+            let errors = report.issues.filter { $0.severity == .error }
+            #expect(!errors.isEmpty && errors.allSatisfy { $0.code == .nonIncreasingDts && $0.stream == 0 }, "\(errors)")
+        }
+    }
+
     @Test("MOV chunks (DNxHR with PCM, as editors export) into MXF: the edit rate is the frame rate, every frame and sample kept")
     func movIntoMXF() async throws {
         let stitched = try await StitchedSet("realworld-mov-dnxhr-pcm", container: "mxf")

@@ -61,7 +61,7 @@ public enum MediaProbe {
             // usual (and fails, if it does, as it always did).
             let hinted = reference.map(\.formatName).flatMap { $0.hasPrefix("mov,") && Demuxer.isPlainISOBMFF(path) ? $0 : nil }
             let demuxer = try hinted.flatMap { try? Demuxer(path: path, findStreamInfo: false, indexOnly: mode == .index, cancellation: cancellation, format: $0) }
-                ?? Demuxer(path: path, findStreamInfo: false, indexOnly: mode == .index, cancellation: cancellation)
+                ?? openProbing(path, indexOnly: mode == .index, cancellation: cancellation)
             let header = (0..<demuxer.streamCount).map { CodecSignature(demuxer.stream($0)) }
             let signatures: [CodecSignature]
             if let reference, header == reference.header,
@@ -129,6 +129,30 @@ public enum MediaProbe {
         let codecs = formatName.hasPrefix("matroska,") ? matroskaIndexableCodecs : indexableCodecs
         return codecs.contains(signature.codec) || signature.codec.hasPrefix("pcm_")
     }
+
+    /// Opens `path` with the demuxer libavformat's probe picks. The probe scores a file's first bytes, and can
+    /// misjudge a very small one (GStreamer's program stream of a 1-frame chunk, 2.8 KB, scores as MP4, which then
+    /// finds no `moov`): when that open fails, the demuxer the file's extension names is tried once, and the first
+    /// error stands if that fails too.
+    static func openProbing(_ path: String, indexOnly: Bool, cancellation: CancellationFlag?) throws(FFmpegError) -> Demuxer {
+        do {
+            return try Demuxer(path: path, findStreamInfo: false, indexOnly: indexOnly, cancellation: cancellation)
+        } catch {
+            if error.isInterrupted { throw error }
+            let ext = String(path.split(separator: "/").last?.split(separator: ".").last ?? "").lowercased()
+            guard let named = demuxerByExtension[ext],
+                  let opened = try? Demuxer(path: path, findStreamInfo: false, indexOnly: indexOnly, cancellation: cancellation, format: named)
+            else { throw error }
+            return opened
+        }
+    }
+
+    /// The demuxer a file extension names, for `openProbing`.
+    static let demuxerByExtension: [String: String] = [
+        "mpg": "mpeg", "mpeg": "mpeg", "vob": "mpeg", "m2p": "mpeg", "ts": "mpegts", "m2ts": "mpegts", "mts": "mpegts",
+        "mp4": "mov", "m4v": "mov", "m4a": "mov", "mov": "mov", "mkv": "matroska", "mka": "matroska", "webm": "matroska",
+        "avi": "avi", "mxf": "mxf", "flv": "flv",
+    ]
 
     /// Checks existence, type and size before handing the file to libavformat, for clearer messages.
     static func fileSize(_ path: String) throws(StitchError) -> Int64 {
