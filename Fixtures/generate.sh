@@ -238,6 +238,15 @@ case "$set_name" in
   # Stream side data a player needs. sidedata-rotation: MP4 chunks as a phone records portrait video, stored
   # landscape and turned by a display matrix (rotation 90). sidedata-hdr: 10-bit HEVC PQ chunks in Matroska with
   # HDR10 mastering display and content light levels (set by mkvmerge).
+  alpha-webm-vp9)  # transparent WebM, as renderers write it: VP9 with its alpha plane in Matroska BlockAdditions
+    start=0; k=0
+    for n in 2 9 1 20; do
+      ff -f lavfi -i "testsrc2=size=160x96:rate=30,format=yuva420p,geq=lum='lum(X,Y)':a='mod(X+3*N,256)',trim=start_frame=$start:end_frame=$((start + n)),setpts=PTS-STARTPTS" \
+         -f lavfi -i "sine=sample_rate=$rate,atrim=start_sample=$((start * 1600)):end_sample=$(((start + n) * 1600)),asetpts=PTS-STARTPTS" \
+         -c:v libvpx-vp9 -pix_fmt yuva420p -threads 1 -deadline realtime -cpu-used 8 -g 30 -c:a libopus -b:a 48k \
+         -fflags +bitexact "$out/chunk$(printf %03d "$k").webm"
+      start=$((start + n)); k=$((k + 1))
+    done ;;
   sidedata-rotation)
     for k in 0 1 2; do
       chunk $k 30 "$H264 -bf 2" "$AAC" mp4

@@ -35,6 +35,28 @@ struct StreamSideDataTests {
         #expect(lines.contains { $0.hasSuffix(".max_average=400") }, "\(lines)")
     }
 
+    /// Transparent WebM keeps VP9's alpha plane beside each frame (Matroska BlockAdditions, packet side data): a
+    /// remux that dropped it would leave an opaque video and no error. The alpha changes from frame to frame.
+    @Test("VP9's alpha plane in WebM survives, frame for frame, as libvpx decodes it")
+    func alphaPlane() async throws {
+        let stitched = try await StitchedSet("alpha-webm-vp9")
+        defer { stitched.remove() }
+        #expect(stitched.report.isValid)
+        func yuva(_ url: URL) async throws -> [String] {
+            let result = try await Shell.run("ffmpeg", ["-nostdin", "-v", "error", "-c:v", "libvpx-vp9", "-i", url.path, "-map", "0:v",
+                                                        "-pix_fmt", "yuva420p", "-f", "framemd5", "-"])
+            return result.stdout.split(separator: "\n").filter { !$0.hasPrefix("#") }.compactMap { $0.split(separator: ",").last.map(String.init) }
+        }
+        var expected: [String] = []
+        for chunk in stitched.chunks { expected += try await yuva(chunk) }
+        #expect(expected.count == 32 && Set(expected).count > 1)
+        #expect(try await yuva(stitched.output) == expected)
+        // Without the side data libvpx would decode opaque frames: the chunks' alpha is not all opaque.
+        let alpha = try await Shell.runRaw("ffmpeg", ["-nostdin", "-v", "error", "-c:v", "libvpx-vp9", "-i", stitched.output.path,
+                                                      "-vf", "alphaextract", "-f", "rawvideo", "-"]).stdout
+        #expect(alpha.count == 32 * 160 * 96 && alpha.contains { $0 != 255 })
+    }
+
     @Test("a chunk without input 1's rotation is refused, naming both")
     func rotationMismatch() async throws {
         let chunks = try await FixtureCache.shared.files("sidedata-rotation")
