@@ -147,7 +147,8 @@ case "$set_name" in
       gst)      ctr=${parts[1]} codec=h264 bf=${parts[2]} split=${parts[3]} ;;  # GStreamer: x264enc, avenc_aac, its own muxers (fmp4: fragmented)
     esac
     nbf=${bf#bf}
-    case "$split" in a) sizes="2 9 1 30" ;; b) sizes="30 30 30 1" ;; c) sizes="1 1 2 1 5 1" ;; *) echo "unknown split $split" >&2; exit 2 ;; esac
+    # d: equal chunks long enough that a rate off by a fraction of a tick a frame adds up (8 s each)
+    case "$split" in a) sizes="2 9 1 30" ;; b) sizes="30 30 30 1" ;; c) sizes="1 1 2 1 5 1" ;; d) sizes="240 240" ;; *) echo "unknown split $split" >&2; exit 2 ;; esac
     case "$codec" in
       h264) v="-c:v libx264 -threads 1 -preset veryfast -bf $nbf -g 30 -pix_fmt yuv420p" ;;
       hevc) v="-c:v libx265 -preset ultrafast -g 30 -pix_fmt yuv420p -x265-params log-level=none:pools=1:frame-threads=1:bframes=$nbf" ;;

@@ -8,7 +8,7 @@ import Testing
 /// other tools (mkvmerge, GStreamer). Sets come from `Fixtures/generate.sh` (`matrix-*`, `mkvmerge-*`, `gst-*`).
 @Suite("Chunk matrix: B-frames, Matroska, fragmented MP4, MPEG-TS, other muxers", .serialized)
 struct ChunkMatrixTests {
-    static let splits: [Character: [Int]] = ["a": [2, 9, 1, 30], "b": [30, 30, 30, 1], "c": [1, 1, 2, 1, 5, 1]]
+    static let splits: [Character: [Int]] = ["a": [2, 9, 1, 30], "b": [30, 30, 30, 1], "c": [1, 1, 2, 1, 5, 1], "d": [240, 240]]
     static let sets = [
         "matrix-mp4-h264-bf0-a", "matrix-mp4-h264-bf3-a", "matrix-mp4-h264-bf3-b", "matrix-mp4-h264-bf3-c",
         "matrix-mp4-hevc-bf4-a", "matrix-mov-h264-bf3-a",
@@ -17,6 +17,7 @@ struct ChunkMatrixTests {
         "matrix-fmp4-h264-bf0-a", "matrix-fmp4-h264-bf3-a", "matrix-fmp4-h264-bf3-c",
         "matrix-fmp4-hevc-bf3-a", "matrix-fmp4-hevc-bf0-c", "matrix-dfmp4-h264-bf3-a", "matrix-dfmp4-hevc-bf3-c",
         "matrix-cmaf-h264-bf0-c", "matrix-cmaf-h264-bf3-a", "matrix-cmaf-hevc-bf3-a", "matrix-cmaf-hevc-bf3-c",
+        "matrix-fmp4-h264-bf0-d", "matrix-fmp4-hevc-bf0-d", "matrix-mkv-h264-bf3-d",
         "mkvmerge-h264-bf3-a", "gst-mp4-bf3-a", "gst-mkv-bf3-b", "gst-fmp4-bf3-a", "gst-fmp4-bf3-c",
     ]
 
@@ -56,5 +57,19 @@ struct ChunkMatrixTests {
         let decoded = try await Oracle.decodedAudioSamples(output)
         let bound = primingAsContent ? 2048 : 1024
         #expect(abs(decoded - frames * 1600) <= bound, "decoded audio: \(decoded) samples for \(frames * 1600)")
+    }
+
+    /// FFmpeg's fragmented MP4 stretches a first frame over AAC priming, and libavformat counts the stretch into the
+    /// frame rate it declares (460800/15401 fps for 240 frames): into Matroska, whose frames take their default
+    /// duration from that rate, the output declares the rate the frames have.
+    @Test("fragmented MP4 with stretched first frames into Matroska: 30 fps, not the stretch's 29.92")
+    func stretchedRateIntoMatroska() async throws {
+        let stitched = try await StitchedSet("matrix-fmp4-h264-bf0-d", container: "mkv")
+        defer { stitched.remove() }
+        #expect(stitched.report.output?.videoFrames == 480)
+        let video = try #require(try await Oracle.timing(stitched.output).first { $0.kind == "video" })
+        #expect(video.averageFrameRate == "30/1")
+        #expect(video.packets == 480)
+        #expect(try await Oracle.frameHashes(stitched.output) == stitched.chunkFrameHashes())
     }
 }

@@ -42,6 +42,30 @@ struct EditlessInputTests {
         #expect(input.streams[1].startPts == 1024)
     }
 
+    @Test("the frame rate libavformat derives from a stretched first frame is put right, and is no frame clock")
+    func stretchedRateIsPutRight() {
+        // libavformat declares 240 frames over 123,208 ticks, 460800/15401 fps: 513.4 ticks a frame, within a tick of
+        // 512, and used as the output's clock its frames fell on a grid 0.07% too coarse (frames 187 and 188 of every
+        // chunk on the same tick). A 1-frame chunk's stretched frame declares 128/7 fps.
+        func chunk(_ frames: Int, rate: Rational) -> ProbedInput {
+            var input = EditlessChunk.make(frames: frames)
+            input.streams[0].frameRate = rate
+            return input
+        }
+        let inputs = ProbedInput.normalized([chunk(240, rate: Rational(460800, 15401)), chunk(1, rate: Rational(128, 7)),
+                                             chunk(240, rate: Rational(460800, 15401))])
+        #expect(inputs.map { $0.streams[0].frameRate } == Array(repeating: Rational(30, 1), count: 3))
+        let plan = StitchPlan(inputs: inputs)
+        #expect(plan.masterFrameDuration == nil)
+        #expect(plan.outputDtsViolations.isEmpty)
+        // Frame by frame within a tick, but 328 ticks off over the stream: no clock.
+        var declared = Probes.video(frames: 240)
+        declared.frameRate = Rational(460800, 15401)
+        #expect(StitchPlan.frameClock([Probes.input(0, video: declared, audio: nil)], master: 0) == nil)
+        // A millisecond clock that holds no frame exactly but agrees with the rate over the stream is one.
+        #expect(StitchPlan.frameClock([Probes.input(0, video: Probes.webmVideo(frames: 240), audio: nil)], master: 0) == Rational(1, 30))
+    }
+
     @Test func twoAndOneFrameChunksFollowTheirNeighbours() {
         let inputs = ProbedInput.normalized([EditlessChunk.make(frames: 30), EditlessChunk.make(frames: 2), EditlessChunk.make(frames: 1)])
         #expect(inputs[1].streams[0].leadingStretch == 328)

@@ -54,6 +54,13 @@ package final class Muxer {
         return index
     }
 
+    /// Declares stream `index`'s frame rate (average and real), in place of the one its input declared.
+    package func setFrameRate(_ rate: Rational, of index: Int) {
+        let stream = formatContext.pointee.streams[index]!
+        stream.pointee.avg_frame_rate = rate.av
+        stream.pointee.r_frame_rate = rate.av
+    }
+
     /// Adds a stream made from stream `index` of `parameters` (codec parameters, frame rates, side data, disposition
     /// and descriptive tags). Returns its index.
     package func addStream(copying parameters: StreamParameters, stream index: Int, timeBase: Rational) throws(FFmpegError) -> Int {

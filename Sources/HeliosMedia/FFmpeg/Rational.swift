@@ -16,6 +16,17 @@ public struct Rational: Hashable, Sendable, Codable, CustomStringConvertible {
 
     public var description: String { "\(num)/\(den)" }
 
+    /// The frame rate of frames `duration` ticks of `timeBase` long, in lowest terms; nil for a duration of 0 or less
+    /// or one that does not fit.
+    static func frameRate(frameDuration duration: Int64, timeBase: Rational) -> Rational? {
+        let num = Int64(timeBase.den), den = duration * Int64(timeBase.num)
+        guard duration > 0, timeBase.num > 0, timeBase.den > 0 else { return nil }
+        var (a, b) = (num, den)
+        while b != 0 { (a, b) = (b, a % b) }
+        guard let n = Int32(exactly: num / a), let d = Int32(exactly: den / a) else { return nil }
+        return Rational(n, d)
+    }
+
     /// The value as a Double, for display only.
     public var doubleValue: Double { den == 0 ? 0 : Double(num) / Double(den) }
 }

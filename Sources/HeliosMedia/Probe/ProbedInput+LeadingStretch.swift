@@ -28,6 +28,7 @@ extension ProbedInput {
             start += stretch
             stream.leadingStretch = stretch
             stream.startPts = start
+            stream.frameRate = stream.frameRate.map { $0.agrees(frameDuration: duration, timeBase: stream.timeBase) }
             stream.firstPts = stream.firstPts.map { $0 + stretch }
             stream.firstDts = stream.firstDts.map { $0 + stretch }
             if !stream.leadingPackets.isEmpty {
@@ -71,6 +72,7 @@ extension ProbedInput {
         // A frame long (libavformat gives the stretched frame's duration, or the parser's, or none).
         video.endPts = videoStart + stretch + frameDuration
         video.typicalPacketDuration = frameDuration
+        video.frameRate = video.frameRate.map { $0.agrees(frameDuration: frameDuration, timeBase: video.timeBase) }
         video.firstPts = video.firstPts.map { $0 + stretch }
         video.firstDts = video.firstDts.map { $0 + stretch }
         video.lastPts = video.lastPts.map { $0 + stretch }
@@ -119,5 +121,15 @@ extension ProbedInput {
             input.streams[s] = stream
         }
         return input
+    }
+}
+
+extension Rational {
+    /// This frame rate, or where it contradicts frames `duration` ticks of `timeBase` long, the rate they make:
+    /// libavformat derives a fragmented MP4's rate from its track runs' durations, a stretched first frame's
+    /// included (240 frames of 512 ticks and one stretch of 328 declare 460800/15401 fps, not 30).
+    func agrees(frameDuration duration: Int64, timeBase: Rational) -> Rational {
+        guard num > 0, den > 0, Int64(num) * duration * Int64(timeBase.num) != Int64(den) * Int64(timeBase.den) else { return self }
+        return Rational.frameRate(frameDuration: duration, timeBase: timeBase) ?? self
     }
 }

@@ -78,6 +78,10 @@ final class RemuxSession {
                 }
             } else {
                 let added = try muxer.addStream(copying: streams, stream: s, timeBase: Self.muxerTimeBase(r, stream: s))
+                // The rate the probe put right where libavformat counted a stretched first frame in (`Rational.agrees`):
+                // Matroska writes each frame's default duration from it.
+                let first = r.inputs[0].streams[s]
+                if first.leadingStretch > 0, let rate = first.frameRate { muxer.setFrameRate(rate, of: added) }
                 // Input 1's FLAC header describes input 1's audio alone (its sample count and MD5): made unknown.
                 if r.inputs[0].streams[s].signature.codec == "flac" { muxer.rewriteExtradata(of: added, with: FLACStreamInfo.makeStitched) }
             }

@@ -147,9 +147,13 @@ public struct StitchPlan: Sendable, Equatable {
 
         mutating func add(_ stream: ProbedStream) {
             guard fits, let rate else { return }
-            // A declared rate the timestamps contradict (fragmented MP4 derives it from a stretched duration) is no clock.
+            // A declared rate the timestamps contradict is no clock: not frame by frame, and not over the whole stream,
+            // where a rate off by less than a tick a frame adds up (FFmpeg's fragmented MP4 declares its 240 frames
+            // over 8.021 s when its first frame is stretched over AAC priming: 513.4 ticks a frame for 512).
+            let frame = Rational(rate.den, rate.num)
             fits = stream.frameRate == rate && stream.irregularDurationCount == 0
-                && abs(Ticks.rescale(1, from: Rational(rate.den, rate.num), to: stream.timeBase) - stream.typicalPacketDuration) <= 1
+                && abs(Ticks.rescale(1, from: frame, to: stream.timeBase) - stream.typicalPacketDuration) <= 1
+                && abs(Ticks.rescale(Int64(stream.packetCount), from: frame, to: stream.timeBase) - stream.duration) <= 2
             exact = exact && (Int64(rate.den) * Int64(stream.timeBase.den)) % (Int64(rate.num) * Int64(stream.timeBase.num)) == 0
         }
 
