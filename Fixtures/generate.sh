@@ -217,6 +217,8 @@ case "$set_name" in
       mkv-h264-opus-ntsc) ext=mkv; v="$H264 -bf 3"; a="-c:a libopus -b:a 48k"; cfps=30000/1001; sizes="1 8 2 20 30" ;;
       mp4-h264-aac-60fps-44k) ext=mp4; v="$H264 -bf 3"; a="$AAC"; cfps=60; crate=44100 ;;
       mp4-h264-aac-120fps) ext=mp4; v="$H264 -bf 3"; a="$AAC"; cfps=120; sizes="1 1 1 8 2 20" ;;  # a frame is 400 samples, under half an AAC frame
+      fmp4-h264-aac-60fps) ext=mp4; v="$H264"; a="$AAC"; cfps=60; extra="-movflags +frag_keyframe+empty_moov+default_base_moof" ;;  # priming outlasts a frame
+      fmp4-h264-aac-50fps) ext=mp4; v="$H264"; a="$AAC"; cfps=50; extra="-movflags +frag_keyframe+empty_moov+default_base_moof" ;;
       mp4-h264-aac-ms)   ext=mp4; v="$H264 -bf 3"; a="$AAC"; extra="-video_track_timescale 1000" ;;  # 33/34 ms frames
       webm-vp9-altref)   ext=webm; v="-c:v libvpx-vp9 -threads 1 -deadline good -cpu-used 8 -auto-alt-ref 1 -lag-in-frames 16 -g 30"; a="-c:a libopus -b:a 48k" ;;
       webm-vp8-live)     ext=webm; v="-c:v libvpx -threads 1 -deadline realtime -g 30"; a="-c:a libopus -b:a 48k"; extra="-live 1" ;;  # no Cues, unknown sizes

@@ -66,6 +66,24 @@ struct EditlessInputTests {
         #expect(StitchPlan.frameClock([Probes.input(0, video: Probes.webmVideo(frames: 240), audio: nil)], master: 0) == Rational(1, 30))
     }
 
+    @Test("at 60 fps the stretch over AAC's priming frame outlasts a frame, and is still one; another gap is not")
+    func stretchLongerThanAFrame() {
+        // 1,024 samples are 328 ticks of 1/15360, where a 60 fps frame lasts 256.
+        let input = ProbedInput.normalized([EditlessChunk.make(frames: 60, frameDuration: 256)])[0]
+        #expect(input.streams[0].leadingStretch == 328)
+        #expect(input.streams[0].startPts == 328)
+        #expect(input.streams[0].irregularDurationCount == 0)
+        #expect(input.streams[1].startPts == 1024)
+        // A first gap the audio's first packet does not account for is a missing frame or two, not a stretch.
+        let gap = ProbedInput.normalized([EditlessChunk.make(frames: 60, stretch: 400, frameDuration: 256)])[0]
+        #expect(gap.streams[0].leadingStretch == 0)
+        #expect(gap.streams[0].irregularDurationCount == 1)
+        // A 1-frame chunk whose track run states the stretch, beside its neighbours.
+        let inputs = ProbedInput.normalized([EditlessChunk.make(frames: 60, frameDuration: 256), EditlessChunk.make(frames: 1, frameDuration: 256)])
+        #expect(inputs[1].streams[0].leadingStretch == 328)
+        #expect(inputs[1].streams[0].startPts == 328)
+    }
+
     @Test func twoAndOneFrameChunksFollowTheirNeighbours() {
         let inputs = ProbedInput.normalized([EditlessChunk.make(frames: 30), EditlessChunk.make(frames: 2), EditlessChunk.make(frames: 1)])
         #expect(inputs[1].streams[0].leadingStretch == 328)

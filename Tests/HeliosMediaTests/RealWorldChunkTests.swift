@@ -6,7 +6,8 @@ import Testing
 /// More of what a pipeline meets than the matrix's H.264/HEVC/VP9 with AAC and Opus: MP3, AC-3, E-AC-3 and MPEG-2
 /// with MP2 in MPEG-TS, NTSC and 60 fps rates with 44.1 kHz audio, 120 fps (a frame shorter than half an AAC
 /// frame), MP4 with a millisecond video time scale, VP9 with hidden alt-ref frames, AV1 from libaom, WebM written
-/// live (no Cues, unknown sizes, as browsers record), MXF, MPEG program streams and AVI. Each set is chunks of 1, 8,
+/// live (no Cues, unknown sizes, as browsers record), MXF, MPEG program streams, AVI, and fragmented MP4 at 50 and
+/// 60 fps (its first frames stretched over more than a frame). Each set is chunks of 1, 8,
 /// 2 and 20 frames (30 more at NTSC rates, two more single frames at 120 fps), from `Fixtures/generate.sh`
 /// (`realworld-*`), checked with ffmpeg and ffprobe.
 @Suite("Real-world chunk sets: other codecs, rates and writers", .serialized)
@@ -23,6 +24,8 @@ struct RealWorldChunkTests {
         ("realworld-ps-mpeg2-mp2", 25, 48000, 1152, false), ("realworld-mov-dnxhr-pcm", 30, 48000, 1600, true),
         ("realworld-webm-vp9-altref", 30, 48000, 960, true), ("realworld-webm-vp8-live", 30, 48000, 960, true),
         ("realworld-mkv-av1-aom", 30, 48000, 960, true),
+        // FFmpeg's fragmented MP4 stretches each first frame over AAC's priming frame, 21.3 ms: more than a frame.
+        ("realworld-fmp4-h264-aac-60fps", 60, 48000, 1024, false), ("realworld-fmp4-h264-aac-50fps", 50, 48000, 1024, false),
     ]
 
     @Test("frames exact, no decode warnings, audio within half a codec frame at every boundary", arguments: sets)

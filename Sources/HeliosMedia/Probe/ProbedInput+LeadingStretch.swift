@@ -7,8 +7,9 @@ extension ProbedInput {
     /// the first video frame start at 0 and last one priming frame longer (840 ticks instead of 512 at 30 fps with
     /// 1024 samples of priming): every later frame, and the audio content, start 21.3 ms later. Such a frame is
     /// moved forward onto the grid its followers set (`leadingStretch`), so the chunk's content starts where its
-    /// audio content does and every output frame stays one frame long. A gap of a frame or more is not a stretch:
-    /// it stays an irregular duration. The frame duration is the most common among the inputs, so a 2-frame chunk,
+    /// audio content does and every output frame stays one frame long. A gap of a frame or more is not a stretch (it
+    /// stays an irregular duration) unless it is what the audio's first packet, starting with the video, lasts: at
+    /// 50 fps and more the priming frame outlasts a video frame. The frame duration is the most common among the inputs, so a 2-frame chunk,
     /// which cannot tell its own, is judged by its neighbours.
     public static func normalized(_ inputs: [ProbedInput]) -> [ProbedInput] {
         var normalizer = InputNormalizer()
@@ -22,8 +23,8 @@ extension ProbedInput {
         var stream = input.streams[master]
         // A chunk of 3 frames or more knows its own frame duration; a 2-frame chunk takes its neighbours'.
         let duration = stream.packetCount > 2 ? stream.typicalPacketDuration : Ticks.rescale(frame, from: timeBase, to: stream.timeBase)
-        if stream.signature.kind == .video, stream.derivedDtsDelay == nil, let gap = stream.firstFrameGap,
-           gap - duration > 1, gap - duration < duration, var start = stream.startPts {
+        if stream.signature.kind == .video, stream.derivedDtsDelay == nil, let gap = stream.firstFrameGap, var start = stream.startPts,
+           gap - duration > 1, gap - duration < duration || isPrimingFrame(gap - duration, videoStart: start, timeBase: stream.timeBase) {
             let stretch = gap - duration
             start += stretch
             stream.leadingStretch = stretch
@@ -54,14 +55,11 @@ extension ProbedInput {
         var video = input.streams[master]
         let frameDuration = Ticks.rescale(frame, from: timeBase, to: video.timeBase)
         guard video.packetCount == 1, video.leadingStretch == 0, video.derivedDtsDelay == nil, let videoStart = video.startPts,
-              let stated = input.statedFirstFrameDuration, stated - frameDuration > 1, stated - frameDuration < frameDuration,
+              let stated = input.statedFirstFrameDuration, stated - frameDuration > 1,
+              input.isPrimingFrame(stated - frameDuration, videoStart: videoStart, timeBase: video.timeBase),
               let a = input.streams.firstIndex(where: { $0.signature.kind == .audio }) else { return input }
         let stretch = stated - frameDuration
         var audio = input.streams[a]
-        guard !audio.signature.isSampleExactAudio, audio.initialPadding == 0, audio.leadingDiscardPackets == 0,
-              audio.leadingPackets.count > 1, Ticks.rescale(audio.leadingPackets[0].pts, from: audio.timeBase, to: video.timeBase) == videoStart,
-              abs(Ticks.rescale(audio.leadingPackets[1].pts - audio.leadingPackets[0].pts, from: audio.timeBase, to: video.timeBase) - stretch) <= 1
-        else { return input }
         if audio.unflaggedPrimingPackets == 0 {
             audio.unflaggedPrimingPackets = 1
             audio.startPts = audio.leadingPackets[1].pts
@@ -121,6 +119,20 @@ extension ProbedInput {
             input.streams[s] = stream
         }
         return input
+    }
+}
+
+extension ProbedInput {
+    /// Whether `stretch` (ticks of `timeBase`) is what the first audio stream's first packet lasts, starting with the
+    /// video at `videoStart`: the unflagged priming frame (AAC's 1,024 samples) that FFmpeg's fragmented MP4 stretches a
+    /// first frame over. Longer than a frame at 50 fps and more (328 ticks of 1/15360 where a frame lasts 256 or 307),
+    /// where a gap of a frame or more would otherwise be a missing frame.
+    func isPrimingFrame(_ stretch: Int64, videoStart: Int64, timeBase: Rational) -> Bool {
+        guard let audio = streams.first(where: { $0.signature.kind == .audio }), !audio.signature.isSampleExactAudio,
+              audio.initialPadding == 0, audio.leadingDiscardPackets == 0, audio.leadingPackets.count > 1,
+              Ticks.rescale(audio.leadingPackets[0].pts, from: audio.timeBase, to: timeBase) == videoStart else { return false }
+        let first = audio.leadingPackets[1].pts - audio.leadingPackets[0].pts
+        return abs(Ticks.rescale(first, from: audio.timeBase, to: timeBase) - stretch) <= 1
     }
 }
 
