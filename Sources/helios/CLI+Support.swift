@@ -150,7 +150,8 @@ extension JobStatus {
         }
         let attempts = metrics.chunks.values.reduce(0) { $0 + $1.attempts }
         if !metrics.chunks.isEmpty {
-            lines.append("time: \(String(format: "%.1f", Double(metrics.totalDurationMs) / 1000)) s; chunk attempts: \(attempts)"
+            // Metrics are kept for completed chunks: a failed chunk's attempts are in the error.
+            lines.append("time: \(String(format: "%.1f", Double(metrics.totalDurationMs) / 1000)) s; \(attempts) attempt\(attempts == 1 ? "" : "s") for \(metrics.chunks.count) completed chunk\(metrics.chunks.count == 1 ? "" : "s")"
                 + (metrics.mergeDurationMs.map { "; merge: \(String(format: "%.1f", Double($0) / 1000)) s" } ?? "")
                 + (metrics.mergeTailMs.map { "; merge tail: \(String(format: "%.3f", $0 / 1000)) s" } ?? "")
                 + (metrics.mergeProgressive == true ? " (progressive)" : ""))

@@ -20,7 +20,7 @@ struct ProgressReporter {
                 line("resuming: \(skipped)/\(all) chunks already complete")
             case .chunkStarted: break
             case .chunkRetrying(let chunk, let attempt, let error, let delay):
-                line("chunk \(chunk): attempt \(attempt) failed, retrying in \(delay): \(error.split(separator: "\n").first ?? "")")
+                line("chunk \(chunk): attempt \(attempt) failed, retrying in \(Self.seconds(delay)): \(Self.oneLine(error))")
             case .chunkCompleted(let chunk, let ms, let attempts):
                 if !isTTY && !quiet { line("chunk \(chunk) done in \(ms) ms" + (attempts > 1 ? " (\(attempts) attempts)" : "")) }
             case .progress(let d, let t):
@@ -31,6 +31,19 @@ struct ProgressReporter {
             case .failed, .paused, .cancelled: if isTTY { FileHandle.standardError.write(Data("\n".utf8)) }
             }
         }
+    }
+
+    /// "0.21 s".
+    static func seconds(_ duration: Duration) -> String {
+        let (s, atto) = duration.components
+        return String(format: "%.2f s", Double(s) + Double(atto) / 1e18)
+    }
+
+    /// An error on one line: a worker's message is often "command exited with status 3; stderr:" followed by what the
+    /// command said, which is the part worth reading. Lines joined, at most 300 characters.
+    static func oneLine(_ error: String) -> String {
+        let joined = error.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }.joined(separator: " ")
+        return joined.count > 300 ? String(joined.prefix(299)) + "…" : joined
     }
 
     private func line(_ text: String) {

@@ -43,6 +43,27 @@ extension E2E {
             #expect(decoded.inputs.count == 4 && decoded.output?.videoFrames == 100)
         }
 
+        @Test("a chunk that keeps failing: each retry names what its command said, and the summary counts what completed")
+        func failingChunk() async throws {
+            let work = try WorkDirectory("job-failing-chunk")
+            defer { work.remove() }
+            let helios = Tool.product("helios")
+            let command = "/bin/sh -c 'echo rendering {chunk}; if [ {chunk} = 1 ]; then echo \"renderer: out of GPU memory at frame {start}\" >&2; exit 3; fi; echo x > {output}'"
+            _ = try await Tool.checked(helios, ["job", "plan", "--id", "failing", "--frames", "3", "--fps", "25", "--width", "64", "--height", "48",
+                                                "--chunk-size", "1", "--command", command, "--output-pattern", "c{chunk}.txt",
+                                                "-o", "spec.json"], in: work.url)
+            let run = try await Tool.run(helios, ["job", "run", "spec.json", "--store", work.file("store").path, "--no-merge",
+                                                  "--output-check", "nonempty", "--concurrency", "3", "--retries", "1"], in: work.url)
+            #expect(run.status != 0)
+            // The retry line carries the command's stderr, which follows "stderr:" on a line of its own in the error.
+            let retry = try #require(run.stderr.split(separator: "\n").first { $0.contains("retrying in") }, "\(run.stderr)")
+            #expect(retry.contains("attempt 1 failed") && retry.contains("stderr: renderer: out of GPU memory at frame 1"), "\(retry)")
+            #expect(retry.range(of: #"retrying in \d+\.\d\d s:"#, options: .regularExpression) != nil, "\(retry)")
+            // Chunks 0 and 2 complete while chunk 1 waits for its retry (unless a slow machine cancels one first).
+            #expect(run.text.contains("2 attempts for 2 completed chunks") || run.text.contains("1 attempt for 1 completed chunk"), "\(run.text)")
+            #expect(run.text.contains("chunk 'chunk-1' failed after 2 attempts"), "\(run.text)\(run.stderr)")
+        }
+
         @Test("status --report of a job that was not merged says so")
         func noReport() async throws {
             let work = try WorkDirectory("job-no-merge")
