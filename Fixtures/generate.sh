@@ -303,6 +303,13 @@ case "$set_name" in
        -fflags +bitexact -flags:v +bitexact -flags:a +bitexact "$long/long.mp4"
     for k in 0 1 2; do ff -ss $((k * 2)) -i "$long/long.mp4" -t 2 -c copy -fflags +bitexact "$out/chunk00$k.mp4"; done
     rm -rf "$long" ;;
+  copycut-keyframes-mp4)  # the same cut between keyframes (GOP 60): each piece starts with frames its edit list hides
+    long=$(mktemp -d)
+    ff -f lavfi -i "testsrc2=size=$size:rate=$fps" -t 4 -c:v libx264 -threads 1 -preset ultrafast -g 60 -bf 0 -pix_fmt yuv420p \
+       -fflags +bitexact -flags:v +bitexact "$long/long.mp4"
+    ff -i "$long/long.mp4" -t 0.5 -c copy -fflags +bitexact "$out/chunk000.mp4"
+    ff -ss 0.5 -i "$long/long.mp4" -t 1 -c copy -fflags +bitexact "$out/chunk001.mp4"
+    rm -rf "$long" ;;
   # A subtitle track in every chunk, one cue each (0.1 s to 0.6 s of the chunk, saying "chunk K"), in chunks of 30,
   # 20 and 30 frames: subtitles-mp4 (mov_text, with the empty sample ffmpeg writes after the last cue),
   # subtitles-mkv (SubRip).

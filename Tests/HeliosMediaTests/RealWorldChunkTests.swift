@@ -189,4 +189,24 @@ struct RealWorldChunkTests {
         for chunk in chunks { expected += try await Oracle.frameHashes(chunk) }
         #expect(try await Oracle.frameHashes(output) == expected)
     }
+
+    @Test("pieces cut with stream copy between keyframes are refused for the frames their edit lists hide, also when lenient")
+    func hiddenFrames() async throws {
+        let chunks = try await FixtureCache.shared.files("copycut-keyframes-mp4")
+        let dir = try makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let output = dir.appendingPathComponent("out.mp4")
+        for lenient in [false, true] {
+            let error = await #expect(throws: StitchError.self) {
+                try await NativeStitcher(options: StitchOptions(lenient: lenient)).stitch(chunks, to: output)
+            }
+            guard case .invalidInputs(let report)? = error else { Issue.record("\(String(describing: error))"); return }
+            let errors = report.issues.filter { $0.severity == .error }
+            // The piece from 0.5 s starts at the keyframe at 0: 15 frames decoded and not shown.
+            #expect(errors.contains { $0.code == .hiddenFrames && $0.inputIndex == 1 && $0.message.hasPrefix("its first 15 video frames come before") },
+                    "\(errors)")
+            #expect(!errors.contains { $0.inputIndex == 0 }, "\(errors)")
+            #expect(!FileManager.default.fileExists(atPath: output.path))
+        }
+    }
 }

@@ -291,6 +291,21 @@ struct PlanTests {
         #expect(plan.outputDtsViolations.isEmpty)
     }
 
+    @Test("video frames before an input's edit list start are refused, naming how many; audio's (priming) are not")
+    func hiddenVideoFrames() {
+        var video = Probes.video()
+        video.leadingDiscardPackets = 2
+        let inputs = [Probes.input(0), Probes.input(1, video: video)]
+        let issues = StitchValidator.validate(inputs, output: OutputCapabilities(formatName: "mp4"))
+        let hidden = issues.filter { $0.code == .hiddenFrames }
+        #expect(hidden.count == 1)
+        #expect(hidden.first?.inputIndex == 1 && hidden.first?.severity == .error)
+        #expect(hidden.first?.message.hasPrefix("its first 2 video frames come before the start its edit list gives") == true)
+        #expect(IncrementalStitch.settledCodes.contains(.hiddenFrames))
+        // Probes.audio() has a discard-flagged priming packet: not a hidden frame.
+        #expect(StitchValidator.validate([Probes.input(0), Probes.input(1)], output: OutputCapabilities(formatName: "mp4")).isEmpty)
+    }
+
     @Test("millisecond time bases: frames are counted, so 10,000 one-frame inputs at 30 fps do not drift")
     func millisecondClockCountsFrames() throws {
         let inputs = (0..<10_000).map { Probes.input($0, video: Probes.webmVideo(frames: 1), audio: nil) }

@@ -249,7 +249,7 @@ public final class IncrementalStitch {
     static let settledCodes: Set<IssueCode> = [
         .noInputs, .noStreams, .streamLayoutMismatch, .codecMismatch, .timeBaseMismatch, .firstPacketNotKeyframe,
         .missingTimestamps, .nonIncreasingDts, .ptsBeforeDts, .corruptPackets, .emptyStream, .unsupportedByContainer,
-        .unsupportedCodec,
+        .unsupportedCodec, .hiddenFrames,
     ]
 
     /// The inputs so far, normalized, validated and planned. Throws `.invalidInputs` with the batch stitch's report

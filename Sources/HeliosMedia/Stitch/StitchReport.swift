@@ -30,6 +30,9 @@ public enum IssueCode: String, Codable, Sendable, Hashable {
     /// Audio a remux cannot lay end to end (Vorbis, ALAC in Matroska), whatever the output.
     case unsupportedCodec = "unsupported-codec"
     case outputDtsNotIncreasing = "output-dts-not-increasing"
+    /// Video frames before the start an input's edit list gives (decoded, never shown), which no output can hide
+    /// between other inputs' frames.
+    case hiddenFrames = "hidden-frames"
 
     /// Continuity findings may be downgraded to warnings with `--lenient`; the rest never are.
     public var isContinuity: Bool {

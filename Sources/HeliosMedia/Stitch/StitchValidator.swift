@@ -173,6 +173,14 @@ public enum StitchValidator {
         if stream.signature.kind == .video && !stream.firstPacketIsKeyframe {
             add(.error, .firstPacketNotKeyframe, i, s, "first video packet is not a keyframe; the chunk cannot be decoded on its own")
         }
+        if stream.signature.kind == .video, stream.leadingDiscardPackets > 0 {
+            let n = stream.leadingDiscardPackets
+            add(.error, .hiddenFrames, i, s,
+                "its first \(n) video frame\(n == 1 ? "" : "s") come\(n == 1 ? "s" : "") before the start its edit list gives: a player decodes "
+                + "\(n == 1 ? "it" : "them") to reach the frames after but never shows \(n == 1 ? "it" : "them"), as a cut made with stream copy "
+                + "between keyframes leaves them (ffmpeg -ss ... -c copy), and a stitched file cannot hide frames among other chunks' frames; "
+                + "cut the chunks at keyframes, or re-encode them")
+        }
         if stream.missingTimestampCount > 0 {
             let pts = stream.missingPtsCount, dtsOnly = stream.missingDtsOnlyCount
             let what = pts + dtsOnly != stream.missingTimestampCount ? "\(stream.missingTimestampCount) packet(s) have no pts or dts"
