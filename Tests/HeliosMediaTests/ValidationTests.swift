@@ -291,6 +291,20 @@ struct PlanTests {
         #expect(plan.outputDtsViolations.isEmpty)
     }
 
+    @Test("a chunk without the sound track the others have is refused with the likely cause and the fix, either way round")
+    func silentChunkWithoutSoundTrack() {
+        let mp4 = OutputCapabilities(formatName: "mp4")
+        let later = StitchValidator.validate([Probes.input(0), Probes.input(1, audio: nil)], output: mp4).filter { $0.code == .streamLayoutMismatch }
+        #expect(later.count == 1)
+        #expect(later.first?.message.hasPrefix("has streams [video] but input 1 has [video, audio]; this chunk has no sound track") == true)
+        #expect(later.first?.message.contains("anullsrc") == true)
+        let first = StitchValidator.validate([Probes.input(0, audio: nil), Probes.input(1)], output: mp4).filter { $0.code == .streamLayoutMismatch }
+        #expect(first.first?.message.contains("; input 1 has no sound track") == true)
+        // Layouts that differ otherwise get no such guess.
+        #expect(StitchValidator.silentChunkHint(["audio"], ["video", "audio"]) == "")
+        #expect(StitchValidator.silentChunkHint(["video", "video"], ["video", "audio"]) == "")
+    }
+
     @Test("video frames before an input's edit list start are refused, naming how many; audio's (priming) are not")
     func hiddenVideoFrames() {
         var video = Probes.video()

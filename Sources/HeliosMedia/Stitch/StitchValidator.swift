@@ -143,7 +143,8 @@ public enum StitchValidator {
         let kinds = input.streams.map(\.signature.kind.rawValue), firstKinds = first.streams.map(\.signature.kind.rawValue)
         if kinds != firstKinds {
             add(.error, .streamLayoutMismatch, i, nil,
-                "has streams [\(kinds.joined(separator: ", "))] but input 1 has [\(firstKinds.joined(separator: ", "))]")
+                "has streams [\(kinds.joined(separator: ", "))] but input 1 has [\(firstKinds.joined(separator: ", "))]"
+                    + silentChunkHint(kinds, firstKinds))
             return
         }
         // A stream without packets is refused on its own (`emptyStream`); its parameters, which a parser fills in
@@ -158,6 +159,18 @@ public enum StitchValidator {
                     "time base is \(stream.timeBase) but input 1 has \(reference.timeBase); timestamps are rescaled")
             }
         }
+    }
+
+    /// Where one of two layouts is the other without its audio, the likely cause, a chunk rendered silent without a
+    /// sound track, and the fix; "" otherwise.
+    static func silentChunkHint(_ kinds: [String], _ firstKinds: [String]) -> String {
+        let audio = MediaKind.audio.rawValue
+        let (mine, theirs) = (kinds.filter { $0 != audio }, firstKinds.filter { $0 != audio })
+        guard mine == theirs, !mine.isEmpty, kinds.contains(audio) != firstKinds.contains(audio) else { return "" }
+        let silent = kinds.contains(audio) ? "input 1" : "this chunk"
+        return "; \(silent) has no sound track, as a renderer may write a silent chunk: every chunk needs the same streams, "
+            + "so give silent chunks a silent track in the others' codec, rate and layout "
+            + "(ffmpeg: -f lavfi -i anullsrc=r=48000:cl=stereo -shortest)"
     }
 
     /// libavformat's demuxers of raw video elementary streams, which carry no timestamps.
