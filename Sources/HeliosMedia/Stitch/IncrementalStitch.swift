@@ -85,6 +85,11 @@ public final class IncrementalStitch {
     private var lastStep: (inputs: [ProbedInput], plan: StitchPlan, issues: [StitchIssue])?
     /// Set once `commit()` made the output durable.
     private var committed: Committed?
+    /// Chunks without the sound track input 1 has, and the temp files with a silent one that stand in for them
+    /// (`SilentTrack`), by the stand-in's path; removed with the stitch.
+    private var standIns: [String: (chunk: String, file: TemporaryOutput)] = [:]
+    /// The warnings that say so, one per stand-in.
+    private var standInIssues: [StitchIssue] = []
 
     /// A stitch into `output` (which must not exist unless `options.force`, in a writable directory).
     /// `expectedInputs`, when known, sizes the progress and the index reserved by MP4/MOV `--faststart`.
@@ -118,6 +123,8 @@ public final class IncrementalStitch {
     /// Removes the partial output (idempotent). The stitch cannot be used afterwards.
     public func discard() {
         session = nil
+        for standIn in standIns.values { standIn.file.discard() }
+        standIns = [:]
         temp?.discard()
         temp = nil
         written = nil
@@ -225,7 +232,7 @@ public final class IncrementalStitch {
     /// Takes the probe of input `index` (or throws its error, naming the input).
     private func accept(_ result: Result<ProbedInput, StitchError>, index: Int) throws(StitchError) {
         do {
-            probed.append(try result.get())
+            probed.append(try standIn(for: result.get(), index: index))
         } catch .damagedInput(nil, let path, let reason) {
             throw .damagedInput(index: index, path: path, reason: reason)
         }
@@ -239,6 +246,50 @@ public final class IncrementalStitch {
             let detected = try OutputCapabilities.detect(outputPath: outputPath, format: stitcher.options.format, first: probed[0])
             target = (detected.0, detected.1)
         }
+    }
+
+    /// `input`, or where it lacks the sound track input 1 has, the probe of a temp file that holds its packets beside
+    /// a silent track (`SilentTrack`), with a warning that says so. Where no stand-in can be made (no encoder for the
+    /// codec), `input` as it is: the validator refuses its layout.
+    private func standIn(for input: ProbedInput, index: Int) throws(StitchError) -> ProbedInput {
+        guard index > 0, let first = probed.first, SilentTrack.isMissingAudio(input, first: first), let parameters = reference?.streams,
+              let muxerName = SilentTrack.muxerName(forFileNamed: input.path) else { return input }
+        let directory = stitcher.options.checkOnly ? FileManager.default.temporaryDirectory : output.deletingLastPathComponent()
+        let chunk = URL(fileURLWithPath: input.path)
+        let file = TemporaryOutput(outputPath: directory.appendingPathComponent(chunk.lastPathComponent).path)
+        do {
+            try SilentTrack.write(input, first: first, parameters: parameters, to: file.muxerPath, muxerName: muxerName,
+                                  cancellation: cancellation)
+            let filled = try MediaProbe.probeCounting(URL(fileURLWithPath: file.muxerPath), reference: &reference, cancellation: cancellation,
+                                                      mode: stitcher.options.probe, everyMatroska: stitcher.options.walksEveryMatroska).input
+            standIns[file.muxerPath] = (input.path, file)
+            let seconds = input.masterStreamIndex.flatMap { SilentTrack.videoSeconds(input.streams[$0]) } ?? 0
+            for (s, stream) in first.streams.enumerated() where stream.signature.kind == .audio {
+                let signature = stream.signature
+                standInIssues.append(StitchIssue(
+                    severity: .warning, code: .streamLayoutMismatch, inputIndex: index, inputPath: input.path, stream: s,
+                    message: "has no sound track, as a renderer may write a silent chunk: \(cFormat("%.3f", seconds)) s of silence "
+                        + "stands in for it, encoded like input 1's (\(signature.codec), \(signature.sampleRate) Hz, "
+                        + "\(signature.channels == 1 ? "mono" : signature.channels == 2 ? "stereo" : "\(signature.channels) channels"))"))
+            }
+            return filled
+        } catch {
+            if case .cancelled? = error as? StitchError { throw .cancelled }
+            file.discard()
+            stitcher.logger.debug("no silent track for \(input.path): \(error)")
+            return input
+        }
+    }
+
+    /// A report naming each chunk a stand-in took the place of, not the stand-in.
+    private func presented(_ report: StitchReport) -> StitchReport {
+        guard !standIns.isEmpty else { return report }
+        var report = report
+        for k in report.inputs.indices { if let chunk = standIns[report.inputs[k].path]?.chunk { report.inputs[k].path = chunk } }
+        for k in report.issues.indices {
+            if let path = report.issues[k].inputPath, let chunk = standIns[path]?.chunk { report.issues[k].inputPath = chunk }
+        }
+        return report
     }
 
     /// Issue codes about an input on its own or against input 1's signatures: inputs arriving later cannot clear
@@ -285,7 +336,7 @@ public final class IncrementalStitch {
             }
             checks!.check(normalized)
             if continuity.generation != builder!.resets { continuity = StitchValidator.ContinuityChecks(generation: builder!.resets) }
-            issues = StitchValidator.validate(normalized, checked: checks!, plan: plan, continuity: &continuity)
+            issues = StitchValidator.validate(normalized, checked: checks!, plan: plan, continuity: &continuity) + standInIssues
             lastStep = (normalized, plan, issues)
         }
         let errors = issues.filter { $0.severity == .error }
@@ -296,7 +347,7 @@ public final class IncrementalStitch {
                 // video, and the next segment carries on from there). Any other holds every write back.
                 return errors.allSatisfy({ $0.inputIndex == normalized.count - 1 }) ? (normalized, plan, issues) : nil
             }
-            let report = StitchReport(inputs: normalized.map(InputSummary.init), boundaries: plan.boundaries, issues: issues, output: nil)
+            let report = presented(StitchReport(inputs: normalized.map(InputSummary.init), boundaries: plan.boundaries, issues: issues, output: nil))
             for issue in issues { stitcher.logger.debug("\(issue)") }
             discard()
             throw .invalidInputs(report)
@@ -422,7 +473,7 @@ public final class IncrementalStitch {
         summaries.reserveCapacity(inputs.count)
         while let input = inputs.popLast() { summaries.append(InputSummary(input)) }
         summaries.reverse()
-        let report = StitchReport(inputs: summaries, boundaries: boundaries, issues: issues, output: output)
+        let report = presented(StitchReport(inputs: summaries, boundaries: boundaries, issues: issues, output: output))
         // The probes and plan just freed (about 15 MB at 10,000 inputs) sit in this thread's malloc arena, which
         // what comes next (encoding the report, storing it) on other threads does not reuse: hand them back, after
         // the durable point, so a job's peak memory is not both at once.
@@ -438,7 +489,7 @@ public final class IncrementalStitch {
         let issues = stitcher.options.audio == .copy ? verdict + StitchValidator.audioShortfall(plan, inputs) : verdict
         for issue in issues { stitcher.logger.debug("\(issue)") }
         guard !issues.contains(where: { $0.severity == .error }) else {
-            throw .invalidInputs(StitchReport(inputs: inputs.map(InputSummary.init), boundaries: plan.boundaries, issues: issues, output: nil))
+            throw .invalidInputs(presented(StitchReport(inputs: inputs.map(InputSummary.init), boundaries: plan.boundaries, issues: issues, output: nil)))
         }
         if stitcher.options.checkOnly { return (inputs, plan, issues, nil, "") }
 
