@@ -27,6 +27,8 @@ struct StitchFuzzTests {
         ("splitmux-ts", "ts"),
         // CMAF: track runs with signed composition offsets, read for the shift libavformat adds (HEVC: 1-frame chunks).
         ("matrix-cmaf-hevc-bf3-a", "mp4"),
+        // A silent chunk without a sound track, between chunks with one: remuxed beside a silent track (`SilentTrack`).
+        ("silent-mp4", "mp4"),
     ]
 
     static let parallel = 3
