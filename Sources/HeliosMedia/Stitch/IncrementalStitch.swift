@@ -85,11 +85,9 @@ public final class IncrementalStitch {
     private var lastStep: (inputs: [ProbedInput], plan: StitchPlan, issues: [StitchIssue])?
     /// Set once `commit()` made the output durable.
     private var committed: Committed?
-    /// Chunks without the sound track input 1 has, and the temp files with a silent one that stand in for them
-    /// (`SilentTrack`), by the stand-in's path; removed with the stitch.
-    private var standIns: [String: (chunk: String, file: TemporaryOutput)] = [:]
-    /// The warnings that say so, one per stand-in.
-    private var standInIssues: [StitchIssue] = []
+    /// Temp files with a silent track that stand in for chunks without the sound track input 1 has; removed with
+    /// the stitch.
+    private var standIns = SilentTrack.StandIns()
 
     /// A stitch into `output` (which must not exist unless `options.force`, in a writable directory).
     /// `expectedInputs`, when known, sizes the progress and the index reserved by MP4/MOV `--faststart`.
@@ -123,8 +121,7 @@ public final class IncrementalStitch {
     /// Removes the partial output (idempotent). The stitch cannot be used afterwards.
     public func discard() {
         session = nil
-        for standIn in standIns.values { standIn.file.discard() }
-        standIns = [:]
+        standIns.discard()
         temp?.discard()
         temp = nil
         written = nil
@@ -248,49 +245,16 @@ public final class IncrementalStitch {
         }
     }
 
-    /// `input`, or where it lacks the sound track input 1 has, the probe of a temp file that holds its packets beside
-    /// a silent track (`SilentTrack`), with a warning that says so. Where no stand-in can be made (no encoder for the
-    /// codec), `input` as it is: the validator refuses its layout.
+    /// `input`, or where it lacks the sound track input 1 has, the probe of the stand-in made for it (`SilentTrack`).
     private func standIn(for input: ProbedInput, index: Int) throws(StitchError) -> ProbedInput {
-        guard index > 0, let first = probed.first, SilentTrack.isMissingAudio(input, first: first), let parameters = reference?.streams,
-              let muxerName = SilentTrack.muxerName(forFileNamed: input.path) else { return input }
+        guard index > 0, let first = probed.first, SilentTrack.isMissingAudio(input, first: first) else { return input }
         let directory = stitcher.options.checkOnly ? FileManager.default.temporaryDirectory : output.deletingLastPathComponent()
-        let chunk = URL(fileURLWithPath: input.path)
-        let file = TemporaryOutput(outputPath: directory.appendingPathComponent(chunk.lastPathComponent).path)
-        do {
-            try SilentTrack.write(input, first: first, parameters: parameters, to: file.muxerPath, muxerName: muxerName,
-                                  cancellation: cancellation)
-            let filled = try MediaProbe.probeCounting(URL(fileURLWithPath: file.muxerPath), reference: &reference, cancellation: cancellation,
-                                                      mode: stitcher.options.probe, everyMatroska: stitcher.options.walksEveryMatroska).input
-            standIns[file.muxerPath] = (input.path, file)
-            let seconds = input.masterStreamIndex.flatMap { SilentTrack.videoSeconds(input.streams[$0]) } ?? 0
-            for (s, stream) in first.streams.enumerated() where stream.signature.kind == .audio {
-                let signature = stream.signature
-                standInIssues.append(StitchIssue(
-                    severity: .warning, code: .streamLayoutMismatch, inputIndex: index, inputPath: input.path, stream: s,
-                    message: "has no sound track, as a renderer may write a silent chunk: \(cFormat("%.3f", seconds)) s of silence "
-                        + "stands in for it, encoded like input 1's (\(signature.codec), \(signature.sampleRate) Hz, "
-                        + "\(signature.channels == 1 ? "mono" : signature.channels == 2 ? "stereo" : "\(signature.channels) channels"))"))
-            }
-            return filled
-        } catch {
-            if case .cancelled? = error as? StitchError { throw .cancelled }
-            file.discard()
-            stitcher.logger.debug("no silent track for \(input.path): \(error)")
-            return input
-        }
+        return try standIns.make(for: input, index: index, first: first, reference: &reference, directory: directory,
+                                 options: stitcher.options, cancellation: cancellation, logger: stitcher.logger)
     }
 
     /// A report naming each chunk a stand-in took the place of, not the stand-in.
-    private func presented(_ report: StitchReport) -> StitchReport {
-        guard !standIns.isEmpty else { return report }
-        var report = report
-        for k in report.inputs.indices { if let chunk = standIns[report.inputs[k].path]?.chunk { report.inputs[k].path = chunk } }
-        for k in report.issues.indices {
-            if let path = report.issues[k].inputPath, let chunk = standIns[path]?.chunk { report.issues[k].inputPath = chunk }
-        }
-        return report
-    }
+    private func presented(_ report: StitchReport) -> StitchReport { standIns.presenting(report) }
 
     /// Issue codes about an input on its own or against input 1's signatures: inputs arriving later cannot clear
     /// them, so a step refuses the input at once. Timing issues (continuity, cadence, drift, output dts) can still
@@ -336,7 +300,7 @@ public final class IncrementalStitch {
             }
             checks!.check(normalized)
             if continuity.generation != builder!.resets { continuity = StitchValidator.ContinuityChecks(generation: builder!.resets) }
-            issues = StitchValidator.validate(normalized, checked: checks!, plan: plan, continuity: &continuity) + standInIssues
+            issues = StitchValidator.validate(normalized, checked: checks!, plan: plan, continuity: &continuity) + standIns.issues
             lastStep = (normalized, plan, issues)
         }
         let errors = issues.filter { $0.severity == .error }
