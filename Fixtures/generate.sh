@@ -303,13 +303,15 @@ case "$set_name" in
        -fflags +bitexact -flags:v +bitexact -flags:a +bitexact "$long/long.mp4"
     for k in 0 1 2; do ff -ss $((k * 2)) -i "$long/long.mp4" -t 2 -c copy -fflags +bitexact "$out/chunk00$k.mp4"; done
     rm -rf "$long" ;;
-  silent-*)  # a renderer's silent chunk written without a sound track, between chunks with one: silent-CONTAINER
-    ext=${set_name#silent-}; v="$H264 -bf 3"; a="$AAC"
+  silent-*)  # a renderer's silent chunk written without a sound track, between chunks with one: silent-CONTAINER;
+    # silent-first-CONTAINER: the first two chunks silent (a title without sound)
+    ext=${set_name#silent-}; v="$H264 -bf 3"; a="$AAC"; silent=" 1 "
+    case "$ext" in first-*) ext=${ext#first-}; silent=" 0 1 " ;; esac
     case "$ext" in webm) v="-c:v libvpx-vp9 -threads 1 -deadline realtime -cpu-used 8 -g 30"; a="-c:a libopus -b:a 48k" ;;
                    cmaf) ext=mp4; v="$v -movflags +cmaf" ;; esac
     start=0; k=0
     for n in 30 20 30 1; do
-      if [ $k = 1 ]; then START=$start chunk $k "$n" "$v" none "$ext"; else START=$start chunk $k "$n" "$v" "$a" "$ext"; fi
+      if [[ "$silent" == *" $k "* ]]; then START=$start chunk $k "$n" "$v" none "$ext"; else START=$start chunk $k "$n" "$v" "$a" "$ext"; fi
       start=$((start + n)); k=$((k + 1))
     done ;;
   copycut-keyframes-mp4)  # the same cut between keyframes (GOP 60): each piece starts with frames its edit list hides

@@ -83,16 +83,19 @@ struct StitchCLITests {
         try await expectFailure([try await good()[0], b], code: 1, mentions: [b, "sample rate is 44100 but input 1 has 48000"])
     }
 
-    /// A later chunk without the sound track gets a silent one (`SilentChunkTests`); a silent input 1, whose streams
-    /// the output's are made from, is refused with the cause.
+    /// A chunk without the sound track the others have gets a silent one (`SilentChunkTests`), first or later; other
+    /// layouts are refused.
     @Test func differentStreamLayout() async throws {
         let b = try await bad("bad-layout"), a = try await good()[0]
-        try await expectFailure([b, a], code: 1, mentions: [a, "has streams [video, audio] but input 1 has [video]; input 1 has no sound track"])
-        let dir = try makeTemporaryDirectory()
-        defer { try? FileManager.default.removeItem(at: dir) }
-        let result = try await stitch([a, b, "-o", dir.appendingPathComponent("out.mp4").path])
-        #expect(result.status == 0, "\(result.stderr)")
-        #expect((result.stdout + result.stderr).contains("warning: input 2 (\(b)), stream 1: has no sound track"), "\(result.stdout)")
+        let audioOnly = try await FixtureCache.shared.files("m4a-audio-only")[0].path
+        try await expectFailure([a, audioOnly], code: 1, mentions: [audioOnly, "has streams [audio] but input 1 has [video, audio]"], output: nil)
+        for (inputs, silent) in [([a, b], 2), ([b, a], 1)] {
+            let dir = try makeTemporaryDirectory()
+            defer { try? FileManager.default.removeItem(at: dir) }
+            let result = try await stitch(inputs + ["-o", dir.appendingPathComponent("out.mp4").path])
+            #expect(result.status == 0, "\(result.stderr)")
+            #expect((result.stdout + result.stderr).contains("warning: input \(silent) (\(b)), stream 1: has no sound track"), "\(result.stdout)")
+        }
     }
 
     @Test func differentFrameRate() async throws {

@@ -246,11 +246,81 @@ public final class IncrementalStitch {
     }
 
     /// `input`, or where it lacks the sound track input 1 has, the probe of the stand-in made for it (`SilentTrack`).
+    /// Where `input` is the first with a sound track, the inputs before it (silent, input 1 among them) get stand-ins
+    /// made like it, the stitch starts again from the first of them, and `input` is taken as it is.
     private func standIn(for input: ProbedInput, index: Int) throws(StitchError) -> ProbedInput {
-        guard index > 0, let first = probed.first, SilentTrack.isMissingAudio(input, first: first) else { return input }
+        guard index > 0, let first = probed.first else { return input }
         let directory = stitcher.options.checkOnly ? FileManager.default.temporaryDirectory : output.deletingLastPathComponent()
-        return try standIns.make(for: input, index: index, first: first, reference: &reference, directory: directory,
-                                 options: stitcher.options, cancellation: cancellation, logger: stitcher.logger)
+        if SilentTrack.isMissingAudio(input, first: first), let parameters = reference?.streams {
+            guard let path = try standIns.write(for: input, index: index, like: first, likeIndex: 0, parameters: parameters,
+                                                directory: directory, cancellation: cancellation, logger: stitcher.logger) else { return input }
+            return try probeStandIn(path, fallback: input)
+        }
+        guard SilentTrack.isMissingAudio(first, first: input), probed.allSatisfy({ SilentTrack.isMissingAudio($0, first: input) }) else { return input }
+        // The silent inputs so far are given a sound track made like this one's, and probed again from the first.
+        let parameters: StreamParameters
+        do {
+            parameters = try StreamParameters(Demuxer(path: input.path, findStreamInfo: true, cancellation: cancellation, format: input.formatName))
+        } catch {
+            if error.isInterrupted { throw .cancelled }
+            return input
+        }
+        var paths: [String] = []
+        for (j, silent) in probed.enumerated() {
+            guard let path = try standIns.write(for: silent, index: j, like: input, likeIndex: index, parameters: parameters,
+                                                directory: directory, cancellation: cancellation, logger: stitcher.logger) else {
+                for path in paths { standIns.drop(path) }
+                return input
+            }
+            paths.append(path)
+        }
+        let previous = reference
+        reference = nil
+        var filled: [ProbedInput] = []
+        do {
+            for path in paths {
+                filled.append(try MediaProbe.probeCounting(URL(fileURLWithPath: path), reference: &reference, cancellation: cancellation,
+                                                           mode: stitcher.options.probe, everyMatroska: stitcher.options.walksEveryMatroska).input)
+            }
+        } catch {
+            if case .cancelled = error { throw .cancelled }
+            for path in paths { standIns.drop(path) }
+            reference = previous
+            return input
+        }
+        probed = filled
+        restartPlanning()
+        return input
+    }
+
+    /// Probes the stand-in at `path`; `fallback` (and the stand-in forgotten) where that fails.
+    private func probeStandIn(_ path: String, fallback: ProbedInput) throws(StitchError) -> ProbedInput {
+        do {
+            return try MediaProbe.probeCounting(URL(fileURLWithPath: path), reference: &reference, cancellation: cancellation,
+                                                mode: stitcher.options.probe, everyMatroska: stitcher.options.walksEveryMatroska).input
+        } catch {
+            if case .cancelled = error { throw .cancelled }
+            standIns.drop(path)
+            return fallback
+        }
+    }
+
+    /// Forgets every plan and check of the inputs so far, and what was written of them: input 1 changed.
+    private func restartPlanning() {
+        if session != nil { restarts += 1 }
+        session = nil
+        temp?.discard()
+        temp = nil
+        written = nil
+        writtenRows = nil
+        renormalizedFrom = nil
+        normalizer = InputNormalizer()
+        exactAudioChecked = 0
+        checks = nil
+        builder = nil
+        continuity = StitchValidator.ContinuityChecks()
+        lastStep = nil
+        target = nil
     }
 
     /// A report naming each chunk a stand-in took the place of, not the stand-in.

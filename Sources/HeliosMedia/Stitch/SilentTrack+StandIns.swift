@@ -13,35 +13,41 @@ extension SilentTrack {
         /// One warning per silent track made, naming the chunk.
         private(set) var issues: [StitchIssue] = []
 
-        /// The probe of a stand-in for `input` (input `index`, which lacks `first`'s audio), written in `directory`;
-        /// `input` as it is where none can be made (no encoder for the codec, an unreadable chunk): the validator
-        /// then refuses its layout.
-        func make(for input: ProbedInput, index: Int, first: ProbedInput, reference: inout ProbeReference?, directory: URL,
-                  options: StitchOptions, cancellation: CancellationFlag?, logger: Logger) throws(StitchError) -> ProbedInput {
-            guard let parameters = reference?.streams, let muxerName = SilentTrack.muxerName(forFileNamed: input.path) else { return input }
-            let file = TemporaryOutput(outputPath: directory.appendingPathComponent(URL(fileURLWithPath: input.path).lastPathComponent).path)
+        /// Writes a stand-in for `input` (which lacks the audio of `like`, input `likeIndex`, whose streams have
+        /// `parameters`) in `directory` and returns the path to read it from; nil where none can be made (no encoder
+        /// for the codec, an unreadable chunk): the validator then refuses the input's layout.
+        func write(for input: ProbedInput, index: Int, like first: ProbedInput, likeIndex: Int, parameters: StreamParameters,
+                   directory: URL, cancellation: CancellationFlag?, logger: Logger) throws(StitchError) -> String? {
+            guard let muxerName = SilentTrack.muxerName(forFileNamed: input.path) else { return nil }
+            let chunk = files[input.path]?.chunk ?? input.path
+            let file = TemporaryOutput(outputPath: directory.appendingPathComponent(URL(fileURLWithPath: chunk).lastPathComponent).path)
             do {
                 try SilentTrack.write(input, first: first, parameters: parameters, to: file.muxerPath, muxerName: muxerName,
                                       cancellation: cancellation)
-                let filled = try MediaProbe.probeCounting(URL(fileURLWithPath: file.muxerPath), reference: &reference, cancellation: cancellation,
-                                                          mode: options.probe, everyMatroska: options.walksEveryMatroska).input
-                files[file.muxerPath] = (input.path, file)
-                let seconds = input.masterStreamIndex.flatMap { SilentTrack.videoSeconds(input.streams[$0]) } ?? 0
-                for (s, stream) in first.streams.enumerated() where stream.signature.kind == .audio {
-                    let signature = stream.signature
-                    let layout = signature.channels == 1 ? "mono" : signature.channels == 2 ? "stereo" : "\(signature.channels) channels"
-                    issues.append(StitchIssue(
-                        severity: .warning, code: .streamLayoutMismatch, inputIndex: index, inputPath: input.path, stream: s,
-                        message: "has no sound track, as a renderer may write a silent chunk: \(cFormat("%.3f", seconds)) s of silence "
-                            + "stands in for it, encoded like input 1's (\(signature.codec), \(signature.sampleRate) Hz, \(layout))"))
-                }
-                return filled
             } catch {
-                if case .cancelled? = error as? StitchError { throw .cancelled }
                 file.discard()
-                logger.debug("no silent track for \(input.path): \(error)")
-                return input
+                if case .cancelled? = error as? StitchError { throw .cancelled }
+                logger.debug("no silent track for \(chunk): \(error)")
+                return nil
             }
+            files[file.muxerPath] = (chunk, file)
+            let seconds = input.masterStreamIndex.flatMap { SilentTrack.videoSeconds(input.streams[$0]) } ?? 0
+            for (s, stream) in first.streams.enumerated() where stream.signature.kind == .audio {
+                let signature = stream.signature
+                let layout = signature.channels == 1 ? "mono" : signature.channels == 2 ? "stereo" : "\(signature.channels) channels"
+                issues.append(StitchIssue(
+                    severity: .warning, code: .streamLayoutMismatch, inputIndex: index, inputPath: chunk, stream: s,
+                    message: "has no sound track, as a renderer may write a silent chunk: \(cFormat("%.3f", seconds)) s of silence "
+                        + "stands in for it, encoded like input \(likeIndex + 1)'s (\(signature.codec), \(signature.sampleRate) Hz, \(layout))"))
+            }
+            return file.muxerPath
+        }
+
+        /// Forgets the stand-in read from `path` (its probe failed), removing it and its warnings.
+        func drop(_ path: String) {
+            guard let standIn = files.removeValue(forKey: path) else { return }
+            standIn.file.discard()
+            issues.removeAll { $0.inputPath == standIn.chunk }
         }
 
         /// `report` naming each chunk a stand-in took the place of, not the stand-in.
