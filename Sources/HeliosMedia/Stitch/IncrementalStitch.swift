@@ -311,16 +311,21 @@ public final class IncrementalStitch {
         session = nil
         temp?.discard()
         temp = nil
-        written = nil
-        writtenRows = nil
         renormalizedFrom = nil
+        target = nil
+        forgetPlans()
+    }
+
+    /// Lets go of every plan, check and normalized input, and of what the written inputs were planned with.
+    private func forgetPlans() {
         normalizer = InputNormalizer()
         exactAudioChecked = 0
         checks = nil
         builder = nil
         continuity = StitchValidator.ContinuityChecks()
         lastStep = nil
-        target = nil
+        written = nil
+        writtenRows = nil
     }
 
     /// A report naming each chunk a stand-in took the place of, not the stand-in.
@@ -473,14 +478,7 @@ public final class IncrementalStitch {
         if committed != nil { committed!.plan = committed!.plan.droppingPlacements() }
         probed = []
         identities = [:]
-        normalizer = InputNormalizer()
-        exactAudioChecked = 0
-        checks = nil
-        builder = nil
-        continuity = StitchValidator.ContinuityChecks()
-        lastStep = nil
-        written = nil
-        writtenRows = nil
+        forgetPlans()
     }
 
     /// Commits (unless `commit()` did) and returns the same report a batch stitch gives. The report is built after
