@@ -9,8 +9,8 @@ extension ProbedInput {
     /// moved forward onto the grid its followers set (`leadingStretch`), so the chunk's content starts where its
     /// audio content does and every output frame stays one frame long. A gap of a frame or more is not a stretch (it
     /// stays an irregular duration) unless it is what the audio's first packet, starting with the video, lasts: at
-    /// 50 fps and more the priming frame outlasts a video frame. The frame duration is the most common among the inputs, so a 2-frame chunk,
-    /// which cannot tell its own, is judged by its neighbours.
+    /// 50 fps and more the priming frame outlasts a video frame. The frame duration is the most common among the
+    /// inputs, so a 2-frame chunk, which cannot tell its own, is judged by its neighbours.
     public static func normalized(_ inputs: [ProbedInput]) -> [ProbedInput] {
         var normalizer = InputNormalizer()
         return normalizer.normalize(inputs).inputs

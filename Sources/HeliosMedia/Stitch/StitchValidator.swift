@@ -162,7 +162,8 @@ public enum StitchValidator {
     }
 
     /// Where one of two layouts is the other without its audio, the likely cause, a chunk rendered silent without a
-    /// sound track, and the fix; "" otherwise.
+    /// sound track, and the fix; "" otherwise. (The stitch gives such a chunk a silent track itself, `SilentTrack`;
+    /// this is said where it could not, e.g. for a codec without an encoder here.)
     static func silentChunkHint(_ kinds: [String], _ firstKinds: [String]) -> String {
         let audio = MediaKind.audio.rawValue
         let (mine, theirs) = (kinds.filter { $0 != audio }, firstKinds.filter { $0 != audio })
