@@ -25,6 +25,7 @@ struct SilentChunkTests {
         #expect(warnings.map(\.inputPath) == silent.map { stitched.chunks[$0].path }, "the chunks, not the temp files standing in for them")
         #expect(warnings.last?.message.contains("0.667 s of silence stands in for it, encoded like input \(first ? 3 : 1)'s") == true, "\(warnings)")
         #expect(report.inputs.map(\.path) == stitched.chunks.map(\.path))
+        #expect(try report.inputs.map(\.bytes) == stitched.chunks.map { Int64(try FileManager.default.attributesOfItem(atPath: $0.path)[.size] as! Int) })
         #expect(report.output?.videoFrames == 81)
         #expect(try await Oracle.frameHashes(stitched.output) == stitched.chunkFrameHashes())
         #expect(try await Oracle.decodeWarnings(stitched.output) == [])

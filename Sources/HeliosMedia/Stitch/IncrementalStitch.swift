@@ -29,6 +29,10 @@ import Logging
 /// audio cuts look at every input) and MP4/MOV `--faststart` without `expectedInputs` (the index space reserved at
 /// the front is sized from the packet count).
 ///
+/// **Silent chunks.** An input without the sound track the others have is read from a stand-in: its packets beside a
+/// silent track made like theirs (`SilentTrack`). When the first inputs are the silent ones, the first with sound
+/// gives them stand-ins made like it, and planning and writing start again from input 1.
+///
 /// **Crash safety.** The partial output is an unnamed file (`O_TMPFILE`) where the filesystem allows, so a killed
 /// process leaves nothing; elsewhere a hidden temp file that the next stitch into the same output removes. The
 /// output's name appears only through the rename after fsync: never on a partial file.

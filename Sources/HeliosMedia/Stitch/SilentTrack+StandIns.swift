@@ -9,7 +9,7 @@ extension SilentTrack {
     /// The stand-ins of one stitch: temp files holding a chunk's packets beside a silent track, by the path the
     /// stitch reads them from, with the chunk each stands in for and a warning for each. Confined to the stitch.
     final class StandIns {
-        private var files: [String: (chunk: String, file: TemporaryOutput)] = [:]
+        private var files: [String: (chunk: String, bytes: Int64, file: TemporaryOutput)] = [:]
         /// One warning per silent track made, naming the chunk.
         private(set) var issues: [StitchIssue] = []
 
@@ -30,7 +30,7 @@ extension SilentTrack {
                 logger.debug("no silent track for \(chunk): \(error)")
                 return nil
             }
-            files[file.muxerPath] = (chunk, file)
+            files[file.muxerPath] = (chunk, files[input.path]?.bytes ?? input.fileSize, file)
             let seconds = input.masterStreamIndex.flatMap { SilentTrack.videoSeconds(input.streams[$0]) } ?? 0
             for (s, stream) in first.streams.enumerated() where stream.signature.kind == .audio {
                 let signature = stream.signature
@@ -50,12 +50,12 @@ extension SilentTrack {
             issues.removeAll { $0.inputPath == standIn.chunk }
         }
 
-        /// `report` naming each chunk a stand-in took the place of, not the stand-in.
+        /// `report` naming each chunk a stand-in took the place of (and its size), not the stand-in.
         func presenting(_ report: StitchReport) -> StitchReport {
             guard !files.isEmpty else { return report }
             var report = report
             for k in report.inputs.indices {
-                if let chunk = files[report.inputs[k].path]?.chunk { report.inputs[k].path = chunk }
+                if let standIn = files[report.inputs[k].path] { (report.inputs[k].path, report.inputs[k].bytes) = (standIn.chunk, standIn.bytes) }
             }
             for k in report.issues.indices {
                 if let path = report.issues[k].inputPath, let chunk = files[path]?.chunk { report.issues[k].inputPath = chunk }
