@@ -194,10 +194,13 @@ public final class IncrementalStitch {
     private func probe(_ url: URL) throws(StitchError) {
         let index = try admit(url)
         stitcher.progress?(.probing(index: index, count: max(expectedInputs ?? 0, index + 1)))
-        try accept(Result { () throws(StitchError) -> ProbedInput in
-            try MediaProbe.probeCounting(url, reference: &reference, cancellation: cancellation, mode: stitcher.options.probe,
-                                         everyMatroska: stitcher.options.walksEveryMatroska).input
-        }, index: index)
+        try accept(Result { () throws(StitchError) -> ProbedInput in try probeFile(url.path) }, index: index)
+    }
+
+    /// The probe of the file at `path`, with the stitch's reference and options (the reference is set by the first).
+    private func probeFile(_ path: String) throws(StitchError) -> ProbedInput {
+        try MediaProbe.probeCounting(URL(fileURLWithPath: path), reference: &reference, cancellation: cancellation,
+                                     mode: stitcher.options.probe, everyMatroska: stitcher.options.walksEveryMatroska).input
     }
 
     /// Probes `urls`, inputs after the first, two at a time when there are two or more (see `ConcurrentProbes`), then
@@ -283,8 +286,7 @@ public final class IncrementalStitch {
         var filled: [ProbedInput] = []
         do {
             for path in paths {
-                filled.append(try MediaProbe.probeCounting(URL(fileURLWithPath: path), reference: &reference, cancellation: cancellation,
-                                                           mode: stitcher.options.probe, everyMatroska: stitcher.options.walksEveryMatroska).input)
+                filled.append(try probeFile(path))
             }
         } catch {
             if case .cancelled = error { throw .cancelled }
@@ -300,8 +302,7 @@ public final class IncrementalStitch {
     /// Probes the stand-in at `path`; `fallback` (and the stand-in forgotten) where that fails.
     private func probeStandIn(_ path: String, fallback: ProbedInput) throws(StitchError) -> ProbedInput {
         do {
-            return try MediaProbe.probeCounting(URL(fileURLWithPath: path), reference: &reference, cancellation: cancellation,
-                                                mode: stitcher.options.probe, everyMatroska: stitcher.options.walksEveryMatroska).input
+            return try probeFile(path)
         } catch {
             if case .cancelled = error { throw .cancelled }
             standIns.drop(path)
