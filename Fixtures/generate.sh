@@ -19,6 +19,8 @@ chunk() {
   fi
   if [ "$aargs" != none ]; then
     local s0=$((start * crate / cfps)) s1=$(((start + n) * crate / cfps)) ai=$(( ${#maps[@]} / 2 ))
+    # AEND: where the soundtrack ends (a sample); a chunk after it gets what ffmpeg writes for an input with no sound.
+    if [ -n "${AEND:-}" ]; then s1=$(( s1 < AEND ? s1 : AEND )); s0=$(( s0 < s1 ? s0 : s1 )); fi
     in+=(-f lavfi -i "${ASRC:-sine=frequency=440:sample_rate=$crate},atrim=start_sample=$s0:end_sample=$s1,asetpts=PTS-STARTPTS")
     maps+=(-map "$ai:a")
   fi
@@ -312,6 +314,19 @@ case "$set_name" in
     start=0; k=0
     for n in 30 20 30 1; do
       if [[ "$silent" == *" $k "* ]]; then START=$start chunk $k "$n" "$v" none "$ext"; else START=$start chunk $k "$n" "$v" "$a" "$ext"; fi
+      start=$((start + n)); k=$((k + 1))
+    done ;;
+  shorttrack-*)  # a soundtrack shorter than the video, rendered with each chunk (ffmpeg -i video -i shorter.wav): it
+    # ends halfway through chunk 2 (1.5 s), and the chunks after it have no sound track (MP4, MOV) or an empty one
+    # (Matroska, WebM, MPEG-TS, fragmented MP4). shorttrack-last-CONTAINER: it ends inside the last chunk (2.2 s of 2.667)
+    ext=${set_name#shorttrack-}; v="$H264 -bf 3"; a="$AAC"; extra=""; sizes="30 30 29 1"; end=$((3 * rate / 2))
+    case "$ext" in last-*) ext=${ext#last-}; sizes="30 30 20"; end=$((22 * rate / 10)) ;; esac
+    case "$ext" in webm) v="-c:v libvpx-vp9 -threads 1 -deadline realtime -cpu-used 8 -g 30"; a="-c:a libopus -b:a 48k" ;;
+                   mov) a="-c:a pcm_s16le" ;;
+                   fmp4) ext=mp4; extra="-movflags +frag_keyframe+empty_moov+default_base_moof" ;; esac
+    start=0; k=0
+    for n in $sizes; do
+      AEND=$end START=$start chunk $k "$n" "$v" "$a" "$ext" "$fps" "$size" "$rate" "$extra"
       start=$((start + n)); k=$((k + 1))
     done ;;
   copycut-keyframes-mp4)  # the same cut between keyframes (GOP 60): each piece starts with frames its edit list hides

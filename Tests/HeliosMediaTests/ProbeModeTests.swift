@@ -16,7 +16,8 @@ struct ProbeModeTests {
         "mp4-h264-opus", "mp4-h264-flac", "mov-mpeg4-alac", "mov-mjpeg-pcm",
     ] + ChunkMatrixTests.sets + SegmentedStreamTests.sets + ["subtitles-mp4", "subtitles-mkv", "sidedata-rotation", "sidedata-hdr", "mov-prores4444-pcm", "m4a-cover-art", "mkv-attachment",
          "realworld-avi-mpeg4-mp3", "realworld-mp4-h264-aac-120fps", "realworld-mxf-mpeg2-pcm", "realworld-ps-mpeg2-mp2", "realworld-mov-dnxhr-pcm",
-         "realworld-fmp4-h264-aac-60fps", "silent-mp4", "silent-cmaf", "silent-first-mp4", "datastream-ts", "vob-mpeg2-ac3", "splitmux-ts"]
+         "realworld-fmp4-h264-aac-60fps", "silent-mp4", "silent-cmaf", "silent-first-mp4", "datastream-ts", "vob-mpeg2-ac3", "splitmux-ts",
+         "shorttrack-mp4", "shorttrack-ts", "shorttrack-fmp4", "shorttrack-last-mp4"]
 
     /// What probing gave: the input, or the error's description.
     enum Outcome: Equatable, CustomStringConvertible {

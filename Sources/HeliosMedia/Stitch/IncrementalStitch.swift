@@ -75,6 +75,8 @@ public final class IncrementalStitch {
     private var builder: StitchPlan.Builder?
     /// Counts the steps where inputs normalized or planned earlier may have changed (a re-normalization, a replan).
     private var epoch = 0
+    /// The first input read from a stand-in since the last step (`padTail`): it is planned again from there.
+    private var replacedFrom: Int?
     /// The first input whose normalized form changed since the last write, if one did.
     private var renormalizedFrom: Int?
     /// What the written inputs were planned with: they must be planned the same for the output to stay valid.
@@ -236,7 +238,11 @@ public final class IncrementalStitch {
     /// Takes the probe of input `index` (or throws its error, naming the input).
     private func accept(_ result: Result<ProbedInput, StitchError>, index: Int) throws(StitchError) {
         do {
-            probed.append(try standIn(for: result.get(), index: index))
+            let input = try result.get()
+            // The input before a chunk without sound is its last sound: where it ends before its picture, silence
+            // carries it to the end of the picture.
+            if index > 0, let first = probed.first, SilentTrack.isMissingAudio(input, first: first) { try padTail(of: index - 1, isLast: false) }
+            probed.append(try standIn(for: input, index: index))
         } catch .damagedInput(nil, let path, let reason) {
             throw .damagedInput(index: index, path: path, reason: reason)
         }
@@ -257,7 +263,7 @@ public final class IncrementalStitch {
     /// made like it, the stitch starts again from the first of them, and `input` is taken as it is.
     private func standIn(for input: ProbedInput, index: Int) throws(StitchError) -> ProbedInput {
         guard index > 0, let first = probed.first else { return input }
-        let directory = stitcher.options.checkOnly ? FileManager.default.temporaryDirectory : output.deletingLastPathComponent()
+        let directory = standInDirectory
         if SilentTrack.isMissingAudio(input, first: first), let parameters = reference?.streams {
             guard let path = try standIns.write(for: input, index: index, like: first, likeIndex: 0, parameters: parameters,
                                                 directory: directory, cancellation: cancellation, logger: stitcher.logger) else { return input }
@@ -299,6 +305,27 @@ public final class IncrementalStitch {
         return input
     }
 
+    /// Where input `i`'s sound ends before its picture and no input after it carries the sound on (the next has no
+    /// sound track, or `i` is the last), reads input `i` from a stand-in with silence after its sound, and plans the
+    /// inputs again from `i` (an input not yet written: it waits for the one after it).
+    private func padTail(of i: Int, isLast: Bool) throws(StitchError) {
+        guard i >= 0, i < probed.count, i >= inputsWritten else { return }
+        let tails = SilentTrack.shortTails(probed[i])
+        guard !tails.isEmpty, let path = try standIns.write(for: probed[i], index: i, tails: tails, isLast: isLast, directory: standInDirectory,
+                                                            cancellation: cancellation, logger: stitcher.logger) else { return }
+        let padded = try probeStandIn(path, fallback: probed[i])
+        guard padded.path == path else { return }
+        probed[i] = padded
+        normalizer = InputNormalizer()
+        replacedFrom = min(replacedFrom ?? i, i)
+        lastStep = nil
+    }
+
+    /// Where stand-ins are written: beside the output (or in the temp directory for `checkOnly`).
+    private var standInDirectory: URL {
+        stitcher.options.checkOnly ? FileManager.default.temporaryDirectory : output.deletingLastPathComponent()
+    }
+
     /// Probes the stand-in at `path`; `fallback` (and the stand-in forgotten) where that fails.
     private func probeStandIn(_ path: String, fallback: ProbedInput) throws(StitchError) -> ProbedInput {
         do {
@@ -331,6 +358,7 @@ public final class IncrementalStitch {
         lastStep = nil
         written = nil
         writtenRows = nil
+        replacedFrom = nil
     }
 
     /// A report naming each chunk a stand-in took the place of, not the stand-in.
@@ -356,8 +384,10 @@ public final class IncrementalStitch {
             (normalized, plan, issues) = step
         } else {
             let capabilities = target!.capabilities
-            let changedFrom: Int?
-            (normalized, changedFrom) = normalizer.normalize(probed)
+            let renormalized: Int?
+            (normalized, renormalized) = normalizer.normalize(probed)
+            let changedFrom = [renormalized, replacedFrom].compactMap { $0 }.min()
+            replacedFrom = nil
             if changedFrom != nil || checks == nil || builder == nil {
                 // Inputs normalized earlier changed: check and plan them all again.
                 if let changedFrom {
@@ -469,6 +499,7 @@ public final class IncrementalStitch {
         guard !isClosed, committed == nil else { throw .usage("the stitch into \(outputPath) is already finished or discarded") }
         guard !probed.isEmpty else { throw .usage("no inputs given") }
         do throws(StitchError) {
+            try padTail(of: probed.count - 1, isLast: true)
             committed = try writeAll()
         } catch {
             discard()

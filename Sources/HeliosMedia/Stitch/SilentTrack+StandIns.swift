@@ -18,27 +18,59 @@ extension SilentTrack {
         /// for the codec, an unreadable chunk): the validator then refuses the input's layout.
         func write(for input: ProbedInput, index: Int, like first: ProbedInput, likeIndex: Int, parameters: StreamParameters,
                    directory: URL, cancellation: CancellationFlag?, logger: Logger) throws(StitchError) -> String? {
+            let seconds = input.masterStreamIndex.flatMap { SilentTrack.videoSeconds(input.streams[$0]) } ?? 0
+            let track = input.streams.contains { $0.signature.kind == .audio } ? "an empty" : "no"
+            let warnings = first.streams.enumerated().filter { $0.element.signature.kind == .audio }.map { s, stream in
+                (s, "has \(track) sound track, as a renderer may write a silent chunk: \(cFormat("%.3f", seconds)) s of silence "
+                    + "stands in for it, encoded like input \(likeIndex + 1)'s (\(Self.describe(stream.signature)))", IssueCode.streamLayoutMismatch)
+            }
+            return try make(for: input, index: index, directory: directory, warnings: warnings, cancellation: cancellation, logger: logger) { path, muxerName in
+                try SilentTrack.write(input, first: first, parameters: parameters, to: path, muxerName: muxerName, cancellation: cancellation)
+            }
+        }
+
+        /// Writes a stand-in for `input` whose sound ends before its picture (`tails`; the chunk after it has none, or
+        /// it `isLast`) with silence after its sound, in `directory`, and returns the path to read it from; nil where none can be
+        /// made (no encoder for the codec): the validator then reports the drift.
+        func write(for input: ProbedInput, index: Int, tails: [ShortTail], isLast: Bool, directory: URL, cancellation: CancellationFlag?,
+                   logger: Logger) throws(StitchError) -> String? {
+            let warnings = tails.map { tail in
+                let stream = input.streams[tail.stream].signature
+                let seconds = cFormat("%.3f", Double(tail.samples) / Double(max(stream.sampleRate, 1)))
+                let after = isLast ? "and it is the last chunk" : "and the chunk after it has none"
+                return (tail.stream, "its sound ends \(seconds) s before its picture, \(after), as where a soundtrack shorter than the video "
+                    + "ends: \(seconds) s of silence follows it, encoded like its sound (\(Self.describe(stream)))", IssueCode.avDrift)
+            }
+            return try make(for: input, index: index, directory: directory, warnings: warnings, cancellation: cancellation, logger: logger) { path, muxerName in
+                try SilentTrack.write(input, tails: tails, to: path, muxerName: muxerName, cancellation: cancellation)
+            }
+        }
+
+        /// Codec, rate and layout, for a warning.
+        private static func describe(_ signature: CodecSignature) -> String {
+            let layout = signature.channels == 1 ? "mono" : signature.channels == 2 ? "stereo" : "\(signature.channels) channels"
+            return "\(signature.codec), \(signature.sampleRate) Hz, \(layout)"
+        }
+
+        /// Writes a stand-in for `input` with `body` (given the temp file's path and the muxer for the chunk's
+        /// container) beside `directory`'s files and records it with `warnings` (stream, message, code); nil where
+        /// `body` fails for any reason but cancellation.
+        private func make(for input: ProbedInput, index: Int, directory: URL, warnings: [(Int, String, IssueCode)],
+                          cancellation: CancellationFlag?, logger: Logger, _ body: (String, String) throws -> Void) throws(StitchError) -> String? {
             guard let muxerName = SilentTrack.muxerName(forFileNamed: input.path) else { return nil }
             let chunk = files[input.path]?.chunk ?? input.path
             let file = TemporaryOutput(outputPath: directory.appendingPathComponent(URL(fileURLWithPath: chunk).lastPathComponent).path)
             do {
-                try SilentTrack.write(input, first: first, parameters: parameters, to: file.muxerPath, muxerName: muxerName,
-                                      cancellation: cancellation)
+                try body(file.muxerPath, muxerName)
             } catch {
                 file.discard()
                 if case .cancelled? = error as? StitchError { throw .cancelled }
-                logger.debug("no silent track for \(chunk): \(error)")
+                logger.debug("no stand-in for \(chunk): \(error)")
                 return nil
             }
             files[file.muxerPath] = (chunk, files[input.path]?.bytes ?? input.fileSize, file)
-            let seconds = input.masterStreamIndex.flatMap { SilentTrack.videoSeconds(input.streams[$0]) } ?? 0
-            for (s, stream) in first.streams.enumerated() where stream.signature.kind == .audio {
-                let signature = stream.signature
-                let layout = signature.channels == 1 ? "mono" : signature.channels == 2 ? "stereo" : "\(signature.channels) channels"
-                issues.append(StitchIssue(
-                    severity: .warning, code: .streamLayoutMismatch, inputIndex: index, inputPath: chunk, stream: s,
-                    message: "has no sound track, as a renderer may write a silent chunk: \(cFormat("%.3f", seconds)) s of silence "
-                        + "stands in for it, encoded like input \(likeIndex + 1)'s (\(signature.codec), \(signature.sampleRate) Hz, \(layout))"))
+            for (stream, message, code) in warnings {
+                issues.append(StitchIssue(severity: .warning, code: code, inputIndex: index, inputPath: chunk, stream: stream, message: message))
             }
             return file.muxerPath
         }

@@ -12,10 +12,14 @@ import Foundation
 /// probed, validated and stitched like any other input, so the silence is laid out as encoded sound always is.
 /// The chunk itself is not modified.
 enum SilentTrack {
-    /// Whether `input` has the streams of `first` but its audio (and `first` has audio): what a stand-in supplies.
+    /// Whether `input` has no sound where `first` has: the streams of `first` but its audio, or with every audio
+    /// stream empty (Matroska, WebM, MPEG-TS and fragmented MP4 keep a stream that got no packets), and video.
     static func isMissingAudio(_ input: ProbedInput, first: ProbedInput) -> Bool {
-        let kinds = input.streams.map(\.signature.kind), firstKinds = first.streams.map(\.signature.kind)
-        return !kinds.contains(.audio) && firstKinds.contains(.audio) && kinds == firstKinds.filter { $0 != .audio }
+        func sounds(_ p: ProbedInput) -> Bool { p.streams.contains { $0.signature.kind == .audio && $0.packetCount > 0 } }
+        func audioCount(_ p: ProbedInput) -> Int { p.streams.count { $0.signature.kind == .audio } }
+        func others(_ p: ProbedInput) -> [MediaKind] { p.streams.map(\.signature.kind).filter { $0 != .audio } }
+        return !sounds(input) && sounds(first) && others(input) == others(first)
+            && (audioCount(input) == 0 || audioCount(input) == audioCount(first))
             && input.masterStreamIndex.map { input.streams[$0].signature.kind == .video } == true
     }
 
@@ -24,27 +28,20 @@ enum SilentTrack {
     static func write(_ input: ProbedInput, first firstInput: ProbedInput, parameters: StreamParameters, to path: String, muxerName: String,
                       cancellation: CancellationFlag?) throws {
         let demuxer = try Demuxer(path: input.path, findStreamInfo: true, cancellation: cancellation, format: input.formatName)
-        // Read as the probe reads it (CMAF's composition shift, a fragmented MP4's missing edit list taken off).
-        demuxer.timestampShifts = input.timestampShifts
         let muxer = try Muxer(path: path, formatName: muxerName, cancellation: cancellation)
-        let globalHeader = muxer.formatContext.pointee.oformat.pointee.flags & AVFMT_GLOBALHEADER != 0
         // The stand-in's streams in input 1's order: the chunk's own in theirs, a silent one for each audio stream.
+        // The chunk's streams but its (empty) audio ones, in order.
+        var others = input.streams.indices.filter { input.streams[$0].signature.kind != .audio }.makeIterator()
         var fromInput: [Int: Int] = [:], encoders: [(stream: Int, encoder: AudioEncoder, rate: Int32)] = []
-        var next = 0
         for (s, stream) in firstInput.streams.enumerated() {
             if stream.signature.kind == .audio {
-                let par = parameters.codecParameters(s).pointee
-                let channels = Int64(max(par.ch_layout.nb_channels, 1))
-                let encoder = try AudioEncoder(codecID: par.codec_id, sampleRate: par.sample_rate, layout: par.ch_layout,
-                                               bitRate: par.bit_rate > 0 ? par.bit_rate : 64_000 * channels,
-                                               globalHeader: globalHeader, path: path)
-                let made = try encoder.parameters()
-                _ = try withExtendedLifetime(made) { try muxer.addStream(copying: made.pointer, timeBase: Rational(1, par.sample_rate)) }
-                encoders.append((s, encoder, par.sample_rate))
+                let (encoder, rate) = try addSilentStream(to: muxer, like: parameters.codecParameters(s), path: path)
+                encoders.append((s, encoder, rate))
             } else {
-                guard next < demuxer.streamCount else { throw StitchError.unreadableInput(path: input.path, reason: "stream count changed since it was probed") }
+                guard let next = others.next(), next < demuxer.streamCount else {
+                    throw StitchError.unreadableInput(path: input.path, reason: "stream count changed since it was probed")
+                }
                 fromInput[next] = try muxer.addStream(copying: demuxer.stream(next), timeBase: input.streams[next].timeBase)
-                next += 1
             }
         }
         try muxer.writeHeader(options: [:])
@@ -55,43 +52,82 @@ enum SilentTrack {
         }
         let videoTB = input.streams[master].timeBase
         let span = Self.videoSeconds(input.streams[master])
-        var silent: [(seconds: Double, packet: Packet, stream: Int)] = []
+        var silent: [Silence] = []
         for (stream, encoder, rate) in encoders {
             let sampleTB = Rational(1, rate)
-            let first = Ticks.rescale(start, from: videoTB, to: sampleTB)
             let count = span.map { Int64(($0 * Double(rate)).rounded()) } ?? Ticks.rescale(end - start, from: videoTB, to: sampleTB)
-            let channels = Int(parameters.codecParameters(stream).pointee.ch_layout.nb_channels)
-            let zeros = [[Float]](repeating: [Float](repeating: 0, count: encoder.frameSize), count: max(channels, 1))
-            var position: Int64 = 0, sent: Int64 = 0
-            let outTB = muxer.timeBase(of: stream)
             // Timestamps counted here, as `ExactAudioTrack` counts them: packet k starts where the ones before it end,
             // less the encoder's priming, which the container marks (MP4's edit list) or keeps ahead of the video;
             // or with the video, where input 1 stores its priming as content (CMAF, GStreamer), as its chunks all do.
             let reference = firstInput.streams[stream], referenceMaster = firstInput.streams[firstInput.masterStreamIndex ?? 0]
             let asContent = reference.primingStoredAsContent(masterStart: referenceMaster.contentStart, masterTimeBase: referenceMaster.timeBase)
-            let priming = asContent ? 0 : encoder.initialPadding
-            let take = { (packet: Packet) in
-                let p = packet.pointer
-                let pts = first + position - priming
-                position += p.pointee.duration
-                p.pointee.stream_index = Int32(stream)
-                p.pointee.pts = Ticks.rescale(pts, from: sampleTB, to: outTB)
-                p.pointee.dts = p.pointee.pts
-                p.pointee.duration = Ticks.rescale(p.pointee.duration, from: sampleTB, to: outTB)
-                let owned = try Packet()
-                av_packet_move_ref(owned.pointer, p)
-                silent.append((Ticks.seconds(pts, in: sampleTB), owned, stream))
-            }
-            while sent < count {
-                let n = Int(min(Int64(encoder.frameSize), count - sent))
-                try encoder.encode(zeros, start: 0, count: n, emit: take)
-                sent += Int64(n)
-            }
-            try encoder.finish(emit: take)
+            silent += try encodeSilence(encoder, rate: rate, channels: Int(parameters.codecParameters(stream).pointee.ch_layout.nb_channels),
+                                        samples: count, from: Ticks.rescale(start, from: videoTB, to: sampleTB) - (asContent ? 0 : encoder.initialPadding),
+                                        stream: stream, timeBase: muxer.timeBase(of: stream))
         }
-        silent.sort { $0.seconds < $1.seconds }
+        try copy(input, from: demuxer, streams: fromInput, interleaving: silent, into: muxer)
+    }
 
-        // The chunk's packets as they are, with the silence interleaved by time.
+    /// One packet of encoded silence, for output stream `stream`, and when it starts.
+    struct Silence {
+        var seconds: Double
+        var packet: Packet
+        var stream: Int
+    }
+
+    /// Adds to `muxer` a stream for the silence an encoder made like `parameters` (codec, sample rate, channel layout,
+    /// about its bit rate) writes, and returns that encoder and its sample rate.
+    static func addSilentStream(to muxer: Muxer, like parameters: UnsafePointer<AVCodecParameters>, path: String) throws -> (AudioEncoder, Int32) {
+        let par = parameters.pointee
+        let globalHeader = muxer.formatContext.pointee.oformat.pointee.flags & AVFMT_GLOBALHEADER != 0
+        let channels = Int64(max(par.ch_layout.nb_channels, 1))
+        let encoder = try AudioEncoder(codecID: par.codec_id, sampleRate: par.sample_rate, layout: par.ch_layout,
+                                       bitRate: par.bit_rate > 0 ? par.bit_rate : 64_000 * channels,
+                                       globalHeader: globalHeader, path: path)
+        let made = try encoder.parameters()
+        _ = try withExtendedLifetime(made) { try muxer.addStream(copying: made.pointer, timeBase: Rational(1, par.sample_rate)) }
+        return (encoder, par.sample_rate)
+    }
+
+    /// `samples` of silence from `encoder` (all it writes, its priming and flush included), the first packet
+    /// starting at `first` (in samples), each next one where the one before it ends, for output stream `stream`
+    /// (whose time base is `timeBase`).
+    static func encodeSilence(_ encoder: AudioEncoder, rate: Int32, channels: Int, samples count: Int64, from first: Int64,
+                              stream: Int, timeBase outTB: Rational) throws -> [Silence] {
+        let sampleTB = Rational(1, rate)
+        let zeros = [[Float]](repeating: [Float](repeating: 0, count: encoder.frameSize), count: max(channels, 1))
+        var position: Int64 = 0, sent: Int64 = 0, silent: [Silence] = []
+        let take = { (packet: Packet) in
+            let p = packet.pointer
+            let pts = first + position
+            position += p.pointee.duration
+            p.pointee.stream_index = Int32(stream)
+            p.pointee.pts = Ticks.rescale(pts, from: sampleTB, to: outTB)
+            p.pointee.dts = p.pointee.pts
+            p.pointee.duration = Ticks.rescale(p.pointee.duration, from: sampleTB, to: outTB)
+            let owned = try Packet()
+            av_packet_move_ref(owned.pointer, p)
+            silent.append(Silence(seconds: Ticks.seconds(pts, in: sampleTB), packet: owned, stream: stream))
+        }
+        while sent < count {
+            let n = Int(min(Int64(encoder.frameSize), count - sent))
+            try encoder.encode(zeros, start: 0, count: n, emit: take)
+            sent += Int64(n)
+        }
+        try encoder.finish(emit: take)
+        return silent
+    }
+
+    /// Copies `input`'s packets (read by `demuxer`) as they are into `muxer`'s streams (`streams` maps the input's to
+    /// them; others are left out), with `silence` (of streams without packets of the input) interleaved by time and
+    /// `tails` (of streams with packets) after them, and finishes the file. A tail waits for the end of the input: a
+    /// file's packets are in order per stream, not across streams (MPEG-TS carries its audio late), and the muxer
+    /// interleaves what it is given.
+    static func copy(_ input: ProbedInput, from demuxer: Demuxer, streams fromInput: [Int: Int], interleaving silence: [Silence] = [],
+                     then tails: [Silence] = [], into muxer: Muxer) throws {
+        // Read as the probe reads it (CMAF's composition shift, a fragmented MP4's missing edit list taken off).
+        demuxer.timestampShifts = input.timestampShifts
+        let silent = silence.sorted { $0.seconds < $1.seconds }
         var k = 0
         let packet = try Packet()
         while try demuxer.read(into: packet) {
@@ -116,6 +152,7 @@ enum SilentTrack {
             try muxer.write(silent[k].packet)
             k += 1
         }
+        for tail in tails { try muxer.write(tail.packet) }
         try muxer.finish()
     }
 

@@ -1,0 +1,92 @@
+import Foundation
+@testable import HeliosMedia
+import HeliosTestSupport
+import Testing
+
+/// A soundtrack shorter than the video, rendered with each chunk (`ffmpeg -i video -i shorter.wav`): the chunk where
+/// it ends has sound that stops before its picture does, and the chunks after it none (MP4, MOV: no sound track;
+/// Matroska, WebM, MPEG-TS, fragmented MP4: an empty one). `Fixtures/generate.sh` `shorttrack-*`: chunks of 30, 30,
+/// 29 and 1 frames, the sound ending at 1.5 s, halfway through chunk 2; `shorttrack-last-mp4`: 30, 30 and 20 frames,
+/// the sound ending at 2.2 s, inside the last chunk.
+@Suite("A soundtrack shorter than the video", .serialized)
+struct ShortSoundtrackTests {
+    static let sets = ["shorttrack-mp4", "shorttrack-mov", "shorttrack-mkv", "shorttrack-webm", "shorttrack-ts", "shorttrack-fmp4", "shorttrack-last-mp4"]
+
+    @Test("silence follows the sound to the end of the picture: frames exact, the tone until it ends, silence after, warnings naming the chunks",
+          arguments: sets, [AudioMode.copy, .exact])
+    func stitch(set: String, audio mode: AudioMode) async throws {
+        let stitched = try await StitchedSet(set, options: StitchOptions(audio: mode))
+        defer { stitched.remove() }
+        let report = stitched.report
+        #expect(report.isValid, "\(report.issues)")
+        let last = set.hasPrefix("shorttrack-last-")
+        let (frames, soundEnds, shortChunk) = last ? (80, 2.2, 2) : (90, 1.5, 1)
+        let drift = report.issues.filter { $0.code == .avDrift }
+        #expect(drift.map(\.inputIndex) == [shortChunk] && drift.allSatisfy { $0.severity == .warning }, "\(report.issues)")
+        #expect(drift.first?.inputPath == stitched.chunks[shortChunk].path, "the chunk, not the temp file standing in for it")
+        #expect(drift.first?.message.contains(last ? "and it is the last chunk" : "and the chunk after it has none") == true, "\(drift)")
+        let silent = report.issues.filter { $0.code == .streamLayoutMismatch }
+        #expect(silent.map(\.inputIndex) == (last ? [] : [2, 3]) && silent.allSatisfy { $0.severity == .warning }, "\(report.issues)")
+        #expect(report.inputs.map(\.path) == stitched.chunks.map(\.path))
+        #expect(report.output?.videoFrames == Int64(frames))
+        #expect(try await Oracle.frameHashes(stitched.output) == stitched.chunkFrameHashes())
+        #expect(try await Oracle.decodeWarnings(stitched.output) == [])
+
+        let audio = try await Oracle.decodedAudio(stitched.output)
+        // The picture's length in samples, within a frame and a half (the last frame's padding, and the priming of
+        // containers that cannot mark it).
+        #expect(abs(audio.count - frames * 1600) <= 1536, "\(audio.count) samples")
+        func peak(_ from: Double, _ to: Double) -> Float {
+            let range = Int(from * 48000)..<min(Int(to * 48000), audio.count)
+            return range.isEmpty ? 0 : audio[range].map(abs).max() ?? 0
+        }
+        // The tone (peak 0.125) until the soundtrack ends, silence from 50 ms after it to the end.
+        #expect(peak(0.05, soundEnds - 0.05) > 0.1)
+        #expect(peak(soundEnds + 0.05, Double(frames) / 30) < 0.001)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: stitched.directory.path) == [stitched.output.lastPathComponent])
+    }
+
+    @Test("how much silence a chunk is owed: the sound's end to the picture's, for the chunk where it ends and no other")
+    func owed() async throws {
+        let chunks = try await FixtureCache.shared.files("shorttrack-mp4")
+        var reference: ProbeReference?
+        let inputs = try chunks.map { try MediaProbe.probeCounting($0, reference: &reference, cancellation: nil, mode: .scan).input }
+        #expect(SilentTrack.shortTails(inputs[0]).isEmpty)
+        // Chunk 2 covers 1.0 to 2.0 s; its sound ends at 1.5 s: 24,000 samples owed, starting where its sound ends.
+        let tails = SilentTrack.shortTails(inputs[1])
+        #expect(tails.count == 1 && tails[0].stream == 1, "\(tails)")
+        #expect(abs((tails.first?.samples ?? 0) - 24_000) <= 64, "\(tails)")
+        #expect(tails.allSatisfy { $0.start + $0.samples == 48_000 }, "owed up to the picture's end, 1 s in: \(tails)")
+        #expect(SilentTrack.shortTails(inputs[2]).isEmpty && SilentTrack.shortTails(inputs[3]).isEmpty, "no sound, nothing owed")
+    }
+
+    @Test("sound that stops before a chunk with sound is still refused: a gap inside the soundtrack, not its end")
+    func gapBeforeSound() async throws {
+        let chunks = try await FixtureCache.shared.files("shorttrack-mp4")
+        let dir = try makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let output = dir.appendingPathComponent("out.mp4")
+        do {
+            _ = try await NativeStitcher().stitch([chunks[1], chunks[0]], to: output)
+            Issue.record("stitched")
+        } catch StitchError.invalidInputs(let report) {
+            let errors = report.issues.filter { $0.severity == .error }
+            #expect(errors.contains { $0.code == .avDrift && $0.inputIndex == 0 && $0.inputPath == chunks[1].path && $0.message.contains("shorter than video") }, "\(errors)")
+            #expect(errors.contains { $0.code == .discontinuity && $0.inputIndex == 1 }, "\(errors)")
+        }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path).isEmpty)
+    }
+
+    @Test("the chunks are not modified, and a check writes nothing beside the output")
+    func inputsUntouched() async throws {
+        let chunks = try await FixtureCache.shared.files("shorttrack-ts")
+        let before = try chunks.map { try Data(contentsOf: $0) }
+        let dir = try makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let report = try await NativeStitcher(options: StitchOptions(checkOnly: true)).stitch(chunks, to: dir.appendingPathComponent("out.ts"))
+        #expect(report.isValid)
+        #expect(report.issues.map(\.code) == [.avDrift, .streamLayoutMismatch, .streamLayoutMismatch], "\(report.issues)")
+        #expect(try chunks.map { try Data(contentsOf: $0) } == before)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path).isEmpty)
+    }
+}
