@@ -77,6 +77,27 @@ struct ShortSoundtrackTests {
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path).isEmpty)
     }
 
+    @Test("an empty sound track whose header is damaged is refused, not taken for silence")
+    func damagedEmptyTrack() async throws {
+        let chunks = try await FixtureCache.shared.files("shorttrack-webm")
+        let dir = try makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        // Chunk 3's Opus header with no channels (byte 9 of OpusHead): the demuxer reads none of the track's packets.
+        var bytes = try Data(contentsOf: chunks[2])
+        let head = try #require(bytes.range(of: Data("OpusHead".utf8)))
+        bytes[head.lowerBound + 9] = 0
+        let damaged = dir.appendingPathComponent("damaged.webm")
+        try bytes.write(to: damaged)
+        do {
+            _ = try await NativeStitcher(options: StitchOptions(checkOnly: true)).stitch([chunks[0], chunks[1], damaged, chunks[3]], to: dir.appendingPathComponent("out.webm"))
+            Issue.record("stitched")
+        } catch StitchError.invalidInputs(let report) {
+            #expect(report.issues.contains { $0.severity == .error && $0.inputPath == damaged.path }, "\(report.issues)")
+        } catch StitchError.damagedInput(let index, _, _) {
+            #expect(index == 2)
+        }
+    }
+
     @Test("the chunks are not modified, and a check writes nothing beside the output")
     func inputsUntouched() async throws {
         let chunks = try await FixtureCache.shared.files("shorttrack-ts")

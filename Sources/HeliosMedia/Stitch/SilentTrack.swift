@@ -13,14 +13,27 @@ import Foundation
 /// The chunk itself is not modified.
 enum SilentTrack {
     /// Whether `input` has no sound where `first` has: the streams of `first` but its audio, or with every audio
-    /// stream empty (Matroska, WebM, MPEG-TS and fragmented MP4 keep a stream that got no packets), and video.
+    /// stream empty (Matroska, WebM, MPEG-TS and fragmented MP4 keep a stream that got no packets) and declared as
+    /// `first`'s is, and video.
     static func isMissingAudio(_ input: ProbedInput, first: ProbedInput) -> Bool {
         func sounds(_ p: ProbedInput) -> Bool { p.streams.contains { $0.signature.kind == .audio && $0.packetCount > 0 } }
-        func audioCount(_ p: ProbedInput) -> Int { p.streams.count { $0.signature.kind == .audio } }
+        func audio(_ p: ProbedInput) -> [ProbedStream] { p.streams.filter { $0.signature.kind == .audio } }
         func others(_ p: ProbedInput) -> [MediaKind] { p.streams.map(\.signature.kind).filter { $0 != .audio } }
+        let empty = audio(input)
         return !sounds(input) && sounds(first) && others(input) == others(first)
-            && (audioCount(input) == 0 || audioCount(input) == audioCount(first))
+            && (empty.isEmpty || (empty.count == audio(first).count && zip(empty, audio(first)).allSatisfy { isEmpty($0, like: $1) }))
             && input.masterStreamIndex.map { input.streams[$0].signature.kind == .video } == true
+    }
+
+    /// Whether `stream`, which has no packets, is declared as `reference` is: the same codec, rate, channels and codec
+    /// header; or only the codec, where the container declares nothing else of a stream without packets (MPEG-TS).
+    /// A header damaged so that the demuxer reads none of the stream's packets declares otherwise (an Opus header
+    /// unread: no channels), and is refused as an empty stream, not taken for silence.
+    static func isEmpty(_ stream: ProbedStream, like reference: ProbedStream) -> Bool {
+        let (mine, theirs) = (stream.signature, reference.signature)
+        guard stream.packetCount == 0, mine.codec == theirs.codec else { return false }
+        if mine.sampleRate == 0, mine.channels == 0, mine.extradata.isEmpty { return true }
+        return mine.sampleRate == theirs.sampleRate && mine.channels == theirs.channels && mine.extradata == theirs.extradata
     }
 
     /// Writes `input` with a silent stream in place of each of `first`'s audio streams (made from `parameters`, the
