@@ -60,6 +60,7 @@ static void visit_traf(cts_walk *walk, const uint8_t *p, const uint8_t *end) {
             uint32_t flags = be32(payload) & 0xffffff, entries = be32(payload + 4);
             size_t offset = 8 + (flags & 0x1 ? 4 : 0) + (flags & 0x4 ? 4 : 0);
             size_t stride = 4 * ((flags & 0x100 ? 1 : 0) + (flags & 0x200 ? 1 : 0) + (flags & 0x400 ? 1 : 0) + (flags & 0x800 ? 1 : 0));
+            info->declared_samples += entries;
             for (uint32_t i = 0; i < entries && offset + stride <= length; i++, offset += stride) {
                 /* Read as signed whatever the box's version, as libavformat reads it. */
                 int32_t cts = flags & 0x800 ? (int32_t)be32(payload + offset + stride - 4) : 0;
@@ -142,7 +143,7 @@ static int visit_top_level(void *ctx, const uint8_t *type, int64_t payload, int6
 }
 
 int helios_isobmff_fragment_tracks(const char *path, const int32_t *track_ids, helios_fragment_track *tracks, int count) {
-    for (int k = 0; k < count; k++) tracks[k] = (helios_fragment_track){0, -1, 0, 0, 0};
+    for (int k = 0; k < count; k++) tracks[k] = (helios_fragment_track){0, -1, 0, 0, 0, 0};
     int64_t *trex = malloc(sizeof(int64_t) * (size_t)(count > 0 ? count : 1));
     if (!trex) return -1;
     for (int k = 0; k < count; k++) trex[k] = -1;

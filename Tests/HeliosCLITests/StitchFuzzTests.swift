@@ -29,6 +29,8 @@ struct StitchFuzzTests {
         ("matrix-cmaf-hevc-bf3-a", "mp4"),
         // A silent chunk without a sound track, between chunks with one: remuxed beside a silent track (`SilentTrack`).
         ("silent-mp4", "mp4"),
+        // A soundtrack that ends inside chunk 2 (silence after it, `SilentTrack.shortTails`), then empty sound tracks.
+        ("shorttrack-mkv", "mkv"),
     ]
 
     static let parallel = 3

@@ -90,6 +90,8 @@ typedef struct {
     int samples_seen;
     /// Whether its trak has an edit list with entries (which libavformat applies).
     int has_edit_list;
+    /// How many samples its track runs declare, over every `moof` the file holds whole.
+    int64_t declared_samples;
 } helios_fragment_track;
 /// For a fragmented ISO BMFF file: fills `tracks` for each of the `count` tracks `track_ids` (tkhd track_ID, an
 /// AVStream's id), reading the `moov` and every `moof` box. 0, or -1 when the file cannot be read (what was found

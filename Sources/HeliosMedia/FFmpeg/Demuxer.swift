@@ -315,7 +315,7 @@ package final class Demuxer {
         guard helios_isobmff_fragment_tracks(path, ids, &tracks, Int32(ids.count)) == 0 else { return nil }
         return tracks.map {
             FragmentFacts(compositionShift: $0.composition_shift, firstDuration: $0.samples_seen != 0 && $0.first_duration >= 0 ? $0.first_duration : nil,
-                          firstComposition: $0.first_composition, hasEditList: $0.has_edit_list != 0)
+                          firstComposition: $0.first_composition, hasEditList: $0.has_edit_list != 0, declaredSamples: $0.declared_samples)
         }
     }
 

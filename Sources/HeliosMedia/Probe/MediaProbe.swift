@@ -226,6 +226,12 @@ public enum MediaProbe {
             throw StitchError.unreadableInput(path: demuxer.path, reason: "contains no packets; the file is truncated or empty")
         }
         try checkIntegrity(demuxer, accumulators: accumulators, streams: streams)
+        // A fragmented MP4 cut inside its media data reads to the cut without an error: its track runs still declare
+        // the samples after it.
+        for (stream, facts) in zip(streams, fragments ?? []) where Int64(stream.packetCount) < facts.declaredSamples {
+            throw StitchError.damagedInput(index: nil, path: demuxer.path, reason: "the file is truncated: stream \(stream.index) "
+                + "(\(stream.signature.kind.rawValue)) has \(stream.packetCount) of the \(facts.declaredSamples) samples its track runs declare")
+        }
         let input = ProbedInput(
             path: demuxer.path,
             formatName: demuxer.formatName,

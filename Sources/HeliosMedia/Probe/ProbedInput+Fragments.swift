@@ -11,12 +11,16 @@ public struct FragmentFacts: Sendable, Hashable {
     /// Whether the track has an edit list (FFmpeg's `delay_moov`, as its HLS and DASH muxers use), which libavformat
     /// applies: nothing is missing then.
     public var hasEditList: Bool
+    /// How many samples the track runs of the file's whole `moof` boxes declare: a file cut inside its media data
+    /// declares samples it no longer holds.
+    public var declaredSamples: Int64
 
-    public init(compositionShift: Int64, firstDuration: Int64?, firstComposition: Int64, hasEditList: Bool = false) {
+    public init(compositionShift: Int64, firstDuration: Int64?, firstComposition: Int64, hasEditList: Bool = false, declaredSamples: Int64 = 0) {
         self.compositionShift = compositionShift
         self.firstDuration = firstDuration
         self.firstComposition = firstComposition
         self.hasEditList = hasEditList
+        self.declaredSamples = declaredSamples
     }
 }
 

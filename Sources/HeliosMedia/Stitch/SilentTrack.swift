@@ -165,6 +165,10 @@ enum SilentTrack {
             try muxer.write(silent[k].packet)
             k += 1
         }
+        // A chunk read short (cut off, damaged) is not one to stand in for: the probe that refuses it says why.
+        if let line = demuxer.loggedErrors.first {
+            throw StitchError.damagedInput(index: nil, path: input.path, reason: "the file is corrupt or truncated; libavformat: \(line)")
+        }
         for tail in tails { try muxer.write(tail.packet) }
         try muxer.finish()
     }
