@@ -64,6 +64,34 @@ extension E2E {
             #expect(run.text.contains("chunk 'chunk-1' failed after 2 attempts"), "\(run.text)\(run.stderr)")
         }
 
+        @Test("a renderer that renders one frame too few fails its chunk at once, naming both counts; --output-check nonempty lets it through")
+        func shortChunk() async throws {
+            let work = try WorkDirectory("job-short-chunk")
+            defer { work.remove() }
+            let helios = Tool.product("helios")
+            // Chunk 2 rounds its cut down a frame, as `-t` of a duration that is not a whole number of frames may.
+            let command = "/bin/sh -c 'n={count}; [ {chunk} = 2 ] && n=$((n - 1)); ffmpeg -nostdin -y -v error -f lavfi -i testsrc2=size=160x96:rate=25 "
+                + "-vf trim=start_frame={start},setpts=PTS-STARTPTS -frames:v $n -c:v libx264 -threads 1 -preset ultrafast -g 25 -pix_fmt yuv420p {output}'"
+            _ = try await Tool.checked(helios, ["job", "plan", "--id", "short", "--frames", "100", "--fps", "25", "--width", "160", "--height", "96",
+                                                "--chunk-size", "25", "--command", command, "--output-pattern", "chunks/part-{chunk}.mp4",
+                                                "-o", "spec.json"], in: work.url)
+            let run = try await Tool.run(helios, ["job", "run", "spec.json", "--store", work.file("store").path, "--concurrency", "1",
+                                                  "--retries", "2", "--output", work.file("final.mp4").path], in: work.url)
+            #expect(run.status != 0)
+            let text = run.text + run.stderr
+            #expect(text.contains("holds 24 video frames, but chunk chunk-2 is 25 frames (frames 50 to 74 of the composition)"), "\(text)")
+            #expect(text.contains("chunk 'chunk-2' failed after 1 attempt") && !text.contains("retrying"), "\(text)")
+            #expect(!FileManager.default.fileExists(atPath: work.file("final.mp4").path))
+
+            // Checking only that each output exists, the job completes: 99 frames.
+            let lenient = try await Tool.run(helios, ["job", "run", "spec.json", "--store", work.file("store2").path, "--output-check", "nonempty",
+                                                      "--output", work.file("final.mp4").path, "--quiet"], in: work.url)
+            #expect(lenient.status == 0, "\(lenient.stderr)")
+            let probe = try await Tool.run("/usr/bin/ffprobe", ["-v", "error", "-count_frames", "-select_streams", "v:0", "-show_entries",
+                                                                "stream=nb_read_frames", "-of", "csv=p=0", work.file("final.mp4").path], in: work.url)
+            #expect(probe.text.trimmingCharacters(in: .whitespacesAndNewlines) == "99")
+        }
+
         @Test("status --report of a job that was not merged says so")
         func noReport() async throws {
             let work = try WorkDirectory("job-no-merge")

@@ -12,13 +12,13 @@ import Testing
     /// 60 frames in 12 uneven chunks, 1-frame chunks among them: H.264 (B-frames) + AAC from helios-synth.
     static let sizes = [1, 5, 9, 1, 2, 13, 1, 7, 3, 1, 8, 9]
 
-    static func spec(id: String, failing: String? = nil) -> JobSpec {
+    static func spec(id: String, failing: String? = nil, short: String? = nil) -> JobSpec {
         var start = 0
         let chunks = sizes.enumerated().map { index, count -> RenderJobChunk in
             defer { start += count }
             let id = String(format: "c%02d", index)
             let command = id == failing ? "sh -c 'echo cannot load font Inter-Bold.ttf >&2; exit 1'"
-                : "helios-synth render --start-frame \(start) --frame-count \(count) --size 160x96 -o chunks/\(id).mp4"
+                : "helios-synth render --start-frame \(start) --frame-count \(id == short ? count - 1 : count) --size 160x96 -o chunks/\(id).mp4"
             return RenderJobChunk(id: id, startFrame: start, frameCount: count, outputFile: "chunks/\(id).mp4", command: command)
         }
         return JobSpec(id: id, metadata: JobMetadata(totalFrames: 60, fps: 30, width: 160, height: 96), chunks: chunks)
@@ -171,6 +171,19 @@ import Testing
         #expect(setup.invocations == 4, "\(setup.invocations) invocations")
         let store = try LocalArtifactStore(root: setup.home.appendingPathComponent("artifacts"))
         #expect(try await store.exists(try ArtifactKey("helios-jobs/lambdafail/chunks/c03/attempt-2/c03.mp4")) == false)
+    }
+
+    @Test("a worker whose command renders a frame too few fails the job naming the chunk and both counts, and is not retried")
+    func shortChunkIsNotRetried() async throws {
+        let setup = try await Setup(emulators: 1)
+        defer { setup.stop() }
+        let specFile = try setup.write(Self.spec(id: "lambdashort", short: "c02"))
+        let run = try await setup.helios(["job", "run", specFile.path, "--workers", "lambda:function@1", "--quiet", "--retries", "3"])
+        #expect(run.status != 0)
+        let text = run.stdout + run.stderr
+        let count = Self.sizes[2]
+        #expect(text.contains("c02") && text.contains("holds \(count - 1) video frame") && text.contains("but chunk c02 is \(count) frame"), "\(text)")
+        #expect(setup.invocations == 3, "\(setup.invocations) invocations")
     }
 
     @Test("throttling (429) halves the invokes in flight instead of failing the job; the throttled chunks are retried and the job completes")

@@ -1,5 +1,6 @@
 import Foundation
 import HeliosMedia
+import HeliosOrchestrator
 @testable import HeliosRuntime
 import HeliosTestSupport
 import Testing
@@ -34,5 +35,28 @@ struct MediaProbeValidatorTests {
         }
         // The refusals left the reference as it was: the encoder's chunks are still accepted.
         try await validator.validate(chunks[0])
+    }
+
+    @Test("a chunk's output must hold the chunk's frames: one short or long is refused, naming both counts, and not retried")
+    func countsFrames() async throws {
+        let validator = MediaProbeValidator()
+        let output = try #require(try await FixtureCache.shared.files("mp4-h264-aac").first)  // 30 frames
+        func chunk(_ count: Int) -> RenderJobChunk {
+            RenderJobChunk(id: "chunk-2", startFrame: 60, frameCount: count, outputFile: "c2.mp4", command: "render")
+        }
+        try await validator.validate(output, for: chunk(30))
+        for count in [29, 31, 1] {
+            do {
+                try await validator.validate(output, for: chunk(count))
+                Issue.record("30 frames accepted for a chunk of \(count)")
+            } catch let mismatch as FrameCountMismatch {
+                #expect(mismatch.frames == 30 && !mismatch.isRetryable)
+                let frames = count == 1 ? "frame 60" : "frames 60 to \(60 + count - 1)"
+                #expect(mismatch.description.hasPrefix("holds 30 video frames, but chunk chunk-2 is \(count) frame\(count == 1 ? "" : "s") (\(frames) of the composition)"),
+                        "\(mismatch)")
+            }
+        }
+        // Sound alone has no frames to count.
+        try await validator.validate(try #require(try await FixtureCache.shared.files("m4a-audio-only").first), for: chunk(7))
     }
 }

@@ -12,7 +12,18 @@ public protocol ChunkMerger: Sendable {
 /// Decides whether a chunk's output is usable ("probes as media"). Throws when it is not.
 public protocol ChunkOutputValidator: Sendable {
     func validate(_ url: URL) async throws
+    /// Decides whether `url` is usable as `chunk`'s output (a media validator also counts its frames against the
+    /// chunk's); by default, `validate(url)`.
+    func validate(_ url: URL, for chunk: RenderJobChunk) async throws
 }
+
+extension ChunkOutputValidator {
+    public func validate(_ url: URL, for chunk: RenderJobChunk) async throws { try await validate(url) }
+}
+
+/// A validator's refusal that rendering the chunk again would repeat (its command renders other frames than the
+/// chunk's): the executor fails the chunk at once rather than retry it.
+public protocol RepeatedRenderFailure: Error {}
 
 /// Accepts any existing, non-empty regular file. For commands whose output is not media, and for tests.
 public struct NonEmptyFileValidator: ChunkOutputValidator {

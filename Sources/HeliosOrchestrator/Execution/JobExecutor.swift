@@ -99,8 +99,9 @@ public struct JobExecutor: Sendable {
                     do { try ConfinedOutput.check(relative, in: directory) } catch {
                         throw OrchestratorError.unsafeOutput(chunkId: chunk.id, path: chunk.outputFile, reason: error.reason)
                     }
-                    do { try await validator.validate(output) } catch {
-                        throw OrchestratorError.invalidOutput(chunkId: chunk.id, path: output.path, reason: "\(error)")
+                    do { try await validator.validate(output, for: chunk) } catch {
+                        throw OrchestratorError.invalidOutput(chunkId: chunk.id, path: output.path, reason: "\(error)",
+                                                              retryable: !(error is any RepeatedRenderFailure))
                     }
                     // Recorded like a stored output (a file:// URI with its hash), so the merge verifies it the same way.
                     let digest: (sha256: String, size: Int64)

@@ -12,8 +12,9 @@ public enum OrchestratorError: Error, Sendable, Hashable, CustomStringConvertibl
     case commandFailed(chunkId: String, exitCode: Int32, stderrTail: String)
     /// A chunk command ran longer than its timeout and was killed.
     case timedOut(chunkId: String, seconds: Double)
-    /// A chunk's output is missing or is not media.
-    case invalidOutput(chunkId: String, path: String, reason: String)
+    /// A chunk's output is missing or is not media, or not the chunk's media; retryable unless rendering it again
+    /// would repeat it (`RepeatedRenderFailure`).
+    case invalidOutput(chunkId: String, path: String, reason: String, retryable: Bool = true)
     /// A chunk failed permanently after `attempts` attempts; the job stops.
     case chunkFailed(jobId: String, chunkId: String, attempts: Int, reason: String, stderrTail: String)
     /// Merging the chunk outputs failed.
@@ -44,8 +45,8 @@ public enum OrchestratorError: Error, Sendable, Hashable, CustomStringConvertibl
     /// Whether doing the same thing again may succeed.
     public var isRetryable: Bool {
         switch self {
-        case .commandFailed, .timedOut, .invalidOutput, .storage: true
-        case .mergeFailed(_, _, let retryable): retryable
+        case .commandFailed, .timedOut, .storage: true
+        case .mergeFailed(_, _, let retryable), .invalidOutput(_, _, _, let retryable): retryable
         default: false
         }
     }
@@ -60,7 +61,7 @@ public enum OrchestratorError: Error, Sendable, Hashable, CustomStringConvertibl
         case .commandFailed(let chunk, let code, let tail):
             return "chunk '\(chunk)': command exited with status \(code)" + (tail.isEmpty ? "" : "; stderr:\n\(tail)")
         case .timedOut(let chunk, let seconds): return "chunk '\(chunk)': timed out after \(seconds) s and was killed"
-        case .invalidOutput(let chunk, let path, let reason): return "chunk '\(chunk)': output \(path) \(reason)"
+        case .invalidOutput(let chunk, let path, let reason, _): return "chunk '\(chunk)': output \(path) \(reason)"
         case .chunkFailed(let job, let chunk, let attempts, let reason, let tail):
             return "job '\(job)' failed: chunk '\(chunk)' failed after \(attempts) attempt\(attempts == 1 ? "" : "s"): \(reason)"
                 + (tail.isEmpty || reason.contains(tail) ? "" : "\nstderr tail:\n\(tail)")

@@ -17,20 +17,55 @@ public final class MediaProbeValidator: ChunkOutputValidator, Sendable {
     public init() {}
 
     public func validate(_ url: URL) async throws {
+        _ = try await probe(url)
+    }
+
+    /// Probes `url` as `validate(_:)` does, and refuses it unless it holds `chunk`'s frames (`FrameCountMismatch`).
+    public func validate(_ url: URL, for chunk: RenderJobChunk) async throws {
+        try FrameCountMismatch.check(try await probe(url), chunk: chunk)
+    }
+
+    private func probe(_ url: URL) async throws -> ProbedInput {
         let known = reference.withLock { $0 }
-        let found: ProbeReference?
+        let probed: (input: ProbedInput, reference: ProbeReference?)
         do {
-            found = try await DedicatedThread.run { () throws(StitchError) -> ProbeReference? in
+            probed = try await DedicatedThread.run { () throws(StitchError) -> (ProbedInput, ProbeReference?) in
                 var reference = known
-                _ = try MediaProbe.probe(url, reference: &reference)
-                return reference
+                let input = try MediaProbe.probe(url, reference: &reference)
+                return (input, reference)
             }
         } catch { throw MediaFailure(error: error) }
-        if let found { reference.withLock { if $0 == nil { $0 = found } } }
+        if let found = probed.reference { reference.withLock { if $0 == nil { $0 = found } } }
+        return probed.input
     }
 
     /// Whether a chunk was decoded (the parameters later chunks are compared with are known).
     var hasReference: Bool { reference.withLock { $0 != nil } }
+}
+
+/// A chunk's output whose video holds another number of frames than the chunk was given: a renderer that rounds
+/// its cut (`-t` of a duration that is not a whole number of frames), stops at the end of a shorter input
+/// (`-shortest`), or renders at another rate. Stitched, the video would be short or long by that many frames with
+/// nothing to show for it. Not retryable: rendering the same chunk again writes the same frames. Outputs without video
+/// are not counted.
+public struct FrameCountMismatch: RepeatedRenderFailure, RetryClassifying, CustomStringConvertible {
+    public var frames: Int
+    public var chunk: RenderJobChunk
+    public var isRetryable: Bool { false }
+
+    public var description: String {
+        let end = chunk.startFrame + chunk.frameCount - 1
+        return "holds \(frames) video frame\(frames == 1 ? "" : "s"), but chunk \(chunk.id) is \(chunk.frameCount) frame\(chunk.frameCount == 1 ? "" : "s") "
+            + "(\(chunk.frameCount == 1 ? "frame \(chunk.startFrame)" : "frames \(chunk.startFrame) to \(end)") of the composition): its command must "
+            + "render exactly the frames HELIOS_START_FRAME and HELIOS_FRAME_COUNT give"
+    }
+
+    /// Throws when `input`'s video (its frames shown: those an edit list hides are not) is not `chunk`'s frame count.
+    public static func check(_ input: ProbedInput, chunk: RenderJobChunk) throws(FrameCountMismatch) {
+        guard let m = input.masterStreamIndex, input.streams[m].signature.kind == .video else { return }
+        let frames = input.streams[m].packetCount - input.streams[m].leadingDiscardPackets
+        if frames != chunk.frameCount { throw FrameCountMismatch(frames: frames, chunk: chunk) }
+    }
 }
 
 /// A `StitchError` carrying its retryability to the executor.

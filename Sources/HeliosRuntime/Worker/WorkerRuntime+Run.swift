@@ -115,7 +115,10 @@ extension WorkerRuntime {
             return .failure(WorkerFailure(.deterministic, "\(chunkName): command exited 0 but did not write \(chunk.outputFile) as a regular file"),
                             exitCode: 0, durationMs: durationMs, stdoutTail: result.stdout, stderrTail: result.stderr)
         }
-        do { try await validateOutput(output) } catch {
+        do { try await validateOutput(output, chunk) } catch let mismatch as FrameCountMismatch {
+            return .failure(WorkerFailure(.deterministic, "\(chunkName): \(chunk.outputFile) \(mismatch)"),
+                            exitCode: 0, durationMs: durationMs, stdoutTail: result.stdout, stderrTail: result.stderr)
+        } catch {
             return .failure(WorkerFailure(.deterministic, "\(chunkName): \(chunk.outputFile) is not readable media: \(error)"),
                             exitCode: 0, durationMs: durationMs, stdoutTail: result.stdout, stderrTail: result.stderr)
         }

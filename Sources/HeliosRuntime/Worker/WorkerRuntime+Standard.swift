@@ -23,7 +23,7 @@ extension WorkerRuntime {
         return WorkerRuntime(
             configuration: .fromEnvironment(environment), resolve: resolve, fetchAssets: fetchAssets,
             adapter: LocalWorkerAdapter(logger: logger),
-            validateOutput: { url in _ = try MediaProbe.probe(url) },
+            validateOutput: { url, chunk in try FrameCountMismatch.check(try MediaProbe.probe(url), chunk: chunk) },
             logger: logger)
     }
 }

@@ -56,12 +56,13 @@ public struct WorkerRuntime: Sendable {
     let resolve: StoreResolver
     let fetchAssets: AssetFetcher?
     let adapter: any WorkerAdapter
-    let validateOutput: @Sendable (URL) async throws -> Void
+    /// Accepts a chunk's output, or throws why not (`FrameCountMismatch` when it holds other frames than the chunk's).
+    let validateOutput: @Sendable (URL, RenderJobChunk) async throws -> Void
     let http: HTTPClient
     let logger: Logger
 
     public init(configuration: Configuration, resolve: @escaping StoreResolver, fetchAssets: AssetFetcher?,
-                adapter: any WorkerAdapter = LocalWorkerAdapter(), validateOutput: @escaping @Sendable (URL) async throws -> Void,
+                adapter: any WorkerAdapter = LocalWorkerAdapter(), validateOutput: @escaping @Sendable (URL, RenderJobChunk) async throws -> Void,
                 http: HTTPClient = .shared, logger: Logger = Logger(label: "helios.worker.runtime")) {
         self.configuration = configuration
         self.resolve = resolve
