@@ -100,14 +100,10 @@ struct ShortSoundtrackTests {
 
     @Test("the chunks are not modified, and a check writes nothing beside the output")
     func inputsUntouched() async throws {
-        let chunks = try await FixtureCache.shared.files("shorttrack-ts")
-        let before = try chunks.map { try Data(contentsOf: $0) }
-        let dir = try makeTemporaryDirectory()
-        defer { try? FileManager.default.removeItem(at: dir) }
-        let report = try await NativeStitcher(options: StitchOptions(checkOnly: true)).stitch(chunks, to: dir.appendingPathComponent("out.ts"))
+        let (report, chunksUnchanged, left) = try await StitchedSet.check("shorttrack-ts", ext: "ts")
         #expect(report.isValid)
         #expect(report.issues.map(\.code) == [.avDrift, .streamLayoutMismatch, .streamLayoutMismatch], "\(report.issues)")
-        #expect(try chunks.map { try Data(contentsOf: $0) } == before)
-        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path).isEmpty)
+        #expect(chunksUnchanged)
+        #expect(left.isEmpty)
     }
 }

@@ -15,8 +15,8 @@ extension SilentTrack {
     }
 
     /// The audio streams of `input` whose sound ends more than a packet (the continuity tolerance) before its
-    /// picture does: what a renderer writes when the soundtrack ends inside the chunk (`ffmpeg -i video -i shorter.wav`). Empty for an input without video or a stream without
-    /// packets.
+    /// picture does: what a renderer writes when the soundtrack ends inside the chunk (`ffmpeg -i video -i
+    /// shorter.wav`). Empty for an input without video; a stream without packets is not counted.
     static func shortTails(_ input: ProbedInput) -> [ShortTail] {
         guard let m = input.masterStreamIndex, input.streams[m].signature.kind == .video,
               let videoSeconds = videoSeconds(input.streams[m]) else { return [] }
@@ -35,9 +35,8 @@ extension SilentTrack {
         return tails
     }
 
-    /// Writes `input` with `tails` of silence after the sound of its audio streams (encoded like each stream, from
-    /// `parameters`, the parameters of `input`'s streams) to `path`, in the container `muxerName` names. Each
-    /// encoder's priming is laid out as sound: silence either way.
+    /// Writes `input` with `tails` of silence after the sound of its audio streams (each encoded like its stream) to
+    /// `path`, in the container `muxerName` names. Each encoder's priming is laid out as sound: silence either way.
     static func write(_ input: ProbedInput, tails: [ShortTail], to path: String, muxerName: String, cancellation: CancellationFlag?) throws {
         let demuxer = try Demuxer(path: input.path, findStreamInfo: true, cancellation: cancellation, format: input.formatName)
         let parameters = try StreamParameters(demuxer)
@@ -46,7 +45,6 @@ extension SilentTrack {
         for s in 0..<demuxer.streamCount where s < input.streams.count {
             streams[s] = try muxer.addStream(copying: demuxer.stream(s), timeBase: input.streams[s].timeBase)
         }
-        let globalHeader = muxer.formatContext.pointee.oformat.pointee.flags & AVFMT_GLOBALHEADER != 0
         var encoders: [(tail: ShortTail, encoder: AudioEncoder, rate: Int32)] = []
         for tail in tails {
             let par = parameters.codecParameters(tail.stream).pointee
@@ -55,9 +53,7 @@ extension SilentTrack {
             guard par.codec_id != AV_CODEC_ID_VORBIS, par.codec_id != AV_CODEC_ID_AAC || par.profile == FF_PROFILE_AAC_LOW || par.profile == FF_PROFILE_UNKNOWN else {
                 throw StitchError.unreadableInput(path: input.path, reason: "no silence can be encoded to be read with its audio's codec header")
             }
-            let encoder = try AudioEncoder(codecID: par.codec_id, sampleRate: par.sample_rate, layout: par.ch_layout,
-                                           bitRate: par.bit_rate > 0 ? par.bit_rate : 64_000 * Int64(max(par.ch_layout.nb_channels, 1)),
-                                           globalHeader: globalHeader, path: path)
+            let encoder = try encoder(like: par, for: muxer, path: path)
             encoders.append((tail, encoder, par.sample_rate))
             if let out = streams[tail.stream] { try lendHeader(of: encoder, to: muxer.formatContext.pointee.streams[out]!.pointee.codecpar) }
         }

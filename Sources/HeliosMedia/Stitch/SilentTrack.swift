@@ -42,8 +42,8 @@ enum SilentTrack {
                       cancellation: CancellationFlag?) throws {
         let demuxer = try Demuxer(path: input.path, findStreamInfo: true, cancellation: cancellation, format: input.formatName)
         let muxer = try Muxer(path: path, formatName: muxerName, cancellation: cancellation)
-        // The stand-in's streams in input 1's order: the chunk's own in theirs, a silent one for each audio stream.
-        // The chunk's streams but its (empty) audio ones, in order.
+        // The stand-in's streams in input 1's order: the chunk's own in theirs (its empty audio streams left out), a
+        // silent one for each audio stream.
         var others = input.streams.indices.filter { input.streams[$0].signature.kind != .audio }.makeIterator()
         var fromInput: [Int: Int] = [:], encoders: [(stream: Int, encoder: AudioEncoder, rate: Int32)] = []
         for (s, stream) in firstInput.streams.enumerated() {
@@ -92,14 +92,17 @@ enum SilentTrack {
     /// about its bit rate) writes, and returns that encoder and its sample rate.
     static func addSilentStream(to muxer: Muxer, like parameters: UnsafePointer<AVCodecParameters>, path: String) throws -> (AudioEncoder, Int32) {
         let par = parameters.pointee
-        let globalHeader = muxer.formatContext.pointee.oformat.pointee.flags & AVFMT_GLOBALHEADER != 0
-        let channels = Int64(max(par.ch_layout.nb_channels, 1))
-        let encoder = try AudioEncoder(codecID: par.codec_id, sampleRate: par.sample_rate, layout: par.ch_layout,
-                                       bitRate: par.bit_rate > 0 ? par.bit_rate : 64_000 * channels,
-                                       globalHeader: globalHeader, path: path)
+        let encoder = try encoder(like: par, for: muxer, path: path)
         let made = try encoder.parameters()
         _ = try withExtendedLifetime(made) { try muxer.addStream(copying: made.pointer, timeBase: Rational(1, par.sample_rate)) }
         return (encoder, par.sample_rate)
+    }
+
+    /// An encoder of `par`'s codec, sample rate and channel layout, at about its bit rate, for `muxer`'s container.
+    static func encoder(like par: AVCodecParameters, for muxer: Muxer, path: String) throws -> AudioEncoder {
+        try AudioEncoder(codecID: par.codec_id, sampleRate: par.sample_rate, layout: par.ch_layout,
+                         bitRate: par.bit_rate > 0 ? par.bit_rate : 64_000 * Int64(max(par.ch_layout.nb_channels, 1)),
+                         globalHeader: muxer.formatContext.pointee.oformat.pointee.flags & AVFMT_GLOBALHEADER != 0, path: path)
     }
 
     /// `samples` of silence from `encoder` (all it writes, its priming and flush included), the first packet

@@ -23,6 +23,17 @@ struct StitchedSet {
 
     func remove() { try? FileManager.default.removeItem(at: directory) }
 
+    /// Checks fixture set `name` (`checkOnly`) into `out.EXT` in a fresh directory, then removes it: the report,
+    /// whether every chunk is byte for byte what it was, and what the directory held.
+    static func check(_ name: String, ext: String) async throws -> (report: StitchReport, chunksUnchanged: Bool, left: [String]) {
+        let chunks = try await FixtureCache.shared.files(name)
+        let before = try chunks.map { try Data(contentsOf: $0) }
+        let dir = try makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let report = try await NativeStitcher(options: StitchOptions(checkOnly: true)).stitch(chunks, to: dir.appendingPathComponent("out.\(ext)"))
+        return (report, try chunks.map { try Data(contentsOf: $0) } == before, try FileManager.default.contentsOfDirectory(atPath: dir.path))
+    }
+
     /// The chunks' decoded frames of `stream` ("v" or "a"), one after another: what the output must decode to.
     func chunkFrameHashes(stream: String = "v") async throws -> [String] {
         var hashes: [String] = []
