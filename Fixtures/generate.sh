@@ -358,8 +358,10 @@ case "$set_name" in
   # generator would make a decode that skips the priming packet differ from the whole by a few LSB. The sound is the
   # aperiodic chirp, so that a decode matches the whole's at one shift only.
   segments-*)
-    name=${set_name#segments-}; whole=false
+    name=${set_name#segments-}; whole=false; reset=0
     case "$name" in *-whole) whole=true; name=${name%-whole} ;; esac
+    # segments-reset-NAME: the same cut with -reset_timestamps 1, each file's timestamps starting afresh.
+    case "$name" in reset-*) reset=1; name=${name#reset-} ;; esac
     v="-c:v libx264 -threads 1 -preset ultrafast -pix_fmt yuv420p"; a="-c:a aac -b:a 64k -aac_pns 0"; frames=""; muxer=segment
     case "$name" in
       ts-h264-bf0)  ext=ts;  v="$v -bf 0"; frames=1,2,3,33,60 ;;    # segments of 1, 1, 1, 30, 27 and 30 frames
@@ -378,6 +380,6 @@ case "$set_name" in
     if $whole; then ff "${src[@]}" "$out/whole.$ext"
     elif [ $muxer = hls ]; then
       ff "${src[@]}" -f hls -hls_time 1 -hls_list_size 0 -hls_segment_filename "$out/chunk%03d.ts" "$out/.playlist.m3u8"
-    else ff "${src[@]}" -f segment -segment_frames "$frames" -reset_timestamps 0 "$out/chunk%03d.$ext"; fi ;;
+    else ff "${src[@]}" -f segment -segment_frames "$frames" -reset_timestamps $reset "$out/chunk%03d.$ext"; fi ;;
   *) echo "unknown fixture set: $set_name" >&2; exit 2 ;;
 esac

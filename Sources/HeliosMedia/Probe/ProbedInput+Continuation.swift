@@ -9,7 +9,15 @@ extension ProbedInput {
     /// `previous`'s ends, and every audio stream's first packet starts where `previous`'s last one ends (each within
     /// a tick or a millisecond, `continuationTolerance`). Chunks encoded one by one cannot pass: each starts its
     /// timestamps afresh, or starts its audio with priming that overlaps the chunk before by a frame.
+    ///
+    /// Segments written with `-reset_timestamps 1` (each file's timestamps start afresh) continue `previous` too when
+    /// their structure shows it (`continuesAfterReset`).
     public func continues(_ previous: ProbedInput) -> Bool {
+        continuesTimestamps(previous) || continuesAfterReset(previous)
+    }
+
+    /// Whether this input's timestamps carry on from `previous`'s (see `continues`).
+    func continuesTimestamps(_ previous: ProbedInput) -> Bool {
         guard let m = masterStreamIndex, streams.count == previous.streams.count, streams[m].signature.kind == .video,
               let start = streams[m].startPts, let previousEnd = previous.streams[m].endPts,
               abs(start - Ticks.rescale(previousEnd, from: previous.streams[m].timeBase, to: streams[m].timeBase))
@@ -23,6 +31,27 @@ extension ProbedInput {
                     <= Self.continuationTolerance(stream.timeBase) else { return false }
         }
         return true
+    }
+
+    /// Whether this input is a segment of the stream `previous` is one of, with timestamps started afresh
+    /// (`ffmpeg -f segment -reset_timestamps 1`, Matroska and MPEG-TS): the segmenter's cut keeps each file's audio
+    /// where it was against its video, so every audio stream starts before the video by as much as it ended before
+    /// the video in `previous` (within a tick or a millisecond), and by more than a packet. Chunks encoded one by one
+    /// start their audio at most one packet (AAC's priming) before their video, where they start it early at all.
+    func continuesAfterReset(_ previous: ProbedInput) -> Bool {
+        guard let m = masterStreamIndex, streams.count == previous.streams.count, streams[m].signature.kind == .video,
+              let start = streams[m].startPts, let previousEnd = previous.streams[m].endPts else { return false }
+        var carried = false
+        for s in streams.indices where streams[s].signature.kind == .audio {
+            let stream = streams[s], before = previous.streams[s], tb = stream.timeBase
+            guard before.signature.kind == .audio, let first = stream.leadingPackets.first(where: { !$0.isDiscard }), let end = before.endPts
+            else { return false }
+            let lead = Ticks.rescale(start, from: streams[m].timeBase, to: tb) - first.pts
+            let tail = Ticks.rescale(previousEnd, from: previous.streams[m].timeBase, to: tb) - Ticks.rescale(end, from: before.timeBase, to: tb)
+            guard lead > stream.typicalPacketDuration, abs(lead - tail) <= Self.continuationTolerance(tb) else { return false }
+            carried = true
+        }
+        return carried
     }
 
     /// How far a continuation may start from where the previous input ends: a tick, or a millisecond where the
