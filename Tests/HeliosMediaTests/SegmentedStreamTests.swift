@@ -13,10 +13,11 @@ struct SegmentedStreamTests {
     /// 15; Matroska with 2 B-frames in 30, 1, 1, 30 and 28; MP4 with 2 B-frames in 30, 1, 30, 14 and 15; the HLS
     /// muxer's 1-second TS segments.
     /// WebM with VP9 and Opus in segments of 1, 1, 29, 30, 14 and 15 frames, each header declaring the encoder's
-    /// pre-skip. The TS and Matroska cuts again with `-reset_timestamps 1`: each file's timestamps start afresh, its
-    /// audio still before its video by the packets carried over.
+    /// pre-skip. The TS, Matroska and MP4 cuts again with `-reset_timestamps 1`: each file's timestamps start afresh,
+    /// its audio still before its video by the packets carried over (which an MP4 file's edit list hides).
     static let sets = ["segments-ts-h264-bf0", "segments-ts-h264-bf3", "segments-mkv-h264-bf2", "segments-mp4-h264-bf2",
-                       "segments-hls-h264-bf3", "segments-webm-vp9-opus", "segments-reset-ts-h264-bf3", "segments-reset-mkv-h264-bf2"]
+                       "segments-hls-h264-bf3", "segments-webm-vp9-opus", "segments-reset-ts-h264-bf3", "segments-reset-mkv-h264-bf2",
+                       "segments-reset-mp4-h264-bf2"]
 
     /// Each AAC set into MP4, Matroska and MPEG-TS; the Opus set into WebM and Matroska. (Not into MP4: FFmpeg 5.1's
     /// Matroska muxer writes Opus blocks without adding the CodecDelay that readers subtract, so its files, read as

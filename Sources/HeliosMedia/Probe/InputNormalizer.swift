@@ -28,22 +28,36 @@ public struct InputNormalizer: Sendable {
             }
         }
         let majority = unnormalizable ? nil : counts.max(by: { ($0.value, $1.key) < ($1.value, $0.key) })?.key
-        /// Input `i` put back on the frame grid, then taken as the continuation of the input before it if it is one.
-        func normalizedInput(_ i: Int, after previous: ProbedInput?) -> ProbedInput {
+        /// Appends input `i` put back on the frame grid, then taken as the continuation of the input before it if it is
+        /// one; returns the index of the input before it when that one changed too (its last audio packet unstretched:
+        /// see `ProbedInput.continuesAfterReset`).
+        func appendNormalized(_ i: Int) -> Int? {
             var input = majority.map { inputs[i].normalizingLeadingStretch(master: master, frame: $0, timeBase: timeBase) } ?? inputs[i]
-            if let previous, input.continues(previous) { input = input.continuing() }
-            return input
+            var changed: Int?
+            if let previous = normalized.last, input.continues(previous) {
+                let unhiding = input.hidesCarriedAudio(after: previous)
+                input = input.continuing(unhiding: unhiding)
+                let trimmed = previous.endingUnstretched()
+                if unhiding, trimmed != previous {
+                    normalized[normalized.count - 1] = trimmed
+                    changed = normalized.count - 1
+                }
+            }
+            normalized.append(input)
+            return changed
         }
         var changedFrom: Int?
         if majority != frame {
             let old = normalized
             normalized = []
-            for i in old.indices { normalized.append(normalizedInput(i, after: normalized.last)) }
+            for i in old.indices { _ = appendNormalized(i) }
             changedFrom = old.indices.first { old[$0] != normalized[$0] }
             frame = majority
         }
         normalized.reserveForBatch(upTo: inputs.count)
-        while normalized.count < inputs.count { normalized.append(normalizedInput(normalized.count, after: normalized.last)) }
+        while normalized.count < inputs.count {
+            if let changed = appendNormalized(normalized.count), changed < inputs.count { changedFrom = min(changedFrom ?? changed, changed) }
+        }
         return (normalized, changedFrom)
     }
 }

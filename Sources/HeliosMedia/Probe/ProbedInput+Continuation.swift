@@ -38,13 +38,31 @@ extension ProbedInput {
     /// where it was against its video, so every audio stream starts before the video by as much as it ended before
     /// the video in `previous` (within a tick or a millisecond), and by more than a packet. Chunks encoded one by one
     /// start their audio at most one packet (AAC's priming) before their video, where they start it early at all.
+    ///
+    /// MP4 segments so written hide the audio carried over with their edit list, as priming, and the muxer may
+    /// stretch a short segment's last audio sample to the segment's end: counted with the packets the edit list
+    /// flags for discard, and with `previous`'s last audio packet lasting a packet, the same structure shows, and
+    /// `continuing(unhiding:)` takes those packets as sound (`endingUnstretched` trims the previous input's last one).
     func continuesAfterReset(_ previous: ProbedInput) -> Bool {
+        carriesAfterReset(previous, unhiding: false) || carriesAfterReset(previous, unhiding: true)
+    }
+
+    /// Whether this input continues `previous` only with the audio packets its edit list hides taken as sound.
+    func hidesCarriedAudio(after previous: ProbedInput) -> Bool {
+        !continuesTimestamps(previous) && !carriesAfterReset(previous, unhiding: false) && carriesAfterReset(previous, unhiding: true)
+    }
+
+    /// See `continuesAfterReset`; with `unhiding`, every audio stream's carried sound starts with packets flagged for
+    /// discard, and `previous`'s audio ends a packet after its last one starts.
+    private func carriesAfterReset(_ previous: ProbedInput, unhiding: Bool) -> Bool {
+        let previous = unhiding ? previous.endingUnstretched() : previous
         guard let m = masterStreamIndex, streams.count == previous.streams.count, streams[m].signature.kind == .video,
               let start = streams[m].startPts, let previousEnd = previous.streams[m].endPts else { return false }
         var carried = false
         for s in streams.indices where streams[s].signature.kind == .audio {
             let stream = streams[s], before = previous.streams[s], tb = stream.timeBase
-            guard before.signature.kind == .audio, let first = stream.leadingPackets.first(where: { !$0.isDiscard }), let end = before.endPts
+            guard before.signature.kind == .audio, !unhiding || stream.leadingDiscardPackets > 0,
+                  let first = unhiding ? stream.leadingPackets.first : stream.leadingPackets.first(where: { !$0.isDiscard }), let end = before.endPts
             else { return false }
             let lead = Ticks.rescale(start, from: streams[m].timeBase, to: tb) - first.pts
             let tail = Ticks.rescale(previousEnd, from: previous.streams[m].timeBase, to: tb) - Ticks.rescale(end, from: before.timeBase, to: tb)
@@ -64,13 +82,33 @@ extension ProbedInput {
     /// video starts are sound carried over from the previous segment, so none is taken for unflagged priming; and
     /// the encoder delay its header declares (Opus pre-skip, repeated in every segment's header) was skipped once, at
     /// the start of the stream, not at this segment's.
-    public func continuing() -> ProbedInput {
+    ///
+    /// With `unhiding` (`hidesCarriedAudio`), the audio packets flagged for discard are sound carried over too.
+    public func continuing(unhiding: Bool = false) -> ProbedInput {
         var input = self
-        for s in streams.indices where streams[s].signature.kind == .audio
-            && (streams[s].unflaggedPrimingPackets > 0 || streams[s].initialPadding > 0) {
+        for s in streams.indices where streams[s].signature.kind == .audio {
+            if unhiding, streams[s].leadingDiscardPackets > 0 {
+                input.streams[s].leadingDiscardPackets = 0
+                input.streams[s].leadingDiscardDuration = 0
+                input.streams[s].primingSamples = 0
+                for k in input.streams[s].leadingPackets.indices { input.streams[s].leadingPackets[k].isDiscard = false }
+            }
+            guard input.streams[s].unflaggedPrimingPackets > 0 || input.streams[s].initialPadding > 0 || unhiding else { continue }
             input.streams[s].unflaggedPrimingPackets = 0
             input.streams[s].initialPadding = 0
-            input.streams[s].startPts = streams[s].leadingPackets.first { !$0.isDiscard }?.pts ?? streams[s].startPts
+            input.streams[s].startPts = input.streams[s].leadingPackets.first { !$0.isDiscard }?.pts ?? streams[s].startPts
+        }
+        return input
+    }
+
+    /// This input with each audio stream ending a packet (its typical duration) after its last packet starts, where
+    /// its last packet's stored duration is longer: an MP4 segment's muxer stretches it to the segment's end.
+    func endingUnstretched() -> ProbedInput {
+        var input = self
+        for s in streams.indices where streams[s].signature.kind == .audio {
+            guard let last = streams[s].lastPts, let end = streams[s].endPts, streams[s].typicalPacketDuration > 0,
+                  end > last + streams[s].typicalPacketDuration else { continue }
+            input.streams[s].endPts = last + streams[s].typicalPacketDuration
         }
         return input
     }
