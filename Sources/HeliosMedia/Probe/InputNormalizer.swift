@@ -30,15 +30,14 @@ public struct InputNormalizer: Sendable {
         let majority = unnormalizable ? nil : counts.max(by: { ($0.value, $1.key) < ($1.value, $0.key) })?.key
         /// Appends input `i` put back on the frame grid, then taken as the continuation of the input before it if it is
         /// one; returns the index of the input before it when that one changed too (its last audio packet unstretched:
-        /// see `ProbedInput.continuesAfterReset`).
+        /// see `ProbedInput.carriesAfterReset`).
         func appendNormalized(_ i: Int) -> Int? {
             var input = majority.map { inputs[i].normalizingLeadingStretch(master: master, frame: $0, timeBase: timeBase) } ?? inputs[i]
             var changed: Int?
-            if let previous = normalized.last, input.continues(previous) {
-                let unhiding = input.hidesCarriedAudio(after: previous)
+            if let previous = normalized.last, let continuation = input.continuation(of: previous) {
+                let unhiding = continuation == .afterResetHidden
                 input = input.continuing(unhiding: unhiding)
-                let trimmed = previous.endingUnstretched()
-                if unhiding, trimmed != previous {
+                if unhiding, case let trimmed = previous.endingUnstretched(), trimmed != previous {
                     normalized[normalized.count - 1] = trimmed
                     changed = normalized.count - 1
                 }
@@ -56,7 +55,7 @@ public struct InputNormalizer: Sendable {
         }
         normalized.reserveForBatch(upTo: inputs.count)
         while normalized.count < inputs.count {
-            if let changed = appendNormalized(normalized.count), changed < inputs.count { changedFrom = min(changedFrom ?? changed, changed) }
+            if let changed = appendNormalized(normalized.count) { changedFrom = min(changedFrom ?? changed, changed) }
         }
         return (normalized, changedFrom)
     }

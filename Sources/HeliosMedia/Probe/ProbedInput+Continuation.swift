@@ -11,13 +11,30 @@ extension ProbedInput {
     /// timestamps afresh, or starts its audio with priming that overlaps the chunk before by a frame.
     ///
     /// Segments written with `-reset_timestamps 1` (each file's timestamps start afresh) continue `previous` too when
-    /// their structure shows it (`continuesAfterReset`).
+    /// their structure shows it (`carriesAfterReset`).
     public func continues(_ previous: ProbedInput) -> Bool {
-        continuesTimestamps(previous) || continuesAfterReset(previous)
+        continuation(of: previous) != nil
+    }
+
+    /// How this input continues `previous` (see `continues`), nil when it does not.
+    enum Continuation {
+        /// Its timestamps carry on from `previous`'s.
+        case timestamps
+        /// Its timestamps start afresh, its audio before its video by the sound carried over (`carriesAfterReset`).
+        case afterReset
+        /// The same, the carried sound hidden by its edit list (MP4): `continuing(unhiding: true)` takes it as sound.
+        case afterResetHidden
+    }
+
+    func continuation(of previous: ProbedInput) -> Continuation? {
+        if continuesTimestamps(previous) { return .timestamps }
+        if carriesAfterReset(previous, unhiding: false) { return .afterReset }
+        if carriesAfterReset(previous, unhiding: true) { return .afterResetHidden }
+        return nil
     }
 
     /// Whether this input's timestamps carry on from `previous`'s (see `continues`).
-    func continuesTimestamps(_ previous: ProbedInput) -> Bool {
+    private func continuesTimestamps(_ previous: ProbedInput) -> Bool {
         guard let m = masterStreamIndex, streams.count == previous.streams.count, streams[m].signature.kind == .video,
               let start = streams[m].startPts, let previousEnd = previous.streams[m].endPts,
               abs(start - Ticks.rescale(previousEnd, from: previous.streams[m].timeBase, to: streams[m].timeBase))
@@ -43,17 +60,8 @@ extension ProbedInput {
     /// stretch a short segment's last audio sample to the segment's end: counted with the packets the edit list
     /// flags for discard, and with `previous`'s last audio packet lasting a packet, the same structure shows, and
     /// `continuing(unhiding:)` takes those packets as sound (`endingUnstretched` trims the previous input's last one).
-    func continuesAfterReset(_ previous: ProbedInput) -> Bool {
-        carriesAfterReset(previous, unhiding: false) || carriesAfterReset(previous, unhiding: true)
-    }
-
-    /// Whether this input continues `previous` only with the audio packets its edit list hides taken as sound.
-    func hidesCarriedAudio(after previous: ProbedInput) -> Bool {
-        !continuesTimestamps(previous) && !carriesAfterReset(previous, unhiding: false) && carriesAfterReset(previous, unhiding: true)
-    }
-
-    /// See `continuesAfterReset`; with `unhiding`, every audio stream's carried sound starts with packets flagged for
-    /// discard, and `previous`'s audio ends a packet after its last one starts.
+    /// With `unhiding`, every audio stream's carried sound starts with packets flagged for discard, and `previous`'s
+    /// audio ends a packet after its last one starts.
     private func carriesAfterReset(_ previous: ProbedInput, unhiding: Bool) -> Bool {
         let previous = unhiding ? previous.endingUnstretched() : previous
         guard let m = masterStreamIndex, streams.count == previous.streams.count, streams[m].signature.kind == .video,
@@ -83,7 +91,7 @@ extension ProbedInput {
     /// the encoder delay its header declares (Opus pre-skip, repeated in every segment's header) was skipped once, at
     /// the start of the stream, not at this segment's.
     ///
-    /// With `unhiding` (`hidesCarriedAudio`), the audio packets flagged for discard are sound carried over too.
+    /// With `unhiding` (`Continuation.afterResetHidden`), the audio packets flagged for discard are sound carried over too.
     public func continuing(unhiding: Bool = false) -> ProbedInput {
         var input = self
         for s in streams.indices where streams[s].signature.kind == .audio {
