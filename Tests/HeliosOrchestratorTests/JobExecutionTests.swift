@@ -165,6 +165,33 @@ struct JobExecutionTests {
         await #expect(throws: OrchestratorError.invalidState(id: "long", state: .cancelled, action: "run")) { _ = try await manager.run("long") }
     }
 
+    /// A cancel that finds the runner's lease expired (its heartbeat late: the runner was suspended, the machine
+    /// overloaded) stops the job itself and kills its chunks. The runner then ends cancelled, as the request says,
+    /// instead of reporting that another runner took the job over.
+    @Test func cancelWhileTheRunnersLeaseHasExpiredEndsTheRunCancelled() async throws {
+        let dir = try TempDir()
+        defer { dir.cleanup() }
+        try FileManager.default.createDirectory(atPath: dir.path("pids"), withIntermediateDirectories: true)
+        let store = dir.path("store/jobs.sqlite")
+        let manager = JobManager(repository: try SQLiteJobRepository(path: store))
+        try await manager.submit(makeSpec(id: "late", chunks: 4) { i in "/bin/sh -c '\(runForever) & echo $! > pids/\(i); wait'" }, jobDirectory: dir.url)
+        let (events, continuation) = AsyncStream.makeStream(of: JobEvent.self)
+        let collected = Task { await events.reduce(into: [JobEvent]()) { $0.append($1) } }
+        let run = Task { try await manager.run("late", options: testOptions(concurrency: 2), events: continuation) }
+        try #require(await waitUntil { pids(in: dir.path("pids")).count == 2 })
+        let children = pids(in: dir.path("pids"))
+        defer { killSurvivors(children) }
+        // Another process whose clock reads an hour later: for it the runner's 30-second lease has expired.
+        let other = JobManager(repository: try SQLiteJobRepository(path: store), now: { Date() + 3600 })
+        #expect(try await other.cancel("late").state == .cancelled)
+        let status = try await run.value
+        #expect(status.state == .cancelled && status.lease == nil)
+        #expect(status.error == "cancelled by request")
+        for pid in children { #expect(await waitUntil { !isProcessAlive(pid) }, "chunk child \(pid) survived the cancel") }
+        #expect(await collected.value.last == .cancelled)
+        #expect(try await other.get("late").state == .cancelled)
+    }
+
     @Test func pausedJobResumesRunningOnlyUnfinishedChunks() async throws {
         let dir = try TempDir()
         defer { dir.cleanup() }

@@ -215,6 +215,7 @@ public actor JobManager {
         var report = pendingReports.removeValue(forKey: id)
         guard var final = active.removeValue(forKey: id) else { throw OrchestratorError.jobNotFound(id: id) }
         if case .leaseLost = outcome {
+            if let stopped = await stoppedByRequest(id) { return ended(stopped, events: events) }
             logger.debug("run ended: lease lost", metadata: ["job": "\(id)"])
             events?.yield(.failed("\(OrchestratorError.leaseLost(id: id))"))
             throw OrchestratorError.leaseLost(id: id)
@@ -238,17 +239,23 @@ public actor JobManager {
         // and the resume's merge replaces the report). Its text is let go before the status is written.
         if endState == .completed, let report { try await Task { try await repository.saveReport(report, for: id) }.value }
         report = nil
-        status = try await Task {
-            // This run's copy replaces the stored status: only the stored state and lease are read.
-            let stored = try await repository.replace(id) { state, lease in
-                let transition = try Self.decide(.finish(token: token, state: endState, error: error), id: id, state: state, lease: lease, now: now())
-                var next = record
-                next.adopt(transition, now: now())
-                return next
-            }
-            try? await repository.clearControl(for: id)
-            return stored
-        }.value
+        do {
+            status = try await Task {
+                // This run's copy replaces the stored status: only the stored state and lease are read.
+                let stored = try await repository.replace(id) { state, lease in
+                    let transition = try Self.decide(.finish(token: token, state: endState, error: error), id: id, state: state, lease: lease, now: now())
+                    var next = record
+                    next.adopt(transition, now: now())
+                    return next
+                }
+                try? await repository.clearControl(for: id)
+                return stored
+            }.value
+        } catch OrchestratorError.leaseLost(let lostId) where lostId == id {
+            // A chunk failed because `stop` killed it: the stop's record stands.
+            guard let stopped = await stoppedByRequest(id) else { throw OrchestratorError.leaseLost(id: id) }
+            return ended(stopped, events: events)
+        }
         logger.debug("run ended", metadata: ["job": "\(id)", "state": "\(status.state)"])
         switch outcome {
         case .completed: if let result = status.result { events?.yield(.completed(result)) }
@@ -258,6 +265,23 @@ public actor JobManager {
         case .leaseLost: break
         }
         return status
+    }
+
+    /// The stored status when a pause or cancel stopped the job without asking this run: the request came while this
+    /// run's lease had expired (its heartbeat was late: the runner was suspended, the machine overloaded), so
+    /// `stop` treated the job as orphaned, killed its chunks and recorded the stop itself. The run then ends as that
+    /// stop says, without writing, instead of reporting a takeover that did not happen. Nil otherwise.
+    private func stoppedByRequest(_ id: String) async -> JobStatus? {
+        guard let stored = try? await repository.load(id), stored.lease == nil,
+              stored.state == .cancelled || stored.state == .paused else { return nil }
+        return stored
+    }
+
+    /// Ends a run that a stop recorded without it (see `stoppedByRequest`).
+    private func ended(_ stopped: JobStatus, events: AsyncStream<JobEvent>.Continuation?) -> JobStatus {
+        logger.debug("run ended: stopped while its lease had expired", metadata: ["job": "\(stopped.id)", "state": "\(stopped.state)"])
+        events?.yield(stopped.state == .paused ? .paused : .cancelled)
+        return stopped
     }
 
     /// The state machine's verdict on `event` for `status`, with the lease holder's liveness checked on this host.
