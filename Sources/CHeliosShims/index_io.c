@@ -375,6 +375,11 @@ int helios_index_io_index_matroska(AVIOContext *pb, int stream_count, int only_i
     return io->count;
 }
 
+int helios_index_io_matroska_walked(AVIOContext *pb) {
+    const helios_index_io *io = pb->opaque;
+    return io->matroska == 2 && io->block_count > 0;
+}
+
 int helios_index_io_region_count(AVIOContext *pb) { return ((helios_index_io *)pb->opaque)->count; }
 
 int64_t helios_index_io_bytes_read(AVIOContext *pb) {

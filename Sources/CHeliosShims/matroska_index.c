@@ -185,7 +185,12 @@ static int visit_block_group_child(window *w, const element *e, void *group) {
 static int visit_cluster_child(window *w, const element *e, void *context) {
     (void)context;
     if (e->id == ID_SIMPLE_BLOCK) return add_block(w, e, e->start);
-    if (e->id == ID_BLOCK_GROUP) return walk_children(w, e, visit_block_group_child, (void *)e);
+    if (e->id == ID_BLOCK_GROUP) {
+        /* One Block per group: a group without one lost its frame (helios_matroska_lost_frame names it). */
+        int before = w->io->block_count;
+        int result = walk_children(w, e, visit_block_group_child, (void *)e);
+        return result < 0 ? result : w->io->block_count == before + 1 ? 0 : UNEXPECTED_STRUCTURE;
+    }
     return ONE_OF(e->id, ID_TIMESTAMP, ID_SILENT_TRACKS, ID_POSITION, ID_PREV_SIZE, ID_VOID, ID_CRC32) ? 0 : UNEXPECTED_STRUCTURE;
 }
 

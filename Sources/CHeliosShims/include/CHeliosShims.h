@@ -121,6 +121,25 @@ int helios_index_io_read_frame_ends(AVIOContext *pb, AVStream *st, int head, int
 /// blocks (the walk keeps about 250 bytes per block; a plain read needs none). Walks once; later
 /// calls return the same count (0 after a failure).
 int helios_index_io_index_matroska(AVIOContext *pb, int stream_count, int only_if_it_pays);
+/// 1 when `helios_index_io_index_matroska` walked the file to the end and found every element where Matroska puts
+/// it (no frame outside its place, see `helios_matroska_lost_frame`), else 0. Never walks.
+int helios_index_io_matroska_walked(AVIOContext *pb);
+/// An element of a Matroska cluster that holds a frame no reader reads (`helios_matroska_lost_frame`): its offset, ID
+/// and size in bytes, and `kind` 1 (a Block, BlockVirtual or EncryptedBlock directly in a cluster, outside any
+/// BlockGroup), 2 (an element a cluster or BlockGroup cannot hold, where a block was: a damaged block header) or 3 (a
+/// BlockGroup without exactly one Block).
+typedef struct {
+    int64_t offset;
+    uint32_t id;
+    int64_t bytes;
+    int kind;
+} helios_matroska_lost;
+/// Walks the clusters of the Matroska file at `path` (element headers only, no frame) for a frame that libavformat's
+/// demuxer skips without a word: it skips any element it does not expect where it finds it, so a bit flip in a
+/// SimpleBlock's ID (0xA3 to 0xA1, say) drops that frame silently. Returns 1 with `found` set when such an element
+/// is found, 0 when none is (or where the structure cannot be followed: an element cut short or running past its
+/// parent, a chained segment; the demuxer's own errors tell of those), -1 when the file cannot be read.
+int helios_matroska_lost_frame(const char *path, helios_matroska_lost *found);
 /// The mdat payloads found (0: nothing would be skipped), and the bytes read from disk since skipping last changed
 /// (with, for Matroska, what its walk read).
 int helios_index_io_region_count(AVIOContext *pb);

@@ -1,3 +1,4 @@
+import CHeliosShims
 import Glibc
 
 /// What a file's own structure says before (or besides) libavformat: its first bytes, and where a container
@@ -19,6 +20,20 @@ extension Demuxer {
         guard stat(path, &info) == 0 else { return nil }
         let size = (4..<8).reduce(Int64(0)) { $0 | Int64(header[$1]) << (8 * Int64($1 - 4)) }
         return (size + 8, Int64(info.st_size))
+    }
+
+    /// A frame of the Matroska file at `path` that libavformat skips without a word (an element a cluster cannot hold
+    /// where a block was, a Block outside its BlockGroup), described for an error; nil when there is none to find.
+    package static func matroskaLostFrame(_ path: String) -> String? {
+        var found = helios_matroska_lost()
+        guard helios_matroska_lost_frame(path, &found) == 1 else { return nil }
+        let id = "ID 0x" + String(found.id, radix: 16, uppercase: true)
+        let at = "the \(found.bytes)-byte element at byte \(found.offset)"
+        switch found.kind {
+        case 1: return "\(at) (\(id)) is a frame outside any BlockGroup, where no reader looks for one"
+        case 3: return "the BlockGroup at byte \(found.offset) holds no single Block"
+        default: return "\(at) has \(id), which no cluster holds: a damaged block header"
+        }
     }
 
     /// For an MPEG program stream: whether its last pack runs past the end of the file (a pack header or a PES packet

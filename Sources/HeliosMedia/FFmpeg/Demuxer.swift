@@ -129,6 +129,9 @@ package final class Demuxer {
         return true
     }
 
+    /// Whether the walk of `indexMatroska` ran to the end: every element of the file was where Matroska puts it.
+    package var matroskaWalked: Bool { indexIO.map { helios_index_io_matroska_walked($0) == 1 } ?? false }
+
     /// For a Matroska file opened `indexOnly`: the walk of its block headers (once), giving the frame data regions
     /// found, or a negative reason it is read as usual (see `helios_index_io_index_matroska`; nil for other files).
     package func indexMatroska(everyMatroska: Bool = false) -> Int32? {

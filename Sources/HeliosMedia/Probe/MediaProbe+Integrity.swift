@@ -19,6 +19,11 @@ extension MediaProbe {
         if demuxer.formatName == "mpeg", Demuxer.programStreamCutShort(demuxer.path) == true {
             throw .damagedInput(index: nil, path: demuxer.path, reason: "the file is truncated: its last pack runs past the end of the file")
         }
+        // The Matroska demuxer skips an element it does not expect without a word: a block whose ID was damaged is a
+        // frame lost in silence. (An index-only probe's walk already found every element in its place.)
+        if demuxer.formatName.hasPrefix("matroska,"), !demuxer.matroskaWalked, let lost = Demuxer.matroskaLostFrame(demuxer.path) {
+            throw .damagedInput(index: nil, path: demuxer.path, reason: "a frame is lost: \(lost)")
+        }
         let logged = demuxer.loggedErrors
         let libav = logged.first.map { "; libavformat: \($0)" } ?? ""
         for (accumulator, stream) in zip(accumulators, streams) {
