@@ -145,6 +145,37 @@ struct ContainerRuleTests {
         #expect(kinds.sorted() == ["audio", "video"], "\(kinds)")
     }
 
+    /// libavformat's MPEG-TS muxer writes a codec it has no stream type for as private data, which readers take for a
+    /// data stream: the "stitched" file would hold no picture (VP9, FFV1) or no sound (FLAC). Refused before a byte
+    /// is written; the codecs it does map (H.264 with AAC) still go in.
+    @Test("MPEG-TS output refuses a codec it would write as a data stream, as ffmpeg's own copy shows",
+          arguments: [("webm-vp9-opus", "vp9"), ("lossless-mkv-ffv1-flac-bf0-a", "ffv1"), ("lossless-mp4-h264-flac-bf3-c", "flac")])
+    func mpegtsRefusesUnmappedCodecs(set: String, codec: String) async throws {
+        let files = try await FixtureCache.shared.files(set)
+        let dir = try makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        // The oracle: ffmpeg's stream copy into MPEG-TS reads back as bin_data in place of the codec.
+        let copied = dir.appendingPathComponent("ffmpeg.ts")
+        _ = try await Shell.run("ffmpeg", ["-v", "error", "-i", files[0].path, "-map", "0", "-c", "copy", copied.path])
+        let read = try await Oracle.streams(copied).compactMap { $0["codec_name"] }
+        #expect(read.contains("bin_data") && !read.contains(codec), "ffmpeg read back \(read)")
+        try FileManager.default.removeItem(at: copied)
+        let output = dir.appendingPathComponent("out.ts")
+        do {
+            _ = try await NativeStitcher().stitch(files, to: output)
+            Issue.record("stitched \(codec) into MPEG-TS")
+        } catch let error as StitchError {
+            #expect("\(error)".contains("the mpegts container cannot hold \(codec) (it has no stream type for it"), "\(error)")
+        }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path).isEmpty)
+        // H.264 with AAC is read back as itself.
+        if set == "webm-vp9-opus" {
+            let ts = try await StitchedSet("ts-h264-aac", container: "ts")
+            defer { ts.remove() }
+            #expect(try await Oracle.streams(ts.output).compactMap { $0["codec_name"] }.sorted() == ["aac", "h264"])
+        }
+    }
+
     @Test("an AVI cut short where a packet starts reads cleanly, and is refused as truncated, not stitched short")
     func truncatedAVI() async throws {
         try await expectTruncatedLastChunk(of: "realworld-avi-mpeg4-mp3") { bytes, last in
