@@ -176,6 +176,22 @@ struct ContainerRuleTests {
         }
     }
 
+    /// A muxer that refuses a stream when it writes its header says why only in its log: the error carries it.
+    @Test("a container whose muxer refuses a stream says why: VP9 into MOV, 48 kHz PCM into FLV",
+          arguments: [("webm-vp9-opus", "mov", "vp9 only supported in MP4"), ("mov-h264-pcm", "flv", "FLV does not support sample rate 48000")])
+    func muxerRefusalIsExplained(set: String, container: String, said: String) async throws {
+        let files = try await FixtureCache.shared.files(set)
+        let dir = try makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        do {
+            _ = try await NativeStitcher().stitch(Array(files.prefix(2)), to: dir.appendingPathComponent("out.\(container)"))
+            Issue.record("stitched \(set) into \(container)")
+        } catch let error as StitchError {
+            #expect("\(error)".contains("avformat_write_header") && "\(error)".contains("libavformat: \(said)"), "\(error)")
+        }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path).isEmpty)
+    }
+
     @Test("an AVI cut short where a packet starts reads cleanly, and is refused as truncated, not stitched short")
     func truncatedAVI() async throws {
         try await expectTruncatedLastChunk(of: "realworld-avi-mpeg4-mp3") { bytes, last in

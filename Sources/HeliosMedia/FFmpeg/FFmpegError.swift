@@ -9,19 +9,23 @@ public struct FFmpegError: Error, Sendable, Equatable, CustomStringConvertible {
     public let function: String
     /// The file the call concerned, when there is one.
     public let path: String?
+    /// What libavformat logged about the failure (a muxer says why it refuses a stream), when it did.
+    public let detail: String?
 
-    public init(code: Int32, function: String, path: String? = nil) {
+    public init(code: Int32, function: String, path: String? = nil, detail: String? = nil) {
         self.code = code
         self.function = function
         self.path = path
+        self.detail = detail
     }
 
     /// FFmpeg's own message for the code (what `av_err2str` gives).
     public var message: String { FFmpegError.message(for: code) }
 
     public var description: String {
-        if let path { return "\(path): \(function) failed: \(message) (\(code))" }
-        return "\(function) failed: \(message) (\(code))"
+        let said = detail.map { "; libavformat: \($0)" } ?? ""
+        if let path { return "\(path): \(function) failed: \(message) (\(code))\(said)" }
+        return "\(function) failed: \(message) (\(code))\(said)"
     }
 
     /// True when the code is AVERROR_EXIT, which our interrupt callback produces on cancellation.

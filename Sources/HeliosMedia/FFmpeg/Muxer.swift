@@ -171,7 +171,13 @@ package final class Muxer {
         var dict: OpaquePointer?
         for (key, value) in options { av_dict_set(&dict, key, value, 0) }
         defer { av_dict_free(&dict) }
-        try check(avformat_write_header(ctx, &dict), "avformat_write_header", path: path)
+        // A muxer that refuses a stream says why only in its log (`vp9 only supported in MP4`): kept for the error.
+        FFmpegLog.watch(ctx)
+        let code = avformat_write_header(ctx, &dict)
+        let logged = FFmpegLog.unwatch(ctx)
+        if code < 0 {
+            throw FFmpegError(code: code, function: "avformat_write_header", path: path, detail: logged.isEmpty ? nil : logged.joined(separator: "; "))
+        }
         headerWritten = true
         let format = String(cString: ctx.pointee.oformat.pointee.name)
         codecDelayShift = (0..<Int(ctx.pointee.nb_streams)).map { index in
