@@ -18,7 +18,9 @@ package final class Muxer {
     /// Allocates a muxer for `path`; the container comes from `formatName` or, when nil, from the extension.
     /// `copiesPayloads` writes the file through an I/O context that copies the payloads handed to
     /// `write(_:payloadFrom:at:interleaved:)` from their file inside the kernel (ignored for formats that open no file).
-    package init(path: String, formatName: String?, cancellation: CancellationFlag? = nil, copiesPayloads: Bool = false) throws(FFmpegError) {
+    /// `experimental` lets the muxer write what it calls experimental or unofficial in its container (see below).
+    package init(path: String, formatName: String?, cancellation: CancellationFlag? = nil, copiesPayloads: Bool = false,
+                 experimental: Bool = true) throws(FFmpegError) {
         self.path = path
         self.cancellation = cancellation
         var ctx: UnsafeMutablePointer<AVFormatContext>?
@@ -29,7 +31,9 @@ package final class Muxer {
         ctx!.pointee.flags |= AVFMT_FLAG_BITEXACT
         // Packets are copied as the chunks hold them: a codec the muxer calls experimental in its container (FLAC in
         // MP4 before FFmpeg 6) is one the chunks' own writer chose, and refusing it would leave them unstitchable.
-        ctx!.pointee.strict_std_compliance = FF_COMPLIANCE_EXPERIMENTAL
+        // Not into another container, where "unofficial" can mean unreadable (MPEG-4 Part 2 in FLV: FFmpeg's own
+        // demuxer reads back a dozen streams of garbage).
+        ctx!.pointee.strict_std_compliance = experimental ? FF_COMPLIANCE_EXPERIMENTAL : FF_COMPLIANCE_NORMAL
         ctx!.pointee.interrupt_callback = .cancellation(cancellation)
     }
 

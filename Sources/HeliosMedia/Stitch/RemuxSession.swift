@@ -52,7 +52,11 @@ final class RemuxSession {
         // (which reads the file back while it writes, past bytes the copying context may still hold).
         let movMuxer = ["mp4", "mov", "ipod"].contains(r.formatName)
         let copies = r.kernelCopyMinimumInputBytes != nil && movMuxer && method != .rewritten
-        let muxer = try Muxer(path: temp, formatName: r.formatName, cancellation: r.cancellation, copiesPayloads: copies)
+        // What the muxer calls experimental goes only into the chunks' own container or the ISO family, whose
+        // readers take FLAC and Opus (FFmpeg 5 calls them experimental in MP4).
+        let own = r.inputs.first.map { $0.formatName.split(separator: ",").contains(Substring(r.formatName)) } ?? false
+        let muxer = try Muxer(path: temp, formatName: r.formatName, cancellation: r.cancellation, copiesPayloads: copies,
+                              experimental: own || OutputCapabilities.isoFamily.contains(r.formatName))
         self.muxer = muxer
         // The probe of input 1 decoded its start and kept the parameters; only without them is it decoded again.
         let streams: StreamParameters
