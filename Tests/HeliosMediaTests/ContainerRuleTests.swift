@@ -146,10 +146,11 @@ struct ContainerRuleTests {
     }
 
     /// libavformat's MPEG-TS muxer writes a codec it has no stream type for as private data, which readers take for a
-    /// data stream: the "stitched" file would hold no picture (VP9, FFV1) or no sound (FLAC). Refused before a byte
+    /// data stream: the "stitched" file would hold no picture (VP9, FFV1), sound (FLAC) or text (mov_text). Refused before a byte
     /// is written; the codecs it does map (H.264 with AAC) still go in.
     @Test("MPEG-TS output refuses a codec it would write as a data stream, as ffmpeg's own copy shows",
-          arguments: [("webm-vp9-opus", "vp9"), ("lossless-mkv-ffv1-flac-bf0-a", "ffv1"), ("lossless-mp4-h264-flac-bf3-c", "flac")])
+          arguments: [("webm-vp9-opus", "vp9"), ("lossless-mkv-ffv1-flac-bf0-a", "ffv1"), ("lossless-mp4-h264-flac-bf3-c", "flac"),
+                      ("subtitles-mp4", "mov_text")])
     func mpegtsRefusesUnmappedCodecs(set: String, codec: String) async throws {
         let files = try await FixtureCache.shared.files(set)
         let dir = try makeTemporaryDirectory()

@@ -6,13 +6,15 @@ import Foundation
 #endif
 
 extension OutputCapabilities {
-    /// The picture and sound codecs libavformat's MPEG-TS muxer gives a stream type its demuxer maps back to the
-    /// codec. The muxer keeps no list (`avformat_query_codec` cannot say no) and writes any other codec as private
-    /// data without a registration, which readers, ffmpeg among them, take for a data stream (`bin_data`): VP9, AV1,
-    /// ProRes, FFV1, FLAC, PCM, Vorbis or ALAC stitched into .ts would leave a file with no picture or no sound.
-    /// (Each checked by writing it with ffmpeg and reading it back with ffprobe, libavformat 59.)
+    /// The picture, sound and subtitle codecs libavformat's MPEG-TS muxer gives a stream type its demuxer maps back
+    /// to the codec. The muxer keeps no list (`avformat_query_codec` cannot say no) and writes any other codec as
+    /// private data without a registration, which readers, ffmpeg among them, take for a data stream (`bin_data`):
+    /// VP9, AV1, ProRes, FFV1, FLAC, PCM, Vorbis, ALAC or MP4's mov_text subtitles stitched into .ts would leave a
+    /// file without that picture, sound or text. (Each checked by writing it with ffmpeg and reading it back with
+    /// ffprobe, libavformat 59.)
     static let mpegtsCodecs: Set<String> = [
         "h264", "hevc", "mpeg1video", "mpeg2video", "mpeg4", "aac", "aac_latm", "mp2", "mp3", "ac3", "eac3", "dts", "opus",
+        "dvb_subtitle", "dvb_teletext",
     ]
 
     /// Resolves the output container from `format` or the file extension and asks libavformat which of the
@@ -30,7 +32,7 @@ extension OutputCapabilities {
             if avformat_query_codec(oformat, id, FF_COMPLIANCE_NORMAL) == 0 {
                 unsupported.insert(stream.signature.codec)
             }
-            if name == "mpegts", stream.signature.kind == .video || stream.signature.kind == .audio,
+            if name == "mpegts", [.video, .audio, .subtitle].contains(stream.signature.kind),
                !mpegtsCodecs.contains(stream.signature.codec) {
                 unsupported.insert(stream.signature.codec)
             }
