@@ -24,6 +24,24 @@ struct StreamSideDataTests {
         #expect(lines.contains { $0.hasSuffix(".rotation=90") }, "\(lines)")
     }
 
+    /// libavformat 59's Matroska and MPEG-TS muxers write no display matrix (ffmpeg's own copy drops it too): the
+    /// stitch says so instead of leaving a portrait video to play sideways unannounced.
+    @Test("a display matrix Matroska or MPEG-TS cannot hold is left out with a warning naming the rotation", arguments: ["mkv", "ts"])
+    func rotationLeftOut(container: String) async throws {
+        let stitched = try await StitchedSet("sidedata-rotation", container: container)
+        defer { stitched.remove() }
+        #expect(stitched.report.isValid)
+        #expect(stitched.report.output?.videoFrames == 90)
+        let warnings = stitched.report.issues.filter { $0.code == .unsupportedByContainer && $0.severity == .warning }
+        #expect(warnings.count == 1 && warnings.first?.message.hasPrefix("its display matrix (rotation 90°) is left out") == true, "\(warnings)")
+        // The oracle: the output has no display matrix, as ffmpeg's stream copy into the same container has none.
+        #expect(try await Self.sideData(stitched.output).allSatisfy { !$0.contains("Display Matrix") })
+        let copied = stitched.output.deletingLastPathComponent().appendingPathComponent("ffmpeg.\(container)")
+        defer { try? FileManager.default.removeItem(at: copied) }
+        _ = try await Shell.run("ffmpeg", ["-nostdin", "-v", "error", "-i", stitched.chunks[0].path, "-map", "0", "-c", "copy", copied.path])
+        #expect(try await Self.sideData(copied).allSatisfy { !$0.contains("Display Matrix") })
+    }
+
     @Test("HDR10 mastering display and light levels survive into Matroska and MP4", arguments: ["mkv", "mp4"])
     func hdr(container: String) async throws {
         let stitched = try await StitchedSet("sidedata-hdr", container: container)

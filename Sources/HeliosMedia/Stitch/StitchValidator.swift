@@ -235,6 +235,14 @@ public enum StitchValidator {
             add(.warning, .unsupportedByContainer, 0, nil,
                 "its \(first.attachments) attachment(s) (fonts, ...) are left out: the \(output.formatName) container holds none (Matroska outputs keep them)")
         }
+        if let video = first.streams.first(where: { $0.signature.kind == .video }), video.signature.displayMatrix != nil,
+           case let turn = CodecSignature.describeDisplayMatrix(video.signature.displayMatrix), turn != "rotation 0°",
+           !OutputCapabilities.isoFamily.contains(output.formatName) {
+            // libavformat 59 writes a display matrix only into the ISO family (a track header's matrix): a phone's
+            // portrait video would play sideways with nothing said.
+            add(.warning, .unsupportedByContainer, 0, video.index, "its display matrix (\(turn)) is left out: the \(output.formatName) "
+                + "container as libavformat writes it has no place for it (MP4 and MOV outputs keep it), so players show the picture as stored")
+        }
         if !first.dataStreams.isEmpty {
             add(.warning, .unsupportedByContainer, 0, nil, "its data stream(s) (\(first.dataStreams.joined(separator: ", "))) are left "
                 + "out: they hold neither picture nor sound (telemetry, navigation), as ffmpeg's default selection leaves them")
