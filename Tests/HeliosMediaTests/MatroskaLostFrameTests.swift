@@ -40,7 +40,7 @@ struct MatroskaLostFrameTests {
     }
 
     @Test("a SimpleBlock whose ID became another element's is refused, though libavformat reads on without it",
-          arguments: [("matrix-mkv-h264-bf3-b", UInt8(0xA1), "outside any BlockGroup"), ("mkvmerge-h264-bf3-a", 0xE3, "which no cluster holds"),
+          arguments: [("matrix-mkv-h264-bf3-b", UInt8(0xA1), "outside any BlockGroup"), ("mkvmerge-h264-bf3-a", 0xE3, "which cannot be where it is"),
                       ("webm-vp9-opus", 0xA2, "outside any BlockGroup"), ("lossless-mkv-ffv1-flac-bf0-a", 0xA1, "outside any BlockGroup")])
     func damagedSimpleBlock(set: String, id: UInt8, expected: String) async throws {
         let files = try await FixtureCache.shared.files(set)

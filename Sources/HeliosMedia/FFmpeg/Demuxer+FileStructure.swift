@@ -32,7 +32,7 @@ extension Demuxer {
         switch found.kind {
         case 1: return "\(at) (\(id)) is a frame outside any BlockGroup, where no reader looks for one"
         case 3: return "the BlockGroup at byte \(found.offset) holds no single Block"
-        default: return "\(at) has \(id), which no cluster holds: a damaged block header"
+        default: return "\(at) has \(id), which cannot be where it is: a damaged block header"
         }
     }
 

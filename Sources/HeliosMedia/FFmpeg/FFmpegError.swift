@@ -22,10 +22,12 @@ public struct FFmpegError: Error, Sendable, Equatable, CustomStringConvertible {
     /// FFmpeg's own message for the code (what `av_err2str` gives).
     public var message: String { FFmpegError.message(for: code) }
 
+    /// FFmpeg's message for the code, then what libavformat logged, if anything.
+    public var explanation: String { message + (detail.map { "; libavformat: \($0)" } ?? "") }
+
     public var description: String {
-        let said = detail.map { "; libavformat: \($0)" } ?? ""
-        if let path { return "\(path): \(function) failed: \(message) (\(code))\(said)" }
-        return "\(function) failed: \(message) (\(code))\(said)"
+        if let path { return "\(path): \(function) failed: \(explanation) (\(code))" }
+        return "\(function) failed: \(explanation) (\(code))"
     }
 
     /// True when the code is AVERROR_EXIT, which our interrupt callback produces on cancellation.

@@ -131,8 +131,7 @@ struct Remuxer {
         case let error as FFmpegError where error.isInterrupted: return .cancelled
         case let error as FFmpegError where error.path != outputPath && error.path != temp.muxerPath && error.path != nil:
             return .unreadableInput(path: error.path!, reason: MediaProbe.describe(error))
-        case let error as FFmpegError:
-            return .outputFailed(path: outputPath, reason: "\(error.function): \(error.message)\(error.detail.map { "; libavformat: \($0)" } ?? "")")
+        case let error as FFmpegError: return .outputFailed(path: outputPath, reason: "\(error.function): \(error.explanation)")
         default: return .outputFailed(path: outputPath, reason: "\(error)")
         }
     }
