@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "CHeliosShims.h"
+#include "ebml.h"
 
 enum {
     ID_EBML = 0x1A45DFA3, ID_SEGMENT = 0x18538067, ID_VOID = 0xEC, ID_CRC32 = 0xBF,
@@ -54,31 +55,14 @@ static int header_bytes(reader *r, int64_t pos, const uint8_t **p) {
     return held < 12 ? (int)held : 12;
 }
 
-/* An EBML variable-length integer (see matroska_index.c): its length, or 0 when invalid or cut short. */
-static int read_vint(const uint8_t *p, int avail, int max, int keep_marker, uint64_t *value, int *all_ones) {
-    if (avail < 1 || p[0] == 0) return 0;
-    int length = __builtin_clz((unsigned)p[0]) - 23;
-    if (length > max || length > avail) return 0;
-    uint8_t bits = (uint8_t)(0xFF >> length);
-    uint64_t v = keep_marker ? p[0] : p[0] & bits;
-    int ones = (p[0] & bits) == bits;
-    for (int i = 1; i < length; i++) {
-        v = v << 8 | p[i];
-        ones &= p[i] == 0xFF;
-    }
-    *value = v;
-    if (all_ones) *all_ones = ones;
-    return length;
-}
-
 /* The element at `pos`; 0, or -1 where no element can be read there. */
 static int read_element(reader *r, int64_t pos, element *e) {
     const uint8_t *p;
     int avail = header_bytes(r, pos, &p);
     uint64_t id, size;
     int unknown;
-    int id_length = read_vint(p, avail, 4, 1, &id, NULL);
-    int size_length = id_length ? read_vint(p + id_length, avail - id_length, 8, 0, &size, &unknown) : 0;
+    int id_length = helios_ebml_vint(p, avail, 4, 1, &id, NULL);
+    int size_length = id_length ? helios_ebml_vint(p + id_length, avail - id_length, 8, 0, &size, &unknown) : 0;
     if (!size_length) return -1;
     e->id = (uint32_t)id;
     e->start = pos;

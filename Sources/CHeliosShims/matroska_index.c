@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "CHeliosShims.h"
+#include "ebml.h"
 #include "growth.h"
 #include "index_io.h"
 
@@ -69,25 +70,6 @@ static int peek(window *w, int64_t pos, int n, const uint8_t **p) {
     return held < n ? (int)held : n;
 }
 
-/* An EBML variable-length integer of at most `max` bytes from the `avail` at p: its length (0 when invalid or cut
- * short), its value in *value (with the length marker for element IDs), and in *unknown whether all value bits are
- * set (an element of unknown size). */
-static int read_vint(const uint8_t *p, int avail, int max, int keep_marker, uint64_t *value, int *unknown) {
-    if (avail < 1 || p[0] == 0) return 0;
-    int length = __builtin_clz((unsigned)p[0]) - 23;
-    if (length > max || length > avail) return 0;
-    uint8_t bits = (uint8_t)(0xFF >> length);
-    uint64_t v = keep_marker ? p[0] : p[0] & bits;
-    int ones = (p[0] & bits) == bits;
-    for (int i = 1; i < length; i++) {
-        v = v << 8 | p[i];
-        ones &= p[i] == 0xFF;
-    }
-    *value = v;
-    if (unknown) *unknown = ones;
-    return length;
-}
-
 typedef struct {
     uint32_t id;
     int64_t start, data, end;
@@ -99,8 +81,8 @@ static int read_element(window *w, int64_t pos, int64_t limit, element *e) {
     int avail = peek(w, pos, 12, &p);
     uint64_t id, size;
     int unknown;
-    int id_length = read_vint(p, avail, 4, 1, &id, NULL);
-    int size_length = id_length ? read_vint(p + id_length, avail - id_length, 8, 0, &size, &unknown) : 0;
+    int id_length = helios_ebml_vint(p, avail, 4, 1, &id, NULL);
+    int size_length = id_length ? helios_ebml_vint(p + id_length, avail - id_length, 8, 0, &size, &unknown) : 0;
     if (!size_length || unknown) return UNEXPECTED_STRUCTURE;
     e->id = (uint32_t)id;
     e->start = pos;
@@ -137,7 +119,7 @@ static int add_block(window *w, const element *e, int64_t container) {
     io->walked_by_matroska = ++io->walked_count;
     int avail = peek(w, e->data, 12, &p);
     uint64_t track;
-    int track_length = read_vint(p, avail, 8, 0, &track, NULL);
+    int track_length = helios_ebml_vint(p, avail, 8, 0, &track, NULL);
     if (!track_length || avail < track_length + 3 || e->data + track_length + 3 > e->end) return UNEXPECTED_STRUCTURE;
     if (helios_grow((void **)&io->blocks, &io->block_capacity, io->block_count, sizeof(struct matroska_block), 64) < 0) {
         return OUT_OF_MEMORY;
