@@ -106,4 +106,24 @@ struct ShortSoundtrackTests {
         #expect(chunksUnchanged)
         #expect(left.isEmpty)
     }
+
+    /// The mirror case, not stitched: a soundtrack that starts inside a chunk with its timestamps offset (`ffmpeg
+    /// -itsoffset`), after a chunk without sound. Refused as before, and the error says why and what stitches.
+    @Test("sound that starts late by its timestamps is refused, saying so and what renders instead", arguments: ["mp4", "mkv", "ts"])
+    func lateStart(container: String) async throws {
+        let dir = try makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let video = ["-f", "lavfi", "-i", "testsrc2=s=160x96:r=30:d=1"], h264 = ["-c:v", "libx264", "-bf", "0", "-g", "30", "-pix_fmt", "yuv420p"]
+        let silent = dir.appendingPathComponent("c0.\(container)"), late = dir.appendingPathComponent("c1.\(container)")
+        _ = try await Shell.run("ffmpeg", ["-nostdin", "-v", "error"] + video + h264 + [silent.path])
+        _ = try await Shell.run("ffmpeg", ["-nostdin", "-v", "error"] + video + ["-itsoffset", "0.5", "-f", "lavfi", "-i", "sine=f=440:d=0.5"]
+                                    + h264 + ["-c:a", "aac", "-t", "1", late.path])
+        do {
+            _ = try await NativeStitcher().stitch([silent, late], to: dir.appendingPathComponent("out.mp4"))
+            Issue.record("stitched a chunk whose sound starts half a second late")
+        } catch let error as StitchError {
+            #expect("\(error)".contains("c1.\(container)") && "\(error)".contains("its sound starts 4") && "\(error)".contains("ms after its picture (offset timestamps"),
+                    "\(error)")
+        }
+    }
 }

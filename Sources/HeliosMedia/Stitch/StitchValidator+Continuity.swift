@@ -60,13 +60,27 @@ extension StitchValidator {
                 add(&found, .avDrift, drift.input, drift.stream,
                     "audio lasts \(formatMs(abs(drift.milliseconds))) \(drift.ticks > 0 ? "longer" : "shorter") than video "
                     + (last ? "(at most two audio frames, \(2 * drift.tolerance) ticks, allowed at the end)"
-                            : "(at most one audio frame, \(drift.tolerance) ticks, allowed)"))
+                            : "(at most one audio frame, \(drift.tolerance) ticks, allowed)")
+                    + (drift.ticks < 0 ? Self.lateStart(inputs[drift.input], stream: drift.stream, shortBy: drift.milliseconds) : ""))
             }
             walk(2, plan.violationLanes, input: \.input, settledBelow: settledBelow, into: &issues) { violation, found in
                 add(&found, .outputDtsNotIncreasing, violation.input, violation.stream,
                     "output dts would not increase across the boundary before this input (\(violation.previous) then \(violation.next))")
             }
             return issues
+        }
+
+        /// Where a chunk's audio is short because its sound starts after its picture (timestamps offset, as
+        /// `ffmpeg -itsoffset` writes a soundtrack that begins inside the chunk), says so and what stitches; "" otherwise.
+        static func lateStart(_ input: ProbedInput, stream: Int, shortBy milliseconds: Double) -> String {
+            guard let m = input.masterStreamIndex, stream < input.streams.count else { return "" }
+            let video = input.streams[m], audio = input.streams[stream], ms = Rational(1, 1000)
+            let late = Double(Ticks.rescale(audio.contentStart, from: audio.timeBase, to: Rational(1, 1_000_000))
+                - Ticks.rescale(video.contentStart, from: video.timeBase, to: Rational(1, 1_000_000))) / 1000
+            let tolerance = Double(Ticks.rescale(audio.continuityTolerance, from: audio.timeBase, to: ms))
+            guard late > tolerance, abs(late - abs(milliseconds)) <= tolerance else { return "" }
+            return "; its sound starts \(formatMs(late)) after its picture (offset timestamps, as -itsoffset writes): render that "
+                + "silence into the chunk instead (ffmpeg's adelay or apad filter)"
         }
 
         /// Checks the entries of each lane after those kept, keeps the leading ones that are settled, and appends
