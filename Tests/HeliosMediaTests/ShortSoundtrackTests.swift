@@ -107,22 +107,67 @@ struct ShortSoundtrackTests {
         #expect(left.isEmpty)
     }
 
-    /// The mirror case, not stitched: a soundtrack that starts inside a chunk with its timestamps offset (`ffmpeg
-    /// -itsoffset`), after a chunk without sound. Refused as before, and the error says why and what stitches.
-    @Test("sound that starts late by its timestamps is refused, saying so and what renders instead", arguments: ["mp4", "mkv", "ts"])
-    func lateStart(container: String) async throws {
-        let dir = try makeTemporaryDirectory()
-        defer { try? FileManager.default.removeItem(at: dir) }
+    /// The mirror case: a soundtrack that starts inside a chunk, written with its timestamps offset (`ffmpeg
+    /// -itsoffset 0.5`: the chunk's audio starts half a second after its picture), after a chunk without sound, or in
+    /// the first chunk. Chunks of 1 s at 30 fps, 44.1 kHz AAC; the tone starts at 0.5 s into the late chunk.
+    static func lateChunks(_ container: String, in dir: URL) async throws -> (silent: URL, late: URL, full: URL) {
         let video = ["-f", "lavfi", "-i", "testsrc2=s=160x96:r=30:d=1"], h264 = ["-c:v", "libx264", "-bf", "0", "-g", "30", "-pix_fmt", "yuv420p"]
         let silent = dir.appendingPathComponent("c0.\(container)"), late = dir.appendingPathComponent("c1.\(container)")
+        let full = dir.appendingPathComponent("c2.\(container)")
         _ = try await Shell.run("ffmpeg", ["-nostdin", "-v", "error"] + video + h264 + [silent.path])
         _ = try await Shell.run("ffmpeg", ["-nostdin", "-v", "error"] + video + ["-itsoffset", "0.5", "-f", "lavfi", "-i", "sine=f=440:d=0.5"]
                                     + h264 + ["-c:a", "aac", "-t", "1", late.path])
+        _ = try await Shell.run("ffmpeg", ["-nostdin", "-v", "error"] + video + ["-f", "lavfi", "-i", "sine=f=440:d=1"] + h264
+                                    + ["-c:a", "aac", "-t", "1", full.path])
+        return (silent, late, full)
+    }
+
+    @Test("sound that starts late by its timestamps gets silence before it: the tone where it starts, silence before, a warning naming the chunk",
+          arguments: ["mp4", "mkv", "ts"], [AudioMode.copy, .exact])
+    func lateStart(container: String, audio mode: AudioMode) async throws {
+        let dir = try makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let chunks = try await Self.lateChunks(container, in: dir)
+        for (inputs, onset) in [([chunks.silent, chunks.late, chunks.full], 1.5), ([chunks.late, chunks.full], 0.5)] {
+            let output = dir.appendingPathComponent("out-\(inputs.count).\(container)")
+            let report = try await NativeStitcher(options: StitchOptions(audio: mode)).stitch(inputs, to: output)
+            let late = inputs.count - 2
+            let drift = report.issues.filter { $0.code == .avDrift }
+            #expect(drift.map(\.inputIndex) == [late] && drift.first?.inputPath == chunks.late.path, "\(report.issues)")
+            #expect(drift.first?.message.contains("its sound starts 0.47") == true && drift.allSatisfy { $0.severity == .warning }, "\(drift)")
+            #expect(report.output?.videoFrames == Int64(30 * inputs.count))
+            let audio = try await Oracle.decodedAudio(output)
+            #expect(abs(audio.count - 44_100 * inputs.count) <= 2048, "\(audio.count) samples")
+            func peak(_ from: Double, _ to: Double) -> Float {
+                audio[Int(from * 44_100)..<min(Int(to * 44_100), audio.count)].map(abs).max() ?? -1
+            }
+            #expect(peak(0, onset - 0.05) < 0.001, "silence before the sound")
+            #expect(peak(onset + 0.05, Double(inputs.count) - 0.05) > 0.1, "the tone after it")
+            // Where the tone starts: copy mode lays whole packets end to end (within one, 23 ms); exact is exact.
+            let first = try #require(audio.firstIndex { abs($0) > 0.05 })
+            let tolerance = mode == .exact ? 0.003 : 0.0235
+            #expect(abs(Double(first) / 44_100 - onset) <= tolerance, "the tone starts at \(Double(first) / 44_100) s")
+            #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path).sorted() == (["c0", "c1", "c2"].map { "\($0).\(container)" }
+                + (inputs.count == 2 ? ["out-3.\(container)"] : []) + ["out-\(inputs.count).\(container)"]).sorted())
+            // Input by input (the late chunk planned again once its stand-in replaces it), the same bytes.
+            let appended = dir.appendingPathComponent("appended.\(container)")
+            defer { try? FileManager.default.removeItem(at: appended) }
+            let (outcome, _, _) = IncrementalStitchTests.incremental(inputs, into: appended, options: StitchOptions(audio: mode))
+            guard case .stitched(let bytes, _) = outcome else { Issue.record("\(outcome)"); continue }
+            #expect(bytes == (try Data(contentsOf: output)), "input by input differs from the batch")
+        }
+    }
+
+    @Test("sound that starts late after a chunk with sound is refused: a gap inside the soundtrack, said to be a late start")
+    func lateStartAfterSound() async throws {
+        let dir = try makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let chunks = try await Self.lateChunks("mp4", in: dir)
         do {
-            _ = try await NativeStitcher().stitch([silent, late], to: dir.appendingPathComponent("out.mp4"))
-            Issue.record("stitched a chunk whose sound starts half a second late")
+            _ = try await NativeStitcher().stitch([chunks.full, chunks.late], to: dir.appendingPathComponent("out.mp4"))
+            Issue.record("stitched a soundtrack with a half-second hole")
         } catch let error as StitchError {
-            #expect("\(error)".contains("c1.\(container)") && "\(error)".contains("its sound starts 4") && "\(error)".contains("ms after its picture (offset timestamps"),
+            #expect("\(error)".contains("c1.mp4") && "\(error)".contains("its sound starts 4") && "\(error)".contains("ms after its picture (offset timestamps"),
                     "\(error)")
         }
     }

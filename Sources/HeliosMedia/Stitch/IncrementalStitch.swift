@@ -242,7 +242,7 @@ public final class IncrementalStitch {
             // The input before a chunk without sound is its last sound: where it ends before its picture, silence
             // carries it to the end of the picture.
             if index > 0, let first = probed.first, SilentTrack.isMissingAudio(input, first: first) { try padTail(of: index - 1, isLast: false) }
-            probed.append(try standIn(for: input, index: index))
+            probed.append(try padHead(of: try standIn(for: input, index: index), index: index))
         } catch .damagedInput(nil, let path, let reason) {
             throw .damagedInput(index: index, path: path, reason: reason)
         }
@@ -319,6 +319,17 @@ public final class IncrementalStitch {
         normalizer = InputNormalizer()
         replacedFrom = min(replacedFrom ?? i, i)
         lastStep = nil
+    }
+
+    /// `input` (input `index`), or where its sound starts after its picture and no input before it has sound of its
+    /// own (it is the first, or the one before it is a silent stand-in), the probe of a stand-in with silence before
+    /// its sound: where a soundtrack that starts late begins.
+    private func padHead(of input: ProbedInput, index: Int) throws(StitchError) -> ProbedInput {
+        guard index == 0 || standIns.isSilent(probed[index - 1].path) else { return input }
+        let heads = SilentTrack.lateHeads(input)
+        guard !heads.isEmpty, let path = try standIns.write(for: input, index: index, heads: heads, directory: standInDirectory,
+                                                            cancellation: cancellation, logger: stitcher.logger) else { return input }
+        return try probeStandIn(path, fallback: input)
     }
 
     /// Where stand-ins are written: beside the output (or in the temp directory for `checkOnly`).

@@ -12,6 +12,11 @@ extension SilentTrack {
         private var files: [String: (chunk: String, bytes: Int64, file: TemporaryOutput)] = [:]
         /// One warning per silent track made, naming the chunk.
         private(set) var issues: [StitchIssue] = []
+        /// The stand-ins whose sound is silence alone (a chunk without sound of its own).
+        private var silent: Set<String> = []
+
+        /// Whether the stand-in read from `path` holds silence alone: the chunk it stands in for has no sound.
+        func isSilent(_ path: String) -> Bool { silent.contains(path) }
 
         /// Writes a stand-in for `input` (which lacks the audio of `like`, input `likeIndex`, whose streams have
         /// `parameters`) in `directory` and returns the path to read it from; nil where none can be made (no encoder
@@ -24,8 +29,28 @@ extension SilentTrack {
                 (s, "has \(track) sound track, as a renderer may write a silent chunk: \(cFormat("%.3f", seconds)) s of silence "
                     + "stands in for it, encoded like input \(likeIndex + 1)'s (\(Self.describe(stream.signature)))", IssueCode.streamLayoutMismatch)
             }
-            return try make(for: input, index: index, directory: directory, warnings: warnings, cancellation: cancellation, logger: logger) { path, muxerName in
+            let made = try make(for: input, index: index, directory: directory, warnings: warnings, cancellation: cancellation, logger: logger) { path, muxerName in
                 try SilentTrack.write(input, first: first, parameters: parameters, to: path, muxerName: muxerName, cancellation: cancellation)
+            }
+            if let made { silent.insert(made) }
+            return made
+        }
+
+        /// Writes a stand-in for `input` whose sound starts after its picture (`heads`; the chunk before it has none,
+        /// or it is the first) with silence before its sound, in `directory`, and returns the path to read it from;
+        /// nil where none can be made: the validator then reports the gap and the drift.
+        func write(for input: ProbedInput, index: Int, heads: [LateHead], directory: URL, cancellation: CancellationFlag?,
+                   logger: Logger) throws(StitchError) -> String? {
+            let warnings = heads.map { head in
+                let stream = input.streams[head.stream].signature
+                let seconds = cFormat("%.3f", Double(head.samples) / Double(max(stream.sampleRate, 1)))
+                let before = index == 0 ? "and it is the first chunk" : "and the chunk before it has none"
+                return (head.stream, "its sound starts \(seconds) s after its picture, \(before), as where a soundtrack that starts late "
+                    + "begins (offset timestamps, as -itsoffset writes): \(seconds) s of silence comes before it, encoded like its sound "
+                    + "(\(Self.describe(stream)))", IssueCode.avDrift)
+            }
+            return try make(for: input, index: index, directory: directory, warnings: warnings, cancellation: cancellation, logger: logger) { path, muxerName in
+                try SilentTrack.write(input, heads: heads, to: path, muxerName: muxerName, cancellation: cancellation)
             }
         }
 
@@ -77,6 +102,7 @@ extension SilentTrack {
 
         /// Forgets the stand-in read from `path` (its probe failed), removing it and its warnings.
         func drop(_ path: String) {
+            silent.remove(path)
             guard let standIn = files.removeValue(forKey: path) else { return }
             standIn.file.discard()
             issues.removeAll { $0.inputPath == standIn.chunk }
@@ -99,6 +125,7 @@ extension SilentTrack {
         func discard() {
             for standIn in files.values { standIn.file.discard() }
             files = [:]
+            silent = []
         }
     }
 }

@@ -35,9 +35,81 @@ extension SilentTrack {
         return tails
     }
 
+    /// An audio stream of a chunk whose sound starts after its picture, by its timestamps (`ffmpeg -itsoffset`: the
+    /// soundtrack begins inside the chunk): how many samples of silence come before it, ending where its first
+    /// packet starts (in the stream's samples).
+    struct LateHead: Equatable {
+        var stream: Int
+        var end: Int64
+        var samples: Int64
+    }
+
+    /// The audio streams of `input` whose sound starts more than a packet (the continuity tolerance) after its picture
+    /// and lasts to the picture's end (within a packet): the chunk where a soundtrack that starts late begins. Empty
+    /// for an input without video.
+    static func lateHeads(_ input: ProbedInput) -> [LateHead] {
+        guard let m = input.masterStreamIndex, input.streams[m].signature.kind == .video,
+              let videoSeconds = videoSeconds(input.streams[m]) else { return [] }
+        let video = input.streams[m]
+        var heads: [LateHead] = []
+        for (s, stream) in input.streams.enumerated() where stream.signature.kind == .audio && stream.packetCount > 0 {
+            let rate = Int64(stream.signature.sampleRate)
+            guard rate > 0, let first = stream.startPts else { continue }
+            let sampleTB = Rational(1, Int32(rate))
+            let pictureStart = Ticks.rescale(video.contentStart, from: video.timeBase, to: sampleTB)
+            let pictureEnd = pictureStart + Int64((videoSeconds * Double(rate)).rounded())
+            let start = Ticks.rescale(stream.contentStart, from: stream.timeBase, to: sampleTB)
+            let end = Ticks.rescale(stream.contentEnd, from: stream.timeBase, to: sampleTB)
+            let tolerance = Ticks.rescale(stream.continuityTolerance, from: stream.timeBase, to: sampleTB)
+            guard start - pictureStart > tolerance, end >= pictureEnd - tolerance else { continue }
+            // Up to the first packet, priming included: the silence ends where the chunk's own packets begin.
+            let firstPacket = Ticks.rescale(first, from: stream.timeBase, to: sampleTB)
+            heads.append(LateHead(stream: s, end: firstPacket, samples: firstPacket - pictureStart))
+        }
+        return heads
+    }
+
     /// Writes `input` with `tails` of silence after the sound of its audio streams (each encoded like its stream) to
     /// `path`, in the container `muxerName` names. Each encoder's priming is laid out as sound: silence either way.
     static func write(_ input: ProbedInput, tails: [ShortTail], to path: String, muxerName: String, cancellation: CancellationFlag?) throws {
+        try writePadded(input, streams: tails.map(\.stream), to: path, muxerName: muxerName, cancellation: cancellation) { k, encoder, rate, channels, out, timeBase in
+            let tail = tails[k]
+            return (try encodeSilence(encoder, rate: rate, channels: channels, samples: max(tail.samples - encoder.initialPadding, 1),
+                                      from: tail.start, stream: out, timeBase: timeBase), false)
+        }
+    }
+
+    /// Writes `input` with `heads` of silence before the sound of its audio streams (each encoded like its stream,
+    /// in whole packets ending where the stream's first packet starts) to `path`, in the container `muxerName` names.
+    static func write(_ input: ProbedInput, heads: [LateHead], to path: String, muxerName: String, cancellation: CancellationFlag?) throws {
+        try writePadded(input, streams: heads.map(\.stream), to: path, muxerName: muxerName, cancellation: cancellation) { k, encoder, rate, channels, out, timeBase in
+            // Whole packets that fit: the silence starts less than a packet after the picture (as the chunk before
+            // it, silent, may end its sound up to a packet after its picture), within a packet of continuity.
+            let head = heads[k], frame = Int64(max(encoder.frameSize, 1))
+            let packets = head.samples / frame
+            // Silence of the encoder's own making, its priming and flush included, is silence throughout: the last
+            // `packets` of it, laid end to end up to the sound.
+            var made = try encodeSilence(encoder, rate: rate, channels: channels, samples: packets * frame, from: 0, stream: out, timeBase: timeBase)
+            guard made.count >= packets, made.allSatisfy({ $0.packet.pointer.pointee.duration == Ticks.rescale(frame, from: Rational(1, rate), to: timeBase) }) else {
+                throw StitchError.unreadableInput(path: input.path, reason: "its silence could not be encoded in whole packets")
+            }
+            made.removeFirst(made.count - Int(packets))
+            let sampleTB = Rational(1, rate)
+            for (j, _) in made.enumerated() {
+                let pts = head.end - (packets - Int64(j)) * frame
+                made[j].seconds = Ticks.seconds(pts, in: sampleTB)
+                made[j].packet.pointer.pointee.pts = Ticks.rescale(pts, from: sampleTB, to: timeBase)
+                made[j].packet.pointer.pointee.dts = made[j].packet.pointer.pointee.pts
+            }
+            return (made, true)
+        }
+    }
+
+    /// `input`'s packets with silence made for its audio streams `padded` by `silence` (given the stream's place in
+    /// `padded`, an encoder like it, its rate and channels, the output stream and its time base; the packets, and
+    /// whether they come before the chunk's: interleaved by time, or after the chunk's last packet).
+    private static func writePadded(_ input: ProbedInput, streams padded: [Int], to path: String, muxerName: String, cancellation: CancellationFlag?,
+                                    silence: (Int, AudioEncoder, Int32, Int, Int, Rational) throws -> ([Silence], Bool)) throws {
         let demuxer = try Demuxer(path: input.path, findStreamInfo: true, cancellation: cancellation, format: input.formatName)
         let parameters = try StreamParameters(demuxer)
         let muxer = try Muxer(path: path, formatName: muxerName, cancellation: cancellation)
@@ -45,27 +117,27 @@ extension SilentTrack {
         for s in 0..<demuxer.streamCount where s < input.streams.count {
             streams[s] = try muxer.addStream(copying: demuxer.stream(s), timeBase: input.streams[s].timeBase)
         }
-        var encoders: [(tail: ShortTail, encoder: AudioEncoder, rate: Int32)] = []
-        for tail in tails {
-            let par = parameters.codecParameters(tail.stream).pointee
+        var encoders: [(k: Int, stream: Int, encoder: AudioEncoder, rate: Int32)] = []
+        for (k, stream) in padded.enumerated() {
+            let par = parameters.codecParameters(stream).pointee
             // The silence is read with the chunk's own codec header: Vorbis packets need the header their encoder
             // wrote, and AAC other than LC (HE-AAC's SBR) is not what the encoder here writes.
             guard par.codec_id != AV_CODEC_ID_VORBIS, par.codec_id != AV_CODEC_ID_AAC || par.profile == FF_PROFILE_AAC_LOW || par.profile == FF_PROFILE_UNKNOWN else {
                 throw StitchError.unreadableInput(path: input.path, reason: "no silence can be encoded to be read with its audio's codec header")
             }
             let encoder = try encoder(like: par, for: muxer, path: path)
-            encoders.append((tail, encoder, par.sample_rate))
-            if let out = streams[tail.stream] { try lendHeader(of: encoder, to: muxer.formatContext.pointee.streams[out]!.pointee.codecpar) }
+            encoders.append((k, stream, encoder, par.sample_rate))
+            if let out = streams[stream] { try lendHeader(of: encoder, to: muxer.formatContext.pointee.streams[out]!.pointee.codecpar) }
         }
         try muxer.writeHeader(options: [:])
-        var silence: [Silence] = []
-        for (tail, encoder, rate) in encoders {
-            guard let out = streams[tail.stream] else { continue }
-            let channels = Int(parameters.codecParameters(tail.stream).pointee.ch_layout.nb_channels)
-            silence += try encodeSilence(encoder, rate: rate, channels: channels, samples: max(tail.samples - encoder.initialPadding, 1),
-                                         from: tail.start, stream: out, timeBase: muxer.timeBase(of: out))
+        var before: [Silence] = [], after: [Silence] = []
+        for (k, stream, encoder, rate) in encoders {
+            guard let out = streams[stream] else { continue }
+            let channels = Int(parameters.codecParameters(stream).pointee.ch_layout.nb_channels)
+            let (made, leads) = try silence(k, encoder, rate, channels, out, muxer.timeBase(of: out))
+            if leads { before += made } else { after += made }
         }
-        try copy(input, from: demuxer, streams: streams, then: silence, into: muxer)
+        try copy(input, from: demuxer, streams: streams, interleaving: before, then: after, into: muxer)
     }
 
     /// Gives a stream without a codec header (MPEG-TS's AAC, whose packets carry ADTS headers) the encoder's, so that
