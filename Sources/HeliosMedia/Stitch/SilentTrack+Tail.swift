@@ -14,27 +14,6 @@ extension SilentTrack {
         var samples: Int64
     }
 
-    /// The audio streams of `input` whose sound ends more than a packet (the continuity tolerance) before its
-    /// picture does: what a renderer writes when the soundtrack ends inside the chunk (`ffmpeg -i video -i
-    /// shorter.wav`). Empty for an input without video; a stream without packets is not counted.
-    static func shortTails(_ input: ProbedInput) -> [ShortTail] {
-        guard let m = input.masterStreamIndex, input.streams[m].signature.kind == .video,
-              let videoSeconds = videoSeconds(input.streams[m]) else { return [] }
-        let video = input.streams[m]
-        var tails: [ShortTail] = []
-        for (s, stream) in input.streams.enumerated() where stream.signature.kind == .audio && stream.packetCount > 0 {
-            let rate = Int64(stream.signature.sampleRate)
-            guard rate > 0 else { continue }
-            let sampleTB = Rational(1, Int32(rate))
-            // Owed up to where the picture ends, where the next chunk's sound (a silent track) starts with its picture.
-            let end = Ticks.rescale(stream.contentEnd, from: stream.timeBase, to: sampleTB)
-            let owed = Ticks.rescale(video.contentStart, from: video.timeBase, to: sampleTB) + Int64((videoSeconds * Double(rate)).rounded()) - end
-            let tolerance = Ticks.rescale(stream.continuityTolerance, from: stream.timeBase, to: sampleTB)
-            if owed > tolerance { tails.append(ShortTail(stream: s, start: end, samples: owed)) }
-        }
-        return tails
-    }
-
     /// An audio stream of a chunk whose sound starts after its picture, by its timestamps (`ffmpeg -itsoffset`: the
     /// soundtrack begins inside the chunk): how many samples of silence come before it, ending where its first
     /// packet starts (in the stream's samples).
@@ -44,29 +23,53 @@ extension SilentTrack {
         var samples: Int64
     }
 
-    /// The audio streams of `input` whose sound starts more than a packet (the continuity tolerance) after its picture
-    /// and lasts to the picture's end (within a packet): the chunk where a soundtrack that starts late begins. Empty
-    /// for an input without video.
-    static func lateHeads(_ input: ProbedInput) -> [LateHead] {
+    /// Where an audio stream's sound and its chunk's picture begin and end, in the stream's samples.
+    struct SoundSpan {
+        var stream: Int
+        var pictureStart, pictureEnd: Int64
+        var start, end: Int64
+        /// The stream's first packet, priming included.
+        var firstPacket: Int64
+        /// A packet: the continuity tolerance.
+        var tolerance: Int64
+    }
+
+    /// The spans of `input`'s audio streams that have packets and a sample rate, against its picture. Empty for an
+    /// input without video.
+    static func soundSpans(_ input: ProbedInput) -> [SoundSpan] {
         guard let m = input.masterStreamIndex, input.streams[m].signature.kind == .video,
               let videoSeconds = videoSeconds(input.streams[m]) else { return [] }
         let video = input.streams[m]
-        var heads: [LateHead] = []
-        for (s, stream) in input.streams.enumerated() where stream.signature.kind == .audio && stream.packetCount > 0 {
+        return input.streams.enumerated().compactMap { s, stream in
             let rate = Int64(stream.signature.sampleRate)
-            guard rate > 0, let first = stream.startPts else { continue }
+            guard stream.signature.kind == .audio, stream.packetCount > 0, rate > 0, let first = stream.startPts else { return nil }
             let sampleTB = Rational(1, Int32(rate))
-            let pictureStart = Ticks.rescale(video.contentStart, from: video.timeBase, to: sampleTB)
-            let pictureEnd = pictureStart + Int64((videoSeconds * Double(rate)).rounded())
-            let start = Ticks.rescale(stream.contentStart, from: stream.timeBase, to: sampleTB)
-            let end = Ticks.rescale(stream.contentEnd, from: stream.timeBase, to: sampleTB)
-            let tolerance = Ticks.rescale(stream.continuityTolerance, from: stream.timeBase, to: sampleTB)
-            guard start - pictureStart > tolerance, end >= pictureEnd - tolerance else { continue }
-            // Up to the first packet, priming included: the silence ends where the chunk's own packets begin.
-            let firstPacket = Ticks.rescale(first, from: stream.timeBase, to: sampleTB)
-            heads.append(LateHead(stream: s, end: firstPacket, samples: firstPacket - pictureStart))
+            func samples(_ ticks: Int64, _ timeBase: Rational) -> Int64 { Ticks.rescale(ticks, from: timeBase, to: sampleTB) }
+            let pictureStart = samples(video.contentStart, video.timeBase)
+            return SoundSpan(stream: s, pictureStart: pictureStart, pictureEnd: pictureStart + Int64((videoSeconds * Double(rate)).rounded()),
+                             start: samples(stream.contentStart, stream.timeBase), end: samples(stream.contentEnd, stream.timeBase),
+                             firstPacket: samples(first, stream.timeBase), tolerance: samples(stream.continuityTolerance, stream.timeBase))
         }
-        return heads
+    }
+
+    /// The audio streams of `input` whose sound ends more than a packet (the continuity tolerance) before its
+    /// picture does: what a renderer writes when the soundtrack ends inside the chunk (`ffmpeg -i video -i
+    /// shorter.wav`). Owed up to where the picture ends, where the next chunk's sound (a silent track) starts with
+    /// its picture.
+    static func shortTails(_ input: ProbedInput) -> [ShortTail] {
+        soundSpans(input).compactMap { span in
+            span.pictureEnd - span.end > span.tolerance ? ShortTail(stream: span.stream, start: span.end, samples: span.pictureEnd - span.end) : nil
+        }
+    }
+
+    /// The audio streams of `input` whose sound starts more than a packet after its picture and lasts to the
+    /// picture's end (within a packet): the chunk where a soundtrack that starts late begins. The silence ends where
+    /// the chunk's own packets begin (its priming included).
+    static func lateHeads(_ input: ProbedInput) -> [LateHead] {
+        soundSpans(input).compactMap { span in
+            guard span.start - span.pictureStart > span.tolerance, span.end >= span.pictureEnd - span.tolerance else { return nil }
+            return LateHead(stream: span.stream, end: span.firstPacket, samples: span.firstPacket - span.pictureStart)
+        }
     }
 
     /// Writes `input` with `tails` of silence after the sound of its audio streams (each encoded like its stream) to
