@@ -62,12 +62,15 @@ extension SilentTrack {
         }
     }
 
-    /// The audio streams of `input` whose sound starts more than a packet after its picture and lasts to the
-    /// picture's end (within a packet): the chunk where a soundtrack that starts late begins. The silence ends where
-    /// the chunk's own packets begin (its priming included).
+    /// The AAC streams of `input` whose sound starts more than a packet after its picture and lasts to the picture's
+    /// end (within a packet): the chunk where a soundtrack that starts late begins. The silence ends where the
+    /// chunk's own packets begin (its priming included). Only AAC: its priming decodes as the silence it is in the
+    /// middle of a stream (the sound where it was, within a packet in copy mode, 1.2 ms in exact); Opus's pre-skip,
+    /// read there, put the sound 28 ms late (49 ms with exact audio), so an Opus chunk that starts late is refused.
     static func lateHeads(_ input: ProbedInput) -> [LateHead] {
         soundSpans(input).compactMap { span in
-            guard span.start - span.pictureStart > span.tolerance, span.end >= span.pictureEnd - span.tolerance else { return nil }
+            guard input.streams[span.stream].signature.codec == "aac", span.start - span.pictureStart > span.tolerance,
+                  span.end >= span.pictureEnd - span.tolerance else { return nil }
             return LateHead(stream: span.stream, end: span.firstPacket, samples: span.firstPacket - span.pictureStart)
         }
     }
@@ -90,13 +93,13 @@ extension SilentTrack {
             // it, silent, may end its sound up to a packet after its picture), within a packet of continuity.
             let head = heads[k], frame = Int64(max(encoder.frameSize, 1))
             let packets = head.samples / frame
-            // Silence of the encoder's own making, its priming and flush included, is silence throughout: the last
-            // `packets` of it, laid end to end up to the sound.
+            // Silence of the encoder's own making, its priming included, is silence throughout: the first `packets`
+            // of it (not the flush, which Opus may cut short), laid end to end up to the sound.
             var made = try encodeSilence(encoder, rate: rate, channels: channels, samples: packets * frame, from: 0, stream: out, timeBase: timeBase)
-            guard made.count >= packets, made.allSatisfy({ $0.packet.pointer.pointee.duration == Ticks.rescale(frame, from: Rational(1, rate), to: timeBase) }) else {
+            made.removeLast(max(made.count - Int(packets), 0))
+            guard made.count == packets, made.allSatisfy({ $0.packet.pointer.pointee.duration == Ticks.rescale(frame, from: Rational(1, rate), to: timeBase) }) else {
                 throw StitchError.unreadableInput(path: input.path, reason: "its silence could not be encoded in whole packets")
             }
-            made.removeFirst(made.count - Int(packets))
             let sampleTB = Rational(1, rate)
             for (j, _) in made.enumerated() {
                 let pts = head.end - (packets - Int64(j)) * frame
