@@ -69,8 +69,11 @@ extension SilentTrack {
     /// read there, put the sound 28 ms late (49 ms with exact audio), so an Opus chunk that starts late is refused.
     static func lateHeads(_ input: ProbedInput) -> [LateHead] {
         soundSpans(input).compactMap { span in
+            // Only where the late start makes the sound shorter than the picture by more than a packet (which the
+            // validator refuses as drift): a set that stitches as it is stays as it is.
             guard input.streams[span.stream].signature.codec == "aac", span.start - span.pictureStart > span.tolerance,
-                  span.end >= span.pictureEnd - span.tolerance else { return nil }
+                  span.end >= span.pictureEnd - span.tolerance,
+                  (span.pictureEnd - span.pictureStart) - (span.end - span.start) > span.tolerance else { return nil }
             return LateHead(stream: span.stream, end: span.firstPacket, samples: span.firstPacket - span.pictureStart)
         }
     }
