@@ -98,17 +98,11 @@ extension SilentTrack {
             let packets = head.samples / frame
             // Silence of the encoder's own making, its priming included, is silence throughout: the first `packets`
             // of it (not the flush, which Opus may cut short), laid end to end up to the sound.
-            var made = try encodeSilence(encoder, rate: rate, channels: channels, samples: packets * frame, from: 0, stream: out, timeBase: timeBase)
+            var made = try encodeSilence(encoder, rate: rate, channels: channels, samples: packets * frame, from: head.end - packets * frame,
+                                         stream: out, timeBase: timeBase)
             made.removeLast(max(made.count - Int(packets), 0))
             guard made.count == packets, made.allSatisfy({ $0.packet.pointer.pointee.duration == Ticks.rescale(frame, from: Rational(1, rate), to: timeBase) }) else {
                 throw StitchError.unreadableInput(path: input.path, reason: "its silence could not be encoded in whole packets")
-            }
-            let sampleTB = Rational(1, rate)
-            for (j, _) in made.enumerated() {
-                let pts = head.end - (packets - Int64(j)) * frame
-                made[j].seconds = Ticks.seconds(pts, in: sampleTB)
-                made[j].packet.pointer.pointee.pts = Ticks.rescale(pts, from: sampleTB, to: timeBase)
-                made[j].packet.pointer.pointee.dts = made[j].packet.pointer.pointee.pts
             }
             return (made, true)
         }

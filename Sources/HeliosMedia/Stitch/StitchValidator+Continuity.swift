@@ -73,11 +73,9 @@ extension StitchValidator {
         /// Where a chunk's audio is short because its sound starts after its picture (timestamps offset, as
         /// `ffmpeg -itsoffset` writes a soundtrack that begins inside the chunk), says so and what stitches; "" otherwise.
         static func lateStart(_ input: ProbedInput, stream: Int, shortBy milliseconds: Double) -> String {
-            guard let m = input.masterStreamIndex, stream < input.streams.count else { return "" }
-            let video = input.streams[m], audio = input.streams[stream], ms = Rational(1, 1000)
-            let late = Double(Ticks.rescale(audio.contentStart, from: audio.timeBase, to: Rational(1, 1_000_000))
-                - Ticks.rescale(video.contentStart, from: video.timeBase, to: Rational(1, 1_000_000))) / 1000
-            let tolerance = Double(Ticks.rescale(audio.continuityTolerance, from: audio.timeBase, to: ms))
+            guard let span = SilentTrack.soundSpans(input).first(where: { $0.stream == stream }) else { return "" }
+            let perMs = Double(input.streams[stream].signature.sampleRate) / 1000
+            let late = Double(span.start - span.pictureStart) / perMs, tolerance = Double(span.tolerance) / perMs
             guard late > tolerance, abs(late - abs(milliseconds)) <= tolerance else { return "" }
             return "; its sound starts \(formatMs(late)) after its picture (offset timestamps, as -itsoffset writes): render that "
                 + "silence into the chunk instead (ffmpeg's adelay or apad filter)"
