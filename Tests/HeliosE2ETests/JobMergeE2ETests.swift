@@ -92,6 +92,50 @@ extension E2E {
             #expect(probe.text.trimmingCharacters(in: .whitespacesAndNewlines) == "99")
         }
 
+        @Test("a renderer at another rate or size than the spec's fails its chunk at once, naming both; HELIOS_WIDTH, HELIOS_HEIGHT and HELIOS_FPS give the spec's")
+        func chunkAtAnotherRateOrSize() async throws {
+            let work = try WorkDirectory("job-chunk-format")
+            defer { work.remove() }
+            let helios = Tool.product("helios")
+            // Chunk 1 renders at 24 fps, as a renderer with its own default rate would; the others follow the spec.
+            let render = "-vf trim=start_frame={start},setpts=PTS-STARTPTS -frames:v {count} -c:v libx264 -threads 1 -preset ultrafast -pix_fmt yuv420p {output}"
+            let command = "/bin/sh -c 'r=$HELIOS_FPS; [ {chunk} = 1 ] && r=24; ffmpeg -nostdin -y -v error -f lavfi "
+                + "-i testsrc2=size=${HELIOS_WIDTH}x${HELIOS_HEIGHT}:rate=$r \(render)'"
+            _ = try await Tool.checked(helios, ["job", "plan", "--id", "rate", "--frames", "30", "--fps", "25", "--width", "160", "--height", "96",
+                                                "--chunk-size", "10", "--command", command, "--output-pattern", "chunks/part-{chunk}.mkv",
+                                                "-o", "spec.json"], in: work.url)
+            let run = try await Tool.run(helios, ["job", "run", "spec.json", "--store", work.file("store").path, "--concurrency", "1",
+                                                  "--retries", "2", "--output", work.file("final.mkv").path], in: work.url)
+            #expect(run.status == 1)
+            var text = run.text + run.stderr
+            #expect(text.contains("part-1.mkv holds video at 24 fps (its 10 frames last 0.416 s), but the job is 25 fps"), "\(text)")
+            #expect(text.contains("chunk 'chunk-1' failed after 1 attempt") && !text.contains("retrying"), "\(text)")
+            #expect(!FileManager.default.fileExists(atPath: work.file("final.mkv").path))
+
+            // A renderer that ignores the spec's size.
+            let fixed = "/bin/sh -c 'ffmpeg -nostdin -y -v error -f lavfi -i testsrc2=size=320x180:rate=$HELIOS_FPS \(render)'"
+            _ = try await Tool.checked(helios, ["job", "plan", "--id", "size", "--frames", "20", "--fps", "25", "--width", "160", "--height", "96",
+                                                "--chunk-size", "10", "--command", fixed, "--output-pattern", "chunks/size-{chunk}.mp4",
+                                                "-o", "size.json"], in: work.url)
+            let sized = try await Tool.run(helios, ["job", "run", "size.json", "--store", work.file("store").path, "--concurrency", "1",
+                                                    "--output", work.file("size.mp4").path], in: work.url)
+            text = sized.text + sized.stderr
+            #expect(sized.status == 1)
+            #expect(text.contains("holds 320x180 video, but the job is 160x96"), "\(text)")
+
+            // Rendered as the spec says, through the variables: the job completes with every frame.
+            let good = "/bin/sh -c 'ffmpeg -nostdin -y -v error -f lavfi -i testsrc2=size=${HELIOS_WIDTH}x${HELIOS_HEIGHT}:rate=$HELIOS_FPS \(render)'"
+            _ = try await Tool.checked(helios, ["job", "plan", "--id", "good", "--frames", "30", "--fps", "25", "--width", "160", "--height", "96",
+                                                "--chunk-size", "10", "--command", good, "--output-pattern", "chunks/good-{chunk}.mkv",
+                                                "-o", "good.json"], in: work.url)
+            let done = try await Tool.run(helios, ["job", "run", "good.json", "--store", work.file("store").path, "--quiet",
+                                                   "--output", work.file("good.mkv").path], in: work.url)
+            #expect(done.status == 0, "\(done.stderr)")
+            let probe = try await Tool.run("/usr/bin/ffprobe", ["-v", "error", "-count_frames", "-select_streams", "v:0", "-show_entries",
+                                                                "stream=nb_read_frames,width,height,r_frame_rate", "-of", "csv=p=0", work.file("good.mkv").path], in: work.url)
+            #expect(probe.text.trimmingCharacters(in: .whitespacesAndNewlines) == "160,96,25/1,30")
+        }
+
         @Test("status --report of a job that was not merged says so")
         func noReport() async throws {
             let work = try WorkDirectory("job-no-merge")

@@ -95,16 +95,17 @@ extension E2E {
             let work = try WorkDirectory("progressive-misfit")
             defer { work.remove() }
             let c = Self.pipeline
-            // Chunk 2 is rendered at another size; one chunk at a time, so chunk 3 starts (and blocks forever) when
-            // chunk 2 completes, and chunks 4 and 5 can only start if the merge failure is missed.
+            // Chunk 2's sound is rendered at another sample rate (its picture is the spec's, so the chunk itself is
+            // accepted); one chunk at a time, so chunk 3 starts (and blocks forever) when chunk 2 completes, and chunks
+            // 4 and 5 can only start if the merge failure is missed.
             let spec = try Self.writeSpec(c, in: work.url, id: "misfit") { i, render in
                 switch i {
-                case 2: render.replacingOccurrences(of: "--size \(c.width)x\(c.height)", with: "--size 160x90")
+                case 2: render.replacingOccurrences(of: "--size \(c.width)x\(c.height)", with: "--size \(c.width)x\(c.height) --sample-rate 44100")
                 case 3...: "touch started-\(i); sleep 100000"
                 default: render
                 }
             }
-            #expect(spec.chunks[2].command.contains("160x90"))
+            #expect(spec.chunks[2].command.contains("--sample-rate 44100"))
             let store = work.file("store")
             let output = work.file("final.mp4")
             let result = try await Tool.run(Tool.product("helios"), ["job", "run", "spec.json", "--store", store.path, "--output", output.path,
@@ -124,7 +125,7 @@ extension E2E {
             let batch = work.file("batch.mp4")
             do {
                 _ = try await NativeStitcher(options: StitchOptions(force: true)).stitch(inputs, to: batch)
-                Issue.record("the batch stitch accepted a chunk of another size")
+                Issue.record("the batch stitch accepted a chunk of another sample rate")
             } catch let batchError as StitchError {
                 let message = "\(batchError)"
                 let jobError = try #require(status.error)

@@ -12,13 +12,14 @@ import Testing
     /// 60 frames in 12 uneven chunks, 1-frame chunks among them: H.264 (B-frames) + AAC from helios-synth.
     static let sizes = [1, 5, 9, 1, 2, 13, 1, 7, 3, 1, 8, 9]
 
-    static func spec(id: String, failing: String? = nil, short: String? = nil) -> JobSpec {
+    static func spec(id: String, failing: String? = nil, short: String? = nil, slow: String? = nil) -> JobSpec {
         var start = 0
         let chunks = sizes.enumerated().map { index, count -> RenderJobChunk in
             defer { start += count }
             let id = String(format: "c%02d", index)
             let command = id == failing ? "sh -c 'echo cannot load font Inter-Bold.ttf >&2; exit 1'"
-                : "helios-synth render --start-frame \(start) --frame-count \(id == short ? count - 1 : count) --size 160x96 -o chunks/\(id).mp4"
+                : "helios-synth render --start-frame \(start) --frame-count \(id == short ? count - 1 : count) --size 160x96"
+                    + (id == slow ? " --fps 25" : "") + " -o chunks/\(id).mp4"
             return RenderJobChunk(id: id, startFrame: start, frameCount: count, outputFile: "chunks/\(id).mp4", command: command)
         }
         return JobSpec(id: id, metadata: JobMetadata(totalFrames: 60, fps: 30, width: 160, height: 96), chunks: chunks)
@@ -184,6 +185,14 @@ import Testing
         let count = Self.sizes[2]
         #expect(text.contains("c02") && text.contains("holds \(count - 1) video frame") && text.contains("but chunk c02 is \(count) frame"), "\(text)")
         #expect(setup.invocations == 3, "\(setup.invocations) invocations")
+
+        // The worker also compares the video's rate with the spec's: a chunk rendered at 25 fps in a 30 fps job.
+        let slowFile = try setup.write(Self.spec(id: "lambdaslow", slow: "c01"))
+        let slow = try await setup.helios(["job", "run", slowFile.path, "--workers", "lambda:function@1", "--quiet", "--retries", "3"])
+        #expect(slow.status != 0)
+        let slowText = slow.stdout + slow.stderr
+        #expect(slowText.contains("c01") && slowText.contains("holds video at 25 fps") && slowText.contains("but the job is 30 fps"), "\(slowText)")
+        #expect(setup.invocations == 5, "\(setup.invocations) invocations")
     }
 
     @Test("throttling (429) halves the invokes in flight instead of failing the job; the throttled chunks are retried and the job completes")

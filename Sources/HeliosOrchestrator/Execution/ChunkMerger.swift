@@ -15,10 +15,16 @@ public protocol ChunkOutputValidator: Sendable {
     /// Decides whether `url` is usable as `chunk`'s output (a media validator also counts its frames against the
     /// chunk's); by default, `validate(url)`.
     func validate(_ url: URL, for chunk: RenderJobChunk) async throws
+    /// Decides whether `url` is usable as `chunk`'s output in a job of `metadata`'s picture (a media validator also
+    /// compares the video's size and frame rate with the spec's); by default, `validate(url, for: chunk)`.
+    func validate(_ url: URL, for chunk: RenderJobChunk, of metadata: JobMetadata) async throws
 }
 
 extension ChunkOutputValidator {
     public func validate(_ url: URL, for chunk: RenderJobChunk) async throws { try await validate(url) }
+    public func validate(_ url: URL, for chunk: RenderJobChunk, of metadata: JobMetadata) async throws {
+        try await validate(url, for: chunk)
+    }
 }
 
 /// A validator's refusal that rendering the chunk again would repeat (its command renders other frames than the

@@ -99,7 +99,7 @@ public struct JobExecutor: Sendable {
                     do { try ConfinedOutput.check(relative, in: directory) } catch {
                         throw OrchestratorError.unsafeOutput(chunkId: chunk.id, path: chunk.outputFile, reason: error.reason)
                     }
-                    do { try await validator.validate(output, for: chunk) } catch {
+                    do { try await validator.validate(output, for: chunk, of: spec.metadata) } catch {
                         throw OrchestratorError.invalidOutput(chunkId: chunk.id, path: output.path, reason: "\(error)",
                                                               retryable: !(error is any RepeatedRenderFailure))
                     }
@@ -135,6 +135,7 @@ public struct JobExecutor: Sendable {
             "HELIOS_START_FRAME": "\(chunk.startFrame)", "HELIOS_FRAME_COUNT": "\(chunk.frameCount)",
             "HELIOS_OUTPUT": chunk.outputFile,
         ]
+        variables.merge(spec.metadata.environment) { a, _ in a }
         if let assets = spec.localAssetsDirectory(relativeTo: directory) { variables["HELIOS_ASSETS_DIR"] = assets.path }
         return variables
     }

@@ -54,6 +54,15 @@ public struct JobMetadata: Codable, Sendable, Hashable {
     }
 }
 
+extension JobMetadata {
+    /// The picture a chunk's command renders, as environment variables: `HELIOS_WIDTH`, `HELIOS_HEIGHT` and
+    /// `HELIOS_FPS` (an integer when the rate is whole, `29.97` or the spec's exact decimal otherwise).
+    public var environment: [String: String] {
+        let rate = fps.isFinite && fps == fps.rounded() && abs(fps) < 1e9 ? String(Int(fps)) : String(fps)
+        return ["HELIOS_WIDTH": String(width), "HELIOS_HEIGHT": String(height), "HELIOS_FPS": rate]
+    }
+}
+
 /// One unit of rendering work: a contiguous frame range, the command that renders it and the file it writes.
 public struct RenderJobChunk: Codable, Sendable, Hashable, Identifiable {
     public var id: String

@@ -25,6 +25,14 @@ public final class MediaProbeValidator: ChunkOutputValidator, Sendable {
         try FrameCountMismatch.check(try await probe(url), chunk: chunk)
     }
 
+    /// Probes `url` as `validate(_:)` does, and refuses it unless it holds `chunk`'s frames (`FrameCountMismatch`)
+    /// at `metadata`'s size and rate (`ChunkFormatMismatch`).
+    public func validate(_ url: URL, for chunk: RenderJobChunk, of metadata: JobMetadata) async throws {
+        let input = try await probe(url)
+        try FrameCountMismatch.check(input, chunk: chunk)
+        try ChunkFormatMismatch.check(input, chunk: chunk, metadata: metadata)
+    }
+
     private func probe(_ url: URL) async throws -> ProbedInput {
         let known = reference.withLock { $0 }
         let probed: (input: ProbedInput, reference: ProbeReference?)

@@ -76,6 +76,7 @@ extension WorkerRuntime {
         environment["HELIOS_CHUNK_ID"] = chunk.id
         environment["HELIOS_START_FRAME"] = String(chunk.startFrame)
         environment["HELIOS_FRAME_COUNT"] = String(chunk.frameCount)
+        environment.merge(spec.metadata.environment) { _, new in new }
         environment["HELIOS_ATTEMPT"] = String(request.attempt)
         let progressFile = workspace.appendingPathComponent(".helios-progress")
         environment["HELIOS_PROGRESS_FILE"] = progressFile.path
@@ -115,7 +116,7 @@ extension WorkerRuntime {
             return .failure(WorkerFailure(.deterministic, "\(chunkName): command exited 0 but did not write \(chunk.outputFile) as a regular file"),
                             exitCode: 0, durationMs: durationMs, stdoutTail: result.stdout, stderrTail: result.stderr)
         }
-        do { try await validateOutput(output, chunk) } catch let mismatch as FrameCountMismatch {
+        do { try await validateOutput(output, chunk, spec.metadata) } catch let mismatch as any RepeatedRenderFailure {
             return .failure(WorkerFailure(.deterministic, "\(chunkName): \(chunk.outputFile) \(mismatch)"),
                             exitCode: 0, durationMs: durationMs, stdoutTail: result.stdout, stderrTail: result.stderr)
         } catch {

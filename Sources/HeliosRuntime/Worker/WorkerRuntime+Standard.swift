@@ -23,7 +23,11 @@ extension WorkerRuntime {
         return WorkerRuntime(
             configuration: .fromEnvironment(environment), resolve: resolve, fetchAssets: fetchAssets,
             adapter: LocalWorkerAdapter(logger: logger),
-            validateOutput: { url, chunk in try FrameCountMismatch.check(try MediaProbe.probe(url), chunk: chunk) },
+            validateOutput: { url, chunk, metadata in
+                let input = try MediaProbe.probe(url)
+                try FrameCountMismatch.check(input, chunk: chunk)
+                try ChunkFormatMismatch.check(input, chunk: chunk, metadata: metadata)
+            },
             logger: logger)
     }
 }

@@ -57,12 +57,12 @@ public struct WorkerRuntime: Sendable {
     let fetchAssets: AssetFetcher?
     let adapter: any WorkerAdapter
     /// Accepts a chunk's output, or throws why not (`FrameCountMismatch` when it holds other frames than the chunk's).
-    let validateOutput: @Sendable (URL, RenderJobChunk) async throws -> Void
+    let validateOutput: @Sendable (URL, RenderJobChunk, JobMetadata) async throws -> Void
     let http: HTTPClient
     let logger: Logger
 
     public init(configuration: Configuration, resolve: @escaping StoreResolver, fetchAssets: AssetFetcher?,
-                adapter: any WorkerAdapter = LocalWorkerAdapter(), validateOutput: @escaping @Sendable (URL, RenderJobChunk) async throws -> Void,
+                adapter: any WorkerAdapter = LocalWorkerAdapter(), validateOutput: @escaping @Sendable (URL, RenderJobChunk, JobMetadata) async throws -> Void,
                 http: HTTPClient = .shared, logger: Logger = Logger(label: "helios.worker.runtime")) {
         self.configuration = configuration
         self.resolve = resolve
