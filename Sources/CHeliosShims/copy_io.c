@@ -49,6 +49,7 @@ typedef struct {
     helios_writeback *writeback; /* asked to write back every `stride` bytes copied (not owned; may be NULL) */
     int64_t stride;
     int64_t unrequested; /* bytes copied since the last request */
+    int error;           /* the first write or copy that failed: every later call returns it, as bytes were lost */
 } helios_copy_io;
 
 enum { PENDING_CAPACITY = 1 << 18, BOUNCE_CAPACITY = 1 << 20 };
@@ -77,11 +78,20 @@ static int write_all(int fd, const uint8_t *buf, int64_t size, int64_t at) {
     return 0;
 }
 
+/* Keeps the first failure: the bytes it concerned are gone, so the file can never be whole. A muxer ignores some
+ * failures (the mov muxer does not check the seek back that writes a box's size, which flushes what was held
+ * back), and the file system may refuse one write and take a later one (a write below the file size limit after
+ * one above it): without this, such a file was finished, synced and renamed into place short of its data. */
+static int failed(helios_copy_io *io, int ret) {
+    if (ret < 0 && !io->error) io->error = ret;
+    return io->error ? io->error : ret;
+}
+
 static int flush_pending(helios_copy_io *io) {
     if (!io->pending_len) return 0;
     int ret = write_all(io->fd, io->pending, io->pending_len, io->pending_at);
     io->pending_len = 0;
-    return ret;
+    return failed(io, ret);
 }
 
 static void note_end(helios_copy_io *io) {
@@ -149,7 +159,7 @@ static int flush_run(helios_copy_io *io) {
     io->run_len = 0;
     int ret = copy_range(io, io->files[io->run_file].fd, io->run_from, io->run_at, len);
     unref_file(io, io->run_file);
-    return ret;
+    return failed(io, ret);
 }
 
 static int flush_all(helios_copy_io *io) {
@@ -163,6 +173,7 @@ static int copy_io_write(void *opaque, const uint8_t *buf, int size) {
 static int copy_io_write(void *opaque, uint8_t *buf, int size) {
 #endif
     helios_copy_io *io = opaque;
+    if (io->error) return io->error;
     for (int i = io->count - 1; i >= 0; i--) {
         copy_source *src = &io->sources[i];
         if (buf < src->data || buf >= src->data + src->size) continue;
@@ -197,7 +208,7 @@ static int copy_io_write(void *opaque, uint8_t *buf, int size) {
         if (ret < 0) return ret;
     }
     if (size >= io->pending_cap) {
-        int ret = write_all(io->fd, buf, size, io->pos);
+        int ret = failed(io, write_all(io->fd, buf, size, io->pos));
         if (ret < 0) return ret;
     } else {
         if (!io->pending_len) io->pending_at = io->pos;
@@ -213,6 +224,7 @@ static int64_t copy_io_seek(void *opaque, int64_t offset, int whence) {
     helios_copy_io *io = opaque;
     int64_t target = helios_seek_target(offset, whence, io->pos, io->end);
     if (target < 0 || whence & AVSEEK_SIZE) return target;
+    if (io->error) return io->error;
     int ret = flush_all(io);
     if (ret < 0) return ret;
     io->pos = target;
@@ -301,10 +313,12 @@ int64_t helios_copy_io_copied(AVIOContext *pb) { return ((helios_copy_io *)pb->o
 
 int helios_copy_io_failure(AVIOContext *pb) { return ((helios_copy_io *)pb->opaque)->failure; }
 
+int helios_copy_io_error(AVIOContext *pb) { return ((helios_copy_io *)pb->opaque)->error; }
+
 int helios_copy_io_flush(AVIOContext *pb) {
     avio_flush(pb);
     if (pb->error) return pb->error;
-    return flush_all(pb->opaque);
+    return failed(pb->opaque, flush_all(pb->opaque));
 }
 
 int helios_copy_io_close(AVIOContext **pb) {
@@ -314,7 +328,7 @@ int helios_copy_io_close(AVIOContext **pb) {
     if (!(*pb)->error) {
         avio_flush(*pb);
         ret = (*pb)->error;
-        if (ret >= 0) ret = flush_all(io);
+        if (ret >= 0) ret = failed(io, flush_all(io));
     } else {
         ret = (*pb)->error;
     }

@@ -211,6 +211,30 @@ struct StitchSafetyCLITests {
         #expect(result.status == 0, "\(result.stderr)")
         #expect(Set(try FileManager.default.contentsOfDirectory(atPath: dir.path)) == ["out.mp4", running, other, elsewhere])
     }
+
+    @Test("a write the file system refuses (the file size limit `ulimit -f` sets, as a full disk would) is exit 3 naming the output and why; the output --force was to replace is kept as it was, and nothing else is left",
+          arguments: [["mp4"], ["mp4", "--faststart"], ["mkv"], ["ts"]])
+    func refusedWrite(output: [String]) async throws {
+        let inputs = try await good()
+        let before = try inputs.map { try Data(contentsOf: URL(fileURLWithPath: $0)) }
+        let dir = try makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let target = dir.appendingPathComponent("final.\(output[0])")
+        let previous = Data("the render of yesterday\n".utf8)
+        try previous.write(to: target)
+        // 100 KiB: below the ~170 KB the three chunks stitch into. SIGXFSZ ignored, so the write fails with EFBIG.
+        let words = ([StitchCLITests.binary] + inputs + ["-o", target.path, "--force"] + output.dropFirst()).map { "'\($0)'" }
+        let run = try await Shell.run("/bin/bash", ["-c", "trap '' XFSZ; ulimit -f 100; exec \(words.joined(separator: " "))"])
+        #expect(run.status == 3, "\(run.stderr)")
+        #expect(run.stderr.contains("cannot write \(target.path)") && run.stderr.contains("File too large"), "\(run.stderr)")
+        #expect(try Data(contentsOf: target) == previous, "the earlier output was replaced or changed")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path) == [target.lastPathComponent])
+        #expect(try inputs.map { try Data(contentsOf: URL(fileURLWithPath: $0)) } == before)
+        // With room, the same command replaces it.
+        let again = try await stitch(inputs + ["-o", target.path, "--force"] + output.dropFirst())
+        #expect(again.status == 0, "\(again.stderr)")
+        #expect(try Data(contentsOf: target).count > 100 * 1024)
+    }
 }
 
 /// Names as bytes: a file name that is not valid UTF-8 is still the file the user named.

@@ -136,6 +136,39 @@ extension E2E {
             #expect(probe.text.trimmingCharacters(in: .whitespacesAndNewlines) == "160,96,25/1,30")
         }
 
+        @Test("a merge the file system refuses (the file size limit, as a full disk would) fails the job naming the output and why, leaves nothing, and resume merges without rendering again")
+        func refusedMergeWrite() async throws {
+            let work = try WorkDirectory("job-refused-write")
+            defer { work.remove() }
+            let helios = Tool.product("helios")
+            // About 200 KB a chunk; each run of a chunk's command leaves a line in runs-N.
+            let command = "/bin/sh -c 'echo run >> runs-{chunk}; ffmpeg -nostdin -y -v error -f lavfi -i testsrc2=size=320x240:rate=30 "
+                + "-vf trim=start_frame={start},setpts=PTS-STARTPTS -frames:v {count} -c:v libx264 -threads 1 -preset ultrafast -pix_fmt yuv420p {output}'"
+            _ = try await Tool.checked(helios, ["job", "plan", "--id", "full", "--frames", "180", "--fps", "30", "--width", "320", "--height", "240",
+                                                "--chunk-size", "60", "--command", command, "--output-pattern", "chunks/c-{chunk}.mp4",
+                                                "-o", "spec.json"], in: work.url)
+            let store = work.file("store").path
+            let output = work.file("out/final.mp4")
+            try FileManager.default.createDirectory(at: output.deletingLastPathComponent(), withIntermediateDirectories: true)
+            // 400 KiB: room for each chunk and the job store, not for the ~600 KB output. SIGXFSZ is ignored, so
+            // writes past it fail with EFBIG, as they would with ENOSPC on a full disk.
+            let words = [helios, "job", "run", "spec.json", "--store", store, "--output", output.path, "--concurrency", "1"].map { "'\($0)'" }
+            let run = try await Tool.run("/bin/bash", ["-c", "trap '' XFSZ; ulimit -f 400; exec \(words.joined(separator: " "))"], in: work.url)
+            #expect(run.status == 1)
+            let text = run.text + run.stderr
+            #expect(text.contains("merge failed: cannot write \(output.path)") && text.contains("File too large"), "\(text)")
+            #expect(try FileManager.default.contentsOfDirectory(atPath: output.deletingLastPathComponent().path) == [], "a partial output was left")
+
+            let resumed = try await Tool.run(helios, ["job", "resume", "full", "--store", store, "--quiet"], in: work.url)
+            #expect(resumed.status == 0, "\(resumed.stderr)")
+            for k in 0..<3 {
+                #expect(try String(contentsOf: work.file("runs-\(k)"), encoding: .utf8) == "run\n", "chunk \(k) was rendered again")
+            }
+            let probe = try await Tool.run("/usr/bin/ffprobe", ["-v", "error", "-count_frames", "-select_streams", "v:0", "-show_entries",
+                                                                "stream=nb_read_frames", "-of", "csv=p=0", output.path], in: work.url)
+            #expect(probe.text.trimmingCharacters(in: .whitespacesAndNewlines) == "180")
+        }
+
         @Test("status --report of a job that was not merged says so")
         func noReport() async throws {
             let work = try WorkDirectory("job-no-merge")

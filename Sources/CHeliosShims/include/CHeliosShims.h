@@ -185,6 +185,9 @@ int64_t helios_copy_io_unwritten(AVIOContext *pb);
 int64_t helios_copy_io_copied(AVIOContext *pb);
 /// 0, or the `HELIOS_COPY_IO_*` reason a write failed.
 int helios_copy_io_failure(AVIOContext *pb);
+/// 0, or the first write or copy that failed (a negative AVERROR). Once one failed, every later write, seek and
+/// flush returns it: bytes are lost, even where the muxer ignored the failure (its seek back to a box's size).
+int helios_copy_io_error(AVIOContext *pb);
 /// Writes out every byte and copy held back; 0 or the first write error (then see `helios_copy_io_failure`).
 int helios_copy_io_flush(AVIOContext *pb);
 /// Asks `writeback` (NULL: none) for the output's writeback every `stride` bytes (> 0) that payload copies write, copying

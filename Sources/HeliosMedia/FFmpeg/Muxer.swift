@@ -266,6 +266,11 @@ package final class Muxer {
     /// `check`, naming what the copying I/O context found when it is the cause.
     private func checkCopy(_ code: Int32, _ function: String) throws(FFmpegError) {
         guard code < 0 else { return }
+        // A write the muxer did not check failed first (its seek back to a box's size): that is the cause, not what
+        // the muxer made of the file it then had (a faststart trailer's "reserved_moov_size is too small").
+        if copiesPayloads, let pb = formatContext.pointee.pb, case let lost = helios_copy_io_error(pb), lost < 0, lost != code {
+            throw FFmpegError(code: lost, function: function, path: path)
+        }
         switch copyFailure {
         case Int32(HELIOS_COPY_IO_NOT_VERBATIM):
             throw FFmpegError(code: code, function: "\(function) (a packet's payload did not reach the file as given: it cannot be copied file to file)", path: path)
