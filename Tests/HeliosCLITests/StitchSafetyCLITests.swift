@@ -235,6 +235,22 @@ struct StitchSafetyCLITests {
         #expect(again.status == 0, "\(again.stderr)")
         #expect(try Data(contentsOf: target).count > 100 * 1024)
     }
+
+    @Test("a silent chunk's stand-in the file system refuses is exit 3 naming the chunk and why, not the layout the chunk would be refused for without it")
+    func refusedStandIn() async throws {
+        let inputs = try await good("silent-mp4")  // chunk 2 has no sound: it is read from a stand-in with silence
+        let dir = try makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let target = dir.appendingPathComponent("final.mp4")
+        // 4 KiB: less than the 26 KB chunk the stand-in copies.
+        let words = ([StitchCLITests.binary] + inputs + ["-o", target.path]).map { "'\($0)'" }
+        let run = try await Shell.run("/bin/bash", ["-c", "trap '' XFSZ; ulimit -f 4; exec \(words.joined(separator: " "))"])
+        #expect(run.status == 3, "\(run.stderr)")
+        #expect(run.stderr.contains("cannot write \(dir.path): the stand-in for \(inputs[1]) (its packets beside silence) could not be written there: ")
+                && run.stderr.contains("File too large"), "\(run.stderr)")
+        #expect(!run.stderr.contains("has streams"), "\(run.stderr)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path) == [])
+    }
 }
 
 /// Names as bytes: a file name that is not valid UTF-8 is still the file the user named.

@@ -1,8 +1,10 @@
+import CHeliosShims
 #if canImport(FoundationEssentials)
 import FoundationEssentials
 #else
 import Foundation
 #endif
+import Glibc
 import Logging
 
 extension SilentTrack {
@@ -79,7 +81,9 @@ extension SilentTrack {
 
         /// Writes a stand-in for `input` with `body` (given the temp file's path and the muxer for the chunk's
         /// container) beside `directory`'s files and records it with `warnings` (stream, message, code); nil where
-        /// `body` fails for any reason but cancellation.
+        /// `body` fails for any reason but cancellation and the file system refusing the stand-in's bytes (a full
+        /// disk, a file size limit): the output beside it would be refused too, so that is the stitch's error
+        /// (`outputFailed`), not the layout or drift the chunk would be refused for without its stand-in.
         private func make(for input: ProbedInput, index: Int, directory: URL, warnings: [(Int, String, IssueCode)],
                           cancellation: CancellationFlag?, logger: Logger, _ body: (String, String) throws -> Void) throws(StitchError) -> String? {
             guard let muxerName = SilentTrack.muxerName(forFileNamed: input.path) else { return nil }
@@ -90,6 +94,10 @@ extension SilentTrack {
             } catch {
                 file.discard()
                 if case .cancelled? = error as? StitchError { throw .cancelled }
+                if let refused = error as? FFmpegError, refused.path == file.muxerPath, Self.refusesWrites(refused.code) {
+                    throw .outputFailed(path: directory.path, reason: "the stand-in for \(chunk) (its packets beside silence) could not be "
+                        + "written there: \(refused.function): \(refused.message)")
+                }
                 logger.debug("no stand-in for \(chunk): \(error)")
                 return nil
             }
@@ -98,6 +106,11 @@ extension SilentTrack {
                 issues.append(StitchIssue(severity: .warning, code: code, inputIndex: index, inputPath: chunk, stream: stream, message: message))
             }
             return file.muxerPath
+        }
+
+        /// Whether `code` is the file system refusing bytes: no space, over a size limit or quota, read-only, an I/O error.
+        static func refusesWrites(_ code: Int32) -> Bool {
+            [ENOSPC, EFBIG, EDQUOT, EROFS, EIO].contains { helios_averror($0) == code }
         }
 
         /// Forgets the stand-in read from `path` (its probe failed), removing it and its warnings.
