@@ -169,6 +169,39 @@ extension E2E {
             #expect(probe.text.trimmingCharacters(in: .whitespacesAndNewlines) == "180")
         }
 
+        @Test("a job store the file system refuses mid-job stops the runner with exit 7 saying a write failed, keeps what it recorded, and resume finishes the job")
+        func refusedStoreWrite() async throws {
+            let work = try WorkDirectory("job-refused-store")
+            defer { work.remove() }
+            let helios = Tool.product("helios")
+            let made = try await Tool.run("/usr/bin/ffmpeg", ["-nostdin", "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=64x48:rate=30", "-frames:v", "1",
+                                                              "-c:v", "libx264", "-pix_fmt", "yuv420p", work.file("one.mp4").path])
+            try #require(made.status == 0)
+            _ = try await Tool.checked(helios, ["job", "plan", "--id", "store", "--frames", "200", "--fps", "30", "--width", "64", "--height", "48",
+                                                "--chunk-size", "1", "--command", "cp \(work.file("one.mp4").path) {output}",
+                                                "--output-pattern", "chunks/c-{chunk}.mp4", "-o", "spec.json"], in: work.url)
+            let store = work.file("store").path
+            // 400 KiB: room for the database and its first chunks' records, not for the write-ahead log of 200.
+            let words = [helios, "job", "run", "spec.json", "--store", store, "--output", "final.mp4", "--quiet"].map { "'\($0)'" }
+            let run = try await Tool.run("/bin/bash", ["-c", "trap '' XFSZ; ulimit -f 400; exec \(words.joined(separator: " "))"], in: work.url)
+            #expect(run.status == 7, "\(run.stderr)")
+            #expect(run.stderr.contains("job store: \(store)/jobs.sqlite: a write to it failed (") && run.stderr.contains("free on its file system)"),
+                    "\(run.stderr)")
+            // What it recorded before the failure is there, whole.
+            let status = try await Tool.run(helios, ["job", "status", "store", "--store", store, "--json"], in: work.url)
+            #expect(status.status == 0, "\(status.stderr)")
+            let json = try #require(try JSONSerialization.jsonObject(with: status.stdout) as? [String: Any])
+            let completed = (json["completedChunkIds"] as? [String])?.count ?? -1
+            #expect(completed >= 0 && completed < 200, "\(completed) chunks recorded")
+            #expect(!FileManager.default.fileExists(atPath: work.file("final.mp4").path))
+
+            let resumed = try await Tool.run(helios, ["job", "resume", "store", "--store", store, "--quiet"], in: work.url)
+            #expect(resumed.status == 0, "\(resumed.stderr)")
+            let probe = try await Tool.run("/usr/bin/ffprobe", ["-v", "error", "-count_frames", "-select_streams", "v:0", "-show_entries",
+                                                                "stream=nb_read_frames", "-of", "csv=p=0", work.file("final.mp4").path], in: work.url)
+            #expect(probe.text.trimmingCharacters(in: .whitespacesAndNewlines) == "200")
+        }
+
         @Test("status --report of a job that was not merged says so")
         func noReport() async throws {
             let work = try WorkDirectory("job-no-merge")

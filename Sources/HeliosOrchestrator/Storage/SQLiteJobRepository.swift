@@ -66,7 +66,7 @@ public struct SQLiteJobRepository: JobRepository {
             }
             try migrator.migrate(pool)
         } catch {
-            throw OrchestratorError.storage(reason: "cannot open database \(path): \(error)")
+            throw OrchestratorError.storage(reason: "cannot open database \(path): \(Self.explainWrite(error, path: path))")
         }
         logger.debug("opened job database", metadata: ["path": "\(path)"])
     }
@@ -331,8 +331,30 @@ public struct SQLiteJobRepository: JobRepository {
         do { return try await pool.write(body) } catch let error as OrchestratorError { throw error } catch is CancellationError {
             throw CancellationError()
         } catch {
-            throw OrchestratorError.storage(reason: "\(path): \(error)")
+            throw OrchestratorError.storage(reason: "\(path): \(Self.explainWrite(error, path: path))")
         }
+    }
+
+    /// `error`, led by what failed where SQLite says only "disk I/O error" or "database or disk is full" (a write,
+    /// an fsync), with the space left on the store's file system: a full disk, the usual cause in a long render
+    /// whose chunks share the disk, then reads as one.
+    private static func explainWrite(_ error: any Error, path: String) -> String {
+        guard let failure = error as? DatabaseError else { return "\(error)" }
+        let what: String
+        switch failure.extendedResultCode {
+        case .SQLITE_IOERR_WRITE: what = "a write to it failed"
+        case .SQLITE_IOERR_FSYNC, .SQLITE_IOERR_DIR_FSYNC: what = "an fsync of it failed"
+        case .SQLITE_IOERR_TRUNCATE: what = "a truncation of it failed"
+        case .SQLITE_FULL: what = "its file system is full"
+        default:
+            guard failure.resultCode == .SQLITE_IOERR else { return "\(error)" }
+            what = "an I/O call on it failed"
+        }
+        var space = statvfs()
+        let directory = (path as NSString).deletingLastPathComponent
+        guard statvfs(directory, &space) == 0 else { return "\(what): \(error)" }
+        let free = Int64(space.f_bavail) * Int64(space.f_frsize)
+        return "\(what) (\(ByteCountFormatter.string(fromByteCount: free, countStyle: .binary)) free on its file system): \(error)"
     }
 
     private func writeImmediate<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
@@ -349,7 +371,7 @@ public struct SQLiteJobRepository: JobRepository {
         } catch let error as OrchestratorError { throw error } catch is CancellationError {
             throw CancellationError()
         } catch {
-            throw OrchestratorError.storage(reason: "\(path): \(error)")
+            throw OrchestratorError.storage(reason: "\(path): \(Self.explainWrite(error, path: path))")
         }
     }
 
