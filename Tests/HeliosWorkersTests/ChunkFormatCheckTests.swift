@@ -11,32 +11,6 @@ struct ChunkFormatCheckTests {
         RenderJobChunk(id: "chunk-3", startFrame: 90, frameCount: frames, outputFile: "c3", command: "render")
     }
 
-    @Test("the rate check allows a tick of rounding at each end and 0.05%, no more (pure arithmetic)")
-    func rateArithmetic() {
-        let mp4 = Rational(1, 15360), ms = Rational(1, 1000), ts = Rational(1, 90000)
-        // Exact time bases: a whole chunk at the spec's rate passes; another rate is named.
-        #expect(ChunkFormatMismatch.measuredRate(duration: 512 * 300, frames: 300, timeBase: mp4, fps: 30) == nil)
-        #expect(ChunkFormatMismatch.measuredRate(duration: 3600 * 7, frames: 7, timeBase: ts, fps: 30) == 25)
-        #expect(ChunkFormatMismatch.measuredRate(duration: 3000 * 7, frames: 7, timeBase: ts, fps: 25) == 30)
-        #expect(ChunkFormatMismatch.measuredRate(duration: 3600 * 7, frames: 7, timeBase: ts, fps: 25) == nil)
-        // 30000/1001 frames are 29.97 fps; 30 fps frames are not, over enough of them.
-        #expect(ChunkFormatMismatch.measuredRate(duration: 3003 * 300, frames: 300, timeBase: ts, fps: 29.97) == nil)
-        #expect(ChunkFormatMismatch.measuredRate(duration: 3003 * 300, frames: 300, timeBase: ts, fps: 30000.0 / 1001) == nil)
-        let slow = try? #require(ChunkFormatMismatch.measuredRate(duration: 3003 * 300, frames: 300, timeBase: ts, fps: 30))
-        #expect(abs((slow ?? 0) - 30000.0 / 1001) < 1e-9)
-        // Milliseconds: 30 fps frames last 33 or 34, and one frame's 33 ms is 30 fps within a tick; 40 ms is not.
-        for (duration, frames) in [(33, 1), (66, 2), (233, 7), (10_000, 300)] {
-            #expect(ChunkFormatMismatch.measuredRate(duration: Int64(duration), frames: frames, timeBase: ms, fps: 30) == nil)
-        }
-        #expect(ChunkFormatMismatch.measuredRate(duration: 40, frames: 1, timeBase: ms, fps: 30) == 25)
-        #expect(ChunkFormatMismatch.measuredRate(duration: 10_010, frames: 300, timeBase: ms, fps: 30) != nil)
-        // Nothing to measure: no duration, no frames, a broken time base or rate.
-        #expect(ChunkFormatMismatch.measuredRate(duration: 0, frames: 1, timeBase: ms, fps: 30) == nil)
-        #expect(ChunkFormatMismatch.measuredRate(duration: 33, frames: 0, timeBase: ms, fps: 30) == nil)
-        #expect(ChunkFormatMismatch.measuredRate(duration: 33, frames: 1, timeBase: Rational(0, 1), fps: 30) == nil)
-        #expect(ChunkFormatMismatch.measuredRate(duration: 33, frames: 1, timeBase: ms, fps: .nan) == nil)
-    }
-
     @Test("chunks ffmpeg writes at the spec's rate and size pass in every container, B-frames on and off, down to 1 frame; another rate or size is refused, naming both, and not retried",
           arguments: ["mp4", "mov", "mkv", "webm", "ts"])
     func realChunks(container: String) async throws {
