@@ -17,7 +17,10 @@ import Testing
         let chunks = sizes.enumerated().map { index, count -> RenderJobChunk in
             defer { start += count }
             let id = String(format: "c%02d", index)
+            // With a slow chunk, the others take the spec's size and rate from the worker's environment.
             let command = id == failing ? "sh -c 'echo cannot load font Inter-Bold.ttf >&2; exit 1'"
+                : slow != nil && id != slow
+                ? "sh -c 'helios-synth render --start-frame \(start) --frame-count \(count) --size ${HELIOS_WIDTH}x${HELIOS_HEIGHT} --fps $HELIOS_FPS -o chunks/\(id).mp4'"
                 : "helios-synth render --start-frame \(start) --frame-count \(id == short ? count - 1 : count) --size 160x96"
                     + (id == slow ? " --fps 25" : "") + " -o chunks/\(id).mp4"
             return RenderJobChunk(id: id, startFrame: start, frameCount: count, outputFile: "chunks/\(id).mp4", command: command)
@@ -186,7 +189,8 @@ import Testing
         #expect(text.contains("c02") && text.contains("holds \(count - 1) video frame") && text.contains("but chunk c02 is \(count) frame"), "\(text)")
         #expect(setup.invocations == 3, "\(setup.invocations) invocations")
 
-        // The worker also compares the video's rate with the spec's: a chunk rendered at 25 fps in a 30 fps job.
+        // The worker also compares the video's rate with the spec's: a chunk rendered at 25 fps in a 30 fps job
+        // (c00, before it, renders at HELIOS_WIDTH x HELIOS_HEIGHT and HELIOS_FPS, which the worker sets).
         let slowFile = try setup.write(Self.spec(id: "lambdaslow", slow: "c01"))
         let slow = try await setup.helios(["job", "run", slowFile.path, "--workers", "lambda:function@1", "--quiet", "--retries", "3"])
         #expect(slow.status != 0)
