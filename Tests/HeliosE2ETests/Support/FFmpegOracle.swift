@@ -13,6 +13,14 @@ enum FFmpegOracle {
         return start
     }
 
+    /// `entries` of the first video stream (`stream=` fields of ffprobe's, frames counted by decoding: nb_read_frames),
+    /// comma-separated as ffprobe prints them.
+    static func videoStream(_ url: URL, _ entries: String = "nb_read_frames") async throws -> String {
+        let result = try await Tool.checked("ffprobe", ["-v", "error", "-count_frames", "-select_streams", "v:0", "-show_entries",
+                                                        "stream=\(entries)", "-of", "csv=p=0", url.path])
+        return result.text.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
     /// Every decoded video frame's timestamp in presentation order, with the stream's time base, from ffprobe.
     static func videoFrameTimestamps(_ url: URL) async throws -> (timeBase: (num: Int64, den: Int64), pts: [Int64]) {
         let result = try await Tool.checked("ffprobe", ["-v", "error", "-select_streams", "v:0", "-show_entries", "stream=time_base:frame=pts",

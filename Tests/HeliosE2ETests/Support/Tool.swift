@@ -58,3 +58,14 @@ struct WorkDirectory {
     func file(_ name: String) -> URL { url.appendingPathComponent(name) }
     func remove() { try? FileManager.default.removeItem(at: url) }
 }
+
+extension Tool {
+    /// `helios job plan` of a `frames`-frame composition at `fps` and `width` x `height`, cut into chunks of `chunk`
+    /// frames that `command` renders to `pattern`; the spec is written to `spec` in `directory`.
+    static func planJob(_ id: String, frames: Int, fps: Int, width: Int, height: Int, chunk: Int, command: String, pattern: String,
+                        spec: String = "spec.json", in directory: URL) async throws {
+        _ = try await checked(product("helios"), ["job", "plan", "--id", id, "--frames", "\(frames)", "--fps", "\(fps)", "--width", "\(width)",
+                                                  "--height", "\(height)", "--chunk-size", "\(chunk)", "--command", command,
+                                                  "--output-pattern", pattern, "-o", spec], in: directory)
+    }
+}
