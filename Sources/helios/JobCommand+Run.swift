@@ -21,7 +21,7 @@ struct ExecutionOptions: ParsableArguments {
     @Flag(help: "Skip the merge step: the chunk outputs are the result.")
     var noMerge = false
 
-    @Option(help: "How chunk outputs are checked: media (probe with HeliosMedia) or nonempty.")
+    @Option(help: "How chunk outputs are checked: media (they must probe as media, their video holding the chunk's frames at the spec's size and frame rate) or nonempty (any non-empty file).")
     var outputCheck: OutputCheck?
 
     @Flag(help: "No progress output.")
