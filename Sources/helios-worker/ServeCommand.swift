@@ -63,6 +63,8 @@ struct ServeCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        // Each request in flight runs a chunk's command with three descriptors of this process (see OpenFileLimit).
+        OpenFileLimit.raise()
         let environment = ProcessInfo.processInfo.environment
         let level = environment["HELIOS_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .info
         LoggingSystem.bootstrap { label in CloudLoggingLogHandler(label: label, level: level) }

@@ -47,6 +47,9 @@ struct ExecutionOptions: ParsableArguments {
             throw ValidationError("\(error)")
         }
         if workers.count > 1, concurrency != nil { throw ValidationError("--concurrency applies to one pool; give each --workers its own @N") }
+        if let shortfall = OpenFileLimit.shortfall(concurrency: poolConcurrency ?? concurrency ?? previous?.concurrency ?? 4) {
+            throw ValidationError(shortfall)
+        }
         return RunSettings(
             concurrency: poolConcurrency ?? concurrency ?? previous?.concurrency ?? 4,
             maxAttempts: retries.map { $0 + 1 } ?? previous?.maxAttempts ?? 3,
