@@ -35,7 +35,6 @@ struct LambdaCommand: AsyncParsableCommand {
     var maxInvocations: Int?
 
     func run() async throws {
-        OpenFileLimit.raise()
         let level = ProcessInfo.processInfo.environment["HELIOS_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .info
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)

@@ -58,13 +58,13 @@ struct ServeCommand: AsyncParsableCommand {
         if verifyIdToken, (audience ?? "").isEmpty { throw ValidationError("--verify-id-token needs --audience (the service URL)") }
         if !verifyIdToken, audience != nil || !issuer.isEmpty { throw ValidationError("--audience and --issuer apply only with --verify-id-token") }
         guard maxConcurrentChunks >= 1 else { throw ValidationError("--max-concurrent-chunks must be at least 1") }
+        // Each chunk running holds three descriptors of this process (see OpenFileLimit).
+        if let shortfall = OpenFileLimit.ensure(concurrency: maxConcurrentChunks) { throw ValidationError(shortfall) }
         guard maxRequestBytes >= 1024 else { throw ValidationError("--max-request-bytes must be at least 1024") }
         guard heartbeat > 0, shutdownGrace >= 0, retryAfter >= 0 else { throw ValidationError("--heartbeat must be positive; --shutdown-grace and --retry-after not negative") }
     }
 
     func run() async throws {
-        // Each request in flight runs a chunk's command with three descriptors of this process (see OpenFileLimit).
-        OpenFileLimit.raise()
         let environment = ProcessInfo.processInfo.environment
         let level = environment["HELIOS_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .info
         LoggingSystem.bootstrap { label in CloudLoggingLogHandler(label: label, level: level) }

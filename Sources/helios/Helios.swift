@@ -1,7 +1,6 @@
 import ArgumentParser
 import CHeliosShims
 import Foundation
-import HeliosRuntime
 import Logging
 
 /// Entry point: sets up logging (level from `HELIOS_LOG_LEVEL`: trace, debug, info, ...; default warning) then runs the CLI.
@@ -12,9 +11,6 @@ enum HeliosMain {
         // (event loops, the cooperative pool, one per stitch call) then keep freed memory apart. Two arenas: a
         // 2,000-chunk job's runner peaked at 89-93 MB instead of 103 MB (its own VmHWM), in the same time.
         helios_limit_malloc_arenas(2)
-        // Each running chunk holds three descriptors; a login session's soft limit of 1,024 would stop a job of a
-        // few hundred chunks at once (see OpenFileLimit).
-        OpenFileLimit.raise()
         let level = ProcessInfo.processInfo.environment["HELIOS_LOG_LEVEL"].flatMap { Logger.Level(rawValue: $0.lowercased()) } ?? .warning
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)

@@ -154,19 +154,21 @@ struct HeliosJobCLITests {
         #expect(err.contains("chunk 'c1': outputFile '../x.bin' must not contain '..'"))
     }
 
-    @Test("a soft open-file limit too low for the concurrency is raised to the hard one; a hard limit too low is refused before the job exists")
+    @Test("a soft open-file limit too low for the concurrency is raised as far as it needs, no further; a hard limit too low is refused before the job exists")
     func openFileLimit() async throws {
         let dir = try TempDir()
         defer { dir.cleanup() }
         try FileManager.default.createDirectory(atPath: dir.path("pids"), withIntermediateDirectories: true)
         try FileManager.default.createDirectory(atPath: dir.path("out"), withIntermediateDirectories: true)
-        let spec = try writeSpec(dir, id: "fds", chunks: 24) { _ in "sleep 0.2" }
+        let spec = try writeSpec(dir, id: "fds", chunks: 24) { i in "sleep 0.2; ulimit -n > limit-\(i)" }
         // 8 chunks at once hold 24 descriptors of the runner's: more than a soft limit of 24 leaves. Without the
         // raise, the subprocess library stopped the runner with a fatal error ("FileDescriptor ... was not closed").
         let raised = try await runHelios(["job", "run", spec, "--store", dir.path("store"), "--concurrency", "8", "--output-check", "nonempty", "--quiet"],
                                          logDir: dir.url, tag: "raised", via: ["/usr/bin/prlimit", "--nofile=24:4096"])
         #expect(raised == 0, "\(dir.read("raised.err") ?? "")")
         #expect(try await SQLiteJobRepository(path: dir.path("store") + "/jobs.sqlite").load("fds").completedChunks == 24)
+        // 8 x 3 + 64: what the chunk commands inherit, not the hard limit.
+        #expect(dir.read("limit-0")?.trimmingCharacters(in: .whitespacesAndNewlines) == "88")
 
         let refused = try await runHelios(["job", "run", spec, "--store", dir.path("store2"), "--concurrency", "8", "--output-check", "nonempty"],
                                           logDir: dir.url, tag: "refused", via: ["/usr/bin/prlimit", "--nofile=40:40"])

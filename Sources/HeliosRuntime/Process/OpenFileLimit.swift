@@ -5,8 +5,8 @@ import Glibc
 /// The open-file limit (`RLIMIT_NOFILE`) of this process. A job runs each chunk's command with two pipes and a
 /// process descriptor of the runner's, so `--concurrency 400` needs about 1,200 descriptors: more than the 1,024 a
 /// Linux login session's soft limit allows, where the hard limit is usually far higher. Out of descriptors, the
-/// subprocess library stops the process with a fatal error, so the executables raise the soft limit at start and
-/// refuse a concurrency that still does not fit.
+/// subprocess library stops the process with a fatal error, so the commands that run chunks raise the soft limit
+/// as far as their concurrency needs, and refuse a concurrency that still does not fit.
 public enum OpenFileLimit {
     /// Descriptors one running chunk holds in the runner (two pipes for its output, a process descriptor), and
     /// those the process keeps besides (the job store, event loops, standard streams, a stitch's files).
@@ -21,19 +21,17 @@ public enum OpenFileLimit {
         return (value(limit.rlim_cur), value(limit.rlim_max))
     }
 
-    /// Raises the soft limit to the hard one, at most 1,048,576 (the kernel's default `nr_open`); returns the limits
-    /// then in force. For `main` only: children inherit the raised limit.
-    @discardableResult
-    public static func raise() -> (soft: Int, hard: Int) {
+    /// Makes room for `concurrency` running chunks: raises the soft limit as far as they need (no further, since
+    /// chunk commands inherit it, and a program that closes every descriptor up to its limit pays for each), within
+    /// the hard limit. Returns why they still do not fit, or nil when they do. For `main`'s command only.
+    public static func ensure(concurrency: Int) -> String? {
+        let needed = concurrency * perChunk + reserve
         var limit = rlimit()
-        if getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 {
-            let target = min(limit.rlim_max, rlim_t(1 << 20))
-            if limit.rlim_cur < target {
-                limit.rlim_cur = target
-                _ = setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
-            }
+        if getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0, limit.rlim_cur < rlim_t(needed) {
+            limit.rlim_cur = min(limit.rlim_max, rlim_t(needed))
+            _ = setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
         }
-        return current
+        return shortfall(concurrency: concurrency)
     }
 
     /// Why `concurrency` running chunks may not fit in `limits`, or nil when they fit.
