@@ -47,7 +47,7 @@ struct ExecutionOptions: ParsableArguments {
             throw ValidationError("\(error)")
         }
         if workers.count > 1, concurrency != nil { throw ValidationError("--concurrency applies to one pool; give each --workers its own @N") }
-        // Three descriptors a running chunk: a login session's soft limit of 1,024 would stop about 320 at once.
+        // Up to seven descriptors a chunk: a login session's soft limit of 1,024 stopped 400 at once.
         if let shortfall = OpenFileLimit.ensure(concurrency: poolConcurrency ?? concurrency ?? previous?.concurrency ?? 4) {
             throw ValidationError(shortfall)
         }

@@ -3,14 +3,16 @@ import Glibc
 #endif
 
 /// The open-file limit (`RLIMIT_NOFILE`) of this process. A job runs each chunk's command with two pipes and a
-/// process descriptor of the runner's, so `--concurrency 400` needs about 1,200 descriptors: more than the 1,024 a
-/// Linux login session's soft limit allows, where the hard limit is usually far higher. Out of descriptors, the
+/// process descriptor of the runner's, and about twice that while the command starts: `--concurrency 400` peaked at
+/// 2,488 descriptors, 200 at 1,145 and 100 at 619, where a Linux login session's soft limit is 1,024 (its hard
+/// limit is usually far higher). Out of descriptors, the
 /// subprocess library stops the process with a fatal error, so the commands that run chunks raise the soft limit
 /// as far as their concurrency needs, and refuse a concurrency that still does not fit.
 public enum OpenFileLimit {
-    /// Descriptors one running chunk holds in the runner (two pipes for its output, a process descriptor), and
-    /// those the process keeps besides (the job store, event loops, standard streams, a stitch's files).
-    public static let perChunk = 3
+    /// Descriptors one chunk may hold in the runner (two pipes for its output and a process descriptor while it
+    /// runs, about six while its command starts, with room to spare), and those the process keeps besides (the job
+    /// store, event loops, standard streams, a stitch's files).
+    public static let perChunk = 7
     public static let reserve = 64
 
     /// The soft and hard limits (`Int.max` for unlimited).
@@ -39,7 +41,7 @@ public enum OpenFileLimit {
         let needed = concurrency * perChunk + reserve
         guard needed > limits.soft else { return nil }
         let hard = limits.hard == Int.max ? "unlimited" : "\(limits.hard)"
-        return "\(concurrency) chunks at once need about \(needed) open files (\(perChunk) for each running chunk and \(reserve) more), "
+        return "\(concurrency) chunks at once need about \(needed) open files (\(perChunk) for each chunk while its command starts, and \(reserve) more), "
             + "but this process may open \(limits.soft) (ulimit -n; hard limit \(hard)): lower the concurrency, or raise the hard limit"
     }
 }
