@@ -59,7 +59,7 @@ struct ServeCommand: AsyncParsableCommand {
         if !verifyIdToken, audience != nil || !issuer.isEmpty { throw ValidationError("--audience and --issuer apply only with --verify-id-token") }
         guard maxConcurrentChunks >= 1 else { throw ValidationError("--max-concurrent-chunks must be at least 1") }
         // Each chunk running holds descriptors of this process (see OpenFileLimit).
-        if let shortfall = OpenFileLimit.ensure(concurrency: maxConcurrentChunks) { throw ValidationError(shortfall) }
+        if let shortfall = OpenFileLimit.ensure(local: maxConcurrentChunks) { throw ValidationError(shortfall) }
         guard maxRequestBytes >= 1024 else { throw ValidationError("--max-request-bytes must be at least 1024") }
         guard heartbeat > 0, shutdownGrace >= 0, retryAfter >= 0 else { throw ValidationError("--heartbeat must be positive; --shutdown-grace and --retry-after not negative") }
     }

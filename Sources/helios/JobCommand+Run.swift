@@ -48,9 +48,12 @@ struct ExecutionOptions: ParsableArguments {
         }
         if workers.count > 1, concurrency != nil { throw ValidationError("--concurrency applies to one pool; give each --workers its own @N") }
         // Up to seven descriptors a chunk: a login session's soft limit of 1,024 stopped 400 at once.
-        if let shortfall = OpenFileLimit.ensure(concurrency: poolConcurrency ?? concurrency ?? previous?.concurrency ?? 4) {
-            throw ValidationError(shortfall)
+        let total = poolConcurrency ?? concurrency ?? previous?.concurrency ?? 4
+        let local: Int
+        do { local = try WorkerPool.localConcurrency(of: workers.isEmpty ? (previous?.workers?.split(separator: " ").map(String.init) ?? []) : workers, total: total) } catch {
+            throw ValidationError("\(error)")
         }
+        if let shortfall = OpenFileLimit.ensure(local: local, remote: total - local) { throw ValidationError(shortfall) }
         return RunSettings(
             concurrency: poolConcurrency ?? concurrency ?? previous?.concurrency ?? 4,
             maxAttempts: retries.map { $0 + 1 } ?? previous?.maxAttempts ?? 3,

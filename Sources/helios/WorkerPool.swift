@@ -128,6 +128,14 @@ enum WorkerPool: Equatable {
     /// A pool's concurrency in a mixed set when its `@N` is left out.
     static let defaultPoolConcurrency = 4
 
+    /// Of `total` chunks at once, those run here as local processes (the rest go to remote workers): all of them
+    /// without `--workers` or with one local pool, the local pools' share of several.
+    static func localConcurrency(of texts: [String], total: Int) throws -> Int {
+        let pools = try texts.map(parse)
+        if pools.count <= 1 { return pools.first.map { if case .local = $0 { total } else { 0 } } ?? total }
+        return pools.reduce(0) { sum, pool in if case .local(let n) = pool { sum + (n ?? defaultPoolConcurrency) } else { sum } }
+    }
+
     /// The executor's concurrency for `texts` (each `--workers` value): one pool's `@N` (else `--concurrency`);
     /// for several pools, the sum of theirs.
     static func concurrency(of texts: [String], explicit: Int?) throws -> Int? {

@@ -23,25 +23,34 @@ public enum OpenFileLimit {
         return (value(limit.rlim_cur), value(limit.rlim_max))
     }
 
-    /// Makes room for `concurrency` running chunks: raises the soft limit as far as they need (no further, since
-    /// chunk commands inherit it, and a program that closes every descriptor up to its limit pays for each), within
-    /// the hard limit. Returns why they still do not fit, or nil when they do. For `main`'s command only.
-    public static func ensure(concurrency: Int) -> String? {
-        let needed = concurrency * perChunk + reserve
+    /// Descriptors a chunk on a remote worker (Lambda, Cloud Run) holds here: its request's connection, with room.
+    public static let perRemoteChunk = 2
+
+    /// Descriptors `local` chunks run here and `remote` chunks in flight to remote workers may need at once.
+    public static func needed(local: Int, remote: Int = 0) -> Int { local * perChunk + remote * perRemoteChunk + reserve }
+
+    /// Makes room for `local` chunks run here and `remote` in flight to remote workers: raises the soft limit as far
+    /// as they need (no further, since chunk commands inherit it, and a program that closes every descriptor up to
+    /// its limit pays for each), within the hard limit. Returns why they still do not fit, or nil when they do.
+    /// For `main`'s command only.
+    public static func ensure(local: Int, remote: Int = 0) -> String? {
+        let needed = needed(local: local, remote: remote)
         var limit = rlimit()
         if getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0, limit.rlim_cur < rlim_t(needed) {
             limit.rlim_cur = min(limit.rlim_max, rlim_t(needed))
             _ = setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
         }
-        return shortfall(concurrency: concurrency)
+        return shortfall(local: local, remote: remote)
     }
 
-    /// Why `concurrency` running chunks may not fit in `limits`, or nil when they fit.
-    public static func shortfall(concurrency: Int, limits: (soft: Int, hard: Int) = current) -> String? {
-        let needed = concurrency * perChunk + reserve
+    /// Why `local` and `remote` chunks at once may not fit in `limits`, or nil when they fit.
+    public static func shortfall(local: Int, remote: Int = 0, limits: (soft: Int, hard: Int) = current) -> String? {
+        let needed = needed(local: local, remote: remote)
         guard needed > limits.soft else { return nil }
         let hard = limits.hard == Int.max ? "unlimited" : "\(limits.hard)"
-        return "\(concurrency) chunks at once need about \(needed) open files (\(perChunk) for each chunk while its command starts, and \(reserve) more), "
+        let each = remote == 0 ? "\(perChunk) for each chunk while its command starts"
+            : "\(perChunk) for each chunk run here while its command starts, \(perRemoteChunk) for each on a remote worker"
+        return "\(local + remote) chunks at once need about \(needed) open files (\(each), and \(reserve) more), "
             + "but this process may open \(limits.soft) (ulimit -n; hard limit \(hard)): lower the concurrency, or raise the hard limit"
     }
 }
