@@ -1,3 +1,4 @@
+import CHeliosShims
 import Foundation
 @testable import HeliosMedia
 import Testing
@@ -5,6 +6,17 @@ import Testing
 /// Probing a series decodes the start of input 1 only; every other input must come out as if probed alone.
 @Suite("Probing a series of inputs", .serialized)
 struct ProbeTests {
+    @Test("a file the system would not open (out of descriptors or memory, an I/O error) is said so, not called a file libavformat cannot read")
+    func openRefusedBySystem() {
+        func said(_ errno: Int32) -> String {
+            MediaProbe.describe(FFmpegError(code: helios_averror(errno), function: "avformat_open_input", path: "/x/c1.mp4"))
+        }
+        #expect(said(EMFILE) == "cannot open it: Too many open files")
+        #expect(said(EIO) == "cannot open it: Input/output error")
+        #expect(MediaProbe.describe(FFmpegError(code: helios_averror_invaliddata(), function: "avformat_open_input"))
+                    .hasPrefix("not a media file libavformat can read ("))
+    }
+
     @Test("inputs probed after a reference equal inputs probed alone", arguments: ["mp4-h264-aac", "webm-vp9-opus", "ts-h264-aac", "mov-prores-pcm"])
     func seriesEqualsStandalone(set: String) async throws {
         let chunks = try await FixtureCache.shared.files(set)

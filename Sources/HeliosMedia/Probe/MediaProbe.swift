@@ -1,4 +1,5 @@
 import CFFmpeg
+import CHeliosShims
 #if canImport(FoundationEssentials)
 import FoundationEssentials
 #else
@@ -177,7 +178,10 @@ public enum MediaProbe {
     static func describe(_ error: FFmpegError) -> String {
         switch error.function {
         case "avformat_open_input":
-            return "not a media file libavformat can read (\(error.message))"
+            // The system refused to open or read it (out of descriptors or memory, an I/O error): not a verdict on
+            // what the file holds.
+            let refused = [EMFILE, ENFILE, ENOMEM, EIO, EACCES, EPERM, EAGAIN].contains { helios_averror($0) == error.code }
+            return refused ? "cannot open it: \(error.message)" : "not a media file libavformat can read (\(error.message))"
         case "avformat_find_stream_info":
             return "cannot read stream parameters; the file may be truncated or corrupt (\(error.message))"
         case "av_read_frame":
