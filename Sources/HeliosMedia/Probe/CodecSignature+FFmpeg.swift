@@ -18,19 +18,22 @@ extension CodecSignature {
     /// The quarter-turn-rounded rotation, in degrees (0, 90, 180 or 270), a player applies to the video; nil without
     /// a display matrix or with a degenerate one.
     public var displayRotation: Int? {
-        guard let matrix = displayMatrix, matrix.count >= 36 else { return nil }
-        let values = (0..<9).map { k in matrix.withUnsafeBytes { Int32(littleEndian: $0.loadUnaligned(fromByteOffset: k * 4, as: Int32.self)) } }
-        let degrees = values.withUnsafeBufferPointer { av_display_rotation_get($0.baseAddress!) }
-        guard degrees.isFinite else { return nil }
+        guard let (_, degrees) = Self.rotation(of: displayMatrix), degrees.isFinite else { return nil }
         let quarters = Int((degrees / 90).rounded())
         return ((quarters % 4) + 4) % 4 * 90
     }
 
+    /// A display matrix's 9 values and the rotation FFmpeg reads from it (`av_display_rotation_get`: not finite for a
+    /// degenerate matrix); nil without one.
+    private static func rotation(of matrix: Data?) -> (values: [Int32], degrees: Double)? {
+        guard let matrix, matrix.count >= 36 else { return nil }
+        let values = (0..<9).map { k in matrix.withUnsafeBytes { Int32(littleEndian: $0.loadUnaligned(fromByteOffset: k * 4, as: Int32.self)) } }
+        return (values, values.withUnsafeBufferPointer { av_display_rotation_get($0.baseAddress!) })
+    }
+
     /// A display matrix as a person would say it: "none", "rotation 90°" (in ffprobe's terms), "mirrored, rotation 0°".
     static func describeDisplayMatrix(_ matrix: Data?) -> String {
-        guard let matrix, matrix.count >= 36 else { return "none" }
-        let values = (0..<9).map { k in matrix.withUnsafeBytes { Int32(littleEndian: $0.loadUnaligned(fromByteOffset: k * 4, as: Int32.self)) } }
-        let degrees = values.withUnsafeBufferPointer { av_display_rotation_get($0.baseAddress!) }
+        guard let (values, degrees) = rotation(of: matrix) else { return "none" }
         guard degrees.isFinite else { return "a degenerate matrix (\(values.map(String.init).joined(separator: " ")))" }
         let mirrored = Int64(values[0]) * Int64(values[4]) - Int64(values[1]) * Int64(values[3]) < 0
         return "\(mirrored ? "mirrored, " : "")rotation \(Int(degrees.rounded()))°"
