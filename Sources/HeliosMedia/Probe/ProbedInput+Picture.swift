@@ -27,7 +27,7 @@ extension ProbedInput {
                 return .size(width: stored.0, height: stored.1)
             }
         }
-        let frames = stream.packetCount - stream.leadingDiscardPackets
+        let frames = stream.shownFrames
         let typicals = [stream.typicalPacketDuration, stream.statedTypicalDuration]
         guard let measured = Self.measuredRate(duration: stream.duration, frames: frames, typicals: typicals,
                                                timeBase: stream.timeBase, fps: fps) else { return nil }
@@ -37,8 +37,7 @@ extension ProbedInput {
             Self.measuredRate(duration: stream.duration, frames: frames, typicals: typicals, timeBase: stream.timeBase, fps: $0) == nil
         }.min { abs($0 - measured) < abs($1 - measured) } ?? measured
         let ticks = stream.duration > 0 ? stream.duration : Int64(frames) * stream.typicalPacketDuration
-        let seconds = Double(ticks) * Double(stream.timeBase.num) / Double(stream.timeBase.den)
-        return .frameRate(rate, frames: frames, seconds: seconds)
+        return .frameRate(rate, frames: frames, seconds: Ticks.seconds(ticks, in: stream.timeBase))
     }
 
     /// Frame rates renderers and cameras use, for naming a chunk's rate.

@@ -83,6 +83,10 @@ public struct ProbedStream: Codable, Sendable, Hashable {
         return stream
     }
 
+    /// Frames presented: the packets read, less those flagged to be discarded at the start (the frames an edit list
+    /// hides, AAC's priming).
+    public var shownFrames: Int { packetCount - leadingDiscardPackets }
+
     /// Duration of presentation, endPts - startPts.
     public var duration: Int64 { (endPts ?? 0) - (startPts ?? 0) }
 

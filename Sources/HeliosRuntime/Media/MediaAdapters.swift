@@ -28,7 +28,12 @@ public final class MediaProbeValidator: ChunkOutputValidator, Sendable {
     /// Probes `url` as `validate(_:)` does, and refuses it unless it holds `chunk`'s frames (`FrameCountMismatch`)
     /// at `metadata`'s size and rate (`ChunkFormatMismatch`).
     public func validate(_ url: URL, for chunk: RenderJobChunk, of metadata: JobMetadata) async throws {
-        let input = try await probe(url)
+        try Self.check(try await probe(url), chunk: chunk, metadata: metadata)
+    }
+
+    /// Refuses `input` unless it holds `chunk`'s frames (`FrameCountMismatch`) at `metadata`'s size and rate
+    /// (`ChunkFormatMismatch`): what the runner asks of a local chunk, and a remote worker of its own before it uploads.
+    public static func check(_ input: ProbedInput, chunk: RenderJobChunk, metadata: JobMetadata) throws {
         try FrameCountMismatch.check(input, chunk: chunk)
         try ChunkFormatMismatch.check(input, chunk: chunk, metadata: metadata)
     }
@@ -71,7 +76,7 @@ public struct FrameCountMismatch: RepeatedRenderFailure, RetryClassifying, Custo
     /// Throws when `input`'s video (its frames shown: those an edit list hides are not) is not `chunk`'s frame count.
     public static func check(_ input: ProbedInput, chunk: RenderJobChunk) throws(FrameCountMismatch) {
         guard let m = input.masterStreamIndex, input.streams[m].signature.kind == .video else { return }
-        let frames = input.streams[m].packetCount - input.streams[m].leadingDiscardPackets
+        let frames = input.streams[m].shownFrames
         if frames != chunk.frameCount { throw FrameCountMismatch(frames: frames, chunk: chunk) }
     }
 }

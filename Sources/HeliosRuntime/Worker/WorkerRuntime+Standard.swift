@@ -23,11 +23,7 @@ extension WorkerRuntime {
         return WorkerRuntime(
             configuration: .fromEnvironment(environment), resolve: resolve, fetchAssets: fetchAssets,
             adapter: LocalWorkerAdapter(logger: logger),
-            validateOutput: { url, chunk, metadata in
-                let input = try MediaProbe.probe(url)
-                try FrameCountMismatch.check(input, chunk: chunk)
-                try ChunkFormatMismatch.check(input, chunk: chunk, metadata: metadata)
-            },
+            validateOutput: { url, chunk, metadata in try MediaProbeValidator.check(try MediaProbe.probe(url), chunk: chunk, metadata: metadata) },
             logger: logger)
     }
 }
