@@ -47,14 +47,7 @@ struct ExecutionOptions: ParsableArguments {
             throw ValidationError("\(error)")
         }
         if workers.count > 1, concurrency != nil { throw ValidationError("--concurrency applies to one pool; give each --workers its own @N") }
-        // Up to seven descriptors a chunk: a login session's soft limit of 1,024 stopped 400 at once.
-        let total = poolConcurrency ?? concurrency ?? previous?.concurrency ?? 4
-        let local: Int
-        do { local = try WorkerPool.localConcurrency(of: workers.isEmpty ? (previous?.workers?.split(separator: " ").map(String.init) ?? []) : workers, total: total) } catch {
-            throw ValidationError("\(error)")
-        }
-        if let shortfall = OpenFileLimit.ensure(local: local, remote: total - local) { throw ValidationError(shortfall) }
-        return RunSettings(
+        let settings = RunSettings(
             concurrency: poolConcurrency ?? concurrency ?? previous?.concurrency ?? 4,
             maxAttempts: retries.map { $0 + 1 } ?? previous?.maxAttempts ?? 3,
             chunkTimeoutSeconds: timeout ?? previous?.chunkTimeoutSeconds,
@@ -64,6 +57,13 @@ struct ExecutionOptions: ParsableArguments {
             workers: workers.isEmpty ? previous?.workers : workers.joined(separator: " "),
             storage: storage ?? previous?.storage,
             audio: audio?.rawValue ?? previous?.audio)
+        // Up to seven descriptors a chunk: a login session's soft limit of 1,024 stopped 400 at once.
+        let local: Int
+        do {
+            local = try WorkerPool.localConcurrency(of: settings.workers?.split(separator: " ").map(String.init) ?? [], total: settings.concurrency)
+        } catch { throw ValidationError("\(error)") }
+        if let shortfall = OpenFileLimit.ensure(local: local, remote: settings.concurrency - local) { throw ValidationError(shortfall) }
+        return settings
     }
 
     /// The job's worker adapter and merge publication. The spec they are made from is let go on return: the run

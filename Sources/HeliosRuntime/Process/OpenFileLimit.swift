@@ -5,14 +5,16 @@ import Glibc
 /// The open-file limit (`RLIMIT_NOFILE`) of this process. A job runs each chunk's command with two pipes and a
 /// process descriptor of the runner's, and about twice that while the command starts: `--concurrency 400` peaked at
 /// 2,488 descriptors, 200 at 1,145 and 100 at 619, where a Linux login session's soft limit is 1,024 (its hard
-/// limit is usually far higher). Out of descriptors, the
-/// subprocess library stops the process with a fatal error, so the commands that run chunks raise the soft limit
-/// as far as their concurrency needs, and refuse a concurrency that still does not fit.
+/// limit is usually far higher). Out of descriptors, the subprocess library stops the process with a fatal error, so
+/// the commands that run chunks raise the soft limit as far as their concurrency needs, and refuse a concurrency that
+/// still does not fit.
 public enum OpenFileLimit {
     /// Descriptors one chunk may hold in the runner (two pipes for its output and a process descriptor while it
     /// runs, about six while its command starts, with room to spare), and those the process keeps besides (the job
     /// store, event loops, standard streams, a stitch's files).
     public static let perChunk = 7
+    /// Descriptors a chunk on a remote worker (Lambda, Cloud Run) holds here: its request's connection, with room.
+    public static let perRemoteChunk = 2
     public static let reserve = 64
 
     /// The soft and hard limits (`Int.max` for unlimited).
@@ -22,9 +24,6 @@ public enum OpenFileLimit {
         func value(_ raw: rlim_t) -> Int { raw > rlim_t(Int.max) ? Int.max : Int(raw) }
         return (value(limit.rlim_cur), value(limit.rlim_max))
     }
-
-    /// Descriptors a chunk on a remote worker (Lambda, Cloud Run) holds here: its request's connection, with room.
-    public static let perRemoteChunk = 2
 
     /// Descriptors `local` chunks run here and `remote` chunks in flight to remote workers may need at once.
     public static func needed(local: Int, remote: Int = 0) -> Int { local * perChunk + remote * perRemoteChunk + reserve }
