@@ -46,6 +46,25 @@ public struct OptionalRational: Sendable, Hashable, CompactStored {
     }
 }
 
+/// An optional value most instances leave nil, in 8 bytes: a shared immutable box, nil for nil.
+@propertyWrapper
+public struct Boxed<Value: Sendable & Hashable>: Sendable, Hashable {
+    private final class Box: Sendable {
+        let value: Value
+        init(_ value: Value) { self.value = value }
+    }
+
+    private var box: Box?
+    public init(wrappedValue: Value?) { box = wrappedValue.map(Box.init) }
+    public var wrappedValue: Value? {
+        get { box?.value }
+        set { box = newValue.map(Box.init) }
+    }
+
+    public static func == (lhs: Self, rhs: Self) -> Bool { lhs.box === rhs.box || lhs.wrappedValue == rhs.wrappedValue }
+    public func hash(into hasher: inout Hasher) { hasher.combine(wrappedValue) }
+}
+
 /// A stored field that encodes as its wrapped value.
 public protocol CompactStored: Codable {
     associatedtype Value: Codable

@@ -205,25 +205,125 @@ public struct ProbedInput: Codable, Sendable, Hashable {
     public var fileSize: Int64
     public var streams: [ProbedStream]
     /// Container duration in microseconds, when the container states one.
-    public var containerDurationMicroseconds: Int64?
+    @OptionalTicks public var containerDurationMicroseconds: Int64?
+    /// What few inputs have (a timecode, cover art, attachments, data streams, fragment shifts), behind one
+    /// reference that is nil while every field has its default: 64 bytes an input instead of 128, which is what a
+    /// stitch of 10,000 inputs holds twice (the probes and their normalized forms).
+    private var rare: RareBox?
+
     /// The timecode of the first frame, when the file states one (a QuickTime `tmcd` track, a `timecode` tag), e.g.
     /// "01:00:00:00". Input 1's becomes the output's.
-    public var timecode: String? = nil
+    public var timecode: String? {
+        get { rare?.fields.timecode }
+        set { updateRare { $0.timecode = newValue } }
+    }
     /// Attached pictures (cover art) the file holds beside its streams; input 1's reaches outputs that keep one.
-    public var attachedPictures: Int = 0
+    public var attachedPictures: Int {
+        get { rare?.fields.attachedPictures ?? 0 }
+        set { updateRare { $0.attachedPictures = newValue } }
+    }
     /// Attachments the file holds beside its streams (Matroska: fonts, ...); input 1's reach Matroska outputs.
-    public var attachments: Int = 0
+    public var attachments: Int {
+        get { rare?.fields.attachments ?? 0 }
+        set { updateRare { $0.attachments = newValue } }
+    }
     /// Data streams the file holds beside its streams (telemetry, navigation packets), named: left out of the output.
-    public var dataStreams: [String] = []
+    public var dataStreams: [String] {
+        get { rare?.fields.dataStreams ?? [] }
+        set { updateRare { $0.dataStreams = newValue } }
+    }
     /// Ticks taken off every timestamp of each stream as it is read (empty: none), in a fragmented MP4: the
     /// composition shift the demuxer adds, and the edit list a muxer left out (see `applyingFragmentFacts`).
-    public var timestampShifts: [Int64] = []
+    public var timestampShifts: [Int64] {
+        get { rare?.fields.timestampShifts ?? [] }
+        set { updateRare { $0.timestampShifts = newValue } }
+    }
     /// For a fragmented MP4: the duration of the master stream's first sample as its track run states it (the
     /// demuxer reports the parser's, or none for a fragment's last sample), in its time base; nil elsewhere.
-    public var statedFirstFrameDuration: Int64? = nil
+    public var statedFirstFrameDuration: Int64? {
+        get { rare?.fields.statedFirstFrameDuration }
+        set { updateRare { $0.statedFirstFrameDuration = newValue } }
+    }
+
+    public init(path: String, formatName: String, fileSize: Int64, streams: [ProbedStream],
+                containerDurationMicroseconds: Int64? = nil, timecode: String? = nil, attachedPictures: Int = 0,
+                attachments: Int = 0, dataStreams: [String] = [], timestampShifts: [Int64] = [],
+                statedFirstFrameDuration: Int64? = nil) {
+        self.path = path
+        self.formatName = formatName
+        self.fileSize = fileSize
+        self.streams = streams
+        self.containerDurationMicroseconds = containerDurationMicroseconds
+        rare = RareBox(RareFields(timecode: timecode, attachedPictures: attachedPictures, attachments: attachments,
+                                  dataStreams: dataStreams, timestampShifts: timestampShifts,
+                                  statedFirstFrameDuration: statedFirstFrameDuration))
+    }
 
     /// The stream that drives the timeline: the first video stream, else the first stream.
     public var masterStreamIndex: Int? {
         streams.firstIndex { $0.signature.kind == .video } ?? (streams.isEmpty ? nil : 0)
+    }
+}
+
+extension ProbedInput {
+    struct RareFields: Codable, Sendable, Hashable {
+        var timecode: String?
+        var attachedPictures = 0
+        var attachments = 0
+        var dataStreams: [String] = []
+        var timestampShifts: [Int64] = []
+        var statedFirstFrameDuration: Int64?
+    }
+
+    /// Immutable: a change makes a new box, so copies of an input never share a change.
+    final class RareBox: Sendable, Hashable {
+        let fields: RareFields
+        /// A box for `fields`, nil when every field has its default.
+        init?(_ fields: RareFields) {
+            guard fields != RareFields() else { return nil }
+            self.fields = fields
+        }
+        static func == (lhs: RareBox, rhs: RareBox) -> Bool { lhs === rhs || lhs.fields == rhs.fields }
+        func hash(into hasher: inout Hasher) { fields.hash(into: &hasher) }
+    }
+
+    private mutating func updateRare(_ change: (inout RareFields) -> Void) {
+        var fields = rare?.fields ?? RareFields()
+        change(&fields)
+        rare = RareBox(fields)
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case path, formatName, fileSize, streams, containerDurationMicroseconds, timecode, attachedPictures, attachments,
+             dataStreams, timestampShifts, statedFirstFrameDuration
+    }
+
+    /// The keys synthesized `Codable` gave when every field was stored: nil ones left out.
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(path, forKey: .path)
+        try c.encode(formatName, forKey: .formatName)
+        try c.encode(fileSize, forKey: .fileSize)
+        try c.encode(streams, forKey: .streams)
+        try c.encodeIfPresent(containerDurationMicroseconds, forKey: .containerDurationMicroseconds)
+        try c.encodeIfPresent(timecode, forKey: .timecode)
+        try c.encode(attachedPictures, forKey: .attachedPictures)
+        try c.encode(attachments, forKey: .attachments)
+        try c.encode(dataStreams, forKey: .dataStreams)
+        try c.encode(timestampShifts, forKey: .timestampShifts)
+        try c.encodeIfPresent(statedFirstFrameDuration, forKey: .statedFirstFrameDuration)
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(path: try c.decode(String.self, forKey: .path), formatName: try c.decode(String.self, forKey: .formatName),
+                  fileSize: try c.decode(Int64.self, forKey: .fileSize), streams: try c.decode([ProbedStream].self, forKey: .streams),
+                  containerDurationMicroseconds: try c.decodeIfPresent(Int64.self, forKey: .containerDurationMicroseconds),
+                  timecode: try c.decodeIfPresent(String.self, forKey: .timecode),
+                  attachedPictures: try c.decodeIfPresent(Int.self, forKey: .attachedPictures) ?? 0,
+                  attachments: try c.decodeIfPresent(Int.self, forKey: .attachments) ?? 0,
+                  dataStreams: try c.decodeIfPresent([String].self, forKey: .dataStreams) ?? [],
+                  timestampShifts: try c.decodeIfPresent([Int64].self, forKey: .timestampShifts) ?? [],
+                  statedFirstFrameDuration: try c.decodeIfPresent(Int64.self, forKey: .statedFirstFrameDuration))
     }
 }

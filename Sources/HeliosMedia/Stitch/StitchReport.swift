@@ -75,19 +75,20 @@ public struct StitchIssue: Codable, Sendable, Hashable, CustomStringConvertible 
     }
 }
 
-/// What happened at one boundary between two inputs, for one stream.
+/// What happened at one boundary between two inputs, for one stream (counts in 4 bytes: 48 bytes, two for each input
+/// of a stitch).
 public struct BoundaryReport: Codable, Sendable, Hashable {
     /// The boundary between input `index - 1` and input `index` (1-based input numbering in messages).
-    public var index: Int
-    public var stream: Int
+    @Count32 public var index: Int
+    @Count32 public var stream: Int
     public var kind: MediaKind
     /// Gap (positive) or overlap (negative) in the inputs' own timelines, in stream ticks and milliseconds.
     public var gapTicks: Int64
     public var gapMilliseconds: Double
     /// Audio: where the next input's first sample was placed minus where the video says it belongs, in samples.
-    public var audioDiscontinuitySamples: Int64?
+    @OptionalTicks public var audioDiscontinuitySamples: Int64?
     /// Audio packets dropped at this boundary (priming of the next input, padding of the previous).
-    public var droppedPackets: Int
+    @Count32 public var droppedPackets: Int
 }
 
 /// Per stream summary of one input.
