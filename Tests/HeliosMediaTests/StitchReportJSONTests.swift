@@ -4,7 +4,8 @@ import HeliosTestSupport
 import Testing
 
 /// `StitchReport.encodedJSON` writes a report a slice of elements at a time (a 10,000-input report no longer builds
-/// JSONEncoder's whole tree at once): its bytes must be JSONEncoder's, for every layout and slice length.
+/// JSONEncoder's whole tree at once), and `writeJSON` hands the text out in pieces: its bytes must be JSONEncoder's,
+/// for every layout and slice length.
 @Suite("Stitch report JSON: written in slices, the same bytes as JSONEncoder")
 struct StitchReportJSONTests {
     static let layouts: [JSONEncoder.OutputFormatting] = [[], [.prettyPrinted], [.prettyPrinted, .withoutEscapingSlashes], [.withoutEscapingSlashes]]
@@ -32,6 +33,14 @@ struct StitchReportJSONTests {
             for slice in [1, 2, 3, report.inputs.count - 1, StitchReport.defaultSliceLength] {
                 let sliced = try report.encodedJSON(formatting: layout, sliceLength: slice)
                 #expect(sliced == expected, "\(set), layout \(layout.rawValue), slices of \(slice): \(String(decoding: sliced.prefix(400), as: UTF8.self))")
+                // Handed out in pieces (as helios-stitch --json prints it): the same bytes, each piece whole UTF-8.
+                for flush in [1, 300] {
+                    var pieces: [Data] = []
+                    try report.writeJSON(formatting: layout, sliceLength: slice, flushingAt: flush) { pieces.append($0) }
+                    #expect(pieces.reduce(Data(), +) == expected, "\(set), layout \(layout.rawValue), slices of \(slice), pieces from \(flush) bytes")
+                    #expect(pieces.allSatisfy { String(validating: $0, as: UTF8.self) != nil })
+                    if slice < report.inputs.count { #expect(pieces.count > 2) }
+                }
             }
         }
     }

@@ -17,15 +17,33 @@ extension StitchReport {
 
     /// ``encodedJSON(formatting:)`` with `sliceLength` elements per `JSONEncoder` call (tests use short slices).
     func encodedJSON(formatting: JSONEncoder.OutputFormatting, sliceLength: Int) throws -> Data {
+        var text = Data()
+        try writeJSON(formatting: formatting, sliceLength: sliceLength, flushingAt: nil) { text = $0 }
+        return text
+    }
+
+    /// The bytes ``encodedJSON(formatting:)`` gives, handed to `write` in pieces of about 64 KiB, each ending
+    /// between two elements (so each piece is whole UTF-8): a caller printing the report holds one piece, not the
+    /// text of a report of 10,000 inputs (12 MB) and its copies.
+    public func writeJSON(formatting: JSONEncoder.OutputFormatting = [], to write: (Data) throws -> Void) throws {
+        try writeJSON(formatting: formatting, sliceLength: Self.defaultSliceLength, flushingAt: 1 << 16, to: write)
+    }
+
+    /// `flushingAt` nil: one piece, the whole text (its room reserved from the first slice).
+    func writeJSON(formatting: JSONEncoder.OutputFormatting, sliceLength: Int, flushingAt: Int?,
+                   to write: (Data) throws -> Void) throws {
         let encoder = JSONEncoder()
         encoder.outputFormatting = formatting.union(.sortedKeys)
-        var writer = SlicedJSONObjectWriter(encoder: encoder, pretty: formatting.contains(.prettyPrinted), sliceLength: sliceLength)
+        try withoutActuallyEscaping(write) { write in
+            var writer = SlicedJSONObjectWriter(encoder: encoder, pretty: formatting.contains(.prettyPrinted), sliceLength: sliceLength,
+                                                flushingAt: flushingAt, write: write)
         // In the order `.sortedKeys` puts them; `StitchReportJSONTests` checks this list against the type's members.
-        try writer.member("boundaries", array: boundaries)
-        try writer.member("inputs", array: inputs)
-        try writer.member("issues", array: issues)
-        if let output { try writer.member("output", value: output) }
-        return writer.finish()
+            try writer.member("boundaries", array: boundaries)
+            try writer.member("inputs", array: inputs)
+            try writer.member("issues", array: issues)
+            if let output { try writer.member("output", value: output) }
+            try writer.finish()
+        }
     }
 
     /// Elements encoded per `JSONEncoder` call by ``encodedJSON(formatting:)``.
@@ -40,13 +58,18 @@ struct SlicedJSONObjectWriter {
     let pretty: Bool
     /// Elements encoded per `JSONEncoder` call (at least 1).
     let sliceLength: Int
+    /// Hand the text to `write` whenever this much is held (after a whole slice); nil: only at the end.
+    let flushingAt: Int?
+    let write: (Data) throws -> Void
     private var data = Data([UInt8(ascii: "{")])
     private var members = 0
 
-    init(encoder: JSONEncoder, pretty: Bool, sliceLength: Int) {
+    init(encoder: JSONEncoder, pretty: Bool, sliceLength: Int, flushingAt: Int?, write: @escaping (Data) throws -> Void) {
         self.encoder = encoder
         self.pretty = pretty
         self.sliceLength = max(1, sliceLength)
+        self.flushingAt = flushingAt
+        self.write = write
     }
 
     /// Appends `"name": value`.
@@ -67,17 +90,22 @@ struct SlicedJSONObjectWriter {
             let slice = try encoder.encode(Array(array[start..<min(start + length, array.count)]))
             // Room for the whole array as its first slice predicts it, with an eighth to spare: growing by doubling
             // overshot by up to the text's size and copied it each time (a 10,000-input report is 7 MB).
-            if start == 0 { data.reserveCapacity(data.count + slice.count * (array.count / length + 1) * 9 / 8) }
+            if start == 0, flushingAt == nil { data.reserveCapacity(data.count + slice.count * (array.count / length + 1) * 9 / 8) }
             if start > 0 { data.append(UInt8(ascii: ",")) }
             appendNested(slice.dropFirst().dropLast(pretty ? 2 : 1))
+            if let flushingAt, data.count >= flushingAt {
+                try write(data)
+                data.removeAll(keepingCapacity: true)
+            }
         }
         data.append(contentsOf: pretty ? Array("\n  ]".utf8) : [UInt8(ascii: "]")])
     }
 
-    /// Closes the object and returns its text.
-    mutating func finish() -> Data {
+    /// Closes the object and hands what is left of its text to `write`.
+    mutating func finish() throws {
         data.append(contentsOf: pretty ? Array("\n}".utf8) : [UInt8(ascii: "}")])
-        return data
+        try write(data)
+        data = Data()
     }
 
     private mutating func key(_ name: String) {
