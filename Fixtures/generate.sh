@@ -209,7 +209,7 @@ case "$set_name" in
   # Other encoders, codecs and rates a pipeline meets, in chunks of 1, 8, 2 and 20 frames (30 at NTSC rates, so a
   # frame's duration never divides evenly): realworld-NAME.
   realworld-*)
-    sizes="1 8 2 20"; cfps=$fps; crate=$rate; extra=""; vsize=$size
+    sizes="1 8 2 20"; cfps=$fps; crate=$rate; extra=""; vsize=$size; remux=""
     case "${set_name#realworld-}" in
       mkv-h264-mp3)      ext=mkv; v="$H264 -bf 3"; a="-c:a libmp3lame -b:a 96k" ;;
       mp4-h264-ac3)      ext=mp4; v="$H264 -bf 3"; a="-c:a ac3" ;;
@@ -222,6 +222,7 @@ case "$set_name" in
       fmp4-h264-aac-60fps) ext=mp4; v="$H264"; a="$AAC"; cfps=60; extra="-movflags +frag_keyframe+empty_moov+default_base_moof" ;;  # priming outlasts a frame
       fmp4-h264-aac-50fps) ext=mp4; v="$H264"; a="$AAC"; cfps=50; extra="-movflags +frag_keyframe+empty_moov+default_base_moof" ;;
       mp4-h264-aac-ms)   ext=mp4; v="$H264 -bf 3"; a="$AAC"; extra="-video_track_timescale 1000" ;;  # 33/34 ms frames
+      mp4-h264-aac-from-mkv) ext=mkv; v="$H264 -bf 3"; a="$AAC"; remux=mp4 ;;  # recorded to Matroska, remuxed to MP4 (ffmpeg -c copy, OBS): millisecond timestamps in 1/16000
       webm-vp9-altref)   ext=webm; v="-c:v libvpx-vp9 -threads 1 -deadline good -cpu-used 8 -auto-alt-ref 1 -lag-in-frames 16 -g 30"; a="-c:a libopus -b:a 48k" ;;
       webm-vp8-live)     ext=webm; v="-c:v libvpx -threads 1 -deadline realtime -g 30"; a="-c:a libopus -b:a 48k"; extra="-live 1" ;;  # no Cues, unknown sizes
       mxf-mpeg2-pcm)     ext=mxf; v="-c:v mpeg2video -b:v 2M -bf 2 -g 12"; a="-c:a pcm_s16le"; cfps=25 ;;  # MXF OP1a, as broadcast renders deliver
@@ -238,6 +239,10 @@ case "$set_name" in
       ff -f lavfi -i "testsrc2=size=$vsize:rate=$cfps,trim=start_frame=$start:end_frame=$((start + n)),setpts=PTS-STARTPTS" \
          -f lavfi -i "sine=frequency=440:sample_rate=$crate,atrim=start_sample=$s0:end_sample=$s1,asetpts=PTS-STARTPTS" \
          -map 0:v -map 1:a $v $a -fflags +bitexact -flags:v +bitexact -flags:a +bitexact $extra "$out/chunk$(printf %03d "$k").$ext"
+      if [ -n "$remux" ]; then
+        f="$out/chunk$(printf %03d "$k")"
+        ff -i "$f.$ext" -map 0 -c copy -fflags +bitexact "$f.$remux" && rm "$f.$ext"
+      fi
       start=$((start + n)); k=$((k + 1))
     done ;;
   # Stream side data a player needs. sidedata-rotation: MP4 chunks as a phone records portrait video, stored

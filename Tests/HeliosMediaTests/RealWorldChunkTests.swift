@@ -5,11 +5,11 @@ import Testing
 
 /// More of what a pipeline meets than the matrix's H.264/HEVC/VP9 with AAC and Opus: MP3, AC-3, E-AC-3 and MPEG-2
 /// with MP2 in MPEG-TS, NTSC and 60 fps rates with 44.1 kHz audio, 120 fps (a frame shorter than half an AAC
-/// frame), MP4 with a millisecond video time scale, VP9 with hidden alt-ref frames, AV1 from libaom, WebM written
-/// live (no Cues, unknown sizes, as browsers record), MXF, MPEG program streams, AVI, and fragmented MP4 at 50 and
-/// 60 fps (its first frames stretched over more than a frame). Each set is chunks of 1, 8,
-/// 2 and 20 frames (30 more at NTSC rates, two more single frames at 120 fps), from `Fixtures/generate.sh`
-/// (`realworld-*`), checked with ffmpeg and ffprobe.
+/// frame), MP4 with a millisecond video time scale or millisecond timestamps (remuxed from Matroska), VP9 with
+/// hidden alt-ref frames, AV1 from libaom, WebM written live (no Cues, unknown sizes, as browsers record), MXF, MPEG
+/// program streams, AVI, and fragmented MP4 at 50 and 60 fps (its first frames stretched over more than a frame).
+/// Each set is chunks of 1, 8, 2 and 20 frames (30 more at NTSC rates, two more single frames at 120 fps), from
+/// `Fixtures/generate.sh` (`realworld-*`), checked with ffmpeg and ffprobe.
 @Suite("Real-world chunk sets: other codecs, rates and writers", .serialized)
 struct RealWorldChunkTests {
     /// Set, frame rate, audio sample rate, samples in one audio packet of its codec, and whether its audio is laid
@@ -20,6 +20,8 @@ struct RealWorldChunkTests {
         ("realworld-mp4-h264-aac-ntsc", 30000.0 / 1001, 48000, 1024, false),
         ("realworld-mkv-h264-opus-ntsc", 30000.0 / 1001, 48000, 960, true),
         ("realworld-mp4-h264-aac-60fps-44k", 60, 44100, 1024, false), ("realworld-mp4-h264-aac-ms", 30, 48000, 1024, false),
+        // Recorded to Matroska and remuxed to MP4: millisecond timestamps in a 1/16000 time base (528 and 544 ticks).
+        ("realworld-mp4-h264-aac-from-mkv", 30, 48000, 1024, false),
         ("realworld-mp4-h264-aac-120fps", 120, 48000, 1024, false), ("realworld-mxf-mpeg2-pcm", 25, 48000, 1920, true),
         ("realworld-ps-mpeg2-mp2", 25, 48000, 1152, false), ("realworld-mov-dnxhr-pcm", 30, 48000, 1600, true),
         ("realworld-webm-vp9-altref", 30, 48000, 960, true), ("realworld-webm-vp8-live", 30, 48000, 960, true),

@@ -438,6 +438,18 @@ struct StreamAccumulator {
         }
     }
 
+    /// The clock a video stream's timestamps were rounded to, in ticks of its time base: the greatest common divisor
+    /// of the gaps between frames, where a frame spans at least 8 of it; else 1. A Matroska recording remuxed into
+    /// MP4 (`ffmpeg -c copy`, OBS's remux) keeps its millisecond timestamps in a finer time base: 1/30 s is 528 or 544
+    /// ticks of 1/16000, never 533, so the frames lie within a millisecond of the grid, not within a tick. A hole
+    /// stays irregular: it is off by a frame, at least 8 of these ticks (in a stream without rounding, where every
+    /// gap is a multiple of the frame, the divisor is a frame, and the tick stays 1).
+    static func quantum(_ gaps: some Sequence<Int64>, mode: Int64) -> Int64 {
+        func gcd(_ a: Int64, _ b: Int64) -> Int64 { b == 0 ? a : gcd(b, a % b) }
+        let divisor = gaps.filter { $0 > 0 }.reduce(Int64(0), gcd)
+        return divisor > 1 && divisor * 8 <= mode ? divisor : 1
+    }
+
     func finish() -> ProbedStream {
         var typical: Int64 = lastDuration
         var irregular = 0
@@ -451,12 +463,14 @@ struct StreamAccumulator {
             let mode = deltas.max { $0.value < $1.value || ($0.value == $1.value && $0.key > $1.key) }?.key ?? lastDuration
             // Timestamps rounded from a finer clock one by one (GStreamer's nanoseconds into MPEG-TS's 90 kHz: 2999,
             // 3000 and 3001 ticks for 1/30 s) lie within a tick of the exact grid, so neighbouring deltas differ by up
-            // to two: the frame duration is the mean of the deltas within two ticks of the most common one.
-            let near = deltas.filter { abs($0.key - mode) <= 2 }
+            // to two: the frame duration is the mean of the deltas within two ticks of the most common one. A tick
+            // is the clock the timestamps were rounded to, which may be coarser than the time base (see `quantum`).
+            let tick = Self.quantum(deltas.keys, mode: mode)
+            let near = deltas.filter { abs($0.key - mode) <= 2 * tick }
             let count = near.values.reduce(0, +)
             typical = count == 0 ? mode
                 : Int64((Double(near.reduce(Int64(0)) { $0 + $1.key * Int64($1.value) }) / Double(count)).rounded())
-            irregular = deltas.filter { abs($0.key - typical) > 1 }.reduce(0) { $0 + $1.value }
+            irregular = deltas.filter { abs($0.key - typical) > tick }.reduce(0) { $0 + $1.value }
         } else if let mode = durations.max(by: { $0.value < $1.value || ($0.value == $1.value && $0.key > $1.key) }) {
             typical = mode.key
             irregular = durations.filter { abs($0.key - typical) > 1 }.reduce(0) { $0 + $1.value }
