@@ -41,11 +41,11 @@ public actor JobManager {
     public nonisolated let repository: any JobRepository
     let logger: Logger
     /// Statuses of the jobs this manager is running, the authoritative copy while they run.
-    private var active: [String: JobStatus] = [:]
+    var active: [String: JobStatus] = [:]
     /// When the last chunk of each running job's current run completed: where its merge tail starts.
     var lastCompletion: [String: ContinuousClock.Instant] = [:]
     /// The merger's report of a run's merge, stored apart from the status when the run completes.
-    private var pendingReports: [String: Data] = [:]
+    var pendingReports: [String: Data] = [:]
 
     /// The wall clock for leases (injectable: lease expiry is compared across processes and hosts).
     let now: @Sendable () -> Date
@@ -328,149 +328,8 @@ public actor JobManager {
         }
         active[id]?.lease = lease
     }
-
-    // MARK: - Steps, each persisted
-
-    func recordChunk(_ id: String, _ chunk: ChunkOutcome) async throws {
-        lastCompletion[id] = ContinuousClock.now
-        guard active[id] != nil else { return }
-        // In place: a copy of the status would copy its per-chunk maps on every completion.
-        active[id]?.apply(chunk)
-        active[id]?.updatedAt = Date()
-        try await repository.appendChunkCompletion(chunk, jobId: id)
-    }
-
-    private func merge(_ id: String, spec: JobSpec, directory: URL, options: RunOptions, events: AsyncStream<JobEvent>.Continuation?) async throws {
-        guard options.mergeEnabled else {
-            try await update(id) { $0.result = JobResult(outputPath: nil, merge: nil) }
-            return
-        }
-        let merger: any ChunkMerger
-        if let command = spec.mergeCommand {
-            merger = CommandMergeAdapter(command: command, jobId: id, workingDirectory: directory, worker: options.executor.worker)
-        } else if let configured = options.merger {
-            merger = configured
-        } else {
-            throw OrchestratorError.mergeFailed(jobId: id, reason: "no merger configured and the spec has no mergeCommand", retryable: false)
-        }
-        let tailStart = lastCompletion[id] ?? ContinuousClock.now
-        let output = try Self.mergeOutput(id, spec: spec, directory: directory, options: options)
-        try await enterStitching(id)
-        events?.yield(.merging(chunks: spec.chunks.count))
-        let started = ContinuousClock.now
-        let summary: MergeSummary
-        do {
-            let inputs = try await mergeInputs(spec: spec, recorded: active[id]?.chunkOutputs ?? [:], directory: directory)
-            summary = try await merger.merge(inputs, into: output)
-        } catch {
-            throw Self.mergeError(id, error)
-        }
-        recordMerge(id, summary, started: started, tailStart: tailStart, progressive: false)
-    }
-
-    /// Keeps the merge's result and its timings for the run's final transition, which stores them with the
-    /// `completed` state in one write (a crash before it leaves the job `stitching`: a resume merges again).
-    /// `mergeDurationMs` and `mergeTailMs` run from `started` and `tailStart` (the last chunk's completion) to
-    /// `durable`, when the output was durable at its path (default: now).
-    func recordMerge(_ id: String, _ summary: MergeSummary, started: ContinuousClock.Instant, tailStart: ContinuousClock.Instant,
-                     durable: ContinuousClock.Instant = .now, progressive: Bool) {
-        let end = durable
-        var summary = summary
-        pendingReports[id] = summary.reportData ?? summary.reportJSON.map { Data($0.utf8) }
-        summary.reportJSON = nil
-        summary.reportData = nil
-        stage(id) {
-            $0.result = JobResult(outputPath: summary.outputPath, merge: summary)
-            $0.metrics.mergeDurationMs = LocalWorkerAdapter.milliseconds(end - started)
-            $0.metrics.mergeTailMs = Self.fractionalMilliseconds(end - tailStart)
-            $0.metrics.mergeProgressive = progressive
-        }
-    }
-
-    /// `duration` in milliseconds, rounded to the microsecond.
-    nonisolated static func fractionalMilliseconds(_ duration: Duration) -> Double {
-        let micros = duration.components.seconds * 1_000_000 + duration.components.attoseconds / 1_000_000_000_000
-        return Double(micros) / 1000
-    }
-
-    /// Where the merged file goes: `RunOptions.output` or `<job directory>/<job id>.<extension of the first chunk>`.
-    /// The merged output is replaced, never written through: a symlink or a non-file there is refused.
-    nonisolated static func mergeOutput(_ id: String, spec: JobSpec, directory: URL, options: RunOptions) throws -> URL {
-        let ext = (spec.chunks.first?.outputFile as NSString?)?.pathExtension ?? ""
-        let output = options.output ?? directory.appendingPathComponent(ext.isEmpty ? id : "\(id).\(ext)")
-        do { try ConfinedOutput.checkMergeTarget(output) } catch {
-            throw OrchestratorError.mergeFailed(jobId: id, reason: "output \(output.path): \(error.reason)", retryable: false)
-        }
-        return output
-    }
-
-    /// A merger's failure as the job's error: `mergeFailed` with the merger's message (orchestrator errors and
-    /// cancellation pass through).
-    nonisolated static func mergeError(_ id: String, _ error: any Error) -> any Error {
-        if error is OrchestratorError || error is CancellationError { return error }
-        let retryable = (error as? any RetryClassifying)?.isRetryable ?? false
-        return OrchestratorError.mergeFailed(jobId: id, reason: "\(error)", retryable: retryable)
-    }
-
-    /// Each chunk's recorded output, in timeline order. A chunk completed before outputs were recorded (a job
-    /// from an older version) is its file in the job directory, hashed now.
-    func mergeInputs(spec: JobSpec, recorded: [String: ChunkOutputRecord], directory: URL) async throws -> [ChunkOutputRecord] {
-        var inputs: [ChunkOutputRecord] = []
-        for chunk in spec.chunks { inputs.append(try await Self.mergeInput(chunk, recorded: recorded[chunk.id], directory: directory)) }
-        return inputs
-    }
-
-    /// One chunk's recorded output with its chunk id, or its file in the job directory hashed now.
-    nonisolated static func mergeInput(_ chunk: RenderJobChunk, recorded: ChunkOutputRecord?, directory: URL) async throws -> ChunkOutputRecord {
-        if var record = recorded {
-            record.chunkId = chunk.id
-            return record
-        }
-        let file = directory.appendingPathComponent((try? OutputPath.normalize(chunk.outputFile).get()) ?? chunk.outputFile)
-        let digest = try await FileHash.sha256(of: file)
-        return ChunkOutputRecord(uri: file.absoluteString, bytes: digest.size, sha256: digest.sha256, attempt: 0,
-                                 worker: "local", chunkId: chunk.id)
-    }
-
-    /// The accepted output recorded for `chunkId` in this run's copy of the status.
-    func recordedOutput(_ id: String, chunkId: String) -> ChunkOutputRecord? { active[id]?.chunkOutputs?[chunkId] }
-
-    /// running -> stitching, through the state machine (fenced by this run's lease). The store records the state
-    /// alone, so the last chunk's merge does not wait for the whole status to be rewritten.
-    func enterStitching(_ id: String) async throws {
-        guard let token = active[id]?.lease?.token else { return }
-        let at = now()
-        try await repository.changeState(id, at: at) { state, holder in
-            guard let next = JobLifecycle.stitched(state: state, holder: holder, token: token) else { throw OrchestratorError.leaseLost(id: id) }
-            return next
-        }
-        active[id]?.state = .stitching
-        active[id]?.updatedAt = at
-    }
-
-    /// Changes this run's copy of the status only; the next persisted write stores it.
-    private func stage(_ id: String, _ change: (inout JobStatus) -> Void) {
-        guard active[id] != nil else { return }
-        change(&active[id]!)
-        active[id]?.updatedAt = Date()
-    }
-
-    /// Changes this run's copy of the status and writes it.
-    private func update(_ id: String, _ change: (inout JobStatus) -> Void) async throws {
-        stage(id, change)
-        try await persist(id)
-    }
-
-    /// Writes this run's copy of the status, fenced by its lease: throws `.leaseLost` if another runner holds it.
-    private func persist(_ id: String) async throws {
-        guard let status = active[id], let token = status.lease?.token else { return }
-        try await repository.modify(id) { stored in
-            guard let lease = stored.lease, lease.token == token, stored.state.isActive else { throw OrchestratorError.leaseLost(id: id) }
-            stored = status
-            stored.lease = lease  // the latest heartbeat
-        }
-    }
 }
+
 
 private enum RunEnd {
     case completed, paused, cancelled, leaseLost
