@@ -59,7 +59,7 @@ struct HeliosStitch: AsyncParsableCommand {
     @Flag(help: "Print the report as JSON on stdout.")
     var json = false
 
-    @Flag(help: "Put the MP4/MOV index at the front for progressive playback.")
+    @Flag(help: "Put the index at the front for progressive playback: MP4/MOV in one pass, Matroska/WebM Cues by a rewrite; MPEG-TS has none.")
     var faststart = false
 
     @Flag(help: "Skip the fsync before the output takes its name (scratch outputs): faster, but a power cut may lose the file.")
@@ -169,6 +169,9 @@ struct HeliosStitch: AsyncParsableCommand {
             let report = try await task.value
             bar?.clear()
             emit(report)
+            if faststart, !quiet, let output = report.output, output.faststart == nil {
+                writeToStandardError("helios-stitch: warning: --faststart left \(output.format) as it is: it has no index to move to the front\n")
+            }
         } catch let error as StitchError {
             bar?.clear()
             var hint: String?

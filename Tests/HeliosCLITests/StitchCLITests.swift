@@ -249,6 +249,23 @@ struct StitchCLITests {
         #expect(perInput < 1536)
     }
 
+    @Test("--faststart into MPEG-TS says it had no index to move; into Matroska it moves the Cues, saying nothing")
+    func faststartWithoutIndex() async throws {
+        let dir = try makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let ts = try await FixtureCache.shared.files("ts-h264-aac").map(\.path)
+        let result = try await stitch(ts + ["-o", dir.appendingPathComponent("out.ts").path, "--faststart"])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stderr.contains("warning: --faststart left mpegts as it is: it has no index to move to the front"), "\(result.stderr)")
+        let quiet = try await stitch(ts + ["-o", dir.appendingPathComponent("quiet.ts").path, "--faststart", "--quiet"])
+        #expect(quiet.status == 0 && quiet.stderr.isEmpty, "\(quiet.stderr)")
+        let mkv = try await FixtureCache.shared.files("mkv-h264-opus").map(\.path)
+        let moved = try await stitch(mkv + ["-o", dir.appendingPathComponent("out.mkv").path, "--faststart", "--json"])
+        #expect(moved.status == 0 && !moved.stderr.contains("warning"), "\(moved.stderr)")
+        let json = try JSONSerialization.jsonObject(with: Data(moved.stdout.utf8)) as? [String: Any]
+        #expect((json?["output"] as? [String: Any])?["faststart"] as? String == "rewritten")
+    }
+
     @Test("--version names helios-stitch, its version and the libavformat it runs with, and exits 0")
     func version() async throws {
         let result = try await stitch(["--version"])

@@ -107,6 +107,33 @@ struct StitchContainerTests {
         #expect(plainReport.output?.faststart == nil)
     }
 
+    @Test("--faststart into Matroska and WebM moves the Cues before the first Cluster (by mkvinfo): the same frames and sound; MPEG-TS has no index to move",
+          arguments: [("mkv-h264-opus", "mkv"), ("webm-vp9-opus", "webm"), ("ts-h264-aac", "ts")])
+    func faststartMatroska(set: String, ext: String) async throws {
+        let chunks = try await FixtureCache.shared.files(set)
+        let dir = try makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let output = dir.appendingPathComponent("out.\(ext)"), plain = dir.appendingPathComponent("plain.\(ext)")
+        let report = try await NativeStitcher(options: StitchOptions(faststart: true)).stitch(chunks, to: output)
+        _ = try await NativeStitcher().stitch(chunks, to: plain)
+        #expect(try await Oracle.frameHashes(output) == (try await Oracle.frameHashes(plain)))
+        #expect(try await Oracle.frameHashes(output, stream: "a") == (try await Oracle.frameHashes(plain, stream: "a")))
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path).sorted() == ["out.\(ext)", "plain.\(ext)"], "no temp file left")
+        guard ext != "ts" else {
+            #expect(report.output?.faststart == nil)
+            return
+        }
+        #expect(report.output?.faststart == .rewritten)
+        func elements(_ url: URL) async throws -> [String] {
+            let result = try await Shell.run("mkvinfo", ["-v", url.path])
+            try #require(result.status == 0, "\(result.stderr)")
+            return result.stdout.split(separator: "\n").filter { $0.hasPrefix("|+ ") }.map { String($0.dropFirst(3).prefix { $0 != " " }) }
+        }
+        let moved = try await elements(output), asWritten = try await elements(plain)
+        #expect(try #require(moved.firstIndex(of: "Cues")) < (try #require(moved.firstIndex(of: "Cluster"))), "\(moved)")
+        #expect(try #require(asWritten.firstIndex(of: "Cues")) > (try #require(asWritten.firstIndex(of: "Cluster"))), "\(asWritten)")
+    }
+
     @Test("1,000 one-frame inputs stitch into 1,000 frames")
     func thousandInputs() async throws {
         let chunks = try await FixtureCache.shared.files("mp4-tiny-1000")

@@ -139,12 +139,11 @@ extension IncrementalStitch {
             writtenRows = nil
         }
         let r = remuxer(inputs, plan)
-        let isMP4 = r.formatName == "mp4" || r.formatName == "mov"
         do {
             if session == nil, end > 0 {
                 let temp = TemporaryOutput(outputPath: outputPath)
                 self.temp = temp
-                session = try RemuxSession(r, temp: temp.muxerPath, faststart: r.faststart && isMP4 ? .reserved : nil)
+                session = try RemuxSession(r, temp: temp.muxerPath, faststart: r.faststartMethod)
             }
             guard let session else { return }
             while session.inputsCopied < end {

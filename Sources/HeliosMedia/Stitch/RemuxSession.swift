@@ -113,7 +113,8 @@ final class RemuxSession {
         let reserved = r.reservedIndexBytes ?? Remuxer.reservedIndexEstimate(r.inputs)
         switch method {
         case .reserved: options["moov_size"] = "\(reserved)"  // the index written in place, in one pass
-        case .rewritten: options["movflags"] = "+faststart"  // the file read back and shifted behind the index
+        case .rewritten where movMuxer: options["movflags"] = "+faststart"  // the file read back and shifted behind the index
+        case .rewritten: options["cues_to_front"] = "1"  // Matroska and WebM: the same, behind the Cues
         case nil: break
         }
         try muxer.writeHeader(options: options)

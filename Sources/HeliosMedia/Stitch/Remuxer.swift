@@ -95,10 +95,20 @@ struct Remuxer {
         }
     }
 
+    /// How `faststart` brings the index to the front at the first attempt: MP4 and MOV write it into space reserved
+    /// for it (one pass); Matroska and WebM have their Cues moved there by the muxer, which shifts the file behind
+    /// them (FFmpeg's `cues_to_front`); other containers have no index to move.
+    var faststartMethod: FaststartMethod? {
+        guard faststart else { return nil }
+        switch formatName {
+        case "mp4", "mov": return .reserved
+        case "matroska", "webm": return .rewritten
+        default: return nil
+        }
+    }
+
     func run() throws(StitchError) -> Written {
-        let isMP4 = formatName == "mp4" || formatName == "mov"
-        let method: FaststartMethod? = faststart && isMP4 ? .reserved : nil
-        if let written = try attempt(faststart: method) { return written }
+        if let written = try attempt(faststart: faststartMethod) { return written }
         logger.debug("the index outgrew the space reserved for it; writing again with the index moved by a rewrite")
         guard let written = try attempt(faststart: .rewritten) else {
             throw .outputFailed(path: outputPath, reason: "the muxer refused the index after a rewrite")

@@ -147,7 +147,7 @@ public struct OutputSummary: Codable, Sendable, Hashable {
     public var exactAudio: [ExactAudioSummary]? = nil
     /// Whether the file was fsynced before it took its name (false with `--no-sync`).
     public var synced: Bool? = nil
-    /// With `--faststart` into MP4/MOV: how the index came to the front (nil otherwise).
+    /// With `--faststart` into MP4/MOV, Matroska or WebM: how the index came to the front (nil otherwise).
     public var faststart: FaststartMethod? = nil
     /// Payload bytes that went from an input to the output inside the kernel (`copy_file_range`), never read into
     /// memory: H.264, HEVC and AAC from MP4/MOV inputs into MP4/MOV (nil when none did).
@@ -158,7 +158,8 @@ public struct OutputSummary: Codable, Sendable, Hashable {
 public enum FaststartMethod: String, Codable, Sendable, Hashable {
     /// In one pass: space reserved at the front from the probed packet counts, the index written into it.
     case reserved
-    /// The reserved space was too small: written again, the file read back and shifted behind the index.
+    /// The file read back and shifted behind the index: MP4/MOV whose reserved space was too small (written again),
+    /// and Matroska and WebM, whose Cues the muxer moves to the front this way.
     case rewritten
 }
 
