@@ -236,4 +236,36 @@ struct ContainerRuleTests {
         }
         #expect(!FileManager.default.fileExists(atPath: output.path))
     }
+
+    /// A codec a muxer keeps no official tag for, which it wrote all the same: CineForm in MOV (its fourcc) and Ut Video
+    /// in Matroska (a VfW track), as editors export intermediates. Into the chunks' own container they stitch, as
+    /// ffmpeg -c copy does; into another they are refused up front as before.
+    @Test("CineForm MOV and Ut Video Matroska chunks stitch into their own container with every frame; MP4 and WebM refuse them",
+          arguments: [("cfhd", "mov", "mp4"), ("utvideo", "mkv", "webm")])
+    func unofficialCodecIntoOwnContainer(codec: String, ext: String, other: String) async throws {
+        let dir = try makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        var chunks: [URL] = [], expected: [String] = [], start = 0
+        for (k, n) in [1, 8, 2, 5].enumerated() {
+            let chunk = dir.appendingPathComponent("chunk\(k).\(ext)")
+            let made = try await Shell.run("ffmpeg", ["-nostdin", "-v", "error", "-y", "-f", "lavfi", "-i",
+                                                      "testsrc2=size=160x96:rate=30,trim=start_frame=\(start):end_frame=\(start + n),setpts=PTS-STARTPTS",
+                                                      "-c:v", codec, chunk.path])
+            try #require(made.status == 0, "\(made.stderr)")
+            chunks.append(chunk)
+            expected += try await Oracle.frameHashes(chunk)
+            start += n
+        }
+        let output = dir.appendingPathComponent("out.\(ext)")
+        let report = try await NativeStitcher().stitch(chunks, to: output)
+        #expect(report.isValid && report.output?.videoFrames == 16)
+        #expect(try await Oracle.frameHashes(output) == expected)
+        #expect(try await Oracle.streams(output).first?["codec_name"] == codec)
+
+        let elsewhere = dir.appendingPathComponent("out.\(other)")
+        let refused = await #expect(throws: StitchError.self) { try await NativeStitcher().stitch(chunks, to: elsewhere) }
+        guard case .invalidInputs(let refusal)? = refused else { Issue.record("\(String(describing: refused))"); return }
+        #expect(refusal.issues.contains { $0.code == .unsupportedByContainer && $0.message.contains(codec) }, "\(refusal.issues)")
+        #expect(!FileManager.default.fileExists(atPath: elsewhere.path))
+    }
 }

@@ -25,11 +25,16 @@ extension OutputCapabilities {
             throw .usage("cannot tell the output container from '\(URL(fileURLWithPath: outputPath).lastPathComponent)'; use a known extension (.mp4, .mov, .mkv, .webm, .ts) or --format")
         }
         let name = String(cString: oformat.pointee.name)
+        // Into the container the chunks were written in (MOV into MOV, Matroska into Matroska), a codec its muxer
+        // keeps no official tag for is one it wrote: CineForm or QuickTime's own codecs in MOV with their fourcc,
+        // Ut Video in Matroska as a VfW track. The copy keeps the chunks' tag, as ffmpeg -c copy does; should the
+        // muxer refuse it after all, its header says why.
+        let ownContainer = first.formatName.split(separator: ",").first.map(String.init) == name
         var unsupported: Set<String> = []
         for stream in first.streams {
             let id = avcodec_descriptor_get_by_name(stream.signature.codec)?.pointee.id ?? AV_CODEC_ID_NONE
             // 0 is a definite no; a negative answer means the muxer keeps no list, so it is not a no.
-            if avformat_query_codec(oformat, id, FF_COMPLIANCE_NORMAL) == 0 {
+            if !ownContainer, avformat_query_codec(oformat, id, FF_COMPLIANCE_NORMAL) == 0 {
                 unsupported.insert(stream.signature.codec)
             }
             if name == "mpegts", [.video, .audio, .subtitle].contains(stream.signature.kind),
