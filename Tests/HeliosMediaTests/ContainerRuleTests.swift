@@ -268,4 +268,29 @@ struct ContainerRuleTests {
         #expect(refusal.issues.contains { $0.code == .unsupportedByContainer && $0.message.contains(codec) }, "\(refusal.issues)")
         #expect(!FileManager.default.fileExists(atPath: elsewhere.path))
     }
+
+    /// FLV stores no packet durations; H.264's parser supplies them, but Sorenson Spark (flv1, Flash-era renders) has
+    /// none: a 1-frame chunk lasted no time, so it was refused ("frame duration is 40.000 ms but input 1 has 0.000 ms").
+    @Test("FLV chunks without durations (Sorenson Spark) take the stated frame rate: 1-frame chunks last a frame, first and between")
+    func flvWithoutDurations() async throws {
+        let dir = try makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        var chunks: [URL] = [], expected: [String] = [], start = 0
+        for (k, n) in [1, 5, 1, 5].enumerated() {
+            let chunk = dir.appendingPathComponent("chunk\(k).flv")
+            let made = try await Shell.run("ffmpeg", ["-nostdin", "-v", "error", "-y", "-f", "lavfi", "-i",
+                                                      "testsrc2=size=160x96:rate=25,trim=start_frame=\(start):end_frame=\(start + n),setpts=PTS-STARTPTS",
+                                                      "-c:v", "flv", chunk.path])
+            try #require(made.status == 0, "\(made.stderr)")
+            chunks.append(chunk)
+            expected += try await Oracle.frameHashes(chunk)
+            start += n
+        }
+        let output = dir.appendingPathComponent("out.flv")
+        let report = try await NativeStitcher().stitch(chunks, to: output)
+        #expect(report.isValid && report.output?.videoFrames == 12)
+        #expect(try await Oracle.frameHashes(output) == expected)
+        let pts = try await Oracle.entries(output, "packet=pts", select: "v").compactMap { Int($0.split(separator: "=").last ?? "") }
+        #expect(pts.sorted() == Array(stride(from: 0, to: 480, by: 40)), "\(pts)")
+    }
 }

@@ -207,7 +207,8 @@ public enum MediaProbe {
         if let fragments, fragments.contains(where: { $0.compositionShift > 0 }) {
             demuxer.timestampShifts = fragments.map(\.compositionShift)
         }
-        if fragmented == true {
+        // FLV stores no durations either: a codec without a parser (Sorenson's flv1) leaves a 1-frame chunk none.
+        if fragmented == true || demuxer.formatName == "flv" {
             for k in accumulators.indices { accumulators[k].fillsFrameDuration() }
         }
         let packet = try Packet()

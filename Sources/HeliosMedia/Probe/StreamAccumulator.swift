@@ -73,7 +73,8 @@ struct StreamAccumulator {
     /// Gives video frames read without a duration one frame. For a fragmented MP4: every sample has a duration in
     /// its track run, but libavformat hands out a fragment's last sample with none unless a parser supplies it
     /// (H.264's does, HEVC's does not), so a 1-frame HEVC chunk would last no time at all. The frame is the one the
-    /// presentation timestamps show; a chunk of one frame takes the rate libavformat states for the track.
+    /// presentation timestamps show; a chunk of one frame takes the rate libavformat states for the track. FLV, which
+    /// stores no durations, the same.
     mutating func fillsFrameDuration() {
         guard signature.kind == .video, let frameRate, frameRate.num > 0 else { return }
         frameDuration = max(Ticks.rescale(1, from: Rational(frameRate.den, frameRate.num), to: timeBase), 0)
