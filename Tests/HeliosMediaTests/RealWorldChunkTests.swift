@@ -140,6 +140,39 @@ struct RealWorldChunkTests {
         try await Self.expectRefusedAsUnsupported(chunks, output: dir.appendingPathComponent("out.\(container)")) { $0.hasPrefix(message) }
     }
 
+    /// CAF (Apple's Core Audio Format) states no packet durations and counts its frames in samples: compressed
+    /// chunks were refused as damaged ("24570 of 24576 frames could not be read"); PCM lays end to end as in WAV.
+    @Test("CAF: ALAC and Opus chunks are refused for their missing durations, not as damaged; PCM stitches sample-exactly")
+    func caf() async throws {
+        let dir = try makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        func chunks(_ codec: String) async throws -> [URL] {
+            var urls: [URL] = [], start = 0
+            for (k, samples) in [24000, 4800, 48000].enumerated() {
+                let url = dir.appendingPathComponent("\(codec)-\(k).caf")
+                let result = try await Shell.run("ffmpeg", ["-nostdin", "-v", "error", "-f", "lavfi", "-i",
+                                                            "sine=sample_rate=48000,atrim=start_sample=\(start):end_sample=\(start + samples)",
+                                                            "-c:a", codec, url.path])
+                try #require(result.status == 0, "\(result.stderr)")
+                urls.append(url)
+                start += samples
+            }
+            return urls
+        }
+        for codec in ["alac", "libopus"] {
+            let output = dir.appendingPathComponent("\(codec).caf")
+            let refused = await #expect(throws: StitchError.self) { try await NativeStitcher().stitch(try await chunks(codec), to: output) }
+            guard case .invalidInputs(let report)? = refused else { Issue.record("\(codec): \(String(describing: refused))"); continue }
+            let errors = report.issues.filter { $0.severity == .error }
+            #expect(errors.map(\.code) == [.unsupportedCodec] && errors.first?.message.contains("in CAF carries no packet durations") == true, "\(errors)")
+            #expect(!FileManager.default.fileExists(atPath: output.path))
+        }
+        let output = dir.appendingPathComponent("pcm.caf")
+        let report = try await NativeStitcher().stitch(try await chunks("pcm_s16le"), to: output)
+        #expect(report.isValid)
+        #expect(try await Oracle.decodedAudioSamples(output) == 76800)
+    }
+
     /// Stitches `chunks` strictly and leniently: both must be refused with one `unsupported-codec` error about input
     /// 1's stream 1, whose message `accepts`, and leave no output behind.
     static func expectRefusedAsUnsupported(_ chunks: [URL], output: URL, _ accepts: (String) -> Bool) async throws {

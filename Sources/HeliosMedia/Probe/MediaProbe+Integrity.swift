@@ -58,10 +58,11 @@ extension MediaProbe {
         let codec = stream.pointee.codecpar.pointee.codec_id
         let isPCM = String(cString: avcodec_get_name(codec)).hasPrefix("pcm_")
         let type = stream.pointee.codecpar.pointee.codec_type
-        if demuxer.formatName == "avi" {
+        if demuxer.formatName == "avi" || demuxer.formatName == "caf" {
             // AVI's stream header length is no packet count: it counts the frames of the timeline, and ffmpeg marks a
             // dropped or delayed frame with an empty chunk, which the demuxer skips (and an MP3 track's length is in
-            // its own units). The index lists the chunks that hold data, each a packet the demuxer returns.
+            // its own units). The index lists the chunks that hold data, each a packet the demuxer returns. CAF's
+            // count is of samples (its packet table's valid frames), and its packet table is the index.
             if !isPCM, type == AVMEDIA_TYPE_VIDEO || type == AVMEDIA_TYPE_AUDIO {
                 let entries = (0..<avformat_index_get_entries_count(stream)).count { avformat_index_get_entry(stream, $0)?.pointee.size ?? 0 > 0 }
                 if entries > 0 { declared.frames = entries }

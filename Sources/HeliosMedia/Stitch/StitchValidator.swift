@@ -277,6 +277,9 @@ public enum StitchValidator {
         case "alac" where input.formatName.hasPrefix("matroska"):
             return "ALAC in Matroska carries no packet durations, so each chunk's short last block cannot be placed; "
                 + "write ALAC chunks as MOV or M4A, or FLAC in Matroska"
+        case let codec where input.formatName == "caf" && !codec.hasPrefix("pcm_"):
+            return "\(codec) in CAF carries no packet durations, so each chunk's last packet cannot be placed (only the "
+                + "decoder knows its length); write the chunks as M4A or MOV (ALAC, AAC), Matroska (FLAC, Opus), or CAF with PCM"
         default:
             return nil
         }
