@@ -293,4 +293,29 @@ struct ContainerRuleTests {
         let pts = try await Oracle.entries(output, "packet=pts", select: "v").compactMap { Int($0.split(separator: "=").last ?? "") }
         #expect(pts.sorted() == Array(stride(from: 0, to: 480, by: 40)), "\(pts)")
     }
+
+    /// The mov muxer has no tag for uncompressed yuv420p: it wrote such chunks under RGB 24's tag without a word, and
+    /// the stitch (exit 0) played nothing, every frame decoded as RGB of the wrong size.
+    @Test("uncompressed yuv420p chunks (AVI) stitch into AVI with every frame, and are refused for MOV, whose tag would misdescribe them")
+    func rawvideoIntoMOV() async throws {
+        let dir = try makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        var chunks: [URL] = [], expected: [String] = []
+        for (k, n) in [1, 4].enumerated() {
+            let chunk = dir.appendingPathComponent("chunk\(k).avi")
+            let made = try await Shell.run("ffmpeg", ["-nostdin", "-v", "error", "-y", "-f", "lavfi", "-i", "testsrc2=size=160x96:rate=25",
+                                                      "-frames:v", "\(n)", "-c:v", "rawvideo", "-pix_fmt", "yuv420p", chunk.path])
+            try #require(made.status == 0, "\(made.stderr)")
+            chunks.append(chunk)
+            expected += try await Oracle.frameHashes(chunk)
+        }
+        let own = dir.appendingPathComponent("out.avi")
+        _ = try await NativeStitcher().stitch(chunks, to: own)
+        #expect(try await Oracle.frameHashes(own) == expected)
+        let mov = dir.appendingPathComponent("out.mov")
+        let refused = await #expect(throws: StitchError.self) { try await NativeStitcher().stitch(chunks, to: mov) }
+        guard case .invalidInputs(let report)? = refused else { Issue.record("\(String(describing: refused))"); return }
+        #expect(report.issues.contains { $0.code == .unsupportedByContainer && $0.message.contains("cannot hold rawvideo in yuv420p") }, "\(report.issues)")
+        #expect(!FileManager.default.fileExists(atPath: mov.path))
+    }
 }

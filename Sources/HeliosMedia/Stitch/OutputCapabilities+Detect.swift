@@ -17,6 +17,14 @@ extension OutputCapabilities {
         "dvb_subtitle", "dvb_teletext",
     ]
 
+    /// The pixel formats the mov muxer has a tag for when it writes uncompressed video (libavformat 59's
+    /// `mov_pix_fmt_tags`, and gray8). Any other it writes under the tag of RGB 24 without a word, and every reader
+    /// decodes the frames as RGB: a file that plays nothing (yuv420p rawvideo from AVI, Matroska or NUT chunks).
+    static let movRawPixelFormats: Set<String> = [
+        "yuyv422", "uyvy422", "rgb555be", "rgb555le", "rgb565le", "rgb565be", "gray16be", "rgb24", "bgr24", "argb", "bgra",
+        "rgba", "abgr", "rgb48be", "gray",
+    ]
+
     /// Resolves the output container from `format` or the file extension and asks libavformat which of the
     /// first input's codecs it can hold. Throws `StitchError.usage` for an unknown container.
     static func detect(outputPath: String, format: String?, first: ProbedInput) throws(StitchError) -> (OutputCapabilities, String) {
@@ -35,6 +43,10 @@ extension OutputCapabilities {
             let id = avcodec_descriptor_get_by_name(stream.signature.codec)?.pointee.id ?? AV_CODEC_ID_NONE
             // 0 is a definite no; a negative answer means the muxer keeps no list, so it is not a no.
             if !ownContainer, avformat_query_codec(oformat, id, FF_COMPLIANCE_NORMAL) == 0 {
+                unsupported.insert(stream.signature.codec)
+            }
+            if name == "mov", !ownContainer, stream.signature.codec == "rawvideo",
+               !movRawPixelFormats.contains(stream.signature.pixelFormat ?? "") {
                 unsupported.insert(stream.signature.codec)
             }
             if name == "mpegts", [.video, .audio, .subtitle].contains(stream.signature.kind),

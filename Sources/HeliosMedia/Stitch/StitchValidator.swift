@@ -252,7 +252,8 @@ public enum StitchValidator {
             if let reason = unsupportedAudio(stream, in: first) {
                 add(.error, .unsupportedCodec, 0, stream.index, reason)
             } else if output.unsupportedCodecs.contains(codec) {
-                let why = output.formatName == "mpegts" ? " (it has no stream type for it: readers, ffmpeg among them, would see a data stream)" : ""
+                let why = output.formatName == "mpegts" ? " (it has no stream type for it: readers, ffmpeg among them, would see a data stream)"
+                    : codec == "rawvideo" ? " in \(stream.signature.pixelFormat ?? "an unknown pixel format") (readers would decode it as RGB)" : ""
                 add(.error, .unsupportedByContainer, 0, stream.index, "the \(output.formatName) container cannot hold \(codec)\(why)")
             }
         }
