@@ -180,7 +180,7 @@ struct ContainerRuleTests {
     /// A muxer that refuses a stream when it writes its header says why only in its log: the error carries it. What
     /// a muxer calls unofficial goes only into the chunks' own container (or MP4/MOV): MPEG-4 Part 2 forced into FLV
     /// reads back, by FFmpeg's own demuxer, as a dozen streams of garbage.
-    @Test("a container whose muxer refuses a stream says why: VP9 into MOV, 48 kHz PCM or MPEG-4 Part 2 into FLV",
+    @Test("a container whose muxer refuses a stream says why, as inputs it cannot hold: VP9 into MOV, 48 kHz PCM or MPEG-4 Part 2 into FLV",
           arguments: [("webm-vp9-opus", "mov", "vp9 only supported in MP4"), ("mov-h264-pcm", "flv", "FLV does not support sample rate 48000"),
                       ("realworld-avi-mpeg4-mp3", "flv", "Codec mpeg4 is not supported in the official FLV specification")])
     func muxerRefusalIsExplained(set: String, container: String, said: String) async throws {
@@ -190,8 +190,11 @@ struct ContainerRuleTests {
         do {
             _ = try await NativeStitcher().stitch(Array(files.prefix(2)), to: dir.appendingPathComponent("out.\(container)"))
             Issue.record("stitched \(set) into \(container)")
-        } catch let error as StitchError {
-            #expect("\(error)".contains("avformat_write_header") && "\(error)".contains("libavformat: \(said)"), "\(error)")
+        } catch StitchError.invalidInputs(let report) {
+            // Refused as inputs the container cannot hold (exit 1, not retried), not as a failed write.
+            #expect(report.issues.count == 1 && report.issues.first?.code == .unsupportedByContainer, "\(report.issues)")
+            #expect(report.issues.first?.message.contains("libavformat: \(said)") == true, "\(report.issues)")
+            #expect(!StitchError.invalidInputs(report).isRetryable)
         }
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path).isEmpty)
     }

@@ -141,6 +141,14 @@ struct Remuxer {
         case let error as FFmpegError where error.isInterrupted: return .cancelled
         case let error as FFmpegError where error.path != outputPath && error.path != temp.muxerPath && error.path != nil:
             return .unreadableInput(path: error.path!, reason: MediaProbe.describe(error))
+        case let error as FFmpegError where error.function == "avformat_write_header" && error.detail != nil
+            && [helios_averror(EINVAL), helios_averror(ENOSYS), helios_averror_patchwelcome()].contains(error.code):
+            // The muxer refused a stream when the header was written, saying why in its log (`av1 only supported in
+            // MP4 and AVIF`, `FLV does not support sample rate 48000`): the inputs do not fit the container, which no
+            // retry changes. Nothing was written.
+            let issue = StitchIssue(severity: .error, code: .unsupportedByContainer, inputIndex: 0, inputPath: inputs.first?.path,
+                                    message: "the \(formatName) muxer refuses the streams: \(error.explanation)")
+            return .invalidInputs(StitchReport(inputs: inputs.map(InputSummary.init), boundaries: [], issues: [issue], output: nil))
         case let error as FFmpegError: return .outputFailed(path: outputPath, reason: "\(error.function): \(error.explanation)")
         default: return .outputFailed(path: outputPath, reason: "\(error)")
         }
