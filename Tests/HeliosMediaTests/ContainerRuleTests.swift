@@ -240,6 +240,23 @@ struct ContainerRuleTests {
         #expect(!FileManager.default.fileExists(atPath: output.path))
     }
 
+    /// Video-only chunks of `frames` frames of one test pattern, cut one after another, written by ffmpeg with
+    /// `arguments` (codec and its options) as `chunkK.ext`; with each chunk's decoded frames, in order.
+    static func patternChunks(_ frames: [Int], ext: String, rate: Int, _ arguments: [String], in dir: URL) async throws -> (chunks: [URL], frames: [String]) {
+        var chunks: [URL] = [], expected: [String] = [], start = 0
+        for (k, n) in frames.enumerated() {
+            let chunk = dir.appendingPathComponent("chunk\(k).\(ext)")
+            let made = try await Shell.run("ffmpeg", ["-nostdin", "-v", "error", "-y", "-f", "lavfi", "-i",
+                                                      "testsrc2=size=160x96:rate=\(rate),trim=start_frame=\(start):end_frame=\(start + n),setpts=PTS-STARTPTS"]
+                                           + arguments + [chunk.path])
+            try #require(made.status == 0, "\(made.stderr)")
+            chunks.append(chunk)
+            expected += try await Oracle.frameHashes(chunk)
+            start += n
+        }
+        return (chunks, expected)
+    }
+
     /// A codec a muxer keeps no official tag for, which it wrote all the same: CineForm in MOV (its fourcc) and Ut Video
     /// in Matroska (a VfW track), as editors export intermediates. Into the chunks' own container they stitch, as
     /// ffmpeg -c copy does; into another they are refused up front as before.
@@ -248,17 +265,7 @@ struct ContainerRuleTests {
     func unofficialCodecIntoOwnContainer(codec: String, ext: String, other: String) async throws {
         let dir = try makeTemporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
-        var chunks: [URL] = [], expected: [String] = [], start = 0
-        for (k, n) in [1, 8, 2, 5].enumerated() {
-            let chunk = dir.appendingPathComponent("chunk\(k).\(ext)")
-            let made = try await Shell.run("ffmpeg", ["-nostdin", "-v", "error", "-y", "-f", "lavfi", "-i",
-                                                      "testsrc2=size=160x96:rate=30,trim=start_frame=\(start):end_frame=\(start + n),setpts=PTS-STARTPTS",
-                                                      "-c:v", codec, chunk.path])
-            try #require(made.status == 0, "\(made.stderr)")
-            chunks.append(chunk)
-            expected += try await Oracle.frameHashes(chunk)
-            start += n
-        }
+        let (chunks, expected) = try await Self.patternChunks([1, 8, 2, 5], ext: ext, rate: 30, ["-c:v", codec], in: dir)
         let output = dir.appendingPathComponent("out.\(ext)")
         let report = try await NativeStitcher().stitch(chunks, to: output)
         #expect(report.isValid && report.output?.videoFrames == 16)
@@ -278,17 +285,7 @@ struct ContainerRuleTests {
     func flvWithoutDurations() async throws {
         let dir = try makeTemporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
-        var chunks: [URL] = [], expected: [String] = [], start = 0
-        for (k, n) in [1, 5, 1, 5].enumerated() {
-            let chunk = dir.appendingPathComponent("chunk\(k).flv")
-            let made = try await Shell.run("ffmpeg", ["-nostdin", "-v", "error", "-y", "-f", "lavfi", "-i",
-                                                      "testsrc2=size=160x96:rate=25,trim=start_frame=\(start):end_frame=\(start + n),setpts=PTS-STARTPTS",
-                                                      "-c:v", "flv", chunk.path])
-            try #require(made.status == 0, "\(made.stderr)")
-            chunks.append(chunk)
-            expected += try await Oracle.frameHashes(chunk)
-            start += n
-        }
+        let (chunks, expected) = try await Self.patternChunks([1, 5, 1, 5], ext: "flv", rate: 25, ["-c:v", "flv"], in: dir)
         let output = dir.appendingPathComponent("out.flv")
         let report = try await NativeStitcher().stitch(chunks, to: output)
         #expect(report.isValid && report.output?.videoFrames == 12)
@@ -303,15 +300,7 @@ struct ContainerRuleTests {
     func rawvideoIntoMOV() async throws {
         let dir = try makeTemporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
-        var chunks: [URL] = [], expected: [String] = []
-        for (k, n) in [1, 4].enumerated() {
-            let chunk = dir.appendingPathComponent("chunk\(k).avi")
-            let made = try await Shell.run("ffmpeg", ["-nostdin", "-v", "error", "-y", "-f", "lavfi", "-i", "testsrc2=size=160x96:rate=25",
-                                                      "-frames:v", "\(n)", "-c:v", "rawvideo", "-pix_fmt", "yuv420p", chunk.path])
-            try #require(made.status == 0, "\(made.stderr)")
-            chunks.append(chunk)
-            expected += try await Oracle.frameHashes(chunk)
-        }
+        let (chunks, expected) = try await Self.patternChunks([1, 4], ext: "avi", rate: 25, ["-c:v", "rawvideo", "-pix_fmt", "yuv420p"], in: dir)
         let own = dir.appendingPathComponent("out.avi")
         _ = try await NativeStitcher().stitch(chunks, to: own)
         #expect(try await Oracle.frameHashes(own) == expected)
