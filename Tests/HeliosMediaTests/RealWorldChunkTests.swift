@@ -173,6 +173,32 @@ struct RealWorldChunkTests {
         #expect(try await Oracle.decodedAudioSamples(output) == 76800)
     }
 
+    /// Ogg states a chunk's last Opus packet's duration without the samples its end trim discards (312 of 960),
+    /// which the sample-exact placement counted a second time: each boundary lost 648 samples into WebM and
+    /// Matroska (74,856 of 76,800 over three chunks), and 960 in all into Ogg.
+    @Test("Ogg Opus chunks (.opus) into WebM, Matroska and Ogg decode to exactly the samples the chunks decode to", arguments: ["webm", "mka", "opus"])
+    func oggOpus(output ext: String) async throws {
+        let dir = try makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        var chunks: [URL] = [], start = 0, expected = 0
+        for (k, samples) in [24000, 4800, 48000].enumerated() {
+            let url = dir.appendingPathComponent("chunk\(k).opus")
+            let result = try await Shell.run("ffmpeg", ["-nostdin", "-v", "error", "-f", "lavfi", "-i",
+                                                        "sine=sample_rate=48000,atrim=start_sample=\(start):end_sample=\(start + samples)",
+                                                        "-c:a", "libopus", url.path])
+            try #require(result.status == 0, "\(result.stderr)")
+            chunks.append(url)
+            expected += try await Oracle.decodedAudioSamples(url)
+            start += samples
+        }
+        #expect(expected == 76800)
+        let output = dir.appendingPathComponent("out.\(ext)")
+        let report = try await NativeStitcher().stitch(chunks, to: output)
+        #expect(report.isValid)
+        #expect(try await Oracle.decodedAudioSamples(output) == expected)
+        #expect(try await Oracle.decodeWarnings(output) == [])
+    }
+
     /// Stitches `chunks` strictly and leniently: both must be refused with one `unsupported-codec` error about input
     /// 1's stream 1, whose message `accepts`, and leave no output behind.
     static func expectRefusedAsUnsupported(_ chunks: [URL], output: URL, _ accepts: (String) -> Bool) async throws {

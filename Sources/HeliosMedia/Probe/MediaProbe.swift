@@ -202,6 +202,7 @@ public enum MediaProbe {
             StreamAccumulator(stream: demuxer.stream($0), index: $0, signature: signatures[$0], storesNoDts: storesNoDts,
                               annexB: demuxer.formatName == "mpegts")
         }
+        if demuxer.formatName == "ogg" { for k in accumulators.indices { accumulators[k].statesTrimmedDurations = true } }
         let fragmented = demuxer.formatName.hasPrefix("mov,") ? demuxer.isFragmentedISOBMFF : nil
         let fragments = fragmented == true ? demuxer.fragmentFacts() : nil
         if let fragments, fragments.contains(where: { $0.compositionShift > 0 }) {

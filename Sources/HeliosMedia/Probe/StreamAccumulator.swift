@@ -29,6 +29,10 @@ struct StreamAccumulator {
     var missingPts = 0
     var missingDts = 0
     let storesNoDts: Bool
+    /// Ogg states a packet's duration without the samples its end trim discards (an Opus chunk's last packet: 312 of
+    /// its 960), where Matroska and MP4 state the whole packet beside the trim: read here as the whole packet, so the
+    /// end padding is counted once, as for the others.
+    var statesTrimmedDurations = false
     var firstNonIncreasing: Int?
     var firstPtsBeforeDts: Int?
     var corrupt = 0
@@ -138,8 +142,11 @@ struct StreamAccumulator {
         if n == 0 { firstIsKey = isKeyframe }
         if isKeyframe { keyframes += 1 }
         if read.duration <= 0 && frameDuration > 0 { durationsMissing += 1 }
-        let duration = PacketTiming.filledDuration(read.duration, kind: signature.kind, frameSize: signature.frameSize,
+        var duration = PacketTiming.filledDuration(read.duration, kind: signature.kind, frameSize: signature.frameSize,
                                                    sampleRate: signature.sampleRate, timeBase: timeBase)
+        if statesTrimmedDurations, signature.kind == .audio, let end = skipSamples?.end, end > 0, duration > 0, sampleRate > 0 {
+            duration += Ticks.rescale(end, from: Rational(1, Int32(sampleRate)), to: timeBase)
+        }
         let timing = PacketTiming(pts: read.pts, dts: read.dts, duration: duration, isDiscard: read.isDiscard)
         if n < 16 { leading.append(timing) }
         if trailing.count == Self.trailingKept { trailing.removeFirst() }
