@@ -39,6 +39,12 @@ public enum Ticks {
         return av_rescale_q_rnd(value, from.av, to.av, AVRounding(rawValue: AV_ROUND_NEAR_INF.rawValue | AV_ROUND_PASS_MINMAX.rawValue))
     }
 
+    /// A millisecond in ticks of `timeBase`, at least one tick: how far a timestamp kept through a millisecond clock
+    /// (Matroska, an MP4 edit list) may lie from the exact one.
+    public static func millisecond(in timeBase: Rational) -> Int64 {
+        max(1, rescale(1, from: Rational(1, 1000), to: timeBase))
+    }
+
     /// Milliseconds for a tick count, for reports.
     public static func milliseconds(_ value: Int64, in timeBase: Rational) -> Double {
         Double(value) * Double(timeBase.num) * 1000 / Double(timeBase.den)

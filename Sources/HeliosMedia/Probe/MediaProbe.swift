@@ -200,9 +200,8 @@ public enum MediaProbe {
         let storesNoDts = demuxer.formatName.contains("matroska") || demuxer.formatName.contains("webm")
         var accumulators = (0..<demuxer.streamCount).map {
             StreamAccumulator(stream: demuxer.stream($0), index: $0, signature: signatures[$0], storesNoDts: storesNoDts,
-                              annexB: demuxer.formatName == "mpegts")
+                              annexB: demuxer.formatName == "mpegts", statesTrimmedDurations: demuxer.formatName == "ogg")
         }
-        if demuxer.formatName == "ogg" { for k in accumulators.indices { accumulators[k].statesTrimmedDurations = true } }
         let fragmented = demuxer.formatName.hasPrefix("mov,") ? demuxer.isFragmentedISOBMFF : nil
         let fragments = fragmented == true ? demuxer.fragmentFacts() : nil
         if let fragments, fragments.contains(where: { $0.compositionShift > 0 }) {

@@ -83,7 +83,7 @@ extension ProbedInput {
     /// How far a continuation may start from where the previous input ends: a tick, or a millisecond where the
     /// time base is finer (MP4 segments' edit lists round each file's start to the movie's milliseconds).
     static func continuationTolerance(_ timeBase: Rational) -> Int64 {
-        max(1, Ticks.rescale(1, from: Rational(1, 1000), to: timeBase))
+        Ticks.millisecond(in: timeBase)
     }
 
     /// This input as the continuation of the one before it (see `continues`): audio packets that end before the

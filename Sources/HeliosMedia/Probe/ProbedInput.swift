@@ -266,7 +266,7 @@ public struct ProbedInput: Codable, Sendable, Hashable {
 }
 
 extension ProbedInput {
-    struct RareFields: Codable, Sendable, Hashable {
+    struct RareFields: Sendable, Hashable {
         var timecode: String?
         var attachedPictures = 0
         var attachments = 0

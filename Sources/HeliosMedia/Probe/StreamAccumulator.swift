@@ -32,7 +32,7 @@ struct StreamAccumulator {
     /// Ogg states a packet's duration without the samples its end trim discards (an Opus chunk's last packet: 312 of
     /// its 960), where Matroska and MP4 state the whole packet beside the trim: read here as the whole packet, so the
     /// end padding is counted once, as for the others.
-    var statesTrimmedDurations = false
+    let statesTrimmedDurations: Bool
     var firstNonIncreasing: Int?
     var firstPtsBeforeDts: Int?
     var corrupt = 0
@@ -85,9 +85,10 @@ struct StreamAccumulator {
     }
 
     /// `annexB`: the container carries H.264/HEVC with start codes and its payloads are read (MPEG-TS), so each
-    /// packet is checked to hold a picture.
+    /// packet is checked to hold a picture. `statesTrimmedDurations`: the container is Ogg (see the property).
     init(stream: UnsafeMutablePointer<AVStream>, index: Int, signature: CodecSignature, storesNoDts: Bool = false,
-         annexB: Bool = false) {
+         annexB: Bool = false, statesTrimmedDurations: Bool = false) {
+        self.statesTrimmedDurations = statesTrimmedDurations
         self.index = index
         if signature.kind == .video {
             switch signature.codec {
@@ -115,6 +116,7 @@ struct StreamAccumulator {
         self.index = index
         self.signature = signature
         self.storesNoDts = storesNoDts && signature.kind == .video
+        statesTrimmedDurations = false
         self.timeBase = timeBase
         sampleRate = Int64(signature.sampleRate)
         initialPadding = 0

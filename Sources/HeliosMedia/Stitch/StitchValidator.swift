@@ -297,7 +297,7 @@ public enum StitchValidator {
         // Timestamps rounded to milliseconds in a finer time base (a Matroska recording remuxed into MP4) give a short
         // chunk's frames 33 ms where the frame is 33.33: within a millisecond, the durations the container states
         // (533 ticks of 1/16000 on every packet) decide, as a Matroska time base's own tick would.
-        let millisecond = max(Ticks.rescale(1, from: Rational(1, 1000), to: stream.timeBase), 1)
+        let millisecond = Ticks.millisecond(in: stream.timeBase)
         let stated = stream.statedTypicalDuration, statedExpected = reference.statedTypicalDuration > 0
             ? Ticks.rescale(reference.statedTypicalDuration, from: reference.timeBase, to: stream.timeBase) : expected
         let roundedAlike = abs(stream.typicalPacketDuration - expected) <= millisecond && stated > 0 && abs(stated - statedExpected) <= 1
