@@ -37,7 +37,7 @@ extension StitchReport {
         try withoutActuallyEscaping(write) { write in
             var writer = SlicedJSONObjectWriter(encoder: encoder, pretty: formatting.contains(.prettyPrinted), sliceLength: sliceLength,
                                                 flushingAt: flushingAt, write: write)
-        // In the order `.sortedKeys` puts them; `StitchReportJSONTests` checks this list against the type's members.
+            // In the order `.sortedKeys` puts them; `StitchReportJSONTests` checks this list against the type's members.
             try writer.member("boundaries", array: boundaries)
             try writer.member("inputs", array: inputs)
             try writer.member("issues", array: issues)
