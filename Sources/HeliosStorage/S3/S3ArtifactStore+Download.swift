@@ -103,7 +103,7 @@ extension S3ArtifactStore {
                 guard received == meta.size else {
                     throw StorageError(.transport, "\(uri(for: key)): got \(received) of \(meta.size) bytes", key: key.rawValue)
                 }
-                let digest = SigV4Signer.hex(hasher.finalize())
+                let digest = POSIX.hex(hasher.finalize())
                 if let expected = meta.sha256, expected != digest {
                     throw StorageError(.integrity, "\(uri(for: key)): downloaded content has sha256 \(digest), "
                                        + "the object records \(expected)", key: key.rawValue)

@@ -40,7 +40,7 @@ enum S3FileIO {
                     buffer.withUnsafeBytes { hasher.update(bufferPointer: UnsafeRawBufferPointer(rebasing: $0[..<count])) }
                     size += Int64(count)
                 }
-                return (size, SigV4Signer.hex(hasher.finalize()))
+                return (size, POSIX.hex(hasher.finalize()))
             }
         } catch let error as StorageError {
             throw error

@@ -79,7 +79,7 @@ public struct SigV4Signer: Sendable {
     public func signature(stringToSign: String, time: SigV4Time) -> String {
         let key = Self.signingKey(secret: credentials.secretAccessKey, dateStamp: time.dateStamp, region: region,
                                   service: service)
-        return Self.hex(HMAC<SHA256>.authenticationCode(for: Array(stringToSign.utf8), using: key))
+        return POSIX.hex(HMAC<SHA256>.authenticationCode(for: Array(stringToSign.utf8), using: key))
     }
 
     /// The result of signing: the headers to send (beside those the caller gave) and the intermediate strings.
@@ -118,18 +118,7 @@ public struct SigV4Signer: Sendable {
         }
     }
 
-    public static func hexSHA256(_ bytes: [UInt8]) -> String { hex(SHA256.hash(data: bytes)) }
-
-    static func hex<D: Sequence>(_ digest: D) -> String where D.Element == UInt8 {
-        let digits = Array("0123456789abcdef".utf8)
-        var out = [UInt8]()
-        out.reserveCapacity(64)
-        for byte in digest {
-            out.append(digits[Int(byte >> 4)])
-            out.append(digits[Int(byte & 0x0f)])
-        }
-        return String(decoding: out, as: UTF8.self)
-    }
+    public static func hexSHA256(_ bytes: [UInt8]) -> String { POSIX.sha256(bytes) }
 }
 
 /// A signing time: `x-amz-date` (`YYYYMMDDTHHMMSSZ`) and the scope's date stamp (`YYYYMMDD`), in UTC.
