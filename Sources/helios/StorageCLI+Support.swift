@@ -158,6 +158,6 @@ final class ListingProgressLine: Sendable {
     /// Runs `body` with every listing in it reported on this line.
     func around<T: Sendable>(_ body: () async throws -> T) async rethrows -> T {
         defer { finish() }
-        return try await ListingProgress.$observer.withValue({ [self] in update($0, $1) }, operation: body)
+        return try await ListingProgress.$observer.withValue(.init { [self] in update($0, $1) }, operation: body)
     }
 }

@@ -107,7 +107,15 @@ extension ArtifactStore {
 /// objects and bytes that listing has yielded so far. A CLI sets it to draw progress for long walks
 /// (`ls`, usage, cleanup) without every store or maintenance function taking a callback.
 public enum ListingProgress {
-    @TaskLocal public static var observer: (@Sendable (_ objects: Int, _ bytes: Int64) -> Void)?
+    @TaskLocal public static var observer: Observer?
+
+    /// Hears a listing's running totals. A struct, not a bare closure: a task-local whose value is an optional
+    /// function type crashed optimized builds (Swift 6.3.1) in `swift_task_localValuePush`, which was handed a bad
+    /// type for the value, while debug builds and the tests ran fine.
+    public struct Observer: Sendable {
+        public let report: @Sendable (_ objects: Int, _ bytes: Int64) -> Void
+        public init(_ report: @escaping @Sendable (_ objects: Int, _ bytes: Int64) -> Void) { self.report = report }
+    }
 }
 
 /// A paged listing: an `AsyncSequence` of metadata that asks its store for one page at a time, so 100,000 keys
@@ -143,7 +151,7 @@ public struct ArtifactListing: AsyncSequence, Sendable {
                 finished = page.next == nil
                 objects += page.items.count
                 bytes += page.items.reduce(0) { $0 + $1.size }
-                ListingProgress.observer?(objects, bytes)
+                ListingProgress.observer?.report(objects, bytes)
             }
             defer { index += 1 }
             return buffer[index]
