@@ -11,13 +11,18 @@ import PackageDescription
 // times, stay dynamic, and so do `helios-worker` and `helios-synth`, which the Lambda package ships together: static,
 // each would carry its own copy of the runtime and ICU's data (257 MB unpacked instead of 200 MiB; Lambda's limit is
 // 250 MB).
+//
+// The test bundle links with the settings of the executables it depends on, and the toolchain has no static XCTest or
+// swift-testing, so `make test-release` (the suite on optimized code) sets HELIOS_SHARED_SWIFT_RUNTIME to link all
+// of it against the shared runtime.
+let linksStatically = Context.environment["HELIOS_SHARED_SWIFT_RUNTIME"] == nil
 let staticLinking = ["-static-stdlib", "-use-ld=lld", "-Xlinker", "-z", "-Xlinker", "pack-relative-relocs"]
-let staticSwiftRuntime: [LinkerSetting] = [
+let staticSwiftRuntime: [LinkerSetting] = !linksStatically ? [] : [
     .unsafeFlags(staticLinking + ["-l_FoundationCShims", "-l_FoundationCollections"],
                  .when(platforms: [.linux], configuration: .release)),
 ]
 /// The same for executables that import Foundation (GRDB, AsyncHTTPClient) and FoundationXML (S3's answers).
-let staticFoundation: [LinkerSetting] = [
+let staticFoundation: [LinkerSetting] = !linksStatically ? [] : [
     .unsafeFlags(staticLinking + [
         "-lFoundationXML", "-l_CFXMLInterface", "-lxml2", "-lCoreFoundation", "-lFoundationInternationalization",
         "-l_FoundationICU", "-lFoundationEssentials", "-l_FoundationCShims", "-l_FoundationCollections",
