@@ -4,8 +4,8 @@ import PackageDescription
 // Release builds of `helios-stitch` and `helios` carry the Swift runtime and Foundation inside them instead of
 // loading the shared libraries, and pack their relative relocations (RELR, glibc 2.36) instead of the 24-byte entries
 // the loader reads at each start: `helios-stitch --version` starts in 33 ms instead of 39 and a stitch of 10,000
-// inputs peaks 4.2 MB lower; a `helios` job peaks 5 MB lower (72.0 instead of 77.0 MB at 1,000 chunks) and starts in
-// 35 ms instead of 42. lld links them (gold cannot pack relocations, and warns about glibc's mktemp, which
+// inputs peaks 4.2 MB lower; a `helios` job peaks 6 MiB lower (68.8 instead of 75.0 MiB at 1,000 chunks) and starts
+// in 35 ms instead of 44. lld links them (gold cannot pack relocations, and warns about glibc's mktemp, which
 // FoundationEssentials references). The objects were compiled against the shared modules, whose autolink entries name
 // only the top library, so the static archives below them are named here. Debug builds, which the tests link many
 // times, stay dynamic, and so do `helios-worker` and `helios-synth`, which the Lambda package ships together: static,
