@@ -54,8 +54,8 @@ enum POSIX {
         }
     }
 
-    /// Lower-case hex of `digest`, written once into a string of exactly its length (a job holds one per chunk: a
-    /// SHA-256 takes 112 bytes of heap, where formatting each byte and joining the pieces left 143 on average).
+    /// Lower-case hex of `digest`, written once into a string of exactly its length (a job holds one per chunk;
+    /// formatting each byte and joining the pieces left 143 bytes of heap for each on average).
     static func hex(_ digest: some ContiguousBytes) -> String {
         digest.withUnsafeBytes { bytes in
             String(unsafeUninitializedCapacity: bytes.count * 2) { buffer in
