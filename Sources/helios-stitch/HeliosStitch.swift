@@ -59,7 +59,7 @@ struct HeliosStitch: AsyncParsableCommand {
     @Flag(help: "Print the report as JSON on stdout.")
     var json = false
 
-    @Flag(help: "Put the index at the front for progressive playback: MP4/MOV in one pass, Matroska/WebM Cues by a rewrite; MPEG-TS has none.")
+    @Flag(help: "Put the index at the front for progressive playback: MP4/MOV/M4A in one pass, Matroska/WebM Cues by a rewrite; MPEG-TS has none.")
     var faststart = false
 
     @Flag(help: "Skip the fsync before the output takes its name (scratch outputs): faster, but a power cut may lose the file.")

@@ -87,6 +87,20 @@ struct StitchContainerTests {
         #expect(try await Oracle.frameHashes(output).count == 90)
     }
 
+    @Test("--faststart into M4A reserves the index at the front as into MP4 (it was left at the end)")
+    func faststartM4A() async throws {
+        let chunks = try await FixtureCache.shared.files("m4a-audio-only")
+        let dir = try makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let output = dir.appendingPathComponent("out.m4a"), plain = dir.appendingPathComponent("plain.m4a")
+        let report = try await NativeStitcher(options: StitchOptions(faststart: true)).stitch(chunks, to: output)
+        #expect(report.output?.faststart == .reserved)
+        let boxes = try await Oracle.topLevelBoxes(output)
+        #expect(boxes.firstIndex(of: "moov")! < boxes.firstIndex(of: "mdat")!, "\(boxes)")
+        _ = try await NativeStitcher().stitch(chunks, to: plain)
+        #expect(try await Oracle.frameHashes(output, stream: "a") == (try await Oracle.frameHashes(plain, stream: "a")))
+    }
+
     @Test("--faststart whose reserved space is too small falls back to the rewrite: the same frames, index in front")
     func faststartFallback() async throws {
         let chunks = try await FixtureCache.shared.files("mp4-h264-aac")

@@ -141,8 +141,8 @@ public final class IncrementalStitch {
     var writesProgressively: Bool {
         let options = stitcher.options
         guard !options.checkOnly, options.audio != .exact else { return false }
-        let isMP4 = target.map { $0.formatName == "mp4" || $0.formatName == "mov" } ?? false
-        return !(options.faststart && isMP4 && expectedInputs == nil && options.reservedIndexBytes == nil)
+        let reservesIndex = target.map { OutputCapabilities.movMuxers.contains($0.formatName) } ?? false
+        return !(options.faststart && reservesIndex && expectedInputs == nil && options.reservedIndexBytes == nil)
     }
 
     /// Probes and validates `input`, then writes every input before it whose placement is settled.

@@ -50,7 +50,7 @@ final class RemuxSession {
         self.method = method
         // Payloads are copied file to file into MP4/MOV/M4A (libavformat's mov muxer), except under a faststart rewrite
         // (which reads the file back while it writes, past bytes the copying context may still hold).
-        let movMuxer = ["mp4", "mov", "ipod"].contains(r.formatName)
+        let movMuxer = OutputCapabilities.movMuxers.contains(r.formatName)
         let copies = r.kernelCopyMinimumInputBytes != nil && movMuxer && method != .rewritten
         // What the muxer calls experimental goes only into the chunks' own container or the ISO family, whose
         // readers take FLAC and Opus (FFmpeg 5 calls them experimental in MP4).

@@ -95,16 +95,13 @@ struct Remuxer {
         }
     }
 
-    /// How `faststart` brings the index to the front at the first attempt: MP4 and MOV write it into space reserved
-    /// for it (one pass); Matroska and WebM have their Cues moved there by the muxer, which shifts the file behind
-    /// them (FFmpeg's `cues_to_front`); other containers have no index to move.
+    /// How `faststart` brings the index to the front at the first attempt: MP4, MOV and M4A write it into space
+    /// reserved for it (one pass); Matroska and WebM have their Cues moved there by the muxer, which shifts the file
+    /// behind them (FFmpeg's `cues_to_front`); other containers have no index to move.
     var faststartMethod: FaststartMethod? {
         guard faststart else { return nil }
-        switch formatName {
-        case "mp4", "mov": return .reserved
-        case "matroska", "webm": return .rewritten
-        default: return nil
-        }
+        if OutputCapabilities.movMuxers.contains(formatName) { return .reserved }
+        return ["matroska", "webm"].contains(formatName) ? .rewritten : nil
     }
 
     func run() throws(StitchError) -> Written {

@@ -24,9 +24,13 @@ public struct OutputCapabilities: Sendable, Hashable {
 
     static let isoFamily: Set<String> = ["mp4", "mov", "ipod", "3gp", "3g2", "psp", "ismv", "f4v"]
 
+    /// The muxers of MP4, MOV and M4A (`ipod`): they write a `moov` index (what `--faststart` brings to the front,
+    /// in one pass into space reserved for it), interleave the tracks themselves and keep cover art as `covr`.
+    static let movMuxers: Set<String> = ["mp4", "mov", "ipod"]
+
     /// Whether the container keeps a file's cover art (an attached picture): the MP4, MOV and M4A muxer writes it
     /// as `covr`; FFmpeg's Matroska muxer would make it a one-frame video stream, MPEG-TS has no place for it.
-    static func holdsCoverArt(_ formatName: String) -> Bool { ["mp4", "mov", "ipod"].contains(formatName) }
+    static func holdsCoverArt(_ formatName: String) -> Bool { movMuxers.contains(formatName) }
 
     /// Whether the container holds attachments (files beside the streams, such as the fonts of styled subtitles).
     static func holdsAttachments(_ formatName: String) -> Bool { formatName == "matroska" }

@@ -37,7 +37,7 @@ public enum ProbeMode: String, Sendable, Hashable, Codable, CaseIterable {
 public struct StitchOptions: Sendable, Hashable {
     /// Output container short name (`mp4`, `mov`, `matroska`, `webm`, `mpegts`); nil picks it from the extension.
     public var format: String?
-    /// Move the index to the front so playback can start before the download ends: the MP4/MOV `moov` in one pass,
+    /// Move the index to the front so playback can start before the download ends: the MP4/MOV/M4A `moov` in one pass,
     /// Matroska/WebM Cues by a rewrite; MPEG-TS has none.
     public var faststart: Bool
     /// Replace an existing output file.
