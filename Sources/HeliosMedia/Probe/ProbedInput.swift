@@ -209,39 +209,39 @@ public struct ProbedInput: Codable, Sendable, Hashable {
     /// What few inputs have (a timecode, cover art, attachments, data streams, fragment shifts), behind one
     /// reference that is nil while every field has its default: 64 bytes an input instead of 128, which is what a
     /// stitch of 10,000 inputs holds twice (the probes and their normalized forms).
-    private var rare: RareBox?
+    @Boxed private var rare: RareFields?
 
     /// The timecode of the first frame, when the file states one (a QuickTime `tmcd` track, a `timecode` tag), e.g.
     /// "01:00:00:00". Input 1's becomes the output's.
     public var timecode: String? {
-        get { rare?.fields.timecode }
+        get { rare?.timecode }
         set { updateRare { $0.timecode = newValue } }
     }
     /// Attached pictures (cover art) the file holds beside its streams; input 1's reaches outputs that keep one.
     public var attachedPictures: Int {
-        get { rare?.fields.attachedPictures ?? 0 }
+        get { rare?.attachedPictures ?? 0 }
         set { updateRare { $0.attachedPictures = newValue } }
     }
     /// Attachments the file holds beside its streams (Matroska: fonts, ...); input 1's reach Matroska outputs.
     public var attachments: Int {
-        get { rare?.fields.attachments ?? 0 }
+        get { rare?.attachments ?? 0 }
         set { updateRare { $0.attachments = newValue } }
     }
     /// Data streams the file holds beside its streams (telemetry, navigation packets), named: left out of the output.
     public var dataStreams: [String] {
-        get { rare?.fields.dataStreams ?? [] }
+        get { rare?.dataStreams ?? [] }
         set { updateRare { $0.dataStreams = newValue } }
     }
     /// Ticks taken off every timestamp of each stream as it is read (empty: none), in a fragmented MP4: the
     /// composition shift the demuxer adds, and the edit list a muxer left out (see `applyingFragmentFacts`).
     public var timestampShifts: [Int64] {
-        get { rare?.fields.timestampShifts ?? [] }
+        get { rare?.timestampShifts ?? [] }
         set { updateRare { $0.timestampShifts = newValue } }
     }
     /// For a fragmented MP4: the duration of the master stream's first sample as its track run states it (the
     /// demuxer reports the parser's, or none for a fragment's last sample), in its time base; nil elsewhere.
     public var statedFirstFrameDuration: Int64? {
-        get { rare?.fields.statedFirstFrameDuration }
+        get { rare?.statedFirstFrameDuration }
         set { updateRare { $0.statedFirstFrameDuration = newValue } }
     }
 
@@ -254,9 +254,9 @@ public struct ProbedInput: Codable, Sendable, Hashable {
         self.fileSize = fileSize
         self.streams = streams
         self.containerDurationMicroseconds = containerDurationMicroseconds
-        rare = RareBox(RareFields(timecode: timecode, attachedPictures: attachedPictures, attachments: attachments,
-                                  dataStreams: dataStreams, timestampShifts: timestampShifts,
-                                  statedFirstFrameDuration: statedFirstFrameDuration))
+        rare = RareFields(timecode: timecode, attachedPictures: attachedPictures, attachments: attachments,
+                          dataStreams: dataStreams, timestampShifts: timestampShifts,
+                          statedFirstFrameDuration: statedFirstFrameDuration).unlessDefault
     }
 
     /// The stream that drives the timeline: the first video stream, else the first stream.
@@ -273,24 +273,15 @@ extension ProbedInput {
         var dataStreams: [String] = []
         var timestampShifts: [Int64] = []
         var statedFirstFrameDuration: Int64?
-    }
 
-    /// Immutable: a change makes a new box, so copies of an input never share a change.
-    final class RareBox: Sendable, Hashable {
-        let fields: RareFields
-        /// A box for `fields`, nil when every field has its default.
-        init?(_ fields: RareFields) {
-            guard fields != RareFields() else { return nil }
-            self.fields = fields
-        }
-        static func == (lhs: RareBox, rhs: RareBox) -> Bool { lhs === rhs || lhs.fields == rhs.fields }
-        func hash(into hasher: inout Hasher) { fields.hash(into: &hasher) }
+        /// These fields, or nil when every one has its default (so most inputs allocate no box).
+        var unlessDefault: RareFields? { self == RareFields() ? nil : self }
     }
 
     private mutating func updateRare(_ change: (inout RareFields) -> Void) {
-        var fields = rare?.fields ?? RareFields()
+        var fields = rare ?? RareFields()
         change(&fields)
-        rare = RareBox(fields)
+        rare = fields.unlessDefault
     }
 
     private enum CodingKeys: String, CodingKey {
