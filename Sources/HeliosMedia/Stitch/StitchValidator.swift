@@ -301,11 +301,11 @@ public enum StitchValidator {
         // Timestamps rounded to milliseconds in a finer time base (a Matroska recording remuxed into MP4) give a short
         // chunk's frames 33 ms where the frame is 33.33: within a millisecond, the durations the container states
         // (533 ticks of 1/16000 on every packet) decide, as a Matroska time base's own tick would.
-        let millisecond = Ticks.millisecond(in: stream.timeBase)
+        let difference = abs(stream.typicalPacketDuration - expected)
         let stated = stream.statedTypicalDuration, statedExpected = reference.statedTypicalDuration > 0
             ? Ticks.rescale(reference.statedTypicalDuration, from: reference.timeBase, to: stream.timeBase) : expected
-        let roundedAlike = abs(stream.typicalPacketDuration - expected) <= millisecond && stated > 0 && abs(stated - statedExpected) <= 1
-        if abs(stream.typicalPacketDuration - expected) > 1 && !roundedAlike {
+        let roundedAlike = difference <= Ticks.millisecond(in: stream.timeBase) && stated > 0 && abs(stated - statedExpected) <= 1
+        if difference > 1 && !roundedAlike {
             add(.error, .frameDurationMismatch, i, s,
                 "frame duration is \(formatMs(Ticks.milliseconds(stream.typicalPacketDuration, in: stream.timeBase))) "
                 + "but input 1 has \(formatMs(Ticks.milliseconds(reference.typicalPacketDuration, in: reference.timeBase)))")
