@@ -146,19 +146,7 @@ struct RealWorldChunkTests {
     func caf() async throws {
         let dir = try makeTemporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
-        func chunks(_ codec: String) async throws -> [URL] {
-            var urls: [URL] = [], start = 0
-            for (k, samples) in [24000, 4800, 48000].enumerated() {
-                let url = dir.appendingPathComponent("\(codec)-\(k).caf")
-                let result = try await Shell.run("ffmpeg", ["-nostdin", "-v", "error", "-f", "lavfi", "-i",
-                                                            "sine=sample_rate=48000,atrim=start_sample=\(start):end_sample=\(start + samples)",
-                                                            "-c:a", codec, url.path])
-                try #require(result.status == 0, "\(result.stderr)")
-                urls.append(url)
-                start += samples
-            }
-            return urls
-        }
+        func chunks(_ codec: String) async throws -> [URL] { try await Self.sineChunks(codec: codec, ext: "caf", in: dir) }
         for codec in ["alac", "libopus"] {
             let output = dir.appendingPathComponent("\(codec).caf")
             let refused = await #expect(throws: StitchError.self) { try await NativeStitcher().stitch(try await chunks(codec), to: output) }
@@ -180,23 +168,31 @@ struct RealWorldChunkTests {
     func oggOpus(output ext: String) async throws {
         let dir = try makeTemporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
-        var chunks: [URL] = [], start = 0, expected = 0
-        for (k, samples) in [24000, 4800, 48000].enumerated() {
-            let url = dir.appendingPathComponent("chunk\(k).opus")
-            let result = try await Shell.run("ffmpeg", ["-nostdin", "-v", "error", "-f", "lavfi", "-i",
-                                                        "sine=sample_rate=48000,atrim=start_sample=\(start):end_sample=\(start + samples)",
-                                                        "-c:a", "libopus", url.path])
-            try #require(result.status == 0, "\(result.stderr)")
-            chunks.append(url)
-            expected += try await Oracle.decodedAudioSamples(url)
-            start += samples
-        }
+        let chunks = try await Self.sineChunks(codec: "libopus", ext: "opus", in: dir)
+        var expected = 0
+        for chunk in chunks { expected += try await Oracle.decodedAudioSamples(chunk) }
         #expect(expected == 76800)
         let output = dir.appendingPathComponent("out.\(ext)")
         let report = try await NativeStitcher().stitch(chunks, to: output)
         #expect(report.isValid)
         #expect(try await Oracle.decodedAudioSamples(output) == expected)
         #expect(try await Oracle.decodeWarnings(output) == [])
+    }
+
+    /// Three chunks of one 48 kHz sine cut one after another (24,000, 4,800 and 48,000 samples: half a second, a
+    /// tenth, a second), encoded with `codec` by ffmpeg as `CODEC-K.ext`.
+    static func sineChunks(codec: String, ext: String, in dir: URL) async throws -> [URL] {
+        var urls: [URL] = [], start = 0
+        for (k, samples) in [24000, 4800, 48000].enumerated() {
+            let url = dir.appendingPathComponent("\(codec)-\(k).\(ext)")
+            let result = try await Shell.run("ffmpeg", ["-nostdin", "-v", "error", "-f", "lavfi", "-i",
+                                                        "sine=sample_rate=48000,atrim=start_sample=\(start):end_sample=\(start + samples)",
+                                                        "-c:a", codec, url.path])
+            try #require(result.status == 0, "\(result.stderr)")
+            urls.append(url)
+            start += samples
+        }
+        return urls
     }
 
     /// Stitches `chunks` strictly and leniently: both must be refused with one `unsupported-codec` error about input
