@@ -71,34 +71,24 @@ struct StitchContainerTests {
         #expect(hashes.count == 300)
     }
 
-    @Test("--faststart puts the index before the media data in one pass, into space reserved from the packet counts")
-    func faststart() async throws {
-        let chunks = try await FixtureCache.shared.files("mp4-h264-aac")
+    /// M4A is written by the same muxer as MP4 (its index was left at the end until the two were told apart no more).
+    @Test("--faststart puts the index before the media data in one pass, into space reserved from the packet counts: MP4 and M4A",
+          arguments: [("mp4-h264-aac", "mp4", 90), ("m4a-audio-only", "m4a", 0)])
+    func faststart(set: String, ext: String, videoFrames: Int) async throws {
+        let chunks = try await FixtureCache.shared.files(set)
         let dir = try makeTemporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
-        let output = dir.appendingPathComponent("out.mp4"), plain = dir.appendingPathComponent("plain.mp4")
-        let report = try await NativeStitcher(options: StitchOptions(faststart: true)).stitch(chunks, to: output)
-        #expect(report.output?.faststart == .reserved)
-        let boxes = try await Oracle.topLevelBoxes(output)
-        #expect(boxes.firstIndex(of: "moov")! < boxes.firstIndex(of: "mdat")!, "\(boxes)")
-        _ = try await NativeStitcher().stitch(chunks, to: plain)
-        #expect(try await Oracle.frameHashes(output) == (try await Oracle.frameHashes(plain)))
-        #expect(try await Oracle.frameHashes(output, stream: "a") == (try await Oracle.frameHashes(plain, stream: "a")))
-        #expect(try await Oracle.frameHashes(output).count == 90)
-    }
-
-    @Test("--faststart into M4A reserves the index at the front as into MP4 (it was left at the end)")
-    func faststartM4A() async throws {
-        let chunks = try await FixtureCache.shared.files("m4a-audio-only")
-        let dir = try makeTemporaryDirectory()
-        defer { try? FileManager.default.removeItem(at: dir) }
-        let output = dir.appendingPathComponent("out.m4a"), plain = dir.appendingPathComponent("plain.m4a")
+        let output = dir.appendingPathComponent("out.\(ext)"), plain = dir.appendingPathComponent("plain.\(ext)")
         let report = try await NativeStitcher(options: StitchOptions(faststart: true)).stitch(chunks, to: output)
         #expect(report.output?.faststart == .reserved)
         let boxes = try await Oracle.topLevelBoxes(output)
         #expect(boxes.firstIndex(of: "moov")! < boxes.firstIndex(of: "mdat")!, "\(boxes)")
         _ = try await NativeStitcher().stitch(chunks, to: plain)
         #expect(try await Oracle.frameHashes(output, stream: "a") == (try await Oracle.frameHashes(plain, stream: "a")))
+        if videoFrames > 0 {
+            #expect(try await Oracle.frameHashes(output) == (try await Oracle.frameHashes(plain)))
+            #expect(try await Oracle.frameHashes(output).count == videoFrames)
+        }
     }
 
     @Test("--faststart whose reserved space is too small falls back to the rewrite: the same frames, index in front")
