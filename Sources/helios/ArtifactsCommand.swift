@@ -105,7 +105,6 @@ struct LsCommand: AsyncParsableCommand {
         try await StorageCLI.run {
             let (store, key) = try StorageCLI.factory().resolve(prefix)
             let encoder = StorageCLI.encoder()
-            let dates = ISO8601DateFormatter()
             var first = true
             if json { FileHandle.standardOutput.write(Data("[".utf8)) }
             try await ListingProgressLine(label: "listing", printsToStdout: true).around {
@@ -113,7 +112,7 @@ struct LsCommand: AsyncParsableCommand {
                     if json {
                         FileHandle.standardOutput.write(Data((first ? "\n" : ",\n").utf8) + (try encoder.encode(item)))
                     } else {
-                        let date = item.lastModified.map { dates.string(from: $0) } ?? "-"
+                        let date = item.lastModified.map(InternetDate.format) ?? "-"
                         StorageCLI.printLine("\(item.size)\t\(date)\t\(item.uri)")
                     }
                     first = false

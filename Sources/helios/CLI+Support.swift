@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import HeliosOrchestrator
+import HeliosStorage
 import Synchronization
 #if canImport(Glibc)
 import Glibc
@@ -145,7 +146,7 @@ extension JobStatus {
         }
         if let stored = result?.merge?.storedURI { lines.append("stored: \(stored)") }
         if let url = result?.merge?.url {
-            let expiry = result?.merge?.urlExpiresAt.map { " (expires \(ISO8601DateFormatter().string(from: $0)))" } ?? ""
+            let expiry = result?.merge?.urlExpiresAt.map { " (expires \(InternetDate.format($0)))" } ?? ""
             lines.append("url: \(url)\(expiry)")
         }
         let attempts = metrics.chunks.values.reduce(0) { $0 + $1.attempts }
@@ -163,8 +164,7 @@ extension JobStatus {
         }
         if let byWorker = chunksByWorker { lines.append("chunks by worker: \(byWorker)") }
         if let lease {
-            let time = ISO8601DateFormatter()
-            lines.append("runner: process \(lease.pid) on host \(lease.host); heartbeat \(time.string(from: lease.heartbeatAt)), lease expires \(time.string(from: lease.expiresAt))")
+            lines.append("runner: process \(lease.pid) on host \(lease.host); heartbeat \(InternetDate.format(lease.heartbeatAt)), lease expires \(InternetDate.format(lease.expiresAt))")
         }
         if let error, state != .completed { lines.append("error: \(error)") }
         lines.append("directory: \(jobDirectory)")

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import HeliosMedia
 import HeliosOrchestrator
+import HeliosStorage
 
 /// `helios job plan`
 struct PlanCommand: AsyncParsableCommand {
@@ -99,7 +100,7 @@ struct ListCommand: AsyncParsableCommand {
                     print(job.id.padding(toLength: idWidth, withPad: " ", startingAt: 0) + "  "
                           + job.state.rawValue.padding(toLength: 10, withPad: " ", startingAt: 0) + "  "
                           + chunks.padding(toLength: 10, withPad: " ", startingAt: 0) + "  "
-                          + ISO8601DateFormatter().string(from: job.updatedAt))
+                          + InternetDate.format(job.updatedAt))
                 }
             }
             for problem in listing.problems { printError("warning: \(problem)") }

@@ -1,4 +1,5 @@
 import Foundation
+import HeliosStorage
 
 /// What a render job is: its frames, the chunks that render them, and how they are merged.
 ///
@@ -113,14 +114,14 @@ extension JobSpec {
     public static func makeEncoder(pretty: Bool = true) -> JSONEncoder {
         let encoder = JSONEncoder()
         encoder.outputFormatting = pretty ? [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes] : [.sortedKeys, .withoutEscapingSlashes]
-        encoder.dateEncodingStrategy = .iso8601
+        encoder.dateEncodingStrategy = InternetDate.encodingStrategy
         return encoder
     }
 
     /// The matching decoder.
     public static func makeDecoder() -> JSONDecoder {
         let decoder = JSONDecoder()
-        decoder.dateDecodingStrategy = .iso8601
+        decoder.dateDecodingStrategy = InternetDate.decodingStrategy
         return decoder
     }
 

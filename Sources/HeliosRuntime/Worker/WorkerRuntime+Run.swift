@@ -221,7 +221,7 @@ extension WorkerRuntime {
         let kind: WorkerFailure.Kind = status >= 500 || status == 429 || status == 408 ? .retryable : .badRequest
         var text = "\(what) \(redacted(url)) failed: HTTP \(status)"
         if status == 403, let expiry = PresignedURLExpiry.expiry(of: url) {
-            let stamp = ISO8601DateFormatter().string(from: expiry)
+            let stamp = InternetDate.format(expiry)
             text += expiry <= now ? ": the presigned URL expired at \(stamp)" : " (the presigned URL is valid until \(stamp))"
         }
         let detail = body.trimmingCharacters(in: .whitespacesAndNewlines).prefix(300)

@@ -178,7 +178,7 @@ public final class ContainerCredentialProvider: S3CredentialProvider, @unchecked
         } catch {
             throw StorageError(.auth, "container credentials endpoint \(url) returned unreadable JSON", underlying: error)
         }
-        let expiration = answer.Expiration.flatMap { try? Date.ISO8601FormatStyle().parse($0) }
+        let expiration = answer.Expiration.flatMap(InternetDate.parse)
         let credentials = S3Credentials(accessKeyID: answer.AccessKeyId, secretAccessKey: answer.SecretAccessKey,
                                         sessionToken: answer.Token, expiration: expiration)
         lock.withLock { cached = credentials }
