@@ -26,7 +26,7 @@ enum ReportFormatter {
             if let frames = output.videoFrames { line += ", \(frames) video frames" }
             if let drift = output.avDriftMilliseconds { line += cFormat(", A/V end drift %.2f ms", drift) }
             if let drift = output.decodedAudioDriftMilliseconds { line += cFormat(", decoded audio drift %.2f ms", drift) }
-            line += cFormat(", %.3f s (%.0f MB/s)", output.elapsedSeconds, output.megabytesPerSecond)
+            line += cFormat(", %.3f s", output.elapsedSeconds) + " (\(output.rateText) MB/s)"
             lines.append(line)
             for exact in output.exactAudio ?? [] {
                 let silent = exact.silentSamples.reduce(0, +)

@@ -67,7 +67,8 @@ struct StatusCommand: AsyncParsableCommand {
                     let data = try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
                     print(String(decoding: data, as: UTF8.self))
                 } else {
-                    print(try JSONDecoder().decode(StitchReport.self, from: Data(text.utf8)).summary)
+                    print(try JSONDecoder().decode(StitchReport.self, from: Data(text.utf8))
+                        .summary(progressive: status.metrics.mergeProgressive == true))
                 }
             } else if json {
                 print(String(decoding: try JobSpec.makeEncoder().encode(status), as: UTF8.self))

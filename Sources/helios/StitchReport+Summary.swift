@@ -2,8 +2,9 @@ import Foundation
 import HeliosMedia
 
 extension StitchReport {
-    /// A few lines for humans: inputs, findings, what was written, and where each boundary put the audio.
-    var summary: String {
+    /// A few lines for humans: inputs, findings, what was written, and where each boundary put the audio. A
+    /// `progressive` merge wrote while the chunks rendered: its time is the job's, not a rate of the stitch.
+    func summary(progressive: Bool = false) -> String {
         let seconds = inputs.reduce(0) { $0 + $1.durationSeconds }
         let bytes = inputs.reduce(Int64(0)) { $0 + $1.bytes }
         var lines = ["stitch: \(inputs.count) inputs, \(String(format: "%.3f", seconds)) s, \(Self.megabytes(bytes)), no re-encoding"]
@@ -11,7 +12,8 @@ extension StitchReport {
         lines += issues.map { "    \($0)" }
         if let output {
             lines.append("  wrote \(output.path) (\(output.format), \(Self.megabytes(output.bytes)))"
-                         + String(format: " in %.3f s, %.0f MB/s", output.elapsedSeconds, output.megabytesPerSecond))
+                         + (progressive ? String(format: " as its chunks completed, over %.3f s", output.elapsedSeconds)
+                                        : String(format: " in %.3f s, ", output.elapsedSeconds) + "\(output.rateText) MB/s"))
             for stream in output.streams {
                 var line = "  stream \(stream.index) \(stream.kind.rawValue) \(stream.codec): \(stream.packets) packets, "
                     + String(format: "%.3f s", stream.durationSeconds)

@@ -37,6 +37,16 @@ struct StitchCLITests {
 
     func bad(_ set: String) async throws -> String { try await FixtureCache.shared.files(set)[0].path }
 
+    /// The summary's rate keeps its digits for a small, fast output instead of rounding it to "0 MB/s".
+    @Test func summaryStatesTheRateOfASmallOutput() async throws {
+        let dir = try makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let result = try await stitch(try await good() + ["-o", dir.appendingPathComponent("out.mp4").path])
+        #expect(result.status == 0, "\(result.stderr)")
+        let line = try #require((result.stdout + result.stderr).split(separator: "\n").first { $0.hasPrefix("wrote ") })
+        #expect(line.range(of: #" \(([1-9][0-9]+|[1-9]\.[0-9]|0\.[0-9][0-9]) MB/s\)$"#, options: .regularExpression) != nil, "\(line)")
+    }
+
     @Test func missingFile() async throws {
         let inputs = try await good()
         try await expectFailure([inputs[0], "/nonexistent/chunk.mp4"], code: 3, mentions: ["/nonexistent/chunk.mp4", "no such file"])

@@ -141,6 +141,11 @@ public struct OutputSummary: Codable, Sendable, Hashable {
     public var decodedAudioDriftMilliseconds: Double?
     public var elapsedSeconds: Double
     public var megabytesPerSecond: Double
+    /// `megabytesPerSecond` for people: whole MB/s from 10 up, one decimal from 1, two below (a small output's
+    /// 0.17 MB/s is not "0").
+    public var rateText: String {
+        cFormat(megabytesPerSecond >= 10 ? "%.0f" : megabytesPerSecond >= 1 ? "%.1f" : "%.2f", megabytesPerSecond)
+    }
     /// How compressed audio was placed (`copy` or `exact`); nil in reports written before the option existed.
     public var audioMode: AudioMode? = nil
     /// Per re-encoded audio stream with `--audio exact`: what was cut and what it cost.
