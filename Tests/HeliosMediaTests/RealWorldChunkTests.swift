@@ -140,6 +140,48 @@ struct RealWorldChunkTests {
         try await Self.expectRefusedAsUnsupported(chunks, output: dir.appendingPathComponent("out.\(container)")) { $0.hasPrefix(message) }
     }
 
+    /// Vorbis beside video: copy mode's refusal points to `--audio exact`, which stitches it (the sound decoded, cut to
+    /// each chunk's video, encoded once with libvorbis); audio-only Vorbis, which exact mode copies, is pointed to Opus.
+    @Test("Vorbis: copy mode refuses it naming --audio exact, which stitches it; audio-only Vorbis is pointed to Opus")
+    func vorbisThroughExactAudio() async throws {
+        let dir = try makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        var chunks: [URL] = [], sounds: [URL] = []
+        for (k, frames) in [1, 8, 3].enumerated() {
+            let url = dir.appendingPathComponent("c\(k).webm"), sound = dir.appendingPathComponent("s\(k).mka")
+            let result = try await Shell.run("ffmpeg", ["-nostdin", "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=64x48:rate=30,trim=end_frame=\(frames)",
+                                                        "-f", "lavfi", "-i", "sine=sample_rate=48000,atrim=end_sample=\(frames * 1600)",
+                                                        "-c:v", "libvpx", "-deadline", "realtime", "-c:a", "libvorbis", url.path,
+                                                        "-map", "1:a", "-c:a", "libvorbis", sound.path])
+            try #require(result.status == 0, "\(result.stderr)")
+            chunks.append(url)
+            sounds.append(sound)
+        }
+        let output = dir.appendingPathComponent("out.webm")
+        try await Self.expectRefusedAsUnsupported(chunks, output: output) { $0.contains("stitch with --audio exact") }
+        let report = try await NativeStitcher(options: StitchOptions(audio: .exact)).stitch(chunks, to: output)
+        #expect(report.isValid && report.output?.videoFrames == 12)
+        #expect(report.output?.exactAudio?.first?.encoder == "libvorbis" && report.output?.exactAudio?.first?.samples == 12 * 1600)
+        var frames: [String] = []
+        for chunk in chunks { frames += try await Oracle.frameHashes(chunk) }
+        #expect(try await Oracle.frameHashes(output) == frames)
+        #expect(try await Oracle.decodeWarnings(output) == [])
+        // Decoded: the whole sound once, and at most the last block's padding, which WebM does not trim for Vorbis.
+        let decoded = try await Oracle.decodedAudioSamples(output)
+        #expect(decoded >= 12 * 1600 && decoded < 12 * 1600 + 2048, "decoded \(decoded)")
+
+        let audioOnly = dir.appendingPathComponent("out.mka")
+        for mode in [AudioMode.copy, .exact] {
+            let refused = await #expect(throws: StitchError.self) {
+                try await NativeStitcher(options: StitchOptions(audio: mode)).stitch(sounds, to: audioOnly)
+            }
+            guard case .invalidInputs(let report)? = refused else { Issue.record("\(mode): \(String(describing: refused))"); continue }
+            let message = report.issues.first { $0.severity == .error }?.message ?? ""
+            #expect(message.hasPrefix("Vorbis audio cannot be copied end to end") && !message.contains("--audio exact")
+                    && message.contains("encode the chunks' audio as Opus"), "\(mode): \(message)")
+        }
+    }
+
     /// CAF (Apple's Core Audio Format) states no packet durations and counts its frames in samples: compressed
     /// chunks were refused as damaged ("24570 of 24576 frames could not be read"); PCM lays end to end as in WAV.
     @Test("CAF: ALAC and Opus chunks are refused for their missing durations, not as damaged; PCM stitches sample-exactly")

@@ -17,7 +17,8 @@ final class AudioEncoder {
         self.path = path
         // libopus rather than FFmpeg's experimental native Opus encoder.
         let codec = codecID == AV_CODEC_ID_OPUS ? (avcodec_find_encoder_by_name("libopus") ?? avcodec_find_encoder(codecID))
-                                                : avcodec_find_encoder(codecID)
+            : codecID == AV_CODEC_ID_VORBIS ? avcodec_find_encoder_by_name("libvorbis")
+            : avcodec_find_encoder(codecID)
         guard let codec else {
             throw FFmpegError(code: helios_averror_encoder_not_found(), function: "avcodec_find_encoder", path: path)
         }
@@ -36,6 +37,14 @@ final class AudioEncoder {
         }
         ctx.pointee.sample_fmt = Self.sampleFormat(for: codec)
         ctx.pointee.bit_rate = bitRate
+        if codecID == AV_CODEC_ID_VORBIS {
+            // libvorbis refuses average bit rates outside a range that depends on the rate and layout (32 kb/s mono at
+            // 48 kHz is the least it takes; a quiet chunk measures less): its quality scale always opens. About the
+            // same bit rate: quality 0 is about 32 kb/s a channel, each step about 8 kb/s more.
+            let perChannel = Double(bitRate) / Double(max(layout.nb_channels, 1))
+            ctx.pointee.flags |= AV_CODEC_FLAG_QSCALE
+            ctx.pointee.global_quality = Int32((min(max((perChannel - 32_000) / 8_000, 0), 10) * Double(FF_QP2LAMBDA)).rounded())
+        }
         ctx.pointee.time_base = AVRational(num: 1, den: sampleRate)
         ctx.pointee.flags |= AV_CODEC_FLAG_BITEXACT
         if globalHeader { ctx.pointee.flags |= AV_CODEC_FLAG_GLOBAL_HEADER }
@@ -52,6 +61,10 @@ final class AudioEncoder {
 
     /// Samples of priming the encoder puts before the first sample it is given (AAC 1024, Opus pre-skip 312).
     var initialPadding: Int64 { Int64(context.pointee.initial_padding) }
+
+    /// Whether the decoder drops the priming itself, without a container's say (Vorbis: its first packet only starts
+    /// the overlap of its blocks).
+    var primesItself: Bool { context.pointee.codec_id == AV_CODEC_ID_VORBIS }
 
     /// The encoder's name, e.g. `aac` or `libopus`.
     var name: String { String(cString: context.pointee.codec.pointee.name) }

@@ -153,7 +153,11 @@ final class ExactAudioTrack {
     /// at minus its priming): packet `k` starts at the sum of the durations before it, minus the priming.
     private func pass(_ packet: Packet, _ emit: (Packet) throws -> Void) throws {
         let p = packet.pointer
-        let start = encodedPosition - encoder.initialPadding
+        // libvorbis's first packet primes the decoder's overlap (its initial padding, 128 samples at 48 kHz), which
+        // the decoder itself never outputs and no container marks: it is kept, at 0, and the sound follows it, as
+        // ffmpeg writes Vorbis (2.7 ms after the video at 48 kHz).
+        let priming = encoder.primesItself ? 0 : encoder.initialPadding
+        let start = encodedPosition - priming
         encodedPosition += p.pointee.duration
         p.pointee.pts = start
         p.pointee.dts = start

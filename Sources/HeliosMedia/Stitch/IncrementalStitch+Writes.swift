@@ -65,7 +65,8 @@ extension IncrementalStitch {
                     renormalizedFrom = min(renormalizedFrom ?? changedFrom, changedFrom)
                 }
                 if written != nil, writtenRows == nil, builder != nil { writtenRows = builder!.takeRows() }
-                checks = StitchValidator.InputChecks(output: capabilities, lenient: stitcher.options.lenient)
+                checks = StitchValidator.InputChecks(output: capabilities, lenient: stitcher.options.lenient,
+                                                     audio: stitcher.options.audio)
                 builder = StitchPlan.Builder(output: capabilities)
                 continuity = StitchValidator.ContinuityChecks()
             }

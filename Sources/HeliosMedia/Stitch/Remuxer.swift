@@ -67,10 +67,11 @@ struct Remuxer {
         return 16_384 + 4_096 * Int64(first.streams.count) + 48 * packets
     }
 
-    /// Compressed audio codecs `--audio exact` re-encodes (PCM is exact already and stays copied).
-    static let reencodedCodecs: Set<String> = ["aac", "opus"]
+    /// Compressed audio codecs `--audio exact` re-encodes (PCM is exact already and stays copied). Vorbis, which
+    /// copying cannot lay end to end, is re-encoded with libvorbis.
+    static let reencodedCodecs: Set<String> = ["aac", "opus", "vorbis"]
 
-    /// The streams `--audio exact` re-encodes: AAC and Opus with a known sample rate, beside a video stream that
+    /// The streams `--audio exact` re-encodes: AAC, Opus and Vorbis with a known sample rate, beside a video stream that
     /// gives the spans to cut to (audio-only inputs are copied).
     static func exactStreams(_ inputs: [ProbedInput], mode: AudioMode) -> Set<Int> {
         guard mode == .exact, let first = inputs.first, first.masterStreamIndex.map({ first.streams[$0].signature.kind == .video }) == true
@@ -87,7 +88,7 @@ struct Remuxer {
         guard mode == .exact, let first = inputs.first else { return }
         for stream in first.streams where stream.signature.kind == .audio && !stream.signature.isSampleExactAudio
             && !reencodedCodecs.contains(stream.signature.codec) {
-            throw .usage("--audio exact re-encodes AAC and Opus (PCM and lossless FLAC, ALAC, WavPack and TTA are copied, sample-exact already); input 1 (\(URL(fileURLWithPath: first.path).lastPathComponent)), stream \(stream.index) is \(stream.signature.codec): use --audio copy")
+            throw .usage("--audio exact re-encodes AAC, Opus and Vorbis (PCM and lossless FLAC, ALAC, WavPack and TTA are copied, sample-exact already); input 1 (\(URL(fileURLWithPath: first.path).lastPathComponent)), stream \(stream.index) is \(stream.signature.codec): use --audio copy")
         }
         guard first.streams.contains(where: { $0.signature.kind == .audio && !$0.signature.isSampleExactAudio }) else { return }
         for i in min(max(from, 1), inputs.count)..<inputs.count where inputs[i].continues(inputs[i - 1]) {

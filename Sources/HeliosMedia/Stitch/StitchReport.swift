@@ -184,9 +184,9 @@ public struct StitchReport: Codable, Sendable, Hashable {
 public struct ExactAudioSummary: Codable, Sendable, Hashable {
     /// The output stream's index.
     public var stream: Int
-    /// The encoder that wrote it (`aac`, `libopus`).
+    /// The encoder that wrote it (`aac`, `libopus`, `libvorbis`).
     public var encoder: String
-    /// The bit rate asked of the encoder, in bits per second.
+    /// The bit rate asked of the encoder, in bits per second (libvorbis is given the quality of about that rate).
     public var bitRate: Int64
     /// Samples encoded: the video's duration times the sample rate.
     public var samples: Int64

@@ -33,7 +33,7 @@ extension StitchValidator {
 
         /// Every continuity finding of `plan` (of `inputs`), in the order `validate` lists them: boundaries, then
         /// drifts, then dts violations, each stream after stream.
-        mutating func issues(_ plan: StitchPlan, _ inputs: [ProbedInput], lenient: Bool) -> [StitchIssue] {
+        mutating func issues(_ plan: StitchPlan, _ inputs: [ProbedInput], lenient: Leniency) -> [StitchIssue] {
             let settledBelow = inputs.count - 2
             var issues: [StitchIssue] = []
             func add(_ found: inout [StitchIssue], _ code: IssueCode, _ input: Int, _ stream: Int, _ message: String) {

@@ -50,8 +50,8 @@ public enum StitchValidator {
     /// With `lenient`, continuity findings become warnings; codec and layout mismatches stay errors.
     /// `plan`, when given, must be `StitchPlan(inputs: inputs, output: output)` (a caller that has it saves planning twice).
     public static func validate(_ inputs: [ProbedInput], output: OutputCapabilities, lenient: Bool = false,
-                                plan given: StitchPlan? = nil) -> [StitchIssue] {
-        var checks = InputChecks(output: output, lenient: lenient)
+                                audio: AudioMode = .copy, plan given: StitchPlan? = nil) -> [StitchIssue] {
+        var checks = InputChecks(output: output, lenient: lenient, audio: audio)
         checks.check(inputs)
         return validate(inputs, checked: checks, plan: given)
     }
@@ -68,14 +68,14 @@ public enum StitchValidator {
     /// (`StitchPlan.Builder.resets`) stays the same. Gives exactly what `validate` gives.
     public static func validate(_ inputs: [ProbedInput], checked: InputChecks, plan given: StitchPlan? = nil,
                                 continuity: inout ContinuityChecks) -> [StitchIssue] {
-        let lenient = checked.lenient, output = checked.output
+        let lenient = checked.leniency, output = checked.output
         var issues: [StitchIssue] = []
         guard let first = inputs.first else {
             issues.append(InputChecks.issue(.error, .noInputs, nil, nil, "no inputs given", inputs, lenient: lenient))
             return issues
         }
         issues = checked.inputIssues
-        checkContainer(first, output: output) { issues.append(InputChecks.issue($0, $1, $2, $3, $4, inputs, lenient: lenient)) }
+        checkContainer(first, output: output, reencodedAudio: lenient.reencodedAudio) { issues.append(InputChecks.issue($0, $1, $2, $3, $4, inputs, lenient: lenient)) }
         for cadence in checked.cadenceIssues { issues += cadence }
         if issues.contains(where: { $0.severity == .error && !$0.code.isContinuity }) {
             // Continuity arithmetic over mismatched layouts would only add noise.
@@ -86,11 +86,34 @@ public enum StitchValidator {
         return issues
     }
 
+    /// Which error findings are reported as warnings: every continuity finding with `--lenient`; with `--audio exact`,
+    /// those of the audio streams it re-encodes, whose sound it cuts to each chunk's video span whatever the chunk's
+    /// own audio timing (a gap becomes silence, an overlap is cut).
+    public struct Leniency: Sendable, Hashable {
+        public var all: Bool
+        /// Audio streams (indices in input 1) that `--audio exact` re-encodes.
+        public var reencodedAudio: Set<Int>
+
+        public init(all: Bool = false, reencodedAudio: Set<Int> = []) {
+            self.all = all
+            self.reencodedAudio = reencodedAudio
+        }
+
+        /// Whether an error `code` about `stream` is reported as a warning.
+        public func downgrades(_ code: IssueCode, stream: Int?) -> Bool {
+            code.isContinuity && (all || stream.map(reencodedAudio.contains) == true)
+        }
+    }
+
     /// The checks of each input on its own and against input 1 (streams, layout, codecs, timestamps, cadence),
     /// folded one input at a time.
     public struct InputChecks: Sendable {
         public let output: OutputCapabilities
         public let lenient: Bool
+        /// How the stitch places compressed audio: `--audio exact` re-encodes some streams (`leniency`).
+        public let audio: AudioMode
+        /// What `lenient` and `audio` make warnings of; the re-encoded streams are known once input 1 is checked.
+        public private(set) var leniency: Leniency
         /// Inputs checked so far.
         public private(set) var count = 0
         /// Per input, in input order: no streams, layout and codec mismatches, each stream's own findings.
@@ -98,16 +121,19 @@ public enum StitchValidator {
         /// Per video stream of input 1, in input order: frame durations that differ from input 1's.
         var cadenceIssues: [[StitchIssue]] = []
 
-        public init(output: OutputCapabilities, lenient: Bool = false) {
+        public init(output: OutputCapabilities, lenient: Bool = false, audio: AudioMode = .copy) {
             self.output = output
             self.lenient = lenient
+            self.audio = audio
+            leniency = Leniency(all: lenient)
         }
 
         /// Checks the inputs after the `count` already checked (`inputs` must extend those).
         public mutating func check(_ inputs: [ProbedInput]) {
             guard let first = inputs.first else { return }
             if cadenceIssues.isEmpty { cadenceIssues = Array(repeating: [], count: first.streams.count) }
-            let lenient = self.lenient
+            if count == 0 { leniency.reencodedAudio = Remuxer.exactStreams([first], mode: audio) }
+            let lenient = leniency
             while count < inputs.count {
                 let i = count, input = inputs[i]
                 var found: [StitchIssue] = []
@@ -132,10 +158,10 @@ public enum StitchValidator {
             }
         }
 
-        /// One finding; with `lenient`, a continuity error becomes a warning.
+        /// One finding; an error `lenient` downgrades becomes a warning.
         static func issue(_ severity: IssueSeverity, _ code: IssueCode, _ input: Int?, _ stream: Int?, _ message: String,
-                          _ inputs: [ProbedInput], lenient: Bool) -> StitchIssue {
-            let downgraded = lenient && code.isContinuity && severity == .error ? IssueSeverity.warning : severity
+                          _ inputs: [ProbedInput], lenient: Leniency) -> StitchIssue {
+            let downgraded = severity == .error && lenient.downgrades(code, stream: stream) ? IssueSeverity.warning : severity
             return StitchIssue(severity: downgraded, code: code, inputIndex: input, inputPath: input.map { inputs[$0].path },
                                stream: stream, message: message)
         }
@@ -229,7 +255,7 @@ public enum StitchValidator {
         }
     }
 
-    private static func checkContainer(_ first: ProbedInput, output: OutputCapabilities,
+    private static func checkContainer(_ first: ProbedInput, output: OutputCapabilities, reencodedAudio: Set<Int>,
                                        add: (IssueSeverity, IssueCode, Int?, Int?, String) -> Void) {
         if first.attachedPictures > 0, !OutputCapabilities.holdsCoverArt(output.formatName) {
             add(.warning, .unsupportedByContainer, 0, nil,
@@ -253,7 +279,7 @@ public enum StitchValidator {
         }
         for stream in first.streams {
             let codec = stream.signature.codec
-            if let reason = unsupportedAudio(stream, in: first) {
+            if let reason = unsupportedAudio(stream, in: first, reencoded: reencodedAudio.contains(stream.index)) {
                 add(.error, .unsupportedCodec, 0, stream.index, reason)
             } else if output.unsupportedCodecs.contains(codec) {
                 let why = output.formatName == "mpegts" ? " (it has no stream type for it: readers, ffmpeg among them, would see a data stream)"
@@ -264,14 +290,18 @@ public enum StitchValidator {
     }
 
     /// Why a stream's audio cannot be laid end to end by copying its packets, if it cannot: refused before the plan
-    /// (whose frame grid or sample-exact placement would misplace it) rather than reported as drift.
-    static func unsupportedAudio(_ stream: ProbedStream, in input: ProbedInput) -> String? {
-        guard stream.signature.kind == .audio else { return nil }
+    /// (whose frame grid or sample-exact placement would misplace it) rather than reported as drift. Nil for a stream
+    /// `--audio exact` re-encodes (`reencoded`).
+    static func unsupportedAudio(_ stream: ProbedStream, in input: ProbedInput, reencoded: Bool = false) -> String? {
+        guard stream.signature.kind == .audio, !reencoded else { return nil }
         switch stream.signature.codec {
         case "vorbis":
+            let hasVideo = input.masterStreamIndex.map { input.streams[$0].signature.kind == .video } ?? false
             return "Vorbis audio cannot be copied end to end: its packets vary in length (short and long blocks), so no "
                 + "frame grid places them, and nothing trims the block its encoder pads at each chunk's end; "
-                + "encode the chunks' audio as Opus, which stitches sample-exactly in WebM and Matroska"
+                + (hasVideo ? "stitch with --audio exact (the sound decoded, cut to each chunk's video and encoded once as "
+                    + "Vorbis), or encode the chunks' audio as Opus, which stitches sample-exactly in WebM and Matroska"
+                    : "encode the chunks' audio as Opus, which stitches sample-exactly in WebM and Matroska")
         case "opus" where input.formatName.hasPrefix("mov,"):
             guard let header = OpusHeader(stream.signature.extradata), header.isByteSwapped else { return nil }
             let lost = formatMs(Double(header.preSkip) * 1000 / 48000)
