@@ -239,10 +239,11 @@ struct RealWorldChunkTests {
 
     /// Stitches `chunks` strictly and leniently: both must be refused with one `unsupported-codec` error about input
     /// 1's stream 1, whose message `accepts`, and leave no output behind.
-    static func expectRefusedAsUnsupported(_ chunks: [URL], output: URL, _ accepts: (String) -> Bool) async throws {
-        for lenient in [false, true] {
+    static func expectRefusedAsUnsupported(_ chunks: [URL], output: URL, alsoExact: Bool = false,
+                                           _ accepts: (String) -> Bool) async throws {
+        for (lenient, audio) in [(false, AudioMode.copy), (true, .copy)] + (alsoExact ? [(false, .exact)] : []) {
             do {
-                _ = try await NativeStitcher(options: StitchOptions(lenient: lenient)).stitch(chunks, to: output)
+                _ = try await NativeStitcher(options: StitchOptions(lenient: lenient, audio: audio)).stitch(chunks, to: output)
                 Issue.record("stitched \(chunks[0].lastPathComponent)")
             } catch StitchError.invalidInputs(let report) {
                 let errors = report.issues.filter { $0.severity == .error }
@@ -255,7 +256,7 @@ struct RealWorldChunkTests {
 
     /// GStreamer 1.22's mp4mux copies Ogg's little-endian Opus header fields into the big-endian dOps box: read as
     /// written, each chunk's pre-skip is 14,337 samples (0.3 s of its sound dropped), its input rate 2,159,738,880 Hz.
-    @Test("Opus in MP4 with its header in the wrong byte order is refused, saying so, also when lenient")
+    @Test("Opus in MP4 with its header in the wrong byte order is refused, saying so, also when lenient or exact")
     func byteSwappedOpusHeader() async throws {
         let chunks = try await FixtureCache.shared.files("opus-mp4-gst")
         // ffmpeg reads the header as written: of the 8-frame chunk's 12,800 samples it decodes less than half.
@@ -263,7 +264,8 @@ struct RealWorldChunkTests {
         #expect(decoded < 6400, "ffmpeg decodes \(decoded) samples")
         let dir = try makeTemporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
-        try await Self.expectRefusedAsUnsupported(chunks, output: dir.appendingPathComponent("out.mp4")) { message in
+        // --audio exact too: it would decode what the header says, dropping the same 0.3 s.
+        try await Self.expectRefusedAsUnsupported(chunks, output: dir.appendingPathComponent("out.mp4"), alsoExact: true) { message in
             message.contains("wrong byte order") && message.contains("pre-skip is 14337 samples") && message.contains("312 and 48000")
         }
     }

@@ -290,12 +290,13 @@ public enum StitchValidator {
     }
 
     /// Why a stream's audio cannot be laid end to end by copying its packets, if it cannot: refused before the plan
-    /// (whose frame grid or sample-exact placement would misplace it) rather than reported as drift. Nil for a stream
-    /// `--audio exact` re-encodes (`reencoded`).
+    /// (whose frame grid or sample-exact placement would misplace it) rather than reported as drift. Vorbis is no
+    /// reason where `--audio exact` re-encodes the stream (`reencoded`); a header that misstates the sound is, in
+    /// either mode (the decoder would drop what it says).
     static func unsupportedAudio(_ stream: ProbedStream, in input: ProbedInput, reencoded: Bool = false) -> String? {
-        guard stream.signature.kind == .audio, !reencoded else { return nil }
+        guard stream.signature.kind == .audio else { return nil }
         switch stream.signature.codec {
-        case "vorbis":
+        case "vorbis" where !reencoded:
             let hasVideo = input.masterStreamIndex.map { input.streams[$0].signature.kind == .video } ?? false
             return "Vorbis audio cannot be copied end to end: its packets vary in length (short and long blocks), so no "
                 + "frame grid places them, and nothing trims the block its encoder pads at each chunk's end; "
