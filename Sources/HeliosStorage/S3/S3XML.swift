@@ -83,7 +83,7 @@ extension StorageError {
 enum S3Dates {
     /// `2026-12-02T12:34:56.000Z` (listings).
     static func iso8601(_ text: String) -> Date? {
-        InternetDate.parse(text)
+        InternetDate.parse(text) ?? (try? Date.ISO8601FormatStyle(includingFractionalSeconds: true).parse(text))
     }
 
     /// `Wed, 02 Dec 2026 12:34:56 GMT` (Last-Modified).
