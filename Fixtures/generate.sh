@@ -59,14 +59,15 @@ case "$set_name" in
     done ;;
   chirp-reference)  # the whole 120 frames of that chirp as raw samples: the oracle for webm-opus-uneven
     ff -f lavfi -i "$CHIRP,atrim=end_sample=$((120 * rate / fps))" -f f32le -ac 1 "$out/reference.f32" ;;
-  exact-mp4|exact-mkv|exact-webm|exact-vorbis|exact-mp4-single|exact-mkv-single|exact-webm-single|exact-vorbis-single)
+  exact-mp4|exact-mkv|exact-webm|exact-vorbis|exact-mp3|exact-mp4-single|exact-mkv-single|exact-webm-single|exact-vorbis-single|exact-mp3-single)
     # --audio exact: the chirp in uneven chunks (one of a single frame), B-frame H.264 with AAC (VP9 with Opus in
-    # WebM, VP9 with Vorbis in WebM for -vorbis); -single is the same 120 frames rendered in one pass, the reference
+    # WebM, VP9 with Vorbis in WebM for -vorbis, H.264 with MP3 in MP4 for -mp3); -single is the same 120 frames rendered in one pass, the reference
     # for the boundary step.
     IFS=- read -r -a parts <<<"$set_name"
     ctr=${parts[1]}; sizes="31 29 1 44 15"; [ "${parts[2]:-}" = single ] && sizes=120
     v="-c:v libx264 -threads 1 -preset veryfast -bf 3 -g 30 -pix_fmt yuv420p"; a="-c:a aac -b:a 64k"
     [ "$ctr" = webm ] && { v="-c:v libvpx-vp9 -threads 1 -deadline realtime -cpu-used 8 -g 30"; a="-c:a libopus -b:a 64k"; }
+    [ "$ctr" = mp3 ] && { ctr=mp4; a="-c:a libmp3lame -b:a 64k"; }
     [ "$ctr" = vorbis ] && { ctr=webm; v="-c:v libvpx-vp9 -threads 1 -deadline realtime -cpu-used 8 -g 30"; a="-c:a libvorbis -b:a 64k"; }
     start=0; k=0
     for n in $sizes; do

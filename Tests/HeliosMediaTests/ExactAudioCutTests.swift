@@ -47,6 +47,24 @@ struct ExactAudioCutTests {
         #expect(cut.videoOffset == 0)
     }
 
+    @Test("a frame marked as partly priming stays content after its skip, though it ends within 1 ms of the video (MP3's LAME delay)")
+    func partlyPrimingFrame() {
+        // ffmpeg's LAME: 1,105 samples of delay in a 1,152-sample frame, marked by the MP4 edit list as skip samples.
+        // The frame ends 47 samples (under a millisecond) after the video starts, so copy mode's priming count takes
+        // it whole; its last 47 samples are the chunk's first sound.
+        var packets = (0..<45).map { ExactAudio.PacketFacts(pts: -1105 + Int64($0) * 1152, decodedSamples: 1152) }
+        packets[0].skipStart = 1105
+        let cut = ExactAudio.cut(packets: packets, primingPackets: 1, timeBase: Self.samples, sampleRate: 48000,
+                                 videoStart: 0, videoTimeBase: Rational(1, 15360), count: 49600)
+        #expect(cut == ExactAudio.Cut(from: 1105, count: 49600, contentStart: 1105, contentEnd: 45 * 1152, videoOffset: 0))
+        #expect(cut.silentSamples == 0)
+        // Wholly priming (a discard flag and no skip, as AAC's first frame): still left out.
+        packets[0].skipStart = 0
+        let whole = ExactAudio.cut(packets: packets, primingPackets: 1, timeBase: Self.samples, sampleRate: 48000,
+                                   videoStart: 0, videoTimeBase: Rational(1, 15360), count: 49600)
+        #expect(whole.contentStart == 1152)
+    }
+
     @Test("Opus pre-skip the decoder applies on its own is priming; a millisecond time base cannot tell 1 ms apart")
     func opusPreSkipInMilliseconds() {
         // Matroska: 20 ms packets, read 7 ms early, video at 0; 312 samples of pre-skip; 48 samples per tick.

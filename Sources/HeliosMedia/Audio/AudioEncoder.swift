@@ -18,6 +18,7 @@ final class AudioEncoder {
         // libopus rather than FFmpeg's experimental native Opus encoder.
         let codec = codecID == AV_CODEC_ID_OPUS ? (avcodec_find_encoder_by_name("libopus") ?? avcodec_find_encoder(codecID))
             : codecID == AV_CODEC_ID_VORBIS ? avcodec_find_encoder_by_name("libvorbis")
+            : codecID == AV_CODEC_ID_MP3 ? (avcodec_find_encoder_by_name("libmp3lame") ?? avcodec_find_encoder(codecID))
             : avcodec_find_encoder(codecID)
         guard let codec else {
             throw FFmpegError(code: helios_averror_encoder_not_found(), function: "avcodec_find_encoder", path: path)

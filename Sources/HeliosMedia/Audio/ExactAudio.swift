@@ -94,7 +94,10 @@ public enum ExactAudio {
                            videoStart: Int64, videoTimeBase: Rational, count: Int64) -> Cut {
         let sampleTB = Rational(1, max(sampleRate, 1))
         let total = packets.reduce(Int64(0)) { $0 + $1.decodedSamples }
-        let primed = min(max(primingPackets, 0), packets.count)
+        var primed = min(max(primingPackets, 0), packets.count)
+        // A packet the container marks as only partly priming (skip samples short of its length: LAME's 1,105 in a
+        // 1,152-sample MP3 frame) holds content after its skip, however near the video's start its end falls.
+        while primed > 0, case let last = packets[primed - 1], last.skipStart > 0, last.skipStart < last.decodedSamples { primed -= 1 }
         var contentStart = packets.prefix(primed).reduce(Int64(0)) { $0 + $1.decodedSamples }
         var offset: Int64 = 0
         if primed < packets.count {

@@ -68,10 +68,11 @@ struct Remuxer {
     }
 
     /// Compressed audio codecs `--audio exact` re-encodes (PCM is exact already and stays copied). Vorbis, which
-    /// copying cannot lay end to end, is re-encoded with libvorbis.
-    static let reencodedCodecs: Set<String> = ["aac", "opus", "vorbis"]
+    /// copying cannot lay end to end, is re-encoded with libvorbis; MP3 with LAME, where the container says how long
+    /// each chunk's encoder delay is (`checkExactAudio`).
+    static let reencodedCodecs: Set<String> = ["aac", "opus", "vorbis", "mp3"]
 
-    /// The streams `--audio exact` re-encodes: AAC, Opus and Vorbis with a known sample rate, beside a video stream that
+    /// The streams `--audio exact` re-encodes: AAC, Opus, Vorbis and MP3 with a known sample rate, beside a video stream that
     /// gives the spans to cut to (audio-only inputs are copied).
     static func exactStreams(_ inputs: [ProbedInput], mode: AudioMode) -> Set<Int> {
         guard mode == .exact, let first = inputs.first, first.masterStreamIndex.map({ first.streams[$0].signature.kind == .video }) == true
@@ -88,7 +89,14 @@ struct Remuxer {
         guard mode == .exact, let first = inputs.first else { return }
         for stream in first.streams where stream.signature.kind == .audio && !stream.signature.isSampleExactAudio
             && !reencodedCodecs.contains(stream.signature.codec) {
-            throw .usage("--audio exact re-encodes AAC, Opus and Vorbis (PCM and lossless FLAC, ALAC, WavPack and TTA are copied, sample-exact already); input 1 (\(URL(fileURLWithPath: first.path).lastPathComponent)), stream \(stream.index) is \(stream.signature.codec): use --audio copy")
+            throw .usage("--audio exact re-encodes AAC, Opus, Vorbis and MP3 (PCM and lossless FLAC, ALAC, WavPack and TTA are copied, sample-exact already); input 1 (\(URL(fileURLWithPath: first.path).lastPathComponent)), stream \(stream.index) is \(stream.signature.codec): use --audio copy")
+        }
+        // LAME's delay (1,105 samples from ffmpeg) is part of each MP3 chunk's first frame: only the container can say
+        // where the sound starts (an MP4 edit list does; Matroska, AVI and MPEG-TS do not).
+        for stream in first.streams where stream.signature.kind == .audio && stream.signature.codec == "mp3"
+            && stream.primingSamples <= 0 && stream.initialPadding <= 0 && stream.leadingDiscardPackets == 0
+            && exactStreams([first], mode: mode).contains(stream.index) {
+            throw .usage("--audio exact cuts each chunk's sound where its encoder delay ends, but input 1 (\(URL(fileURLWithPath: first.path).lastPathComponent)), stream \(stream.index) is MP3 in a container that does not say how long that delay is (MP4 does, with its edit list): use --audio copy, or write the chunks as MP4")
         }
         guard first.streams.contains(where: { $0.signature.kind == .audio && !$0.signature.isSampleExactAudio }) else { return }
         for i in min(max(from, 1), inputs.count)..<inputs.count where inputs[i].continues(inputs[i - 1]) {
