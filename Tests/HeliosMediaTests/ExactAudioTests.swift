@@ -163,15 +163,7 @@ struct ExactAudioTests {
     func mp3InMatroskaRefused() async throws {
         let dir = try makeTemporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
-        var chunks: [URL] = []
-        for (k, frames) in [2, 3].enumerated() {
-            let url = dir.appendingPathComponent("c\(k).mkv")
-            let result = try await Shell.run("ffmpeg", ["-nostdin", "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=64x48:rate=30,trim=end_frame=\(frames)",
-                                                        "-f", "lavfi", "-i", "sine=sample_rate=48000,atrim=end_sample=\(frames * 1600)",
-                                                        "-c:v", "libx264", "-c:a", "libmp3lame", url.path])
-            try #require(result.status == 0, "\(result.stderr)")
-            chunks.append(url)
-        }
+        let chunks = try await RealWorldChunkTests.videoSineChunks([2, 3], codecs: ["-c:v", "libx264", "-c:a", "libmp3lame"], ext: "mkv", in: dir)
         let output = dir.appendingPathComponent("out.mkv")
         let error = await #expect(throws: StitchError.self) {
             try await NativeStitcher(options: StitchOptions(audio: .exact)).stitch(chunks, to: output)

@@ -128,15 +128,7 @@ struct RealWorldChunkTests {
     func refused(container: String, codecs: String, message: String) async throws {
         let dir = try makeTemporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
-        var chunks: [URL] = []
-        for (k, frames) in [1, 8].enumerated() {
-            let url = dir.appendingPathComponent("c\(k).\(container)")
-            let result = try await Shell.run("ffmpeg", ["-nostdin", "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=64x48:rate=30,trim=end_frame=\(frames)",
-                                                        "-f", "lavfi", "-i", "sine=sample_rate=48000,atrim=end_sample=\(frames * 1600)"]
-                                         + codecs.split(separator: " ").map(String.init) + [url.path])
-            try #require(result.status == 0, "\(result.stderr)")
-            chunks.append(url)
-        }
+        let chunks = try await Self.videoSineChunks([1, 8], codecs: codecs.split(separator: " ").map(String.init), ext: container, in: dir)
         try await Self.expectRefusedAsUnsupported(chunks, output: dir.appendingPathComponent("out.\(container)")) { $0.hasPrefix(message) }
     }
 
@@ -146,17 +138,9 @@ struct RealWorldChunkTests {
     func vorbisThroughExactAudio() async throws {
         let dir = try makeTemporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
-        var chunks: [URL] = [], sounds: [URL] = []
-        for (k, frames) in [1, 8, 3].enumerated() {
-            let url = dir.appendingPathComponent("c\(k).webm"), sound = dir.appendingPathComponent("s\(k).mka")
-            let result = try await Shell.run("ffmpeg", ["-nostdin", "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=64x48:rate=30,trim=end_frame=\(frames)",
-                                                        "-f", "lavfi", "-i", "sine=sample_rate=48000,atrim=end_sample=\(frames * 1600)",
-                                                        "-c:v", "libvpx", "-deadline", "realtime", "-c:a", "libvorbis", url.path,
-                                                        "-map", "1:a", "-c:a", "libvorbis", sound.path])
-            try #require(result.status == 0, "\(result.stderr)")
-            chunks.append(url)
-            sounds.append(sound)
-        }
+        let chunks = try await Self.videoSineChunks([1, 8, 3], codecs: ["-c:v", "libvpx", "-deadline", "realtime", "-c:a", "libvorbis"],
+                                                    ext: "webm", in: dir)
+        let sounds = try await Self.videoSineChunks([1, 8, 3], codecs: ["-map", "1:a", "-c:a", "libvorbis"], ext: "mka", name: "s", in: dir)
         let output = dir.appendingPathComponent("out.webm")
         try await Self.expectRefusedAsUnsupported(chunks, output: output) { $0.contains("stitch with --audio exact") }
         let report = try await NativeStitcher(options: StitchOptions(audio: .exact)).stitch(chunks, to: output)
@@ -223,6 +207,21 @@ struct RealWorldChunkTests {
 
     /// Three chunks of one 48 kHz sine cut one after another (24,000, 4,800 and 48,000 samples: half a second, a
     /// tenth, a second), encoded with `codec` by ffmpeg as `CODEC-K.ext`.
+    /// Chunks of `frames` frames of 64x48 test video at 30 fps with a 48 kHz sine (1,600 samples a frame), encoded
+    /// with `codecs` (ffmpeg's arguments) as `name`-K.`ext` in `dir`.
+    static func videoSineChunks(_ frames: [Int], codecs: [String], ext: String, name: String = "c", in dir: URL) async throws -> [URL] {
+        var urls: [URL] = []
+        for (k, count) in frames.enumerated() {
+            let url = dir.appendingPathComponent("\(name)\(k).\(ext)")
+            let result = try await Shell.run("ffmpeg", ["-nostdin", "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=64x48:rate=30,trim=end_frame=\(count)",
+                                                        "-f", "lavfi", "-i", "sine=sample_rate=48000,atrim=end_sample=\(count * 1600)"]
+                                         + codecs + [url.path])
+            try #require(result.status == 0, "\(result.stderr)")
+            urls.append(url)
+        }
+        return urls
+    }
+
     static func sineChunks(codec: String, ext: String, in dir: URL) async throws -> [URL] {
         var urls: [URL] = [], start = 0
         for (k, samples) in [24000, 4800, 48000].enumerated() {
