@@ -205,8 +205,6 @@ struct RealWorldChunkTests {
         #expect(try await Oracle.decodeWarnings(output) == [])
     }
 
-    /// Three chunks of one 48 kHz sine cut one after another (24,000, 4,800 and 48,000 samples: half a second, a
-    /// tenth, a second), encoded with `codec` by ffmpeg as `CODEC-K.ext`.
     /// Chunks of `frames` frames of 64x48 test video at 30 fps with a 48 kHz sine (1,600 samples a frame), encoded
     /// with `codecs` (ffmpeg's arguments) as `name`-K.`ext` in `dir`.
     static func videoSineChunks(_ frames: [Int], codecs: [String], ext: String, name: String = "c", in dir: URL) async throws -> [URL] {
@@ -222,6 +220,8 @@ struct RealWorldChunkTests {
         return urls
     }
 
+    /// Three chunks of one 48 kHz sine cut one after another (24,000, 4,800 and 48,000 samples: half a second, a
+    /// tenth, a second), encoded with `codec` by ffmpeg as `CODEC-K.ext`.
     static func sineChunks(codec: String, ext: String, in dir: URL) async throws -> [URL] {
         var urls: [URL] = [], start = 0
         for (k, samples) in [24000, 4800, 48000].enumerated() {
