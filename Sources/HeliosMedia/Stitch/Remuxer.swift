@@ -82,21 +82,23 @@ struct Remuxer {
         }.map(\.index))
     }
 
-    /// Refuses `--audio exact` where it cannot help: a codec it does not re-encode, or segments of one stream
+    /// Refuses `--audio exact` where it cannot help: a codec it does not re-encode, MP3 whose container does not say
+    /// how long each chunk's encoder delay is, or segments of one stream
     /// (`ProbedInput.continues`), whose audio runs on across the cuts and is copied sample-exactly already (cutting each
     /// segment to its video span would drop the sound carried over and pad silence). Inputs before `from` were checked.
     static func checkExactAudio(_ inputs: [ProbedInput], mode: AudioMode, from: Int = 0) throws(StitchError) {
         guard mode == .exact, let first = inputs.first else { return }
+        let name = URL(fileURLWithPath: first.path).lastPathComponent
         for stream in first.streams where stream.signature.kind == .audio && !stream.signature.isSampleExactAudio
             && !reencodedCodecs.contains(stream.signature.codec) {
-            throw .usage("--audio exact re-encodes AAC, Opus, Vorbis and MP3 (PCM and lossless FLAC, ALAC, WavPack and TTA are copied, sample-exact already); input 1 (\(URL(fileURLWithPath: first.path).lastPathComponent)), stream \(stream.index) is \(stream.signature.codec): use --audio copy")
+            throw .usage("--audio exact re-encodes AAC, Opus, Vorbis and MP3 (PCM and lossless FLAC, ALAC, WavPack and TTA are copied, sample-exact already); input 1 (\(name)), stream \(stream.index) is \(stream.signature.codec): use --audio copy")
         }
         // LAME's delay (1,105 samples from ffmpeg) is part of each MP3 chunk's first frame: only the container can say
         // where the sound starts (an MP4 edit list does; Matroska, AVI and MPEG-TS do not).
-        for stream in first.streams where stream.signature.kind == .audio && stream.signature.codec == "mp3"
-            && stream.primingSamples <= 0 && stream.initialPadding <= 0 && stream.leadingDiscardPackets == 0
-            && exactStreams([first], mode: mode).contains(stream.index) {
-            throw .usage("--audio exact cuts each chunk's sound where its encoder delay ends, but input 1 (\(URL(fileURLWithPath: first.path).lastPathComponent)), stream \(stream.index) is MP3 in a container that does not say how long that delay is (MP4 does, with its edit list): use --audio copy, or write the chunks as MP4")
+        for s in exactStreams([first], mode: mode).sorted() where first.streams[s].signature.codec == "mp3" {
+            let stream = first.streams[s]
+            guard stream.primingSamples <= 0, stream.initialPadding <= 0, stream.leadingDiscardPackets == 0 else { continue }
+            throw .usage("--audio exact cuts each chunk's sound where its encoder delay ends, but input 1 (\(name)), stream \(stream.index) is MP3 in a container that does not say how long that delay is (MP4 does, with its edit list): use --audio copy, or write the chunks as MP4")
         }
         guard first.streams.contains(where: { $0.signature.kind == .audio && !$0.signature.isSampleExactAudio }) else { return }
         for i in min(max(from, 1), inputs.count)..<inputs.count where inputs[i].continues(inputs[i - 1]) {
