@@ -15,12 +15,7 @@ final class AudioEncoder {
     init(codecID: AVCodecID, sampleRate: Int32, layout: AVChannelLayout, bitRate: Int64, globalHeader: Bool,
          path: String) throws(FFmpegError) {
         self.path = path
-        // libopus rather than FFmpeg's experimental native Opus encoder.
-        let codec = codecID == AV_CODEC_ID_OPUS ? (avcodec_find_encoder_by_name("libopus") ?? avcodec_find_encoder(codecID))
-            : codecID == AV_CODEC_ID_VORBIS ? avcodec_find_encoder_by_name("libvorbis")
-            : codecID == AV_CODEC_ID_MP3 ? (avcodec_find_encoder_by_name("libmp3lame") ?? avcodec_find_encoder(codecID))
-            : avcodec_find_encoder(codecID)
-        guard let codec else {
+        guard let codec = Self.encoder(for: codecID) else {
             throw FFmpegError(code: helios_averror_encoder_not_found(), function: "avcodec_find_encoder", path: path)
         }
         guard let ctx = avcodec_alloc_context3(codec) else {
@@ -50,6 +45,17 @@ final class AudioEncoder {
         ctx.pointee.flags |= AV_CODEC_FLAG_BITEXACT
         if globalHeader { ctx.pointee.flags |= AV_CODEC_FLAG_GLOBAL_HEADER }
         try check(avcodec_open2(ctx, codec, nil), "avcodec_open2(\(String(cString: codec.pointee.name)))", path: path)
+    }
+
+    /// The encoder for `codecID`: libopus and libvorbis rather than FFmpeg's experimental native Opus and Vorbis
+    /// encoders (the native Vorbis one is not taken at all), LAME for MP3, FFmpeg's own for the rest.
+    private static func encoder(for codecID: AVCodecID) -> UnsafePointer<AVCodec>? {
+        switch codecID {
+        case AV_CODEC_ID_OPUS: avcodec_find_encoder_by_name("libopus") ?? avcodec_find_encoder(codecID)
+        case AV_CODEC_ID_VORBIS: avcodec_find_encoder_by_name("libvorbis")
+        case AV_CODEC_ID_MP3: avcodec_find_encoder_by_name("libmp3lame") ?? avcodec_find_encoder(codecID)
+        default: avcodec_find_encoder(codecID)
+        }
     }
 
     deinit {
