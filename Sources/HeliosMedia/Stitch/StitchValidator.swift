@@ -109,7 +109,8 @@ public enum StitchValidator {
     /// folded one input at a time.
     public struct InputChecks: Sendable {
         public let output: OutputCapabilities
-        public let lenient: Bool
+        /// Whether every continuity finding is a warning (`--lenient`).
+        public var lenient: Bool { leniency.all }
         /// How the stitch places compressed audio: `--audio exact` re-encodes some streams (`leniency`).
         public let audio: AudioMode
         /// What `lenient` and `audio` make warnings of; the re-encoded streams are known once input 1 is checked.
@@ -123,7 +124,6 @@ public enum StitchValidator {
 
         public init(output: OutputCapabilities, lenient: Bool = false, audio: AudioMode = .copy) {
             self.output = output
-            self.lenient = lenient
             self.audio = audio
             leniency = Leniency(all: lenient)
         }
