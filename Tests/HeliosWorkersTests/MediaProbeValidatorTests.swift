@@ -37,6 +37,19 @@ struct MediaProbeValidatorTests {
         try await validator.validate(chunks[0])
     }
 
+    @Test("chunks validated at once before any reference is known decode one at a time: only the first decodes")
+    func firstChunksDecodeOneAtATime() async throws {
+        let validator = MediaProbeValidator()
+        let chunks = try await FixtureCache.shared.files("mp4-h264-aac")
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for chunk in chunks + chunks { group.addTask { try await validator.validate(chunk) } }
+            try await group.waitForAll()
+        }
+        // Without the wait, the validations that started before the first decode ended each decoded too.
+        #expect(validator.probesWithoutReference == 1)
+        #expect(validator.hasReference)
+    }
+
     @Test("a chunk's output must hold the chunk's frames: one short or long is refused, naming both counts, and not retried")
     func countsFrames() async throws {
         let validator = MediaProbeValidator()

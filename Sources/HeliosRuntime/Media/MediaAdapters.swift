@@ -10,9 +10,16 @@ import Synchronization
 /// parameters, extradata included, takes them from it instead of decoding its own first frames, as a stitch's probe
 /// does (`ProbeReference`): a job's chunks come from one encoder, so each validation reads the container and its
 /// index but decodes nothing. Decoding every chunk held a megabyte or more of decoder state per validation running
-/// at once (3.9 MB at a 10,000-chunk runner's peak). Probes run on a thread of their own, off the cooperative pool.
+/// at once (3.9 MB at a 10,000-chunk runner's peak). Until the first chunk's parameters are known, probes decode one at
+/// a time: the first chunks of a job complete together, and each decoding its start at once held every decoder's state
+/// together (4.5 MB more at the start of a 1,000-chunk job, its peak). Probes run on a thread of their own, off the
+/// cooperative pool; one waiting for another's decode blocks that thread, not the pool.
 public final class MediaProbeValidator: ChunkOutputValidator, Sendable {
     private let reference = Mutex<ProbeReference?>(nil)
+    /// Held by a probe that decodes because no reference is known yet.
+    private let decoding = NSLock()
+    /// Probes made without a reference (each decoded its chunk's start), for tests.
+    private let unreferenced = Mutex(0)
 
     public init() {}
 
@@ -39,21 +46,30 @@ public final class MediaProbeValidator: ChunkOutputValidator, Sendable {
     }
 
     private func probe(_ url: URL) async throws -> ProbedInput {
-        let known = reference.withLock { $0 }
-        let probed: (input: ProbedInput, reference: ProbeReference?)
         do {
-            probed = try await DedicatedThread.run { () throws(StitchError) -> (ProbedInput, ProbeReference?) in
-                var reference = known
-                let input = try MediaProbe.probe(url, reference: &reference)
-                return (input, reference)
+            return try await DedicatedThread.run { () throws(StitchError) -> ProbedInput in
+                if let known = self.reference.withLock({ $0 }) { return try self.probe(url, known) }
+                self.decoding.lock()
+                defer { self.decoding.unlock() }
+                // The probe waited for may have found the reference.
+                return try self.probe(url, self.reference.withLock { $0 })
             }
         } catch { throw MediaFailure(error: error) }
-        if let found = probed.reference { reference.withLock { if $0 == nil { $0 = found } } }
-        return probed.input
+    }
+
+    /// Probes `url` with `known` (decoding when nil or when its header differs) and keeps the first reference found.
+    private func probe(_ url: URL, _ known: ProbeReference?) throws(StitchError) -> ProbedInput {
+        var found = known
+        if known == nil { unreferenced.withLock { $0 += 1 } }
+        let input = try MediaProbe.probe(url, reference: &found)
+        if known == nil, let found { reference.withLock { if $0 == nil { $0 = found } } }
+        return input
     }
 
     /// Whether a chunk was decoded (the parameters later chunks are compared with are known).
     var hasReference: Bool { reference.withLock { $0 != nil } }
+    /// How many probes ran without a reference.
+    var probesWithoutReference: Int { unreferenced.withLock { $0 } }
 }
 
 /// A chunk's output whose video holds another number of frames than the chunk was given: a renderer that rounds
