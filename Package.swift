@@ -147,6 +147,7 @@ let package = Package(
             name: "helios-stitch",
             dependencies: [
                 "HeliosMedia",
+                "CHeliosShims",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],

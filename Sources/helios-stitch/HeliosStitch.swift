@@ -7,6 +7,7 @@ import Foundation
 #if canImport(Glibc)
 import Glibc
 #endif
+import CHeliosShims
 import HeliosMedia
 import Logging
 
@@ -15,6 +16,7 @@ import Logging
 struct HeliosStitch: AsyncParsableCommand {
     /// Parses like ArgumentParser does, but exits 2 (our documented usage code) on a usage error instead of 64.
     static func main() async {
+        helios_skip_teardown_at_exit()
         do {
             var command = try parseAsRoot()
             if var command = command as? AsyncParsableCommand { try await command.run() } else { try command.run() }

@@ -11,6 +11,7 @@ enum HeliosMain {
         // (event loops, the cooperative pool, one per stitch call) then keep freed memory apart. Two arenas: a
         // 2,000-chunk job's runner peaked at 89-93 MB instead of 103 MB (its own VmHWM), in the same time.
         helios_limit_malloc_arenas(2)
+        helios_skip_teardown_at_exit()
         let level = ProcessInfo.processInfo.environment["HELIOS_LOG_LEVEL"].flatMap { Logger.Level(rawValue: $0.lowercased()) } ?? .warning
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)

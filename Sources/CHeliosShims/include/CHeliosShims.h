@@ -59,6 +59,13 @@ void helios_writeback_close(helios_writeback *writeback);
 void helios_release_free_memory(void);
 /// Caps the heap arenas glibc creates for threads (mallopt M_ARENA_MAX; a no-op elsewhere). For `main` only.
 void helios_limit_malloc_arenas(int count);
+/// Makes `exit` flush stdio and end the process without the teardown after it: the destructors of the hundred or so
+/// shared libraries libavcodec loads, which fault in a page or more of each (about 2 MB of resident memory at the
+/// moment a job ends, its peak). Nothing of ours waits for that teardown: files are closed and synced before, and
+/// SQLite recovers its write-ahead log at the next open either way. Skipped when `LLVM_PROFILE_FILE` is set (the
+/// coverage runtime writes at exit) or `HELIOS_FULL_EXIT` is (heaptrack and other tools that report at exit). For
+/// `main` only.
+void helios_skip_teardown_at_exit(void);
 /// Opens an unnamed file in `directory` for writing (Linux O_TMPFILE), to be given a name with linkat once complete.
 /// Returns the descriptor, or -1 with errno set where the filesystem or system cannot (callers then use a named file).
 int helios_open_tmpfile(const char *directory, unsigned int mode);
