@@ -393,6 +393,19 @@ struct JobRepositoryTests {
         let short = Data(long.prefix(70_000).reversed())
         try await repo.saveReport(short, for: "big")
         #expect(try await kind.make(dir).report(for: "big") == short)
+        // A report in its temporary file, handed over in pieces of odd lengths, is stored read a piece at a time.
+        let text = try ReportText.write { write in
+            var offset = 0
+            for length in [1, 65_535, 70_001, 3, 100_000] where offset < long.count {
+                try write(long[offset..<min(offset + length, long.count)])
+                offset += length
+            }
+            if offset < long.count { try write(long[offset...]) }
+        }
+        #expect(text.count == long.count)
+        try await repo.saveReport(text, for: "big")
+        #expect(try await kind.make(dir).report(for: "big") == long)
+        #expect(try text.data() == long, "the text can be read again")
         try await repo.changeState("big", at: t0 + 1) { _, _ in .stitching }
         let stitching = try await kind.make(dir).load("big")
         #expect(stitching.state == .stitching && stitching.metrics == big.metrics && stitching.spec == big.spec)

@@ -48,9 +48,9 @@ extension JobManager {
                      durable: ContinuousClock.Instant = .now, progressive: Bool) {
         let end = durable
         var summary = summary
-        pendingReports[id] = summary.reportData ?? summary.reportJSON.map { Data($0.utf8) }
+        pendingReports[id] = summary.reportText.map(PendingReport.text) ?? summary.reportJSON.map { .data(Data($0.utf8)) }
         summary.reportJSON = nil
-        summary.reportData = nil
+        summary.reportText = nil
         stage(id) {
             $0.result = JobResult(outputPath: summary.outputPath, merge: summary)
             $0.metrics.mergeDurationMs = LocalWorkerAdapter.milliseconds(end - started)
@@ -142,4 +142,10 @@ extension JobManager {
             stored.lease = lease  // the latest heartbeat
         }
     }
+}
+
+/// A merge's report waiting for the run's final transition: in its temporary file, or as text a merger gave.
+enum PendingReport: Sendable {
+    case text(ReportText)
+    case data(Data)
 }

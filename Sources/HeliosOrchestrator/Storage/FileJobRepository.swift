@@ -123,6 +123,11 @@ public struct FileJobRepository: JobRepository {
         try withLock(id) { try atomicWrite(report, to: reportURL(id)) }
     }
 
+    public func saveReport(_ report: ReportText, for id: String) async throws {
+        try checkID(id)
+        try withLock(id) { try atomicWrite(to: reportURL(id)) { write in try report.forEachPiece { try write($0) } } }
+    }
+
     public func report(for id: String) async throws -> Data? {
         try checkID(id)
         return FileManager.default.contents(atPath: reportURL(id).path)
@@ -204,21 +209,28 @@ public struct FileJobRepository: JobRepository {
     }
 
     private func writeTemp(_ data: Data, near url: URL) throws -> URL {
+        try writeTemp(near: url) { write in try data.withUnsafeBytes { try write($0) } }
+    }
+
+    /// A synced temp file beside `url` holding the pieces `produce` hands, in order, to the writer it is given.
+    private func writeTemp(near url: URL, _ produce: ((UnsafeRawBufferPointer) throws -> Void) throws -> Void) throws -> URL {
         let temp = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).\(UUID().uuidString).tmp")
         let fd = open(temp.path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw OrchestratorError.storage(reason: "cannot create \(temp.path): \(String(cString: strerror(errno)))") }
         defer { close(fd) }
-        let ok = data.withUnsafeBytes { buffer -> Bool in
-            var offset = 0
-            while offset < buffer.count {
-                let n = write(fd, buffer.baseAddress! + offset, buffer.count - offset)
-                if n < 0 { if errno == EINTR { continue }; return false }
-                offset += n
+        struct WriteFailed: Error {}
+        do {
+            try produce { buffer in
+                var offset = 0
+                while offset < buffer.count {
+                    let n = write(fd, buffer.baseAddress! + offset, buffer.count - offset)
+                    if n < 0 { if errno == EINTR { continue }; throw WriteFailed() }
+                    offset += n
+                }
             }
-            return true
-        }
-        guard ok, fsync(fd) == 0 else {
-            let reason = String(cString: strerror(errno))
+            guard fsync(fd) == 0 else { throw WriteFailed() }
+        } catch {
+            let reason = error is WriteFailed ? String(cString: strerror(errno)) : "\(error)"
             unlink(temp.path)
             throw OrchestratorError.storage(reason: "cannot write \(temp.path): \(reason)")
         }
@@ -226,7 +238,12 @@ public struct FileJobRepository: JobRepository {
     }
 
     private func atomicWrite(_ data: Data, to url: URL) throws {
-        let temp = try writeTemp(data, near: url)
+        try atomicWrite(to: url) { write in try data.withUnsafeBytes { try write($0) } }
+    }
+
+    /// Writes what `produce` hands to the writer it is given to a synced temp file renamed over `url`.
+    private func atomicWrite(to url: URL, _ produce: ((UnsafeRawBufferPointer) throws -> Void) throws -> Void) throws {
+        let temp = try writeTemp(near: url, produce)
         guard rename(temp.path, url.path) == 0 else {
             let reason = String(cString: strerror(errno))
             unlink(temp.path)

@@ -35,6 +35,9 @@ public protocol JobRepository: Sendable {
     /// Stores the merger's full report of the job's merge (replacing an earlier one), apart from the status: its
     /// size grows with the job, and the status is read and written far more often. `delete` removes it.
     func saveReport(_ report: Data, for id: String) async throws
+    /// `saveReport` of a report in a temporary file, read a piece at a time where the store can take it so (the
+    /// default reads it whole).
+    func saveReport(_ report: ReportText, for id: String) async throws
     /// The report stored by `saveReport`, or nil.
     func report(for id: String) async throws -> Data?
     /// The job's status with its recorded chunk completions; throws `.jobNotFound`, or `.corruptRecord`.
@@ -63,6 +66,10 @@ public struct JobListing: Sendable {
 }
 
 extension JobRepository {
+    public func saveReport(_ report: ReportText, for id: String) async throws {
+        try await saveReport(report.data(), for: id)
+    }
+
     public func changeState(_ id: String, at: Date, _ next: @escaping @Sendable (JobState, _ holder: String?) throws -> JobState) async throws {
         try await modify(id) { status in
             status.state = try next(status.state, status.lease?.token)

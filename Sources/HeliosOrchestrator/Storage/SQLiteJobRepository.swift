@@ -233,6 +233,13 @@ public struct SQLiteJobRepository: JobRepository {
         }
     }
 
+    public func saveReport(_ report: ReportText, for id: String) async throws {
+        try checkID(id)
+        try await write { db in
+            try db.writeBody(report, table: "report", keyColumn: "jobId", key: id)
+        }
+    }
+
     public func report(for id: String) async throws -> Data? {
         try checkID(id)
         return try await read { db in try Data.fetchOne(db, sql: "SELECT body FROM report WHERE jobId = ?", arguments: [id]) }
