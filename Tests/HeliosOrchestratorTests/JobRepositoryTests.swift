@@ -394,7 +394,7 @@ struct JobRepositoryTests {
         try await repo.saveReport(short, for: "big")
         #expect(try await kind.make(dir).report(for: "big") == short)
         // A report in its temporary file, handed over in pieces of odd lengths, is stored read a piece at a time.
-        let text = try ReportText.write { write in
+        let text = try SpooledText.write { write in
             var offset = 0
             for length in [1, 65_535, 70_001, 3, 100_000] where offset < long.count {
                 try write(long[offset..<min(offset + length, long.count)])

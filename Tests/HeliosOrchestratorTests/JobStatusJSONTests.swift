@@ -45,6 +45,21 @@ struct JobStatusJSONTests {
         #expect(try JobSpec.makeDecoder().decode(JobStatus.self, from: sliced) == status)
     }
 
+    @Test("handed on in pieces: each about the flush length, ending between elements, together the same bytes")
+    func pieces() throws {
+        let status = Self.populated(extra: 600)
+        let whole = try Self.encodedWhole(status)
+        var pieces: [Data] = []
+        try status.compactJSON(sliceLength: 7, flushingAt: 4_096) { pieces.append($0) }
+        #expect(pieces.count > 5, "\(whole.count) bytes in \(pieces.count) pieces")
+        #expect(pieces.reduce(Data(), +) == whole)
+        // All but the last reached the flush length; none is longer than that plus one slice.
+        #expect(pieces.dropLast().allSatisfy { $0.count >= 4_096 && $0.count < 4_096 + 8_192 }, "\(pieces.map(\.count))")
+        // Spooled and stored the way the SQLite store stores a large status, it reads back the same.
+        let spooled = try SpooledText.write { try status.compactJSON(flushingAt: 1 << 16, to: $0) }
+        #expect(try spooled.data() == whole)
+    }
+
     @Test("small collections, none and nil outputs: encoded whole, the same bytes")
     func smallAndEmpty() throws {
         var status = Self.populated()

@@ -146,6 +146,6 @@ extension JobManager {
 
 /// A merge's report waiting for the run's final transition: in its temporary file, or as text a merger gave.
 enum PendingReport: Sendable {
-    case text(ReportText)
+    case text(SpooledText)
     case data(Data)
 }

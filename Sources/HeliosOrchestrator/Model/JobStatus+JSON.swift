@@ -10,11 +10,20 @@ extension JobStatus {
     /// status is encoded with those collections empty, and each is written into its place a slice at a time, so the
     /// tree holds one slice and the peak is the text itself. Every other member goes through `JSONEncoder` as before.
     public func compactJSON(sliceLength: Int = 256) throws -> Data {
+        var whole = Data()
+        try compactJSON(sliceLength: sliceLength, flushingAt: nil) { whole = $0 }
+        return whole
+    }
+
+    /// The bytes of ``compactJSON(sliceLength:)`` handed to `write` in pieces of about `flushingAt` bytes (each
+    /// ending after a slice), or in one piece when nil: a store can spool the status of a job of 10,000 chunks
+    /// (4.5 MB) instead of holding it whole.
+    public func compactJSON(sliceLength: Int = 256, flushingAt: Int?, to write: (Data) throws -> Void) throws {
         let encoder = JobSpec.makeEncoder(pretty: false)
         let length = max(1, sliceLength)
         var shell = self
         // Each collection is taken out of the shell, which then encodes it as `"name":[]` or `"name":{}`.
-        var splices: [(emptyMember: String, write: (inout Data) throws -> Void)] = []
+        var splices: [(emptyMember: String, write: (inout PieceWriter) throws -> Void)] = []
         if spec.chunks.count > length {
             let chunks = spec.chunks
             shell.spec.chunks = []
@@ -39,53 +48,76 @@ extension JobStatus {
             shell.chunkLogs = [:]
             splices.append(("\"chunkLogs\":{}", { try Self.appendObject(logs, to: &$0, encoder, length) }))
         }
-        guard !splices.isEmpty else { return try encoder.encode(self) }
+        guard !splices.isEmpty else { return try write(encoder.encode(self)) }
         let text = try encoder.encode(shell)
         // Where each emptied member is. A key's quotes are never escaped and a string's always are, so the text can
         // only occur as that member; should it occur other than once (a nested value with a member of the same name,
         // itself empty), the status is encoded whole instead.
-        var places: [(value: Range<Int>, write: (inout Data) throws -> Void)] = []
-        for (emptyMember, write) in splices {
+        var places: [(value: Range<Int>, write: (inout PieceWriter) throws -> Void)] = []
+        for (emptyMember, splice) in splices {
             let found = Self.ranges(of: Array(emptyMember.utf8), in: text)
-            guard found.count == 1, let match = found.first else { return try encoder.encode(self) }
-            places.append((match.upperBound - 2..<match.upperBound, write))
+            guard found.count == 1, let match = found.first else { return try write(encoder.encode(self)) }
+            places.append((match.upperBound - 2..<match.upperBound, splice))
         }
         places.sort { $0.value.lowerBound < $1.value.lowerBound }
-        var data = Data()
-        var copied = text.startIndex
-        for (value, write) in places {
-            data.append(text[copied..<value.lowerBound])
-            try write(&data)
-            copied = value.upperBound
+        try withoutActuallyEscaping(write) { write in
+            var out = PieceWriter(flushingAt: flushingAt, write: write)
+            var copied = text.startIndex
+            for (value, splice) in places {
+                out.data.append(text[copied..<value.lowerBound])
+                try splice(&out)
+                copied = value.upperBound
+            }
+            out.data.append(text[copied...])
+            try out.finish()
         }
-        data.append(text[copied...])
-        return data
+    }
+
+    /// Holds the text until it reaches `flushingAt` bytes, then hands it on (with nil, only at the end).
+    struct PieceWriter {
+        let flushingAt: Int?
+        let write: (Data) throws -> Void
+        var data = Data()
+
+        /// Hands the text held on if it is long enough (called between elements, never inside one).
+        mutating func flushIfFull() throws {
+            guard let flushingAt, data.count >= flushingAt else { return }
+            try write(data)
+            data = Data()
+        }
+
+        mutating func finish() throws {
+            if !data.isEmpty || flushingAt == nil { try write(data) }
+            data = Data()
+        }
     }
 
     /// Appends `[a,b,...]`, encoding `length` elements per `JSONEncoder` call.
-    private static func appendArray<Element: Encodable>(_ elements: [Element], to data: inout Data, _ encoder: JSONEncoder, _ length: Int) throws {
-        data.append(UInt8(ascii: "["))
+    private static func appendArray<Element: Encodable>(_ elements: [Element], to out: inout PieceWriter, _ encoder: JSONEncoder, _ length: Int) throws {
+        out.data.append(UInt8(ascii: "["))
         for start in stride(from: 0, to: elements.count, by: length) {
             let slice = try encoder.encode(Array(elements[start..<min(start + length, elements.count)]))
-            if start > 0 { data.append(UInt8(ascii: ",")) }
-            data.append(slice.dropFirst().dropLast())
+            if start > 0 { out.data.append(UInt8(ascii: ",")) }
+            out.data.append(slice.dropFirst().dropLast())
+            try out.flushIfFull()
         }
-        data.append(UInt8(ascii: "]"))
+        out.data.append(UInt8(ascii: "]"))
     }
 
     /// Appends `{"k":v,...}` in key order (the order `.sortedKeys` gives), encoding `length` members per call: each
     /// slice is a run of consecutive keys, so the slices joined are in order too.
-    private static func appendObject<Value: Encodable>(_ members: [String: Value], to data: inout Data, _ encoder: JSONEncoder, _ length: Int) throws {
+    private static func appendObject<Value: Encodable>(_ members: [String: Value], to out: inout PieceWriter, _ encoder: JSONEncoder, _ length: Int) throws {
         let keys = members.keys.sorted()
-        data.append(UInt8(ascii: "{"))
+        out.data.append(UInt8(ascii: "{"))
         for start in stride(from: 0, to: keys.count, by: length) {
             var slice: [String: Value] = [:]
             slice.reserveCapacity(length)
             for key in keys[start..<min(start + length, keys.count)] { slice[key] = members[key] }
-            if start > 0 { data.append(UInt8(ascii: ",")) }
-            data.append(try encoder.encode(slice).dropFirst().dropLast())
+            if start > 0 { out.data.append(UInt8(ascii: ",")) }
+            out.data.append(try encoder.encode(slice).dropFirst().dropLast())
+            try out.flushIfFull()
         }
-        data.append(UInt8(ascii: "}"))
+        out.data.append(UInt8(ascii: "}"))
     }
 
     /// Every place `pattern` occurs in `text` (at most two: the caller needs to know only whether it is unique).

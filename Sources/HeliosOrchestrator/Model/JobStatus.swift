@@ -176,7 +176,7 @@ public struct MergeSummary: Codable, Sendable, Hashable {
     public var reportJSON: String?
     /// The merger's full report as JSON, handed to the job manager in an unnamed temporary file and never stored with
     /// the summary (preferred over `reportJSON`: a 10,000-input report is 7 MB, which the job need not hold in memory).
-    public var reportText: ReportText?
+    public var reportText: SpooledText?
     /// Where the merged file was published in the job's store (`PREFIX/JOB/output/JOB.EXT`), if it was.
     public var storedURI: String?
     /// A time-limited URL to download the published file (presigned GET on S3), and when it expires.

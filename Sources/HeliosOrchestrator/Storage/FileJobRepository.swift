@@ -123,7 +123,7 @@ public struct FileJobRepository: JobRepository {
         try withLock(id) { try atomicWrite(report, to: reportURL(id)) }
     }
 
-    public func saveReport(_ report: ReportText, for id: String) async throws {
+    public func saveReport(_ report: SpooledText, for id: String) async throws {
         try checkID(id)
         try withLock(id) { try atomicWrite(to: reportURL(id)) { write in try report.forEachPiece { try write($0) } } }
     }

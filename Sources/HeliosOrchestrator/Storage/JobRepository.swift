@@ -37,7 +37,7 @@ public protocol JobRepository: Sendable {
     func saveReport(_ report: Data, for id: String) async throws
     /// `saveReport` of a report in a temporary file, read a piece at a time where the store can take it so (the
     /// default reads it whole).
-    func saveReport(_ report: ReportText, for id: String) async throws
+    func saveReport(_ report: SpooledText, for id: String) async throws
     /// The report stored by `saveReport`, or nil.
     func report(for id: String) async throws -> Data?
     /// The job's status with its recorded chunk completions; throws `.jobNotFound`, or `.corruptRecord`.
@@ -66,7 +66,7 @@ public struct JobListing: Sendable {
 }
 
 extension JobRepository {
-    public func saveReport(_ report: ReportText, for id: String) async throws {
+    public func saveReport(_ report: SpooledText, for id: String) async throws {
         try await saveReport(report.data(), for: id)
     }
 

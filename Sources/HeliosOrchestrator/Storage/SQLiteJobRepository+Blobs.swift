@@ -22,10 +22,18 @@ extension Database {
         }
     }
 
-    /// `writeBody` of `report`, read from its temporary file a piece at a time: the text is never in memory whole.
-    func writeBody(_ report: ReportText, table: String, keyColumn: String, key: String) throws {
-        try writeBody(count: report.count, table: table, keyColumn: keyColumn, key: key) { write in
-            try report.forEachPiece { try write($0) }
+    /// `writeBody` of `text`, read from its temporary file a piece at a time: the text is never in memory whole.
+    func writeBody(_ text: SpooledText, table: String, keyColumn: String, key: String) throws {
+        try writeBody(count: text.count, table: table, keyColumn: keyColumn, key: key) { write in
+            try text.forEachPiece { try write($0) }
+        }
+    }
+
+    /// `writeBody` of a status's text, spooled or in memory.
+    func writeBody(_ body: StatusBody, table: String, keyColumn: String, key: String) throws {
+        switch body {
+        case .data(let data): try writeBody(data, table: table, keyColumn: keyColumn, key: key)
+        case .spooled(let text): try writeBody(text, table: table, keyColumn: keyColumn, key: key)
         }
     }
 
@@ -51,4 +59,10 @@ extension Database {
     private func lastError(_ code: Int32) -> DatabaseError {
         DatabaseError(resultCode: ResultCode(rawValue: code), message: sqliteConnection.map { String(cString: sqlite3_errmsg($0)) })
     }
+}
+
+/// A status's text on its way to the store: in memory, or spooled to a temporary file (``SQLiteJobRepository/body(of:)``).
+enum StatusBody {
+    case data(Data)
+    case spooled(SpooledText)
 }

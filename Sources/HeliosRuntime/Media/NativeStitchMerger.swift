@@ -45,7 +45,7 @@ public struct NativeStitchMerger: ChunkMerger {
             warnings: report.issues.filter { $0.severity == .warning }.count,
             reportJSON: nil)
         // Written a piece at a time to a file of its own (the job stores it from there): never whole in memory.
-        summary.reportText = try? ReportText.write { write in try report.writeJSON(to: write) }
+        summary.reportText = try? SpooledText.write { write in try report.writeJSON(to: write) }
         if let publication {
             let published = try await publication.publish(URL(fileURLWithPath: summary.outputPath))
             summary.storedURI = published.uri
