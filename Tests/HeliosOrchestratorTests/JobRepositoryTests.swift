@@ -402,10 +402,18 @@ struct JobRepositoryTests {
             }
             if offset < long.count { try write(long[offset...]) }
         }
-        #expect(text.count == long.count)
+        #expect(text.count == long.count && text.isSpooled, "\(text)")
         try await repo.saveReport(text, for: "big")
         #expect(try await kind.make(dir).report(for: "big") == long)
         #expect(try text.data() == long, "the text can be read again")
+        // Text up to the memory limit stays in memory, and is stored the same way.
+        let small = try SpooledText.write { write in
+            try write(Data("{\"a\":".utf8))
+            try write(Data("1}".utf8))
+        }
+        #expect(!small.isSpooled && small.count == 7)
+        try await repo.saveReport(small, for: "big")
+        #expect(try await kind.make(dir).report(for: "big") == Data("{\"a\":1}".utf8))
         try await repo.changeState("big", at: t0 + 1) { _, _ in .stitching }
         let stitching = try await kind.make(dir).load("big")
         #expect(stitching.state == .stitching && stitching.metrics == big.metrics && stitching.spec == big.spec)

@@ -56,7 +56,8 @@ struct JobStatusJSONTests {
         // All but the last reached the flush length; none is longer than that plus one slice.
         #expect(pieces.dropLast().allSatisfy { $0.count >= 4_096 && $0.count < 4_096 + 8_192 }, "\(pieces.map(\.count))")
         // Spooled and stored the way the SQLite store stores a large status, it reads back the same.
-        let spooled = try SpooledText.write { try status.compactJSON(flushingAt: 1 << 16, to: $0) }
+        let spooled = try SpooledText.write(memoryLimit: 4_096) { try status.compactJSON(flushingAt: 4_096, to: $0) }
+        #expect(spooled.isSpooled)
         #expect(try spooled.data() == whole)
     }
 

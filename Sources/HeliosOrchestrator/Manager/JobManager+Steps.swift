@@ -48,7 +48,7 @@ extension JobManager {
                      durable: ContinuousClock.Instant = .now, progressive: Bool) {
         let end = durable
         var summary = summary
-        pendingReports[id] = summary.reportText.map(PendingReport.text) ?? summary.reportJSON.map { .data(Data($0.utf8)) }
+        pendingReports[id] = summary.reportText ?? summary.reportJSON.map { SpooledText(Data($0.utf8)) }
         summary.reportJSON = nil
         summary.reportText = nil
         stage(id) {
@@ -144,8 +144,3 @@ extension JobManager {
     }
 }
 
-/// A merge's report waiting for the run's final transition: in its temporary file, or as text a merger gave.
-enum PendingReport: Sendable {
-    case text(SpooledText)
-    case data(Data)
-}

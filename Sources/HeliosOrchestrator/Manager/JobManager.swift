@@ -45,7 +45,7 @@ public actor JobManager {
     /// When the last chunk of each running job's current run completed: where its merge tail starts.
     var lastCompletion: [String: ContinuousClock.Instant] = [:]
     /// The merger's report of a run's merge, stored apart from the status when the run completes.
-    var pendingReports: [String: PendingReport] = [:]
+    var pendingReports: [String: SpooledText] = [:]
 
     /// The wall clock for leases (injectable: lease expiry is compared across processes and hosts).
     let now: @Sendable () -> Date
@@ -237,14 +237,7 @@ public actor JobManager {
         let error = endError
         // The report first: a completed job always has its report (a crash in between leaves the job stitching,
         // and the resume's merge replaces the report). Its text is let go before the status is written.
-        if endState == .completed, let report {
-            try await Task {
-                switch report {
-                case .text(let text): try await repository.saveReport(text, for: id)
-                case .data(let data): try await repository.saveReport(data, for: id)
-                }
-            }.value
-        }
+        if endState == .completed, let report { try await Task { try await repository.saveReport(report, for: id) }.value }
         report = nil
         do {
             status = try await Task {

@@ -174,8 +174,8 @@ public struct MergeSummary: Codable, Sendable, Hashable {
     /// The merger's full report as JSON text, when it has one. The job manager stores it apart from the status
     /// (``JobManager/report(_:)``); statuses written before that hold it here.
     public var reportJSON: String?
-    /// The merger's full report as JSON, handed to the job manager in an unnamed temporary file and never stored with
-    /// the summary (preferred over `reportJSON`: a 10,000-input report is 7 MB, which the job need not hold in memory).
+    /// The merger's full report as JSON, handed to the job manager spooled (a 10,000-input report is 7 MB, which the
+    /// job need not hold in memory) and never stored with the summary; preferred over `reportJSON`.
     public var reportText: SpooledText?
     /// Where the merged file was published in the job's store (`PREFIX/JOB/output/JOB.EXT`), if it was.
     public var storedURI: String?

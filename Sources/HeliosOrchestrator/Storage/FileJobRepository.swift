@@ -119,13 +119,12 @@ public struct FileJobRepository: JobRepository {
     }
 
     public func saveReport(_ report: Data, for id: String) async throws {
-        try checkID(id)
-        try withLock(id) { try atomicWrite(report, to: reportURL(id)) }
+        try await saveReport(SpooledText(report), for: id)
     }
 
     public func saveReport(_ report: SpooledText, for id: String) async throws {
         try checkID(id)
-        try withLock(id) { try atomicWrite(to: reportURL(id)) { write in try report.forEachPiece { try write($0) } } }
+        try withLock(id) { try atomicWrite(report, to: reportURL(id)) }
     }
 
     public func report(for id: String) async throws -> Data? {
@@ -209,18 +208,18 @@ public struct FileJobRepository: JobRepository {
     }
 
     private func writeTemp(_ data: Data, near url: URL) throws -> URL {
-        try writeTemp(near: url) { write in try data.withUnsafeBytes { try write($0) } }
+        try writeTemp(SpooledText(data), near: url)
     }
 
-    /// A synced temp file beside `url` holding the pieces `produce` hands, in order, to the writer it is given.
-    private func writeTemp(near url: URL, _ produce: ((UnsafeRawBufferPointer) throws -> Void) throws -> Void) throws -> URL {
+    /// A synced temp file beside `url` holding `text`, read a piece at a time.
+    private func writeTemp(_ text: SpooledText, near url: URL) throws -> URL {
         let temp = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).\(UUID().uuidString).tmp")
         let fd = open(temp.path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw OrchestratorError.storage(reason: "cannot create \(temp.path): \(String(cString: strerror(errno)))") }
         defer { close(fd) }
         struct WriteFailed: Error {}
         do {
-            try produce { buffer in
+            try text.forEachPiece { buffer in
                 var offset = 0
                 while offset < buffer.count {
                     let n = write(fd, buffer.baseAddress! + offset, buffer.count - offset)
@@ -238,12 +237,12 @@ public struct FileJobRepository: JobRepository {
     }
 
     private func atomicWrite(_ data: Data, to url: URL) throws {
-        try atomicWrite(to: url) { write in try data.withUnsafeBytes { try write($0) } }
+        try atomicWrite(SpooledText(data), to: url)
     }
 
-    /// Writes what `produce` hands to the writer it is given to a synced temp file renamed over `url`.
-    private func atomicWrite(to url: URL, _ produce: ((UnsafeRawBufferPointer) throws -> Void) throws -> Void) throws {
-        let temp = try writeTemp(near: url, produce)
+    /// Writes `text` to a synced temp file renamed over `url`.
+    private func atomicWrite(_ text: SpooledText, to url: URL) throws {
+        let temp = try writeTemp(text, near: url)
         guard rename(temp.path, url.path) == 0 else {
             let reason = String(cString: strerror(errno))
             unlink(temp.path)

@@ -35,8 +35,8 @@ public protocol JobRepository: Sendable {
     /// Stores the merger's full report of the job's merge (replacing an earlier one), apart from the status: its
     /// size grows with the job, and the status is read and written far more often. `delete` removes it.
     func saveReport(_ report: Data, for id: String) async throws
-    /// `saveReport` of a report in a temporary file, read a piece at a time where the store can take it so (the
-    /// default reads it whole).
+    /// `saveReport` of spooled text, read a piece at a time where the store can take it so (the default reads it
+    /// whole).
     func saveReport(_ report: SpooledText, for id: String) async throws
     /// The report stored by `saveReport`, or nil.
     func report(for id: String) async throws -> Data?

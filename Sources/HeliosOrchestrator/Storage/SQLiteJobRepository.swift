@@ -153,14 +153,10 @@ public struct SQLiteJobRepository: JobRepository {
 
     /// `BEGIN IMMEDIATE`, read the state and lease as `renewLease` does, write the new status like `modify` (conditional
     /// on the lease token read) and drop the completions recorded apart; the stored body is not decoded.
-    /// The status's text to store: spooled to an unnamed temporary file when the job has many chunks (the status of
-    /// 10,000 is 4.5 MB, written as a run ends, where its peak memory was), else in memory, as it is where no temporary
-    /// file can be made.
-    static func body(of status: JobStatus) throws -> StatusBody {
-        if status.spec.chunks.count > 256, let spooled = try? SpooledText.write({ try status.compactJSON(flushingAt: 1 << 16, to: $0) }) {
-            return .spooled(spooled)
-        }
-        return .data(try status.compactJSON())
+    /// The status's text to store: spooled to an unnamed temporary file once it is long (the status of 10,000 chunks
+    /// is 4.5 MB, written as a run ends, where its peak memory was).
+    static func body(of status: JobStatus) throws -> SpooledText {
+        try SpooledText.write { try status.compactJSON(flushingAt: 1 << 16, to: $0) }
     }
 
     public func replace(_ id: String, _ make: @escaping @Sendable (JobState, JobLease?) throws -> JobStatus) async throws -> JobStatus {
@@ -237,10 +233,7 @@ public struct SQLiteJobRepository: JobRepository {
     }
 
     public func saveReport(_ report: Data, for id: String) async throws {
-        try checkID(id)
-        try await write { db in
-            try db.writeBody(report, table: "report", keyColumn: "jobId", key: id)
-        }
+        try await saveReport(SpooledText(report), for: id)
     }
 
     public func saveReport(_ report: SpooledText, for id: String) async throws {
