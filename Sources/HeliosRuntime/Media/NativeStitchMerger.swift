@@ -44,7 +44,8 @@ public struct NativeStitchMerger: ChunkMerger {
             videoFrames: report.output?.videoFrames,
             warnings: report.issues.filter { $0.severity == .warning }.count,
             reportJSON: nil)
-        // Written a piece at a time to a file of its own (the job stores it from there): never whole in memory.
+        // Spooled a piece at a time (past 64 KiB into an unnamed temporary file, which the job stores from): the report
+        // of a long job is never whole in memory.
         summary.reportText = try? SpooledText.write { write in try report.writeJSON(to: write) }
         if let publication {
             let published = try await publication.publish(URL(fileURLWithPath: summary.outputPath))
