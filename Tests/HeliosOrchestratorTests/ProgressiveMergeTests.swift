@@ -99,6 +99,9 @@ struct ProgressiveMergeTests {
         let last = release.complete("d", 3)
         #expect(last.map(\.chunkId) == ["d", "e"] && last.map(\.value) == [3, 4])
         #expect(release.isComplete)
+        // Positions in the timeline, releases or not: the first place of a repeated id, nil for an unknown one.
+        #expect(release.index(of: "d") == 3 && release.index(of: "zz") == nil)
+        #expect(InOrderRelease<Int>(order: ["x", "y", "x"]).index(of: "x") == 0)
     }
 
     @Test func everyPermutationOfFourReleasesInOrderExactlyOnce() {

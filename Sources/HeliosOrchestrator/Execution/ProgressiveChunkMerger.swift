@@ -53,6 +53,9 @@ public struct InOrderRelease<Value> {
         self.position = position
     }
 
+    /// Where `chunkId` is in the timeline order (its first place), or nil for an unknown id.
+    public func index(of chunkId: String) -> Int? { position[chunkId] }
+
     /// True once every chunk has been released.
     public var isComplete: Bool { released == order.count }
 

@@ -19,8 +19,6 @@ extension JobManager {
                           executor: JobExecutor, options: RunOptions, events: AsyncStream<JobEvent>.Continuation?) async throws {
         let output = try Self.mergeOutput(id, spec: spec, directory: directory, options: options)
         let feed = ProgressiveFeed(order: spec.chunks.map(\.id))
-        // Positions, not copies of the chunks: a third of the memory at 10,000 chunks.
-        let positions = Dictionary(spec.chunks.indices.map { (spec.chunks[$0].id, $0) }, uniquingKeysWith: { first, _ in first })
         let recorded = await currentOutputs(id)
         for chunk in spec.chunks where completed.contains(chunk.id) {
             let record: ChunkOutputRecord
@@ -54,7 +52,8 @@ extension JobManager {
                         onChunkCompleted: { chunk in
                             try await self.recordChunk(id, chunk)
                             let accepted = await self.recordedOutput(id, chunkId: chunk.chunkId)
-                            guard let position = positions[chunk.chunkId] else { return }
+                            // The feed's positions, not a map of the chunks: one map of 10,000 ids, not two.
+                            guard let position = feed.index(of: chunk.chunkId) else { return }
                             let specChunk = spec.chunks[position]
                             feed.complete(chunk.chunkId, try await Self.mergeInput(specChunk, recorded: accepted ?? chunk.output, directory: directory))
                         })
@@ -127,9 +126,12 @@ final class ProgressiveFeed: @unchecked Sendable {
     private let lock = NSLock()
     private var release: InOrderRelease<ChunkOutputRecord>
     private var ready: [ChunkOutputRecord] = []
+    /// The release's order, read without the lock (it never changes).
+    private let order: InOrderRelease<ChunkOutputRecord>
 
     init(order: [String]) {
         release = InOrderRelease(order: order)
+        self.order = release
         (wakeUps, continuation) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
     }
 
@@ -142,6 +144,9 @@ final class ProgressiveFeed: @unchecked Sendable {
             continuation.yield()
         }
     }
+
+    /// Where `chunkId` is in the timeline order, or nil for an unknown id.
+    func index(of chunkId: String) -> Int? { order.index(of: chunkId) }
 
     /// The records released and not taken yet, in timeline order.
     func take() -> [ChunkOutputRecord] {
