@@ -42,12 +42,18 @@ public final class SpooledText: Sendable, Hashable, CustomStringConvertible {
     /// `memoryLimit` bytes, then in a temporary file.
     public static func write(memoryLimit: Int = 1 << 16, _ produce: (_ write: (Data) throws -> Void) throws -> Void) throws -> SpooledText {
         var held = Data(), descriptor: Int32?, count = 0
+        // Cleared once no file could be made: the rest stays in memory, without a try per piece.
+        var spools = true
         do {
             try produce { piece in
                 count += piece.count
                 if let descriptor { return try writeAll(piece, to: descriptor) }
                 if held.isEmpty { held = piece } else { held.append(piece) }
-                guard held.count > memoryLimit, let made = makeFile() else { return }
+                guard spools, held.count > memoryLimit else { return }
+                guard let made = makeFile() else {
+                    spools = false
+                    return
+                }
                 descriptor = made
                 try writeAll(held, to: made)
                 held = Data()
