@@ -126,12 +126,9 @@ final class ProgressiveFeed: @unchecked Sendable {
     private let lock = NSLock()
     private var release: InOrderRelease<ChunkOutputRecord>
     private var ready: [ChunkOutputRecord] = []
-    /// The release's order, read without the lock (it never changes).
-    private let order: InOrderRelease<ChunkOutputRecord>
 
     init(order: [String]) {
         release = InOrderRelease(order: order)
-        self.order = release
         (wakeUps, continuation) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
     }
 
@@ -146,7 +143,7 @@ final class ProgressiveFeed: @unchecked Sendable {
     }
 
     /// Where `chunkId` is in the timeline order, or nil for an unknown id.
-    func index(of chunkId: String) -> Int? { order.index(of: chunkId) }
+    func index(of chunkId: String) -> Int? { lock.withLock { release.index(of: chunkId) } }
 
     /// The records released and not taken yet, in timeline order.
     func take() -> [ChunkOutputRecord] {
