@@ -1,4 +1,5 @@
 import Foundation
+import HeliosStorage
 
 #if canImport(Glibc)
 import Glibc
@@ -78,15 +79,7 @@ public final class SpooledText: Sendable, Hashable, CustomStringConvertible {
     }
 
     private static func writeAll(_ piece: Data, to fd: Int32) throws {
-        try piece.withUnsafeBytes { (bytes: UnsafeRawBufferPointer) in
-            var offset = 0
-            while offset < bytes.count {
-                let n = writeBytes(fd, bytes.baseAddress! + offset, bytes.count - offset)
-                if n < 0, errno == EINTR { continue }
-                guard n > 0 else { throw failure("cannot write to a temporary file") }
-                offset += n
-            }
-        }
+        guard piece.withUnsafeBytes({ POSIX.writeAll(fd, $0) }) else { throw failure("cannot write to a temporary file") }
     }
 
     /// Hands the text to `body` in order, up to `pieceLength` bytes at a time (a buffer valid during the call only).
@@ -131,6 +124,3 @@ public final class SpooledText: Sendable, Hashable, CustomStringConvertible {
         .storage(reason: "\(what): \(String(cString: strerror(errno)))")
     }
 }
-
-/// `write(2)`, named apart from ``SpooledText/write(memoryLimit:_:)``.
-private func writeBytes(_ fd: Int32, _ bytes: UnsafeRawPointer, _ count: Int) -> Int { write(fd, bytes, count) }

@@ -1,4 +1,5 @@
 import Foundation
+import HeliosStorage
 import Logging
 #if canImport(Glibc)
 import Glibc
@@ -219,14 +220,7 @@ public struct FileJobRepository: JobRepository {
         defer { close(fd) }
         struct WriteFailed: Error {}
         do {
-            try text.forEachPiece { buffer in
-                var offset = 0
-                while offset < buffer.count {
-                    let n = write(fd, buffer.baseAddress! + offset, buffer.count - offset)
-                    if n < 0 { if errno == EINTR { continue }; throw WriteFailed() }
-                    offset += n
-                }
-            }
+            try text.forEachPiece { guard POSIX.writeAll(fd, $0) else { throw WriteFailed() } }
             guard fsync(fd) == 0 else { throw WriteFailed() }
         } catch {
             let reason = error is WriteFailed ? String(cString: strerror(errno)) : "\(error)"

@@ -6,8 +6,8 @@ import Glibc
 import Darwin
 #endif
 
-/// Small helpers over the POSIX calls the local store and bundles make.
-enum POSIX {
+/// Small helpers over the POSIX calls the local store and bundles make (`writeAll` also serves the job store).
+package enum POSIX {
     // File type bits of st_mode (identical on Linux and Darwin).
     static let formatMask: mode_t = 0o170000
     static let regular: mode_t = 0o100000
@@ -35,7 +35,7 @@ enum POSIX {
     }
 
     /// Writes all of `buffer` to `fd`, retrying short writes and EINTR.
-    static func writeAll(_ fd: Int32, _ buffer: UnsafeRawBufferPointer) -> Bool {
+    package static func writeAll(_ fd: Int32, _ buffer: UnsafeRawBufferPointer) -> Bool {
         var offset = 0
         while offset < buffer.count {
             let written = write(fd, buffer.baseAddress! + offset, buffer.count - offset)
