@@ -42,6 +42,8 @@ public struct InputNormalizer: Sendable {
                     changed = normalized.count - 1
                 }
             }
+            // What normalizing changed is made anew for each input: alike inputs share it again.
+            if let previous = normalized.last, input != inputs[i] { input = input.sharingStorage(with: previous) }
             normalized.append(input)
             return changed
         }
