@@ -90,7 +90,7 @@ struct IncrementalStitchTests {
         #expect(names.allSatisfy { $0 == batchOutput.lastPathComponent || $0 == stepOutput.lastPathComponent }, "\(names)")
     }
 
-    @Test("chunks rendered alike share their probes' storage, each keeping its own byte counts, to the batch's bytes")
+    @Test("chunks rendered alike share their probes' storage, each keeping its own byte counts; written rows let go; the batch's bytes")
     func alikeChunksShareProbes() async throws {
         let files = try await FixtureCache.shared.files("mp4-h264-aac-10")
         let dir = try makeTemporaryDirectory()
@@ -111,6 +111,8 @@ struct IncrementalStitchTests {
             let alone = try MediaProbe.probe(file, reference: &reference)
             #expect(probed[k] == alone && !alone.streams[0].sharesStorage(with: probed[k].streams[0]), "input \(k + 1)")
         }
+        // The rows of the inputs written before the last step are let go of.
+        #expect(stitch.inputsWritten == files.count - 1 && stitch.builder?.releasedRows == files.count - 2)
         let report = try stitch.finish()
         guard case .stitched(let bytes, let batchReport) = Self.batch(files, into: dir.appendingPathComponent("batch.mp4")) else {
             Issue.record("the batch stitch failed")

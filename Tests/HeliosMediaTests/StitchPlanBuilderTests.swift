@@ -107,4 +107,35 @@ struct StitchPlanBuilderTests {
         #expect(builder.placedForGood == inputs.count - 1)
         #expect(builder.plan(inputs) == StitchPlan(inputs: inputs, output: OutputCapabilities(formatName: "mp4")))
     }
+
+    /// Rows a caller released are emptied at the next step and nowhere else: every other part of each step's plan
+    /// is the batch plan's, the unreleased rows too; a replan places every input again and forgets the release,
+    /// and the rows it let go of show the released ones empty (so they never compare equal to rows placed again).
+    @Test func releasedRowsEmptiedUntilAReplan() {
+        let mp4 = OutputCapabilities(formatName: "mp4")
+        let sizes = [3, 3, 3, 3, 3, 9], delays = [1, 1, 1, 1, 1, 2]
+        let inputs = sizes.indices.map {
+            BFrameChunks.chunk($0, packets: BFrameChunks.packets(frames: sizes[$0], delay: delays[$0], style: .mp4EditList), style: .mp4EditList)
+        }
+        var builder = StitchPlan.Builder(output: mp4)
+        for k in 1...5 {
+            let prefix = Array(inputs.prefix(k))
+            let plan = builder.plan(prefix), batch = StitchPlan(inputs: prefix, output: mp4)
+            let released = max(k - 3, 0)
+            #expect(builder.releasedRows == released, "\(k) inputs")
+            #expect(plan.placements.prefix(released).allSatisfy { $0.isEmpty }, "\(k) inputs")
+            #expect(Array(plan.placements.dropFirst(released)) == Array(batch.placements.dropFirst(released)), "\(k) inputs")
+            #expect(plan.boundaries == batch.boundaries && plan.outputDurations == batch.outputDurations, "\(k) inputs")
+            #expect(plan.droppingPlacements() == batch.droppingPlacements(), "\(k) inputs")
+            // A caller that wrote the inputs before the newest two lets go of their rows.
+            builder.releaseRows(before: k - 2)
+        }
+        // A longer B-frame delay moves every input: all placed again, none released. The rows let go of are those
+        // placed for good before it (the newest input's was provisional), the released ones empty.
+        let plan = builder.plan(inputs)
+        #expect(builder.replans == 1 && builder.releasedRows == 0)
+        #expect(plan == StitchPlan(inputs: inputs, output: mp4))
+        let discarded = builder.takeDiscardedRows()
+        #expect(discarded.count == 4 && discarded.prefix(2).allSatisfy { $0.isEmpty } && discarded[2...].allSatisfy { !$0.isEmpty })
+    }
 }

@@ -55,6 +55,9 @@ extension StitchPlan {
         private var provisionalMarks: [LaneMark]?
         /// The rows a replan (or `takeRows()`) let go of: what the inputs were placed with before it.
         public private(set) var discardedRows: [[Placement]] = []
+        /// Rows before this index are let go of at the next step (`releaseRows(before:)`); how many are gone.
+        private var releaseBefore = 0
+        private(set) var releasedRows = 0
 
         public init(output: OutputCapabilities? = nil) {
             self.output = output
@@ -122,6 +125,14 @@ extension StitchPlan {
             }
         }
 
+        /// Lets go of the rows of inputs before `end` at the next step, when the builder's array is its own again
+        /// (a caller that wrote those inputs needs their rows no more): each becomes empty. A replan or a reset
+        /// places every input again and forgets this. A caller comparing rows after a replan (`discardedRows`,
+        /// `takeRows()`) sees the released ones empty, so they never compare equal to rows placed again.
+        public mutating func releaseRows(before end: Int) {
+            releaseBefore = max(releaseBefore, end)
+        }
+
         /// Hands over the rows the last replan let go of (see `discardedRows`), clearing them.
         public mutating func takeDiscardedRows() -> [[Placement]] {
             defer { discardedRows = [] }
@@ -187,6 +198,12 @@ extension StitchPlan {
                 timeline = MasterTimeline(cursor: context.origin)
                 lanes = Array(repeating: Lane(), count: first.streams.count)
                 placements = []
+                (releaseBefore, releasedRows) = (0, 0)
+            }
+            // The previous step's plan is gone (or this copies the array once): empty the released rows in place.
+            while releasedRows < min(releaseBefore, placements.count) {
+                placements[releasedRows] = []
+                releasedRows += 1
             }
             // The master timeline depends on no later input: extend it. When the time base cannot hold a frame
             // duration (1/30 s in Matroska's milliseconds), every chunk's duration is rounded, and summing them would
