@@ -29,6 +29,26 @@ enum EditlessChunk {
 
 @Suite("Chunks without edit lists (pure)")
 struct EditlessInputTests {
+    /// Inputs that normalize to themselves come back as the array given, not a copy of it; the first that changes
+    /// (a stretched first frame) makes the normalizer keep its own, and every step still equals the batch form.
+    @Test func normalizerCopiesNothingUntilAnInputChanges() {
+        let inputs = [0, 0, 0, 328, 0].map { EditlessChunk.make(frames: 60, stretch: $0) }
+        func storage(_ array: [ProbedInput]) -> UnsafeRawPointer? { array.withUnsafeBufferPointer { UnsafeRawPointer($0.baseAddress) } }
+        var normalizer = InputNormalizer()
+        for k in 1...inputs.count {
+            let prefix = Array(inputs.prefix(k))
+            let (normalized, changedFrom) = normalizer.normalize(prefix)
+            var batch = InputNormalizer()
+            #expect(normalized == batch.normalize(prefix).inputs && changedFrom == nil, "\(k) inputs")
+            if k <= 3 {
+                #expect(storage(normalized) == storage(prefix) && normalized == prefix, "\(k) inputs: copied")
+            } else {
+                #expect(storage(normalized) != storage(prefix) && normalized[3].streams[0].leadingStretch == 328, "\(k) inputs")
+                #expect(Array(normalized.prefix(3)) == Array(prefix.prefix(3)) && normalized[3] != prefix[3])
+            }
+        }
+    }
+
     @Test func stretchedFirstFrameGoesBackOnTheGrid() {
         let raw = EditlessChunk.make(frames: 30)
         #expect(raw.streams[0].irregularDurationCount == 1)
