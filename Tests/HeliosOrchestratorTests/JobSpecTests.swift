@@ -49,6 +49,15 @@ struct JobSpecTests {
         #expect(text.contains("\"outputFile\" : \"out/c0.bin\""))
     }
 
+    /// A job holds its decoded spec to its end: its chunks sit in an array of their own size, not the doubled room
+    /// decoding grew it to (9,000 chunks grow to room for 12,288 or more).
+    @Test func decodedChunksTakeTheirOwnRoom() throws {
+        let spec = makeSpec(id: "room", chunks: 9_000) { "render \($0)" }
+        let decoded = try JobSpec.makeDecoder().decode(JobSpec.self, from: JobSpec.makeEncoder().encode(spec))
+        #expect(decoded == spec)
+        #expect(decoded.chunks.capacity <= decoded.chunks.count + decoded.chunks.count / 8, "\(decoded.chunks.capacity)")
+    }
+
     @Test func plannerCutsContiguousChunksAndFillsTemplates() throws {
         let spec = try JobPlanner(id: "plan", totalFrames: 250, fps: 25, width: 1920, height: 1080, split: .framesPerChunk(100),
                                   commandTemplate: "render --from {start} --count {count} --to {end} --chunk {chunk} -o {output}",
