@@ -67,7 +67,12 @@ public struct ChunkOutputRecord: Sendable, Hashable, Codable {
     public var uri: String
     public var bytes: Int64
     /// Lower-case hex SHA-256.
-    public var sha256: String
+    public var sha256: String {
+        get { digest.text }
+        set { digest = CompactDigest(newValue) }
+    }
+    /// Held in 32 bytes: a job keeps every chunk's record to its end.
+    private var digest: CompactDigest
     /// The attempt whose output was accepted (its key holds `attempt-N`).
     public var attempt: Int
     /// Where it ran, e.g. `lambda:render@lambda.eu-west-1.amazonaws.com`, or `local`.
@@ -78,10 +83,29 @@ public struct ChunkOutputRecord: Sendable, Hashable, Codable {
     public init(uri: String, bytes: Int64, sha256: String, attempt: Int, worker: String, chunkId: String? = nil) {
         self.uri = uri
         self.bytes = bytes
-        self.sha256 = sha256
+        self.digest = CompactDigest(sha256)
         self.attempt = attempt
         self.worker = worker
         self.chunkId = chunkId
+    }
+
+    private enum CodingKeys: String, CodingKey { case uri, bytes, sha256, attempt, worker, chunkId }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(uri: try c.decode(String.self, forKey: .uri), bytes: try c.decode(Int64.self, forKey: .bytes),
+                  sha256: try c.decode(String.self, forKey: .sha256), attempt: try c.decode(Int.self, forKey: .attempt),
+                  worker: try c.decode(String.self, forKey: .worker), chunkId: try c.decodeIfPresent(String.self, forKey: .chunkId))
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(uri, forKey: .uri)
+        try c.encode(bytes, forKey: .bytes)
+        try c.encode(sha256, forKey: .sha256)
+        try c.encode(attempt, forKey: .attempt)
+        try c.encode(worker, forKey: .worker)
+        try c.encodeIfPresent(chunkId, forKey: .chunkId)
     }
 }
 

@@ -1,0 +1,55 @@
+/// A SHA-256 as a job holds one for each chunk to its end: 32 bytes when it is 64 lower-case hex digits (what every
+/// store and worker writes), its text otherwise. As a string each took 112 bytes of heap beside the record.
+struct CompactDigest: Hashable, Sendable {
+    private enum Storage: Hashable, Sendable {
+        case words(UInt64, UInt64, UInt64, UInt64)
+        case text(String)
+    }
+
+    private let storage: Storage
+
+    init(_ text: String) {
+        var words: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0), count = 0
+        for byte in text.utf8 {
+            guard count < 64, let nibble = Self.nibble(byte) else {
+                count = .max
+                break
+            }
+            switch count / 16 {
+            case 0: words.0 = words.0 << 4 | nibble
+            case 1: words.1 = words.1 << 4 | nibble
+            case 2: words.2 = words.2 << 4 | nibble
+            default: words.3 = words.3 << 4 | nibble
+            }
+            count += 1
+        }
+        storage = count == 64 && text.utf8.count == 64 ? .words(words.0, words.1, words.2, words.3) : .text(text)
+    }
+
+    /// The value of a lower-case hex digit.
+    private static func nibble(_ byte: UInt8) -> UInt64? {
+        switch byte {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): UInt64(byte - UInt8(ascii: "0"))
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): UInt64(byte - UInt8(ascii: "a") + 10)
+        default: nil
+        }
+    }
+
+    /// The digest as it was given.
+    var text: String {
+        switch storage {
+        case .text(let text): return text
+        case .words(let a, let b, let c, let d):
+            return String(unsafeUninitializedCapacity: 64) { buffer in
+                for k in 0..<4 {
+                    let word = k == 0 ? a : k == 1 ? b : k == 2 ? c : d
+                    for digit in 0..<16 {
+                        let nibble = UInt8(truncatingIfNeeded: word >> UInt64(60 - 4 * digit)) & 0x0f
+                        buffer[16 * k + digit] = nibble < 10 ? UInt8(ascii: "0") + nibble : UInt8(ascii: "a") + nibble - 10
+                    }
+                }
+                return 64
+            }
+        }
+    }
+}
