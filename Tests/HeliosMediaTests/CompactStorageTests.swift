@@ -77,7 +77,8 @@ struct CompactStorageTests {
     func strides() {
         #expect(MemoryLayout<ProbedInput>.stride <= 64)
         #expect(MemoryLayout<StitchPlan.Placement>.stride <= 72)
-        #expect(MemoryLayout<BoundaryReport>.stride <= 48)
-        #expect(MemoryLayout<ProbedStream>.stride <= 216)
+        #expect(MemoryLayout<BoundaryReport>.stride <= 40)
+        #expect(MemoryLayout<StitchPlan.InputDrift>.stride <= 32)
+        #expect(MemoryLayout<ProbedStream>.stride <= 16)
     }
 }

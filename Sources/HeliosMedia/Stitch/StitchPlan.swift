@@ -81,11 +81,16 @@ public struct StitchPlan: Sendable, Equatable {
 
     /// Audio duration minus video duration within one input.
     public struct InputDrift: Sendable, Hashable {
-        public var input: Int
-        public var stream: Int
         public var ticks: Int64
         public var tolerance: Int64
         public var milliseconds: Double
+        /// Counts in 4 bytes: 32 bytes a drift, one for each input with sound.
+        @Count32 public var input: Int
+        @Count32 public var stream: Int
+
+        public init(input: Int, stream: Int, ticks: Int64, tolerance: Int64, milliseconds: Double) {
+            (self.input, self.stream, self.ticks, self.tolerance, self.milliseconds) = (input, stream, ticks, tolerance, milliseconds)
+        }
     }
 
     /// Per stream: the time base plan offsets are expressed in (input 1's).

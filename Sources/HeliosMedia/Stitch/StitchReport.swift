@@ -75,20 +75,30 @@ public struct StitchIssue: Codable, Sendable, Hashable, CustomStringConvertible 
     }
 }
 
-/// What happened at one boundary between two inputs, for one stream (counts in 4 bytes: 48 bytes, two for each input
-/// of a stitch).
+/// What happened at one boundary between two inputs, for one stream (counts in 4 bytes, the widest fields first: 40
+/// bytes, two for each input of a stitch).
 public struct BoundaryReport: Codable, Sendable, Hashable {
-    /// The boundary between input `index - 1` and input `index` (1-based input numbering in messages).
-    @Count32 public var index: Int
-    @Count32 public var stream: Int
-    public var kind: MediaKind
     /// Gap (positive) or overlap (negative) in the inputs' own timelines, in stream ticks and milliseconds.
     public var gapTicks: Int64
     public var gapMilliseconds: Double
     /// Audio: where the next input's first sample was placed minus where the video says it belongs, in samples.
     @OptionalTicks public var audioDiscontinuitySamples: Int64?
+    /// The boundary between input `index - 1` and input `index` (1-based input numbering in messages).
+    @Count32 public var index: Int
+    @Count32 public var stream: Int
     /// Audio packets dropped at this boundary (priming of the next input, padding of the previous).
     @Count32 public var droppedPackets: Int
+    public var kind: MediaKind
+
+    public init(index: Int, stream: Int, kind: MediaKind, gapTicks: Int64, gapMilliseconds: Double,
+                audioDiscontinuitySamples: Int64?, droppedPackets: Int) {
+        (self.index, self.stream, self.kind, self.gapTicks, self.gapMilliseconds) = (index, stream, kind, gapTicks, gapMilliseconds)
+        (self.audioDiscontinuitySamples, self.droppedPackets) = (audioDiscontinuitySamples, droppedPackets)
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case index, stream, kind, gapTicks, gapMilliseconds, audioDiscontinuitySamples, droppedPackets
+    }
 }
 
 /// Per stream summary of one input.
