@@ -1,6 +1,6 @@
 /// A SHA-256 as a job holds one for each chunk to its end: 32 bytes when it is 64 lower-case hex digits (what every
 /// store and worker writes), its text otherwise. As a string each took 112 bytes of heap beside the record.
-struct CompactDigest: Hashable, Sendable {
+struct CompactDigest: Hashable, Sendable, Codable {
     private enum Storage: Hashable, Sendable {
         case words(UInt64, UInt64, UInt64, UInt64)
         case text(String)
@@ -51,5 +51,13 @@ struct CompactDigest: Hashable, Sendable {
                 return 64
             }
         }
+    }
+
+    /// Encoded as its text.
+    init(from decoder: any Decoder) throws { self.init(try decoder.singleValueContainer().decode(String.self)) }
+
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(text)
     }
 }

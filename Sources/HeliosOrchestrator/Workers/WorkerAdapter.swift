@@ -89,24 +89,8 @@ public struct ChunkOutputRecord: Sendable, Hashable, Codable {
         self.chunkId = chunkId
     }
 
-    private enum CodingKeys: String, CodingKey { case uri, bytes, sha256, attempt, worker, chunkId }
-
-    public init(from decoder: any Decoder) throws {
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        self.init(uri: try c.decode(String.self, forKey: .uri), bytes: try c.decode(Int64.self, forKey: .bytes),
-                  sha256: try c.decode(String.self, forKey: .sha256), attempt: try c.decode(Int.self, forKey: .attempt),
-                  worker: try c.decode(String.self, forKey: .worker), chunkId: try c.decodeIfPresent(String.self, forKey: .chunkId))
-    }
-
-    public func encode(to encoder: any Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(uri, forKey: .uri)
-        try c.encode(bytes, forKey: .bytes)
-        try c.encode(sha256, forKey: .sha256)
-        try c.encode(attempt, forKey: .attempt)
-        try c.encode(worker, forKey: .worker)
-        try c.encodeIfPresent(chunkId, forKey: .chunkId)
-    }
+    /// The digest is encoded under `sha256`, as the string it was given.
+    private enum CodingKeys: String, CodingKey { case uri, bytes, digest = "sha256", attempt, worker, chunkId }
 }
 
 /// Keeps the last `limit` bytes of a stream.
