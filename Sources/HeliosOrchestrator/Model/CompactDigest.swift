@@ -1,3 +1,5 @@
+import HeliosStorage
+
 /// A SHA-256 as a job holds one for each chunk to its end: 32 bytes when it is 64 lower-case hex digits (what every
 /// store and worker writes), its text otherwise. As a string each took 112 bytes of heap beside the record.
 struct CompactDigest: Hashable, Sendable, Codable {
@@ -23,7 +25,8 @@ struct CompactDigest: Hashable, Sendable, Codable {
             }
             count += 1
         }
-        storage = count == 64 && text.utf8.count == 64 ? .words(words.0, words.1, words.2, words.3) : .text(text)
+        // 64 digits and nothing after them: a 65th byte ends the loop with `count` at `.max`.
+        storage = count == 64 ? .words(words.0, words.1, words.2, words.3) : .text(text)
     }
 
     /// The value of a lower-case hex digit.
@@ -38,18 +41,9 @@ struct CompactDigest: Hashable, Sendable, Codable {
     /// The digest as it was given.
     var text: String {
         switch storage {
-        case .text(let text): return text
+        case .text(let text): text
         case .words(let a, let b, let c, let d):
-            return String(unsafeUninitializedCapacity: 64) { buffer in
-                for k in 0..<4 {
-                    let word = k == 0 ? a : k == 1 ? b : k == 2 ? c : d
-                    for digit in 0..<16 {
-                        let nibble = UInt8(truncatingIfNeeded: word >> UInt64(60 - 4 * digit)) & 0x0f
-                        buffer[16 * k + digit] = nibble < 10 ? UInt8(ascii: "0") + nibble : UInt8(ascii: "a") + nibble - 10
-                    }
-                }
-                return 64
-            }
+            withUnsafeBytes(of: (a.bigEndian, b.bigEndian, c.bigEndian, d.bigEndian)) { POSIX.hex($0) }
         }
     }
 

@@ -56,7 +56,7 @@ package enum POSIX {
 
     /// Lower-case hex of `digest`, written once into a string of exactly its length (a job holds one per chunk;
     /// formatting each byte and joining the pieces left 143 bytes of heap for each on average).
-    static func hex(_ digest: some ContiguousBytes) -> String {
+    package static func hex(_ digest: some ContiguousBytes) -> String {
         digest.withUnsafeBytes { bytes in
             String(unsafeUninitializedCapacity: bytes.count * 2) { buffer in
                 for (index, byte) in bytes.enumerated() {
