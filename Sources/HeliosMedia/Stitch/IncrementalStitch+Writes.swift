@@ -120,7 +120,8 @@ extension IncrementalStitch {
     }
 
     /// Whether the inputs written so far are planned by `plan` as they were written. Without a re-normalization
-    /// or a replan since they were written, they are by construction; with one, their placements are compared.
+    /// or a replan since they were written, they are by construction; with one, their placements are compared (a
+    /// released row, emptied by the builder, never matches).
     private func isSettled(_ plan: StitchPlan) -> Bool {
         guard let written, written.epoch != epoch else { return true }
         let n = written.count, rows = writtenRows ?? []

@@ -82,8 +82,10 @@ public final class IncrementalStitch {
     /// What the written inputs were planned with: they must be planned the same for the output to stay valid.
     var written: (count: Int, timeBases: [Rational], origin: Int64, epoch: Int)?
     /// The placements the written inputs were written with, taken from the builder when a replan or a
-    /// re-normalization lets go of them (until then the builder holds them as written). Not kept otherwise: the
-    /// builder appends to the array each plan shares, in place only while nothing else holds it.
+    /// re-normalization lets go of them. The builder empties the rows of inputs written before the last write
+    /// (`releaseRows(before:)`), so those compare equal to no row placed again: only rows the builder still held can
+    /// spare a restart. Not kept otherwise: the builder appends to the array each plan shares, in place only while
+    /// nothing else holds it.
     var writtenRows: [[StitchPlan.Placement]]?
     var isClosed = false
     /// The last step's inputs, plan and issues, reused by `finish()` when no input arrived since (the merge tail of
