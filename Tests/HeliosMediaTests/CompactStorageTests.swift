@@ -79,6 +79,6 @@ struct CompactStorageTests {
         #expect(MemoryLayout<StitchPlan.Placement>.stride <= 72)
         #expect(MemoryLayout<BoundaryReport>.stride <= 40)
         #expect(MemoryLayout<StitchPlan.InputDrift>.stride <= 32)
-        #expect(MemoryLayout<ProbedStream>.stride <= 216)
+        #expect(MemoryLayout<ProbedStream>.stride <= 16)
     }
 }

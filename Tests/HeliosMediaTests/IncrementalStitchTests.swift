@@ -90,13 +90,27 @@ struct IncrementalStitchTests {
         #expect(names.allSatisfy { $0 == batchOutput.lastPathComponent || $0 == stepOutput.lastPathComponent }, "\(names)")
     }
 
-    @Test("the rows of inputs already written are let go of, and the output is still the batch's bytes")
-    func writtenRowsLetGo() async throws {
+    @Test("chunks rendered alike share their probes' storage, each keeping its own byte counts; written rows let go; the batch's bytes")
+    func alikeChunksShareProbes() async throws {
         let files = try await FixtureCache.shared.files("mp4-h264-aac-10")
         let dir = try makeTemporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
         let stitch = try IncrementalStitch(output: dir.appendingPathComponent("steps.mp4"), expectedInputs: files.count)
         for file in files { try stitch.append(file) }
+        let probed = stitch.probed
+        // Ten 30-frame chunks of other pictures and sound: the same timings, other sizes.
+        #expect(Set(probed.map { $0.streams[0].payloadBytes }).count == files.count)
+        for k in 1..<probed.count {
+            for s in probed[k].streams.indices {
+                #expect(probed[k].streams[s].sharesStorage(with: probed[0].streams[s]), "input \(k + 1) stream \(s)")
+            }
+        }
+        // Each equals its own probe, made apart from the others.
+        var reference: ProbeReference?
+        for (k, file) in files.enumerated() {
+            let alone = try MediaProbe.probe(file, reference: &reference)
+            #expect(probed[k] == alone && !alone.streams[0].sharesStorage(with: probed[k].streams[0]), "input \(k + 1)")
+        }
         // The rows of the inputs written before the last step are let go of.
         #expect(stitch.inputsWritten == files.count - 1 && stitch.builder?.releasedRows == files.count - 2)
         let report = try stitch.finish()

@@ -49,8 +49,55 @@ struct ProbedStreamStorageTests {
         var back = s
         back.firstPts = -1024
         #expect(back != s && back.firstPts == -1024)
-        // 216 bytes a stream instead of 360: what lets 10,000 inputs with audio stitch in 64 MB.
-        #expect(MemoryLayout<ProbedStream>.stride <= 216)
+        // The fields in a box that alike inputs share, the byte count beside it.
+        #expect(MemoryLayout<ProbedStream>.stride <= 16)
+    }
+
+    @Test("streams probed alike share one copy of their fields; a set field copies it, and each keeps its byte count")
+    func sharedFields() throws {
+        let first = Self.everyFieldSet()
+        var alike = Self.everyFieldSet()
+        alike.payloadBytes = 7
+        #expect(!alike.sharesStorage(with: first) && alike != first)
+        let shared = alike.sharingStorage(with: first)
+        #expect(shared.sharesStorage(with: first) && shared.payloadBytes == 7 && first.payloadBytes == 1 << 40)
+        #expect(shared == alike && shared.hashValue == alike.hashValue)
+
+        var changed = shared
+        changed.firstPts = 5
+        changed.leadingPackets = []
+        #expect(!changed.sharesStorage(with: first) && changed.firstPts == 5 && changed.leadingPackets.isEmpty)
+        #expect(first.firstPts == -1024 && shared.firstPts == -1024 && shared.leadingPackets.count == 1)
+        #expect(shared.sharesStorage(with: first))
+
+        var other = Self.everyFieldSet()
+        other.lastDts = 1
+        #expect(!other.sharingStorage(with: first).sharesStorage(with: first))
+        #expect(other.sharingStorage(with: first) == other)
+
+        // A shared stream encodes as its own: the same JSON as the unshared one.
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        #expect(try encoder.encode(shared) == encoder.encode(alike))
+    }
+
+    @Test("inputs probed alike share streams and format name; the byte counts stay each input's")
+    func inputsShare() {
+        func input(_ path: String, payload: Int64, lastDts: Int64 = 0) -> ProbedInput {
+            var stream = Self.everyFieldSet()
+            stream.payloadBytes = payload
+            stream.lastDts = lastDts
+            // A format name longer than a small string, so that each input's own is a buffer of its own.
+            return ProbedInput(path: path, formatName: String(repeating: "mov,mp4,", count: 3), fileSize: payload,
+                               streams: [stream, Self.everyFieldSet()])
+        }
+        let first = input("/a", payload: 10)
+        let second = input("/b", payload: 20).sharingStorage(with: first)
+        #expect(second.streams[0].sharesStorage(with: first.streams[0]) && second.streams[1].sharesStorage(with: first.streams[1]))
+        #expect(second.streams[0].payloadBytes == 20 && second.path == "/b" && second == input("/b", payload: 20))
+        let third = input("/c", payload: 20, lastDts: 9).sharingStorage(with: second)
+        #expect(!third.streams[0].sharesStorage(with: second.streams[0]) && third.streams[1].sharesStorage(with: second.streams[1]))
+        #expect(third.streams[0].lastDts == 9 && third == input("/c", payload: 20, lastDts: 9))
     }
 
     @Test("JSON keeps one key per property, nil ones left out, and decodes to an equal stream")

@@ -57,6 +57,8 @@ public struct InputNormalizer: Sendable {
                 isOwn = false
             }
             if let trimmed { normalized[i - 1] = trimmed }
+            // What normalizing changed is made anew for each input: alike inputs share it again.
+            if i > 0, input != inputs[i] { input = input.sharingStorage(with: normalized[i - 1]) }
             normalized.append(input)
             return trimmed == nil ? nil : i - 1
         }

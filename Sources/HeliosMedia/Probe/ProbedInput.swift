@@ -259,6 +259,24 @@ public struct ProbedInput: Codable, Sendable, Hashable {
                           statedFirstFrameDuration: statedFirstFrameDuration).unlessDefault
     }
 
+    /// This input holding `previous`'s copies of what the two have in common: each stream's fields that match
+    /// (`ProbedStream.sharingStorage(with:)`), the streams themselves when they all match, and the format name.
+    /// Chunks rendered alike then keep one copy of them however many a stitch holds.
+    package func sharingStorage(with previous: ProbedInput) -> ProbedInput {
+        var shared = self
+        if formatName == previous.formatName { shared.formatName = previous.formatName }
+        var streams = self.streams, changed = false
+        for k in streams.indices where k < previous.streams.count {
+            let stream = streams[k].sharingStorage(with: previous.streams[k])
+            if !stream.sharesStorage(with: streams[k]) {
+                streams[k] = stream
+                changed = true
+            }
+        }
+        shared.streams = streams == previous.streams ? previous.streams : changed ? streams : self.streams
+        return shared
+    }
+
     /// The stream that drives the timeline: the first video stream, else the first stream.
     public var masterStreamIndex: Int? {
         streams.firstIndex { $0.signature.kind == .video } ?? (streams.isEmpty ? nil : 0)

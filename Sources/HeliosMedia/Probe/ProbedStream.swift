@@ -1,81 +1,162 @@
 /// What probing found about one stream of one input. Timestamps are in the stream's time base.
 ///
 /// **Compact storage.** A stitch keeps every input's probe until its output is durable, so at 10,000 inputs with
-/// audio this struct is the largest thing it holds. Optional timestamps are stored as `Int64.min` for nil (it is
-/// `AV_NOPTS_VALUE`, never a timestamp), counts and packet indices as `Int32` (`Int32.min` for nil; a count beyond
-/// `Int32.max` is clamped, which would take a file of two billion packets), and a nil frame rate as 0/0 (see
-/// `CompactStorage.swift`): 216 bytes a stream instead of 360. The public properties keep their types, and the
-/// JSON its shape. Declared widest first, so that nothing is padded.
-public struct ProbedStream: Codable, Sendable, Hashable {
-    public var signature: CodecSignature
-    /// Frames: video packets, or decoded audio samples for audio.
-    public var frameCount: Int64
-    @OptionalTicks public var firstPts: Int64?
-    @OptionalTicks public var firstDts: Int64?
-    @OptionalTicks public var lastPts: Int64?
-    @OptionalTicks public var lastDts: Int64?
-    /// Smallest pts of a packet that is not discarded (the start of presentation).
-    @OptionalTicks public var startPts: Int64?
-    /// Largest pts + duration (the end of presentation).
-    @OptionalTicks public var endPts: Int64?
-    /// Total duration in ticks of the `leadingDiscardPackets`.
-    public var leadingDiscardDuration: Int64
-    /// Samples the decoder skips at the start (Opus pre-skip, AAC priming), from side data or codec delay.
-    public var primingSamples: Int64
-    /// Samples trimmed from the last packet (discard padding), when the container says so.
-    public var trailingPaddingSamples: Int64
-    /// The most common packet duration (frame duration for video, frame size for audio), in ticks.
-    public var typicalPacketDuration: Int64
-    /// Timing of the first few packets, in read order (enough to see priming packets).
-    public var leadingPackets: [PacketTiming]
-    /// Samples of encoder delay the codec parameters declare (Opus pre-skip, AAC priming), 0 when unknown.
-    public var initialPadding: Int64
-    /// Timing of the last few packets, in read order (enough to trim end padding packet by packet).
-    public var trailingPackets: [PacketTiming]
-    /// For video: the gap between the first two presented frames, when the first packet read presents first.
-    @OptionalTicks public var firstFrameGap: Int64?
-    /// Ticks by which the first frame was stretched backwards and is moved forward again (see
-    /// `ProbedInput.normalizingLeadingStretch`); 0 when it sits on the frame grid.
-    public var leadingStretch: Int64
+/// audio this struct is the largest thing it holds. Its fields live in one immutable box that inputs share: chunks
+/// rendered alike probe alike (the same frames, timestamps, priming and packet timings; only their sizes differ),
+/// and a stitch hands each input the box of the input before it when their fields match
+/// (`sharingStorage(with:)`), so 10,000 such inputs hold one copy of it. The byte count, which differs from chunk to
+/// chunk, is stored beside the box: 16 bytes a stream, where each stream held 216. Setting a field copies the box
+/// unless this value holds the only reference. Within the box, optional timestamps are stored as `Int64.min` for
+/// nil (it is `AV_NOPTS_VALUE`, never a timestamp), counts and packet indices as `Int32` (`Int32.min` for nil; a
+/// count beyond `Int32.max` is clamped, which would take a file of two billion packets), and a nil frame rate as
+/// 0/0 (see `CompactStorage.swift`). The public properties keep their types, and the JSON its keys.
+public struct ProbedStream: Sendable, Hashable {
+    /// Every stored field but `payloadBytes`, declared widest first so that nothing is padded.
+    struct Fields: Codable, Sendable, Hashable {
+        var signature: CodecSignature
+        var frameCount: Int64
+        @OptionalTicks var firstPts: Int64?
+        @OptionalTicks var firstDts: Int64?
+        @OptionalTicks var lastPts: Int64?
+        @OptionalTicks var lastDts: Int64?
+        @OptionalTicks var startPts: Int64?
+        @OptionalTicks var endPts: Int64?
+        var leadingDiscardDuration: Int64
+        var primingSamples: Int64
+        var trailingPaddingSamples: Int64
+        var typicalPacketDuration: Int64
+        var leadingPackets: [PacketTiming]
+        var initialPadding: Int64
+        var trailingPackets: [PacketTiming]
+        @OptionalTicks var firstFrameGap: Int64?
+        var leadingStretch: Int64
+        var timeBase: Rational
+        @OptionalRational var frameRate: Rational?
+        @Count32 var index: Int
+        @Count32 var packetCount: Int
+        @Count32 var leadingDiscardPackets: Int
+        @Count32 var irregularDurationCount: Int
+        @Count32 var missingTimestampCount: Int
+        @OptionalCount32 var firstNonIncreasingDts: Int?
+        @OptionalCount32 var firstPtsBeforeDts: Int?
+        @Count32 var corruptPacketCount: Int
+        @OptionalCount32 var derivedDtsDelay: Int?
+        @Count32 var missingPtsCount: Int
+        @Count32 var missingDtsOnlyCount: Int
+        @Count32 var unflaggedPrimingPackets: Int
+        @OptionalCount32 var parserKeyframes: Int?
+        var firstPacketIsKeyframe: Bool
+        var endInferred: Bool = false
+    }
+
+    /// Mutated only through `fields`, which copies it first unless it is uniquely referenced.
+    private final class Box: @unchecked Sendable {
+        var fields: Fields
+        init(_ fields: Fields) { self.fields = fields }
+    }
+
+    private var box: Box
+
+    private var fields: Fields {
+        get { box.fields }
+        _modify {
+            if !isKnownUniquelyReferenced(&box) { box = Box(box.fields) }
+            yield &box.fields
+        }
+    }
+
     /// Bytes of all packets read (for an audio re-encode at about the input's bit rate).
     public var payloadBytes: Int64
-    public var timeBase: Rational
+
+    public var signature: CodecSignature { get { box.fields.signature } set { fields.signature = newValue } }
+    /// Frames: video packets, or decoded audio samples for audio.
+    public var frameCount: Int64 { get { box.fields.frameCount } set { fields.frameCount = newValue } }
+    public var firstPts: Int64? { get { box.fields.firstPts } set { fields.firstPts = newValue } }
+    public var firstDts: Int64? { get { box.fields.firstDts } set { fields.firstDts = newValue } }
+    public var lastPts: Int64? { get { box.fields.lastPts } set { fields.lastPts = newValue } }
+    public var lastDts: Int64? { get { box.fields.lastDts } set { fields.lastDts = newValue } }
+    /// Smallest pts of a packet that is not discarded (the start of presentation).
+    public var startPts: Int64? { get { box.fields.startPts } set { fields.startPts = newValue } }
+    /// Largest pts + duration (the end of presentation).
+    public var endPts: Int64? { get { box.fields.endPts } set { fields.endPts = newValue } }
+    /// Total duration in ticks of the `leadingDiscardPackets`.
+    public var leadingDiscardDuration: Int64 { get { box.fields.leadingDiscardDuration } set { fields.leadingDiscardDuration = newValue } }
+    /// Samples the decoder skips at the start (Opus pre-skip, AAC priming), from side data or codec delay.
+    public var primingSamples: Int64 { get { box.fields.primingSamples } set { fields.primingSamples = newValue } }
+    /// Samples trimmed from the last packet (discard padding), when the container says so.
+    public var trailingPaddingSamples: Int64 { get { box.fields.trailingPaddingSamples } set { fields.trailingPaddingSamples = newValue } }
+    /// The most common packet duration (frame duration for video, frame size for audio), in ticks.
+    public var typicalPacketDuration: Int64 { get { box.fields.typicalPacketDuration } set { fields.typicalPacketDuration = newValue } }
+    /// Timing of the first few packets, in read order (enough to see priming packets).
+    public var leadingPackets: [PacketTiming] { get { box.fields.leadingPackets } set { fields.leadingPackets = newValue } }
+    /// Samples of encoder delay the codec parameters declare (Opus pre-skip, AAC priming), 0 when unknown.
+    public var initialPadding: Int64 { get { box.fields.initialPadding } set { fields.initialPadding = newValue } }
+    /// Timing of the last few packets, in read order (enough to trim end padding packet by packet).
+    public var trailingPackets: [PacketTiming] { get { box.fields.trailingPackets } set { fields.trailingPackets = newValue } }
+    /// For video: the gap between the first two presented frames, when the first packet read presents first.
+    public var firstFrameGap: Int64? { get { box.fields.firstFrameGap } set { fields.firstFrameGap = newValue } }
+    /// Ticks by which the first frame was stretched backwards and is moved forward again (see
+    /// `ProbedInput.normalizingLeadingStretch`); 0 when it sits on the frame grid.
+    public var leadingStretch: Int64 { get { box.fields.leadingStretch } set { fields.leadingStretch = newValue } }
+    public var timeBase: Rational { get { box.fields.timeBase } set { fields.timeBase = newValue } }
     /// Nominal frame rate of a video stream, as the container declares it (nil when unknown or for audio).
-    @OptionalRational public var frameRate: Rational?
-    @Count32 public var index: Int
+    public var frameRate: Rational? { get { box.fields.frameRate } set { fields.frameRate = newValue } }
+    public var index: Int { get { box.fields.index } set { fields.index = newValue } }
     /// Packets read.
-    @Count32 public var packetCount: Int
+    public var packetCount: Int { get { box.fields.packetCount } set { fields.packetCount = newValue } }
     /// Packets flagged to be discarded at the start (AAC priming).
-    @Count32 public var leadingDiscardPackets: Int
+    public var leadingDiscardPackets: Int { get { box.fields.leadingDiscardPackets } set { fields.leadingDiscardPackets = newValue } }
     /// Packets whose duration differs from the typical one by more than one tick (the last packet excluded).
-    @Count32 public var irregularDurationCount: Int
+    public var irregularDurationCount: Int { get { box.fields.irregularDurationCount } set { fields.irregularDurationCount = newValue } }
     /// Packets lacking a dts or pts.
-    @Count32 public var missingTimestampCount: Int
+    public var missingTimestampCount: Int { get { box.fields.missingTimestampCount } set { fields.missingTimestampCount = newValue } }
     /// Index (in the stream) of the first packet whose dts did not increase, if any.
-    @OptionalCount32 public var firstNonIncreasingDts: Int?
+    public var firstNonIncreasingDts: Int? { get { box.fields.firstNonIncreasingDts } set { fields.firstNonIncreasingDts = newValue } }
     /// Index of the first packet whose pts is smaller than its dts, if any.
-    @OptionalCount32 public var firstPtsBeforeDts: Int?
+    public var firstPtsBeforeDts: Int? { get { box.fields.firstPtsBeforeDts } set { fields.firstPtsBeforeDts = newValue } }
     /// Packets flagged corrupt by the demuxer.
-    @Count32 public var corruptPacketCount: Int
+    public var corruptPacketCount: Int { get { box.fields.corruptPacketCount } set { fields.corruptPacketCount = newValue } }
     /// For video whose decode timestamps were derived from presentation timestamps (Matroska stores none), the
     /// reorder delay in frames that derived them (see `DtsDeriver`); nil when the container's dts were used.
-    @OptionalCount32 public var derivedDtsDelay: Int?
+    public var derivedDtsDelay: Int? { get { box.fields.derivedDtsDelay } set { fields.derivedDtsDelay = newValue } }
     /// Of the packets lacking timestamps, those without a pts, and those with a pts but no dts (0 when unknown).
-    @Count32 public var missingPtsCount: Int
-    @Count32 public var missingDtsOnlyCount: Int
+    public var missingPtsCount: Int { get { box.fields.missingPtsCount } set { fields.missingPtsCount = newValue } }
+    public var missingDtsOnlyCount: Int { get { box.fields.missingDtsOnlyCount } set { fields.missingDtsOnlyCount = newValue } }
     /// Leading audio packets found to be encoder priming although no flag or edit list says so (see
     /// `ProbedInput.markingUnflaggedPriming`).
-    @Count32 public var unflaggedPrimingPackets: Int
+    public var unflaggedPrimingPackets: Int { get { box.fields.unflaggedPrimingPackets } set { fields.unflaggedPrimingPackets = newValue } }
     /// For MP4/MOV: packets read as key frames beyond those the sync sample table marks, that is, the key frames
     /// libavformat's parser added (H.264 recovery points); nil for other containers and for fragmented MP4, whose
     /// fragments may leave sample durations to the parser. 0 means packets read without the parser are the same
     /// packets, so the remux can skip it (see `ProbedInput.remuxesWithoutParser`).
-    @OptionalCount32 public var parserKeyframes: Int?
+    public var parserKeyframes: Int? { get { box.fields.parserKeyframes } set { fields.parserKeyframes = newValue } }
     /// Whether the first packet read carries the keyframe flag.
-    public var firstPacketIsKeyframe: Bool
+    public var firstPacketIsKeyframe: Bool { get { box.fields.firstPacketIsKeyframe } set { fields.firstPacketIsKeyframe = newValue } }
     /// Whether the end of presentation was inferred: the last frame came without a duration (a fragmented MP4's
     /// HEVC), and `endPts` gives it one `typicalPacketDuration`.
-    public var endInferred: Bool = false
+    public var endInferred: Bool { get { box.fields.endInferred } set { fields.endInferred = newValue } }
+
+    public static func == (lhs: Self, rhs: Self) -> Bool {
+        lhs.payloadBytes == rhs.payloadBytes && (lhs.box === rhs.box || lhs.box.fields == rhs.box.fields)
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        box.fields.hash(into: &hasher)
+        hasher.combine(payloadBytes)
+    }
+
+    /// Whether this stream and `other` hold one stored copy of their fields (not merely equal ones).
+    package func sharesStorage(with other: ProbedStream) -> Bool { box === other.box }
+
+    /// This stream holding `other`'s copy of its fields when they are equal (`payloadBytes` aside), so that inputs
+    /// probed alike keep one copy between them; itself otherwise.
+    package func sharingStorage(with other: ProbedStream) -> ProbedStream {
+        guard box !== other.box, box.fields == other.box.fields else { return self }
+        var shared = self
+        shared.box = other.box
+        return shared
+    }
+
 
     func withEndInferred(_ inferred: Bool) -> ProbedStream {
         var stream = self
@@ -106,39 +187,58 @@ public struct ProbedStream: Codable, Sendable, Hashable {
          frameRate: Rational? = nil, derivedDtsDelay: Int? = nil, firstFrameGap: Int64? = nil, missingPtsCount: Int = 0,
          missingDtsOnlyCount: Int = 0, leadingStretch: Int64 = 0, unflaggedPrimingPackets: Int = 0,
          payloadBytes: Int64 = 0, parserKeyframes: Int? = nil) {
-        self.signature = signature
-        self.frameCount = frameCount
-        self.firstPts = firstPts
-        self.firstDts = firstDts
-        self.lastPts = lastPts
-        self.lastDts = lastDts
-        self.startPts = startPts
-        self.endPts = endPts
-        self.leadingDiscardDuration = leadingDiscardDuration
-        self.primingSamples = primingSamples
-        self.trailingPaddingSamples = trailingPaddingSamples
-        self.typicalPacketDuration = typicalPacketDuration
-        self.leadingPackets = leadingPackets
-        self.initialPadding = initialPadding
-        self.trailingPackets = trailingPackets
-        self.firstFrameGap = firstFrameGap
-        self.leadingStretch = leadingStretch
+        box = Box(Fields(
+            signature: signature,
+            frameCount: frameCount,
+            firstPts: firstPts,
+            firstDts: firstDts,
+            lastPts: lastPts,
+            lastDts: lastDts,
+            startPts: startPts,
+            endPts: endPts,
+            leadingDiscardDuration: leadingDiscardDuration,
+            primingSamples: primingSamples,
+            trailingPaddingSamples: trailingPaddingSamples,
+            typicalPacketDuration: typicalPacketDuration,
+            leadingPackets: leadingPackets,
+            initialPadding: initialPadding,
+            trailingPackets: trailingPackets,
+            firstFrameGap: firstFrameGap,
+            leadingStretch: leadingStretch,
+            timeBase: timeBase,
+            frameRate: frameRate,
+            index: index,
+            packetCount: packetCount,
+            leadingDiscardPackets: leadingDiscardPackets,
+            irregularDurationCount: irregularDurationCount,
+            missingTimestampCount: missingTimestampCount,
+            firstNonIncreasingDts: firstNonIncreasingDts,
+            firstPtsBeforeDts: firstPtsBeforeDts,
+            corruptPacketCount: corruptPacketCount,
+            derivedDtsDelay: derivedDtsDelay,
+            missingPtsCount: missingPtsCount,
+            missingDtsOnlyCount: missingDtsOnlyCount,
+            unflaggedPrimingPackets: unflaggedPrimingPackets,
+            parserKeyframes: parserKeyframes,
+            firstPacketIsKeyframe: firstPacketIsKeyframe,
+            endInferred: false
+        ))
         self.payloadBytes = payloadBytes
-        self.timeBase = timeBase
-        self.frameRate = frameRate
-        self.index = index
-        self.packetCount = packetCount
-        self.leadingDiscardPackets = leadingDiscardPackets
-        self.irregularDurationCount = irregularDurationCount
-        self.missingTimestampCount = missingTimestampCount
-        self.firstNonIncreasingDts = firstNonIncreasingDts
-        self.firstPtsBeforeDts = firstPtsBeforeDts
-        self.corruptPacketCount = corruptPacketCount
-        self.derivedDtsDelay = derivedDtsDelay
-        self.missingPtsCount = missingPtsCount
-        self.missingDtsOnlyCount = missingDtsOnlyCount
-        self.unflaggedPrimingPackets = unflaggedPrimingPackets
-        self.parserKeyframes = parserKeyframes
-        self.firstPacketIsKeyframe = firstPacketIsKeyframe
+    }
+}
+
+extension ProbedStream: Codable {
+    private enum PayloadKey: String, CodingKey { case payloadBytes }
+
+    /// One JSON object: the box's fields and `payloadBytes` beside them, as when every field was stored.
+    public init(from decoder: any Decoder) throws {
+        box = Box(try Fields(from: decoder))
+        payloadBytes = try decoder.container(keyedBy: PayloadKey.self).decode(Int64.self, forKey: .payloadBytes)
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        try box.fields.encode(to: encoder)
+        var container = encoder.container(keyedBy: PayloadKey.self)
+        try container.encode(payloadBytes, forKey: .payloadBytes)
     }
 }

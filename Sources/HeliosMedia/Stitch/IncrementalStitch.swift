@@ -244,7 +244,9 @@ public final class IncrementalStitch {
             // The input before a chunk without sound is its last sound: where it ends before its picture, silence
             // carries it to the end of the picture.
             if index > 0, let first = probed.first, SilentTrack.isMissingAudio(input, first: first) { try padTail(of: index - 1, isLast: false) }
-            probed.append(try padHead(of: try standIn(for: input, index: index), index: index))
+            let accepted = try padHead(of: try standIn(for: input, index: index), index: index)
+            // Chunks rendered alike share their probes' storage: 10,000 of them hold one copy of what they share.
+            probed.append(probed.last.map { accepted.sharingStorage(with: $0) } ?? accepted)
         } catch .damagedInput(nil, let path, let reason) {
             throw .damagedInput(index: index, path: path, reason: reason)
         }
