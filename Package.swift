@@ -85,6 +85,8 @@ let package = Package(
         ),
         // prctl(PR_SET_CHILD_SUBREAPER) for the orchestrator's process tracking (variadic in C, so not importable).
         .target(name: "CHeliosProcess"),
+        // jemalloc's start-up configuration for processes that render in-process (see heap.c).
+        .target(name: "CHeliosSynthHeap"),
         // Job specs, durable job state, the executor and worker adapters; chunk outputs fetched from stores.
         // Knows nothing of FFmpeg.
         .target(
@@ -148,7 +150,7 @@ let package = Package(
         // The deterministic synthetic renderer and verifier used by the E2E harness.
         .target(
             name: "HeliosSynth",
-            dependencies: ["HeliosMedia", "CFFmpeg", "CHeliosShims"]
+            dependencies: ["HeliosMedia", "CFFmpeg", "CHeliosShims", "CHeliosSynthHeap"]
         ),
         .executableTarget(
             name: "helios-stitch",
