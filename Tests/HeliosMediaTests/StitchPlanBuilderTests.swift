@@ -13,6 +13,7 @@ struct StitchPlanBuilderTests {
         var normalizer = InputNormalizer()
         var checks = StitchValidator.InputChecks(output: output)
         var builder = StitchPlan.Builder(output: output)
+        builder.expectedInputs = inputs.count  // as an incremental stitch that was told the count
         var continuity = StitchValidator.ContinuityChecks()
         var differences: [String] = []
         for k in 1...inputs.count {
@@ -21,6 +22,7 @@ struct StitchPlanBuilderTests {
             if changedFrom != nil {
                 checks = StitchValidator.InputChecks(output: output)
                 builder = StitchPlan.Builder(output: output)
+                builder.expectedInputs = inputs.count
                 continuity = StitchValidator.ContinuityChecks()
             }
             let batchInputs = ProbedInput.normalized(prefix)
@@ -137,5 +139,28 @@ struct StitchPlanBuilderTests {
         #expect(plan == StitchPlan(inputs: inputs, output: mp4))
         let discarded = builder.takeDiscardedRows()
         #expect(discarded.count == 4 && discarded.prefix(2).allSatisfy { $0.isEmpty } && discarded[2...].allSatisfy { !$0.isEmpty })
+    }
+
+    /// Told how many inputs will come, the builder gives the arrays that grow with them their room at the first step
+    /// (one buffer each, no doubling), and plans exactly as one that was not told.
+    @Test func expectedInputsGiveTheGrowingArraysTheirRoomAtOnce() {
+        let mp4 = OutputCapabilities(formatName: "mp4")
+        let inputs = (0..<40).map {
+            BFrameChunks.chunk($0, packets: BFrameChunks.packets(frames: 3, delay: 1, style: .mp4EditList), style: .mp4EditList)
+        }
+        var hinted = StitchPlan.Builder(output: mp4), plain = StitchPlan.Builder(output: mp4)
+        hinted.expectedInputs = inputs.count
+        var firstRoom: [Int] = []
+        for k in 1...inputs.count {
+            let prefix = Array(inputs.prefix(k))
+            #expect(hinted.plan(prefix) == plain.plan(prefix), "\(k) inputs")
+            if k == 2 {
+                firstRoom = hinted.lanes.map(\.boundaries.capacity) + [hinted.timeline.starts.capacity]
+                #expect(firstRoom.allSatisfy { $0 >= inputs.count - 1 }, "\(firstRoom)")
+                #expect(plain.lanes.allSatisfy { $0.boundaries.capacity < inputs.count - 1 })
+            }
+        }
+        #expect(hinted.lanes.map(\.boundaries.capacity) + [hinted.timeline.starts.capacity] == firstRoom)
+        #expect(hinted.plan(inputs) == StitchPlan(inputs: inputs, output: mp4))
     }
 }

@@ -68,6 +68,7 @@ extension IncrementalStitch {
                 checks = StitchValidator.InputChecks(output: capabilities, lenient: stitcher.options.lenient,
                                                      audio: stitcher.options.audio)
                 builder = StitchPlan.Builder(output: capabilities)
+                builder!.expectedInputs = expectedInputs
                 continuity = StitchValidator.ContinuityChecks()
             }
             try Remuxer.checkExactAudio(normalized, mode: stitcher.options.audio, from: changedFrom ?? exactAudioChecked)

@@ -22,6 +22,11 @@ extension StitchPlan {
     /// before it; one that keeps plans makes the next step copy those arrays.
     public struct Builder: Sendable {
         public let output: OutputCapabilities?
+        /// The inputs a caller expects in all, when it knows: the arrays that grow with the inputs (the timeline, the
+        /// rows, each lane's boundaries and drifts) get room for that many at the first step instead of growing by
+        /// doubling, which at 10,000 inputs leaves a third of each empty and holds two buffers at once as it grows.
+        /// A hint only: more inputs grow them as before; at most 65,536 are reserved.
+        public var expectedInputs: Int?
         /// How many steps placed inputs again from input 1 because something every input depends on changed.
         public private(set) var replans = 0
         /// How many times the lanes started over (a replan, trimmed audio planned whole, a shorter list of inputs):
@@ -161,9 +166,9 @@ extension StitchPlan {
         public mutating func plan(_ inputs: [ProbedInput]) -> StitchPlan {
             guard let first = inputs.first, let masterIndex = first.masterStreamIndex else { return .empty }
             if inputs.count < seen {
-                let resets = self.resets
+                let (resets, expectedInputs) = (self.resets, self.expectedInputs)
                 self = Builder(output: output)
-                self.resets = resets + 1
+                (self.resets, self.expectedInputs) = (resets + 1, expectedInputs)
             }
             dropProvisionalRow()
             if clock == nil {
@@ -208,8 +213,9 @@ extension StitchPlan {
             // The master timeline depends on no later input: extend it. When the time base cannot hold a frame
             // duration (1/30 s in Matroska's milliseconds), every chunk's duration is rounded, and summing them would
             // drift: count frames instead and round each start once.
-            timeline.starts.reserveForBatch(upTo: inputs.count)
-            timeline.framesBeforeInput.reserveForBatch(upTo: inputs.count)
+            let room = max(inputs.count, min(expectedInputs ?? 0, 1 << 16))
+            timeline.starts.reserveForBatch(upTo: room)
+            timeline.framesBeforeInput.reserveForBatch(upTo: room)
             while timeline.starts.count < inputs.count {
                 let master = inputs[timeline.starts.count].streams[masterIndex]
                 timeline.framesBeforeInput.append(timeline.framesBefore)
@@ -226,10 +232,10 @@ extension StitchPlan {
                 lanes[s].trimmed = trimmedAudio(context, stream: s)
             }
             // Every input but the newest is placed for good once the input after it is known.
-            placements.reserveForBatch(upTo: inputs.count)
+            placements.reserveForBatch(upTo: room)
             for s in lanes.indices {
-                lanes[s].boundaries.reserveForBatch(upTo: inputs.count - 1)
-                if first.streams[s].signature.kind == .audio { lanes[s].drifts.reserveForBatch(upTo: inputs.count) }
+                lanes[s].boundaries.reserveForBatch(upTo: room - 1)
+                if first.streams[s].signature.kind == .audio { lanes[s].drifts.reserveForBatch(upTo: room) }
             }
             while placements.count < inputs.count - 1 {
                 let i = placements.count
