@@ -38,8 +38,8 @@ let staticFoundation: [LinkerSetting] = !linksStatically ? [] : [
 /// `helios-stitch` allocates with jemalloc (Debian's libjemalloc2). Each probe frees libavformat's contexts and buffers
 /// between the few small results that live on; glibc's per-thread cache hands those results the holes the probe left,
 /// so which pages stay resident depended on the lengths of the paths involved: 10,000 one-frame inputs peaked anywhere
-/// from 53 to 66 MB with the output's name the only change. jemalloc's size classes keep them apart: 53.7-54.9 MB for
-/// every name tried, and 8% faster. `helios` keeps glibc: a job's heap is what it holds, and jemalloc's arenas add
+/// from 51.7 to 64.9 MiB with the output's name the only change. jemalloc's size classes keep them apart: 52.9-53.7 MiB
+/// for every name tried, and 8% faster. `helios` keeps glibc: a job's heap is what it holds, and jemalloc's arenas add
 /// 1.5-3 MB. The test bundle links the executables' settings, so it allocates with jemalloc too (see CHeliosSynthHeap).
 let stitchAllocator: [LinkerSetting] = [.linkedLibrary("jemalloc", .when(platforms: [.linux]))]
 
