@@ -12,8 +12,8 @@ struct StitchPlanBuilderTests {
     static func differences(_ inputs: [ProbedInput], output: OutputCapabilities) -> (differences: [String], replans: Int) {
         var normalizer = InputNormalizer()
         var checks = StitchValidator.InputChecks(output: output)
-        var builder = StitchPlan.Builder(output: output)
-        builder.expectedInputs = inputs.count  // as an incremental stitch that was told the count
+        // Told the count, as an incremental stitch is.
+        var builder = StitchPlan.Builder(output: output, expectedInputs: inputs.count)
         var continuity = StitchValidator.ContinuityChecks()
         var differences: [String] = []
         for k in 1...inputs.count {
@@ -21,8 +21,7 @@ struct StitchPlanBuilderTests {
             let (normalized, changedFrom) = normalizer.normalize(prefix)
             if changedFrom != nil {
                 checks = StitchValidator.InputChecks(output: output)
-                builder = StitchPlan.Builder(output: output)
-                builder.expectedInputs = inputs.count
+                builder = StitchPlan.Builder(output: output, expectedInputs: inputs.count)
                 continuity = StitchValidator.ContinuityChecks()
             }
             let batchInputs = ProbedInput.normalized(prefix)
@@ -148,8 +147,7 @@ struct StitchPlanBuilderTests {
         let inputs = (0..<40).map {
             BFrameChunks.chunk($0, packets: BFrameChunks.packets(frames: 3, delay: 1, style: .mp4EditList), style: .mp4EditList)
         }
-        var hinted = StitchPlan.Builder(output: mp4), plain = StitchPlan.Builder(output: mp4)
-        hinted.expectedInputs = inputs.count
+        var hinted = StitchPlan.Builder(output: mp4, expectedInputs: inputs.count), plain = StitchPlan.Builder(output: mp4)
         var firstRoom: [Int] = []
         for k in 1...inputs.count {
             let prefix = Array(inputs.prefix(k))

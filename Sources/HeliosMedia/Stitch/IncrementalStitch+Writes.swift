@@ -67,8 +67,7 @@ extension IncrementalStitch {
                 if written != nil, writtenRows == nil, builder != nil { writtenRows = builder!.takeRows() }
                 checks = StitchValidator.InputChecks(output: capabilities, lenient: stitcher.options.lenient,
                                                      audio: stitcher.options.audio)
-                builder = StitchPlan.Builder(output: capabilities)
-                builder!.expectedInputs = expectedInputs
+                builder = StitchPlan.Builder(output: capabilities, expectedInputs: expectedInputs)
                 continuity = StitchValidator.ContinuityChecks()
             }
             try Remuxer.checkExactAudio(normalized, mode: stitcher.options.audio, from: changedFrom ?? exactAudioChecked)

@@ -26,7 +26,7 @@ extension StitchPlan {
         /// rows, each lane's boundaries and drifts) get room for that many at the first step instead of growing by
         /// doubling, which at 10,000 inputs leaves a third of each empty and holds two buffers at once as it grows.
         /// A hint only: more inputs grow them as before; at most 65,536 are reserved.
-        public var expectedInputs: Int?
+        public let expectedInputs: Int?
         /// How many steps placed inputs again from input 1 because something every input depends on changed.
         public private(set) var replans = 0
         /// How many times the lanes started over (a replan, trimmed audio planned whole, a shorter list of inputs):
@@ -64,8 +64,9 @@ extension StitchPlan {
         private var releaseBefore = 0
         private(set) var releasedRows = 0
 
-        public init(output: OutputCapabilities? = nil) {
+        public init(output: OutputCapabilities? = nil, expectedInputs: Int? = nil) {
             self.output = output
+            self.expectedInputs = expectedInputs
         }
 
         /// Everything a placement depends on that every input can change.
@@ -166,9 +167,9 @@ extension StitchPlan {
         public mutating func plan(_ inputs: [ProbedInput]) -> StitchPlan {
             guard let first = inputs.first, let masterIndex = first.masterStreamIndex else { return .empty }
             if inputs.count < seen {
-                let (resets, expectedInputs) = (self.resets, self.expectedInputs)
-                self = Builder(output: output)
-                (self.resets, self.expectedInputs) = (resets + 1, expectedInputs)
+                let resets = self.resets
+                self = Builder(output: output, expectedInputs: expectedInputs)
+                self.resets = resets + 1
             }
             dropProvisionalRow()
             if clock == nil {
