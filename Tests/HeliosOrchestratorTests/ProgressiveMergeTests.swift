@@ -104,6 +104,27 @@ struct ProgressiveMergeTests {
         #expect(InOrderRelease<Int>(order: ["x", "y", "x"]).index(of: "x") == 0)
     }
 
+    @Test func positionsAreFoundFarFromTheReleasePointAndBehindIt() {
+        // Unique ids are looked up by a scan from the release point; a chunk far ahead (one chunk held the rest
+        // back) and chunks already released must be found all the same.
+        let ids = (0..<500).map { "chunk-\($0)" }
+        var release = InOrderRelease<Int>(order: ids)
+        for i in stride(from: 499, through: 1, by: -1) {
+            #expect(release.index(of: ids[i]) == i)
+            #expect(release.complete(ids[i], i).isEmpty)
+        }
+        #expect(release.complete(ids[0], 0).map(\.value) == Array(0..<500))
+        #expect(release.isComplete)
+        #expect(release.index(of: "chunk-0") == 0 && release.index(of: "chunk-250") == 250 && release.index(of: "chunk-500") == nil)
+        #expect(release.complete("chunk-3", 9).isEmpty, "a chunk already released is not released again")
+        // Repeated ids keep their first place, before and after the release point passes them.
+        var repeated = InOrderRelease<Int>(order: ["x", "y", "x", "z"])
+        #expect(repeated.complete("x", 0).map(\.chunkId) == ["x"])
+        #expect(repeated.index(of: "x") == 0 && repeated.index(of: "z") == 3)
+        #expect(repeated.complete("y", 1).map(\.chunkId) == ["y"])
+        #expect(repeated.complete("x", 2).isEmpty, "the second place of a repeated id is never filled by it")
+    }
+
     @Test func everyPermutationOfFourReleasesInOrderExactlyOnce() {
         let ids = ["c0", "c1", "c2", "c3"]
         func permutations(_ items: [String]) -> [[String]] {
