@@ -22,6 +22,12 @@ void helios_limit_malloc_arenas(int count) {
 #endif
 }
 
+void helios_fix_mmap_threshold(size_t bytes) {
+#ifdef __GLIBC__
+    mallopt(M_MMAP_THRESHOLD, (int)bytes);
+#endif
+}
+
 #ifdef __GLIBC__
 static void helios_exit_now(int status, void *unused) {
     (void)unused;

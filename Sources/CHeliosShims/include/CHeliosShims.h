@@ -59,6 +59,10 @@ void helios_writeback_close(helios_writeback *writeback);
 void helios_release_free_memory(void);
 /// Caps the heap arenas glibc creates for threads (mallopt M_ARENA_MAX; a no-op elsewhere). For `main` only.
 void helios_limit_malloc_arenas(int count);
+/// Serves allocations of `bytes` or more with their own mappings, returned to the system when freed (mallopt
+/// M_MMAP_THRESHOLD; a no-op elsewhere). Setting it stops glibc from raising the threshold each time such a block is
+/// freed, after which the next ones came from the heap and left holes there. For `main` only.
+void helios_fix_mmap_threshold(size_t bytes);
 /// Makes `exit` flush stdio and end the process without the teardown after it: the destructors of the hundred or so
 /// shared libraries libavcodec loads, which fault in a page or more of each (about 2 MB of resident memory at the
 /// moment a job ends, its peak). Nothing of ours waits for that teardown: files are closed and synced before, and
