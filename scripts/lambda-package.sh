@@ -57,9 +57,12 @@ for tool in gcc strip ldd zip zstd sha256sum; do
 done
 
 if [ -z "$products" ]; then
-    swift build -c "$config" --product helios-worker >&2
-    swift build -c "$config" --product helios-synth >&2
-    products=$(swift build -c "$config" --show-bin-path)
+    # Release builds use `make build`'s flags (SWIFT_RELEASE_FLAGS), so the two do not rebuild each other's modules.
+    flags=()
+    [ "$config" = release ] && read -r -a flags <<< "${SWIFT_RELEASE_FLAGS:-}"
+    swift build -c "$config" "${flags[@]}" --product helios-worker >&2
+    swift build -c "$config" "${flags[@]}" --product helios-synth >&2
+    products=$(swift build -c "$config" "${flags[@]}" --show-bin-path)
 fi
 out=${out:-.build/lambda/helios-lambda-$config.zip}
 mkdir -p "$(dirname "$out")"
