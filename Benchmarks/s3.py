@@ -88,7 +88,9 @@ def main():
     args = ap.parse_args()
     binary = args.bin
     if not binary:
-        subprocess.run(["swift", "build", "-c", "release", "--product", "helios-s3-bench"], cwd=ROOT, check=True)
+        # `make build`'s flags (the Makefile exports them), so that this build recompiles none of its modules.
+        flags = os.environ.get("SWIFT_RELEASE_FLAGS", "").split()
+        subprocess.run(["swift", "build", "-c", "release", *flags, "--product", "helios-s3-bench"], cwd=ROOT, check=True)
         binary = os.path.join(subprocess.check_output(["swift", "build", "-c", "release", "--show-bin-path"], cwd=ROOT, text=True).strip(), "helios-s3-bench")
     work = tempfile.mkdtemp(prefix="helios-s3-bench-", dir=os.path.join(ROOT, "Benchmarks") if os.access(os.path.join(ROOT, "Benchmarks"), os.W_OK) else None)
     proc = None
