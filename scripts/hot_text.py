@@ -135,7 +135,8 @@ def callgrind(workdir, profile, args, env=None):
 
 
 def profile_helios(binary, bindir, work):
-    """`helios job plan`, `job run` (three one-frame chunks copied by `cp`, progressive merge) and `job status`."""
+    """`helios job plan`, `job run` (24 one-frame chunks copied by `cp`, progressive merge: enough for the paths only
+    later chunks take) and `job status`."""
     synth = os.path.join(bindir, "helios-synth")
     one = os.path.join(work, "one.mp4")
     sh([synth, "render", "--start-frame", "0", "--frame-count", "1", "--fps", "30", "--size", "128x72", "-o", one],
@@ -143,7 +144,7 @@ def profile_helios(binary, bindir, work):
     # valgrind's execve gives up on the first missing PATH entry; this PATH starts where `cp` is.
     env = dict(os.environ, PATH="/usr/bin:/bin")
     profiles = [os.path.join(work, f"helios.{n}.out") for n in range(3)]
-    callgrind(work, profiles[0], [binary, "job", "plan", "--id", "hot", "--frames", "3", "--fps", "30", "--width", "128",
+    callgrind(work, profiles[0], [binary, "job", "plan", "--id", "hot", "--frames", "24", "--fps", "30", "--width", "128",
                                   "--height", "72", "--chunk-size", "1", "--command", f"cp {one} {{output}}",
                                   "--output-pattern", "chunks/c-{chunk}.mp4", "-o", "spec.json"], env)
     callgrind(work, profiles[1], [binary, "job", "run", "spec.json", "--store", "store", "--concurrency", "4"], env)
