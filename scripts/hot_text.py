@@ -63,6 +63,10 @@ def text_sections(map_path):
     return sections
 
 
+# An object or function line of a callgrind profile: `ob=(3) /path`, `cfn=(12)`.
+NAMED = re.compile(r"^(c?ob|c?fn)=\((\d+)\)(?: (.*))?$")
+
+
 def executed_addresses(profile, binary):
     """Instruction addresses (the binary's own, from 0) of `binary` in a callgrind profile written with
     --dump-instr=yes. valgrind loads a position-independent executable at an address of its choosing, so the load
@@ -73,18 +77,16 @@ def executed_addresses(profile, binary):
     with open(profile) as f:
         for line in f:
             line = line.rstrip("\n")
-            if line.startswith(("ob=", "cob=")):
-                kind, ident, text = re.match(r"^(c?ob)=\((\d+)\)(?: (.*))?$", line).groups()
+            named = NAMED.match(line)
+            if named:
+                # Names are given once, at their first use, and referred to by number after (`ob=(3)`).
+                kind, ident, text = named.groups()
+                table = objects if kind.endswith("ob") else functions
                 if text:
-                    objects[ident] = text
+                    table[ident] = text
                 if kind == "ob":
                     current = objects[ident]
-                continue
-            if line.startswith(("fn=", "cfn=")):
-                kind, ident, text = re.match(r"^(c?fn)=\((\d+)\)(?: (.*))?$", line).groups()
-                if text:
-                    functions[ident] = text
-                if kind == "fn":
+                elif kind == "fn":
                     function = functions[ident]
                 continue
             if line.startswith("calls="):
