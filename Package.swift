@@ -37,7 +37,7 @@ let staticFoundation: [LinkerSetting] = !linksStatically ? [] : [
 
 /// Release builds of `helios` and `helios-stitch` put the code a typical run executes first in their text
 /// (`Linker/PRODUCT.lds`, written by `make hot-text` from callgrind's record of a few runs). The kernel maps code 64 KiB
-/// around each page first executed, and all of it counts as resident: a one-chunk `helios` job had 9.6 MiB of code
+/// around each page first executed, and all of it counts as resident: a one-chunk `helios` job had 15.5 MiB of code
 /// resident to run 1.3 MB of it, spread over most of the 27 MB; gathered, 6.0 MiB (the toolchain's archives hold some
 /// code a whole file to a section), and the job peaks at 49.3 MiB instead of 59.2; `helios-stitch` of 10,000 one-frame
 /// inputs at 46.5 MiB instead of 50.0. Each function of our modules has a section of its own
