@@ -118,7 +118,7 @@ public final class IncrementalStitch {
         identities = checked.identities
         if !stitcher.options.checkOnly { try stitcher.checkOutputPath(outputPath, inputs: [], identities: [:]) }
         // Room for the inputs a caller announced, without doubling's slack (bounded: the count is only a hint).
-        if let expectedInputs { probed.reserveCapacity(min(max(expectedInputs, 0), 1 << 16)) }
+        if let expectedInputs { probed.reserveCapacity(min(max(expectedInputs, 0), StitchPlan.Builder.reservedInputsLimit)) }
     }
 
     deinit { discard() }

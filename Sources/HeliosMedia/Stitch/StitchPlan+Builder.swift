@@ -25,8 +25,11 @@ extension StitchPlan {
         /// The inputs a caller expects in all, when it knows: the arrays that grow with the inputs (the timeline, the
         /// rows, each lane's boundaries and drifts) get room for that many at the first step instead of growing by
         /// doubling, which at 10,000 inputs leaves a third of each empty and holds two buffers at once as it grows.
-        /// A hint only: more inputs grow them as before; at most 65,536 are reserved.
+        /// A hint only: more inputs grow them as before; at most ``reservedInputsLimit`` are reserved.
         public let expectedInputs: Int?
+        /// The most inputs any stitch reserves room for ahead of them, whatever it expects (a hint beyond it is
+        /// trusted no further).
+        static let reservedInputsLimit = 1 << 16
         /// How many steps placed inputs again from input 1 because something every input depends on changed.
         public private(set) var replans = 0
         /// How many times the lanes started over (a replan, trimmed audio planned whole, a shorter list of inputs):
@@ -214,7 +217,7 @@ extension StitchPlan {
             // The master timeline depends on no later input: extend it. When the time base cannot hold a frame
             // duration (1/30 s in Matroska's milliseconds), every chunk's duration is rounded, and summing them would
             // drift: count frames instead and round each start once.
-            let room = max(inputs.count, min(expectedInputs ?? 0, 1 << 16))
+            let room = max(inputs.count, min(expectedInputs ?? 0, Self.reservedInputsLimit))
             timeline.starts.reserveForBatch(upTo: room)
             timeline.framesBeforeInput.reserveForBatch(upTo: room)
             while timeline.starts.count < inputs.count {
