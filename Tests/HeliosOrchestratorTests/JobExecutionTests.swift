@@ -192,6 +192,43 @@ struct JobExecutionTests {
         #expect(try await other.get("late").state == .cancelled)
     }
 
+    /// The runner keeps which chunks completed, not their details (those are in the store until its last write): a
+    /// running job's status still shows each completed chunk's output, timings and log, and the final status, as
+    /// returned and as stored, has every chunk's.
+    @Test(arguments: StoreKind.allCases)
+    func runningStatusShowsCompletedChunksDetailsFromTheStore(kind: StoreKind) async throws {
+        let dir = try TempDir()
+        defer { dir.cleanup() }
+        let repository = try kind.make(dir)
+        let manager = JobManager(repository: repository)
+        let spec = makeSpec(id: "details", chunks: 3) { i in
+            "/bin/sh -c '" + (i == 2 ? "\(waitForFile("go")); " : "") + "echo said \(i) >&2; printf \(i) > out/c\(i).bin'"
+        }
+        try await manager.submit(spec, jobDirectory: dir.url)
+        let run = Task { try await manager.run("details", options: testOptions(concurrency: 3)) }
+        try #require(await waitUntil { (try? await manager.get("details").completedChunks) == 2 })
+        let running = try await manager.get("details")
+        #expect(running.state == .running)
+        #expect(Set(running.completedChunkIds) == ["c0", "c1"])
+        for id in ["c0", "c1"] {
+            let record = try #require(running.chunkOutputs?[id], "\(id)")
+            #expect(record.bytes == 1 && record.uri.hasSuffix("/out/\(id).bin") && record.sha256.count == 64)
+            #expect(running.metrics.chunks[id]?.attempts == 1)
+            #expect(running.chunkLogs[id]?.contains("said \(id.dropFirst())") == true)
+        }
+        try openGate("go", in: dir)
+        let done = try await run.value
+        #expect(done.state == .completed && done.completedChunks == 3)
+        #expect(Set(done.chunkOutputs?.keys.map { $0 } ?? []) == ["c0", "c1", "c2"])
+        #expect(Set(done.metrics.chunks.keys) == ["c0", "c1", "c2"] && done.chunkLogs.count == 3)
+        #expect(done.chunkOutputs?["c0"] == running.chunkOutputs?["c0"])
+        // As JSON: the store keeps times to the millisecond.
+        let encoder = JobSpec.makeEncoder()
+        #expect(try encoder.encode(try await repository.load("details")) == encoder.encode(done))
+        #expect(try encoder.encode(try await kind.make(dir).load("details")) == encoder.encode(done))
+        #expect(dir.read("details.bin") == "012")
+    }
+
     @Test func pausedJobResumesRunningOnlyUnfinishedChunks() async throws {
         let dir = try TempDir()
         defer { dir.cleanup() }

@@ -309,6 +309,52 @@ struct JobRepositoryTests {
         if kind == .sqlite { #expect(try Self.sqlite(dir.path("store/jobs.sqlite"), "SELECT count(*) FROM chunk_done") == "0") }
     }
 
+    @Test("replaceKeepingCompletions stores a runner's status that knows its chunks only as completed: the details recorded apart are kept and returned with it, the first accepted output stands, and a refusal writes nothing",
+          arguments: StoreKind.allCases)
+    func replaceKeepingCompletions(kind: StoreKind) async throws {
+        let (dir, repo, t0, s) = try await runningWithOneCompletion("rk", kind: kind, lease: 30)
+        defer { dir.cleanup() }
+        let early = ChunkOutputRecord(uri: "file:///w/c2.bin", bytes: 7, sha256: String(repeating: "ab", count: 32), attempt: 1, worker: "local")
+        let late = ChunkOutputRecord(uri: "file:///w/c2-late.bin", bytes: 9, sha256: String(repeating: "cd", count: 32), attempt: 2, worker: "local")
+        try await repo.appendChunkCompletion(ChunkOutcome(chunkId: "c2", durationMs: 6, attempts: 2, log: "done\n", output: early), jobId: "rk")
+        try await repo.appendChunkCompletion(ChunkOutcome(chunkId: "c2", durationMs: 8, attempts: 3, output: late), jobId: "rk")
+        await #expect(throws: OrchestratorError.leaseLost(id: "rk")) {
+            try await repo.replaceKeepingCompletions("rk") { _, _ in throw OrchestratorError.leaseLost(id: "rk") }
+        }
+        #expect(try await repo.load("rk").state == .running, "a refusal writes nothing")
+
+        // What a runner holds at its end: which chunks completed (c1 and c2, in that order), none of their details.
+        var lean = s
+        lean.completedChunkIds = ["c1", "c2"]
+        lean.completedChunks = 2
+        lean.progress = 2.0 / 3
+        lean.state = .completed
+        lean.lease = nil
+        let made = lean
+        let stored = try await repo.replaceKeepingCompletions("rk") { state, lease in
+            guard state == .running, lease?.token == "mine", lease?.expiresAt == t0 + 30 else { throw OrchestratorError.leaseLost(id: "rk") }
+            return made
+        }
+        var expected = made
+        expected.metrics.chunks = ["c1": ChunkMetrics(durationMs: 5, attempts: 1), "c2": ChunkMetrics(durationMs: 8, attempts: 3)]
+        expected.chunkLogs = ["c2": "done\n"]
+        expected.chunkOutputs = ["c2": early]
+        #expect(stored == expected)
+        for reader in [repo, try kind.make(dir)] {
+            #expect(try await reader.load("rk") == expected)
+            #expect(try await reader.list().jobs.first { $0.id == "rk" } == expected)
+        }
+        if kind == .sqlite {
+            #expect(try Self.sqlite(dir.path("store/jobs.sqlite"), "SELECT count(*) FROM chunk_done") == "3", "the completions stay rows of their own")
+        }
+        // The next whole write folds them into the body.
+        try await repo.modify("rk") { $0.error = "noted" }
+        var noted = expected
+        noted.error = "noted"
+        #expect(try await repo.load("rk") == noted)
+        if kind == .sqlite { #expect(try Self.sqlite(dir.path("store/jobs.sqlite"), "SELECT count(*) FROM chunk_done") == "0") }
+    }
+
     @Test("a SQLite store written before the lease column opens, migrates, and renews a lease its body holds")
     func upgradesAStoreWithoutTheLeaseColumn() async throws {
         let dir = try TempDir()

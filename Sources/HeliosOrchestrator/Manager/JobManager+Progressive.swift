@@ -19,7 +19,7 @@ extension JobManager {
                           executor: JobExecutor, options: RunOptions, events: AsyncStream<JobEvent>.Continuation?) async throws {
         let output = try Self.mergeOutput(id, spec: spec, directory: directory, options: options)
         let feed = ProgressiveFeed(order: spec.chunks.map(\.id))
-        let recorded = await currentOutputs(id)
+        let recorded = currentOutputs(id)
         for chunk in spec.chunks where completed.contains(chunk.id) {
             let record: ChunkOutputRecord
             do { record = try await Self.mergeInput(chunk, recorded: recorded[chunk.id], directory: directory) } catch {
@@ -50,12 +50,12 @@ extension JobManager {
                         of: spec, in: directory, skipping: completed,
                         onEvent: { event in events?.yield(event) },
                         onChunkCompleted: { chunk in
-                            try await self.recordChunk(id, chunk)
-                            let accepted = await self.recordedOutput(id, chunkId: chunk.chunkId)
+                            // A chunk reported twice goes into the merge once, with its first accepted output.
+                            guard try await self.recordChunk(id, chunk) else { return }
                             // The feed's positions, not a map of the chunks: one map of 10,000 ids, not two.
                             guard let position = feed.index(of: chunk.chunkId) else { return }
                             let specChunk = spec.chunks[position]
-                            feed.complete(chunk.chunkId, try await Self.mergeInput(specChunk, recorded: accepted ?? chunk.output, directory: directory))
+                            feed.complete(chunk.chunkId, try await Self.mergeInput(specChunk, recorded: chunk.output, directory: directory))
                         })
                     feed.finish()
                     return .chunksDone
@@ -104,9 +104,9 @@ extension JobManager {
         start.map { "\(fractionalMilliseconds(ContinuousClock.now - $0))" } ?? "-"
     }
 
-    /// This run's recorded chunk outputs.
-    private func currentOutputs(_ id: String) async -> [String: ChunkOutputRecord] {
-        (try? await get(id).chunkOutputs) ?? [:]
+    /// The outputs of the chunks completed before this run (this run's copy of the status holds them).
+    private func currentOutputs(_ id: String) -> [String: ChunkOutputRecord] {
+        active[id]?.chunkOutputs ?? [:]
     }
 }
 

