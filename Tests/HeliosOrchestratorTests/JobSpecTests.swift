@@ -49,6 +49,29 @@ struct JobSpecTests {
         #expect(text.contains("\"outputFile\" : \"out/c0.bin\""))
     }
 
+    /// A chunk keeps its output path and command in one string: every pair reads back as given, whatever it holds
+    /// (a path with digits and colons, an empty one, non-ASCII text, a NUL), distinct pairs stay distinct, each can be
+    /// changed alone, and the JSON is a chunk's five members as before.
+    @Test func outputPathAndCommandReadBackAsGiven() throws {
+        let pairs = [("out/c0.bin", "render 0"), ("12:3:x.mp4", "4:cp a b"), ("", ""), ("", "render"), ("a.mp4", ""),
+                     ("vidéo/🎬 1.mov", "rendre «1»"), ("nul\u{0}.mp4", "cmd\u{0}arg"), ("a", "bc"), ("ab", "c")]
+        var seen = Set<RenderJobChunk>()
+        for (outputFile, command) in pairs {
+            var chunk = RenderJobChunk(id: "c", startFrame: 0, frameCount: 1, outputFile: outputFile, command: command)
+            #expect(chunk.outputFile == outputFile && chunk.command == command)
+            #expect(seen.insert(chunk).inserted, "\(outputFile) | \(command)")
+            let json = try JobSpec.makeEncoder(pretty: false).encode(chunk)
+            let members = try #require(try JSONSerialization.jsonObject(with: json) as? [String: Any])
+            #expect(Set(members.keys) == ["id", "startFrame", "frameCount", "outputFile", "command"])
+            #expect(members["outputFile"] as? String == outputFile && members["command"] as? String == command)
+            #expect(try JobSpec.makeDecoder().decode(RenderJobChunk.self, from: json) == chunk)
+            chunk.command = "other 7"
+            #expect(chunk.outputFile == outputFile && chunk.command == "other 7")
+            chunk.outputFile = "7:z"
+            #expect(chunk.outputFile == "7:z" && chunk.command == "other 7")
+        }
+    }
+
     /// A job holds its decoded spec to its end: its chunks sit in an array of their own size, not the doubled room
     /// decoding grew it to (9,000 chunks grow to room for 12,288 or more). The allocator may round any array up (glibc
     /// to 16 bytes, jemalloc, which the test bundle links, to its size classes), so the bound is the room an array
