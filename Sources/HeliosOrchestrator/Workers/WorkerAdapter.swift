@@ -64,33 +64,60 @@ public struct WorkerResult: Sendable, Hashable, Codable {
 /// the file in the job directory as a `file://` URI with its hash. The merge fetches and verifies every record.
 public struct ChunkOutputRecord: Sendable, Hashable, Codable {
     /// `s3://…` or `file://…`.
-    public var uri: String
+    public var uri: String {
+        get { texts.part(0, of: 3) ?? "" }
+        set { texts = PackedText([newValue, worker, chunkId]) }
+    }
     public var bytes: Int64
     /// Lower-case hex SHA-256.
     public var sha256: String {
         get { digest.text }
         set { digest = CompactDigest(newValue) }
     }
-    /// Held in 32 bytes: a job keeps every chunk's record to its end.
-    private var digest: CompactDigest
     /// The attempt whose output was accepted (its key holds `attempt-N`).
     public var attempt: Int
+    /// Held in 32 bytes: a job keeps every chunk's record to its end.
+    private var digest: CompactDigest
     /// Where it ran, e.g. `lambda:render@lambda.eu-west-1.amazonaws.com`, or `local`.
-    public var worker: String
+    public var worker: String {
+        get { texts.part(1, of: 3) ?? "" }
+        set { texts = PackedText([uri, newValue, chunkId]) }
+    }
     /// The chunk it belongs to (errors name it); the job's records are keyed by it too.
-    public var chunkId: String?
+    public var chunkId: String? {
+        get { texts.part(2, of: 3) }
+        set { texts = PackedText([uri, worker, newValue]) }
+    }
+    /// The URI, the worker and the chunk id in one string: a job's status holds a record for each chunk, 72 bytes
+    /// instead of 104 (1.4 MB instead of 2 MB for the records of 10,000 chunks, whose dictionary has 16,384 slots).
+    private var texts: PackedText
 
     public init(uri: String, bytes: Int64, sha256: String, attempt: Int, worker: String, chunkId: String? = nil) {
-        self.uri = uri
+        self.texts = PackedText([uri, worker, chunkId])
         self.bytes = bytes
         self.digest = CompactDigest(sha256)
         self.attempt = attempt
-        self.worker = worker
-        self.chunkId = chunkId
     }
 
-    /// The digest is encoded under `sha256`, as the string it was given.
-    private enum CodingKeys: String, CodingKey { case uri, bytes, digest = "sha256", attempt, worker, chunkId }
+    private enum CodingKeys: String, CodingKey { case uri, bytes, sha256, attempt, worker, chunkId }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(uri: try container.decode(String.self, forKey: .uri), bytes: try container.decode(Int64.self, forKey: .bytes),
+                  sha256: try container.decode(String.self, forKey: .sha256), attempt: try container.decode(Int.self, forKey: .attempt),
+                  worker: try container.decode(String.self, forKey: .worker), chunkId: try container.decodeIfPresent(String.self, forKey: .chunkId))
+    }
+
+    /// The members a synthesized encoding gives (no `chunkId` when it is nil).
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(uri, forKey: .uri)
+        try container.encode(bytes, forKey: .bytes)
+        try container.encode(sha256, forKey: .sha256)
+        try container.encode(attempt, forKey: .attempt)
+        try container.encode(worker, forKey: .worker)
+        try container.encodeIfPresent(chunkId, forKey: .chunkId)
+    }
 }
 
 /// Keeps the last `limit` bytes of a stream.
