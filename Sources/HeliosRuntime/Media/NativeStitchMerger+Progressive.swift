@@ -66,6 +66,16 @@ final class NativeStitchSession: ProgressiveMergeSession, @unchecked Sendable {
 
     func summary() async throws -> MergeSummary {
         guard committed else { throw MergeNotFinished(output: output) }
+        let summary = try await summarized()
+        // The report (a summary of every input, written out as JSON: megabytes at 10,000 inputs) was let go on the way
+        // out of `summarized()`, after the stitch handed back what it freed: hand this back too, before the job
+        // writes its last status (which, at 10,000 chunks, stood 3 MB higher on top of it).
+        releaseFreeMemory()
+        return summary
+    }
+
+    /// The stitch's report, summarized and spooled.
+    private func summarized() async throws -> MergeSummary {
         let report = try await run { stitch throws(StitchError) in try stitch.finish() }
         return try await merger.summarize(report, output: output)
     }
