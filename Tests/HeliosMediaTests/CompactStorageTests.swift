@@ -73,9 +73,27 @@ struct CompactStorageTests {
         #expect(p.frameGrid == nil && p != before)
     }
 
+    @Test("an input's path and format name read back as given, compare as text, and alike inputs share them")
+    func pathAndFormatNameReadBack() {
+        let paths = ["/jobs/j/chunks/c-1.mp4", "c-1.mp4", "", "/", "/a", "dir/", "./x/y/", "/tmp/vidéo/🎬 1.mov", "//double//slash.mkv"]
+        for path in paths {
+            for other in paths {
+                var a = ProbedInput(path: path, formatName: "mov,mp4,m4a,3gp,3g2,mj2", fileSize: 1, streams: [])
+                let b = ProbedInput(path: other, formatName: "mov,mp4,m4a,3gp,3g2,mj2", fileSize: 1, streams: [])
+                #expect(a.path == path && (a == b) == (path == other))
+                if a == b { #expect(a.hashValue == b.hashValue) }
+                let shared = a.sharingStorage(with: b)
+                #expect(shared.path == path && shared.formatName == "mov,mp4,m4a,3gp,3g2,mj2" && shared == a)
+                a.formatName = "matroska,webm"
+                a.path = other + "/z"
+                #expect(a.formatName == "matroska,webm" && a.path == other + "/z" && a.fileSize == 1)
+            }
+        }
+    }
+
     @Test("per-input records stay small: the regression that took a 10,000-input stitch past 64 MiB was ProbedInput doubling")
     func strides() {
-        #expect(MemoryLayout<ProbedInput>.stride <= 64)
+        #expect(MemoryLayout<ProbedInput>.stride <= 56)
         #expect(MemoryLayout<StitchPlan.Placement>.stride <= 72)
         #expect(MemoryLayout<BoundaryReport>.stride <= 40)
         #expect(MemoryLayout<StitchPlan.InputDrift>.stride <= 32)

@@ -200,8 +200,25 @@ public struct ProbedInput: Codable, Sendable, Hashable {
         }
     }
 
-    public var path: String
-    public var formatName: String
+    /// The file's path.
+    public var path: String {
+        get { names.directory.isEmpty ? name : names.directory + name }
+        set {
+            let (directory, name) = Self.split(newValue)
+            self.name = name
+            if directory != names.directory { names = SharedNames(directory: directory, formatName: names.formatName) }
+        }
+    }
+    /// The demuxer's name, e.g. `mov,mp4,m4a,3gp,3g2,mj2`.
+    public var formatName: String {
+        get { names.formatName }
+        set { if newValue != names.formatName { names = SharedNames(directory: names.directory, formatName: newValue) } }
+    }
+    /// What follows the last `/` of the path: a chunk's name such as `c-1234.mp4` fits in the string itself.
+    private var name: String
+    /// The path's directory and the format name, which the inputs of a stitch have in common: one copy for all of
+    /// them (`sharingStorage(with:)`), and 8 bytes an input. Held as strings of their own, 10,000 paths took 0.8 MB.
+    private var names: SharedNames
     public var fileSize: Int64
     public var streams: [ProbedStream]
     /// Container duration in microseconds, when the container states one.
@@ -249,8 +266,9 @@ public struct ProbedInput: Codable, Sendable, Hashable {
                 containerDurationMicroseconds: Int64? = nil, timecode: String? = nil, attachedPictures: Int = 0,
                 attachments: Int = 0, dataStreams: [String] = [], timestampShifts: [Int64] = [],
                 statedFirstFrameDuration: Int64? = nil) {
-        self.path = path
-        self.formatName = formatName
+        let (directory, name) = Self.split(path)
+        self.name = name
+        names = SharedNames(directory: directory, formatName: formatName)
         self.fileSize = fileSize
         self.streams = streams
         self.containerDurationMicroseconds = containerDurationMicroseconds
@@ -260,11 +278,12 @@ public struct ProbedInput: Codable, Sendable, Hashable {
     }
 
     /// This input holding `previous`'s copies of what the two have in common: each stream's fields that match
-    /// (`ProbedStream.sharingStorage(with:)`), the streams themselves when they all match, and the format name.
+    /// (`ProbedStream.sharingStorage(with:)`), the streams themselves when they all match, the format name and the
+    /// directory of the path.
     /// Chunks rendered alike then keep one copy of them however many a stitch holds.
     package func sharingStorage(with previous: ProbedInput) -> ProbedInput {
         var shared = self
-        if formatName == previous.formatName { shared.formatName = previous.formatName }
+        if names == previous.names { shared.names = previous.names }
         var streams = self.streams, changed = false
         for k in streams.indices where k < previous.streams.count {
             let stream = streams[k].sharingStorage(with: previous.streams[k])
@@ -275,6 +294,31 @@ public struct ProbedInput: Codable, Sendable, Hashable {
         }
         shared.streams = streams == previous.streams ? previous.streams : changed ? streams : self.streams
         return shared
+    }
+
+    /// A path's directory and a format name, compared by their text.
+    private final class SharedNames: Hashable, Sendable {
+        let directory: String
+        let formatName: String
+
+        init(directory: String, formatName: String) {
+            self.directory = directory
+            self.formatName = formatName
+        }
+
+        static func == (a: SharedNames, b: SharedNames) -> Bool { a === b || (a.directory == b.directory && a.formatName == b.formatName) }
+        func hash(into hasher: inout Hasher) {
+            hasher.combine(directory)
+            hasher.combine(formatName)
+        }
+    }
+
+    /// `path` cut after its last `/`: the directory (empty without one) and the name.
+    private static func split(_ path: String) -> (directory: String, name: String) {
+        let utf8 = path.utf8
+        guard let slash = utf8.lastIndex(of: UInt8(ascii: "/")) else { return ("", path) }
+        let cut = utf8.index(after: slash)
+        return (String(Substring(utf8[..<cut])), String(Substring(utf8[cut...])))
     }
 
     /// The stream that drives the timeline: the first video stream, else the first stream.
