@@ -150,38 +150,34 @@ public struct SQLiteJobRepository: JobRepository {
         }
     }
 
-    /// `BEGIN IMMEDIATE`, read the state and lease as `renewLease` does, write the new status like `modify` (conditional
-    /// on the lease token read) and drop the completions recorded apart; the stored body is not decoded.
     /// The status's text to store: spooled to an unnamed temporary file once it is long (the status of 10,000 chunks
     /// is 4.5 MB, written as a run ends, where its peak memory was).
     static func body(of status: JobStatus) throws -> SpooledText {
         try SpooledText.write { try status.compactJSON(flushingAt: 1 << 16, to: $0) }
     }
 
+    /// `BEGIN IMMEDIATE`, read the state and lease as `renewLease` does, write the new status like `modify` (conditional
+    /// on the lease token read) and drop the completions recorded apart; the stored body is not decoded.
     public func replace(_ id: String, _ make: @escaping @Sendable (JobState, JobLease?) throws -> JobStatus) async throws -> JobStatus {
-        try checkID(id)
-        return try await writeImmediate { db in
-            let (state, lease, previousToken) = try stateAndLease(db, id: id)
-            let status = try make(state, lease)
-            guard status.id == id else { throw OrchestratorError.storage(reason: "\(path): job \(id) cannot be replaced by job \(status.id)") }
-            try writeWhole(db, status, id: id, ifHeldBy: previousToken)
-            return status
-        }
+        try await replace(id, keepingCompletions: false, make)
     }
 
-    /// `BEGIN IMMEDIATE`, read the state and lease as `replace` does, write the status `make` returns like `replace`
-    /// but keep the completions recorded apart, and return that status with them applied, a row at a time; the stored
-    /// body is not decoded.
+    /// `replace`, but the completions recorded apart are kept, and the status returned has them applied, a row at a time.
     public func replaceKeepingCompletions(_ id: String, _ make: @escaping @Sendable (JobState, JobLease?) throws -> JobStatus) async throws -> JobStatus {
+        try await replace(id, keepingCompletions: true, make)
+    }
+
+    private func replace(_ id: String, keepingCompletions: Bool, _ make: @escaping @Sendable (JobState, JobLease?) throws -> JobStatus) async throws -> JobStatus {
         try checkID(id)
         return try await writeImmediate { db in
             let (state, lease, previousToken) = try stateAndLease(db, id: id)
             var status = try make(state, lease)
             guard status.id == id else { throw OrchestratorError.storage(reason: "\(path): job \(id) cannot be replaced by job \(status.id)") }
-            // The body as `make` gives it, and the completions stay rows of their own (`load` applies them, as it does
-            // while a job runs): the status is written without its chunks' details, then they are applied to the
-            // status returned, once the writer's page cache is let go.
-            try writeWhole(db, status, id: id, ifHeldBy: previousToken, keepingCompletions: true)
+            try writeWhole(db, status, id: id, ifHeldBy: previousToken, keepingCompletions: keepingCompletions)
+            guard keepingCompletions else { return status }
+            // The body as `make` gave it, and the completions stay rows of their own (`load` applies them, as it does
+            // while a job runs): the status was written without its chunks' details, which are applied to the status
+            // returned once the writer's page cache is let go.
             try db.execute(sql: "PRAGMA shrink_memory")
             try apply(try completions(db, id: id), to: &status)
             return status
