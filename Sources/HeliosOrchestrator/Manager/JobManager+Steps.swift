@@ -11,10 +11,11 @@ extension JobManager {
     func recordChunk(_ id: String, _ chunk: ChunkOutcome) async throws -> Bool {
         lastCompletion[id] = ContinuousClock.now
         guard active[id] != nil else { return false }
+        // Stored first: the run's last write names the chunk completed only if the store has its details.
+        try await repository.appendChunkCompletion(chunk, jobId: id)
         // In place: a copy of the status would copy its completed ids on every completion.
         let first = active[id]?.markCompleted(chunk.chunkId) ?? false
         active[id]?.updatedAt = Date()
-        try await repository.appendChunkCompletion(chunk, jobId: id)
         return first
     }
 

@@ -32,12 +32,12 @@ public protocol JobRepository: Sendable {
     /// built without the stored one, as at the end of a run: a store that keeps the state and lease apart reads
     /// neither the stored status nor its completions (the default goes through `modify`).
     func replace(_ id: String, _ make: @escaping @Sendable (JobState, JobLease?) throws -> JobStatus) async throws -> JobStatus
-    /// ``replace(_:_:)`` for a status that lacks the details of chunks completed since the last whole write: the
-    /// completions recorded apart since then (``appendChunkCompletion(_:jobId:)``) are applied to the status `make`
-    /// returns, as `load` applies them to the stored one (a chunk's first accepted output is kept), and it is stored
-    /// with them. A job's runner holds its run's chunks that way (at 10,000 chunks their details took 3.4 MB); a
-    /// store that keeps completions apart reads them without the stored status (the default merges the stored
-    /// status's chunk records through `modify`).
+    /// ``replace(_:_:)`` for a status that lacks the details of chunks completed since the last whole write: the job's
+    /// record keeps the completions recorded apart since then (``appendChunkCompletion(_:jobId:)``), and the status
+    /// returned has them applied as `load` applies them (a chunk's first accepted output is kept). A job's runner holds
+    /// its run's chunks that way (at 10,000 chunks their details took 3.4 MB). A store that keeps completions apart
+    /// leaves them as they are, for `load` and the next whole write, and neither reads the stored status nor writes
+    /// them into the new one; the default merges the stored status's chunk records in through `modify`.
     func replaceKeepingCompletions(_ id: String, _ make: @escaping @Sendable (JobState, JobLease?) throws -> JobStatus) async throws -> JobStatus
     /// Stores the merger's full report of the job's merge (replacing an earlier one), apart from the status: its
     /// size grows with the job, and the status is read and written far more often. `delete` removes it.
