@@ -91,9 +91,9 @@ public enum MediaProbe {
             }
             let indexed = mode == .index && signatures.allSatisfy({ isIndexable($0, formatName: demuxer.formatName) })
                 && demuxer.skipMediaData(nalStreams: nalStreams, frameEnds: frameEnds, everyMatroska: everyMatroska)
-            var input = try probe(demuxer, signatures: signatures, fileSize: size, cancellation: cancellation)
+            let input = try probe(demuxer, signatures: signatures, fileSize: size, cancellation: cancellation)
+            // The format name is shared with the inputs before (`ProbedInput.sharingStorage(with:)`), with the path's directory.
             if reference?.formatName.isEmpty == true { reference?.formatName = input.formatName }
-            if let name = reference?.formatName, name == input.formatName { input.formatName = name }
             return (input, indexed ? demuxer.bytesReadFromDisk : nil)
         } catch let error as FFmpegError {
             if error.isInterrupted { throw .cancelled }
