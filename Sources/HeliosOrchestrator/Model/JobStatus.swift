@@ -58,9 +58,7 @@ public struct JobStatus: Codable, Sendable, Hashable {
     /// Records a validated chunk with its metrics and log. Idempotent.
     public mutating func apply(_ outcome: ChunkOutcome) {
         markCompleted(outcome.chunkId)
-        metrics.chunks[outcome.chunkId] = ChunkMetrics(durationMs: outcome.durationMs, attempts: outcome.attempts)
-        if !outcome.log.isEmpty { chunkLogs[outcome.chunkId] = outcome.log }
-        if let output = outcome.output { accept(output, for: outcome.chunkId) }
+        recordDetails(of: outcome)
     }
 
     /// Records many validated chunks at once (a repository's completion log) in time linear in their number.
@@ -73,11 +71,12 @@ public struct JobStatus: Codable, Sendable, Hashable {
     /// Records a validated chunk whose id `seen` holds if it completed before (`seen` is this status's completed
     /// ids, kept by the caller so that a long run of completions is applied in linear time).
     mutating func apply(_ outcome: ChunkOutcome, seen: inout Set<String>) {
-        if seen.insert(outcome.chunkId).inserted {
-            completedChunkIds.append(outcome.chunkId)
-            completedChunks = completedChunkIds.count
-            progress = totalChunks == 0 ? 1 : Double(completedChunks) / Double(totalChunks)
-        }
+        if seen.insert(outcome.chunkId).inserted { appendCompleted(outcome.chunkId) }
+        recordDetails(of: outcome)
+    }
+
+    /// A completed chunk's metrics, log and (first accepted) output.
+    private mutating func recordDetails(of outcome: ChunkOutcome) {
         metrics.chunks[outcome.chunkId] = ChunkMetrics(durationMs: outcome.durationMs, attempts: outcome.attempts)
         if !outcome.log.isEmpty { chunkLogs[outcome.chunkId] = outcome.log }
         if let output = outcome.output { accept(output, for: outcome.chunkId) }
@@ -88,10 +87,9 @@ public struct JobStatus: Codable, Sendable, Hashable {
     /// the rest to the store (see ``JobManager``); the stored status is `other`. What this status holds is kept.
     mutating func addChunkRecords(from other: JobStatus) {
         var seen = Set(completedChunkIds)
-        let known = completedChunkIds.count
         for chunkId in other.completedChunkIds {
             if seen.insert(chunkId).inserted {
-                completedChunkIds.append(chunkId)
+                appendCompleted(chunkId)
             } else if metrics.chunks[chunkId] != nil {
                 continue
             }
@@ -99,9 +97,6 @@ public struct JobStatus: Codable, Sendable, Hashable {
             if chunkLogs[chunkId] == nil, let log = other.chunkLogs[chunkId] { chunkLogs[chunkId] = log }
             if let output = other.chunkOutputs?[chunkId] { accept(output, for: chunkId) }
         }
-        guard completedChunkIds.count != known else { return }
-        completedChunks = completedChunkIds.count
-        progress = totalChunks == 0 ? 1 : Double(completedChunks) / Double(totalChunks)
     }
 
     /// Keeps `output` as the chunk's accepted output unless it has one, in place: the job's map is never copied
@@ -117,10 +112,15 @@ public struct JobStatus: Codable, Sendable, Hashable {
     @discardableResult
     mutating func markCompleted(_ chunkId: String) -> Bool {
         guard !completedChunkIds.contains(chunkId) else { return false }
+        appendCompleted(chunkId)
+        return true
+    }
+
+    /// Adds a chunk not completed before to the completed ones, and counts it in `completedChunks` and `progress`.
+    private mutating func appendCompleted(_ chunkId: String) {
         completedChunkIds.append(chunkId)
         completedChunks = completedChunkIds.count
         progress = totalChunks == 0 ? 1 : Double(completedChunks) / Double(totalChunks)
-        return true
     }
 }
 
