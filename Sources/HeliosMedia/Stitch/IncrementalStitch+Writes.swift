@@ -1,4 +1,3 @@
-import CHeliosShims
 #if canImport(FoundationEssentials)
 import FoundationEssentials
 #else
@@ -220,7 +219,7 @@ extension IncrementalStitch {
         // The probes and plan just freed (about 15 MB at 10,000 inputs) sit in this thread's malloc arena, which
         // what comes next (encoding the report, storing it) on other threads does not reuse: hand them back, after
         // the durable point, so a job's peak memory is not both at once.
-        helios_release_free_memory()
+        releaseFreeMemory()
         return report
     }
 

@@ -1,4 +1,3 @@
-import CHeliosShims
 #if canImport(FoundationEssentials)
 import FoundationEssentials
 #else
@@ -255,7 +254,7 @@ public final class IncrementalStitch {
         // pages, which grows peak RSS by megabytes per thousand inputs. Hand them back every 256 inputs, but not at
         // the last one expected: its step is the merge tail a job waits for, and the trim walks the whole heap
         // (about 1 ms at 768 inputs); `finish()` lets go of the probes once the output is durable.
-        if inputCount % 256 == 0, inputCount != expectedInputs { helios_release_free_memory() }
+        if inputCount % 256 == 0, inputCount != expectedInputs { releaseFreeMemory() }
         if target == nil {
             let detected = try OutputCapabilities.detect(outputPath: outputPath, format: stitcher.options.format, first: probed[0])
             target = (detected.0, detected.1)
